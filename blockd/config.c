@@ -1,0 +1,349 @@
+/* config.c - see config.h.
+ *
+ * One table lists every key, its section and its setter, so the file and
+ * the flags accept exactly the same keys with the same validation.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum key_scope { SCOPE_RESOURCE, SCOPE_NODE };
+
+struct key_ctx {
+	struct config *cfg;
+	struct config_node *node;	/* for SCOPE_NODE keys */
+	char err[256];
+};
+
+typedef int (*key_set_fn)(struct key_ctx *k, const char *v);
+
+struct key_def {
+	const char *key;
+	enum key_scope scope;
+	key_set_fn set;
+	size_t off;		/* string keys: offset in config/config_node */
+};
+
+static int set_str(struct key_ctx *k, const struct key_def *d, const char *v)
+{
+	char *base = d->scope == SCOPE_NODE ? (char *)k->node : (char *)k->cfg;
+	size_t cap = CONFIG_STR;
+
+	if (d->off == offsetof(struct config, name))
+		cap = sizeof(k->cfg->name);
+	if (strlen(v) >= cap) {
+		snprintf(k->err, sizeof(k->err), "value too long for '%s'", d->key);
+		return -EINVAL;
+	}
+	strcpy(base + d->off, v);
+	return 0;
+}
+
+static int parse_bool(struct key_ctx *k, const char *key, const char *v,
+		      bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0")) {
+		*out = false;
+		return 0;
+	}
+	snprintf(k->err, sizeof(k->err), "%s must be yes or no, not '%s'", key, v);
+	return -EINVAL;
+}
+
+static int set_protocol(struct key_ctx *k, const char *v)
+{
+	if (strlen(v) != 1 || !strchr("ABCabc", v[0])) {
+		snprintf(k->err, sizeof(k->err),
+			 "protocol must be A, B or C, not '%s'", v);
+		return -EINVAL;
+	}
+	k->cfg->protocol = (char)(v[0] & ~0x20);
+	return 0;
+}
+
+static int set_fencing(struct key_ctx *k, const char *v)
+{
+	for (int f = FENCING_DONT_CARE; f <= FENCING_RESOURCE_AND_STONITH; f++) {
+		if (!strcmp(v, config_fencing_name(f))) {
+			k->cfg->fencing = f;
+			return 0;
+		}
+	}
+	snprintf(k->err, sizeof(k->err), "fencing must be dont-care, "
+		 "resource-only or resource-and-stonith, not '%s'", v);
+	return -EINVAL;
+}
+
+static int set_io_mode(struct key_ctx *k, const char *v)
+{
+	if (!strcmp(v, "direct"))
+		k->cfg->io_mode = DISK_IO_DIRECT;
+	else if (!strcmp(v, "buffered"))
+		k->cfg->io_mode = DISK_IO_BUFFERED;
+	else {
+		snprintf(k->err, sizeof(k->err),
+			 "io-mode must be direct or buffered, not '%s'", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_read_only(struct key_ctx *k, const char *v)
+{
+	return parse_bool(k, "read-only", v, &k->cfg->read_only);
+}
+
+static int set_mlock(struct key_ctx *k, const char *v)
+{
+	return parse_bool(k, "mlock", v, &k->cfg->mlock);
+}
+
+static int set_buffer_mib(struct key_ctx *k, const char *v)
+{
+	char *end;
+	unsigned long mib = strtoul(v, &end, 10);
+
+	if (*v == 0 || *end || mib < 4 || mib > 4096) {
+		snprintf(k->err, sizeof(k->err),
+			 "buffer-mib must be 4..4096, not '%s'", v);
+		return -EINVAL;
+	}
+	k->cfg->buffer_bytes = (uint64_t)mib << 20;
+	return 0;
+}
+
+#define STR_RES(key, field) { key, SCOPE_RESOURCE, NULL, offsetof(struct config, field) }
+#define STR_NODE(key, field) { key, SCOPE_NODE, NULL, offsetof(struct config_node, field) }
+#define FN_RES(key, fn) { key, SCOPE_RESOURCE, fn, 0 }
+
+static const struct key_def keys[] = {
+	STR_RES("name", name),
+	FN_RES("protocol", set_protocol),
+	FN_RES("fencing", set_fencing),
+	STR_RES("fence-peer", fence_peer),
+	STR_RES("secret", secret),
+	FN_RES("io-mode", set_io_mode),
+	FN_RES("read-only", set_read_only),
+	FN_RES("mlock", set_mlock),
+	FN_RES("buffer-mib", set_buffer_mib),
+	STR_NODE("address", address),
+	STR_NODE("disk", disk),
+	STR_NODE("meta", meta),
+	STR_NODE("nbd", nbd),
+	STR_NODE("control", control),
+};
+
+static const struct key_def *key_find(const char *key)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].key, key))
+			return &keys[i];
+	return NULL;
+}
+
+static int key_apply(struct key_ctx *k, const struct key_def *d, const char *v)
+{
+	return d->set ? d->set(k, v) : set_str(k, d, v);
+}
+
+const char *config_fencing_name(enum config_fencing f)
+{
+	switch (f) {
+	case FENCING_RESOURCE_ONLY:
+		return "resource-only";
+	case FENCING_RESOURCE_AND_STONITH:
+		return "resource-and-stonith";
+	default:
+		return "dont-care";
+	}
+}
+
+static struct config_node *node_get(struct config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->n_nodes; i++)
+		if (!strcmp(cfg->nodes[i].name, name))
+			return &cfg->nodes[i];
+	if (cfg->n_nodes == CONFIG_NODES_MAX || strlen(name) >= 64)
+		return NULL;
+	snprintf(cfg->nodes[cfg->n_nodes].name, 64, "%s", name);
+	return &cfg->nodes[cfg->n_nodes++];
+}
+
+/* inih callback: returning 0 makes ini_parse return this line number. */
+static int config_ini_line(void *user, const char *section, const char *name,
+		       const char *value)
+{
+	struct key_ctx *k = user;
+	const struct key_def *d = key_find(name);
+
+	if (!d) {
+		snprintf(k->err, sizeof(k->err), "unknown key '%s'", name);
+		return 0;
+	}
+	if (!strcmp(section, "resource")) {
+		if (d->scope != SCOPE_RESOURCE) {
+			snprintf(k->err, sizeof(k->err),
+				 "'%s' belongs in a [node NAME] section", name);
+			return 0;
+		}
+	} else if (!strncmp(section, "node ", 5) && section[5]) {
+		if (d->scope != SCOPE_NODE) {
+			snprintf(k->err, sizeof(k->err),
+				 "'%s' belongs in the [resource] section", name);
+			return 0;
+		}
+		k->node = node_get(k->cfg, section + 5);
+		if (!k->node) {
+			snprintf(k->err, sizeof(k->err),
+				 "at most %d nodes per resource", CONFIG_NODES_MAX);
+			return 0;
+		}
+	} else {
+		snprintf(k->err, sizeof(k->err),
+			 "unknown section [%s]: use [resource] or [node NAME]",
+			 section);
+		return 0;
+	}
+	return key_apply(k, d, value) == 0;
+}
+
+static void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->protocol = 'C';
+	cfg->fencing = FENCING_DONT_CARE;
+	cfg->io_mode = DISK_IO_DIRECT;
+	cfg->mlock = true;
+	cfg->buffer_bytes = 64ULL << 20;
+	cfg->self = -1;
+	cfg->peer = -1;
+}
+
+static int config_read_file(struct config *cfg, const char *path)
+{
+	struct key_ctx k = { .cfg = cfg };
+	int line = ini_parse(path, config_ini_line, &k);
+
+	if (line == -1) {
+		fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (line != 0) {
+		fprintf(stderr, "%s:%d: %s\n", path, line,
+			k.err[0] ? k.err : "syntax error");
+		return -EINVAL;
+	}
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	return 0;
+}
+
+/* Choose the node this process runs as, then check it is complete. */
+static int config_finish(struct config *cfg, const char *node)
+{
+	char host[64] = "";
+	struct config_node *self = NULL;
+
+	if (!cfg->name[0]) {
+		fprintf(stderr, "no resource name: set 'name' in [resource] or --name\n");
+		return -EINVAL;
+	}
+	gethostname(host, sizeof(host) - 1);
+	for (unsigned i = 0; i < cfg->n_nodes; i++) {
+		if ((node && !strcmp(cfg->nodes[i].name, node)) ||
+		    (!node && !strcmp(cfg->nodes[i].name, host))) {
+			self = &cfg->nodes[i];
+			cfg->self = (int)i;
+		}
+	}
+	if (!self && !node && cfg->n_nodes == 1) {
+		self = &cfg->nodes[0];
+		cfg->self = 0;
+	}
+	if (!self) {
+		fprintf(stderr, "node '%s' is not in the configuration: pass -n NODE\n",
+			node ? node : host);
+		return -EINVAL;
+	}
+	if (cfg->n_nodes == 2)
+		cfg->peer = 1 - cfg->self;
+	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH && cfg->protocol == 'A') {
+		fprintf(stderr, "fencing resource-and-stonith needs protocol B or C: "
+			"with protocol A acknowledged writes may be lost\n");
+		return -EINVAL;
+	}
+	if (!self->meta[0])
+		strcpy(self->meta, "internal");
+	return 0;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, int *rest_argc,
+		char ***rest_argv)
+{
+	const char *file = NULL, *node = NULL;
+	struct key_ctx k = { .cfg = cfg };
+	int i, rest = 0;
+
+	config_defaults(cfg);
+	/* First pass: find the file and node, so flags can override them. */
+	for (i = 0; i < argc; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+		    i + 1 < argc)
+			file = argv[++i];
+		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--node")) &&
+			 i + 1 < argc)
+			node = argv[++i];
+	}
+	if (file && config_read_file(cfg, file) < 0)
+		return -EINVAL;
+	if (!file) {
+		char host[64] = "local";
+
+		if (!node) {
+			gethostname(host, sizeof(host) - 1);
+			node = host;
+		}
+		node_get(cfg, node);
+		node = cfg->nodes[0].name;
+	}
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const struct key_def *d;
+
+		if (!strcmp(a, "-c") || !strcmp(a, "--config") ||
+		    !strcmp(a, "-n") || !strcmp(a, "--node")) {
+			i++;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || !(d = key_find(a + 2))) {
+			argv[rest++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "%s needs a value\n", a);
+			return -EINVAL;
+		}
+		k.node = node_get(cfg, node);
+		if (!k.node) {
+			fprintf(stderr, "node '%s' is not in %s\n", node, file);
+			return -EINVAL;
+		}
+		if (key_apply(&k, d, argv[++i]) < 0) {
+			fprintf(stderr, "%s: %s\n", a, k.err);
+			return -EINVAL;
+		}
+	}
+	*rest_argc = rest;
+	*rest_argv = argv;
+	return config_finish(cfg, node);
+}

@@ -1,0 +1,60 @@
+/* config.h - the resource configuration: an INI file, --key flags, or both.
+ *
+ * Owns: parsing and validating every key of the user-facing contract
+ * (DESIGN.md section 6). Every key may be given as `--key value`; flags
+ * override the file for the node being run. Errors name the file and line,
+ * or the flag. Called once at start-up from blockd/main.c and blockctl.
+ */
+#ifndef BLOCKD_CONFIG_H
+#define BLOCKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blockd/disk.h"
+
+#define CONFIG_NODES_MAX 2
+#define CONFIG_STR 256
+
+enum config_fencing {
+	FENCING_DONT_CARE,
+	FENCING_RESOURCE_ONLY,
+	FENCING_RESOURCE_AND_STONITH,
+};
+
+struct config_node {
+	char name[64];
+	char address[CONFIG_STR];	/* peer link HOST:PORT */
+	char disk[CONFIG_STR];
+	char meta[CONFIG_STR];		/* "internal" or a file path */
+	char nbd[CONFIG_STR];		/* comma-separated listen list */
+	char control[CONFIG_STR];	/* control socket path */
+};
+
+struct config {
+	char path[CONFIG_STR];		/* the file, or "" for flags only */
+	char name[64];			/* resource name = NBD export name */
+	char protocol;			/* 'A', 'B' or 'C' */
+	enum config_fencing fencing;
+	char fence_peer[CONFIG_STR];
+	char secret[CONFIG_STR];
+	enum disk_io_mode io_mode;
+	bool read_only;
+	bool mlock;
+	uint64_t buffer_bytes;		/* data-path buffer arena */
+	struct config_node nodes[CONFIG_NODES_MAX];
+	unsigned n_nodes;
+	int self;			/* index of the node run here */
+	int peer;			/* index of the other node, or -1 */
+};
+
+/* Parse argv (after the program name) into cfg. Handles -c FILE, -n NODE
+ * and --key value; other arguments are returned in *rest_argc/rest_argv
+ * order preserved (blockctl's command). 0, or -EINVAL with the reason
+ * printed to stderr. */
+int config_load(struct config *cfg, int argc, char **argv, int *rest_argc,
+		char ***rest_argv);
+
+const char *config_fencing_name(enum config_fencing f);
+
+#endif

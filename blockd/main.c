@@ -1,0 +1,215 @@
+/* main.c - the blockd daemon: start-up, signals, orderly shutdown.
+ *
+ * Owns: process setup (memory locking, I/O flusher status, signals) and
+ * the order in which subsystems start and stop:
+ *
+ *   config -> loop -> buffers -> disk -> NBD server -> run
+ *   SIGTERM -> server drains (replies sent) -> disk flush -> exit 0
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "blockd/config.h"
+#include "blockd/resource.h"
+#include "common/log.h"
+#include "nbd/server.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+#define LOOP_ENTRIES 1024
+#define BUF_CHUNK_BYTES 4096
+
+struct daemon {
+	struct config cfg;
+	struct loop loop;
+	struct resource res;
+	struct nbd_server *nbd;
+	int sigfd;
+	struct signalfd_siginfo si;
+	struct loop_op sig_op;
+	struct blk_req final_flush;
+	int exit_code;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: blockd -c FILE [-n NODE] [--KEY VALUE ...]\n"
+		"       blockd --name NAME --disk PATH --nbd unix:PATH|tcp:HOST:PORT [--KEY VALUE ...]\n"
+		"Runs one node of a resource in the foreground, logging to stderr.\n"
+		"Every configuration key may be given as --KEY VALUE; see blockd.conf(5).\n");
+}
+
+/* The daemon may serve the very kernel that reclaims memory through it:
+ * keep our pages resident and let the kernel know we flush I/O. */
+static void process_harden(const struct config *cfg)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	const bool sanitized = true;
+#else
+	const bool sanitized = false;
+#endif
+	if (cfg->mlock && !sanitized &&
+	    mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_warn("mlockall: %s; pages may be swapped", strerror(errno));
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_IO_FLUSHER: %s", strerror(errno));
+}
+
+static void final_flush_done(struct blk_req *r, int err)
+{
+	struct daemon *d = (struct daemon *)((char *)r -
+					     offsetof(struct daemon, final_flush));
+
+	if (err < 0) {
+		log_err("final flush failed: %s", strerror(-err));
+		d->exit_code = 1;
+	} else {
+		log_info("flushed; exiting");
+	}
+	loop_stop(&d->loop);
+}
+
+static void nbd_drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	memset(&d->final_flush, 0, sizeof(d->final_flush));
+	d->final_flush.local.cmd = DISK_FLUSH;
+	d->final_flush.done = final_flush_done;
+	resource_submit(&d->res, &d->final_flush);
+}
+
+static void signal_arm(struct daemon *d);
+
+static void signal_done(struct loop_op *op, int res)
+{
+	struct daemon *d = (struct daemon *)((char *)op -
+					     offsetof(struct daemon, sig_op));
+
+	if (res != (int)sizeof(d->si)) {
+		log_err("signalfd read: %s", res < 0 ? strerror(-res) : "short");
+		signal_arm(d);
+		return;
+	}
+	log_info("signal %u: finishing in-flight I/O and shutting down",
+		 d->si.ssi_signo);
+	nbd_server_shutdown(d->nbd, nbd_drained, d);
+	/* No re-arm: a second signal during drain is ignored (blocked). */
+}
+
+static void signal_arm(struct daemon *d)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&d->loop);
+
+	io_uring_prep_read(sqe, d->sigfd, &d->si, sizeof(d->si), 0);
+	loop_op_arm(&d->loop, sqe, &d->sig_op, signal_done);
+}
+
+static int signals_init(struct daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	signal_arm(d);
+	return 0;
+}
+
+static int resource_start(struct daemon *d)
+{
+	const struct config_node *self = &d->cfg.nodes[d->cfg.self];
+	struct resource *res = &d->res;
+	int ret;
+
+	res->name = d->cfg.name;
+	res->node = self->name;
+	res->loop = &d->loop;
+	if (!self->disk[0]) {
+		log_err("node %s has no disk: set 'disk' or --disk", self->name);
+		return -EINVAL;
+	}
+	ret = bufpool_init(&res->pool, d->cfg.buffer_bytes, BUF_CHUNK_BYTES);
+	if (ret < 0) {
+		log_err("cannot allocate %llu MiB of I/O buffers: %s",
+			(unsigned long long)(d->cfg.buffer_bytes >> 20),
+			strerror(-ret));
+		return ret;
+	}
+	loop_register_arena(&d->loop, res->pool.base, res->pool.size_bytes);
+	ret = disk_open(&res->disk, &d->loop, self->disk, d->cfg.io_mode,
+			d->cfg.read_only);
+	if (ret < 0)
+		return ret;
+	if (!self->nbd[0]) {
+		log_err("node %s has no NBD address: set 'nbd' or --nbd", self->name);
+		return -EINVAL;
+	}
+	return nbd_server_new(&d->nbd, &d->loop, res, self->nbd, d->cfg.read_only);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	char **rest;
+	int nrest, ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+	}
+	if (config_load(&d.cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
+		return 2;
+	if (nrest > 0) {
+		fprintf(stderr, "blockd: unexpected argument '%s'\n", rest[0]);
+		usage(stderr);
+		return 2;
+	}
+	log_set_prefix(d.cfg.name, d.cfg.nodes[d.cfg.self].name);
+	if (getenv("BLOCKD_DEBUG"))
+		log_set_level(LOG_LVL_DEBUG);
+	process_harden(&d.cfg);
+
+	ret = loop_init(&d.loop, LOOP_ENTRIES);
+	if (ret < 0)
+		return 1;
+	if (d.cfg.peer >= 0)
+		log_warn("peer %s configured, but this build runs standalone",
+			 d.cfg.nodes[d.cfg.peer].name);
+	ret = resource_start(&d);
+	if (ret == 0)
+		ret = signals_init(&d);
+	if (ret < 0) {
+		log_err("start-up failed: %s", strerror(-ret));
+		return 1;
+	}
+	log_info("resource %s: standalone Primary, %llu bytes, protocol %c",
+		 d.cfg.name, (unsigned long long)d.res.disk.size_bytes,
+		 d.cfg.protocol);
+	ret = loop_run(&d.loop);
+	nbd_server_free(d.nbd);
+	disk_close(&d.res.disk);
+	bufpool_fini(&d.res.pool);
+	loop_fini(&d.loop);
+	return ret < 0 ? 1 : d.exit_code;
+}

@@ -1,0 +1,135 @@
+/* bufpool.c - see bufpool.h.
+ *
+ * Single chunks (the common 4 KiB case) come from a word scan starting at
+ * a rotating hint; runs use a first-fit scan over the bitmap. Both are
+ * bounded by nchunks / 64 words.
+ */
+#include "bufpool.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int bufpool_init(struct bufpool *p, size_t size_bytes, size_t chunk_bytes)
+{
+	size_t words;
+
+	memset(p, 0, sizeof(*p));
+	if (chunk_bytes == 0 || chunk_bytes % BUFPOOL_ALIGN)
+		return -EINVAL;
+	p->nchunks = (uint32_t)(size_bytes / chunk_bytes);
+	if (p->nchunks == 0)
+		return -EINVAL;
+	p->chunk_bytes = chunk_bytes;
+	p->size_bytes = (size_t)p->nchunks * chunk_bytes;
+	p->base = mmap(NULL, p->size_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p->base == MAP_FAILED) {
+		p->base = NULL;
+		return -ENOMEM;
+	}
+	words = (p->nchunks + 63) / 64;
+	p->freemap = calloc(words, sizeof(uint64_t));
+	if (!p->freemap) {
+		munmap(p->base, p->size_bytes);
+		p->base = NULL;
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < p->nchunks; i++)
+		p->freemap[i / 64] |= 1ULL << (i % 64);
+	p->free_chunks = p->nchunks;
+	return 0;
+}
+
+void bufpool_fini(struct bufpool *p)
+{
+	if (p->base)
+		munmap(p->base, p->size_bytes);
+	free(p->freemap);
+	memset(p, 0, sizeof(*p));
+}
+
+static int chunk_free(const struct bufpool *p, uint32_t i)
+{
+	return (p->freemap[i / 64] >> (i % 64)) & 1;
+}
+
+static void mark(struct bufpool *p, uint32_t first, uint32_t n, int freeing)
+{
+	for (uint32_t i = first; i < first + n; i++) {
+		uint64_t bit = 1ULL << (i % 64);
+
+		assert(((p->freemap[i / 64] & bit) != 0) == !freeing);
+		if (freeing)
+			p->freemap[i / 64] |= bit;
+		else
+			p->freemap[i / 64] &= ~bit;
+	}
+	if (freeing)
+		p->free_chunks += n;
+	else
+		p->free_chunks -= n;
+}
+
+static int64_t find_one(struct bufpool *p)
+{
+	uint32_t words = (p->nchunks + 63) / 64;
+
+	for (uint32_t k = 0; k < words; k++) {
+		uint32_t w = (p->hint + k) % words;
+
+		if (p->freemap[w]) {
+			p->hint = w;
+			return (int64_t)w * 64 + __builtin_ctzll(p->freemap[w]);
+		}
+	}
+	return -1;
+}
+
+static int64_t find_run(const struct bufpool *p, uint32_t n)
+{
+	uint32_t run = 0;
+
+	for (uint32_t i = 0; i < p->nchunks; i++) {
+		/* Skip whole used words quickly. */
+		if (i % 64 == 0 && p->freemap[i / 64] == 0) {
+			run = 0;
+			i += 63;
+			continue;
+		}
+		run = chunk_free(p, i) ? run + 1 : 0;
+		if (run == n)
+			return (int64_t)(i + 1 - n);
+	}
+	return -1;
+}
+
+void *bufpool_get(struct bufpool *p, size_t len)
+{
+	uint32_t n;
+	int64_t first;
+
+	assert(len > 0);
+	if (len > p->size_bytes)
+		return NULL;
+	n = (uint32_t)((len + p->chunk_bytes - 1) / p->chunk_bytes);
+	if (n > p->free_chunks)
+		return NULL;
+	first = n == 1 ? find_one(p) : find_run(p, n);
+	if (first < 0)
+		return NULL;
+	mark(p, (uint32_t)first, n, 0);
+	return p->base + (size_t)first * p->chunk_bytes;
+}
+
+void bufpool_put(struct bufpool *p, void *buf, size_t len)
+{
+	size_t off = (size_t)((uint8_t *)buf - p->base);
+	uint32_t n = (uint32_t)((len + p->chunk_bytes - 1) / p->chunk_bytes);
+
+	assert((uint8_t *)buf >= p->base && off < p->size_bytes);
+	assert(off % p->chunk_bytes == 0);
+	mark(p, (uint32_t)(off / p->chunk_bytes), n, 1);
+}

@@ -1,0 +1,48 @@
+/* log.c - see log.h. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static char log_prefix[128] = "blockd";
+static enum log_level log_level_max = LOG_LVL_INFO;
+
+void log_set_prefix(const char *resource, const char *node)
+{
+	if (node && node[0])
+		snprintf(log_prefix, sizeof(log_prefix), "%s/%s", resource, node);
+	else
+		snprintf(log_prefix, sizeof(log_prefix), "%s", resource);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_level_max = level;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	char line[1024];
+	struct timespec ts;
+	va_list ap;
+	int n;
+
+	if (level > log_level_max)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(line, sizeof(line), "%lld.%03ld %s %s: ",
+		     (long long)ts.tv_sec, ts.tv_nsec / 1000000, log_prefix,
+		     names[level]);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* One write per line so concurrent processes don't interleave. */
+	n = (int)strlen(line);
+	if (n < (int)sizeof(line) - 1)
+		line[n++] = '\n';
+	fwrite(line, 1, (size_t)n, stderr);
+	fflush(stderr);
+}

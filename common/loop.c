@@ -1,0 +1,131 @@
+/* loop.c - see loop.h. */
+#include "loop.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+
+int loop_init(struct loop *l, unsigned entries)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	l->done_tail = &l->done_head;
+
+	/* One thread submits and reaps: let the kernel skip the IPIs and
+	 * run task work only when we wait. Older kernels lack these flags,
+	 * so fall back to a plain ring. */
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	}
+	if (ret < 0) {
+		log_err("io_uring_queue_init: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+void loop_fini(struct loop *l)
+{
+	io_uring_queue_exit(&l->ring);
+}
+
+int loop_register_arena(struct loop *l, void *base, size_t len)
+{
+	struct iovec iov = { .iov_base = base, .iov_len = len };
+	int ret = io_uring_register_buffers(&l->ring, &iov, 1);
+
+	if (ret < 0) {
+		log_warn("io_uring_register_buffers: %s; using plain buffers",
+			 strerror(-ret));
+		return ret;
+	}
+	l->has_fixed_buf = true;
+	return 0;
+}
+
+struct io_uring_sqe *loop_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	while (!sqe) {
+		int ret = io_uring_submit(&l->ring);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			log_err("io_uring_submit: %s", strerror(-ret));
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+void loop_defer(struct loop *l, struct loop_op *op, loop_done_fn done, int res)
+{
+	op->done = done;
+	op->res = res;
+	op->next = NULL;
+	*l->done_tail = op;
+	l->done_tail = &op->next;
+}
+
+void loop_stop(struct loop *l)
+{
+	l->stopping = true;
+}
+
+/* Move every available CQE to the completed list, then advance once. */
+static void loop_reap(struct loop *l)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		struct loop_op *op = io_uring_cqe_get_data(cqe);
+
+		n++;
+		if (!op)
+			continue;	/* untagged (e.g. cancel requests) */
+		l->inflight--;
+		loop_defer(l, op, op->done, cqe->res);
+	}
+	io_uring_cq_advance(&l->ring, n);
+}
+
+static void loop_dispatch(struct loop *l)
+{
+	while (l->done_head) {
+		struct loop_op *op = l->done_head;
+
+		l->done_head = op->next;
+		if (!l->done_head)
+			l->done_tail = &l->done_head;
+		op->done(op, op->res);
+	}
+}
+
+int loop_run(struct loop *l)
+{
+	while (!(l->stopping && l->inflight == 0 && !l->done_head)) {
+		int ret;
+
+		if (l->done_head) {
+			/* Deferred work pending: submit without waiting. */
+			ret = io_uring_submit(&l->ring);
+		} else {
+			ret = io_uring_submit_and_wait(&l->ring, 1);
+		}
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
+		    ret != -EBUSY && ret != -ETIME) {
+			log_err("io_uring_submit_and_wait: %s", strerror(-ret));
+			return ret;
+		}
+		loop_reap(l);
+		loop_dispatch(l);
+	}
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* loop.h - the one io_uring event loop.
+ *
+ * Owns: the ring, batched submission, completion dispatch. Every socket,
+ * disk and timer operation in the process goes through it.
+ *
+ * A caller embeds a struct loop_op in its own object, fills an SQE from
+ * loop_sqe() and tags it with loop_op_arm(). After each batch of
+ * completions is reaped, the ops' done callbacks run in completion order,
+ * never from inside another callback, so a callback may freely queue new
+ * operations or free objects whose ops have all completed.
+ *
+ *   idle --arm--> in flight --CQE reaped--> queued --callback--> idle
+ *
+ * loop_defer() queues a callback without any I/O, for replies that are
+ * decided without touching the disk. Single-threaded; not reentrant.
+ */
+#ifndef BLOCKD_LOOP_H
+#define BLOCKD_LOOP_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop_op;
+typedef void (*loop_done_fn)(struct loop_op *op, int res);
+
+struct loop_op {
+	loop_done_fn done;
+	int res;		/* CQE result: bytes or -errno */
+	struct loop_op *next;	/* on the loop's completed list */
+};
+
+struct loop {
+	struct io_uring ring;
+	unsigned inflight;	/* SQEs armed and not yet reaped */
+	struct loop_op *done_head;
+	struct loop_op **done_tail;
+	bool stopping;
+	bool has_fixed_buf;	/* one registered buffer, index 0 */
+};
+
+int loop_init(struct loop *l, unsigned entries);
+void loop_fini(struct loop *l);
+
+/* Register the data-path arena as fixed buffer 0. */
+int loop_register_arena(struct loop *l, void *base, size_t len);
+
+/* A free SQE, submitting the pending batch first if the SQ is full. */
+struct io_uring_sqe *loop_sqe(struct loop *l);
+
+/* Tag an SQE with its op; its callback runs once the CQE is reaped. */
+static inline void loop_op_arm(struct loop *l, struct io_uring_sqe *sqe,
+			       struct loop_op *op, loop_done_fn done)
+{
+	op->done = done;
+	io_uring_sqe_set_data(sqe, op);
+	l->inflight++;
+}
+
+/* Run done(op, res) in this or the next dispatch pass, without I/O. */
+void loop_defer(struct loop *l, struct loop_op *op, loop_done_fn done, int res);
+
+/* Run until loop_stop() was called and nothing is in flight. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif

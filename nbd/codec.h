@@ -1,0 +1,121 @@
+/* codec.h - NBD wire encoding and decoding of fixed records.
+ *
+ * Pure: no I/O, no allocation, no clock. Every function works on caller
+ * buffers whose sizes are the NBD_*_BYTES constants of proto.h, so parsers
+ * never read past what the caller proved it has. Request validation lives
+ * here too, so the error each bad request gets is one table, testable and
+ * fuzzable without a socket. Called from handshake.c and server.c.
+ */
+#ifndef BLOCKD_NBD_CODEC_H
+#define BLOCKD_NBD_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* What one export looks like to clients. */
+struct nbd_export_info {
+	uint64_t size_bytes;
+	bool read_only;
+	uint32_t block_min;	/* smallest I/O the server handles */
+	uint32_t block_pref;	/* size that avoids read-modify-write */
+	uint32_t block_max;	/* largest payload accepted; larger drops */
+};
+
+/* What a connection negotiated, needed to judge its requests. */
+struct nbd_session {
+	bool structured;	/* NBD_OPT_STRUCTURED_REPLY acked */
+	bool meta_base_alloc;	/* base:allocation selected */
+};
+
+struct nbd_option {
+	uint32_t opt;
+	uint32_t len;
+};
+
+struct nbd_request {
+	uint16_t flags;
+	uint16_t type;
+	uint64_t cookie;
+	uint64_t offset;
+	uint32_t length;
+};
+
+/* Transmission flags advertised for this export and session. */
+uint16_t nbd_transmission_flags(const struct nbd_export_info *ex,
+				const struct nbd_session *s);
+
+void nbd_encode_greeting(uint8_t out[NBD_GREETING_BYTES]);
+/* 0, or -EBADMSG for a bad magic. */
+int nbd_parse_option_header(const uint8_t in[NBD_OPT_HDR_BYTES],
+			    struct nbd_option *out);
+void nbd_encode_opt_reply(uint8_t out[NBD_OPT_REPLY_BYTES], uint32_t opt,
+			  uint32_t type, uint32_t len);
+
+/* 0, or -EBADMSG for a bad magic. */
+int nbd_parse_request(const uint8_t in[NBD_REQUEST_BYTES],
+		      struct nbd_request *out);
+
+/* Judge a parsed request. Returns 0 when it may run, a positive NBD_E*
+ * error to reply with (a WRITE's payload must still be read and dropped),
+ * or -EPROTO when the connection must be dropped (a payload larger than
+ * block_max, which cannot be skipped safely). */
+int nbd_check_request(const struct nbd_request *rq,
+		      const struct nbd_export_info *ex,
+		      const struct nbd_session *s);
+
+/* Bytes of payload that follow this request header on the wire. */
+static inline uint32_t nbd_request_payload(const struct nbd_request *rq)
+{
+	return rq->type == NBD_CMD_WRITE ? rq->length : 0;
+}
+
+void nbd_encode_simple_reply(uint8_t out[NBD_SIMPLE_REPLY_BYTES],
+			     uint32_t error, uint64_t cookie);
+void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
+			     uint16_t flags, uint16_t type, uint64_t cookie,
+			     uint32_t len);
+
+/* Map a host errno (positive) to the NBD error sent on the wire. */
+uint32_t nbd_errno_to_wire(int err);
+
+/* Big-endian helpers shared by the NBD modules. */
+static inline void nbd_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void nbd_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void nbd_put64(uint8_t *p, uint64_t v)
+{
+	nbd_put32(p, (uint32_t)(v >> 32));
+	nbd_put32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t nbd_get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t nbd_get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t nbd_get64(const uint8_t *p)
+{
+	return ((uint64_t)nbd_get32(p) << 32) | nbd_get32(p + 4);
+}
+
+#endif
