@@ -16,10 +16,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "blockd/config.h"
-#include "blockd/resource.h"
+#include <sys/stat.h>
+
+#include "blockd/node.h"
 #include "common/log.h"
-#include "nbd/server.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -32,10 +32,7 @@
 #define BUF_CHUNK_BYTES 4096
 
 struct daemon {
-	struct config cfg;
-	struct loop loop;
-	struct resource res;
-	struct nbd_server *nbd;
+	struct node n;		/* first: commands see only this part */
 	int sigfd;
 	struct signalfd_siginfo si;
 	struct loop_op sig_op;
@@ -79,7 +76,7 @@ static void final_flush_done(struct blk_req *r, int err)
 	} else {
 		log_info("flushed; exiting");
 	}
-	loop_stop(&d->loop);
+	loop_stop(&d->n.loop);
 }
 
 static void nbd_drained(void *arg)
@@ -89,7 +86,8 @@ static void nbd_drained(void *arg)
 	memset(&d->final_flush, 0, sizeof(d->final_flush));
 	d->final_flush.local.cmd = DISK_FLUSH;
 	d->final_flush.done = final_flush_done;
-	resource_submit(&d->res, &d->final_flush);
+	control_shutdown(d->n.ctl);
+	resource_submit(&d->n.res, &d->final_flush);
 }
 
 static void signal_arm(struct daemon *d);
@@ -106,16 +104,16 @@ static void signal_done(struct loop_op *op, int res)
 	}
 	log_info("signal %u: finishing in-flight I/O and shutting down",
 		 d->si.ssi_signo);
-	nbd_server_shutdown(d->nbd, nbd_drained, d);
+	nbd_server_shutdown(d->n.nbd, nbd_drained, d);
 	/* No re-arm: a second signal during drain is ignored (blocked). */
 }
 
 static void signal_arm(struct daemon *d)
 {
-	struct io_uring_sqe *sqe = loop_sqe(&d->loop);
+	struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);
 
 	io_uring_prep_read(sqe, d->sigfd, &d->si, sizeof(d->si), 0);
-	loop_op_arm(&d->loop, sqe, &d->sig_op, signal_done);
+	loop_op_arm(&d->n.loop, sqe, &d->sig_op, signal_done);
 }
 
 static int signals_init(struct daemon *d)
@@ -134,36 +132,61 @@ static int signals_init(struct daemon *d)
 	return 0;
 }
 
-static int resource_start(struct daemon *d)
+/* The control socket: configured, or /run/blockd/NAME-NODE.ctl. */
+static int control_start(struct node *n)
 {
-	const struct config_node *self = &d->cfg.nodes[d->cfg.self];
-	struct resource *res = &d->res;
+	const struct config_node *self = &n->cfg.nodes[n->cfg.self];
+
+	if (self->control[0]) {
+		snprintf(n->control_path, sizeof(n->control_path), "%s",
+			 self->control);
+	} else {
+		mkdir("/run/blockd", 0700);
+		snprintf(n->control_path, sizeof(n->control_path),
+			 "/run/blockd/%s-%s.ctl", n->cfg.name, self->name);
+	}
+	return control_new(&n->ctl, &n->loop, n, n->control_path);
+}
+
+static int resource_start(struct node *n)
+{
+	const struct config_node *self = &n->cfg.nodes[n->cfg.self];
+	struct resource *res = &n->res;
 	int ret;
 
-	res->name = d->cfg.name;
+	res->name = n->cfg.name;
 	res->node = self->name;
-	res->loop = &d->loop;
+	res->loop = &n->loop;
+	res->role = ROLE_PRIMARY;
+	res->disk_state = DS_UPTODATE;
+	res->peer_role = ROLE_UNKNOWN;
+	res->peer_disk = DS_DUNKNOWN;
+	res->peer_conn = CS_STANDALONE;
+	res->repl = RS_OFF;
 	if (!self->disk[0]) {
 		log_err("node %s has no disk: set 'disk' or --disk", self->name);
 		return -EINVAL;
 	}
-	ret = bufpool_init(&res->pool, d->cfg.buffer_bytes, BUF_CHUNK_BYTES);
+	ret = bufpool_init(&res->pool, n->cfg.buffer_bytes, BUF_CHUNK_BYTES);
 	if (ret < 0) {
 		log_err("cannot allocate %llu MiB of I/O buffers: %s",
-			(unsigned long long)(d->cfg.buffer_bytes >> 20),
+			(unsigned long long)(n->cfg.buffer_bytes >> 20),
 			strerror(-ret));
 		return ret;
 	}
-	loop_register_arena(&d->loop, res->pool.base, res->pool.size_bytes);
-	ret = disk_open(&res->disk, &d->loop, self->disk, d->cfg.io_mode,
-			d->cfg.read_only);
+	loop_register_arena(&n->loop, res->pool.base, res->pool.size_bytes);
+	ret = disk_open(&res->disk, &n->loop, self->disk, n->cfg.io_mode,
+			n->cfg.read_only);
 	if (ret < 0)
 		return ret;
 	if (!self->nbd[0]) {
 		log_err("node %s has no NBD address: set 'nbd' or --nbd", self->name);
 		return -EINVAL;
 	}
-	return nbd_server_new(&d->nbd, &d->loop, res, self->nbd, d->cfg.read_only);
+	ret = nbd_server_new(&n->nbd, &n->loop, res, self->nbd, n->cfg.read_only);
+	if (ret < 0)
+		return ret;
+	return control_start(n);
 }
 
 int main(int argc, char **argv)
@@ -178,38 +201,39 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (config_load(&d.cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
+	if (config_load(&d.n.cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
 		return 2;
 	if (nrest > 0) {
 		fprintf(stderr, "blockd: unexpected argument '%s'\n", rest[0]);
 		usage(stderr);
 		return 2;
 	}
-	log_set_prefix(d.cfg.name, d.cfg.nodes[d.cfg.self].name);
+	log_set_prefix(d.n.cfg.name, d.n.cfg.nodes[d.n.cfg.self].name);
 	if (getenv("BLOCKD_DEBUG"))
 		log_set_level(LOG_LVL_DEBUG);
-	process_harden(&d.cfg);
+	process_harden(&d.n.cfg);
 
-	ret = loop_init(&d.loop, LOOP_ENTRIES);
+	ret = loop_init(&d.n.loop, LOOP_ENTRIES);
 	if (ret < 0)
 		return 1;
-	if (d.cfg.peer >= 0)
+	if (d.n.cfg.peer >= 0)
 		log_warn("peer %s configured, but this build runs standalone",
-			 d.cfg.nodes[d.cfg.peer].name);
-	ret = resource_start(&d);
+			 d.n.cfg.nodes[d.n.cfg.peer].name);
+	ret = resource_start(&d.n);
 	if (ret == 0)
 		ret = signals_init(&d);
 	if (ret < 0) {
 		log_err("start-up failed: %s", strerror(-ret));
 		return 1;
 	}
-	log_info("resource %s: standalone Primary, %llu bytes, protocol %c",
-		 d.cfg.name, (unsigned long long)d.res.disk.size_bytes,
-		 d.cfg.protocol);
-	ret = loop_run(&d.loop);
-	nbd_server_free(d.nbd);
-	disk_close(&d.res.disk);
-	bufpool_fini(&d.res.pool);
-	loop_fini(&d.loop);
+	log_info("resource %s: standalone Primary, %llu bytes, control %s",
+		 d.n.cfg.name, (unsigned long long)d.n.res.disk.size_bytes,
+		 d.n.control_path);
+	ret = loop_run(&d.n.loop);
+	control_free(d.n.ctl);
+	nbd_server_free(d.n.nbd);
+	disk_close(&d.n.res.disk);
+	bufpool_fini(&d.n.res.pool);
+	loop_fini(&d.n.loop);
 	return ret < 0 ? 1 : d.exit_code;
 }

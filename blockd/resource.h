@@ -14,11 +14,15 @@
 #include <stdint.h>
 
 #include "blockd/disk.h"
+#include "blockd/state.h"
 #include "common/bufpool.h"
 #include "common/loop.h"
 
+struct resource;
+
 struct blk_req {
 	struct disk_io local;	/* the local leg */
+	struct resource *res;
 	void (*done)(struct blk_req *r, int err); /* 0 or -errno */
 };
 
@@ -28,7 +32,23 @@ struct resource {
 	struct loop *loop;
 	struct disk disk;
 	struct bufpool pool;
-	uint64_t reads, writes, flushes;	/* completed, for status */
+
+	enum role role;
+	enum disk_state disk_state;
+	bool io_frozen;
+	/* The peer, as last known. */
+	enum conn_state peer_conn;
+	enum role peer_role;
+	enum disk_state peer_disk;
+	enum repl_state repl;
+	uint64_t out_of_sync_bytes;
+	uint64_t pending_writes;	/* sent to the peer, not yet acked */
+	double resync_done_pct;
+	uint64_t resync_rate_bytes_s, resync_eta_s;
+	/* Cumulative counters. */
+	uint64_t read_bytes, written_bytes;
+	uint64_t data_sent_bytes, data_received_bytes;
+	uint64_t resync_sent_bytes, resync_received_bytes;
 };
 
 void resource_submit(struct resource *res, struct blk_req *r);

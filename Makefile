@@ -1,0 +1,44 @@
+# Top-level entry points. The build itself is meson/ninja; this file only
+# names the steps a user and CI run. See README.md.
+
+BUILD     ?= build
+BUILD_SAN ?= build-asan
+BUILD_FUZZ?= build-fuzz
+
+# Debian 12 packages: building, then testing and benchmarking.
+DEPS_BUILD = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
+	liburing-dev libisal-dev libcmocka-dev libinih-dev libgnutls28-dev \
+	libjson-c-dev
+DEPS_TEST  = libnbd-bin nbdfuse python3 python3-libnbd qemu-utils fio \
+	nbdkit e2fsprogs fuse3 util-linux iproute2 procps
+
+.PHONY: all deps check demo bench clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+# Installs only what is missing, so a warm machine does not touch apt.
+deps:
+	@missing=$$(for p in $(DEPS_BUILD) $(DEPS_TEST); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to apt-get install" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "make deps: all packages present"; fi
+
+check: deps
+	BUILD=$(BUILD) BUILD_SAN=$(BUILD_SAN) BUILD_FUZZ=$(BUILD_FUZZ) tests/check.sh
+
+demo: deps all
+	tests/demo.sh
+
+bench: deps all
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

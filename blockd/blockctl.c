@@ -1,0 +1,271 @@
+/* blockctl.c - the command-line client of a blockd daemon.
+ *
+ *   blockctl -c FILE [-n NODE] CMD [ARGS]
+ *   blockctl --control SOCKET CMD [ARGS]
+ *
+ * Sends one request line to the daemon's control socket and prints the
+ * answer: JSON with --json, a summary for people otherwise. Exit status:
+ * 0 done, 1 refused by the daemon (reason on stderr), 2 bad usage,
+ * 3 no daemon to talk to.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "blockd/config.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_NO_DAEMON 3
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: blockctl -c FILE [-n NODE] COMMAND [ARGS]\n"
+		"       blockctl --control SOCKET COMMAND [ARGS]\n"
+		"commands:\n"
+		"  status [--json]     state of this node and its peer\n"
+		"  events              one JSON line per state change\n");
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "blockctl: control socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+
+		if (e == ENOENT || e == ECONNREFUSED)
+			fprintf(stderr, "blockctl: no blockd is running for this node "
+				"(nothing listening on %s)\n", path);
+		else
+			fprintf(stderr, "blockctl: cannot reach blockd at %s: %s\n",
+				path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read one line (the reply); NULL on EOF before a newline. */
+static char *recv_line(int fd, char **buf, size_t *cap, size_t *len)
+{
+	for (;;) {
+		char *nl = *len ? memchr(*buf, '\n', *len) : NULL;
+		ssize_t r;
+
+		if (nl) {
+			*nl = 0;
+			return *buf;
+		}
+		if (*len + 4096 > *cap) {
+			*cap = *cap ? *cap * 2 : 65536;
+			*buf = realloc(*buf, *cap);
+			if (!*buf)
+				return NULL;
+		}
+		r = recv(fd, *buf + *len, *cap - *len - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		*len += (size_t)r;
+	}
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k, &v) || !v)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static uint64_t ju64(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static void human_bytes(uint64_t b, char *out, size_t n)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	int i = 0;
+
+	while (v >= 1024 && i < 5) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static void print_status(struct json_object *s)
+{
+	struct json_object *p = NULL, *rs = NULL, *v;
+	char size[32], oos[32];
+
+	json_object_object_get_ex(s, "peer", &p);
+	if (p)
+		json_object_object_get_ex(p, "resync", &rs);
+	human_bytes(ju64(s, "size_bytes"), size, sizeof(size));
+	printf("%s on %s: %s %s, protocol %s, %s%s\n", jstr(s, "resource"),
+	       jstr(s, "node"), jstr(s, "role"), jstr(s, "disk"),
+	       jstr(s, "protocol"), size,
+	       json_object_object_get_ex(s, "io_frozen", &v) &&
+			       json_object_get_boolean(v) ? ", I/O FROZEN" : "");
+	printf("  nbd clients: %llu\n",
+	       (unsigned long long)ju64(s, "nbd_connections"));
+	if (!p)
+		return;
+	human_bytes(ju64(p, "out_of_sync_bytes"), oos, sizeof(oos));
+	printf("  peer %s: %s, %s %s, replication %s\n", jstr(p, "node"),
+	       jstr(p, "connection"), jstr(p, "role"), jstr(p, "disk"),
+	       jstr(p, "replication"));
+	printf("    out of sync %s, pending writes %llu\n", oos,
+	       (unsigned long long)ju64(p, "pending_writes"));
+	if (rs && strstr(jstr(p, "replication"), "Sync")) {
+		double pct = json_object_get_double(json_object_object_get(rs, "done_pct"));
+		int bar = (int)(pct / 5);
+		char rate[32];
+
+		human_bytes(ju64(rs, "rate_bytes_s"), rate, sizeof(rate));
+		printf("    resync [%.*s%.*s] %.1f%% %s/s eta %llus\n", bar,
+		       "####################", 20 - bar, "....................",
+		       pct, rate, (unsigned long long)ju64(rs, "eta_s"));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	const char *control = NULL;
+	char path[CONFIG_STR + 64];
+	char **rest;
+	int nrest, fd, i, json = 0, rc;
+	struct json_object *req, *reply, *ok, *res;
+	char *buf = NULL, *line;
+	size_t cap = 0, len = 0;
+
+	/* --control needs no config; otherwise the config names the socket. */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--control") && i + 1 < argc) {
+			control = argv[i + 1];
+			memmove(&argv[i], &argv[i + 2], sizeof(char *) * (size_t)(argc - i - 1));
+			argc -= 2;
+			break;
+		}
+	}
+	if (control) {
+		rest = argv + 1;
+		nrest = argc - 1;
+	} else {
+		if (config_load(&cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
+			return EXIT_USAGE;
+		if (cfg.nodes[cfg.self].control[0])
+			snprintf(path, sizeof(path), "%s", cfg.nodes[cfg.self].control);
+		else
+			snprintf(path, sizeof(path), "/run/blockd/%s-%s.ctl", cfg.name,
+				 cfg.nodes[cfg.self].name);
+		control = path;
+	}
+	if (nrest < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string(rest[0]));
+	for (i = 1; i < nrest; i++) {
+		if (!strcmp(rest[i], "--json"))
+			json = 1;
+		else if (!strncmp(rest[i], "--", 2))
+			json_object_object_add(req, rest[i] + 2, json_object_new_boolean(1));
+		else
+			json_object_object_add(req, "arg", json_object_new_string(rest[i]));
+	}
+	fd = ctl_connect(control);
+	if (fd < 0)
+		return EXIT_NO_DAEMON;
+	line = (char *)json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (send_all(fd, line, strlen(line)) < 0 || send_all(fd, "\n", 1) < 0) {
+		fprintf(stderr, "blockctl: lost the daemon while sending\n");
+		return EXIT_NO_DAEMON;
+	}
+	line = recv_line(fd, &buf, &cap, &len);
+	if (!line) {
+		fprintf(stderr, "blockctl: the daemon closed the connection without answering\n");
+		return EXIT_NO_DAEMON;
+	}
+	reply = json_tokener_parse(line);
+	if (!reply || !json_object_object_get_ex(reply, "ok", &ok)) {
+		fprintf(stderr, "blockctl: unreadable answer from the daemon\n");
+		return EXIT_NO_DAEMON;
+	}
+	if (!json_object_get_boolean(ok)) {
+		fprintf(stderr, "blockctl: %s: %s\n", rest[0], jstr(reply, "error"));
+		return EXIT_REFUSED;
+	}
+	res = json_object_object_get(reply, "result");
+	rc = 0;
+	if (!strcmp(rest[0], "events")) {
+		/* The first line is the current state; then one per change. */
+		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
+		fflush(stdout);
+		for (;;) {
+			size_t used = strlen(line) + 1;
+
+			memmove(buf, buf + used, len - used);
+			len -= used;
+			line = recv_line(fd, &buf, &cap, &len);
+			if (!line)
+				break;
+			puts(line);
+			fflush(stdout);
+		}
+	} else if (!strcmp(rest[0], "status") && !json) {
+		print_status(res);
+	} else if (res) {
+		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PRETTY |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	json_object_put(reply);
+	json_object_put(req);
+	free(buf);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make check` runs it:
+#   1. release build, cmocka unit tests, integration tests against it
+#   2. ASan+UBSan build, unit and integration tests again
+#   3. clang libFuzzer build, a short fuzz run of each target
+# Each step counts as passed or failed; the last line is the total.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+BUILD_SAN=${BUILD_SAN:-build-asan}
+BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+passed=0
+failed=0
+failures=()
+
+step() { # name, command...
+	local name=$1
+	shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "--- PASS $name"
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		echo "--- FAIL $name"
+	fi
+}
+
+# Count each cmocka/meson unit test and each integration script on its own.
+unit_tests() { # builddir
+	local out
+	out=$(meson test -C "$1" --suite unit --print-errorlogs 2>&1)
+	local rc=$?
+	echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
+	local ok fail
+	ok=$(echo "$out" | awk '/^Ok:/{print $2}')
+	fail=$(echo "$out" | awk '/^Fail:/{print $2}')
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${fail:-0}))
+	[ $rc -eq 0 ] || { echo "$out" | tail -40; failures+=("unit tests in $1"); [ "${fail:-0}" -gt 0 ] || failed=$((failed + 1)); }
+}
+
+integration() { # blockd binary, label
+	local out rc
+	out=$(mktemp)
+	BLOCKD="$1" tests/integration/run.sh 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	passed=$((passed + $(echo "$line" | awk '{print $1}')))
+	local f
+	f=$(echo "$line" | awk '{print $3}')
+	failed=$((failed + ${f:-1}))
+	[ $rc -eq 0 ] || failures+=("integration ($2)")
+	rm -f "$out"
+}
+
+setup() { # builddir, meson args...
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null || return 1
+	fi
+	ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+step "build ($BUILD)" setup "$BUILD"
+unit_tests "$BUILD"
+integration "$BUILD/blockd" release
+
+step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \
+	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+unit_tests "$BUILD_SAN"
+integration "$BUILD_SAN/blockd" sanitizer
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+step "build ($BUILD_FUZZ, libFuzzer)" env CC=clang setup "$BUILD_FUZZ" -Dfuzz=true
+for f in "$BUILD_FUZZ"/tests/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	corpus=$(mktemp -d)
+	cp tests/fuzz/corpus/"${name#fuzz_}"/* "$corpus"/ 2>/dev/null || cp tests/fuzz/corpus/* "$corpus"/ 2>/dev/null || true
+	step "fuzz $name ${FUZZ_SECONDS}s" "$f" -max_total_time="$FUZZ_SECONDS" \
+		-print_final_stats=1 "$corpus"
+	rm -rf "$corpus"
+done
+
+echo
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
