@@ -6,5 +6,16 @@
 
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	return ~crc32_iscsi((unsigned char *)buf, (int)len, ~crc);
+	const unsigned char *p = buf;
+	uint32_t reg = ~crc;
+
+	/* isa-l takes an int length: feed longer buffers in pieces. */
+	while (len > 0) {
+		int n = len > (1U << 30) ? 1 << 30 : (int)len;
+
+		reg = crc32_iscsi((unsigned char *)p, n, reg);
+		p += n;
+		len -= (size_t)n;
+	}
+	return ~reg;
 }

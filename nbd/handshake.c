@@ -106,6 +106,7 @@ static enum nbd_hs_result opt_info_go(struct nbd_hs *hs, uint32_t opt,
 	uint32_t name_len;
 	uint16_t n_info;
 	const uint8_t *infos;
+	bool want_name = false, want_desc = false;
 
 	if (len < 6)
 		goto invalid;
@@ -127,16 +128,20 @@ static enum nbd_hs_result opt_info_go(struct nbd_hs *hs, uint32_t opt,
 		return NBD_HS_CONTINUE;
 	}
 
+	/* Each info is answered at most once however often it is asked
+	 * for, which bounds the reply below NBD_OUT_BYTES_MAX. */
 	for (uint16_t i = 0; i < n_info; i++) {
 		uint16_t type = nbd_get16(infos + 2 * i);
 
 		if (type == NBD_INFO_NAME)
-			reply_info_string(out, opt, NBD_INFO_NAME,
-					  hs->export_name);
+			want_name = true;
 		else if (type == NBD_INFO_DESCRIPTION && hs->description)
-			reply_info_string(out, opt, NBD_INFO_DESCRIPTION,
-					  hs->description);
+			want_desc = true;
 	}
+	if (want_name)
+		reply_info_string(out, opt, NBD_INFO_NAME, hs->export_name);
+	if (want_desc)
+		reply_info_string(out, opt, NBD_INFO_DESCRIPTION, hs->description);
 	/* Block sizes are always sent: min 1 means any client is served. */
 	reply_info_block_size(hs, out, opt);
 	reply_info_export(hs, out, opt);

@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 BUILD_SAN=${BUILD_SAN:-build-asan}
 BUILD_FUZZ=${BUILD_FUZZ:-build-fuzz}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 passed=0
 failed=0
 failures=()
@@ -30,9 +29,9 @@ step() { # name, command...
 }
 
 # Count each cmocka/meson unit test and each integration script on its own.
-unit_tests() { # builddir
+suite_tests() { # builddir, suite
 	local out
-	out=$(meson test -C "$1" --suite unit --print-errorlogs 2>&1)
+	out=$(meson test -C "$1" --suite "$2" --print-errorlogs 2>&1)
 	local rc=$?
 	echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
 	local ok fail
@@ -40,7 +39,7 @@ unit_tests() { # builddir
 	fail=$(echo "$out" | awk '/^Fail:/{print $2}')
 	passed=$((passed + ${ok:-0}))
 	failed=$((failed + ${fail:-0}))
-	[ $rc -eq 0 ] || { echo "$out" | tail -40; failures+=("unit tests in $1"); [ "${fail:-0}" -gt 0 ] || failed=$((failed + 1)); }
+	[ $rc -eq 0 ] || { echo "$out" | tail -40; failures+=("$2 tests in $1"); [ "${fail:-0}" -gt 0 ] || failed=$((failed + 1)); }
 }
 
 integration() { # blockd binary, label
@@ -68,27 +67,19 @@ setup() { # builddir, meson args...
 }
 
 step "build ($BUILD)" setup "$BUILD"
-unit_tests "$BUILD"
+suite_tests "$BUILD" unit
 integration "$BUILD/blockd" release
 
 step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \
 	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-unit_tests "$BUILD_SAN"
+suite_tests "$BUILD_SAN" unit
 integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 step "build ($BUILD_FUZZ, libFuzzer)" env CC=clang setup "$BUILD_FUZZ" -Dfuzz=true
-for f in "$BUILD_FUZZ"/tests/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
-	name=$(basename "$f")
-	corpus=$(mktemp -d)
-	cp tests/fuzz/corpus/"${name#fuzz_}"/* "$corpus"/ 2>/dev/null || cp tests/fuzz/corpus/* "$corpus"/ 2>/dev/null || true
-	step "fuzz $name ${FUZZ_SECONDS}s" "$f" -max_total_time="$FUZZ_SECONDS" \
-		-print_final_stats=1 "$corpus"
-	rm -rf "$corpus"
-done
+suite_tests "$BUILD_FUZZ" fuzz
 
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
