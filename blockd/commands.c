@@ -10,6 +10,7 @@
 
 #include "blockd/node.h"
 #include "blockd/state.h"
+#include "common/log.h"
 
 static void add_str(struct json_object *o, const char *k, const char *v)
 {
@@ -33,7 +34,7 @@ static struct json_object *peer_status_json(struct node *n)
 	add_str(p, "role", role_name(res->peer_role));
 	add_str(p, "disk", disk_state_name(res->peer_disk));
 	add_str(p, "replication", repl_state_name(res->repl));
-	add_u64(p, "out_of_sync_bytes", res->out_of_sync_bytes);
+	add_u64(p, "out_of_sync_bytes", bitmap_dirty_bytes(&res->oos));
 	add_u64(p, "pending_writes", res->pending_writes);
 	json_object_object_add(rs, "done_pct", json_object_new_double(res->resync_done_pct));
 	add_u64(rs, "rate_bytes_s", res->resync_rate_bytes_s);
@@ -61,6 +62,7 @@ struct json_object *node_status_json(struct node *n)
 	json_object_object_add(o, "io_frozen", json_object_new_boolean(res->io_frozen));
 	add_str(o, "fencing", config_fencing_name(n->cfg.fencing));
 	add_u64(o, "nbd_connections", n->nbd ? nbd_server_connections(n->nbd) : 0);
+	add_u64(o, "instance", res->instance);
 	add_u64(o, "read_bytes", res->read_bytes);
 	add_u64(o, "written_bytes", res->written_bytes);
 	json_object_object_add(o, "peer", peer_status_json(n));
@@ -74,11 +76,131 @@ static int cmd_status(struct node *n, struct json_object *req,
 	return 0;
 }
 
+static bool req_flag(struct json_object *req, const char *name)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(req, name, &v) && json_object_get_boolean(v);
+}
+
+#define REFUSE(...) do { snprintf(err, errlen, __VA_ARGS__); return -EPERM; } while (0)
+
+static int cmd_primary(struct node *n, struct json_object *req,
+		       struct json_object **result, char *err, size_t errlen)
+{
+	struct resource *res = &n->res;
+	bool force = req_flag(req, "force");
+
+	if (res->role == ROLE_PRIMARY)
+		return 0;
+	if (res->peer_conn == CS_CONNECTED && res->peer_role == ROLE_PRIMARY)
+		REFUSE("the peer %s is Primary: demote it first (two Primaries "
+		       "would split the data)", n->cfg.nodes[n->cfg.peer].name);
+	if (!force && (res->disk_state == DS_INCONSISTENT ||
+		       res->disk_state == DS_OUTDATED))
+		REFUSE("this disk is %s: promote with --force only if you know it "
+		       "holds the newest data", disk_state_name(res->disk_state));
+	if (!force && res->disk_state != DS_UPTODATE)
+		REFUSE("this disk is %s, not UpToDate: use --force to promote anyway",
+		       disk_state_name(res->disk_state));
+	if (res->repl == RS_SYNC_TARGET)
+		REFUSE("a resync into this disk is running: wait for it to finish");
+	if (res->disk_state != DS_UPTODATE) {
+		log_warn("promotion forced: %s disk declared UpToDate",
+			 disk_state_name(res->disk_state));
+		res->disk_state = DS_UPTODATE;
+	}
+	res->role = ROLE_PRIMARY;
+	peer_promoted(res);
+	resource_event(res, "role-changed");
+	return 0;
+}
+
+static int cmd_secondary(struct node *n, struct json_object *req,
+			 struct json_object **result, char *err, size_t errlen)
+{
+	struct resource *res = &n->res;
+	unsigned clients = nbd_server_connections(n->nbd);
+
+	if (res->role == ROLE_SECONDARY)
+		return 0;
+	if (n->cfg.peer < 0)
+		REFUSE("a one-node resource is always Primary");
+	if (clients)
+		REFUSE("%u NBD client%s connected: disconnect %s first", clients,
+		       clients == 1 ? " is" : "s are", clients == 1 ? "it" : "them");
+	res->role = ROLE_SECONDARY;
+	peer_send_state(res);
+	resource_event(res, "role-changed");
+	return 0;
+}
+
+static int cmd_connect(struct node *n, struct json_object *req,
+		       struct json_object **result, char *err, size_t errlen)
+{
+	struct resource *res = &n->res;
+
+	if (!res->link)
+		REFUSE("no peer is configured for %s", n->cfg.name);
+	if (req_flag(req, "discard-my-data"))
+		REFUSE("--discard-my-data needs split-brain recovery, which this "
+		       "version does not have");
+	if (res->peer_conn == CS_STANDALONE) {
+		res->peer_conn = CS_CONNECTING;
+		link_connect(res->link);
+		resource_event(res, "connecting");
+	}
+	return 0;
+}
+
+static int cmd_disconnect(struct node *n, struct json_object *req,
+			  struct json_object **result, char *err, size_t errlen)
+{
+	struct resource *res = &n->res;
+
+	if (!res->link)
+		REFUSE("no peer is configured for %s", n->cfg.name);
+	if (res->peer_conn != CS_STANDALONE) {
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "disconnected by the operator");
+		resource_event(res, "standalone");
+	}
+	return 0;
+}
+
+static int cmd_protocol(struct node *n, struct json_object *req,
+			struct json_object **result, char *err, size_t errlen)
+{
+	struct json_object *v;
+	const char *p;
+
+	if (!json_object_object_get_ex(req, "arg", &v) ||
+	    !(p = json_object_get_string(v)) || strlen(p) != 1 ||
+	    !strchr("ABCabc", p[0])) {
+		snprintf(err, errlen, "usage: protocol A|B|C");
+		return -EINVAL;
+	}
+	if ((p[0] & ~0x20) == 'A' &&
+	    n->cfg.fencing == FENCING_RESOURCE_AND_STONITH)
+		REFUSE("protocol A cannot be used with fencing "
+		       "resource-and-stonith: acknowledged writes could be lost");
+	n->cfg.protocol = (char)(p[0] & ~0x20);
+	n->res.protocol = n->cfg.protocol;
+	peer_send_state(&n->res);
+	resource_event(&n->res, "protocol-changed");
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	control_cmd_fn fn;
 } commands[] = {
 	{ "status", cmd_status },
+	{ "primary", cmd_primary },
+	{ "secondary", cmd_secondary },
+	{ "connect", cmd_connect },
+	{ "disconnect", cmd_disconnect },
+	{ "protocol", cmd_protocol },
 };
 
 control_cmd_fn commands_find(const char *name)

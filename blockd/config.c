@@ -123,6 +123,36 @@ static int set_buffer_mib(struct key_ctx *k, const char *v)
 	return 0;
 }
 
+static int set_ms(struct key_ctx *k, const char *key, const char *v,
+		  uint32_t *out)
+{
+	char *end;
+	unsigned long ms = strtoul(v, &end, 10);
+
+	if (*v == 0 || *end || ms < 10 || ms > 3600000) {
+		snprintf(k->err, sizeof(k->err),
+			 "%s must be 10..3600000 milliseconds, not '%s'", key, v);
+		return -EINVAL;
+	}
+	*out = (uint32_t)ms;
+	return 0;
+}
+
+static int set_ping_interval(struct key_ctx *k, const char *v)
+{
+	return set_ms(k, "ping-interval-ms", v, &k->cfg->ping_interval_ms);
+}
+
+static int set_ping_timeout(struct key_ctx *k, const char *v)
+{
+	return set_ms(k, "ping-timeout-ms", v, &k->cfg->ping_timeout_ms);
+}
+
+static int set_retry_max(struct key_ctx *k, const char *v)
+{
+	return set_ms(k, "connect-retry-max-ms", v, &k->cfg->connect_retry_max_ms);
+}
+
 #define STR_RES(key, field) { key, SCOPE_RESOURCE, NULL, offsetof(struct config, field) }
 #define STR_NODE(key, field) { key, SCOPE_NODE, NULL, offsetof(struct config_node, field) }
 #define FN_RES(key, fn) { key, SCOPE_RESOURCE, fn, 0 }
@@ -137,6 +167,9 @@ static const struct key_def keys[] = {
 	FN_RES("read-only", set_read_only),
 	FN_RES("mlock", set_mlock),
 	FN_RES("buffer-mib", set_buffer_mib),
+	FN_RES("ping-interval-ms", set_ping_interval),
+	FN_RES("ping-timeout-ms", set_ping_timeout),
+	FN_RES("connect-retry-max-ms", set_retry_max),
 	STR_NODE("address", address),
 	STR_NODE("disk", disk),
 	STR_NODE("meta", meta),
@@ -226,6 +259,9 @@ static void config_defaults(struct config *cfg)
 	cfg->io_mode = DISK_IO_DIRECT;
 	cfg->mlock = true;
 	cfg->buffer_bytes = 64ULL << 20;
+	cfg->ping_interval_ms = 1000;
+	cfg->ping_timeout_ms = 5000;
+	cfg->connect_retry_max_ms = 5000;
 	cfg->self = -1;
 	cfg->peer = -1;
 }
@@ -275,8 +311,25 @@ static int config_finish(struct config *cfg, const char *node)
 			node ? node : host);
 		return -EINVAL;
 	}
-	if (cfg->n_nodes == 2)
+	if (cfg->n_nodes == 2) {
+		const struct config_node *p;
+
 		cfg->peer = 1 - cfg->self;
+		p = &cfg->nodes[cfg->peer];
+		if (!self->address[0] || !p->address[0]) {
+			fprintf(stderr, "both nodes need an 'address' for the peer link\n");
+			return -EINVAL;
+		}
+		if (!cfg->secret[0]) {
+			fprintf(stderr, "a two-node resource needs a shared 'secret' "
+				"so each node can prove itself to the other\n");
+			return -EINVAL;
+		}
+		if (cfg->ping_timeout_ms <= cfg->ping_interval_ms) {
+			fprintf(stderr, "ping-timeout-ms must exceed ping-interval-ms\n");
+			return -EINVAL;
+		}
+	}
 	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH && cfg->protocol == 'A') {
 		fprintf(stderr, "fencing resource-and-stonith needs protocol B or C: "
 			"with protocol A acknowledged writes may be lost\n");

@@ -42,6 +42,9 @@ struct config {
 	bool read_only;
 	bool mlock;
 	uint64_t buffer_bytes;		/* data-path buffer arena */
+	uint32_t ping_interval_ms;	/* peer keepalive */
+	uint32_t ping_timeout_ms;	/* peer silent this long: lost */
+	uint32_t connect_retry_max_ms;	/* cap of the redial back-off */
 	struct config_node nodes[CONFIG_NODES_MAX];
 	unsigned n_nodes;
 	int self;			/* index of the node run here */

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -37,6 +38,9 @@ struct daemon {
 	struct signalfd_siginfo si;
 	struct loop_op sig_op;
 	struct blk_req final_flush;
+	struct loop_op tick_op;
+	struct __kernel_timespec tick_ts;
+	bool stopping;
 	int exit_code;
 };
 
@@ -83,6 +87,7 @@ static void nbd_drained(void *arg)
 {
 	struct daemon *d = arg;
 
+	link_shutdown(d->n.res.link);
 	memset(&d->final_flush, 0, sizeof(d->final_flush));
 	d->final_flush.local.cmd = DISK_FLUSH;
 	d->final_flush.done = final_flush_done;
@@ -104,6 +109,13 @@ static void signal_done(struct loop_op *op, int res)
 	}
 	log_info("signal %u: finishing in-flight I/O and shutting down",
 		 d->si.ssi_signo);
+	d->stopping = true;
+	{
+		struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);
+
+		io_uring_prep_timeout_remove(sqe, (__u64)(uintptr_t)&d->tick_op, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
 	nbd_server_shutdown(d->n.nbd, nbd_drained, d);
 	/* No re-arm: a second signal during drain is ignored (blocked). */
 }
@@ -114,6 +126,39 @@ static void signal_arm(struct daemon *d)
 
 	io_uring_prep_read(sqe, d->sigfd, &d->si, sizeof(d->si), 0);
 	loop_op_arm(&d->n.loop, sqe, &d->sig_op, signal_done);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void tick_arm(struct daemon *d);
+
+static void tick_done(struct loop_op *op, int res)
+{
+	struct daemon *d = (struct daemon *)((char *)op -
+					     offsetof(struct daemon, tick_op));
+
+	(void)res;
+	if (d->stopping)
+		return;
+	resource_tick(&d->n.res, mono_ms());
+	tick_arm(d);
+}
+
+/* Once a second: resync progress and retries. */
+static void tick_arm(struct daemon *d)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);
+
+	d->tick_ts.tv_sec = 1;
+	d->tick_ts.tv_nsec = 0;
+	io_uring_prep_timeout(sqe, &d->tick_ts, 0, 0);
+	loop_op_arm(&d->n.loop, sqe, &d->tick_op, tick_done);
 }
 
 static int signals_init(struct daemon *d)
@@ -157,12 +202,7 @@ static int resource_start(struct node *n)
 	res->name = n->cfg.name;
 	res->node = self->name;
 	res->loop = &n->loop;
-	res->role = ROLE_PRIMARY;
-	res->disk_state = DS_UPTODATE;
-	res->peer_role = ROLE_UNKNOWN;
-	res->peer_disk = DS_DUNKNOWN;
-	res->peer_conn = CS_STANDALONE;
-	res->repl = RS_OFF;
+	res->protocol = n->cfg.protocol;
 	if (!self->disk[0]) {
 		log_err("node %s has no disk: set 'disk' or --disk", self->name);
 		return -EINVAL;
@@ -183,6 +223,25 @@ static int resource_start(struct node *n)
 		log_err("node %s has no NBD address: set 'nbd' or --nbd", self->name);
 		return -EINVAL;
 	}
+	if (n->cfg.peer >= 0) {
+		const struct config_node *peer = &n->cfg.nodes[n->cfg.peer];
+		struct link_config lc = {
+			.resource = n->cfg.name,
+			.self_name = self->name,
+			.peer_name = peer->name,
+			.listen_addr = self->address,
+			.peer_addr = peer->address,
+			.secret = n->cfg.secret,
+			.ping_interval_ms = n->cfg.ping_interval_ms,
+			.ping_timeout_ms = n->cfg.ping_timeout_ms,
+			.connect_retry_max_ms = n->cfg.connect_retry_max_ms,
+		};
+		ret = resource_init(res, n, &lc);
+	} else {
+		ret = resource_init(res, n, NULL);
+	}
+	if (ret < 0)
+		return ret;
 	ret = nbd_server_new(&n->nbd, &n->loop, res, self->nbd, n->cfg.read_only);
 	if (ret < 0)
 		return ret;
@@ -216,22 +275,24 @@ int main(int argc, char **argv)
 	ret = loop_init(&d.n.loop, LOOP_ENTRIES);
 	if (ret < 0)
 		return 1;
-	if (d.n.cfg.peer >= 0)
-		log_warn("peer %s configured, but this build runs standalone",
-			 d.n.cfg.nodes[d.n.cfg.peer].name);
 	ret = resource_start(&d.n);
 	if (ret == 0)
 		ret = signals_init(&d);
+	if (ret == 0)
+		tick_arm(&d);
 	if (ret < 0) {
 		log_err("start-up failed: %s", strerror(-ret));
 		return 1;
 	}
-	log_info("resource %s: standalone Primary, %llu bytes, control %s",
-		 d.n.cfg.name, (unsigned long long)d.n.res.disk.size_bytes,
+	log_info("resource %s: %s %s, %llu bytes, protocol %c, control %s",
+		 d.n.cfg.name, role_name(d.n.res.role),
+		 disk_state_name(d.n.res.disk_state),
+		 (unsigned long long)d.n.res.disk.size_bytes, d.n.res.protocol,
 		 d.n.control_path);
 	ret = loop_run(&d.n.loop);
 	control_free(d.n.ctl);
 	nbd_server_free(d.n.nbd);
+	resource_fini(&d.n.res);
 	disk_close(&d.n.res.disk);
 	bufpool_fini(&d.n.res.pool);
 	loop_fini(&d.n.loop);

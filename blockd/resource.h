@@ -1,11 +1,18 @@
-/* resource.h - one replicated resource on this node: its disk, its write
- * path and (as replication lands) its peer.
+/* resource.h - one replicated resource on this node: its disk, its role,
+ * its peer, and the route every block request takes.
  *
- * Owns: the route every block request takes from a frontend (the NBD
- * server) to the disk. A frontend embeds a struct blk_req, fills the local
+ * A frontend (the NBD server) embeds a struct blk_req, fills the local
  * disk_io's cmd/flags/off/len/buf, sets done, and calls resource_submit();
- * done runs once the request is complete per the resource's rules.
- * Standalone, that is when the local disk completes it.
+ * done runs once the request is complete per the protocol's ack point:
+ *
+ *   protocol A: local write done and the frame handed to the peer socket
+ *   protocol B: local write done and the peer's RECV_ACK
+ *   protocol C: local write done and the peer's WRITE_ACK
+ *
+ * The pieces: writepath.c (Primary: conflicts, epochs, transfer log, acks),
+ * receiver.c (Secondary: applies the stream in epoch order), resync.c
+ * (SyncSource/SyncTarget), peer.c (link events, state exchange, roles).
+ * All run on the one loop; none blocks.
  */
 #ifndef BLOCKD_RESOURCE_H
 #define BLOCKD_RESOURCE_H
@@ -13,36 +20,146 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "blockd/bitmap.h"
 #include "blockd/disk.h"
 #include "blockd/state.h"
 #include "common/bufpool.h"
 #include "common/loop.h"
+#include "transport/link.h"
 
 struct resource;
+struct node;
+
+/* Legs of a request still outstanding (blk_req.pending). */
+#define LEG_LOCAL	(1U << 0)	/* local disk */
+#define LEG_SENT	(1U << 1)	/* frame handed to the socket */
+#define LEG_RECV	(1U << 2)	/* peer's RECV_ACK */
+#define LEG_WRITTEN	(1U << 3)	/* peer's WRITE_ACK / BARRIER_ACK */
 
 struct blk_req {
 	struct disk_io local;	/* the local leg */
 	struct resource *res;
 	void (*done)(struct blk_req *r, int err); /* 0 or -errno */
+	/* Private to the write path. */
+	struct blk_req *next, *prev;	/* active list, or a wait queue */
+	uint8_t pending;	/* LEG_* still outstanding */
+	uint8_t needed;		/* legs that gate completion (protocol) */
+	bool active;		/* on res->active (conflict checks) */
+	bool replicated;	/* sent to the peer */
+	int err;
+	uint64_t seq;		/* transfer log sequence, 0 if none */
+	uint64_t epoch;
+	struct link_tx tx;	/* DATA/TRIM/ZERO, or the FLUSH barrier */
+	struct link_tx barrier_tx; /* closes the previous epoch first */
 };
+
+/* Transfer log entry: a write sent to the peer and not yet WRITE_ACKed.
+ * Outlives its request in protocol A; on connection loss every entry's
+ * range is marked out of sync. */
+struct tl_entry {
+	uint64_t seq;		/* 0 = free */
+	uint64_t off;
+	uint32_t len;
+	struct blk_req *req;	/* NULL once the request completed */
+};
+
+/* A frame received by a Secondary (or SyncTarget), until acked. */
+struct peer_req {
+	struct disk_io io;
+	struct resource *res;
+	struct peer_req *next;
+	struct peer_req *prev;	/* in-flight list */
+	uint16_t type;		/* FRAME_* */
+	uint32_t flags;
+	uint64_t id;
+	uint64_t off;
+	uint32_t len;
+	uint8_t *buf;		/* payload (bufpool), or NULL */
+	bool flushing;		/* BARRIER: its fdatasync is running */
+	bool flushed;		/* BARRIER: its fdatasync is done */
+	struct link_tx ack_tx;
+	struct link_tx recv_ack_tx;
+	bool recv_ack_pending, ack_pending;
+};
+
+/* A resync chunk on the source, from read to the target's RS_ACK. */
+struct rs_req {
+	struct disk_io io;
+	struct resource *res;
+	struct rs_req *next;	/* free list, or the busy list */
+	uint64_t id;
+	uint64_t off;
+	uint32_t len;
+	uint8_t *buf;
+	bool busy;		/* not yet handed to the socket: app writes wait */
+	bool in_use;
+	struct link_tx tx;
+};
+
+#define TL_SIZE 4096U
+#define PEER_REQS_MAX 8192U
+#define RS_REQS_MAX 16U
+#define RS_CHUNK_BYTES (1U << 20)
 
 struct resource {
 	const char *name;
 	const char *node;
+	struct node *owner;
 	struct loop *loop;
 	struct disk disk;
 	struct bufpool pool;
+	char protocol;		/* 'A', 'B', 'C': for new writes */
 
 	enum role role;
 	enum disk_state disk_state;
 	bool io_frozen;
+	uint64_t instance;	/* random per start */
+
 	/* The peer, as last known. */
+	struct link *link;
 	enum conn_state peer_conn;
 	enum role peer_role;
 	enum disk_state peer_disk;
 	enum repl_state repl;
-	uint64_t out_of_sync_bytes;
-	uint64_t pending_writes;	/* sent to the peer, not yet acked */
+	uint64_t peer_instance;
+	uint64_t last_peer_instance;	/* whom the bitmap is relative to */
+	bool state_received;	/* the peer's first STATE since connect */
+	struct link_tx state_tx, done_tx;
+	bool state_tx_queued, state_tx_again;
+	struct bitmap oos;	/* blocks the peer lacks */
+
+	/* Primary write path. */
+	struct blk_req *active;		/* writes in flight (conflicts) */
+	struct blk_req *waiting, *waiting_tail; /* blocked writes, FIFO */
+	struct blk_req *flushes;	/* FLUSHes awaiting BARRIER_ACK */
+	uint64_t epoch;
+	bool epoch_close_pending;	/* a write of it was replied to */
+	bool epoch_has_writes;
+	struct tl_entry *tl;
+	uint64_t tl_next_seq, tl_tail_seq;
+	uint64_t pending_writes;	/* transfer log entries in use */
+
+	/* Secondary receive path. */
+	struct peer_req *preqs;
+	struct peer_req *preq_free;
+	struct peer_req *fifo, *fifo_tail;
+	struct peer_req *inflight;
+	unsigned inflight_count;
+	bool rx_kick_queued;
+	struct loop_op rx_kick_op;
+
+	/* Resync. */
+	struct rs_req rsreqs[RS_REQS_MAX];
+	unsigned rs_inflight;
+	uint64_t rs_cursor;		/* next block to look at */
+	uint64_t rs_total_bytes;	/* out of sync when the resync began */
+	uint64_t rs_started_ms;
+	uint64_t rs_received_base;	/* target: received bytes at start */
+	uint64_t rs_next_id;
+	bool rs_skipped;		/* a chunk was skipped for a conflict */
+	bool rs_done_sent;
+
+	/* Status. */
 	double resync_done_pct;
 	uint64_t resync_rate_bytes_s, resync_eta_s;
 	/* Cumulative counters. */
@@ -51,6 +168,46 @@ struct resource {
 	uint64_t resync_sent_bytes, resync_received_bytes;
 };
 
+/* Set up the write path, the receiver and (with a peer) the link. */
+int resource_init(struct resource *res, struct node *owner,
+		  const struct link_config *peer);
+void resource_fini(struct resource *res);
 void resource_submit(struct resource *res, struct blk_req *r);
+/* Once a second: resync progress, and a resync that waited for buffers. */
+void resource_tick(struct resource *res, uint64_t now_ms);
+
+/* writepath.c */
+int writepath_init(struct resource *res);
+void writepath_fini(struct resource *res);
+void writepath_submit(struct resource *res, struct blk_req *r);
+void writepath_peer_lost(struct resource *res);
+void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err);
+void writepath_retry_waiting(struct resource *res);
+bool writepath_overlaps_active(const struct resource *res, uint64_t off,
+			       uint64_t len);
+
+/* receiver.c */
+int receiver_init(struct resource *res);
+void receiver_fini(struct resource *res);
+void receiver_frame(struct resource *res, const struct frame_hdr *h,
+		    uint8_t *buf);
+void receiver_peer_lost(struct resource *res);
+bool receiver_idle(const struct resource *res);
+
+/* resync.c */
+void resync_start(struct resource *res);
+void resync_pump(struct resource *res);
+void resync_ack(struct resource *res, uint64_t id);
+void resync_peer_lost(struct resource *res);
+bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
+void resync_update_status(struct resource *res, uint64_t now_ms);
+
+/* peer.c */
+extern const struct link_ops peer_link_ops;
+void peer_send_state(struct resource *res);
+void peer_promoted(struct resource *res);
+void peer_target_synced(struct resource *res);
+void peer_source_synced(struct resource *res);
+void resource_event(struct resource *res, const char *what);
 
 #endif

@@ -64,14 +64,14 @@ struct nbd_req {
 	uint8_t extra[4 + 8 * NBD_BS_EXTENTS_MAX];
 };
 
-enum conn_state { CONN_HS_FLAGS, CONN_HS_OPTIONS, CONN_TRANSMIT, CONN_CLOSING };
+enum nbd_conn_state { CONN_HS_FLAGS, CONN_HS_OPTIONS, CONN_TRANSMIT, CONN_CLOSING };
 
 struct nbd_conn {
 	struct nbd_server *srv;
 	struct nbd_conn *next, *prev;	/* server's connection list */
 	struct nbd_conn *next_stalled;
 	int fd;
-	enum conn_state state;
+	enum nbd_conn_state state;
 	bool stalled;		/* on srv->stalled: waiting for a slot/buffer */
 	bool eof;		/* client closed, sent DISC, or we drain */
 	bool recv_armed, send_armed;
@@ -109,6 +109,7 @@ struct nbd_server {
 	struct resource *res;
 	struct nbd_export_info ex;
 	char description[128];
+	char refuse_msg[256];
 	struct nbd_listener listeners[NBD_LISTENERS_MAX];
 	unsigned n_listeners;
 	struct nbd_conn *conns;
@@ -853,6 +854,13 @@ static void conn_start(struct nbd_server *srv, struct nbd_listener *li, int fd)
 	srv->n_conns++;
 
 	nbd_hs_init(&c->hs, &srv->ex, srv->res->name, srv->description);
+	if (srv->res->role != ROLE_PRIMARY) {
+		snprintf(srv->refuse_msg, sizeof(srv->refuse_msg),
+			 "%s is Secondary on node %s: only the Primary serves "
+			 "NBD; run 'blockctl primary' on the node to use",
+			 srv->res->name, srv->res->node);
+		c->hs.refuse_msg = srv->refuse_msg;
+	}
 	c->state = CONN_HS_FLAGS;
 	nbd_encode_greeting(c->out.buf);
 	c->out.len = NBD_GREETING_BYTES;

@@ -1,0 +1,124 @@
+/* bitmap.c - see bitmap.h. Range operations work a word at a time in the
+ * middle of a range and bit by bit only at its two ends. */
+#include "bitmap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int bitmap_init(struct bitmap *b, uint64_t size_bytes)
+{
+	memset(b, 0, sizeof(*b));
+	b->nbits = (size_bytes + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
+	b->nwords = (b->nbits + 63) / 64;
+	b->words = calloc(b->nwords ? b->nwords : 1, sizeof(uint64_t));
+	return b->words ? 0 : -ENOMEM;
+}
+
+void bitmap_fini(struct bitmap *b)
+{
+	free(b->words);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Set (val=1) or clear bits [first, last], keeping set_bits exact. */
+static void bits_apply(struct bitmap *b, uint64_t first, uint64_t last, int val)
+{
+	uint64_t w = first / 64, wl = last / 64;
+
+	for (; w <= wl; w++) {
+		uint64_t lo = w == first / 64 ? first % 64 : 0;
+		uint64_t hi = w == wl ? last % 64 : 63;
+		uint64_t mask = (hi == 63 ? ~0ULL : ((1ULL << (hi + 1)) - 1)) &
+				~((1ULL << lo) - 1);
+		uint64_t before = b->words[w];
+
+		if (val)
+			b->words[w] |= mask;
+		else
+			b->words[w] &= ~mask;
+		b->set_bits += (uint64_t)__builtin_popcountll(b->words[w]);
+		b->set_bits -= (uint64_t)__builtin_popcountll(before);
+	}
+}
+
+static bool range_blocks(const struct bitmap *b, uint64_t off, uint64_t len,
+			 uint64_t *first, uint64_t *last)
+{
+	if (len == 0 || b->nbits == 0)
+		return false;
+	*first = off / BITMAP_BLOCK_BYTES;
+	*last = (off + len - 1) / BITMAP_BLOCK_BYTES;
+	if (*first >= b->nbits)
+		return false;
+	if (*last >= b->nbits)
+		*last = b->nbits - 1;
+	return true;
+}
+
+void bitmap_mark_range(struct bitmap *b, uint64_t off, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (range_blocks(b, off, len, &first, &last))
+		bits_apply(b, first, last, 1);
+}
+
+void bitmap_clear_range(struct bitmap *b, uint64_t off, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (range_blocks(b, off, len, &first, &last))
+		bits_apply(b, first, last, 0);
+}
+
+void bitmap_mark_all(struct bitmap *b)
+{
+	if (b->nbits)
+		bits_apply(b, 0, b->nbits - 1, 1);
+}
+
+void bitmap_clear_all(struct bitmap *b)
+{
+	memset(b->words, 0, b->nwords * sizeof(uint64_t));
+	b->set_bits = 0;
+}
+
+bool bitmap_test_range(const struct bitmap *b, uint64_t off, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!range_blocks(b, off, len, &first, &last))
+		return false;
+	return bitmap_next_set(b, first) <= last;
+}
+
+static uint64_t next_bit(const struct bitmap *b, uint64_t from, int want)
+{
+	uint64_t w = from / 64;
+
+	if (from >= b->nbits)
+		return b->nbits;
+	for (; w < b->nwords; w++) {
+		uint64_t word = want ? b->words[w] : ~b->words[w];
+
+		if (w == from / 64)
+			word &= ~0ULL << (from % 64);
+		if (word) {
+			uint64_t bit = w * 64 + (uint64_t)__builtin_ctzll(word);
+
+			return bit < b->nbits ? bit : b->nbits;
+		}
+	}
+	return b->nbits;
+}
+
+uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from)
+{
+	return next_bit(b, from, 1);
+}
+
+uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from)
+{
+	return next_bit(b, from, 0);
+}

@@ -1,0 +1,42 @@
+/* bitmap.h - what the peer lacks: one bit per 4 KiB block.
+ *
+ * Pure after init: no I/O, no clock; the words are allocated once for the
+ * device size. Ranges are in bytes and widened to whole blocks, so a
+ * partial-block write marks the whole block (the resync then sends it
+ * whole). Called from the write path and resync.
+ */
+#ifndef BLOCKD_BITMAP_H
+#define BLOCKD_BITMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BITMAP_BLOCK_BYTES 4096ULL
+
+struct bitmap {
+	uint64_t *words;
+	uint64_t nbits;		/* blocks covered */
+	uint64_t nwords;
+	uint64_t set_bits;	/* kept current by every change */
+};
+
+int bitmap_init(struct bitmap *b, uint64_t size_bytes);
+void bitmap_fini(struct bitmap *b);
+
+void bitmap_mark_range(struct bitmap *b, uint64_t off, uint64_t len);
+void bitmap_clear_range(struct bitmap *b, uint64_t off, uint64_t len);
+void bitmap_mark_all(struct bitmap *b);
+void bitmap_clear_all(struct bitmap *b);
+bool bitmap_test_range(const struct bitmap *b, uint64_t off, uint64_t len);
+
+/* First set block at or after block `from`, or nbits when none. */
+uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from);
+/* First clear block at or after `from` (to measure a run), or nbits. */
+uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from);
+
+static inline uint64_t bitmap_dirty_bytes(const struct bitmap *b)
+{
+	return b->set_bits * BITMAP_BLOCK_BYTES;
+}
+
+#endif

@@ -1,0 +1,321 @@
+/* receiver.c - the Secondary (and SyncTarget) side: applies the peer's
+ * stream of writes, barriers and resync data to the local disk.
+ *
+ * Frames join one FIFO in arrival order. The head is started when it may
+ * be: a write when it overlaps no write still in flight, a barrier when
+ * every write before it is done (and, for a flushing barrier, after an
+ * fdatasync). So a write of epoch n+1 never reaches the disk before every
+ * write of epoch n is done, and writes to the same block land in the order
+ * they were sent. That keeps this disk crash-consistent at every moment.
+ *
+ *   received --(B: RECV_ACK)--> FIFO --head may start--> in flight
+ *     --disk done--> WRITE_ACK / RS_ACK sent --> freed
+ *
+ * The pool of peer_reqs is sized above what the Primary may have
+ * outstanding (its transfer log, its FLUSHes, its resync window); a peer
+ * exceeding it is misbehaving and is dropped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blockd/resource.h"
+#include "common/log.h"
+
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+static void receiver_process(struct resource *res);
+
+int receiver_init(struct resource *res)
+{
+	res->preqs = calloc(PEER_REQS_MAX, sizeof(*res->preqs));
+	if (!res->preqs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < PEER_REQS_MAX; i++) {
+		res->preqs[i].next = res->preq_free;
+		res->preq_free = &res->preqs[i];
+	}
+	return 0;
+}
+
+void receiver_fini(struct resource *res)
+{
+	free(res->preqs);
+	res->preqs = NULL;
+}
+
+bool receiver_idle(const struct resource *res)
+{
+	return !res->fifo && !res->inflight;
+}
+
+static void preq_put(struct resource *res, struct peer_req *p)
+{
+	if (p->recv_ack_pending || p->ack_pending)
+		return;	/* an ack frame still references it */
+	p->next = res->preq_free;
+	res->preq_free = p;
+}
+
+static void ack_sent(struct link_tx *tx, int err)
+{
+	struct peer_req *p = container_of(tx, struct peer_req, ack_tx);
+
+	p->ack_pending = false;
+	preq_put(p->res, p);
+}
+
+static void recv_ack_sent(struct link_tx *tx, int err)
+{
+	struct peer_req *p = container_of(tx, struct peer_req, recv_ack_tx);
+
+	p->recv_ack_pending = false;
+	preq_put(p->res, p);
+}
+
+static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
+		     int err)
+{
+	struct link_tx *tx = &p->ack_tx;
+
+	memset(&tx->h, 0, sizeof(tx->h));
+	tx->h.type = type;
+	tx->h.id = p->id;
+	tx->h.offset = (uint64_t)(int64_t)err;
+	if (type == FRAME_RS_ACK) {
+		tx->h.offset = p->off;
+		tx->h.length = p->len;
+	}
+	tx->payload = NULL;
+	tx->sent = ack_sent;
+	p->ack_pending = true;
+	link_send(res->link, tx);
+}
+
+static bool is_write_frame(uint16_t type)
+{
+	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
+	       type == FRAME_RS_DATA || type == FRAME_RS_ZERO;
+}
+
+static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
+{
+	for (const struct peer_req *q = res->inflight; q; q = q->next)
+		if (q->type != FRAME_BARRIER && p->off < q->off + q->len &&
+		    q->off < p->off + p->len)
+			return true;
+	return false;
+}
+
+static void inflight_del(struct resource *res, struct peer_req *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		res->inflight = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	res->inflight_count--;
+}
+
+static void rx_kick_run(struct loop_op *op, int r)
+{
+	struct resource *res = container_of(op, struct resource, rx_kick_op);
+
+	res->rx_kick_queued = false;
+	receiver_process(res);
+}
+
+static void io_done(struct disk_io *io, int err)
+{
+	struct peer_req *p = container_of(io, struct peer_req, io);
+	struct resource *res = p->res;
+
+	if (p->type == FRAME_BARRIER) {
+		/* The flushing barrier's fdatasync; the barrier stays at the
+		 * FIFO head until now. */
+		p->flushing = false;
+		p->flushed = true;
+		if (err < 0)
+			log_err("flush for the peer's barrier failed: %s",
+				strerror(-err));
+		receiver_process(res);
+		return;
+	}
+	inflight_del(res, p);
+	if (err < 0)
+		log_err("applying the peer's %u bytes at %llu failed: %s",
+			p->len, (unsigned long long)p->off, strerror(-err));
+	else if (p->type == FRAME_DATA)
+		res->written_bytes += p->len;
+	if (p->buf) {
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+	}
+	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
+		if (err == 0)
+			res->resync_received_bytes += p->len;
+		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err);
+		if (err)	/* an RS chunk that failed: the source keeps its bits */
+			link_drop(res->link, "local write of resync data failed");
+	} else {
+		send_ack(res, p, FRAME_WRITE_ACK, err);
+	}
+	preq_put(res, p);
+	receiver_process(res);
+}
+
+static void start_write(struct resource *res, struct peer_req *p)
+{
+	struct disk_io *io = &p->io;
+
+	memset(io, 0, sizeof(*io));
+	io->off = p->off;
+	io->len = p->len;
+	io->buf = p->buf;
+	io->done = io_done;
+	switch (p->type) {
+	case FRAME_DATA:
+	case FRAME_RS_DATA:
+		io->cmd = DISK_WRITE;
+		break;
+	case FRAME_TRIM:
+		io->cmd = DISK_TRIM;
+		break;
+	default:
+		io->cmd = DISK_ZERO;
+		if (p->flags & FRAME_F_NO_HOLE)
+			io->flags |= DISK_F_NO_HOLE;
+		break;
+	}
+	if (p->flags & FRAME_F_FUA)
+		io->flags |= DISK_F_FUA;
+	p->prev = NULL;
+	p->next = res->inflight;
+	if (res->inflight)
+		res->inflight->prev = p;
+	res->inflight = p;
+	res->inflight_count++;
+	disk_submit(&res->disk, io);
+}
+
+static void receiver_process(struct resource *res)
+{
+	while (res->fifo) {
+		struct peer_req *p = res->fifo;
+
+		if (is_write_frame(p->type)) {
+			if (overlaps_inflight(res, p))
+				return;
+		} else if (p->type == FRAME_BARRIER) {
+			if (res->inflight_count || p->flushing)
+				return;
+			if ((p->flags & FRAME_F_FLUSH) && !p->flushed) {
+				/* Everything before it is done: flush, then ack. */
+				memset(&p->io, 0, sizeof(p->io));
+				p->io.cmd = DISK_FLUSH;
+				p->io.done = io_done;
+				p->flushing = true;
+				disk_submit(&res->disk, &p->io);
+				return;
+			}
+		}
+		res->fifo = p->next;
+		if (!res->fifo)
+			res->fifo_tail = NULL;
+		p->next = NULL;
+		if (is_write_frame(p->type)) {
+			start_write(res, p);
+		} else if (p->type == FRAME_BARRIER) {
+			if (p->flags & FRAME_F_FLUSH)
+				send_ack(res, p, FRAME_BARRIER_ACK, 0);
+			preq_put(res, p);
+		}
+	}
+}
+
+void receiver_frame(struct resource *res, const struct frame_hdr *h,
+		    uint8_t *buf)
+{
+	struct peer_req *p = res->preq_free;
+
+	if (h->type != FRAME_BARRIER && h->length == 0) {
+		if (buf)
+			bufpool_put(&res->pool, buf, h->length);
+		link_drop(res->link, "zero-length write frame");
+		return;
+	}
+	if (h->type != FRAME_BARRIER &&
+	    (h->offset > res->disk.size_bytes ||
+	     h->length > res->disk.size_bytes - h->offset)) {
+		if (buf)
+			bufpool_put(&res->pool, buf, h->length);
+		link_drop(res->link, "write frame beyond the end of the disk");
+		return;
+	}
+	if (!p) {
+		if (buf)
+			bufpool_put(&res->pool, buf, h->length);
+		link_drop(res->link, "peer exceeded its window of outstanding writes");
+		return;
+	}
+	res->preq_free = p->next;
+	memset(p, 0, offsetof(struct peer_req, ack_tx));
+	p->res = res;
+	p->type = h->type;
+	p->flags = h->flags;
+	p->id = h->id;
+	p->off = h->offset;
+	p->len = h->length;
+	p->buf = buf;
+	if (h->flags & FRAME_F_WANT_RECV_ACK) {
+		struct link_tx *tx = &p->recv_ack_tx;
+
+		memset(&tx->h, 0, sizeof(tx->h));
+		tx->h.type = FRAME_RECV_ACK;
+		tx->h.id = h->id;
+		tx->payload = NULL;
+		tx->sent = recv_ack_sent;
+		p->recv_ack_pending = true;
+		link_send(res->link, tx);
+	}
+	if (res->fifo_tail)
+		res->fifo_tail->next = p;
+	else
+		res->fifo = p;
+	res->fifo_tail = p;
+	if (!res->rx_kick_queued) {
+		res->rx_kick_queued = true;
+		loop_defer(res->loop, &res->rx_kick_op, rx_kick_run, 0);
+	}
+}
+
+/* The stream is cut: what is queued but not started never reached the
+ * disk, and the Primary marks all of it out of sync. Drop it. */
+void receiver_peer_lost(struct resource *res)
+{
+	struct peer_req *head = res->fifo;
+
+	/* A barrier whose fdatasync is running stays until it completes;
+	 * there is nobody to ack it to any more. */
+	if (head && head->flushing) {
+		res->fifo = head->next;
+		head->next = NULL;
+		head->flags &= ~FRAME_F_FLUSH;
+	} else {
+		head = NULL;
+	}
+	while (res->fifo) {
+		struct peer_req *p = res->fifo;
+
+		res->fifo = p->next;
+		if (p->buf)
+			bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		p->flushing = false;
+		preq_put(res, p);
+	}
+	res->fifo = res->fifo_tail = head;
+}

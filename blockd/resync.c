@@ -1,0 +1,267 @@
+/* resync.c - bringing the peer's disk up to date from the out-of-sync
+ * bitmap, in the background, while the application keeps writing.
+ *
+ * Source side, per chunk (at most RS_CHUNK_BYTES of contiguous dirty
+ * blocks, RS_REQS_MAX chunks in flight):
+ *
+ *   pick dirty chunk --overlaps an active write--> skip, come back later
+ *        |
+ *        busy: read it (or, if it is a hole, send RS_ZERO without reading)
+ *        --> RS_DATA handed to the socket: not busy
+ *        --> target wrote it (RS_ACK): clear its bits
+ *
+ * A resync write never overwrites a newer application write: while a
+ * chunk is busy, application writes to it wait (writepath asks
+ * resync_busy_overlaps); a chunk under an active write is not picked.
+ * The stream is ordered and the target applies overlapping writes in
+ * arrival order, so whatever the target writes last is the newest data.
+ * Bits are cleared only on RS_ACK; a lost connection leaves them set, so
+ * a later resync resumes where this one stopped.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "blockd/resource.h"
+#include "common/log.h"
+
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len)
+{
+	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
+		const struct rs_req *rs = &res->rsreqs[i];
+
+		if (rs->in_use && rs->busy && off < rs->off + rs->len &&
+		    rs->off < off + len)
+			return true;
+	}
+	return false;
+}
+
+static void rs_free(struct resource *res, struct rs_req *rs)
+{
+	if (rs->buf)
+		bufpool_put(&res->pool, rs->buf, rs->len);
+	rs->buf = NULL;
+	rs->in_use = false;
+	rs->busy = false;
+	res->rs_inflight--;
+}
+
+static void rs_sent(struct link_tx *tx, int err)
+{
+	struct rs_req *rs = container_of(tx, struct rs_req, tx);
+	struct resource *res = rs->res;
+
+	rs->busy = false;
+	if (rs->buf) {
+		bufpool_put(&res->pool, rs->buf, rs->len);
+		rs->buf = NULL;
+	}
+	if (err)
+		rs_free(res, rs);	/* no RS_ACK will come */
+	writepath_retry_waiting(res);
+}
+
+static void rs_send(struct resource *res, struct rs_req *rs, uint16_t type)
+{
+	struct frame_hdr *h = &rs->tx.h;
+
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->id = rs->id;
+	h->offset = rs->off;
+	h->length = rs->len;
+	h->payload_len = type == FRAME_RS_DATA ? rs->len : 0;
+	rs->tx.payload = type == FRAME_RS_DATA ? rs->buf : NULL;
+	rs->tx.sent = rs_sent;
+	link_send(res->link, &rs->tx);
+}
+
+static void rs_read_done(struct disk_io *io, int err)
+{
+	struct rs_req *rs = container_of(io, struct rs_req, io);
+	struct resource *res = rs->res;
+
+	if (err < 0 || res->repl != RS_SYNC_SOURCE || !link_is_up(res->link)) {
+		if (err < 0)
+			log_err("resync read of %u bytes at %llu failed: %s",
+				rs->len, (unsigned long long)rs->off, strerror(-err));
+		rs_free(res, rs);
+		writepath_retry_waiting(res);
+		return;
+	}
+	rs_send(res, rs, FRAME_RS_DATA);
+}
+
+static struct rs_req *rs_get(struct resource *res)
+{
+	for (unsigned i = 0; i < RS_REQS_MAX; i++)
+		if (!res->rsreqs[i].in_use)
+			return &res->rsreqs[i];
+	return NULL;
+}
+
+static bool range_is_hole(struct resource *res, uint64_t off, uint32_t len)
+{
+	struct disk_extent ext;
+
+	return disk_block_status(&res->disk, off, len, &ext, 1) == 1 &&
+	       ext.hole && ext.len >= len;
+}
+
+/* Start one chunk at block blk. false when resources ran out. */
+static bool rs_start_chunk(struct resource *res, uint64_t blk)
+{
+	uint64_t chunk_blocks = RS_CHUNK_BYTES / BITMAP_BLOCK_BYTES;
+	uint64_t end = bitmap_next_clear(&res->oos, blk);
+	uint64_t limit = (blk / chunk_blocks + 1) * chunk_blocks;
+	uint64_t off = blk * BITMAP_BLOCK_BYTES, len;
+	struct rs_req *rs;
+
+	if (end > limit)
+		end = limit;
+	len = (end - blk) * BITMAP_BLOCK_BYTES;
+	if (off + len > res->disk.size_bytes)
+		len = res->disk.size_bytes - off;
+	if (writepath_overlaps_active(res, off, len)) {
+		res->rs_cursor = end;
+		res->rs_skipped = true;
+		return true;
+	}
+	rs = rs_get(res);
+	if (!rs)
+		return false;
+	rs->res = res;
+	rs->off = off;
+	rs->len = (uint32_t)len;
+	rs->buf = NULL;
+	if (range_is_hole(res, off, rs->len)) {
+		rs->id = ++res->rs_next_id;
+		rs->in_use = rs->busy = true;
+		res->rs_inflight++;
+		res->rs_cursor = end;
+		rs_send(res, rs, FRAME_RS_ZERO);
+		return true;
+	}
+	rs->buf = bufpool_get(&res->pool, len);
+	if (!rs->buf)
+		return false;
+	rs->id = ++res->rs_next_id;
+	rs->in_use = rs->busy = true;
+	res->rs_inflight++;
+	res->rs_cursor = end;
+	memset(&rs->io, 0, sizeof(rs->io));
+	rs->io.cmd = DISK_READ;
+	rs->io.off = off;
+	rs->io.len = rs->len;
+	rs->io.buf = rs->buf;
+	rs->io.done = rs_read_done;
+	disk_submit(&res->disk, &rs->io);
+	return true;
+}
+
+void resync_pump(struct resource *res)
+{
+	if (res->repl != RS_SYNC_SOURCE || !link_is_up(res->link))
+		return;
+	while (res->rs_inflight < RS_REQS_MAX) {
+		uint64_t blk = bitmap_next_set(&res->oos, res->rs_cursor);
+
+		if (blk >= res->oos.nbits) {
+			if (res->rs_skipped) {
+				/* Come back for skipped chunks on a later pump. */
+				res->rs_skipped = false;
+				res->rs_cursor = 0;
+			} else if (res->rs_inflight == 0 && res->oos.set_bits == 0) {
+				peer_source_synced(res);
+			}
+			return;
+		}
+		if (!rs_start_chunk(res, blk))
+			return;
+	}
+}
+
+void resync_start(struct resource *res)
+{
+	res->rs_cursor = 0;
+	res->rs_skipped = false;
+	res->rs_total_bytes = bitmap_dirty_bytes(&res->oos);
+	res->rs_started_ms = mono_ms();
+	res->resync_rate_bytes_s = 0;
+	res->resync_eta_s = 0;
+	res->resync_done_pct = 0;
+	resync_pump(res);
+}
+
+void resync_ack(struct resource *res, uint64_t id)
+{
+	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
+		struct rs_req *rs = &res->rsreqs[i];
+
+		if (rs->in_use && !rs->busy && rs->id == id) {
+			bitmap_clear_range(&res->oos, rs->off, rs->len);
+			res->resync_sent_bytes += rs->len;
+			rs_free(res, rs);
+			resync_pump(res);
+			return;
+		}
+	}
+	link_drop(res->link, "resync acknowledgement for an unknown chunk");
+}
+
+void resync_peer_lost(struct resource *res)
+{
+	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
+		struct rs_req *rs = &res->rsreqs[i];
+
+		/* A chunk still being read is freed by its read completion;
+		 * a chunk in the socket by its sent callback. */
+		if (rs->in_use && !rs->busy)
+			rs_free(res, rs);
+	}
+}
+
+void resync_update_status(struct resource *res, uint64_t now_ms)
+{
+	uint64_t left = bitmap_dirty_bytes(&res->oos);
+	uint64_t elapsed = now_ms - res->rs_started_ms;
+	uint64_t done;
+
+	if (res->repl != RS_SYNC_SOURCE && res->repl != RS_SYNC_TARGET)
+		return;
+	if (res->repl == RS_SYNC_TARGET) {
+		done = res->resync_received_bytes - res->rs_received_base;
+		if (!res->rs_started_ms)
+			res->rs_started_ms = now_ms;
+		elapsed = now_ms - res->rs_started_ms;
+		left = res->rs_total_bytes > done ? res->rs_total_bytes - done : 0;
+		res->resync_done_pct = res->rs_total_bytes
+			? 100.0 * (double)done / (double)res->rs_total_bytes : 0;
+		if (res->resync_done_pct > 99.9)
+			res->resync_done_pct = 99.9;	/* until RS_DONE */
+		res->resync_rate_bytes_s = elapsed ? done * 1000 / elapsed : 0;
+		res->resync_eta_s = res->resync_rate_bytes_s
+			? left / res->resync_rate_bytes_s : 0;
+	} else {
+		if (res->rs_total_bytes < left)
+			res->rs_total_bytes = left;
+		done = res->rs_total_bytes - left;
+		res->resync_done_pct = res->rs_total_bytes
+			? 100.0 * (double)done / (double)res->rs_total_bytes : 100.0;
+		res->resync_rate_bytes_s = elapsed ? done * 1000 / elapsed : 0;
+		res->resync_eta_s = res->resync_rate_bytes_s
+			? left / res->resync_rate_bytes_s : 0;
+	}
+}

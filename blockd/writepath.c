@@ -1,0 +1,385 @@
+/* writepath.c - the Primary's write path: conflicts, epochs, the transfer
+ * log and the ack points of protocols A, B and C.
+ *
+ * A write's life:
+ *
+ *   submit --conflict/TL full/frozen--> waiting (FIFO) --retry--+
+ *     |                                                         |
+ *     +--> active: local write + (peer live) DATA frame  <------+
+ *            legs LOCAL, SENT, RECV (B), WRITTEN
+ *            --needed legs done--> completed (replied to the client)
+ *
+ * Invariants:
+ * - Two overlapping writes are never in flight together: the later waits
+ *   until the earlier completed, so it lands in a later epoch and the
+ *   Secondary applies them in the same order as this disk did.
+ * - An epoch closes once any of its writes was replied to; the next
+ *   replicated write is preceded by a BARRIER frame.
+ * - A write sent to the peer stays in the transfer log until its
+ *   WRITE_ACK; if the peer is lost first, its range is marked out of sync.
+ * - Requests complete from callbacks only, never inside submit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blockd/resource.h"
+#include "common/log.h"
+
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+int writepath_init(struct resource *res)
+{
+	res->tl = calloc(TL_SIZE, sizeof(*res->tl));
+	if (!res->tl)
+		return -ENOMEM;
+	res->tl_next_seq = res->tl_tail_seq = 1;
+	res->epoch = 1;
+	return 0;
+}
+
+void writepath_fini(struct resource *res)
+{
+	free(res->tl);
+	res->tl = NULL;
+}
+
+static bool is_write(const struct blk_req *r)
+{
+	return r->local.cmd == DISK_WRITE || r->local.cmd == DISK_TRIM ||
+	       r->local.cmd == DISK_ZERO;
+}
+
+/* Does the peer receive writes right now? */
+static bool peer_live(const struct resource *res)
+{
+	return link_is_up(res->link) && res->peer_role != ROLE_PRIMARY &&
+	       (res->repl == RS_ESTABLISHED || res->repl == RS_SYNC_SOURCE);
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+bool writepath_overlaps_active(const struct resource *res, uint64_t off,
+			       uint64_t len)
+{
+	for (const struct blk_req *r = res->active; r; r = r->next)
+		if (ranges_overlap(r->local.off, r->local.len, off, len))
+			return true;
+	return false;
+}
+
+static bool tl_full(const struct resource *res)
+{
+	return res->tl_next_seq - res->tl_tail_seq >= TL_SIZE;
+}
+
+static bool must_wait(const struct resource *res, const struct blk_req *r)
+{
+	if (res->io_frozen)
+		return true;
+	if (!is_write(r))
+		return false;
+	if (writepath_overlaps_active(res, r->local.off, r->local.len) ||
+	    resync_busy_overlaps(res, r->local.off, r->local.len))
+		return true;
+	return peer_live(res) && tl_full(res);
+}
+
+static void active_add(struct resource *res, struct blk_req *r)
+{
+	r->prev = NULL;
+	r->next = res->active;
+	if (res->active)
+		res->active->prev = r;
+	res->active = r;
+	r->active = true;
+}
+
+static void active_del(struct resource *res, struct blk_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		res->active = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	r->active = false;
+}
+
+static void tl_free(struct resource *res, struct tl_entry *e)
+{
+	e->seq = 0;
+	e->req = NULL;
+	res->pending_writes--;
+	while (res->tl_tail_seq < res->tl_next_seq &&
+	       res->tl[res->tl_tail_seq % TL_SIZE].seq == 0)
+		res->tl_tail_seq++;
+}
+
+static void req_check_done(struct resource *res, struct blk_req *r)
+{
+	if (r->pending & r->needed)
+		return;
+	if (r->active)
+		active_del(res, r);
+	if (r->replicated) {
+		if (r->epoch == res->epoch && is_write(r))
+			res->epoch_close_pending = true;
+		if (r->seq) {
+			struct tl_entry *e = &res->tl[r->seq % TL_SIZE];
+
+			if (e->seq == r->seq)
+				e->req = NULL;	/* the entry waits for its ack */
+		}
+		/* A local failure after the peer got the write: they differ. */
+		if (r->err && is_write(r) && res->oos.words)
+			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
+	}
+	r->needed = 0xff;	/* complete once */
+	r->pending = 0xff;
+	r->done(r, r->err);
+	writepath_retry_waiting(res);
+}
+
+static void local_done(struct disk_io *io, int err)
+{
+	struct blk_req *r = container_of(io, struct blk_req, local);
+	struct resource *res = r->res;
+
+	if (err == 0 && io->cmd == DISK_WRITE)
+		res->written_bytes += io->len;
+	if (err < 0 && !r->err)
+		r->err = err;
+	r->pending &= (uint8_t)~LEG_LOCAL;
+	req_check_done(res, r);
+}
+
+static void frame_sent(struct link_tx *tx, int err)
+{
+	struct blk_req *r = container_of(tx, struct blk_req, tx);
+
+	r->pending &= (uint8_t)~LEG_SENT;
+	if (err)	/* peer lost: its transfer log entry is handled there */
+		r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
+	else if (tx->h.type == FRAME_DATA)
+		r->res->data_sent_bytes += tx->h.length;
+	req_check_done(r->res, r);
+}
+
+static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
+{
+	memset(&tx->h, 0, sizeof(tx->h));
+	tx->h.type = FRAME_BARRIER;
+	tx->h.id = res->epoch;
+	tx->h.flags = flush ? FRAME_F_FLUSH : 0;
+	tx->payload = NULL;
+	link_send(res->link, tx);
+	res->epoch++;
+	res->epoch_close_pending = false;
+	res->epoch_has_writes = false;
+}
+
+static void start_flush(struct resource *res, struct blk_req *r)
+{
+	r->pending = LEG_LOCAL;
+	if (peer_live(res)) {
+		r->replicated = true;
+		r->epoch = res->epoch;
+		r->tx.sent = frame_sent;
+		r->pending |= LEG_SENT;
+		if (res->protocol != 'A') {
+			r->pending |= LEG_WRITTEN;
+			r->next = res->flushes;
+			res->flushes = r;
+		}
+		send_barrier(res, &r->tx, true);
+	}
+	r->needed = r->pending;
+	disk_submit(&res->disk, &r->local);
+}
+
+static void start_write(struct resource *res, struct blk_req *r)
+{
+	struct disk_io *io = &r->local;
+	struct frame_hdr *h = &r->tx.h;
+
+	active_add(res, r);
+	r->pending = LEG_LOCAL;
+	r->needed = LEG_LOCAL;
+	if (peer_live(res)) {
+		struct tl_entry *e;
+
+		if (res->epoch_close_pending)
+			send_barrier(res, &r->barrier_tx, false);
+		r->seq = res->tl_next_seq++;
+		e = &res->tl[r->seq % TL_SIZE];
+		e->seq = r->seq;
+		e->off = io->off;
+		e->len = io->len;
+		e->req = r;
+		res->pending_writes++;
+
+		memset(h, 0, sizeof(*h));
+		h->type = io->cmd == DISK_WRITE ? FRAME_DATA :
+			  io->cmd == DISK_TRIM ? FRAME_TRIM : FRAME_ZERO;
+		h->id = r->seq;
+		h->offset = io->off;
+		h->length = io->len;
+		if (io->flags & DISK_F_FUA)
+			h->flags |= FRAME_F_FUA;
+		if (io->flags & DISK_F_NO_HOLE)
+			h->flags |= FRAME_F_NO_HOLE;
+		if (res->protocol == 'B')
+			h->flags |= FRAME_F_WANT_RECV_ACK;
+		h->payload_len = h->type == FRAME_DATA ? io->len : 0;
+		r->tx.payload = h->type == FRAME_DATA ? io->buf : NULL;
+		r->tx.sent = frame_sent;
+		r->replicated = true;
+		r->epoch = res->epoch;
+		res->epoch_has_writes = true;
+		r->pending |= LEG_SENT | LEG_WRITTEN;
+		r->needed |= LEG_SENT;
+		if (res->protocol == 'B') {
+			r->pending |= LEG_RECV;
+			r->needed |= LEG_RECV;
+		} else if (res->protocol == 'C') {
+			r->needed |= LEG_WRITTEN;
+		}
+		link_send(res->link, &r->tx);
+	} else if (res->oos.words) {
+		bitmap_mark_range(&res->oos, io->off, io->len);
+	}
+	disk_submit(&res->disk, io);
+}
+
+static void start(struct resource *res, struct blk_req *r)
+{
+	r->err = 0;
+	r->seq = 0;
+	r->replicated = false;
+	if (r->local.cmd == DISK_FLUSH)
+		start_flush(res, r);
+	else
+		start_write(res, r);
+}
+
+void writepath_submit(struct resource *res, struct blk_req *r)
+{
+	r->local.done = local_done;
+	r->next = r->prev = NULL;
+	r->active = false;
+	/* Strict FIFO behind earlier waiters, so no write overtakes one it
+	 * may overlap. */
+	if (res->waiting || must_wait(res, r)) {
+		if (res->waiting_tail)
+			res->waiting_tail->next = r;
+		else
+			res->waiting = r;
+		res->waiting_tail = r;
+		return;
+	}
+	start(res, r);
+}
+
+void writepath_retry_waiting(struct resource *res)
+{
+	while (res->waiting && !must_wait(res, res->waiting)) {
+		struct blk_req *r = res->waiting;
+
+		res->waiting = r->next;
+		if (!res->waiting)
+			res->waiting_tail = NULL;
+		r->next = NULL;
+		start(res, r);
+	}
+}
+
+void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err)
+{
+	struct tl_entry *e;
+
+	if (type == FRAME_BARRIER_ACK) {
+		struct blk_req **pp = &res->flushes;
+
+		while (*pp) {
+			struct blk_req *r = *pp;
+
+			if (r->epoch > id) {
+				pp = &r->next;
+				continue;
+			}
+			*pp = r->next;
+			r->next = NULL;
+			r->pending &= (uint8_t)~LEG_WRITTEN;
+			req_check_done(res, r);
+		}
+		return;
+	}
+	e = &res->tl[id % TL_SIZE];
+	if (id == 0 || e->seq != id) {
+		link_drop(res->link, "acknowledgement for an unknown write");
+		return;
+	}
+	if (type == FRAME_RECV_ACK) {
+		if (e->req) {
+			e->req->pending &= (uint8_t)~LEG_RECV;
+			req_check_done(res, e->req);
+		}
+		return;
+	}
+	/* WRITE_ACK */
+	if (err) {
+		log_err("peer failed to write %u bytes at %llu: %s; marked out of sync",
+			e->len, (unsigned long long)e->off, strerror((int)-err));
+		bitmap_mark_range(&res->oos, e->off, e->len);
+	}
+	if (e->req) {
+		struct blk_req *r = e->req;
+
+		r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
+		tl_free(res, e);
+		req_check_done(res, r);
+	} else {
+		tl_free(res, e);
+	}
+	writepath_retry_waiting(res);
+}
+
+void writepath_peer_lost(struct resource *res)
+{
+	struct blk_req *flushes = res->flushes;
+
+	/* Everything the peer may not have written is out of sync. */
+	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
+		struct tl_entry *e = &res->tl[seq % TL_SIZE];
+		struct blk_req *r = e->req;
+
+		if (e->seq != seq)
+			continue;
+		bitmap_mark_range(&res->oos, e->off, e->len);
+		e->seq = 0;
+		e->req = NULL;
+		if (r) {
+			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
+			req_check_done(res, r);
+		}
+	}
+	res->tl_tail_seq = res->tl_next_seq;
+	res->pending_writes = 0;
+	res->flushes = NULL;
+	while (flushes) {
+		struct blk_req *r = flushes;
+
+		flushes = r->next;
+		r->next = NULL;
+		r->pending &= (uint8_t)~LEG_WRITTEN;
+		req_check_done(res, r);
+	}
+	res->epoch_close_pending = false;
+	writepath_retry_waiting(res);
+}

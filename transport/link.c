@@ -1,0 +1,1011 @@
+/* link.c - see link.h.
+ *
+ * A socket (struct lsock) is freed only from its deferred teardown, after
+ * its connect, recv and send have all completed, so no completion ever
+ * sees a freed socket and no owner callback runs inside a link_*() call.
+ */
+#include "link.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "nbd/codec.h"	/* big-endian helpers for log messages */
+
+#define LINK_SOCKS_MAX 4
+#define LINK_RX_BYTES (256U * 1024)
+#define LINK_DIRECT_RECV_MIN (16U * 1024)
+#define LINK_IOV_MAX 256
+#define LINK_RETRY_MIN_MS 100
+
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+enum lsock_state { LS_CONNECTING, LS_HELLO, LS_UP, LS_CLOSING };
+
+struct lsock {
+	struct link *k;
+	int fd;
+	enum lsock_state state;
+	bool dialed;
+	bool peer_proven;	/* the peer's AUTH checked out */
+	bool have_peer_hello;
+	bool was_up;
+	bool recv_armed, send_armed, conn_armed, teardown_queued;
+	bool recv_direct, stalled;
+	struct loop_op conn_op, recv_op, send_op, teardown_op;
+	char why[160];		/* reason it is closing, for the log */
+	uint8_t my_challenge[FRAME_CHALLENGE_BYTES];
+	struct frame_hello peer_hello;
+	uint8_t *rx;
+	uint32_t rx_start, rx_end;
+	/* A DATA/RS_DATA frame whose payload is being received. */
+	struct frame_hdr cur;
+	uint8_t cur_raw[FRAME_HDR_BYTES];
+	uint8_t *cur_buf;
+	uint32_t cur_have;
+	struct link_tx *tx_head, *tx_tail;
+	size_t tx_head_sent;
+	struct msghdr msg;
+	struct iovec iov[LINK_IOV_MAX];
+	struct link_tx hello_tx, auth_tx;
+	uint8_t hello_buf[FRAME_HELLO_BYTES];
+	uint8_t mac[FRAME_MAC_BYTES];
+	uint64_t started_ms, last_rx_ms;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+struct link {
+	struct loop *loop;
+	struct bufpool *pool;
+	struct link_config cfg;
+	const struct link_ops *ops;
+	void *owner;
+	uint64_t resource_hash;
+	bool dialer;		/* our name sorts first: we dial */
+	bool want_connected;
+	bool shutting_down;
+	int listen_fd;
+	bool accept_armed;
+	struct loop_op accept_op;
+	struct lsock *socks[LINK_SOCKS_MAX];
+	struct lsock *up;
+	uint32_t backoff_ms;
+	bool dial_timer_armed;
+	struct loop_op dial_timer_op;
+	struct __kernel_timespec dial_ts;
+	bool ka_armed;
+	struct loop_op ka_op;
+	struct __kernel_timespec ka_ts;
+	struct link_tx ping_tx, pong_tx;
+	bool ping_queued, pong_queued;
+	bool kick_queued;
+	struct loop_op kick_op;
+	uint64_t sent_bytes, received_bytes;
+};
+
+static void sock_process(struct lsock *s);
+static void sock_close(struct lsock *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sock_kick_tx(struct lsock *s);
+static void sock_arm_recv(struct lsock *s);
+static void link_dial(struct link *k);
+static void link_arm_dial_timer(struct link *k);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- socket lifecycle ------------------------------------------------- */
+
+static struct lsock *sock_new(struct link *k, int fd, bool dialed)
+{
+	struct lsock *s;
+	int slot = -1;
+
+	for (int i = 0; i < LINK_SOCKS_MAX; i++)
+		if (!k->socks[i]) {
+			slot = i;
+			break;
+		}
+	if (slot < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->rx = malloc(LINK_RX_BYTES);
+	if (!s->rx) {
+		free(s);
+		return NULL;
+	}
+	s->k = k;
+	s->fd = fd;
+	s->dialed = dialed;
+	s->started_ms = s->last_rx_ms = now_ms();
+	k->socks[slot] = s;
+	return s;
+}
+
+static void tx_fail_run(struct loop_op *op, int res)
+{
+	struct link_tx *tx = container_of(op, struct link_tx, op);
+
+	if (tx->sent)
+		tx->sent(tx, res);
+}
+
+static void tx_fail(struct link *k, struct link_tx *tx)
+{
+	loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
+}
+
+static void sock_teardown_run(struct loop_op *op, int res)
+{
+	struct lsock *s = container_of(op, struct lsock, teardown_op);
+	struct link *k = s->k;
+
+	(void)res;
+	s->teardown_queued = false;
+	if (s->recv_armed || s->send_armed || s->conn_armed)
+		return;	/* the last completion queues us again */
+	while (s->tx_head) {
+		struct link_tx *tx = s->tx_head;
+
+		s->tx_head = tx->next;
+		if (tx == &s->hello_tx || tx == &s->auth_tx)
+			continue;
+		if (tx == &k->ping_tx)
+			k->ping_queued = false;
+		else if (tx == &k->pong_tx)
+			k->pong_queued = false;
+		else if (tx->sent)
+			tx->sent(tx, -ENOTCONN);
+	}
+	if (s->cur_buf)
+		bufpool_put(k->pool, s->cur_buf, s->cur.length);
+	for (int i = 0; i < LINK_SOCKS_MAX; i++)
+		if (k->socks[i] == s)
+			k->socks[i] = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->was_up) {
+		log_warn("peer %s: connection lost: %s", k->cfg.peer_name, s->why);
+		k->ops->down(k->owner, s->why);
+	} else if (s->why[0]) {
+		log_info("peer %s: connection attempt ended: %s",
+			 k->cfg.peer_name, s->why);
+	}
+	if (s->dialed && k->want_connected && !k->shutting_down && !k->up)
+		link_arm_dial_timer(k);
+	free(s->rx);
+	free(s);
+}
+
+static void sock_maybe_teardown(struct lsock *s)
+{
+	if (s->state != LS_CLOSING || s->teardown_queued ||
+	    s->recv_armed || s->send_armed || s->conn_armed)
+		return;
+	s->teardown_queued = true;
+	loop_defer(s->k->loop, &s->teardown_op, sock_teardown_run, 0);
+}
+
+static void sock_cancel(struct lsock *s, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe = loop_sqe(s->k->loop);
+
+	io_uring_prep_cancel(sqe, op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+static void sock_close(struct lsock *s, const char *fmt, ...)
+{
+	struct link *k = s->k;
+	va_list ap;
+
+	if (s->state == LS_CLOSING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+	s->was_up = s->state == LS_UP;
+	s->state = LS_CLOSING;
+	if (k->up == s)
+		k->up = NULL;
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
+	if (s->recv_armed)
+		sock_cancel(s, &s->recv_op);
+	if (s->send_armed)
+		sock_cancel(s, &s->send_op);
+	if (s->conn_armed)
+		sock_cancel(s, &s->conn_op);
+	sock_maybe_teardown(s);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static void sock_send_done(struct loop_op *op, int res)
+{
+	struct lsock *s = container_of(op, struct lsock, send_op);
+	struct link *k = s->k;
+	size_t sent;
+
+	s->send_armed = false;
+	if (res < 0 || s->state == LS_CLOSING) {
+		if (res < 0)
+			sock_close(s, "send: %s", strerror(-res));
+		sock_maybe_teardown(s);
+		return;
+	}
+	sent = (size_t)res;
+	while (sent && s->tx_head) {
+		struct link_tx *tx = s->tx_head;
+		size_t total = FRAME_HDR_BYTES + tx->h.payload_len;
+		size_t left = total - s->tx_head_sent;
+
+		if (sent < left) {
+			s->tx_head_sent += sent;
+			break;
+		}
+		sent -= left;
+		s->tx_head_sent = 0;
+		s->tx_head = tx->next;
+		if (!s->tx_head)
+			s->tx_tail = NULL;
+		k->sent_bytes += tx->h.payload_len;
+		if (tx == &k->ping_tx)
+			k->ping_queued = false;
+		else if (tx == &k->pong_tx)
+			k->pong_queued = false;
+		else if (tx->sent)
+			tx->sent(tx, 0);
+	}
+	sock_kick_tx(s);
+}
+
+static void sock_kick_tx(struct lsock *s)
+{
+	struct io_uring_sqe *sqe;
+	size_t skip = s->tx_head_sent;
+	unsigned n = 0;
+
+	if (s->send_armed || !s->tx_head || s->state == LS_CLOSING ||
+	    s->state == LS_CONNECTING)
+		return;
+	for (struct link_tx *tx = s->tx_head; tx && n + 2 <= LINK_IOV_MAX;
+	     tx = tx->next) {
+		struct iovec v[2] = {
+			{ tx->raw, FRAME_HDR_BYTES },
+			{ (void *)tx->payload, tx->h.payload_len },
+		};
+
+		for (int i = 0; i < 2; i++) {
+			if (v[i].iov_len == 0)
+				continue;
+			if (skip >= v[i].iov_len) {
+				skip -= v[i].iov_len;
+				continue;
+			}
+			v[i].iov_base = (uint8_t *)v[i].iov_base + skip;
+			v[i].iov_len -= skip;
+			skip = 0;
+			s->iov[n++] = v[i];
+		}
+	}
+	memset(&s->msg, 0, sizeof(s->msg));
+	s->msg.msg_iov = s->iov;
+	s->msg.msg_iovlen = n;
+	sqe = loop_sqe(s->k->loop);
+	io_uring_prep_sendmsg(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+	loop_op_arm(s->k->loop, sqe, &s->send_op, sock_send_done);
+	s->send_armed = true;
+}
+
+static void sock_queue(struct lsock *s, struct link_tx *tx)
+{
+	if (tx->h.payload_len && !tx->payload)
+		tx->payload = tx->inline_payload;
+	frame_encode(tx->raw, &tx->h, tx->payload);
+	tx->next = NULL;
+	if (s->tx_tail)
+		s->tx_tail->next = tx;
+	else
+		s->tx_head = tx;
+	s->tx_tail = tx;
+	sock_kick_tx(s);
+}
+
+void link_send(struct link *k, struct link_tx *tx)
+{
+	if (!k->up) {
+		tx_fail(k, tx);
+		return;
+	}
+	sock_queue(k->up, tx);
+}
+
+static void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
+			   uint64_t id)
+{
+	memset(&tx->h, 0, sizeof(tx->h));
+	tx->h.type = type;
+	tx->h.id = id;
+	tx->payload = NULL;
+	tx->sent = NULL;
+	sock_queue(s, tx);
+}
+
+/* ---- handshake -------------------------------------------------------- */
+
+static int auth_mac(const struct link *k, const uint8_t *challenge,
+		    const char *name, uint8_t out[FRAME_MAC_BYTES])
+{
+	uint8_t msg[FRAME_CHALLENGE_BYTES + 2 * FRAME_NAME_BYTES] = { 0 };
+
+	memcpy(msg, challenge, FRAME_CHALLENGE_BYTES);
+	strncpy((char *)msg + FRAME_CHALLENGE_BYTES, k->cfg.resource,
+		FRAME_NAME_BYTES - 1);
+	strncpy((char *)msg + FRAME_CHALLENGE_BYTES + FRAME_NAME_BYTES, name,
+		FRAME_NAME_BYTES - 1);
+	return gnutls_hmac_fast(GNUTLS_MAC_SHA256, k->cfg.secret,
+				strlen(k->cfg.secret), msg, sizeof(msg), out);
+}
+
+/* Constant-time comparison, so timing says nothing about the secret. */
+static bool mac_equal(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t d = 0;
+
+	for (int i = 0; i < FRAME_MAC_BYTES; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+static void sock_start_hello(struct lsock *s)
+{
+	struct link *k = s->k;
+	struct frame_hello h = { 0 };
+	int one = 1;
+
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->state = LS_HELLO;
+	if (gnutls_rnd(GNUTLS_RND_NONCE, s->my_challenge,
+		       sizeof(s->my_challenge)) < 0) {
+		sock_close(s, "no random challenge available");
+		return;
+	}
+	snprintf(h.node, sizeof(h.node), "%s", k->cfg.self_name);
+	memcpy(h.challenge, s->my_challenge, sizeof(h.challenge));
+	h.resource_hash = k->resource_hash;
+	frame_encode_hello(s->hello_buf, &h);
+	memset(&s->hello_tx.h, 0, sizeof(s->hello_tx.h));
+	s->hello_tx.h.type = FRAME_HELLO;
+	s->hello_tx.h.payload_len = FRAME_HELLO_BYTES;
+	s->hello_tx.payload = s->hello_buf;
+	sock_queue(s, &s->hello_tx);
+	sock_arm_recv(s);
+}
+
+static void sock_up(struct lsock *s)
+{
+	struct link *k = s->k;
+
+	if (k->up) {
+		sock_close(k->up, "replaced by a new connection from the peer");
+		k->up = NULL;
+	}
+	s->state = LS_UP;
+	k->up = s;
+	k->backoff_ms = 0;
+	log_info("peer %s: connected and authenticated (%s)", k->cfg.peer_name,
+		 s->dialed ? "dialed" : "accepted");
+	k->ops->up(k->owner);
+}
+
+static void sock_hello(struct lsock *s, const uint8_t *p, uint32_t len)
+{
+	struct link *k = s->k;
+
+	if (s->have_peer_hello) {
+		sock_close(s, "second HELLO");
+		return;
+	}
+	if (frame_parse_hello(p, len, &s->peer_hello) < 0) {
+		sock_close(s, "malformed HELLO");
+		return;
+	}
+	if (s->peer_hello.resource_hash != k->resource_hash) {
+		sock_close(s, "peer serves a different resource");
+		return;
+	}
+	if (strcmp(s->peer_hello.node, k->cfg.peer_name) != 0) {
+		sock_close(s, "unexpected node '%s' (expected %s)",
+			   s->peer_hello.node, k->cfg.peer_name);
+		return;
+	}
+	s->have_peer_hello = true;
+	if (auth_mac(k, s->peer_hello.challenge, k->cfg.self_name, s->mac) < 0) {
+		sock_close(s, "HMAC unavailable");
+		return;
+	}
+	memset(&s->auth_tx.h, 0, sizeof(s->auth_tx.h));
+	s->auth_tx.h.type = FRAME_AUTH;
+	s->auth_tx.h.payload_len = FRAME_MAC_BYTES;
+	s->auth_tx.payload = s->mac;
+	sock_queue(s, &s->auth_tx);
+}
+
+static void sock_auth(struct lsock *s, const uint8_t *p)
+{
+	struct link *k = s->k;
+	uint8_t want[FRAME_MAC_BYTES];
+
+	if (!s->have_peer_hello || s->peer_proven) {
+		sock_close(s, "AUTH out of order");
+		return;
+	}
+	if (auth_mac(k, s->my_challenge, k->cfg.peer_name, want) < 0 ||
+	    !mac_equal(want, p)) {
+		log_err("peer %s failed authentication: the shared secret "
+			"differs", k->cfg.peer_name);
+		sock_close(s, "authentication failed (wrong secret)");
+		return;
+	}
+	s->peer_proven = true;
+	sock_up(s);
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static void sock_recv_done(struct loop_op *op, int res)
+{
+	struct lsock *s = container_of(op, struct lsock, recv_op);
+
+	s->recv_armed = false;
+	if (s->state == LS_CLOSING) {
+		sock_maybe_teardown(s);
+		return;
+	}
+	if (res <= 0) {
+		sock_close(s, "%s", res == 0 ? "peer closed the connection"
+					      : strerror(-res));
+		return;
+	}
+	s->last_rx_ms = now_ms();
+	if (s->recv_direct)
+		s->cur_have += (uint32_t)res;
+	else
+		s->rx_end += (uint32_t)res;
+	sock_process(s);
+}
+
+static void sock_arm_recv(struct lsock *s)
+{
+	struct io_uring_sqe *sqe;
+	uint8_t *dst;
+	uint32_t len;
+	int flags = 0;
+
+	if (s->recv_armed || s->stalled || s->state == LS_CLOSING ||
+	    s->state == LS_CONNECTING)
+		return;
+	s->recv_direct = s->cur_buf && s->rx_start == s->rx_end &&
+			 s->cur.length - s->cur_have >= LINK_DIRECT_RECV_MIN;
+	if (s->recv_direct) {
+		dst = s->cur_buf + s->cur_have;
+		len = s->cur.length - s->cur_have;
+		flags = MSG_WAITALL;
+	} else {
+		if (s->rx_start == s->rx_end) {
+			s->rx_start = s->rx_end = 0;
+		} else if (s->rx_start > 0 &&
+			   LINK_RX_BYTES - s->rx_end < FRAME_HDR_BYTES + FRAME_CTRL_PAYLOAD_MAX) {
+			memmove(s->rx, s->rx + s->rx_start, s->rx_end - s->rx_start);
+			s->rx_end -= s->rx_start;
+			s->rx_start = 0;
+		}
+		if (s->rx_end == LINK_RX_BYTES)
+			return;
+		dst = s->rx + s->rx_end;
+		len = LINK_RX_BYTES - s->rx_end;
+	}
+	sqe = loop_sqe(s->k->loop);
+	io_uring_prep_recv(sqe, s->fd, dst, len, flags);
+	loop_op_arm(s->k->loop, sqe, &s->recv_op, sock_recv_done);
+	s->recv_armed = true;
+}
+
+static bool frame_has_data(uint16_t type)
+{
+	return type == FRAME_DATA || type == FRAME_RS_DATA;
+}
+
+/* A whole, CRC-checked control frame. */
+static void sock_frame(struct lsock *s, const struct frame_hdr *h,
+		       const uint8_t *payload)
+{
+	struct link *k = s->k;
+
+	if (s->state == LS_HELLO) {
+		if (h->type == FRAME_HELLO)
+			sock_hello(s, payload, h->payload_len);
+		else if (h->type == FRAME_AUTH)
+			sock_auth(s, payload);
+		else
+			sock_close(s, "%s frame before authentication",
+				   frame_type_name(h->type));
+		return;
+	}
+	switch (h->type) {
+	case FRAME_HELLO:
+	case FRAME_AUTH:
+		sock_close(s, "%s after authentication", frame_type_name(h->type));
+		return;
+	case FRAME_PING:
+		if (!k->pong_queued) {
+			k->pong_queued = true;
+			link_send_ctrl(s, &k->pong_tx, FRAME_PING_ACK, h->id);
+		}
+		return;
+	case FRAME_PING_ACK:
+		return;
+	default:
+		k->received_bytes += h->payload_len;
+		k->ops->frame(k->owner, h, payload, NULL);
+	}
+}
+
+/* Move buffered bytes into the data frame being received; deliver it
+ * once whole. Returns false when more bytes are needed. */
+static bool sock_fill_data(struct lsock *s)
+{
+	struct link *k = s->k;
+	uint32_t need = s->cur.length - s->cur_have;
+	uint32_t avail = s->rx_end - s->rx_start;
+	uint32_t n = need < avail ? need : avail;
+	uint8_t *buf;
+
+	memcpy(s->cur_buf + s->cur_have, s->rx + s->rx_start, n);
+	s->cur_have += n;
+	s->rx_start += n;
+	if (s->cur_have < s->cur.length)
+		return false;
+	buf = s->cur_buf;
+	s->cur_buf = NULL;
+	if (!frame_crc_ok(s->cur_raw, &s->cur, buf)) {
+		bufpool_put(k->pool, buf, s->cur.length);
+		sock_close(s, "CRC mismatch in %s frame (offset %llu, %u bytes)",
+			   frame_type_name(s->cur.type),
+			   (unsigned long long)s->cur.offset, s->cur.length);
+		return false;
+	}
+	k->received_bytes += s->cur.length;
+	k->ops->frame(k->owner, &s->cur, NULL, buf);
+	return true;
+}
+
+static void sock_process(struct lsock *s)
+{
+	struct link *k = s->k;
+
+	while (s->state == LS_HELLO || s->state == LS_UP) {
+		uint8_t *p = s->rx + s->rx_start;
+		uint32_t avail = s->rx_end - s->rx_start;
+		struct frame_hdr h;
+		int ret;
+
+		if (s->cur_buf) {
+			if (!sock_fill_data(s))
+				break;
+			continue;
+		}
+		if (avail < FRAME_HDR_BYTES)
+			break;
+		ret = frame_parse(p, &h);
+		if (ret < 0) {
+			sock_close(s, "bad frame header (%s): type %u, %u-byte payload",
+				   ret == -EBADMSG ? "bad magic" :
+				   ret == -E2BIG ? "payload too large" : "invalid",
+				   nbd_get16(p + 6), nbd_get32(p + 12));
+			break;
+		}
+		if (frame_has_data(h.type)) {
+			if (s->state != LS_UP) {
+				sock_close(s, "data before authentication");
+				break;
+			}
+			s->cur_buf = bufpool_get(k->pool, h.length);
+			if (!s->cur_buf) {
+				s->stalled = true;	/* link_kick resumes */
+				break;
+			}
+			s->cur = h;
+			s->cur_have = 0;
+			memcpy(s->cur_raw, p, FRAME_HDR_BYTES);
+			s->rx_start += FRAME_HDR_BYTES;
+			continue;
+		}
+		if (avail < FRAME_HDR_BYTES + h.payload_len)
+			break;
+		s->rx_start += FRAME_HDR_BYTES + h.payload_len;
+		if (!frame_crc_ok(p, &h, p + FRAME_HDR_BYTES)) {
+			sock_close(s, "CRC mismatch in %s frame",
+				   frame_type_name(h.type));
+			break;
+		}
+		sock_frame(s, &h, p + FRAME_HDR_BYTES);
+	}
+	sock_arm_recv(s);
+	sock_maybe_teardown(s);
+}
+
+static void link_kick_run(struct loop_op *op, int res)
+{
+	struct link *k = container_of(op, struct link, kick_op);
+
+	(void)res;
+	k->kick_queued = false;
+	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
+		struct lsock *s = k->socks[i];
+
+		if (s && s->stalled) {
+			s->stalled = false;
+			sock_process(s);
+		}
+	}
+}
+
+void link_kick(struct link *k)
+{
+	if (k->kick_queued)
+		return;
+	k->kick_queued = true;
+	loop_defer(k->loop, &k->kick_op, link_kick_run, 0);
+}
+
+/* ---- accepting and dialing -------------------------------------------- */
+
+static void link_arm_accept(struct link *k);
+
+static void link_accept_done(struct loop_op *op, int res)
+{
+	struct link *k = container_of(op, struct link, accept_op);
+	struct lsock *s;
+
+	k->accept_armed = false;
+	if (k->shutting_down) {
+		if (res >= 0)
+			close(res);
+		return;
+	}
+	if (res >= 0) {
+		if (!k->want_connected) {
+			close(res);	/* StandAlone: refuse the peer */
+		} else if (!(s = sock_new(k, res, false))) {
+			log_warn("peer link: too many connection attempts; refusing one");
+			close(res);
+		} else {
+			sock_start_hello(s);
+		}
+	} else if (res != -EINTR && res != -ECONNABORTED) {
+		log_warn("peer link accept: %s", strerror(-res));
+	}
+	link_arm_accept(k);
+}
+
+static void link_arm_accept(struct link *k)
+{
+	struct io_uring_sqe *sqe;
+
+	if (k->accept_armed || k->shutting_down || k->listen_fd < 0)
+		return;
+	sqe = loop_sqe(k->loop);
+	io_uring_prep_accept(sqe, k->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	loop_op_arm(k->loop, sqe, &k->accept_op, link_accept_done);
+	k->accept_armed = true;
+}
+
+static int resolve(const char *hostport, struct sockaddr_storage *ss,
+		   socklen_t *len, bool passive)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV |
+					      (passive ? AI_PASSIVE : 0) };
+	struct addrinfo *res;
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	size_t hl;
+	int ret;
+
+	if (!colon || !colon[1])
+		return -EINVAL;
+	hl = (size_t)(colon - hostport);
+	if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']') {
+		hostport++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hostport, hl);
+	host[hl] = 0;
+	ret = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res);
+	if (ret != 0)
+		return -EINVAL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void sock_connect_done(struct loop_op *op, int res)
+{
+	struct lsock *s = container_of(op, struct lsock, conn_op);
+
+	s->conn_armed = false;
+	if (s->state == LS_CLOSING) {
+		sock_maybe_teardown(s);
+		return;
+	}
+	if (res < 0) {
+		sock_close(s, "connect: %s", strerror(-res));
+		return;
+	}
+	sock_start_hello(s);
+}
+
+static void link_dial(struct link *k)
+{
+	struct io_uring_sqe *sqe;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct lsock *s;
+	int fd;
+
+	if (!k->dialer || !k->want_connected || k->shutting_down || k->up)
+		return;
+	for (int i = 0; i < LINK_SOCKS_MAX; i++)
+		if (k->socks[i] && k->socks[i]->dialed)
+			return;	/* one attempt at a time */
+	if (resolve(k->cfg.peer_addr, &ss, &sl, false) < 0) {
+		log_err("peer address '%s' does not resolve", k->cfg.peer_addr);
+		link_arm_dial_timer(k);
+		return;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = fd >= 0 ? sock_new(k, fd, true) : NULL;
+	if (!s) {
+		if (fd >= 0)
+			close(fd);
+		link_arm_dial_timer(k);
+		return;
+	}
+	s->addr = ss;
+	s->addrlen = sl;
+	s->state = LS_CONNECTING;
+	sqe = loop_sqe(k->loop);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&s->addr, s->addrlen);
+	loop_op_arm(k->loop, sqe, &s->conn_op, sock_connect_done);
+	s->conn_armed = true;
+}
+
+static void link_dial_timer_done(struct loop_op *op, int res)
+{
+	struct link *k = container_of(op, struct link, dial_timer_op);
+
+	(void)res;
+	k->dial_timer_armed = false;
+	link_dial(k);
+}
+
+static void link_arm_dial_timer(struct link *k)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!k->dialer || k->dial_timer_armed || k->shutting_down ||
+	    !k->want_connected)
+		return;
+	k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : LINK_RETRY_MIN_MS;
+	if (k->backoff_ms > k->cfg.connect_retry_max_ms)
+		k->backoff_ms = k->cfg.connect_retry_max_ms;
+	k->dial_ts.tv_sec = k->backoff_ms / 1000;
+	k->dial_ts.tv_nsec = (long long)(k->backoff_ms % 1000) * 1000000;
+	sqe = loop_sqe(k->loop);
+	io_uring_prep_timeout(sqe, &k->dial_ts, 0, 0);
+	loop_op_arm(k->loop, sqe, &k->dial_timer_op, link_dial_timer_done);
+	k->dial_timer_armed = true;
+}
+
+/* ---- keepalive -------------------------------------------------------- */
+
+static void link_arm_keepalive(struct link *k);
+
+static void link_keepalive_done(struct loop_op *op, int res)
+{
+	struct link *k = container_of(op, struct link, ka_op);
+	uint64_t now = now_ms();
+
+	(void)res;
+	k->ka_armed = false;
+	if (k->shutting_down)
+		return;
+	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
+		struct lsock *s = k->socks[i];
+		uint64_t idle;
+
+		if (!s || s->state == LS_CLOSING)
+			continue;
+		idle = now - s->last_rx_ms;
+		if (s->state != LS_UP && now - s->started_ms > k->cfg.ping_timeout_ms)
+			sock_close(s, "handshake timed out after %u ms",
+				   k->cfg.ping_timeout_ms);
+		else if (s->state == LS_UP && idle > k->cfg.ping_timeout_ms)
+			sock_close(s, "peer silent for %llu ms (ping timeout %u ms)",
+				   (unsigned long long)idle, k->cfg.ping_timeout_ms);
+		else if (s->state == LS_UP && idle >= k->cfg.ping_interval_ms &&
+			 !k->ping_queued) {
+			k->ping_queued = true;
+			link_send_ctrl(s, &k->ping_tx, FRAME_PING, now);
+		}
+	}
+	link_arm_keepalive(k);
+}
+
+static void link_arm_keepalive(struct link *k)
+{
+	struct io_uring_sqe *sqe;
+	uint32_t tick = k->cfg.ping_interval_ms / 2;
+
+	if (k->ka_armed || k->shutting_down)
+		return;
+	if (tick < 10)
+		tick = 10;
+	k->ka_ts.tv_sec = tick / 1000;
+	k->ka_ts.tv_nsec = (long long)(tick % 1000) * 1000000;
+	sqe = loop_sqe(k->loop);
+	io_uring_prep_timeout(sqe, &k->ka_ts, 0, 0);
+	loop_op_arm(k->loop, sqe, &k->ka_op, link_keepalive_done);
+	k->ka_armed = true;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+int link_new(struct link **out, struct loop *l, struct bufpool *pool,
+	     const struct link_config *cfg, const struct link_ops *ops,
+	     void *owner)
+{
+	struct link *k = calloc(1, sizeof(*k));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1;
+
+	if (!k)
+		return -ENOMEM;
+	k->loop = l;
+	k->pool = pool;
+	k->cfg = *cfg;
+	k->ops = ops;
+	k->owner = owner;
+	k->listen_fd = -1;
+	k->resource_hash = crc32c(0, cfg->resource, strlen(cfg->resource));
+	k->dialer = strcmp(cfg->self_name, cfg->peer_name) < 0;
+	if (resolve(cfg->listen_addr, &ss, &sl, true) < 0) {
+		log_err("peer link address '%s' is not HOST:PORT", cfg->listen_addr);
+		free(k);
+		return -EINVAL;
+	}
+	k->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (k->listen_fd < 0 ||
+	    setsockopt(k->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(k->listen_fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    listen(k->listen_fd, 8) < 0) {
+		int ret = -errno;
+
+		log_err("peer link: cannot listen on %s: %s", cfg->listen_addr,
+			strerror(errno));
+		if (k->listen_fd >= 0)
+			close(k->listen_fd);
+		free(k);
+		return ret;
+	}
+	log_info("peer link listening on %s; peer %s at %s (%s)",
+		 cfg->listen_addr, cfg->peer_name, cfg->peer_addr,
+		 k->dialer ? "we dial" : "it dials");
+	link_arm_accept(k);
+	link_arm_keepalive(k);
+	*out = k;
+	return 0;
+}
+
+void link_connect(struct link *k)
+{
+	if (k->want_connected)
+		return;
+	k->want_connected = true;
+	k->backoff_ms = 0;
+	link_dial(k);
+}
+
+void link_disconnect(struct link *k, const char *why)
+{
+	k->want_connected = false;
+	for (int i = 0; i < LINK_SOCKS_MAX; i++)
+		if (k->socks[i])
+			sock_close(k->socks[i], "%s", why);
+}
+
+void link_drop(struct link *k, const char *why)
+{
+	if (k->up)
+		sock_close(k->up, "%s", why);
+}
+
+static void link_cancel(struct link *k, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe = loop_sqe(k->loop);
+
+	io_uring_prep_cancel(sqe, op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+void link_shutdown(struct link *k)
+{
+	if (!k || k->shutting_down)
+		return;
+	link_disconnect(k, "shutting down");
+	k->shutting_down = true;
+	if (k->accept_armed)
+		link_cancel(k, &k->accept_op);
+	if (k->dial_timer_armed)
+		link_cancel(k, &k->dial_timer_op);
+	if (k->ka_armed)
+		link_cancel(k, &k->ka_op);
+}
+
+void link_free(struct link *k)
+{
+	if (!k)
+		return;
+	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
+		if (k->socks[i]) {
+			close(k->socks[i]->fd);
+			free(k->socks[i]->rx);
+			free(k->socks[i]);
+		}
+	}
+	if (k->listen_fd >= 0)
+		close(k->listen_fd);
+	free(k);
+}
+
+bool link_is_up(const struct link *k)
+{
+	return k && k->up;
+}
+
+uint64_t link_sent_bytes(const struct link *k)
+{
+	return k ? k->sent_bytes : 0;
+}
+
+uint64_t link_received_bytes(const struct link *k)
+{
+	return k ? k->received_bytes : 0;
+}

@@ -1,0 +1,88 @@
+/* link.h - the authenticated, framed peer connection.
+ *
+ * Owns: the peer sockets (listen, dial, reconnect with capped back-off),
+ * the HELLO/AUTH handshake, CRC checking, keepalive, and moving frames.
+ * One connection per pair by construction: the node whose name sorts
+ * first dials, the other accepts; a newly authenticated connection from
+ * the peer replaces an older one (the dialer only redials when it saw the
+ * old one die).
+ *
+ *   down --dial/accept--> HELLO --AUTH ok--> up --error/timeout--> down
+ *                           \--bad secret, bad frame-------------> down
+ *
+ * Until AUTH succeeds in both directions no other frame is accepted.
+ * Corrupt, oversized or unexpected frames drop the connection with a
+ * logged reason; their payload is never handed to the owner.
+ * Callbacks run from loop callbacks, never re-entrantly from link_*().
+ */
+#ifndef BLOCKD_LINK_H
+#define BLOCKD_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/bufpool.h"
+#include "common/loop.h"
+#include "transport/frame.h"
+
+struct link;
+
+/* A frame to send. The owner embeds it; hdr is encoded by link_send(). */
+struct link_tx {
+	struct link_tx *next;
+	struct loop_op op;	/* defers sent(-ENOTCONN) */
+	struct frame_hdr h;
+	const void *payload;	/* h.payload_len bytes, valid until sent() */
+	uint8_t raw[FRAME_HDR_BYTES];
+	uint8_t inline_payload[FRAME_STATE_BYTES]; /* small control payloads */
+	/* Called once: 0 when handed to the socket, -errno when the
+	 * connection went down first. May be NULL. */
+	void (*sent)(struct link_tx *tx, int err);
+};
+
+struct link_ops {
+	void (*up)(void *owner);
+	void (*down)(void *owner, const char *why);
+	/* A checked frame. For DATA/RS_DATA, buf is a bufpool buffer of
+	 * h->length bytes now owned by the owner; otherwise payload points
+	 * into the link's buffer, valid during the call only. */
+	void (*frame)(void *owner, const struct frame_hdr *h,
+		      const uint8_t *payload, uint8_t *buf);
+};
+
+struct link_config {
+	const char *resource;
+	const char *self_name, *peer_name;
+	const char *listen_addr;	/* HOST:PORT */
+	const char *peer_addr;		/* HOST:PORT */
+	const char *secret;
+	uint32_t ping_interval_ms;
+	uint32_t ping_timeout_ms;
+	uint32_t connect_retry_max_ms;
+};
+
+int link_new(struct link **out, struct loop *l, struct bufpool *pool,
+	     const struct link_config *cfg, const struct link_ops *ops,
+	     void *owner);
+void link_free(struct link *k);
+
+/* Start or stop trying to be connected (blockctl connect / disconnect). */
+void link_connect(struct link *k);
+void link_disconnect(struct link *k, const char *why);
+/* Close everything for shutdown; the loop then runs dry. */
+void link_shutdown(struct link *k);
+
+bool link_is_up(const struct link *k);
+/* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */
+void link_send(struct link *k, struct link_tx *tx);
+/* Buffers were released: retry a receive that waited for one. */
+void link_kick(struct link *k);
+/* Drop the up connection with a reason (a protocol violation seen by the
+ * owner); down() follows. */
+void link_drop(struct link *k, const char *why);
+
+/* Cumulative payload bytes sent / received, for status. */
+uint64_t link_sent_bytes(const struct link *k);
+uint64_t link_received_bytes(const struct link *k);
+
+#endif
