@@ -114,8 +114,9 @@ int loop_run(struct loop *l)
 		int ret;
 
 		if (l->done_head) {
-			/* Deferred work pending: submit without waiting. */
-			ret = io_uring_submit(&l->ring);
+			/* Deferred work pending: submit and collect whatever
+			 * completed (running deferred task work), no waiting. */
+			ret = io_uring_submit_and_get_events(&l->ring);
 		} else {
 			ret = io_uring_submit_and_wait(&l->ring, 1);
 		}

@@ -653,7 +653,11 @@ static bool conn_parse_request(struct nbd_conn *c)
 	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
 		r->buf = bufpool_get(&srv->res->pool, rq.length);
 		if (!r->buf) {
-			req_release(r);
+			/* Give the slot back quietly: nothing was freed, so
+			 * waking the stalled connections would only spin. */
+			r->next = srv->free_reqs;
+			srv->free_reqs = r;
+			c->inflight--;
 			conn_stall(c);
 			return false;
 		}
