@@ -48,7 +48,11 @@ static bool range_blocks(const struct bitmap *b, uint64_t off, uint64_t len,
 	if (len == 0 || b->nbits == 0)
 		return false;
 	*first = off / BITMAP_BLOCK_BYTES;
-	*last = (off + len - 1) / BITMAP_BLOCK_BYTES;
+	/* A range reaching past 2^64 reaches past the device: clamp. */
+	if (len - 1 > UINT64_MAX - off)
+		*last = b->nbits - 1;
+	else
+		*last = (off + len - 1) / BITMAP_BLOCK_BYTES;
 	if (*first >= b->nbits)
 		return false;
 	if (*last >= b->nbits)

@@ -1,0 +1,784 @@
+/* test_frame.c - transport/frame.c: the peer wire format.
+ *
+ * Headers are built byte by byte here (put_hdr) and one header is checked
+ * against literal wire bytes, with its CRC from a bitwise CRC32C written
+ * in this file, so a mistake shared by the encoder and the parser (byte
+ * order, field offset, CRC coverage) still fails. The parse rules are
+ * tables whose rows name the rule they hit.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "transport/frame.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A row whose exact error is not pinned: any of -EPROTO / -E2BIG. */
+#define ANY_REJECT 1
+
+/* ---- helpers independent of frame.c --------------------------------- */
+
+static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78U & (0U - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+}
+
+static uint64_t get_be(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < bytes; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+struct raw_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t flags;
+	uint32_t payload_len;
+	uint64_t id;
+	uint64_t offset;
+	uint32_t length;
+};
+
+/* Lay out a header as frame.h documents it, crc left 0. */
+static void put_hdr(uint8_t b[FRAME_HDR_BYTES], const struct raw_hdr *r)
+{
+	put_be(b, r->magic, 4);
+	put_be(b + 4, r->version, 2);
+	put_be(b + 6, r->type, 2);
+	put_be(b + 8, r->flags, 4);
+	put_be(b + 12, r->payload_len, 4);
+	put_be(b + 16, r->id, 8);
+	put_be(b + 24, r->offset, 8);
+	put_be(b + 32, r->length, 4);
+	put_be(b + 36, 0, 4);
+}
+
+/* A header of a valid frame with that type, no flags, payload_len and
+ * length as given. */
+static int parse_typed(uint16_t type, uint32_t payload_len, uint32_t length,
+		       uint32_t flags)
+{
+	struct raw_hdr r = {
+		FRAME_MAGIC, FRAME_VERSION, type, flags, payload_len,
+		7, 4096, length,
+	};
+	uint8_t b[FRAME_HDR_BYTES];
+	struct frame_hdr h;
+
+	put_hdr(b, &r);
+	return frame_parse(b, &h);
+}
+
+static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245U + 12345U;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+/* The payload each type carries in a valid frame. */
+static uint32_t valid_payload_len(uint16_t type)
+{
+	switch (type) {
+	case FRAME_HELLO:
+		return FRAME_HELLO_BYTES;
+	case FRAME_AUTH:
+		return FRAME_MAC_BYTES;
+	case FRAME_STATE:
+		return FRAME_STATE_BYTES;
+	case FRAME_DATA:
+	case FRAME_RS_DATA:
+		return 512;
+	default:
+		return 0;
+	}
+}
+
+static bool type_has_data(uint16_t type)
+{
+	return type == FRAME_DATA || type == FRAME_RS_DATA;
+}
+
+/* ---- header layout ------------------------------------------------- */
+
+static void test_sizes(void **state)
+{
+	(void)state;
+	assert_int_equal(FRAME_HDR_BYTES, 40);
+	assert_int_equal(FRAME_HELLO_BYTES, 112);
+	assert_int_equal(FRAME_STATE_BYTES, 64);
+	assert_int_equal(FRAME_MAC_BYTES, 32);
+	/* "BLKD" on the wire. */
+	assert_int_equal(FRAME_MAGIC, 0x424c4b44);
+}
+
+static void test_ref_crc_check_value(void **state)
+{
+	(void)state;
+	/* The test's own CRC32C must be the standard one. */
+	assert_int_equal(ref_crc32c(0, (const uint8_t *)"123456789", 9),
+			 0xe3069283U);
+}
+
+static void test_header_wire_bytes(void **state)
+{
+	static const uint8_t payload[8] = "ABCDEFGH";
+	static const uint8_t want[FRAME_HDR_BYTES] = {
+		'B', 'L', 'K', 'D',			/* magic */
+		0x00, 0x01,				/* version */
+		0x00, 0x04,				/* DATA */
+		0x00, 0x00, 0x00, 0x03,			/* FUA | RECV_ACK */
+		0x00, 0x00, 0x00, 0x08,			/* payload_len */
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, /* id */
+		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, /* offset */
+		0x00, 0x00, 0x00, 0x08,			/* length */
+		0x00, 0x71, 0x49, 0x80,			/* crc */
+	};
+	const struct frame_hdr h = {
+		.version = FRAME_VERSION,
+		.type = FRAME_DATA,
+		.flags = FRAME_F_FUA | FRAME_F_WANT_RECV_ACK,
+		.payload_len = 8,
+		.id = 0x0102030405060708ULL,
+		.offset = 0x1112131415161718ULL,
+		.length = 8,
+	};
+	uint8_t b[FRAME_HDR_BYTES], zeroed[FRAME_HDR_BYTES];
+	uint32_t crc;
+
+	(void)state;
+	memset(b, 0xa5, sizeof(b));
+	frame_encode(b, &h, payload);
+	assert_memory_equal(b, want, sizeof(want));
+
+	/* The CRC covers the header with crc = 0, then the payload. */
+	memcpy(zeroed, want, sizeof(zeroed));
+	memset(zeroed + 36, 0, 4);
+	crc = ref_crc32c(ref_crc32c(0, zeroed, sizeof(zeroed)), payload, 8);
+	assert_int_equal(crc, 0x00714980U);
+}
+
+static void test_header_wire_bytes_no_payload(void **state)
+{
+	uint8_t b[FRAME_HDR_BYTES], want[FRAME_HDR_BYTES];
+	const struct raw_hdr r = {
+		FRAME_MAGIC, FRAME_VERSION, FRAME_PING, 0, 0, 0, 0, 0,
+	};
+	const struct frame_hdr h = {
+		.version = FRAME_VERSION, .type = FRAME_PING,
+	};
+
+	(void)state;
+	put_hdr(want, &r);
+	assert_int_equal(ref_crc32c(0, want, sizeof(want)), 0x78298782U);
+	put_be(want + 36, 0x78298782U, 4);
+	/* No payload: a NULL pointer must not be touched. */
+	frame_encode(b, &h, NULL);
+	assert_memory_equal(b, want, sizeof(want));
+}
+
+/* ---- round trip ----------------------------------------------------- */
+
+static void test_roundtrip_every_type(void **state)
+{
+	static const uint32_t flag_sets[] = {
+		0, FRAME_F_FUA, FRAME_F_WANT_RECV_ACK | FRAME_F_NO_HOLE,
+		FRAME_F_ALL,
+	};
+	static uint8_t payload[FRAME_HELLO_BYTES + 512];
+
+	(void)state;
+	fill_pattern(payload, sizeof(payload), 1);
+	for (uint16_t t = 1; t <= FRAME_TYPE_MAX; t++) {
+		for (size_t f = 0; f < ARRAY_LEN(flag_sets); f++) {
+			uint32_t plen = valid_payload_len(t);
+			const struct frame_hdr w = {
+				.version = FRAME_VERSION,
+				.type = t,
+				.flags = flag_sets[f],
+				.payload_len = plen,
+				.id = 0x8000000000000001ULL + t,
+				.offset = UINT64_MAX - t,
+				.length = type_has_data(t) ? plen
+							   : 0xfffff000U + t,
+			};
+			uint8_t b[FRAME_HDR_BYTES];
+			struct frame_hdr h;
+
+			frame_encode(b, &w, plen ? payload : NULL);
+			memset(&h, 0xa5, sizeof(h));
+			if (frame_parse(b, &h) != 0)
+				fail_msg("type %u flags %#x: parse failed", t,
+					 flag_sets[f]);
+			assert_int_equal(h.version, FRAME_VERSION);
+			assert_int_equal(h.type, t);
+			assert_int_equal(h.flags, flag_sets[f]);
+			assert_int_equal(h.payload_len, plen);
+			assert_true(h.id == w.id);
+			assert_true(h.offset == w.offset);
+			assert_int_equal(h.length, w.length);
+			assert_int_equal(h.crc, (uint32_t)get_be(b + 36, 4));
+			assert_true(frame_crc_ok(b, &h, plen ? payload : NULL));
+			/* Every field lands where frame.h says. */
+			assert_int_equal(get_be(b, 4), FRAME_MAGIC);
+			assert_int_equal(get_be(b + 6, 2), t);
+			assert_true(get_be(b + 16, 8) == w.id);
+			assert_true(get_be(b + 24, 8) == w.offset);
+		}
+	}
+}
+
+/* ---- parse: magic, version, type, flags ----------------------------- */
+
+static void test_parse_bad_magic(void **state)
+{
+	const struct raw_hdr r = {
+		FRAME_MAGIC, FRAME_VERSION, FRAME_PING, 0, 0, 0, 0, 0,
+	};
+	uint8_t good[FRAME_HDR_BYTES], b[FRAME_HDR_BYTES];
+	struct frame_hdr h;
+
+	(void)state;
+	put_hdr(good, &r);
+	assert_int_equal(frame_parse(good, &h), 0);
+	for (int bit = 0; bit < 32; bit++) {
+		memcpy(b, good, sizeof(b));
+		b[bit / 8] ^= (uint8_t)(1U << (bit % 8));
+		assert_int_equal(frame_parse(b, &h), -EBADMSG);
+	}
+	/* Little-endian magic, all zeroes, an NBD request. */
+	memcpy(b, good, sizeof(b));
+	memcpy(b, "DKLB", 4);
+	assert_int_equal(frame_parse(b, &h), -EBADMSG);
+	memset(b, 0, sizeof(b));
+	assert_int_equal(frame_parse(b, &h), -EBADMSG);
+	memcpy(b, good, sizeof(b));
+	put_be(b, 0x25609513U, 4);
+	assert_int_equal(frame_parse(b, &h), -EBADMSG);
+	/* A bad magic wins over every other fault. */
+	memset(b, 0xff, sizeof(b));
+	assert_int_equal(frame_parse(b, &h), -EBADMSG);
+}
+
+static void test_parse_version(void **state)
+{
+	static const uint16_t bad[] = { 0, 2, 0x0100, 0x8001, 0xffff };
+	uint8_t b[FRAME_HDR_BYTES];
+	struct frame_hdr h;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		const struct raw_hdr r = {
+			FRAME_MAGIC, bad[i], FRAME_PING, 0, 0, 0, 0, 0,
+		};
+
+		put_hdr(b, &r);
+		if (frame_parse(b, &h) != -EPROTO)
+			fail_msg("version %#x accepted", bad[i]);
+	}
+}
+
+static void test_parse_type(void **state)
+{
+	static const uint16_t bad[] = {
+		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 0x0100, 0x8004,
+		0xffff,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		if (parse_typed(bad[i], 0, 0, 0) != -EPROTO)
+			fail_msg("type %#x accepted", bad[i]);
+	}
+	for (uint16_t t = 1; t <= FRAME_TYPE_MAX; t++) {
+		uint32_t plen = valid_payload_len(t);
+
+		if (parse_typed(t, plen, type_has_data(t) ? plen : 0, 0) != 0)
+			fail_msg("type %u rejected", t);
+	}
+}
+
+static void test_parse_flags(void **state)
+{
+	(void)state;
+	for (int bit = 0; bit < 32; bit++) {
+		uint32_t f = 1U << bit;
+		int want = (f & FRAME_F_ALL) ? 0 : -EPROTO;
+
+		if (parse_typed(FRAME_DATA, 4096, 4096, f) != want)
+			fail_msg("DATA flag bit %d: want %d", bit, want);
+		if (parse_typed(FRAME_PING, 0, 0, f) != want)
+			fail_msg("PING flag bit %d: want %d", bit, want);
+	}
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, FRAME_F_ALL), 0);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xfffffff0U), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffffU), -EPROTO);
+}
+
+/* ---- parse: payload size per type ----------------------------------- */
+
+static void test_parse_payload_sizes(void **state)
+{
+	static const struct {
+		const char *rule;
+		uint16_t type;
+		uint32_t payload_len, length;
+		int want;	/* 0, -errno, or ANY_REJECT */
+	} rows[] = {
+		{ "HELLO exact", FRAME_HELLO, FRAME_HELLO_BYTES, 0, 0 },
+		{ "HELLO short", FRAME_HELLO, FRAME_HELLO_BYTES - 1, 0, -EPROTO },
+		{ "HELLO long", FRAME_HELLO, FRAME_HELLO_BYTES + 1, 0, -EPROTO },
+		{ "HELLO empty", FRAME_HELLO, 0, 0, -EPROTO },
+		{ "HELLO as STATE", FRAME_HELLO, FRAME_STATE_BYTES, 0, -EPROTO },
+		{ "HELLO huge", FRAME_HELLO, UINT32_MAX, 0, ANY_REJECT },
+		{ "HELLO length ignored", FRAME_HELLO, FRAME_HELLO_BYTES,
+		  12345, 0 },
+		{ "AUTH exact", FRAME_AUTH, FRAME_MAC_BYTES, 0, 0 },
+		{ "AUTH short", FRAME_AUTH, FRAME_MAC_BYTES - 1, 0, -EPROTO },
+		{ "AUTH long", FRAME_AUTH, FRAME_MAC_BYTES + 1, 0, -EPROTO },
+		{ "AUTH empty", FRAME_AUTH, 0, 0, -EPROTO },
+		{ "STATE exact", FRAME_STATE, FRAME_STATE_BYTES, 0, 0 },
+		{ "STATE short", FRAME_STATE, FRAME_STATE_BYTES - 1, 0, -EPROTO },
+		{ "STATE long", FRAME_STATE, FRAME_STATE_BYTES + 1, 0, -EPROTO },
+		{ "STATE empty", FRAME_STATE, 0, 0, -EPROTO },
+		{ "STATE as HELLO", FRAME_STATE, FRAME_HELLO_BYTES, 0, -EPROTO },
+		{ "DATA 1 byte", FRAME_DATA, 1, 1, 0 },
+		{ "DATA 4 KiB", FRAME_DATA, 4096, 4096, 0 },
+		{ "DATA max", FRAME_DATA, FRAME_PAYLOAD_MAX, FRAME_PAYLOAD_MAX,
+		  0 },
+		{ "DATA empty", FRAME_DATA, 0, 0, -EPROTO },
+		{ "DATA no payload", FRAME_DATA, 0, 4096, -EPROTO },
+		{ "DATA payload != length", FRAME_DATA, 4096, 4095, -EPROTO },
+		{ "DATA payload < length", FRAME_DATA, 4095, 4096, -EPROTO },
+		{ "DATA length past max", FRAME_DATA, FRAME_PAYLOAD_MAX,
+		  FRAME_PAYLOAD_MAX + 1, -EPROTO },
+		{ "DATA max + 1", FRAME_DATA, FRAME_PAYLOAD_MAX + 1,
+		  FRAME_PAYLOAD_MAX + 1, -E2BIG },
+		{ "DATA huge", FRAME_DATA, UINT32_MAX, UINT32_MAX, -E2BIG },
+		{ "DATA huge, length 0", FRAME_DATA, UINT32_MAX, 0, -E2BIG },
+		{ "RS_DATA 4 KiB", FRAME_RS_DATA, 4096, 4096, 0 },
+		{ "RS_DATA max", FRAME_RS_DATA, FRAME_PAYLOAD_MAX,
+		  FRAME_PAYLOAD_MAX, 0 },
+		{ "RS_DATA empty", FRAME_RS_DATA, 0, 0, -EPROTO },
+		{ "RS_DATA payload != length", FRAME_RS_DATA, 512, 1024,
+		  -EPROTO },
+		{ "RS_DATA max + 1", FRAME_RS_DATA, FRAME_PAYLOAD_MAX + 1,
+		  FRAME_PAYLOAD_MAX + 1, -E2BIG },
+		{ "TRIM has length, no payload", FRAME_TRIM, 0, 1U << 30, 0 },
+		{ "TRIM with payload", FRAME_TRIM, 4096, 4096, -EPROTO },
+		{ "ZERO with payload", FRAME_ZERO, 1, 1, -EPROTO },
+		{ "BARRIER with payload", FRAME_BARRIER, 1, 0, -EPROTO },
+		{ "RECV_ACK with payload", FRAME_RECV_ACK, 8, 0, -EPROTO },
+		{ "WRITE_ACK with payload", FRAME_WRITE_ACK, 4, 0, -EPROTO },
+		{ "BARRIER_ACK with payload", FRAME_BARRIER_ACK, 1, 0, -EPROTO },
+		{ "PING with payload", FRAME_PING, 1, 0, -EPROTO },
+		{ "PING_ACK with payload", FRAME_PING_ACK, 64, 0, -EPROTO },
+		{ "RS_ZERO with payload", FRAME_RS_ZERO, 4096, 4096, -EPROTO },
+		{ "RS_ACK with payload", FRAME_RS_ACK, 1, 0, -EPROTO },
+		{ "RS_DONE with payload", FRAME_RS_DONE, 1, 0, -EPROTO },
+		{ "PING huge payload", FRAME_PING, FRAME_PAYLOAD_MAX + 1, 0,
+		  ANY_REJECT },
+		{ "RS_ZERO huge length", FRAME_RS_ZERO, 0, UINT32_MAX, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		int got = parse_typed(rows[i].type, rows[i].payload_len,
+				      rows[i].length, 0);
+		bool ok = rows[i].want == ANY_REJECT
+				  ? got == -EPROTO || got == -E2BIG
+				  : got == rows[i].want;
+
+		if (!ok)
+			fail_msg("%s: payload_len %u length %u: got %d, want %d",
+				 rows[i].rule, rows[i].payload_len,
+				 rows[i].length, got, rows[i].want);
+	}
+}
+
+/* ---- CRC ------------------------------------------------------------ */
+
+/* Flip every bit of header and payload of a valid frame: the receiver
+ * either refuses the header or finds the CRC wrong. A flip that changes
+ * payload_len must be refused by frame_parse: the receiver would
+ * otherwise read a different amount of payload. */
+static void check_bit_flips(const struct frame_hdr *w, const uint8_t *payload)
+{
+	uint32_t plen = w->payload_len;
+	uint8_t good[FRAME_HDR_BYTES], b[FRAME_HDR_BYTES], p[600];
+	size_t total_bits = (FRAME_HDR_BYTES + (size_t)plen) * 8;
+	struct frame_hdr h0, h;
+
+	assert_true(plen <= sizeof(p));
+	frame_encode(good, w, payload);
+	assert_int_equal(frame_parse(good, &h0), 0);
+	assert_true(frame_crc_ok(good, &h0, payload));
+
+	for (size_t bit = 0; bit < total_bits; bit++) {
+		size_t byte = bit / 8;
+		int ret;
+
+		memcpy(b, good, sizeof(b));
+		if (plen)
+			memcpy(p, payload, plen);
+		if (byte < FRAME_HDR_BYTES)
+			b[byte] ^= (uint8_t)(1U << (bit % 8));
+		else
+			p[byte - FRAME_HDR_BYTES] ^= (uint8_t)(1U << (bit % 8));
+		h = h0;
+		ret = frame_parse(b, &h);
+		if (ret != 0) {
+			assert_true(ret == -EBADMSG || ret == -EPROTO ||
+				    ret == -E2BIG);
+			continue;
+		}
+		if (h.payload_len != plen)
+			fail_msg("type %u: flip of header bit %zu changes "
+				 "payload_len to %u and still parses",
+				 w->type, bit, h.payload_len);
+		if (frame_crc_ok(b, &h, p))
+			fail_msg("type %u: flip of bit %zu (byte %zu) not "
+				 "detected", w->type, bit, byte);
+	}
+}
+
+static void test_crc_single_bit_flips(void **state)
+{
+	static uint8_t payload[512];
+	const struct frame_hdr rows[] = {
+		{ .type = FRAME_DATA, .flags = FRAME_F_FUA, .payload_len = 512,
+		  .id = 42, .offset = 1ULL << 40, .length = 512 },
+		{ .type = FRAME_RS_DATA, .payload_len = 1, .offset = 4096,
+		  .length = 1 },
+		{ .type = FRAME_HELLO, .payload_len = FRAME_HELLO_BYTES },
+		{ .type = FRAME_STATE, .payload_len = FRAME_STATE_BYTES },
+		{ .type = FRAME_AUTH, .payload_len = FRAME_MAC_BYTES },
+		{ .type = FRAME_TRIM, .id = 9, .offset = 8192,
+		  .length = 1U << 20 },
+		{ .type = FRAME_WRITE_ACK, .id = UINT64_MAX,
+		  .offset = (uint64_t)-EIO },
+		{ .type = FRAME_PING },
+	};
+
+	(void)state;
+	fill_pattern(payload, sizeof(payload), 2);
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++)
+		check_bit_flips(&rows[i], payload);
+}
+
+static void test_crc_payload_swap(void **state)
+{
+	uint8_t a[4096], c[4096], b[FRAME_HDR_BYTES];
+	const struct frame_hdr w = {
+		.type = FRAME_DATA, .payload_len = 4096, .length = 4096,
+	};
+	struct frame_hdr h;
+
+	(void)state;
+	fill_pattern(a, sizeof(a), 3);
+	memcpy(c, a, sizeof(c));
+	/* Two blocks swapped: same bytes, different order. */
+	memcpy(c, a + 2048, 2048);
+	memcpy(c + 2048, a, 2048);
+	frame_encode(b, &w, a);
+	assert_int_equal(frame_parse(b, &h), 0);
+	assert_true(frame_crc_ok(b, &h, a));
+	assert_false(frame_crc_ok(b, &h, c));
+	/* An all-zero payload is not a free pass either. */
+	memset(c, 0, sizeof(c));
+	assert_false(frame_crc_ok(b, &h, c));
+}
+
+/* ---- HELLO payload -------------------------------------------------- */
+
+static void test_hello_wire_bytes(void **state)
+{
+	struct frame_hello h = {
+		.features = 0x01020304,
+		.reserved = 0xdeadbeef,	/* never sent */
+		.node = "alpha",
+		.resource_hash = 0x1122334455667788ULL,
+	};
+	uint8_t want[FRAME_HELLO_BYTES], b[FRAME_HELLO_BYTES];
+
+	(void)state;
+	for (int i = 0; i < FRAME_CHALLENGE_BYTES; i++)
+		h.challenge[i] = (uint8_t)(0x80 + i);
+	/* Garbage after the name's NUL is not sent. */
+	h.node[10] = 'x';
+	memset(want, 0, sizeof(want));
+	put_be(want, 0x01020304, 4);
+	memcpy(want + 8, "alpha", 5);
+	for (int i = 0; i < FRAME_CHALLENGE_BYTES; i++)
+		want[72 + i] = (uint8_t)(0x80 + i);
+	put_be(want + 104, 0x1122334455667788ULL, 8);
+
+	memset(b, 0xa5, sizeof(b));
+	frame_encode_hello(b, &h);
+	assert_memory_equal(b, want, sizeof(want));
+}
+
+static void test_hello_roundtrip(void **state)
+{
+	static const char *const names[] = {
+		"a", "alpha", "node-with.dots_and-dashes",
+		/* 63 characters: the longest that fits with its NUL. */
+		"012345678901234567890123456789012345678901234567890123456789012",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		struct frame_hello w, h;
+		uint8_t b[FRAME_HELLO_BYTES];
+
+		memset(&w, 0, sizeof(w));
+		w.features = 0xfedcba98U - (uint32_t)i;
+		strcpy(w.node, names[i]);
+		fill_pattern(w.challenge, sizeof(w.challenge), (uint32_t)i);
+		w.resource_hash = UINT64_MAX - i;
+		frame_encode_hello(b, &w);
+		memset(&h, 0xa5, sizeof(h));
+		assert_int_equal(frame_parse_hello(b, sizeof(b), &h), 0);
+		assert_int_equal(h.features, w.features);
+		assert_int_equal(h.reserved, 0);
+		assert_string_equal(h.node, names[i]);
+		assert_memory_equal(h.challenge, w.challenge,
+				    FRAME_CHALLENGE_BYTES);
+		assert_true(h.resource_hash == w.resource_hash);
+	}
+}
+
+static void test_hello_name_fills_field(void **state)
+{
+	struct frame_hello w, h;
+	uint8_t b[FRAME_HELLO_BYTES];
+
+	(void)state;
+	/* 64 bytes without a NUL: what is sent must still parse. */
+	memset(&w, 0, sizeof(w));
+	memset(w.node, 'n', sizeof(w.node));
+	frame_encode_hello(b, &w);
+	assert_int_equal(frame_parse_hello(b, sizeof(b), &h), 0);
+	assert_int_equal(strlen(h.node), FRAME_NAME_BYTES - 1);
+}
+
+static void test_hello_parse_rejects(void **state)
+{
+	static const uint32_t bad_lens[] = {
+		0, 1, FRAME_HELLO_BYTES - 1, FRAME_HELLO_BYTES + 1,
+		FRAME_STATE_BYTES, UINT32_MAX,
+	};
+	uint8_t good[FRAME_HELLO_BYTES + 1], b[FRAME_HELLO_BYTES + 1];
+	struct frame_hello w, h;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	strcpy(w.node, "beta");
+	frame_encode_hello(good, &w);
+	good[FRAME_HELLO_BYTES] = 0;
+	assert_int_equal(frame_parse_hello(good, FRAME_HELLO_BYTES, &h), 0);
+
+	for (size_t i = 0; i < ARRAY_LEN(bad_lens); i++) {
+		uint32_t len = bad_lens[i];
+
+		if (frame_parse_hello(good, len, &h) != -EPROTO)
+			fail_msg("HELLO of %u bytes accepted", len);
+	}
+
+	/* Name not NUL-terminated within its 64 bytes. */
+	memcpy(b, good, sizeof(b));
+	memset(b + 8, 'x', FRAME_NAME_BYTES);
+	assert_int_equal(frame_parse_hello(b, FRAME_HELLO_BYTES, &h), -EPROTO);
+	memcpy(b, good, sizeof(b));
+	b[8 + FRAME_NAME_BYTES - 1] = 'x';
+	assert_int_equal(frame_parse_hello(b, FRAME_HELLO_BYTES, &h), -EPROTO);
+
+	/* Empty name, with or without bytes after the NUL. */
+	memcpy(b, good, sizeof(b));
+	memset(b + 8, 0, FRAME_NAME_BYTES);
+	assert_int_equal(frame_parse_hello(b, FRAME_HELLO_BYTES, &h), -EPROTO);
+	memcpy(b, good, sizeof(b));
+	b[8] = 0;
+	assert_int_equal(frame_parse_hello(b, FRAME_HELLO_BYTES, &h), -EPROTO);
+}
+
+/* ---- STATE payload -------------------------------------------------- */
+
+static void test_state_wire_bytes(void **state)
+{
+	const struct frame_state s = {
+		.role = 1, .disk = 6, .protocol = 'C',
+		.flags = FRAME_STATE_F_SYNC_SOURCE,
+		.reserved = 0xffffffffU,
+		.size_bytes = 0x0000010000000000ULL,
+		.instance = 0x0102030405060708ULL,
+		.last_peer_instance = 0x1112131415161718ULL,
+		.dirty_bytes = 0x2122232425262728ULL,
+		.reserved2 = { 1, 2, 3 },
+	};
+	uint8_t want[FRAME_STATE_BYTES], b[FRAME_STATE_BYTES];
+
+	(void)state;
+	memset(want, 0, sizeof(want));
+	want[0] = 1;
+	want[1] = 6;
+	want[2] = 'C';
+	want[3] = FRAME_STATE_F_SYNC_SOURCE;
+	put_be(want + 8, s.size_bytes, 8);
+	put_be(want + 16, s.instance, 8);
+	put_be(want + 24, s.last_peer_instance, 8);
+	put_be(want + 32, s.dirty_bytes, 8);
+	memset(b, 0xa5, sizeof(b));
+	frame_encode_state(b, &s);
+	assert_memory_equal(b, want, sizeof(want));
+}
+
+static void test_state_roundtrip(void **state)
+{
+	static const uint8_t protocols[] = { 'A', 'B', 'C' };
+
+	(void)state;
+	for (uint8_t role = 0; role <= 2; role++) {
+		for (uint8_t disk = 0; disk <= 6; disk++) {
+			for (size_t p = 0; p < ARRAY_LEN(protocols); p++) {
+				const struct frame_state w = {
+					.role = role, .disk = disk,
+					.protocol = protocols[p],
+					.flags = (uint8_t)(disk & 1),
+					.size_bytes = (uint64_t)disk << 40,
+					.instance = UINT64_MAX - role,
+					.last_peer_instance = role * 1000ULL,
+					.dirty_bytes = 4096ULL * p,
+				};
+				uint8_t b[FRAME_STATE_BYTES];
+				struct frame_state s;
+
+				frame_encode_state(b, &w);
+				memset(&s, 0xa5, sizeof(s));
+				assert_int_equal(frame_parse_state(b, sizeof(b),
+								   &s), 0);
+				assert_int_equal(s.role, role);
+				assert_int_equal(s.disk, disk);
+				assert_int_equal(s.protocol, protocols[p]);
+				assert_int_equal(s.flags, w.flags);
+				assert_true(s.size_bytes == w.size_bytes);
+				assert_true(s.instance == w.instance);
+				assert_true(s.last_peer_instance ==
+					    w.last_peer_instance);
+				assert_true(s.dirty_bytes == w.dirty_bytes);
+			}
+		}
+	}
+}
+
+static void test_state_parse_rejects(void **state)
+{
+	static const struct {
+		const char *rule;
+		int byte;
+		uint8_t value;
+	} rows[] = {
+		{ "role past SECONDARY", 0, 3 },
+		{ "role 255", 0, 255 },
+		{ "disk past UPTODATE", 1, 7 },
+		{ "disk 255", 1, 255 },
+		{ "protocol NUL", 2, 0 },
+		{ "protocol D", 2, 'D' },
+		{ "protocol @", 2, '@' },
+		{ "protocol lower-case c", 2, 'c' },
+		{ "protocol digit", 2, '3' },
+	};
+	static const uint32_t bad_lens[] = {
+		0, 1, FRAME_STATE_BYTES - 1, FRAME_STATE_BYTES + 1,
+		FRAME_HELLO_BYTES, UINT32_MAX,
+	};
+	const struct frame_state w = { .role = 2, .disk = 3, .protocol = 'B' };
+	uint8_t good[FRAME_HELLO_BYTES], b[FRAME_HELLO_BYTES];
+	struct frame_state s;
+
+	(void)state;
+	memset(good, 0, sizeof(good));
+	frame_encode_state(good, &w);
+	assert_int_equal(frame_parse_state(good, FRAME_STATE_BYTES, &s), 0);
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		memcpy(b, good, sizeof(b));
+		b[rows[i].byte] = rows[i].value;
+		if (frame_parse_state(b, FRAME_STATE_BYTES, &s) != -EPROTO)
+			fail_msg("%s accepted", rows[i].rule);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad_lens); i++) {
+		if (frame_parse_state(good, bad_lens[i], &s) != -EPROTO)
+			fail_msg("STATE of %u bytes accepted", bad_lens[i]);
+	}
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+static void test_type_names(void **state)
+{
+	static const char *const want[] = {
+		NULL, "HELLO", "AUTH", "STATE", "DATA", "TRIM", "ZERO",
+		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
+		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
+	};
+
+	(void)state;
+	assert_int_equal(ARRAY_LEN(want), FRAME_TYPE_MAX + 1);
+	for (uint16_t t = 1; t <= FRAME_TYPE_MAX; t++)
+		assert_string_equal(frame_type_name(t), want[t]);
+	assert_string_equal(frame_type_name(0), "?");
+	assert_string_equal(frame_type_name(FRAME_TYPE_MAX + 1), "?");
+	assert_string_equal(frame_type_name(0xffff), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_ref_crc_check_value),
+		cmocka_unit_test(test_header_wire_bytes),
+		cmocka_unit_test(test_header_wire_bytes_no_payload),
+		cmocka_unit_test(test_roundtrip_every_type),
+		cmocka_unit_test(test_parse_bad_magic),
+		cmocka_unit_test(test_parse_version),
+		cmocka_unit_test(test_parse_type),
+		cmocka_unit_test(test_parse_flags),
+		cmocka_unit_test(test_parse_payload_sizes),
+		cmocka_unit_test(test_crc_single_bit_flips),
+		cmocka_unit_test(test_crc_payload_swap),
+		cmocka_unit_test(test_hello_wire_bytes),
+		cmocka_unit_test(test_hello_roundtrip),
+		cmocka_unit_test(test_hello_name_fills_field),
+		cmocka_unit_test(test_hello_parse_rejects),
+		cmocka_unit_test(test_state_wire_bytes),
+		cmocka_unit_test(test_state_roundtrip),
+		cmocka_unit_test(test_state_parse_rejects),
+		cmocka_unit_test(test_type_names),
+	};
+
+	return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
+}
