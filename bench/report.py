@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""Turn a benchmark manifest and its fio JSON files into tables.
+
+Owns: reading fio's --output-format=json, the stdout table, the markdown
+results file and the ratio lines. Uses the standard library only.
+
+Input is the manifest bench/lib.sh writes, one line per (server, job):
+    SERVER <TAB> JOB <TAB> ok|failed|skipped <TAB> FIO_JSON_PATH
+Servers and jobs are shown in the order they first appear there.
+
+A ratio is given as NUM/DEN@JOBS[>=TARGET]: IOPS of server NUM divided by
+IOPS of server DEN, for each job in the comma-separated JOBS (or * for every
+job), compared with TARGET when one is given. For a fixed block size the
+IOPS ratio and the bandwidth ratio are the same number.
+
+Called by bench/run.sh (and later scripts sharing bench/lib.sh); it does no
+I/O besides reading its inputs and writing the one markdown file.
+"""
+
+import argparse
+import json
+import sys
+
+MIB = 1024 * 1024
+
+
+class Result:
+    """One (server, job) measurement; metric fields are None unless ok."""
+
+    def __init__(self, server, job, status, path):
+        self.server = server
+        self.job = job
+        self.status = status
+        self.path = path
+        self.iops = None
+        self.mib_s = None
+        self.p50_us = None
+        self.p99_us = None
+
+
+def fio_load(result):
+    """Fill result from its fio JSON; a missing file or a job error is a failure."""
+    try:
+        with open(result.path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"report: {result.server}/{result.job}: {e}", file=sys.stderr)
+        result.status = "failed"
+        return
+    job = doc["jobs"][0]
+    if job.get("error", 0) != 0:
+        result.status = "failed"
+        return
+    # Each job reads or writes, never both: take the direction that moved data.
+    side = max((job["read"], job["write"]), key=lambda s: s["total_ios"])
+    pct = side["clat_ns"].get("percentile", {})
+    result.iops = side["iops"]
+    result.mib_s = side["bw_bytes"] / MIB
+    result.p50_us = pct.get("50.000000", 0) / 1000
+    result.p99_us = pct.get("99.000000", 0) / 1000
+
+
+def manifest_load(path):
+    results, servers, jobs = {}, [], []
+    with open(path) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 3:
+                continue
+            server, job, status = fields[:3]
+            r = Result(server, job, status, fields[3] if len(fields) > 3 else "")
+            if status == "ok":
+                fio_load(r)
+            results[(server, job)] = r
+            if server not in servers:
+                servers.append(server)
+            if job not in jobs:
+                jobs.append(job)
+    return results, servers, jobs
+
+
+def ratio_parse(spec, jobs):
+    """NUM/DEN@JOBS[>=TARGET] -> (num, den, [job], target or None)."""
+    target = None
+    if ">=" in spec:
+        spec, t = spec.split(">=", 1)
+        target = float(t)
+    pair, _, job_list = spec.partition("@")
+    num, _, den = pair.partition("/")
+    if not num or not den or not job_list:
+        raise ValueError(f"bad ratio spec {spec!r}: want NUM/DEN@JOBS[>=TARGET]")
+    chosen = jobs if job_list == "*" else job_list.split(",")
+    return num, den, chosen, target
+
+
+def ratios_compute(specs, results, jobs):
+    rows = []
+    for spec in specs:
+        num, den, chosen, target = ratio_parse(spec, jobs)
+        for job in (j for j in chosen if j in jobs):
+            a, b = results.get((num, job)), results.get((den, job))
+            value = None
+            if a and b and a.iops is not None and b.iops:
+                value = a.iops / b.iops
+            if value is None:
+                verdict = "n/a"
+            elif target is None:
+                verdict = ""
+            else:
+                verdict = "ok" if value >= target else "MISS"
+            rows.append((f"{num} / {den}", job, value, target, verdict))
+    return rows
+
+
+def cells(r):
+    if r is None or r.status != "ok":
+        status = r.status if r else "not run"
+        return [status, "", "", ""]
+    return [f"{r.iops:.0f}", f"{r.mib_s:.1f}", f"{r.p50_us:.0f}", f"{r.p99_us:.0f}"]
+
+
+def ratio_cells(row):
+    label, job, value, target, verdict = row
+    return [label, job,
+            "-" if value is None else f"{value:.2f}",
+            "" if target is None else f">= {target:.2f}",
+            verdict]
+
+
+def text_table(header, rows, right_from):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    out = []
+    for row in [header] + rows:
+        parts = [str(x).rjust(w) if i >= right_from else str(x).ljust(w)
+                 for i, (x, w) in enumerate(zip(row, widths))]
+        out.append("  ".join(parts).rstrip())
+    return "\n".join(out)
+
+
+def md_table(header, rows, right_from):
+    align = ["---:" if i >= right_from else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+RESULT_HEADER = ["IOPS", "MiB/s", "p50 us", "p99 us"]
+RATIO_HEADER = ["ratio (IOPS)", "job", "value", "target", "meets"]
+
+
+def stdout_write(args, results, servers, jobs, ratio_rows):
+    rows = []
+    for job in jobs:
+        for server in servers:
+            rows.append([job, server] + cells(results.get((server, job))))
+    print(f"== {args.title}: completion latency (clat) in usec ==")
+    print(text_table(["job", "server"] + RESULT_HEADER, rows, 2))
+    if ratio_rows:
+        print()
+        print("== ratios ==")
+        print(text_table(RATIO_HEADER, [ratio_cells(r) for r in ratio_rows], 2))
+
+
+def md_write(args, results, servers, jobs, ratio_rows):
+    out = [f"# {args.title}", ""]
+    out += [f"- {m}" for m in args.meta]
+    out.append("")
+    out.append("IOPS and MiB/s over the run; p50/p99 are fio completion "
+               "latency (clat) percentiles in microseconds.")
+    for job in jobs:
+        out += ["", f"## {job}", ""]
+        rows = [[server] + cells(results.get((server, job))) for server in servers]
+        out.append(md_table(["server"] + RESULT_HEADER, rows, 1))
+    if ratio_rows:
+        out += ["", "## Ratios", ""]
+        out.append(md_table(RATIO_HEADER, [ratio_cells(r) for r in ratio_rows], 2))
+    if args.command:
+        out += ["", "## Commands", ""]
+        for c in args.command:
+            name, _, argv = c.partition(": ")
+            out.append(f"- {name}: `{argv}`")
+    if args.note:
+        out += ["", "## Notes", ""]
+        out += [f"- {n}" for n in args.note]
+    with open(args.md, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("manifest")
+    ap.add_argument("--title", default="benchmark")
+    ap.add_argument("--md", help="write a markdown report here")
+    ap.add_argument("--meta", action="append", default=[],
+                    help="a 'key: value' line for the markdown header")
+    ap.add_argument("--command", action="append", default=[],
+                    help="'NAME: ARGV', how a target was run, for the markdown")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the markdown notes section")
+    ap.add_argument("--ratio", action="append", default=[],
+                    help="NUM/DEN@JOBS[>=TARGET]")
+    args = ap.parse_args()
+
+    results, servers, jobs = manifest_load(args.manifest)
+    ratio_rows = ratios_compute(args.ratio, results, jobs)
+    stdout_write(args, results, servers, jobs, ratio_rows)
+    if args.md:
+        md_write(args, results, servers, jobs, ratio_rows)
+    failed = [r for r in results.values() if r.status == "failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
