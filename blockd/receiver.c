@@ -50,12 +50,21 @@ bool receiver_idle(const struct resource *res)
 	return !res->fifo && !res->inflight;
 }
 
-static void preq_put(struct resource *res, struct peer_req *p)
+/* A peer_req is free once its work is finished and no ack frame that
+ * lives in it is still queued on the link. */
+static void preq_maybe_free(struct resource *res, struct peer_req *p)
 {
-	if (p->recv_ack_pending || p->ack_pending)
-		return;	/* an ack frame still references it */
+	if (!p->finished || p->recv_ack_pending || p->ack_pending)
+		return;
+	p->finished = false;
 	p->next = res->preq_free;
 	res->preq_free = p;
+}
+
+static void preq_put(struct resource *res, struct peer_req *p)
+{
+	p->finished = true;
+	preq_maybe_free(res, p);
 }
 
 static void ack_sent(struct link_tx *tx, int err)
@@ -63,7 +72,7 @@ static void ack_sent(struct link_tx *tx, int err)
 	struct peer_req *p = container_of(tx, struct peer_req, ack_tx);
 
 	p->ack_pending = false;
-	preq_put(p->res, p);
+	preq_maybe_free(p->res, p);
 }
 
 static void recv_ack_sent(struct link_tx *tx, int err)
@@ -71,7 +80,7 @@ static void recv_ack_sent(struct link_tx *tx, int err)
 	struct peer_req *p = container_of(tx, struct peer_req, recv_ack_tx);
 
 	p->recv_ack_pending = false;
-	preq_put(p->res, p);
+	preq_maybe_free(p->res, p);
 }
 
 static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,

@@ -80,6 +80,7 @@ struct peer_req {
 	struct link_tx ack_tx;
 	struct link_tx recv_ack_tx;
 	bool recv_ack_pending, ack_pending;
+	bool finished;		/* applied (or dropped): free once acks left */
 };
 
 /* A resync chunk on the source, from read to the target's RS_ACK. */

@@ -1,138 +1,19 @@
-/* server.c - see server.h.
- *
- * A connection's life:
- *
- *   accept -> HS_FLAGS -> HS_OPTIONS -> TRANSMIT -> CLOSING -> freed
- *               \______________\____________\--> CLOSING (error, DISC, EOF)
- *
- * Receiving: each connection keeps at most one recv in flight, into its rx
- * buffer, so one syscall brings many small requests; a large WRITE payload
- * is received straight into its request buffer. Sending: at most one
- * sendmsg in flight, gathering every queued reply, so replies batch as
- * well. A request holds a slot and (for READ/WRITE) a bufpool buffer from
- * parsing until its reply is sent. When either runs out the connection
- * stops parsing (it "stalls") until something is released: back-pressure,
- * never an error to the client.
- *
- * A connection is freed only when it has no recv, no send and no request
- * in flight, so no completion ever sees a freed object.
+/* server.c - see server.h. This half owns the listeners, the request
+ * slots shared by all connections, back-pressure and shutdown; conn.c
+ * owns each connection.
  */
-#include "server.h"
-
 #include <errno.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "nbd/codec.h"
-#include "nbd/handshake.h"
 #include "nbd/listen.h"
+#include "nbd/server.h"
+#include "nbd/server_priv.h"
 
-#define NBD_LISTENERS_MAX 8
-#define NBD_CONNS_MAX 256
-#define NBD_REQS_MAX 1024	/* request slots, shared by all connections */
-#define NBD_CONN_REQS_MAX 256	/* per connection, for fairness */
-#define NBD_RX_BYTES (128U * 1024)
-#define NBD_DIRECT_RECV_MIN (16U * 1024) /* payloads received in place */
-#define NBD_TX_IOV_MAX 256
-#define NBD_BS_EXTENTS_MAX 64	/* descriptors in one BLOCK_STATUS reply */
-#define NBD_BLOCK_MAX (32U * 1024 * 1024)
-
-struct nbd_conn;
-
-struct nbd_req {
-	struct blk_req blk;
-	struct nbd_conn *conn;
-	struct nbd_req *next;	/* free list, or the connection's tx queue */
-	struct nbd_request rq;
-	uint8_t *buf;		/* bufpool buffer, or NULL */
-	uint32_t payload_have;	/* WRITE bytes received so far */
-	uint32_t error;		/* NBD error for the reply */
-	uint32_t extra_len;	/* bytes of extra[] in the reply */
-	unsigned niov;
-	size_t reply_bytes;
-	struct iovec iov[2];
-	/* Reply header: structured header, then an offset or error body. */
-	uint8_t hdr[NBD_STRUCT_REPLY_BYTES + 8];
-	uint8_t extra[4 + 8 * NBD_BS_EXTENTS_MAX];
-};
-
-enum nbd_conn_state { CONN_HS_FLAGS, CONN_HS_OPTIONS, CONN_TRANSMIT, CONN_CLOSING };
-
-struct nbd_conn {
-	struct nbd_server *srv;
-	struct nbd_conn *next, *prev;	/* server's connection list */
-	struct nbd_conn *next_stalled;
-	int fd;
-	enum nbd_conn_state state;
-	bool stalled;		/* on srv->stalled: waiting for a slot/buffer */
-	bool eof;		/* client closed, sent DISC, or we drain */
-	bool recv_armed, send_armed;
-	bool recv_direct;	/* the armed recv fills rx_req's buffer */
-	bool free_queued;	/* conn_free_run is scheduled */
-	bool hs_sending;	/* tx carries handshake output, not replies */
-	enum nbd_hs_result hs_result;
-	struct loop_op recv_op, send_op, free_op;
-	uint8_t *rx;
-	uint32_t rx_start, rx_end;
-	struct nbd_req *rx_req;	/* WRITE waiting for its payload */
-	uint32_t discard;	/* payload bytes of a refused WRITE to drop */
-	unsigned inflight;	/* requests held, rx_req included */
-	struct nbd_req *tx_head, *tx_tail;
-	size_t tx_head_sent;	/* bytes of tx_head's reply already sent */
-	size_t out_sent;
-	struct msghdr msg;
-	struct iovec iov[NBD_TX_IOV_MAX];
-	struct nbd_hs hs;
-	struct nbd_out out;
-	char name[64];		/* peer address, for logs */
-};
-
-struct nbd_listener {
-	struct loop_op op;
-	struct nbd_server *srv;
-	int fd;
-	bool is_unix;
-	bool armed;
-	char spec[128];
-};
-
-struct nbd_server {
-	struct loop *loop;
-	struct resource *res;
-	struct nbd_export_info ex;
-	char description[128];
-	char refuse_msg[256];
-	struct nbd_listener listeners[NBD_LISTENERS_MAX];
-	unsigned n_listeners;
-	struct nbd_conn *conns;
-	unsigned n_conns;
-	struct nbd_conn *stalled;
-	struct loop_op unstall_op;
-	bool unstall_queued;
-	struct nbd_req *reqs;
-	struct nbd_req *free_reqs;
-	bool draining;
-	void (*drained)(void *arg);
-	void *drained_arg;
-	struct loop_op drained_op;
-};
-
-static void conn_process(struct nbd_conn *c);
-static void conn_maybe_finish(struct nbd_conn *c);
-static void conn_kick_tx(struct nbd_conn *c);
 static void listener_arm(struct nbd_listener *li);
-static void server_check_drained(struct nbd_server *srv);
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 /* ---- back-pressure ---------------------------------------------------- */
 
@@ -155,7 +36,7 @@ static void server_unstall_run(struct loop_op *op, int res)
 
 /* Something was released: let stalled connections retry, after the
  * current callback, so no connection is processed re-entrantly. */
-static void server_kick_stalled(struct nbd_server *srv)
+void server_kick_stalled(struct nbd_server *srv)
 {
 	if (!srv->stalled || srv->unstall_queued)
 		return;
@@ -163,7 +44,7 @@ static void server_kick_stalled(struct nbd_server *srv)
 	loop_defer(srv->loop, &srv->unstall_op, server_unstall_run, 0);
 }
 
-static void conn_stall(struct nbd_conn *c)
+void conn_stall(struct nbd_conn *c)
 {
 	if (c->stalled)
 		return;
@@ -172,7 +53,7 @@ static void conn_stall(struct nbd_conn *c)
 	c->srv->stalled = c;
 }
 
-static void conn_unlink_stalled(struct nbd_conn *c)
+void conn_unlink_stalled(struct nbd_conn *c)
 {
 	struct nbd_conn **pp = &c->srv->stalled;
 
@@ -185,7 +66,7 @@ static void conn_unlink_stalled(struct nbd_conn *c)
 
 /* ---- request slots ---------------------------------------------------- */
 
-static struct nbd_req *req_get(struct nbd_conn *c)
+struct nbd_req *req_get(struct nbd_conn *c)
 {
 	struct nbd_server *srv = c->srv;
 	struct nbd_req *r = srv->free_reqs;
@@ -199,7 +80,16 @@ static struct nbd_req *req_get(struct nbd_conn *c)
 	return r;
 }
 
-static void req_release(struct nbd_req *r)
+/* Return a slot that freed nothing else: no wake-up, which would only
+ * make the stalled connections fail again at once. */
+void req_give_back(struct nbd_req *r)
+{
+	r->next = r->conn->srv->free_reqs;
+	r->conn->srv->free_reqs = r;
+	r->conn->inflight--;
+}
+
+void req_release(struct nbd_req *r)
 {
 	struct nbd_conn *c = r->conn;
 	struct nbd_server *srv = c->srv;
@@ -213,664 +103,8 @@ static void req_release(struct nbd_req *r)
 	server_kick_stalled(srv);
 }
 
-/* ---- replies ---------------------------------------------------------- */
-
-static void req_build_reply(struct nbd_req *r)
-{
-	struct nbd_request *rq = &r->rq;
-	bool structured = r->conn->hs.session.structured;
-	uint32_t extra_len = 0;
-
-	r->niov = 1;
-	if (!structured) {
-		nbd_encode_simple_reply(r->hdr, r->error, rq->cookie);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_SIMPLE_REPLY_BYTES };
-		if (rq->type == NBD_CMD_READ && !r->error) {
-			r->iov[1] = (struct iovec){ r->buf, rq->length };
-			r->niov = 2;
-		}
-	} else if (r->error) {
-		/* ERROR chunk: error, message length 0. */
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
-		nbd_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, r->error);
-		nbd_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 6 };
-	} else if (rq->type == NBD_CMD_READ) {
-		/* One OFFSET_DATA chunk, so DF is always honoured. */
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
-					8 + rq->length);
-		nbd_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, rq->offset);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 8 };
-		r->iov[1] = (struct iovec){ r->buf, rq->length };
-		r->niov = 2;
-	} else if (rq->type == NBD_CMD_BLOCK_STATUS) {
-		extra_len = r->extra_len;
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
-					extra_len);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES };
-		r->iov[1] = (struct iovec){ r->extra, extra_len };
-		r->niov = 2;
-	} else {
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_NONE, rq->cookie, 0);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES };
-	}
-	r->reply_bytes = r->iov[0].iov_len + (r->niov > 1 ? r->iov[1].iov_len : 0);
-}
-
-static void req_reply(struct nbd_req *r)
-{
-	struct nbd_conn *c = r->conn;
-
-	if (c->state == CONN_CLOSING) {
-		req_release(r);
-		conn_maybe_finish(c);
-		return;
-	}
-	req_build_reply(r);
-	r->next = NULL;
-	if (c->tx_tail)
-		c->tx_tail->next = r;
-	else
-		c->tx_head = r;
-	c->tx_tail = r;
-	conn_kick_tx(c);
-}
-
-static void req_reply_error(struct nbd_req *r, uint32_t error)
-{
-	r->error = error;
-	req_reply(r);
-}
-
-static void req_blk_done(struct blk_req *b, int err)
-{
-	struct nbd_req *r = container_of(b, struct nbd_req, blk);
-
-	if (err < 0)
-		log_err("%s: %s of %u bytes at %llu failed: %s", r->conn->name,
-			r->rq.type == NBD_CMD_READ ? "read" : "request",
-			r->rq.length, (unsigned long long)r->rq.offset,
-			strerror(-err));
-	r->error = nbd_errno_to_wire(-err);
-	req_reply(r);
-}
-
-/* ---- sending ---------------------------------------------------------- */
-
-static void conn_send_done(struct loop_op *op, int res);
-
-static void conn_send_iov(struct nbd_conn *c, unsigned niov)
-{
-	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop);
-
-	memset(&c->msg, 0, sizeof(c->msg));
-	c->msg.msg_iov = c->iov;
-	c->msg.msg_iovlen = niov;
-	io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
-	loop_op_arm(c->srv->loop, sqe, &c->send_op, conn_send_done);
-	c->send_armed = true;
-}
-
-/* Gather queued replies into one sendmsg. */
-static void conn_kick_tx(struct nbd_conn *c)
-{
-	unsigned n = 0;
-	size_t skip = c->tx_head_sent;
-
-	if (c->send_armed || !c->tx_head || c->state == CONN_CLOSING)
-		return;
-	for (struct nbd_req *r = c->tx_head; r && n + 2 <= NBD_TX_IOV_MAX;
-	     r = r->next) {
-		for (unsigned i = 0; i < r->niov; i++) {
-			struct iovec v = r->iov[i];
-
-			if (skip >= v.iov_len) {
-				skip -= v.iov_len;
-				continue;
-			}
-			v.iov_base = (uint8_t *)v.iov_base + skip;
-			v.iov_len -= skip;
-			skip = 0;
-			c->iov[n++] = v;
-		}
-	}
-	conn_send_iov(c, n);
-}
-
-static void conn_hs_send(struct nbd_conn *c)
-{
-	c->iov[0] = (struct iovec){ c->out.buf + c->out_sent,
-				    c->out.len - c->out_sent };
-	conn_send_iov(c, 1);
-}
-
-static void conn_close(struct nbd_conn *c, const char *why);
-
-static void conn_hs_sent(struct nbd_conn *c)
-{
-	c->hs_sending = false;
-	if (c->hs_result == NBD_HS_CLOSE) {
-		conn_close(c, NULL);
-		return;
-	}
-	if (c->hs_result == NBD_HS_TRANSMIT) {
-		c->state = CONN_TRANSMIT;
-		log_info("%s: connected (%s replies%s)", c->name,
-			 c->hs.session.structured ? "structured" : "simple",
-			 c->hs.session.meta_base_alloc ? ", base:allocation" : "");
-	}
-	conn_process(c);
-}
-
-static void conn_send_done(struct loop_op *op, int res)
-{
-	struct nbd_conn *c = container_of(op, struct nbd_conn, send_op);
-	size_t sent;
-
-	c->send_armed = false;
-	if (res < 0 || c->state == CONN_CLOSING) {
-		if (res < 0 && res != -ECANCELED && res != -EPIPE &&
-		    res != -ECONNRESET)
-			log_warn("%s: send: %s", c->name, strerror(-res));
-		conn_close(c, NULL);
-		conn_maybe_finish(c);
-		return;
-	}
-	sent = (size_t)res;
-	if (c->hs_sending) {
-		c->out_sent += sent;
-		if (c->out_sent < c->out.len)
-			conn_hs_send(c);
-		else
-			conn_hs_sent(c);
-		return;
-	}
-	while (sent && c->tx_head) {
-		struct nbd_req *r = c->tx_head;
-		size_t left = r->reply_bytes - c->tx_head_sent;
-
-		if (sent < left) {
-			c->tx_head_sent += sent;
-			break;
-		}
-		sent -= left;
-		c->tx_head_sent = 0;
-		c->tx_head = r->next;
-		if (!c->tx_head)
-			c->tx_tail = NULL;
-		req_release(r);
-	}
-	conn_kick_tx(c);
-	conn_maybe_finish(c);
-}
-
-/* ---- receiving -------------------------------------------------------- */
-
-static void conn_recv_done(struct loop_op *op, int res);
-
-static void conn_arm_recv(struct nbd_conn *c)
-{
-	struct io_uring_sqe *sqe;
-	struct nbd_req *r = c->rx_req;
-	uint8_t *dst;
-	uint32_t len;
-	int flags = 0;
-
-	if (c->recv_armed || c->eof || c->stalled || c->state == CONN_CLOSING)
-		return;
-	c->recv_direct = r && c->rx_start == c->rx_end &&
-			 r->rq.length - r->payload_have >= NBD_DIRECT_RECV_MIN;
-	if (c->recv_direct) {
-		dst = r->buf + r->payload_have;
-		len = r->rq.length - r->payload_have;
-		flags = MSG_WAITALL;
-	} else {
-		if (c->rx_start == c->rx_end) {
-			c->rx_start = c->rx_end = 0;
-		} else if (c->rx_start > 0 && NBD_RX_BYTES - c->rx_end < 4096) {
-			memmove(c->rx, c->rx + c->rx_start, c->rx_end - c->rx_start);
-			c->rx_end -= c->rx_start;
-			c->rx_start = 0;
-		}
-		if (c->rx_end == NBD_RX_BYTES)
-			return;	/* full: parsing must consume first */
-		dst = c->rx + c->rx_end;
-		len = NBD_RX_BYTES - c->rx_end;
-	}
-	sqe = loop_sqe(c->srv->loop);
-	io_uring_prep_recv(sqe, c->fd, dst, len, flags);
-	loop_op_arm(c->srv->loop, sqe, &c->recv_op, conn_recv_done);
-	c->recv_armed = true;
-}
-
-static void conn_recv_done(struct loop_op *op, int res)
-{
-	struct nbd_conn *c = container_of(op, struct nbd_conn, recv_op);
-
-	c->recv_armed = false;
-	if (c->state == CONN_CLOSING) {
-		conn_maybe_finish(c);
-		return;
-	}
-	if (res <= 0) {
-		if (res < 0 && res != -ECANCELED && res != -ECONNRESET)
-			log_warn("%s: recv: %s", c->name, strerror(-res));
-		c->eof = true;
-		if (c->state != CONN_TRANSMIT)
-			conn_close(c, NULL);
-		else
-			conn_maybe_finish(c);
-		return;
-	}
-	if (c->recv_direct)
-		c->rx_req->payload_have += (uint32_t)res;
-	else
-		c->rx_end += (uint32_t)res;
-	conn_process(c);
-}
-
-/* ---- handshake -------------------------------------------------------- */
-
-static void conn_hs_output(struct nbd_conn *c, enum nbd_hs_result result)
-{
-	c->hs_result = result;
-	c->out_sent = 0;
-	if (c->out.len == 0) {
-		c->hs_sending = true;
-		conn_hs_sent(c);
-		return;
-	}
-	c->hs_sending = true;
-	conn_hs_send(c);
-}
-
-/* Returns true when it consumed input and the caller should go on. */
-static bool conn_hs_step(struct nbd_conn *c)
-{
-	uint32_t avail = c->rx_end - c->rx_start;
-	uint8_t *p = c->rx + c->rx_start;
-	struct nbd_option o;
-
-	if (c->hs_sending)
-		return false;
-	if (c->state == CONN_HS_FLAGS) {
-		if (avail < 4)
-			return false;
-		c->rx_start += 4;
-		if (nbd_hs_client_flags(&c->hs, p) < 0) {
-			conn_close(c, "bad client flags");
-			return false;
-		}
-		c->state = CONN_HS_OPTIONS;
-		return true;
-	}
-	if (avail < NBD_OPT_HDR_BYTES)
-		return false;
-	if (nbd_parse_option_header(p, &o) < 0) {
-		conn_close(c, "bad option magic");
-		return false;
-	}
-	if (o.len > NBD_OPT_LEN_MAX) {
-		conn_close(c, "option payload too long");
-		return false;
-	}
-	if (avail < NBD_OPT_HDR_BYTES + o.len)
-		return false;
-	c->rx_start += NBD_OPT_HDR_BYTES + o.len;
-	conn_hs_output(c, nbd_hs_option(&c->hs, o.opt, p + NBD_OPT_HDR_BYTES,
-					o.len, &c->out));
-	return false;
-}
-
-/* ---- transmission ----------------------------------------------------- */
-
-static void req_block_status(struct nbd_req *r)
-{
-	struct disk_extent ext[NBD_BS_EXTENTS_MAX];
-	unsigned max = (r->rq.flags & NBD_CMD_FLAG_REQ_ONE) ? 1
-							    : NBD_BS_EXTENTS_MAX;
-	int n = disk_block_status(&r->conn->srv->res->disk, r->rq.offset,
-				  r->rq.length, ext, max);
-
-	if (n < 0) {
-		req_reply_error(r, nbd_errno_to_wire(-n));
-		return;
-	}
-	nbd_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
-	for (int i = 0; i < n; i++) {
-		uint64_t len = ext[i].len;
-
-		/* Descriptor lengths are 32-bit: clamp to a block multiple. */
-		if (len > UINT32_MAX)
-			len = UINT32_MAX & ~4095U;
-		nbd_put32(r->extra + 4 + 8 * i, (uint32_t)len);
-		nbd_put32(r->extra + 8 + 8 * i,
-			  ext[i].hole ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
-	}
-	r->extra_len = 4 + 8 * (uint32_t)n;
-	req_reply(r);
-}
-
-static void req_submit(struct nbd_req *r)
-{
-	struct disk_io *io = &r->blk.local;
-	uint16_t f = r->rq.flags;
-
-	io->off = r->rq.offset;
-	io->len = r->rq.length;
-	io->buf = r->buf;
-	io->flags = (f & NBD_CMD_FLAG_FUA) ? DISK_F_FUA : 0;
-	switch (r->rq.type) {
-	case NBD_CMD_READ:
-		io->cmd = DISK_READ;
-		io->flags = 0;
-		break;
-	case NBD_CMD_WRITE:
-		io->cmd = DISK_WRITE;
-		break;
-	case NBD_CMD_FLUSH:
-		io->cmd = DISK_FLUSH;
-		break;
-	case NBD_CMD_TRIM:
-		io->cmd = DISK_TRIM;
-		break;
-	case NBD_CMD_WRITE_ZEROES:
-		io->cmd = DISK_ZERO;
-		if (f & NBD_CMD_FLAG_NO_HOLE)
-			io->flags |= DISK_F_NO_HOLE;
-		if (f & NBD_CMD_FLAG_FAST_ZERO)
-			io->flags |= DISK_F_FAST;
-		break;
-	case NBD_CMD_CACHE:
-		io->cmd = DISK_CACHE;
-		break;
-	case NBD_CMD_BLOCK_STATUS:
-		req_block_status(r);
-		return;
-	}
-	r->blk.done = req_blk_done;
-	resource_submit(r->conn->srv->res, &r->blk);
-}
-
-/* Move buffered payload bytes into the pending WRITE; submit it once
- * complete. Returns true when the WRITE is complete and submitted. */
-static bool conn_fill_payload(struct nbd_conn *c)
-{
-	struct nbd_req *r = c->rx_req;
-	uint32_t need = r->rq.length - r->payload_have;
-	uint32_t avail = c->rx_end - c->rx_start;
-	uint32_t n = need < avail ? need : avail;
-
-	memcpy(r->buf + r->payload_have, c->rx + c->rx_start, n);
-	r->payload_have += n;
-	c->rx_start += n;
-	if (r->payload_have < r->rq.length)
-		return false;
-	c->rx_req = NULL;
-	req_submit(r);
-	return true;
-}
-
-/* Parse one request header. Returns true to go on parsing. */
-static bool conn_parse_request(struct nbd_conn *c)
-{
-	struct nbd_server *srv = c->srv;
-	uint8_t *p = c->rx + c->rx_start;
-	struct nbd_request rq;
-	struct nbd_req *r;
-	int check;
-
-	if (c->rx_end - c->rx_start < NBD_REQUEST_BYTES)
-		return false;
-	if (nbd_parse_request(p, &rq) < 0) {
-		conn_close(c, "bad request magic");
-		return false;
-	}
-	check = nbd_check_request(&rq, &srv->ex, &c->hs.session);
-	if (check < 0) {
-		log_warn("%s: %u-byte payload exceeds the %u-byte maximum; "
-			 "dropping the connection", c->name, rq.length,
-			 srv->ex.block_max);
-		conn_close(c, NULL);
-		return false;
-	}
-	if (rq.type == NBD_CMD_DISC && check == 0) {
-		c->rx_start += NBD_REQUEST_BYTES;
-		c->eof = true;	/* replies to earlier requests still go out */
-		conn_maybe_finish(c);
-		return false;
-	}
-	r = req_get(c);
-	if (!r) {
-		conn_stall(c);
-		return false;
-	}
-	r->rq = rq;
-	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
-		r->buf = bufpool_get(&srv->res->pool, rq.length);
-		if (!r->buf) {
-			/* Give the slot back quietly: nothing was freed, so
-			 * waking the stalled connections would only spin. */
-			r->next = srv->free_reqs;
-			srv->free_reqs = r;
-			c->inflight--;
-			conn_stall(c);
-			return false;
-		}
-	}
-	c->rx_start += NBD_REQUEST_BYTES;
-	if (check > 0) {
-		c->discard = nbd_request_payload(&rq);
-		req_reply_error(r, (uint32_t)check);
-		return true;
-	}
-	if (rq.type == NBD_CMD_WRITE) {
-		c->rx_req = r;
-		return true;
-	}
-	req_submit(r);
-	return true;
-}
-
-static void conn_process_transmit(struct nbd_conn *c)
-{
-	while (c->state == CONN_TRANSMIT && !c->eof && !c->stalled) {
-		if (c->discard) {
-			uint32_t avail = c->rx_end - c->rx_start;
-			uint32_t n = c->discard < avail ? c->discard : avail;
-
-			c->rx_start += n;
-			c->discard -= n;
-			if (c->discard)
-				return;
-		}
-		if (c->rx_req) {
-			if (!conn_fill_payload(c))
-				return;
-			continue;
-		}
-		if (c->srv->draining)
-			return;
-		if (!conn_parse_request(c))
-			return;
-	}
-}
-
-static void conn_process(struct nbd_conn *c)
-{
-	if (c->state == CONN_HS_FLAGS || c->state == CONN_HS_OPTIONS) {
-		while (conn_hs_step(c))
-			;
-	}
-	if (c->state == CONN_TRANSMIT)
-		conn_process_transmit(c);
-	conn_arm_recv(c);
-	conn_maybe_finish(c);
-}
-
-/* ---- closing ---------------------------------------------------------- */
-
-static void conn_cancel(struct nbd_conn *c, struct loop_op *op)
-{
-	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop);
-
-	io_uring_prep_cancel(sqe, op, 0);
-	io_uring_sqe_set_data(sqe, NULL);
-}
-
-static void conn_close(struct nbd_conn *c, const char *why)
-{
-	if (c->state == CONN_CLOSING)
-		return;
-	if (why)
-		log_warn("%s: %s; closing the connection", c->name, why);
-	c->state = CONN_CLOSING;
-	if (c->stalled)
-		conn_unlink_stalled(c);
-	/* Wake anything pending on the socket; completions bring it back. */
-	shutdown(c->fd, SHUT_RDWR);
-	if (c->recv_armed)
-		conn_cancel(c, &c->recv_op);
-	if (c->send_armed)
-		conn_cancel(c, &c->send_op);
-	conn_maybe_finish(c);
-}
-
-/* Deferred from conn_maybe_finish, so no caller up the stack ever holds
- * a freed connection. Nothing can be armed again once CLOSING. */
-static void conn_free_run(struct loop_op *op, int res)
-{
-	struct nbd_conn *c = container_of(op, struct nbd_conn, free_op);
-	struct nbd_server *srv = c->srv;
-
-	(void)res;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->n_conns--;
-	close(c->fd);
-	log_info("%s: disconnected", c->name);
-	free(c->rx);
-	free(c);
-	server_check_drained(srv);
-}
-
-static void conn_maybe_finish(struct nbd_conn *c)
-{
-	if (c->state != CONN_CLOSING) {
-		/* Graceful end: the client is gone or said DISC, or we drain;
-		 * every accepted request has been answered. A WRITE whose
-		 * payload never fully arrived was never accepted. */
-		if (!c->eof)
-			return;
-		if (c->rx_req && !c->recv_armed) {
-			struct nbd_req *r = c->rx_req;
-
-			c->rx_req = NULL;
-			req_release(r);
-		}
-		if (c->inflight || c->send_armed)
-			return;
-		conn_close(c, NULL);
-		return;
-	}
-	if (!c->recv_armed && c->rx_req) {
-		struct nbd_req *r = c->rx_req;
-
-		c->rx_req = NULL;
-		req_release(r);
-	}
-	if (!c->send_armed) {
-		while (c->tx_head) {
-			struct nbd_req *r = c->tx_head;
-
-			c->tx_head = r->next;
-			req_release(r);
-		}
-		c->tx_tail = NULL;
-	}
-	if (!c->recv_armed && !c->send_armed && c->inflight == 0 &&
-	    !c->free_queued) {
-		c->free_queued = true;
-		loop_defer(c->srv->loop, &c->free_op, conn_free_run, 0);
-	}
-}
 
 /* ---- accepting -------------------------------------------------------- */
-
-static void conn_describe(struct nbd_conn *c, struct nbd_listener *li)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (li->is_unix || getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0) {
-		snprintf(c->name, sizeof(c->name), "nbd client %d (unix)", c->fd);
-		return;
-	}
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-			  host, sizeof(host));
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-			  host, sizeof(host));
-	snprintf(c->name, sizeof(c->name), "nbd client %s", host);
-}
-
-static void conn_start(struct nbd_server *srv, struct nbd_listener *li, int fd)
-{
-	struct nbd_conn *c;
-	int one = 1;
-
-	if (srv->n_conns >= NBD_CONNS_MAX || srv->draining) {
-		log_warn("refusing NBD client: %s", srv->draining
-			 ? "shutting down" : "too many connections");
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c)
-		c->rx = malloc(NBD_RX_BYTES);
-	if (!c || !c->rx) {
-		log_err("out of memory for an NBD connection");
-		if (c)
-			free(c);
-		close(fd);
-		return;
-	}
-	c->srv = srv;
-	c->fd = fd;
-	if (!li->is_unix)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	conn_describe(c, li);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->n_conns++;
-
-	nbd_hs_init(&c->hs, &srv->ex, srv->res->name, srv->description);
-	if (srv->res->role != ROLE_PRIMARY) {
-		snprintf(srv->refuse_msg, sizeof(srv->refuse_msg),
-			 "%s is Secondary on node %s: only the Primary serves "
-			 "NBD; run 'blockctl primary' on the node to use",
-			 srv->res->name, srv->res->node);
-		c->hs.refuse_msg = srv->refuse_msg;
-	}
-	c->state = CONN_HS_FLAGS;
-	nbd_encode_greeting(c->out.buf);
-	c->out.len = NBD_GREETING_BYTES;
-	conn_hs_output(c, NBD_HS_CONTINUE);
-	conn_arm_recv(c);
-}
 
 static void listener_accept_done(struct loop_op *op, int res)
 {
@@ -989,14 +223,37 @@ static void server_drained_run(struct loop_op *op, int res)
 		done(srv->drained_arg);
 }
 
-static void server_check_drained(struct nbd_server *srv)
+void server_check_drained(struct nbd_server *srv)
 {
 	if (!srv->draining || !srv->drained || srv->n_conns)
 		return;
 	for (unsigned i = 0; i < srv->n_listeners; i++)
 		if (srv->listeners[i].armed)
 			return;
+	if (srv->drain_timer_armed) {
+		struct io_uring_sqe *sqe = loop_sqe(srv->loop);
+
+		io_uring_prep_timeout_remove(sqe,
+			(__u64)(uintptr_t)&srv->drain_timer_op, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
 	loop_defer(srv->loop, &srv->drained_op, server_drained_run, 0);
+}
+
+/* A client that never reads its replies must not hold shutdown forever. */
+static void server_drain_timeout(struct loop_op *op, int res)
+{
+	struct nbd_server *srv = container_of(op, struct nbd_server,
+					      drain_timer_op);
+
+	srv->drain_timer_armed = false;
+	if (res != -ETIME || !srv->n_conns)
+		return;
+	log_warn("%u NBD client%s did not take their replies within %d s; "
+		 "closing them", srv->n_conns, srv->n_conns == 1 ? "" : "s",
+		 NBD_DRAIN_TIMEOUT_S);
+	for (struct nbd_conn *c = srv->conns; c; c = c->next)
+		conn_close(c, NULL);
 }
 
 void nbd_server_shutdown(struct nbd_server *srv, void (*done)(void *arg),
@@ -1028,6 +285,12 @@ void nbd_server_shutdown(struct nbd_server *srv, void (*done)(void *arg),
 			conn_cancel(c, &c->recv_op);
 		conn_maybe_finish(c);
 	}
+	srv->drain_ts.tv_sec = NBD_DRAIN_TIMEOUT_S;
+	srv->drain_ts.tv_nsec = 0;
+	sqe = loop_sqe(srv->loop);
+	io_uring_prep_timeout(sqe, &srv->drain_ts, 0, 0);
+	loop_op_arm(srv->loop, sqe, &srv->drain_timer_op, server_drain_timeout);
+	srv->drain_timer_armed = true;
 	server_check_drained(srv);
 }
 
