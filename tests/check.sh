@@ -29,17 +29,24 @@ step() { # name, command...
 }
 
 # Count each cmocka/meson unit test and each integration script on its own.
+# Count each unit-test case (cmocka reports them as TAP subtests) and each
+# test without subtests (the fuzz runs) once.
 suite_tests() { # builddir, suite
-	local out
+	local out rc ok fail
 	out=$(meson test -C "$1" --suite "$2" --print-errorlogs 2>&1)
-	local rc=$?
+	rc=$?
 	echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
-	local ok fail
-	ok=$(echo "$out" | awk '/^Ok:/{print $2}')
-	fail=$(echo "$out" | awk '/^Fail:/{print $2}')
-	passed=$((passed + ${ok:-0}))
-	failed=$((failed + ${fail:-0}))
-	[ $rc -eq 0 ] || { echo "$out" | tail -40; failures+=("$2 tests in $1"); [ "${fail:-0}" -gt 0 ] || failed=$((failed + 1)); }
+	ok=$(echo "$out" | awk '/^ *[0-9]+\/[0-9]+ / && / OK / {
+		if (match($0, /[0-9]+ subtests passed/)) n += substr($0, RSTART, RLENGTH) + 0;
+		else n += 1 } END { print n + 0 }')
+	fail=$(echo "$out" | grep -cE '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT) ' || true)
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	if [ $rc -ne 0 ]; then
+		echo "$out" | tail -40
+		failures+=("$2 tests in $1")
+		[ "$fail" -gt 0 ] || failed=$((failed + 1))
+	fi
 }
 
 integration() { # blockd binary, label
@@ -78,7 +85,7 @@ suite_tests "$BUILD_SAN" unit
 integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-step "build ($BUILD_FUZZ, libFuzzer)" env CC=clang setup "$BUILD_FUZZ" -Dfuzz=true
+CC=clang step "build ($BUILD_FUZZ, libFuzzer)" setup "$BUILD_FUZZ" -Dfuzz=true
 suite_tests "$BUILD_FUZZ" fuzz
 
 echo
