@@ -126,3 +126,77 @@ uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from)
 {
 	return next_bit(b, from, 0);
 }
+
+static size_t put_varint(uint8_t *out, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		uint8_t byte = v & 0x7f;
+
+		v >>= 7;
+		out[n++] = byte | (v ? 0x80 : 0);
+	} while (v);
+	return n;
+}
+
+static int get_varint(const uint8_t *in, size_t len, size_t *pos, uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t byte;
+
+		if (*pos >= len)
+			return -1;
+		byte = in[(*pos)++];
+		r |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+size_t bitmap_rle_encode(const struct bitmap *b, uint64_t *pos, uint8_t *out,
+			 size_t cap)
+{
+	uint64_t p = *pos;
+	size_t n = 0;
+
+	while (p < b->nbits && cap - n >= 20) {
+		uint64_t set = bitmap_next_set(b, p);
+		uint64_t clear = set < b->nbits ? bitmap_next_clear(b, set) : set;
+
+		n += put_varint(out + n, set - p);
+		n += put_varint(out + n, clear - set);
+		p = clear;
+	}
+	*pos = p;
+	return n;
+}
+
+int bitmap_rle_or(struct bitmap *b, uint64_t start, uint64_t nblocks,
+		  const uint8_t *in, size_t len)
+{
+	uint64_t p = start, end = start + nblocks;
+	size_t i = 0;
+
+	if (start > b->nbits || nblocks > b->nbits - start)
+		return -EBADMSG;
+	while (i < len) {
+		uint64_t clear, set;
+
+		if (get_varint(in, len, &i, &clear) < 0 ||
+		    get_varint(in, len, &i, &set) < 0)
+			return -EBADMSG;
+		if (clear > end - p || set > end - p - clear)
+			return -EBADMSG;
+		p += clear;
+		if (set)
+			bits_apply(b, p, p + set - 1, 1);
+		p += set;
+	}
+	return p == end ? 0 : -EBADMSG;
+}

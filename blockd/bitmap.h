@@ -9,6 +9,7 @@
 #define BLOCKD_BITMAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define BITMAP_BLOCK_BYTES 4096ULL
@@ -33,6 +34,19 @@ bool bitmap_test_range(const struct bitmap *b, uint64_t off, uint64_t len);
 uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from);
 /* First clear block at or after `from` (to measure a run), or nbits. */
 uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from);
+
+/*
+ * Run-length form, for sending a bitmap to the peer: LEB128 varints of
+ * alternating run lengths in blocks, clear first (a run may be 0). A
+ * chunk starts at block *pos and covers up to the returned *pos; it fits
+ * in cap bytes (cap >= 20). Returns the bytes written.
+ */
+size_t bitmap_rle_encode(const struct bitmap *b, uint64_t *pos, uint8_t *out,
+			 size_t cap);
+/* OR a chunk covering blocks [start, start + nblocks) into b.
+ * 0, or -EBADMSG if it is malformed or runs past nblocks or the map. */
+int bitmap_rle_or(struct bitmap *b, uint64_t start, uint64_t nblocks,
+		  const uint8_t *in, size_t len);
 
 static inline uint64_t bitmap_dirty_bytes(const struct bitmap *b)
 {
