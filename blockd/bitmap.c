@@ -12,12 +12,19 @@ int bitmap_init(struct bitmap *b, uint64_t size_bytes)
 	b->nbits = (size_bytes + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
 	b->nwords = (b->nbits + 63) / 64;
 	b->words = calloc(b->nwords ? b->nwords : 1, sizeof(uint64_t));
-	return b->words ? 0 : -ENOMEM;
+	b->npages = (b->nwords + BITMAP_WORDS_PER_PAGE - 1) / BITMAP_WORDS_PER_PAGE;
+	b->page_dirty = calloc(b->npages ? b->npages : 1, 1);
+	if (!b->words || !b->page_dirty) {
+		bitmap_fini(b);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void bitmap_fini(struct bitmap *b)
 {
 	free(b->words);
+	free(b->page_dirty);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -37,8 +44,11 @@ static void bits_apply(struct bitmap *b, uint64_t first, uint64_t last, int val)
 			b->words[w] |= mask;
 		else
 			b->words[w] &= ~mask;
-		b->set_bits += (uint64_t)__builtin_popcountll(b->words[w]);
-		b->set_bits -= (uint64_t)__builtin_popcountll(before);
+		if (b->words[w] != before) {
+			b->set_bits += (uint64_t)__builtin_popcountll(b->words[w]);
+			b->set_bits -= (uint64_t)__builtin_popcountll(before);
+			b->page_dirty[w / BITMAP_WORDS_PER_PAGE] = 1;
+		}
 	}
 }
 
@@ -85,7 +95,52 @@ void bitmap_mark_all(struct bitmap *b)
 void bitmap_clear_all(struct bitmap *b)
 {
 	memset(b->words, 0, b->nwords * sizeof(uint64_t));
+	memset(b->page_dirty, 1, b->npages);
 	b->set_bits = 0;
+}
+
+void bitmap_page_encode(const struct bitmap *b, uint64_t page,
+			uint8_t out[BITMAP_PAGE_BYTES])
+{
+	uint64_t w0 = page * BITMAP_WORDS_PER_PAGE;
+
+	memset(out, 0, BITMAP_PAGE_BYTES);
+	for (uint64_t i = 0; i < BITMAP_WORDS_PER_PAGE && w0 + i < b->nwords; i++) {
+		uint64_t v = b->words[w0 + i];
+
+		for (int k = 0; k < 8; k++)
+			out[8 * i + (uint64_t)k] = (uint8_t)(v >> (8 * k));
+	}
+}
+
+void bitmap_page_load(struct bitmap *b, uint64_t page,
+		      const uint8_t in[BITMAP_PAGE_BYTES])
+{
+	uint64_t w0 = page * BITMAP_WORDS_PER_PAGE;
+
+	for (uint64_t i = 0; i < BITMAP_WORDS_PER_PAGE && w0 + i < b->nwords; i++) {
+		uint64_t v = 0, before = b->words[w0 + i];
+
+		for (int k = 0; k < 8; k++)
+			v |= (uint64_t)in[8 * i + (uint64_t)k] << (8 * k);
+		/* Bits past the end of the device are never set. */
+		if (w0 + i == b->nwords - 1 && b->nbits % 64)
+			v &= (1ULL << (b->nbits % 64)) - 1;
+		b->words[w0 + i] = v;
+		b->set_bits += (uint64_t)__builtin_popcountll(v);
+		b->set_bits -= (uint64_t)__builtin_popcountll(before);
+	}
+}
+
+void bitmap_mark_pages_dirty(struct bitmap *b, uint64_t off, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!range_blocks(b, off, len, &first, &last))
+		return;
+	for (uint64_t p = first / 64 / BITMAP_WORDS_PER_PAGE;
+	     p <= last / 64 / BITMAP_WORDS_PER_PAGE; p++)
+		b->page_dirty[p] = 1;
 }
 
 bool bitmap_test_range(const struct bitmap *b, uint64_t off, uint64_t len)

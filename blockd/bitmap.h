@@ -19,7 +19,12 @@ struct bitmap {
 	uint64_t nbits;		/* blocks covered */
 	uint64_t nwords;
 	uint64_t set_bits;	/* kept current by every change */
+	uint8_t *page_dirty;	/* per 4 KiB page of words: changed since saved */
+	uint64_t npages;
 };
+
+#define BITMAP_PAGE_BYTES 4096U
+#define BITMAP_WORDS_PER_PAGE (BITMAP_PAGE_BYTES / 8)
 
 int bitmap_init(struct bitmap *b, uint64_t size_bytes);
 void bitmap_fini(struct bitmap *b);
@@ -47,6 +52,16 @@ size_t bitmap_rle_encode(const struct bitmap *b, uint64_t *pos, uint8_t *out,
  * 0, or -EBADMSG if it is malformed or runs past nblocks or the map. */
 int bitmap_rle_or(struct bitmap *b, uint64_t start, uint64_t nblocks,
 		  const uint8_t *in, size_t len);
+
+/* On-disk form: page i holds blocks [i * 32768, (i + 1) * 32768), bit n
+ * of byte k is block 8k + n (little-endian words). */
+void bitmap_page_encode(const struct bitmap *b, uint64_t page,
+			uint8_t out[BITMAP_PAGE_BYTES]);
+void bitmap_page_load(struct bitmap *b, uint64_t page,
+		      const uint8_t in[BITMAP_PAGE_BYTES]);
+/* Pages of the extent [off, off+len), for saving before it leaves the
+ * activity log. */
+void bitmap_mark_pages_dirty(struct bitmap *b, uint64_t off, uint64_t len);
 
 static inline uint64_t bitmap_dirty_bytes(const struct bitmap *b)
 {

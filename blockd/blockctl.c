@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "blockd/config.h"
+#include "blockd/metafile.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
@@ -29,8 +30,13 @@ static void usage(FILE *f)
 		"usage: blockctl -c FILE [-n NODE] COMMAND [ARGS]\n"
 		"       blockctl --control SOCKET COMMAND [ARGS]\n"
 		"commands:\n"
+		"  create-md [--force] write fresh metadata (the daemon must be stopped)\n"
 		"  status [--json]     state of this node and its peer\n"
-		"  events              one JSON line per state change\n");
+		"  events              one JSON line per state change\n"
+		"  primary [--force] | secondary\n"
+		"  connect [--discard-my-data] | disconnect\n"
+		"  protocol A|B|C | pause-sync | resume-sync\n"
+		"  new-current-uuid --clear-bitmap\n");
 }
 
 static int ctl_connect(const char *path)
@@ -166,6 +172,69 @@ static void print_status(struct json_object *s)
 	}
 }
 
+/* create-md works on the disk itself, with the daemon stopped. */
+static int create_md(const struct config *cfg, bool have_cfg, int nrest,
+		     char **rest)
+{
+	const struct config_node *self;
+	char msg[512];
+	bool force = false;
+	int fd;
+
+	if (!have_cfg) {
+		fprintf(stderr, "blockctl: create-md needs -c FILE -n NODE\n");
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < nrest; i++) {
+		if (!strcmp(rest[i], "--force")) {
+			force = true;
+		} else {
+			fprintf(stderr, "blockctl: create-md: unknown argument %s\n", rest[i]);
+			return EXIT_USAGE;
+		}
+	}
+	self = &cfg->nodes[cfg->self];
+	if (!strcmp(self->meta, "none")) {
+		fprintf(stderr, "blockctl: create-md: this node has meta = none\n");
+		return EXIT_REFUSED;
+	}
+	if (!self->disk[0]) {
+		fprintf(stderr, "blockctl: create-md: node %s has no disk\n", self->name);
+		return EXIT_USAGE;
+	}
+	/* Refuse while blockd runs: it owns the metadata. */
+	{
+		char path[CONFIG_STR + 64];
+		FILE *devnull = fopen("/dev/null", "w");
+		FILE *saved = stderr;
+
+		if (self->control[0])
+			snprintf(path, sizeof(path), "%s", self->control);
+		else
+			snprintf(path, sizeof(path), "/run/blockd/%s-%s.ctl",
+				 cfg->name, self->name);
+		if (devnull)
+			stderr = devnull;
+		fd = ctl_connect(path);
+		stderr = saved;
+		if (devnull)
+			fclose(devnull);
+		if (fd >= 0) {
+			close(fd);
+			fprintf(stderr, "blockctl: create-md: blockd is running for "
+				"%s on %s: stop it first\n", cfg->name, self->name);
+			return EXIT_REFUSED;
+		}
+	}
+	if (metafile_create(self->meta, self->disk, self->name, cfg->al_extents,
+			    force, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "blockctl: create-md: %s\n", msg);
+		return EXIT_REFUSED;
+	}
+	printf("%s\n", msg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -207,6 +276,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (!strcmp(rest[0], "create-md"))
+		return create_md(&cfg, control == path, nrest, rest);
 
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(rest[0]));

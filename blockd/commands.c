@@ -44,6 +44,8 @@ static struct json_object *peer_status_json(struct node *n)
 	add_u64(p, "data_received_bytes", res->data_received_bytes);
 	add_u64(p, "resync_sent_bytes", res->resync_sent_bytes);
 	add_u64(p, "resync_received_bytes", res->resync_received_bytes);
+	add_u64(p, "resync_same_bytes", res->resync_same_bytes);
+	add_u64(p, "resync_zero_bytes", res->resync_zero_bytes);
 	return p;
 }
 
@@ -63,6 +65,17 @@ struct json_object *node_status_json(struct node *n)
 	add_str(o, "fencing", config_fencing_name(n->cfg.fencing));
 	add_u64(o, "nbd_connections", n->nbd ? nbd_server_connections(n->nbd) : 0);
 	add_u64(o, "instance", res->instance);
+	if (res->meta.enabled) {
+		struct json_object *u = json_object_new_array();
+		char hex[20];
+
+		for (int i = 0; i < UUID_N; i++) {
+			snprintf(hex, sizeof(hex), "%016llx",
+				 (unsigned long long)res->meta.sb.uuid[i]);
+			json_object_array_add(u, json_object_new_string(hex));
+		}
+		json_object_object_add(o, "uuids", u);
+	}
 	add_u64(o, "read_bytes", res->read_bytes);
 	add_u64(o, "written_bytes", res->written_bytes);
 	json_object_object_add(o, "peer", peer_status_json(n));
@@ -111,7 +124,7 @@ static int cmd_primary(struct node *n, struct json_object *req,
 		res->disk_state = DS_UPTODATE;
 	}
 	res->role = ROLE_PRIMARY;
-	peer_promoted(res);
+	peer_promoted(res, force);
 	resource_event(res, "role-changed");
 	return 0;
 }
@@ -130,7 +143,7 @@ static int cmd_secondary(struct node *n, struct json_object *req,
 		REFUSE("%u NBD client%s connected: disconnect %s first", clients,
 		       clients == 1 ? " is" : "s are", clients == 1 ? "it" : "them");
 	res->role = ROLE_SECONDARY;
-	peer_send_state(res);
+	peer_demoted(res);
 	resource_event(res, "role-changed");
 	return 0;
 }
@@ -142,9 +155,11 @@ static int cmd_connect(struct node *n, struct json_object *req,
 
 	if (!res->link)
 		REFUSE("no peer is configured for %s", n->cfg.name);
-	if (req_flag(req, "discard-my-data"))
-		REFUSE("--discard-my-data needs split-brain recovery, which this "
-		       "version does not have");
+	if (req_flag(req, "discard-my-data")) {
+		if (res->role == ROLE_PRIMARY)
+			REFUSE("a Primary cannot discard its data: demote it first");
+		res->discard_my_data = true;
+	}
 	if (res->peer_conn == CS_STANDALONE) {
 		res->peer_conn = CS_CONNECTING;
 		link_connect(res->link);
@@ -191,10 +206,48 @@ static int cmd_protocol(struct node *n, struct json_object *req,
 	return 0;
 }
 
+static int cmd_new_current_uuid(struct node *n, struct json_object *req,
+				struct json_object **result, char *err,
+				size_t errlen)
+{
+	if (!req_flag(req, "clear-bitmap"))
+		REFUSE("only 'new-current-uuid --clear-bitmap' (skip the initial "
+		       "sync of two blank disks) is supported");
+	return peer_new_current_uuid(&n->res, err, errlen);
+}
+
+static bool syncing(const struct resource *res)
+{
+	return res->repl == RS_SYNC_SOURCE || res->repl == RS_SYNC_TARGET ||
+	       res->repl == RS_PAUSED_SYNC_S || res->repl == RS_PAUSED_SYNC_T;
+}
+
+static int cmd_pause_sync(struct node *n, struct json_object *req,
+			  struct json_object **result, char *err, size_t errlen)
+{
+	if (!syncing(&n->res))
+		REFUSE("no resync is running (replication is %s)",
+		       repl_state_name(n->res.repl));
+	peer_set_paused(&n->res, true);
+	return 0;
+}
+
+static int cmd_resume_sync(struct node *n, struct json_object *req,
+			   struct json_object **result, char *err, size_t errlen)
+{
+	if (!n->res.sync_paused)
+		REFUSE("the resync is not paused on this node");
+	peer_set_paused(&n->res, false);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	control_cmd_fn fn;
 } commands[] = {
+	{ "new-current-uuid", cmd_new_current_uuid },
+	{ "pause-sync", cmd_pause_sync },
+	{ "resume-sync", cmd_resume_sync },
 	{ "status", cmd_status },
 	{ "primary", cmd_primary },
 	{ "secondary", cmd_secondary },

@@ -5,6 +5,9 @@
  */
 #include "config.h"
 
+#include "blockd/metafmt.h"
+#include "blockd/uuid.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
@@ -153,6 +156,71 @@ static int set_retry_max(struct key_ctx *k, const char *v)
 	return set_ms(k, "connect-retry-max-ms", v, &k->cfg->connect_retry_max_ms);
 }
 
+static int set_al_extents(struct key_ctx *k, const char *v)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == 0 || *end || n < 7 || n > META_AL_EXTENTS_MAX) {
+		snprintf(k->err, sizeof(k->err), "al-extents must be 7..%u, not '%s'",
+			 META_AL_EXTENTS_MAX, v);
+		return -EINVAL;
+	}
+	k->cfg->al_extents = (uint32_t)n;
+	return 0;
+}
+
+static int set_sb(struct key_ctx *k, int pri, const char *v)
+{
+	int p = sb_policy_parse(v, pri);
+
+	if (p < 0) {
+		snprintf(k->err, sizeof(k->err), "'%s' is not a policy for "
+			 "after-sb-%dpri (%s)", v, pri,
+			 pri == 0 ? "disconnect, discard-zero-changes, "
+				    "discard-younger-primary, discard-least-changes" :
+			 pri == 1 ? "disconnect, consensus, discard-secondary" :
+				    "disconnect");
+		return -EINVAL;
+	}
+	k->cfg->after_sb[pri] = p;
+	return 0;
+}
+
+static int set_sb0(struct key_ctx *k, const char *v) { return set_sb(k, 0, v); }
+static int set_sb1(struct key_ctx *k, const char *v) { return set_sb(k, 1, v); }
+static int set_sb2(struct key_ctx *k, const char *v) { return set_sb(k, 2, v); }
+
+static int set_resync_checksum(struct key_ctx *k, const char *v)
+{
+	return parse_bool(k, "resync-checksum", v, &k->cfg->resync_checksum);
+}
+
+static int set_mib(struct key_ctx *k, const char *key, const char *v,
+		   uint32_t *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == 0 || *end || n > 1000000) {
+		snprintf(k->err, sizeof(k->err), "%s must be 0..1000000, not '%s'",
+			 key, v);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int set_rate_min(struct key_ctx *k, const char *v)
+{
+	return set_mib(k, "resync-rate-min-mib", v, &k->cfg->resync_rate_min_mib);
+}
+
+static int set_rate_max(struct key_ctx *k, const char *v)
+{
+	return set_mib(k, "resync-rate-max-mib", v, &k->cfg->resync_rate_max_mib);
+}
+
 #define STR_RES(key, field) { key, SCOPE_RESOURCE, NULL, offsetof(struct config, field) }
 #define STR_NODE(key, field) { key, SCOPE_NODE, NULL, offsetof(struct config_node, field) }
 #define FN_RES(key, fn) { key, SCOPE_RESOURCE, fn, 0 }
@@ -170,6 +238,13 @@ static const struct key_def keys[] = {
 	FN_RES("ping-interval-ms", set_ping_interval),
 	FN_RES("ping-timeout-ms", set_ping_timeout),
 	FN_RES("connect-retry-max-ms", set_retry_max),
+	FN_RES("al-extents", set_al_extents),
+	FN_RES("after-sb-0pri", set_sb0),
+	FN_RES("after-sb-1pri", set_sb1),
+	FN_RES("after-sb-2pri", set_sb2),
+	FN_RES("resync-checksum", set_resync_checksum),
+	FN_RES("resync-rate-min-mib", set_rate_min),
+	FN_RES("resync-rate-max-mib", set_rate_max),
 	STR_NODE("address", address),
 	STR_NODE("disk", disk),
 	STR_NODE("meta", meta),
@@ -262,6 +337,8 @@ static void config_defaults(struct config *cfg)
 	cfg->ping_interval_ms = 1000;
 	cfg->ping_timeout_ms = 5000;
 	cfg->connect_retry_max_ms = 5000;
+	cfg->al_extents = META_AL_EXTENTS_DEFAULT;
+	cfg->resync_rate_min_mib = 10;
 	cfg->self = -1;
 	cfg->peer = -1;
 }
@@ -335,8 +412,14 @@ static int config_finish(struct config *cfg, const char *node)
 			"with protocol A acknowledged writes may be lost\n");
 		return -EINVAL;
 	}
+	/* Two nodes need metadata; one node runs without unless asked. */
 	if (!self->meta[0])
-		strcpy(self->meta, "internal");
+		strcpy(self->meta, cfg->n_nodes == 2 ? "internal" : "none");
+	if (cfg->n_nodes == 2 && !strcmp(self->meta, "none")) {
+		fprintf(stderr, "meta = none is only for a one-node resource: "
+			"replication needs metadata (internal or a file)\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -45,6 +45,11 @@ struct config {
 	uint32_t ping_interval_ms;	/* peer keepalive */
 	uint32_t ping_timeout_ms;	/* peer silent this long: lost */
 	uint32_t connect_retry_max_ms;	/* cap of the redial back-off */
+	uint32_t al_extents;		/* activity log size, 4 MiB each */
+	int after_sb[3];		/* split-brain policy by Primaries */
+	bool resync_checksum;		/* identical blocks cross as a CRC */
+	uint32_t resync_rate_min_mib;	/* per second, kept under load */
+	uint32_t resync_rate_max_mib;	/* per second, 0 = as fast as it goes */
 	struct config_node nodes[CONFIG_NODES_MAX];
 	unsigned n_nodes;
 	int self;			/* index of the node run here */

@@ -87,6 +87,7 @@ static void nbd_drained(void *arg)
 {
 	struct daemon *d = arg;
 
+	d->n.res.stopping = true;
 	link_shutdown(d->n.res.link);
 	memset(&d->final_flush, 0, sizeof(d->final_flush));
 	d->final_flush.local.cmd = DISK_FLUSH;
@@ -150,13 +151,14 @@ static void tick_done(struct loop_op *op, int res)
 	tick_arm(d);
 }
 
-/* Once a second: resync progress and retries. */
+/* Ten times a second: resync pacing and retries; status and lazy bitmap
+ * saving once a second. */
 static void tick_arm(struct daemon *d)
 {
 	struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);
 
-	d->tick_ts.tv_sec = 1;
-	d->tick_ts.tv_nsec = 0;
+	d->tick_ts.tv_sec = 0;
+	d->tick_ts.tv_nsec = 100 * 1000 * 1000;
 	io_uring_prep_timeout(sqe, &d->tick_ts, 0, 0);
 	loop_op_arm(&d->n.loop, sqe, &d->tick_op, tick_done);
 }
@@ -236,9 +238,9 @@ static int resource_start(struct node *n)
 			.ping_timeout_ms = n->cfg.ping_timeout_ms,
 			.connect_retry_max_ms = n->cfg.connect_retry_max_ms,
 		};
-		ret = resource_init(res, n, &lc);
+		ret = resource_init(res, n, &n->cfg, &lc);
 	} else {
-		ret = resource_init(res, n, NULL);
+		ret = resource_init(res, n, &n->cfg, NULL);
 	}
 	if (ret < 0)
 		return ret;
@@ -292,6 +294,7 @@ int main(int argc, char **argv)
 	ret = loop_run(&d.n.loop);
 	control_free(d.n.ctl);
 	nbd_server_free(d.n.nbd);
+	resource_shutdown_meta(&d.n.res);
 	resource_fini(&d.n.res);
 	disk_close(&d.n.res.disk);
 	bufpool_fini(&d.n.res.pool);

@@ -1,32 +1,34 @@
 /* peer.c - the resource's side of the peer link: state exchange, the
- * decision of who syncs whom on connect, and the frame dispatch.
+ * decision of who syncs whom on connect, the bitmap exchange, and the
+ * frame dispatch.
  *
- * On connect each node sends STATE (role, disk, instance, what it knows
- * the peer lacks). The first STATE received triggers the decision, which
- * both nodes compute alike from the same two states:
+ * On connect each node sends STATE (role, disk, generation UUIDs, flags,
+ * what its bitmap holds). The first STATE received triggers the decision
+ * (uuid.c; its rule name is logged), which both nodes reach alike:
  *
- *   rule                                         this node becomes
- *   both Primary                                 split brain: disconnect
- *   I am Primary                                 SyncSource
- *   peer is Primary                              SyncTarget
- *   both hold writes the other lacks             split brain: disconnect
- *   I hold writes the peer lacks                 SyncSource
- *   the peer holds writes I lack                 SyncTarget
- *   my disk UpToDate, the peer's is not          SyncSource
- *   the peer's disk UpToDate, mine is not        SyncTarget
- *   otherwise                                    Established
+ *   no sync / both new        Established
+ *   source|target, full       the source marks every block; resync
+ *   source|target, bitmap     both send their bitmaps (RLE), both OR in
+ *                             the other's, then the source resyncs
+ *   split brain               the after-sb policies, or connect
+ *                             --discard-my-data, pick a loser whose
+ *                             changes are rolled back by bitmap; else
+ *                             disconnect
+ *   unrelated data            disconnect, loudly
  *
- * A SyncSource resyncs only its bitmap when the peer is the very process
- * it was last in sync with (instances match both ways); otherwise it
- * cannot know what the peer holds and resyncs everything. (Persistent
- * generation identifiers replace the instance check with metadata.)
+ * Generation UUIDs move here: a Primary that writes without its peer
+ * takes a new current UUID first; a finished resync retires the
+ * source's bitmap UUID into history and gives the target the source's
+ * current UUID.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "blockd/node.h"
 #include "blockd/resource.h"
+#include "blockd/uuid.h"
 #include "common/log.h"
 
 #define container_of(p, type, member) \
@@ -60,25 +62,36 @@ static void state_sent(struct link_tx *tx, int err)
 	}
 }
 
-void peer_send_state(struct resource *res)
+static void send_state_flags(struct resource *res, uint8_t flags)
 {
 	struct frame_state st = { 0 };
 
 	if (!link_is_up(res->link))
 		return;
 	if (res->state_tx_queued) {
-		res->state_tx_again = true; /* send the newest once this one left */
+		/* Send the newest once this one left, flags included. */
+		res->state_tx_again = true;
+		res->state_flags_pending |= flags;
 		return;
 	}
+	flags |= res->state_flags_pending;
+	res->state_flags_pending = 0;
 	st.role = (uint8_t)res->role;
 	st.disk = (uint8_t)res->disk_state;
 	st.protocol = (uint8_t)res->protocol;
+	st.flags = flags;
 	st.size_bytes = res->disk.size_bytes;
 	st.instance = res->instance;
-	st.last_peer_instance = res->last_peer_instance;
 	st.dirty_bytes = bitmap_dirty_bytes(&res->oos);
-	if (res->repl == RS_SYNC_SOURCE)
+	memcpy(st.uuid, res->meta.sb.uuid, sizeof(st.uuid));
+	st.md_flags = res->meta.sb.flags;
+	st.primary_since = res->meta.sb.primary_since;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
 		st.flags |= FRAME_STATE_F_SYNC_SOURCE;
+	if (res->sync_paused)
+		st.flags |= FRAME_STATE_F_PAUSED;
+	if (res->discard_my_data)
+		st.flags |= FRAME_STATE_F_DISCARD;
 	memset(&res->state_tx.h, 0, sizeof(res->state_tx.h));
 	res->state_tx.h.type = FRAME_STATE;
 	res->state_tx.h.payload_len = FRAME_STATE_BYTES;
@@ -89,90 +102,226 @@ void peer_send_state(struct resource *res)
 	link_send(res->link, &res->state_tx);
 }
 
-static void become_source(struct resource *res, const struct frame_state *ps)
+void peer_send_state(struct resource *res)
 {
-	bool same = ps->instance == res->last_peer_instance &&
-		    ps->last_peer_instance == res->instance;
+	send_state_flags(res, 0);
+}
 
-	if (!same) {
-		log_info("sync decision: peer instance unknown to this node: "
-			 "full resync as SyncSource");
-		bitmap_mark_all(&res->oos);
-	} else {
-		log_info("sync decision: bitmap resync as SyncSource, %llu bytes",
-			 (unsigned long long)bitmap_dirty_bytes(&res->oos));
+/* ---- bitmap exchange -------------------------------------------------- */
+
+static void bm_send_next(struct resource *res);
+
+static void bm_sent(struct link_tx *tx, int err)
+{
+	struct resource *res = container_of(tx, struct resource, bm_tx);
+
+	if (!err)
+		bm_send_next(res);
+}
+
+static void bm_exchange_check(struct resource *res)
+{
+	if (!res->bm_exchange || !res->bm_sent || !res->bm_received)
+		return;
+	res->bm_exchange = false;
+	log_info("bitmaps exchanged: %llu bytes out of sync",
+		 (unsigned long long)bitmap_dirty_bytes(&res->oos));
+	if (res->repl == RS_SYNC_SOURCE)
+		resync_start(res);
+	peer_send_state(res);
+}
+
+static void bm_send_next(struct resource *res)
+{
+	struct link_tx *tx = &res->bm_tx;
+	uint64_t start = res->bm_cursor;
+	size_t n;
+
+	memset(&tx->h, 0, sizeof(tx->h));
+	tx->sent = bm_sent;
+	if (start >= res->oos.nbits) {
+		if (res->bm_sent)
+			return;
+		tx->h.type = FRAME_BITMAP_DONE;
+		tx->payload = NULL;
+		res->bm_sent = true;
+		log_debug("bitmap sent: %llu blocks", (unsigned long long)start);
+		link_send(res->link, tx);
+		bm_exchange_check(res);
+		return;
 	}
-	res->repl = RS_SYNC_SOURCE;
+	n = bitmap_rle_encode(&res->oos, &res->bm_cursor, res->bm_payload,
+			      sizeof(res->bm_payload));
+	tx->h.type = FRAME_BITMAP;
+	tx->h.offset = start;
+	tx->h.id = res->bm_cursor - start;
+	tx->h.payload_len = (uint32_t)n;
+	tx->payload = res->bm_payload;
+	link_send(res->link, tx);
+}
+
+static void bm_exchange_start(struct resource *res)
+{
+	res->bm_exchange = true;
+	res->bm_sent = res->bm_received = false;
+	res->bm_cursor = 0;
+	bm_send_next(res);
+}
+
+/* ---- the decision ----------------------------------------------------- */
+
+static void become_source(struct resource *res, bool full)
+{
+	if (full)
+		bitmap_mark_all(&res->oos);
+	res->repl = res->sync_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
 	res->peer_disk = DS_INCONSISTENT;
-	res->last_peer_instance = ps->instance;
 }
 
 static void become_target(struct resource *res, const struct frame_state *ps)
 {
-	log_info("sync decision: SyncTarget of %s", res->peer_role == ROLE_PRIMARY
-		 ? "the Primary" : "the peer");
-	res->repl = RS_SYNC_TARGET;
+	res->repl = res->sync_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
 	res->disk_state = DS_INCONSISTENT;
-	res->last_peer_instance = ps->instance;
 	res->rs_total_bytes = ps->dirty_bytes;
-	res->rs_received_base = res->resync_received_bytes;
-	bitmap_clear_all(&res->oos);
+	res->rs_received_base = res->rs_applied_bytes;
+	res->rs_started_ms = 0;
+	/* Durable before the first resync write lands (receiver waits). */
+	res->meta.sb.flags &= ~MDF_CONSISTENT;
+	meta_write_sb(&res->meta);
 }
 
 static void split_brain(struct resource *res, const char *why)
 {
-	log_err("split brain detected: %s; disconnecting (resolve by hand: "
-		"'blockctl secondary' and 'connect --discard-my-data' on the "
-		"node whose changes are to be dropped)", why);
+	log_err("split brain detected: %s; disconnecting. Resolve it with "
+		"'blockctl connect --discard-my-data' on the node whose changes "
+		"are to be dropped, or set after-sb-*pri policies", why);
 	res->peer_conn = CS_STANDALONE;
 	link_disconnect(res->link, "split brain");
 	resource_event(res, "split-brain");
 }
 
+static struct uuid_side side_self(const struct resource *res)
+{
+	struct uuid_side s = { 0 };
+
+	memcpy(s.uuid, res->meta.sb.uuid, sizeof(s.uuid));
+	s.flags = res->meta.sb.flags;
+	s.primary = res->role == ROLE_PRIMARY;
+	s.dirty_bytes = bitmap_dirty_bytes(&res->oos);
+	s.primary_since = res->meta.sb.primary_since;
+	return s;
+}
+
+static struct uuid_side side_peer(const struct frame_state *ps)
+{
+	struct uuid_side s = { 0 };
+
+	memcpy(s.uuid, ps->uuid, sizeof(s.uuid));
+	s.flags = ps->md_flags;
+	s.primary = ps->role == ROLE_PRIMARY;
+	s.dirty_bytes = ps->dirty_bytes;
+	s.primary_since = ps->primary_since;
+	return s;
+}
+
+static struct uuid_result resolve_split_brain(struct resource *res,
+					      const struct uuid_side *me,
+					      const struct uuid_side *peer,
+					      bool tiebreak)
+{
+	const struct config *cfg = res->cfg;
+
+	if (res->discard_my_data)
+		return (struct uuid_result){ UD_TARGET_BITMAP, "discard-my-data" };
+	if (res->peer_state.flags & FRAME_STATE_F_DISCARD)
+		return (struct uuid_result){ UD_SOURCE_BITMAP, "peer-discards-its-data" };
+	return uuid_resolve_split_brain(me, peer, tiebreak, cfg->after_sb[0],
+					cfg->after_sb[1], cfg->after_sb[2]);
+}
+
 static void decide(struct resource *res, const struct frame_state *ps)
 {
-	bool me_p = res->role == ROLE_PRIMARY, peer_p = ps->role == ROLE_PRIMARY;
-	bool me_dirty = res->oos.set_bits > 0, peer_dirty = ps->dirty_bytes > 0;
-	bool me_ok = res->disk_state == DS_UPTODATE, peer_ok = ps->disk == DS_UPTODATE;
+	struct uuid_side me = side_self(res), peer = side_peer(ps);
+	bool tiebreak = strcmp(res->node, res->peer_name) < 0;
+	struct uuid_result r;
 
-	if (me_p && peer_p) {
+	if (me.primary && peer.primary) {
 		split_brain(res, "both nodes are Primary");
 		return;
 	}
-	if (me_p && ps->size_bytes < res->disk.size_bytes) {
-		log_err("peer disk (%llu bytes) is smaller than this one (%llu): "
-			"refusing to connect",
+	if (ps->size_bytes < res->disk.size_bytes) {
+		log_err("peer data area (%llu bytes) is smaller than this one "
+			"(%llu): refusing to connect",
 			(unsigned long long)ps->size_bytes,
 			(unsigned long long)res->disk.size_bytes);
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "peer disk too small");
 		return;
 	}
-	if (me_p) {
-		become_source(res, ps);
-	} else if (peer_p) {
-		become_target(res, ps);
-	} else if (me_dirty && peer_dirty) {
-		split_brain(res, "both nodes hold writes the other lacks");
-		return;
-	} else if (me_dirty) {
-		become_source(res, ps);
-	} else if (peer_dirty) {
-		become_target(res, ps);
-	} else if (me_ok && !peer_ok) {
-		become_source(res, ps);
-	} else if (peer_ok && !me_ok) {
-		become_target(res, ps);
-	} else {
-		res->repl = RS_ESTABLISHED;
-		res->last_peer_instance = ps->instance;
-		log_info("sync decision: no resync needed");
+	r = uuid_compare(&me, &peer, tiebreak);
+	log_info("sync decision: %s (rule %s; uuids %016llx:%016llx here, "
+		 "%016llx:%016llx on the peer)", uuid_decision_name(r.d), r.rule,
+		 (unsigned long long)me.uuid[UUID_CURRENT],
+		 (unsigned long long)me.uuid[UUID_BITMAP],
+		 (unsigned long long)peer.uuid[UUID_CURRENT],
+		 (unsigned long long)peer.uuid[UUID_BITMAP]);
+	if (r.d == UD_SPLIT_BRAIN) {
+		r = resolve_split_brain(res, &me, &peer, tiebreak);
+		log_warn("split brain: %s (rule %s)", uuid_decision_name(r.d), r.rule);
+		resource_event(res, "split-brain-detected");
 	}
+	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary) {
+		split_brain(res, "this Primary would have to discard its data");
+		return;
+	}
+	switch (r.d) {
+	case UD_SPLIT_BRAIN:
+		split_brain(res, "no policy resolves it");
+		return;
+	case UD_UNRELATED:
+		log_err("the peer holds unrelated data (no common generation): "
+			"refusing to connect; 'create-md --force' one side to "
+			"start it over");
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "unrelated data");
+		resource_event(res, "unrelated-data");
+		return;
+	case UD_SOURCE_FULL:
+		become_source(res, true);
+		break;
+	case UD_TARGET_FULL:
+		become_target(res, ps);
+		break;
+	case UD_SOURCE_BITMAP:
+		become_source(res, false);
+		bm_exchange_start(res);
+		break;
+	case UD_TARGET_BITMAP:
+		become_target(res, ps);
+		bm_exchange_start(res);
+		break;
+	default:
+		res->repl = RS_ESTABLISHED;
+		break;
+	}
+	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
-	if (res->repl == RS_SYNC_SOURCE)
+	if (r.d == UD_SOURCE_FULL)
 		resync_start(res);	/* after STATE: the target knows first */
 	resource_event(res, "connected");
+}
+
+static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
+{
+	res->meta.sb.uuid[UUID_CURRENT] = ps->uuid[UUID_CURRENT];
+	res->meta.sb.uuid[UUID_BITMAP] = 0;
+	res->meta.sb.uuid[UUID_HISTORY1] = ps->uuid[UUID_HISTORY1];
+	res->meta.sb.uuid[UUID_HISTORY2] = ps->uuid[UUID_HISTORY2];
+	res->meta.sb.flags |= MDF_CONSISTENT;
+	res->meta.sb.flags &= ~(MDF_OUTDATED | MDF_CRASHED_PRIMARY);
+	bitmap_clear_all(&res->oos);
+	meta_write_sb(&res->meta);
 }
 
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
@@ -185,20 +334,38 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	res->state_received = true;
+	res->peer_state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_instance = ps.instance;
+	res->peer_disk = (enum disk_state)ps.disk;
+	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	if (first) {
-		res->peer_disk = (enum disk_state)ps.disk;
 		decide(res, &ps);
 		return;
 	}
-	res->peer_disk = (enum disk_state)ps.disk;
+	if ((ps.flags & FRAME_STATE_F_NEW_UUID) && res->repl == RS_ESTABLISHED &&
+	    res->role == ROLE_SECONDARY) {
+		log_info("the peer started a new generation over blank disks: "
+			 "adopting it, no initial sync");
+		adopt_peer_uuid(res, &ps);
+		res->disk_state = DS_UPTODATE;
+		peer_send_state(res);
+	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED) {
 		/* The peer was promoted over this disk: it syncs us. */
 		become_target(res, &ps);
 		peer_send_state(res);
 	}
-	if (res->repl == RS_SYNC_TARGET && ps.dirty_bytes > res->rs_total_bytes)
+	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+		res->repl = res->peer_paused || res->sync_paused
+			? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S) {
+		res->repl = res->peer_paused || res->sync_paused
+			? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+		resync_pump(res);
+	}
+	if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
+	    ps.dirty_bytes > res->rs_total_bytes)
 		res->rs_total_bytes = ps.dirty_bytes;
 	if (res->role == ROLE_PRIMARY && ps.role == ROLE_PRIMARY) {
 		split_brain(res, "both nodes are Primary");
@@ -207,30 +374,39 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	resource_event(res, "peer-changed");
 }
 
+/* ---- link callbacks --------------------------------------------------- */
+
 static void peer_up(void *owner)
 {
 	struct resource *res = owner;
 
 	res->state_received = false;
 	res->repl = RS_OFF;
+	res->bm_exchange = false;
+	res->state_flags_pending = 0;
 	peer_send_state(res);
 }
 
 static void peer_down(void *owner, const char *why)
 {
 	struct resource *res = owner;
-	struct node *n = res->owner;
 
 	res->state_received = false;
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
+	res->bm_exchange = false;
 	if (res->peer_conn != CS_STANDALONE)
 		res->peer_conn = CS_CONNECTING;
 	writepath_peer_lost(res);
 	receiver_peer_lost(res);
 	resync_peer_lost(res);
-	(void)n;
+	/* A Primary now writes what the peer will lack: a new generation,
+	 * durable before the next write completes (writes wait for it). */
+	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping) {
+		meta_uuid_new_current(&res->meta);
+		meta_write_sb(&res->meta);
+	}
 	resource_event(res, "disconnected");
 }
 
@@ -238,7 +414,12 @@ static bool frame_is_stream(uint16_t type)
 {
 	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
 	       type == FRAME_BARRIER || type == FRAME_RS_DATA ||
-	       type == FRAME_RS_ZERO;
+	       type == FRAME_RS_ZERO || type == FRAME_RS_CSUM;
+}
+
+static bool is_target(const struct resource *res)
+{
+	return res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T;
 }
 
 static void peer_frame(void *owner, const struct frame_hdr *h,
@@ -250,11 +431,18 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		on_state(res, payload, h->payload_len);
 		return;
 	}
+	if (!res->state_received) {
+		if (buf)
+			bufpool_put(&res->pool, buf, h->length);
+		link_drop(res->link, "frame before STATE");
+		return;
+	}
 	if (frame_is_stream(h->type)) {
-		bool ok = res->state_received && res->role == ROLE_SECONDARY &&
-			  (h->type == FRAME_RS_DATA || h->type == FRAME_RS_ZERO
-			   ? res->repl == RS_SYNC_TARGET
-			   : res->repl == RS_ESTABLISHED || res->repl == RS_SYNC_TARGET);
+		bool rs = h->type == FRAME_RS_DATA || h->type == FRAME_RS_ZERO ||
+			  h->type == FRAME_RS_CSUM;
+		bool ok = res->role == ROLE_SECONDARY &&
+			  (rs ? is_target(res)
+			      : res->repl == RS_ESTABLISHED || is_target(res));
 
 		if (!ok) {
 			if (buf)
@@ -265,7 +453,7 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		}
 		if (h->type == FRAME_DATA)
 			res->data_received_bytes += h->length;
-		receiver_frame(res, h, buf);
+		receiver_frame(res, h, payload, buf);
 		return;
 	}
 	switch (h->type) {
@@ -275,10 +463,29 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		writepath_ack(res, h->type, h->id, (int64_t)h->offset);
 		return;
 	case FRAME_RS_ACK:
-		resync_ack(res, h->id);
+		resync_ack(res, h->id, h->flags & FRAME_F_SAME);
+		return;
+	case FRAME_RS_NEED:
+		resync_need(res, h->id);
+		return;
+	case FRAME_BITMAP:
+		if (!res->bm_exchange ||
+		    bitmap_rle_or(&res->oos, h->offset, h->id, payload,
+				  h->payload_len) < 0)
+			link_drop(res->link, "malformed or unexpected BITMAP");
+		return;
+	case FRAME_BITMAP_DONE:
+		log_debug("BITMAP_DONE received (exchange %d sent %d received %d)",
+			  res->bm_exchange, res->bm_sent, res->bm_received);
+		if (!res->bm_exchange) {
+			link_drop(res->link, "unexpected BITMAP_DONE");
+			return;
+		}
+		res->bm_received = true;
+		bm_exchange_check(res);
 		return;
 	case FRAME_RS_DONE:
-		if (res->repl != RS_SYNC_TARGET) {
+		if (!is_target(res)) {
 			link_drop(res->link, "RS_DONE while not SyncTarget");
 			return;
 		}
@@ -295,11 +502,14 @@ const struct link_ops peer_link_ops = {
 	.frame = peer_frame,
 };
 
+/* ---- resync end, roles, commands ------------------------------------- */
+
 void peer_target_synced(struct resource *res)
 {
 	res->repl = RS_ESTABLISHED;
 	res->disk_state = DS_UPTODATE;
 	res->resync_done_pct = 100;
+	adopt_peer_uuid(res, &res->peer_state);
 	log_info("resync finished: this disk is UpToDate");
 	peer_send_state(res);
 	resource_event(res, "resync-finished");
@@ -307,10 +517,22 @@ void peer_target_synced(struct resource *res)
 
 void peer_source_synced(struct resource *res)
 {
+	struct meta_sb *sb = &res->meta.sb;
+
 	memset(&res->done_tx.h, 0, sizeof(res->done_tx.h));
 	res->done_tx.h.type = FRAME_RS_DONE;
 	res->done_tx.payload = NULL;
 	res->done_tx.sent = NULL;
+	if (sb->uuid[UUID_BITMAP]) {
+		sb->uuid[UUID_HISTORY2] = sb->uuid[UUID_HISTORY1];
+		sb->uuid[UUID_HISTORY1] = sb->uuid[UUID_BITMAP];
+		sb->uuid[UUID_BITMAP] = 0;
+	}
+	if (res->role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
+		sb->flags &= ~MDF_CRASHED_PRIMARY;
+	meta_write_sb(&res->meta);
+	/* STATE first, so the target adopts the retired history. */
+	peer_send_state(res);
 	link_send(res->link, &res->done_tx);
 	res->repl = RS_ESTABLISHED;
 	res->peer_disk = DS_UPTODATE;
@@ -319,22 +541,75 @@ void peer_source_synced(struct resource *res)
 	resource_event(res, "resync-finished");
 }
 
-/* This node was promoted: tell the peer, and if it is connected and not
- * UpToDate, this node is now the one to sync it from. */
-void peer_promoted(struct resource *res)
+/* This node was promoted. Without an UpToDate peer in sync it starts a new
+ * generation; a connected peer that is not UpToDate is synced from here. */
+void peer_promoted(struct resource *res, bool forced)
 {
+	struct meta_sb *sb = &res->meta.sb;
+	bool in_sync = res->state_received && res->repl == RS_ESTABLISHED &&
+		       res->peer_disk == DS_UPTODATE;
+
+	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED)
+		sb->uuid[UUID_CURRENT] = meta_uuid_random();
+	else if (!in_sync)
+		meta_uuid_new_current(&res->meta);
+	sb->flags |= MDF_CONSISTENT | MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
+	sb->flags &= ~MDF_OUTDATED;
+	sb->primary_since = (uint64_t)time(NULL);
+	meta_write_sb(&res->meta);
 	if (res->state_received && res->repl == RS_ESTABLISHED &&
 	    res->peer_disk != DS_UPTODATE) {
-		struct frame_state ps = {
-			.role = (uint8_t)res->peer_role,
-			.disk = (uint8_t)res->peer_disk,
-			.instance = res->peer_instance,
-		};
-
-		become_source(res, &ps);
+		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
+			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
+		become_source(res, true);
 		peer_send_state(res);	/* carries F_SYNC_SOURCE */
 		resync_start(res);
 		return;
 	}
 	peer_send_state(res);
+}
+
+void peer_demoted(struct resource *res)
+{
+	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
+	meta_write_sb(&res->meta);
+	peer_send_state(res);
+}
+
+/* new-current-uuid --clear-bitmap: two blank disks need no initial sync. */
+int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
+{
+	if (!res->meta.enabled) {
+		snprintf(err, errlen, "this resource has no metadata");
+		return -EINVAL;
+	}
+	if (res->repl != RS_ESTABLISHED || res->role != ROLE_SECONDARY ||
+	    res->peer_role != ROLE_SECONDARY ||
+	    res->meta.sb.uuid[UUID_CURRENT] != UUID_JUST_CREATED ||
+	    res->peer_state.uuid[UUID_CURRENT] != UUID_JUST_CREATED) {
+		snprintf(err, errlen, "needs two connected Secondaries with fresh "
+			 "metadata (create-md) on both");
+		return -EPERM;
+	}
+	res->meta.sb.uuid[UUID_CURRENT] = meta_uuid_random();
+	res->meta.sb.uuid[UUID_BITMAP] = 0;
+	res->meta.sb.flags |= MDF_CONSISTENT;
+	bitmap_clear_all(&res->oos);
+	meta_write_sb(&res->meta);
+	res->disk_state = DS_UPTODATE;
+	send_state_flags(res, FRAME_STATE_F_NEW_UUID);
+	resource_event(res, "new-current-uuid");
+	return 0;
+}
+
+void peer_set_paused(struct resource *res, bool paused)
+{
+	res->sync_paused = paused;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		res->repl = paused || res->peer_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+		res->repl = paused || res->peer_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	peer_send_state(res);
+	resync_pump(res);
+	resource_event(res, paused ? "sync-paused" : "sync-resumed");
 }

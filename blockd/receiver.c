@@ -20,7 +20,9 @@
 #include <string.h>
 
 #include "blockd/resource.h"
+#include "common/crc32c.h"
 #include "common/log.h"
+#include "nbd/codec.h"
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -84,12 +86,13 @@ static void recv_ack_sent(struct link_tx *tx, int err)
 }
 
 static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
-		     int err)
+		     int err, uint32_t flags)
 {
 	struct link_tx *tx = &p->ack_tx;
 
 	memset(&tx->h, 0, sizeof(tx->h));
 	tx->h.type = type;
+	tx->h.flags = flags;
 	tx->h.id = p->id;
 	tx->h.offset = (uint64_t)(int64_t)err;
 	if (type == FRAME_RS_ACK) {
@@ -153,6 +156,23 @@ static void io_done(struct disk_io *io, int err)
 		return;
 	}
 	inflight_del(res, p);
+	if (p->type == FRAME_RS_CSUM) {
+		bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
+
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+		if (same) {
+			res->resync_same_bytes += p->len;
+			res->rs_applied_bytes += p->len;
+			send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
+		} else {
+			send_ack(res, p, FRAME_RS_NEED, 0, 0);
+		}
+		preq_put(res, p);
+		receiver_process(res);
+		return;
+	}
 	if (err < 0)
 		log_err("applying the peer's %u bytes at %llu failed: %s",
 			p->len, (unsigned long long)p->off, strerror(-err));
@@ -164,13 +184,15 @@ static void io_done(struct disk_io *io, int err)
 		link_kick(res->link);
 	}
 	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
-		if (err == 0)
+		if (err == 0 && p->type == FRAME_RS_DATA)
 			res->resync_received_bytes += p->len;
-		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err);
+		if (err == 0)
+			res->rs_applied_bytes += p->len;
+		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
 		if (err)	/* an RS chunk that failed: the source keeps its bits */
 			link_drop(res->link, "local write of resync data failed");
 	} else {
-		send_ack(res, p, FRAME_WRITE_ACK, err);
+		send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
 	preq_put(res, p);
 	receiver_process(res);
@@ -193,6 +215,9 @@ static void start_write(struct resource *res, struct peer_req *p)
 	case FRAME_TRIM:
 		io->cmd = DISK_TRIM;
 		break;
+	case FRAME_RS_CSUM:
+		io->cmd = DISK_READ;
+		break;
 	default:
 		io->cmd = DISK_ZERO;
 		if (p->flags & FRAME_F_NO_HOLE)
@@ -210,14 +235,29 @@ static void start_write(struct resource *res, struct peer_req *p)
 	disk_submit(&res->disk, io);
 }
 
+void receiver_kick(struct resource *res)
+{
+	if (!res->rx_kick_queued && res->preqs) {
+		res->rx_kick_queued = true;
+		loop_defer(res->loop, &res->rx_kick_op, rx_kick_run, 0);
+	}
+}
+
 static void receiver_process(struct resource *res)
 {
+	/* A metadata change (this disk turning Inconsistent) is durable
+	 * before any write of the stream lands. */
+	if (meta_busy(&res->meta))
+		return;
 	while (res->fifo) {
 		struct peer_req *p = res->fifo;
 
-		if (is_write_frame(p->type)) {
+		if (is_write_frame(p->type) || p->type == FRAME_RS_CSUM) {
 			if (overlaps_inflight(res, p))
 				return;
+			if (p->type == FRAME_RS_CSUM && !p->buf &&
+			    !(p->buf = bufpool_get(&res->pool, p->len)))
+				return;	/* io_done frees buffers and retries */
 		} else if (p->type == FRAME_BARRIER) {
 			if (res->inflight_count || p->flushing)
 				return;
@@ -235,18 +275,18 @@ static void receiver_process(struct resource *res)
 		if (!res->fifo)
 			res->fifo_tail = NULL;
 		p->next = NULL;
-		if (is_write_frame(p->type)) {
+		if (is_write_frame(p->type) || p->type == FRAME_RS_CSUM) {
 			start_write(res, p);
 		} else if (p->type == FRAME_BARRIER) {
 			if (p->flags & FRAME_F_FLUSH)
-				send_ack(res, p, FRAME_BARRIER_ACK, 0);
+				send_ack(res, p, FRAME_BARRIER_ACK, 0, 0);
 			preq_put(res, p);
 		}
 	}
 }
 
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
-		    uint8_t *buf)
+		    const uint8_t *payload, uint8_t *buf)
 {
 	struct peer_req *p = res->preq_free;
 
@@ -279,6 +319,8 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	p->off = h->offset;
 	p->len = h->length;
 	p->buf = buf;
+	if (h->type == FRAME_RS_CSUM)
+		p->csum = nbd_get32(payload);
 	if (h->flags & FRAME_F_WANT_RECV_ACK) {
 		struct link_tx *tx = &p->recv_ack_tx;
 

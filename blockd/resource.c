@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "common/log.h"
@@ -11,18 +12,40 @@
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
 
-int resource_init(struct resource *res, struct node *owner,
-		  const struct link_config *peer)
+/* The disk state the metadata proves at start-up. */
+static enum disk_state disk_state_from_meta(const struct meta *m)
 {
+	if (m->sb.uuid[UUID_CURRENT] == UUID_JUST_CREATED ||
+	    !(m->sb.flags & MDF_CONSISTENT))
+		return DS_INCONSISTENT;
+	if (m->sb.flags & MDF_OUTDATED)
+		return DS_OUTDATED;
+	return DS_UPTODATE;
+}
+
+int resource_init(struct resource *res, struct node *owner,
+		  const struct config *cfg, const struct link_config *peer)
+{
+	const struct config_node *self = &cfg->nodes[cfg->self];
 	int ret;
 
 	res->owner = owner;
+	res->cfg = cfg;
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
 	if (getrandom(&res->instance, sizeof(res->instance), 0) !=
 	    sizeof(res->instance))
 		return -EIO;
+	if (strcmp(self->meta, "none") != 0) {
+		ret = meta_open(&res->meta, self->meta, res->disk.fd,
+				res->disk.size_bytes, self->name, cfg->al_extents,
+				&res->oos);
+		if (ret < 0)
+			return ret;
+		meta_bind(&res->meta, res->loop, res);
+		res->disk.size_bytes = meta_data_bytes(&res->meta);
+	}
 	ret = writepath_init(res);
 	if (ret < 0)
 		return ret;
@@ -33,13 +56,10 @@ int resource_init(struct resource *res, struct node *owner,
 		res->peer_conn = CS_STANDALONE;
 		return 0;
 	}
-	/* Without metadata nothing proves this disk current: it starts
-	 * Inconsistent, and a connect or 'primary --force' settles it. */
+	res->peer_name = peer->peer_name;
 	res->role = ROLE_SECONDARY;
-	res->disk_state = DS_INCONSISTENT;
-	ret = bitmap_init(&res->oos, res->disk.size_bytes);
-	if (ret == 0)
-		ret = receiver_init(res);
+	res->disk_state = disk_state_from_meta(&res->meta);
+	ret = receiver_init(res);
 	if (ret == 0)
 		ret = link_new(&res->link, res->loop, &res->pool, peer,
 			       &peer_link_ops, res);
@@ -57,6 +77,21 @@ void resource_fini(struct resource *res)
 	receiver_fini(res);
 	bitmap_fini(&res->oos);
 	writepath_fini(res);
+	meta_close(&res->meta);
+}
+
+void resource_meta_done(struct resource *res)
+{
+	writepath_retry_waiting(res);
+	receiver_kick(res);
+}
+
+void resource_shutdown_meta(struct resource *res)
+{
+	if (!res->meta.enabled)
+		return;
+	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
+	meta_flush_sync(&res->meta);
 }
 
 static void read_done(struct disk_io *io, int err)
@@ -81,6 +116,14 @@ void resource_submit(struct resource *res, struct blk_req *r)
 
 void resource_tick(struct resource *res, uint64_t now_ms)
 {
-	resync_update_status(res, now_ms);
+	static uint64_t last_status_ms;
+
+	resync_rate_tick(res, 100);
+	if (now_ms - last_status_ms >= 1000) {
+		last_status_ms = now_ms;
+		resync_update_status(res, now_ms);
+		meta_bitmap_save(&res->meta);
+		res->app_busy = res->active != NULL;
+	}
 	resync_pump(res);
 }

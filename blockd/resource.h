@@ -21,7 +21,9 @@
 #include <stdint.h>
 
 #include "blockd/bitmap.h"
+#include "blockd/config.h"
 #include "blockd/disk.h"
+#include "blockd/meta.h"
 #include "blockd/state.h"
 #include "common/bufpool.h"
 #include "common/loop.h"
@@ -45,6 +47,7 @@ struct blk_req {
 	uint8_t pending;	/* LEG_* still outstanding */
 	uint8_t needed;		/* legs that gate completion (protocol) */
 	bool active;		/* on res->active (conflict checks) */
+	bool al_held;		/* holds activity log references */
 	bool replicated;	/* sent to the peer */
 	int err;
 	uint64_t seq;		/* transfer log sequence, 0 if none */
@@ -77,6 +80,7 @@ struct peer_req {
 	uint8_t *buf;		/* payload (bufpool), or NULL */
 	bool flushing;		/* BARRIER: its fdatasync is running */
 	bool flushed;		/* BARRIER: its fdatasync is done */
+	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
 	struct link_tx ack_tx;
 	struct link_tx recv_ack_tx;
 	bool recv_ack_pending, ack_pending;
@@ -94,6 +98,8 @@ struct rs_req {
 	uint8_t *buf;
 	bool busy;		/* not yet handed to the socket: app writes wait */
 	bool in_use;
+	bool csum;		/* sent as RS_CSUM, data only on RS_NEED */
+	bool zero;		/* a hole: sent as RS_ZERO */
 	struct link_tx tx;
 };
 
@@ -105,7 +111,10 @@ struct rs_req {
 struct resource {
 	const char *name;
 	const char *node;
+	const char *peer_name;
 	struct node *owner;
+	const struct config *cfg;
+	struct meta meta;
 	struct loop *loop;
 	struct disk disk;
 	struct bufpool pool;
@@ -114,6 +123,7 @@ struct resource {
 	enum role role;
 	enum disk_state disk_state;
 	bool io_frozen;
+	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
 	uint64_t instance;	/* random per start */
 
 	/* The peer, as last known. */
@@ -125,8 +135,18 @@ struct resource {
 	uint64_t peer_instance;
 	uint64_t last_peer_instance;	/* whom the bitmap is relative to */
 	bool state_received;	/* the peer's first STATE since connect */
+	struct frame_state peer_state;	/* the last one */
+	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
+	bool sync_paused;	/* pause-sync on either side */
+	bool peer_paused;
+	/* Bitmap exchange before a bitmap-based resync. */
+	bool bm_exchange, bm_sent, bm_received;
+	uint64_t bm_cursor;
+	struct link_tx bm_tx;
+	uint8_t bm_payload[FRAME_CTRL_PAYLOAD_MAX];
 	struct link_tx state_tx, done_tx;
 	bool state_tx_queued, state_tx_again;
+	uint8_t state_flags_pending;	/* for the STATE sent next */
 	struct bitmap oos;	/* blocks the peer lacks */
 
 	/* Primary write path. */
@@ -155,9 +175,12 @@ struct resource {
 	uint64_t rs_cursor;		/* next block to look at */
 	uint64_t rs_total_bytes;	/* out of sync when the resync began */
 	uint64_t rs_started_ms;
-	uint64_t rs_received_base;	/* target: received bytes at start */
+	uint64_t rs_received_base;	/* target: applied bytes at start */
+	uint64_t rs_applied_bytes;	/* target: resync ranges written */
 	uint64_t rs_next_id;
 	bool rs_skipped;		/* a chunk was skipped for a conflict */
+	int64_t rs_tokens;		/* bytes the max rate still allows */
+	bool app_busy;			/* application writes since the last tick */
 	bool rs_done_sent;
 
 	/* Status. */
@@ -167,11 +190,18 @@ struct resource {
 	uint64_t read_bytes, written_bytes;
 	uint64_t data_sent_bytes, data_received_bytes;
 	uint64_t resync_sent_bytes, resync_received_bytes;
+	uint64_t resync_same_bytes;	/* checksum resync: found identical */
+	uint64_t resync_zero_bytes;	/* holes sent as a range */
 };
 
-/* Set up the write path, the receiver and (with a peer) the link. */
+/* Set up metadata, the write path, the receiver and (with a peer) the
+ * link. */
 int resource_init(struct resource *res, struct node *owner,
-		  const struct link_config *peer);
+		  const struct config *cfg, const struct link_config *peer);
+/* Metadata became durable (superblock or activity log): resume I/O. */
+void resource_meta_done(struct resource *res);
+/* Clean shutdown: save the bitmap and superblock. */
+void resource_shutdown_meta(struct resource *res);
 void resource_fini(struct resource *res);
 void resource_submit(struct resource *res, struct blk_req *r);
 /* Once a second: resync progress, and a resync that waited for buffers. */
@@ -191,22 +221,28 @@ bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 int receiver_init(struct resource *res);
 void receiver_fini(struct resource *res);
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
-		    uint8_t *buf);
+		    const uint8_t *payload, uint8_t *buf);
 void receiver_peer_lost(struct resource *res);
 bool receiver_idle(const struct resource *res);
+void receiver_kick(struct resource *res);
 
 /* resync.c */
 void resync_start(struct resource *res);
 void resync_pump(struct resource *res);
-void resync_ack(struct resource *res, uint64_t id);
+void resync_ack(struct resource *res, uint64_t id, bool same);
 void resync_peer_lost(struct resource *res);
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 void resync_update_status(struct resource *res, uint64_t now_ms);
+void resync_need(struct resource *res, uint64_t id);
+void resync_rate_tick(struct resource *res, uint32_t ms);
 
 /* peer.c */
 extern const struct link_ops peer_link_ops;
 void peer_send_state(struct resource *res);
-void peer_promoted(struct resource *res);
+void peer_promoted(struct resource *res, bool forced);
+void peer_demoted(struct resource *res);
+int peer_new_current_uuid(struct resource *res, char *err, size_t errlen);
+void peer_set_paused(struct resource *res, bool paused);
 void peer_target_synced(struct resource *res);
 void peer_source_synced(struct resource *res);
 void resource_event(struct resource *res, const char *what);

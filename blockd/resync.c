@@ -23,7 +23,9 @@
 #include <time.h>
 
 #include "blockd/resource.h"
+#include "common/crc32c.h"
 #include "common/log.h"
+#include "nbd/codec.h"
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -84,6 +86,12 @@ static void rs_send(struct resource *res, struct rs_req *rs, uint16_t type)
 	h->length = rs->len;
 	h->payload_len = type == FRAME_RS_DATA ? rs->len : 0;
 	rs->tx.payload = type == FRAME_RS_DATA ? rs->buf : NULL;
+	if (type == FRAME_RS_CSUM) {
+		/* Only the checksum crosses; the data only if they differ. */
+		nbd_put32(rs->tx.inline_payload, crc32c(0, rs->buf, rs->len));
+		h->payload_len = 4;
+		rs->tx.payload = rs->tx.inline_payload;
+	}
 	rs->tx.sent = rs_sent;
 	link_send(res->link, &rs->tx);
 }
@@ -101,7 +109,19 @@ static void rs_read_done(struct disk_io *io, int err)
 		writepath_retry_waiting(res);
 		return;
 	}
-	rs_send(res, rs, FRAME_RS_DATA);
+	rs_send(res, rs, rs->csum ? FRAME_RS_CSUM : FRAME_RS_DATA);
+}
+
+/* Read a chunk (again) and send it: the first time, or after RS_NEED. */
+static void rs_read(struct resource *res, struct rs_req *rs)
+{
+	memset(&rs->io, 0, sizeof(rs->io));
+	rs->io.cmd = DISK_READ;
+	rs->io.off = rs->off;
+	rs->io.len = rs->len;
+	rs->io.buf = rs->buf;
+	rs->io.done = rs_read_done;
+	disk_submit(&res->disk, &rs->io);
 }
 
 static struct rs_req *rs_get(struct resource *res)
@@ -149,6 +169,8 @@ static bool rs_start_chunk(struct resource *res, uint64_t blk)
 	if (range_is_hole(res, off, rs->len)) {
 		rs->id = ++res->rs_next_id;
 		rs->in_use = rs->busy = true;
+		rs->zero = true;
+		rs->csum = false;
 		res->rs_inflight++;
 		res->rs_cursor = end;
 		rs_send(res, rs, FRAME_RS_ZERO);
@@ -159,23 +181,74 @@ static bool rs_start_chunk(struct resource *res, uint64_t blk)
 		return false;
 	rs->id = ++res->rs_next_id;
 	rs->in_use = rs->busy = true;
+	rs->zero = false;
+	rs->csum = res->cfg->resync_checksum;
 	res->rs_inflight++;
 	res->rs_cursor = end;
-	memset(&rs->io, 0, sizeof(rs->io));
-	rs->io.cmd = DISK_READ;
-	rs->io.off = off;
-	rs->io.len = rs->len;
-	rs->io.buf = rs->buf;
-	rs->io.done = rs_read_done;
-	disk_submit(&res->disk, &rs->io);
+	res->rs_tokens -= (int64_t)len;
+	rs_read(res, rs);
 	return true;
+}
+
+/* The target's data differed from the checksum: send the data now. */
+void resync_need(struct resource *res, uint64_t id)
+{
+	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
+		struct rs_req *rs = &res->rsreqs[i];
+
+		if (rs->in_use && !rs->busy && rs->id == id && rs->csum) {
+			rs->buf = bufpool_get(&res->pool, rs->len);
+			if (!rs->buf) {
+				/* Rare: give the chunk up; its bits stay set
+				 * and a later pass sends it. */
+				rs_free(res, rs);
+				res->rs_skipped = true;
+				return;
+			}
+			rs->csum = false;
+			rs->busy = true;
+			rs_read(res, rs);
+			return;
+		}
+	}
+	link_drop(res->link, "RS_NEED for an unknown chunk");
+}
+
+/* Pacing: at most resync-rate-max-mib per second when set; while the
+ * application writes, a small window so its requests are not queued
+ * behind a full window of resync data (the dynamic default). */
+void resync_rate_tick(struct resource *res, uint32_t ms)
+{
+	uint64_t max = (uint64_t)res->cfg->resync_rate_max_mib << 20;
+	int64_t cap;
+
+	if (!max) {
+		res->rs_tokens = INT64_MAX / 2;
+		return;
+	}
+	cap = (int64_t)(max * ms / 1000) + RS_CHUNK_BYTES;
+	res->rs_tokens += (int64_t)(max * ms / 1000);
+	if (res->rs_tokens > cap)
+		res->rs_tokens = cap;
+}
+
+static unsigned rs_window(const struct resource *res)
+{
+	/* The minimum rate, in chunks of flight, when the application is
+	 * busy: at least two. */
+	unsigned min = res->cfg->resync_rate_min_mib / 8 + 2;
+
+	if (!res->app_busy && !res->active)
+		return RS_REQS_MAX;
+	return min < RS_REQS_MAX ? min : RS_REQS_MAX;
 }
 
 void resync_pump(struct resource *res)
 {
-	if (res->repl != RS_SYNC_SOURCE || !link_is_up(res->link))
+	if (res->repl != RS_SYNC_SOURCE || !link_is_up(res->link) ||
+	    res->sync_paused || res->peer_paused || res->bm_exchange)
 		return;
-	while (res->rs_inflight < RS_REQS_MAX) {
+	while (res->rs_inflight < rs_window(res) && res->rs_tokens > 0) {
 		uint64_t blk = bitmap_next_set(&res->oos, res->rs_cursor);
 
 		if (blk >= res->oos.nbits) {
@@ -202,17 +275,25 @@ void resync_start(struct resource *res)
 	res->resync_rate_bytes_s = 0;
 	res->resync_eta_s = 0;
 	res->resync_done_pct = 0;
+	resync_rate_tick(res, 100);
 	resync_pump(res);
 }
 
-void resync_ack(struct resource *res, uint64_t id)
+void resync_ack(struct resource *res, uint64_t id, bool same)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
 		struct rs_req *rs = &res->rsreqs[i];
 
 		if (rs->in_use && !rs->busy && rs->id == id) {
 			bitmap_clear_range(&res->oos, rs->off, rs->len);
-			res->resync_sent_bytes += rs->len;
+			/* Only block data that crossed the wire counts as
+			 * sent; holes and matching checksums did not. */
+			if (same)
+				res->resync_same_bytes += rs->len;
+			else if (rs->zero)
+				res->resync_zero_bytes += rs->len;
+			else
+				res->resync_sent_bytes += rs->len;
 			rs_free(res, rs);
 			resync_pump(res);
 			return;
@@ -242,7 +323,7 @@ void resync_update_status(struct resource *res, uint64_t now_ms)
 	if (res->repl != RS_SYNC_SOURCE && res->repl != RS_SYNC_TARGET)
 		return;
 	if (res->repl == RS_SYNC_TARGET) {
-		done = res->resync_received_bytes - res->rs_received_base;
+		done = res->rs_applied_bytes - res->rs_received_base;
 		if (!res->rs_started_ms)
 			res->rs_started_ms = now_ms;
 		elapsed = now_ms - res->rs_started_ms;

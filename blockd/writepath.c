@@ -77,16 +77,27 @@ static bool tl_full(const struct resource *res)
 	return res->tl_next_seq - res->tl_tail_seq >= TL_SIZE;
 }
 
-static bool must_wait(const struct resource *res, const struct blk_req *r)
+/* Must r wait? The activity log check comes last because a pass takes
+ * references the write then holds until it completes. */
+static bool must_wait(struct resource *res, struct blk_req *r)
 {
-	if (res->io_frozen)
+	if (res->io_frozen || meta_busy(&res->meta))
 		return true;
 	if (!is_write(r))
 		return false;
 	if (writepath_overlaps_active(res, r->local.off, r->local.len) ||
 	    resync_busy_overlaps(res, r->local.off, r->local.len))
 		return true;
-	return peer_live(res) && tl_full(res);
+	if (peer_live(res) && tl_full(res))
+		return true;
+	if (res->meta.enabled) {
+		if (!al_begin(&res->meta.al, r->local.off, r->local.len)) {
+			meta_al_kick(&res->meta);
+			return true;
+		}
+		r->al_held = true;
+	}
+	return false;
 }
 
 static void active_add(struct resource *res, struct blk_req *r)
@@ -127,6 +138,12 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 		return;
 	if (r->active)
 		active_del(res, r);
+	if (r->al_held) {
+		al_end(&res->meta.al, r->local.off, r->local.len);
+		r->al_held = false;
+	}
+	if (is_write(r))
+		res->app_busy = true;
 	if (r->replicated) {
 		if (r->epoch == res->epoch && is_write(r))
 			res->epoch_close_pending = true;
@@ -273,6 +290,7 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 	r->local.done = local_done;
 	r->next = r->prev = NULL;
 	r->active = false;
+	r->al_held = false;
 	/* Strict FIFO behind earlier waiters, so no write overtakes one it
 	 * may overlap. */
 	if (res->waiting || must_wait(res, r)) {

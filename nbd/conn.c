@@ -183,8 +183,8 @@ static void conn_send_done(struct loop_op *op, int res)
 	struct nbd_conn *c = container_of(op, struct nbd_conn, send_op);
 	size_t sent;
 
-	c->send_armed = false;
 	if (res < 0 || c->state == CONN_CLOSING) {
+		c->send_armed = false;
 		if (res < 0 && res != -ECANCELED && res != -EPIPE &&
 		    res != -ECONNRESET)
 			log_warn("%s: send: %s", c->name, strerror(-res));
@@ -192,8 +192,11 @@ static void conn_send_done(struct loop_op *op, int res)
 		conn_maybe_finish(c);
 		return;
 	}
+	/* send_armed stays set while replies are accounted, so nothing
+	 * queued meanwhile starts a send of bytes already on the wire. */
 	sent = (size_t)res;
 	if (c->hs_sending) {
+		c->send_armed = false;
 		c->out_sent += sent;
 		if (c->out_sent < c->out.len)
 			conn_hs_send(c);
@@ -216,6 +219,7 @@ static void conn_send_done(struct loop_op *op, int res)
 			c->tx_tail = NULL;
 		req_release(r);
 	}
+	c->send_armed = false;
 	conn_kick_tx(c);
 	conn_maybe_finish(c);
 }

@@ -55,6 +55,8 @@ nbd = unix:$DIR/bob.nbd
 control = $DIR/bob.ctl
 CONF
 cat "$DIR/r0.conf"
+"$BLOCKCTL" -c "$DIR/r0.conf" -n alice create-md
+"$BLOCKCTL" -c "$DIR/r0.conf" -n bob create-md
 "$BLOCKD" -c "$DIR/r0.conf" -n alice 2>"$DIR/alice.log" & pids+=($!)
 alice=$!
 "$BLOCKD" -c "$DIR/r0.conf" -n bob 2>"$DIR/bob.log" & pids+=($!)

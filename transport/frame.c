@@ -60,6 +60,10 @@ static int check_payload(const struct frame_hdr *h)
 		return h->payload_len == FRAME_MAC_BYTES ? 0 : -EPROTO;
 	case FRAME_STATE:
 		return h->payload_len == FRAME_STATE_BYTES ? 0 : -EPROTO;
+	case FRAME_RS_CSUM:
+		return h->payload_len == 4 && h->length ? 0 : -EPROTO;
+	case FRAME_BITMAP:
+		return h->payload_len <= FRAME_CTRL_PAYLOAD_MAX ? 0 : -EPROTO;
 	case FRAME_DATA:
 	case FRAME_RS_DATA:
 		if (h->payload_len > FRAME_PAYLOAD_MAX)
@@ -135,6 +139,10 @@ void frame_encode_state(uint8_t out[FRAME_STATE_BYTES],
 	put64(out + 16, s->instance);
 	put64(out + 24, s->last_peer_instance);
 	put64(out + 32, s->dirty_bytes);
+	for (int i = 0; i < 4; i++)
+		put64(out + 40 + 8 * i, s->uuid[i]);
+	put32(out + 72, s->md_flags);
+	put64(out + 80, s->primary_since);
 }
 
 int frame_parse_state(const uint8_t *in, uint32_t len, struct frame_state *s)
@@ -150,6 +158,10 @@ int frame_parse_state(const uint8_t *in, uint32_t len, struct frame_state *s)
 	s->instance = get64(in + 16);
 	s->last_peer_instance = get64(in + 24);
 	s->dirty_bytes = get64(in + 32);
+	for (int i = 0; i < 4; i++)
+		s->uuid[i] = get64(in + 40 + 8 * i);
+	s->md_flags = get32(in + 72);
+	s->primary_since = get64(in + 80);
 	if (s->role > 2 || s->disk > 6 || !strchr("ABC", s->protocol) ||
 	    s->protocol == 0)
 		return -EPROTO;
@@ -162,6 +174,7 @@ const char *frame_type_name(uint16_t type)
 		"?", "HELLO", "AUTH", "STATE", "DATA", "TRIM", "ZERO",
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
+		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE",
 	};
 	return type <= FRAME_TYPE_MAX ? names[type] : "?";
 }

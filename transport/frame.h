@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define FRAME_MAGIC 0x424c4b44U	/* "BLKD" */
-#define FRAME_VERSION 1
+#define FRAME_VERSION 2
 #define FRAME_HDR_BYTES 40
 /* Largest payload: a 32 MiB NBD write, or a control frame. */
 #define FRAME_PAYLOAD_MAX (32U * 1024 * 1024)
@@ -50,14 +50,19 @@ enum frame_type {
 	FRAME_RS_ZERO = 14,	/* resync: range reads as zeroes */
 	FRAME_RS_ACK = 15,	/* resync range written: offset, length */
 	FRAME_RS_DONE = 16,	/* the source has nothing more to send */
-	FRAME_TYPE_MAX = 16,
+	FRAME_RS_CSUM = 17,	/* checksum resync: offset, length, CRC32C */
+	FRAME_RS_NEED = 18,	/* the checksum differed: send the data */
+	FRAME_BITMAP = 19,	/* offset = first block, id = blocks, RLE */
+	FRAME_BITMAP_DONE = 20,	/* the whole bitmap was sent */
+	FRAME_TYPE_MAX = 20,
 };
 
 #define FRAME_F_FUA		(1U << 0)	/* DATA/TRIM/ZERO: durable first */
 #define FRAME_F_WANT_RECV_ACK	(1U << 1)	/* DATA/TRIM/ZERO: protocol B */
 #define FRAME_F_NO_HOLE		(1U << 2)	/* ZERO */
 #define FRAME_F_FLUSH		(1U << 3)	/* BARRIER: flush before ack */
-#define FRAME_F_ALL		0xfU
+#define FRAME_F_SAME		(1U << 4)	/* RS_ACK: checksums matched */
+#define FRAME_F_ALL		0x1fU
 
 struct frame_hdr {
 	uint16_t version;
@@ -85,21 +90,29 @@ struct frame_hello {
 };
 #define FRAME_HELLO_BYTES (4 + 4 + FRAME_NAME_BYTES + FRAME_CHALLENGE_BYTES + 8)
 
-/* STATE payload (fixed 64 bytes): a node's view of itself. */
+/* STATE payload (fixed 128 bytes): a node's view of itself.
+ *   0 role u8, 1 disk u8, 2 protocol u8, 3 flags u8, 4 reserved u32,
+ *   8 size_bytes, 16 instance, 24 last_peer_instance, 32 dirty_bytes,
+ *  40 uuid[4], 72 md_flags u32, 76 reserved u32, 80 primary_since,
+ *  88.. zero */
 struct frame_state {
 	uint8_t role;		/* enum role */
 	uint8_t disk;		/* enum disk_state */
 	uint8_t protocol;	/* 'A', 'B', 'C' */
 	uint8_t flags;		/* FRAME_STATE_F_* */
-	uint32_t reserved;
 	uint64_t size_bytes;
 	uint64_t instance;	/* random per process start */
 	uint64_t last_peer_instance; /* the peer instance we last synced with */
 	uint64_t dirty_bytes;	/* what this node knows the peer lacks */
-	uint64_t reserved2[3];
+	uint64_t uuid[4];	/* generation UUIDs: current, bitmap, history */
+	uint32_t md_flags;	/* metadata flags (MDF_*) */
+	uint64_t primary_since;	/* seconds since the epoch */
 };
-#define FRAME_STATE_BYTES 64
+#define FRAME_STATE_BYTES 128
 #define FRAME_STATE_F_SYNC_SOURCE (1U << 0)	/* resync toward you starts */
+#define FRAME_STATE_F_NEW_UUID	(1U << 1)	/* adopt my current UUID: in sync */
+#define FRAME_STATE_F_PAUSED	(1U << 2)	/* the resync is paused */
+#define FRAME_STATE_F_DISCARD	(1U << 3)	/* connect --discard-my-data */
 
 /* Encode hdr (crc is computed here over the header and payload). */
 void frame_encode(uint8_t out[FRAME_HDR_BYTES], const struct frame_hdr *h,

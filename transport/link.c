@@ -248,13 +248,15 @@ static void sock_send_done(struct loop_op *op, int res)
 	struct link *k = s->k;
 	size_t sent;
 
-	s->send_armed = false;
 	if (res < 0 || s->state == LS_CLOSING) {
+		s->send_armed = false;
 		if (res < 0)
 			sock_close(s, "send: %s", strerror(-res));
 		sock_maybe_teardown(s);
 		return;
 	}
+	/* send_armed stays set while the sent callbacks run: one that queues
+	 * a frame must not start a send of frames not yet accounted for. */
 	sent = (size_t)res;
 	while (sent && s->tx_head) {
 		struct link_tx *tx = s->tx_head;
@@ -278,7 +280,9 @@ static void sock_send_done(struct loop_op *op, int res)
 		else if (tx->sent)
 			tx->sent(tx, 0);
 	}
+	s->send_armed = false;
 	sock_kick_tx(s);
+	sock_maybe_teardown(s);
 }
 
 static void sock_kick_tx(struct lsock *s)

@@ -130,7 +130,7 @@ static void test_sizes(void **state)
 	(void)state;
 	assert_int_equal(FRAME_HDR_BYTES, 40);
 	assert_int_equal(FRAME_HELLO_BYTES, 112);
-	assert_int_equal(FRAME_STATE_BYTES, 64);
+	assert_int_equal(FRAME_STATE_BYTES, 128);
 	assert_int_equal(FRAME_MAC_BYTES, 32);
 	/* "BLKD" on the wire. */
 	assert_int_equal(FRAME_MAGIC, 0x424c4b44);
@@ -633,12 +633,13 @@ static void test_state_wire_bytes(void **state)
 	const struct frame_state s = {
 		.role = 1, .disk = 6, .protocol = 'C',
 		.flags = FRAME_STATE_F_SYNC_SOURCE,
-		.reserved = 0xffffffffU,
 		.size_bytes = 0x0000010000000000ULL,
 		.instance = 0x0102030405060708ULL,
 		.last_peer_instance = 0x1112131415161718ULL,
 		.dirty_bytes = 0x2122232425262728ULL,
-		.reserved2 = { 1, 2, 3 },
+		.uuid = { 0x3132333435363738ULL, 4, 0x4142434445464748ULL, 9 },
+		.md_flags = 0x1f,
+		.primary_since = 0x5152535455565758ULL,
 	};
 	uint8_t want[FRAME_STATE_BYTES], b[FRAME_STATE_BYTES];
 
@@ -652,6 +653,10 @@ static void test_state_wire_bytes(void **state)
 	put_be(want + 16, s.instance, 8);
 	put_be(want + 24, s.last_peer_instance, 8);
 	put_be(want + 32, s.dirty_bytes, 8);
+	for (int i = 0; i < 4; i++)
+		put_be(want + 40 + 8 * i, s.uuid[i], 8);
+	put_be(want + 72, s.md_flags, 4);
+	put_be(want + 80, s.primary_since, 8);
 	memset(b, 0xa5, sizeof(b));
 	frame_encode_state(b, &s);
 	assert_memory_equal(b, want, sizeof(want));
@@ -717,7 +722,7 @@ static void test_state_parse_rejects(void **state)
 		FRAME_HELLO_BYTES, UINT32_MAX,
 	};
 	const struct frame_state w = { .role = 2, .disk = 3, .protocol = 'B' };
-	uint8_t good[FRAME_HELLO_BYTES], b[FRAME_HELLO_BYTES];
+	uint8_t good[FRAME_STATE_BYTES], b[FRAME_STATE_BYTES];
 	struct frame_state s;
 
 	(void)state;
@@ -744,6 +749,7 @@ static void test_type_names(void **state)
 		NULL, "HELLO", "AUTH", "STATE", "DATA", "TRIM", "ZERO",
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
+		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE",
 	};
 
 	(void)state;
