@@ -117,7 +117,17 @@ void bitmap_page_load(struct bitmap *b, uint64_t page,
 		      const uint8_t in[BITMAP_PAGE_BYTES])
 {
 	uint64_t w0 = page * BITMAP_WORDS_PER_PAGE;
+	bool zero = true;
 
+	/* A clear page on a clear map changes nothing: leaving its words
+	 * untouched keeps a big, mostly clean bitmap out of memory. */
+	for (size_t i = 0; i < BITMAP_PAGE_BYTES && zero; i++)
+		zero = in[i] == 0;
+	for (uint64_t i = 0; zero && i < BITMAP_WORDS_PER_PAGE &&
+			     w0 + i < b->nwords; i++)
+		zero = b->words[w0 + i] == 0;	/* reading maps no memory */
+	if (zero)
+		return;
 	for (uint64_t i = 0; i < BITMAP_WORDS_PER_PAGE && w0 + i < b->nwords; i++) {
 		uint64_t v = 0, before = b->words[w0 + i];
 

@@ -66,20 +66,30 @@ out:
 	return ret;
 }
 
+/* The bitmap is read in large pieces: start-up time must not grow with a
+ * page-at-a-time read of a big device's bitmap. */
+#define META_BM_READ_BYTES (1U << 20)
+
 static int meta_read_bitmap(struct meta *m, struct bitmap *oos)
 {
 	uint64_t off = m->base + meta_bitmap_offset();
+	uint64_t pages_per_read = META_BM_READ_BYTES / META_BLOCK;
+	uint8_t *buf = aligned_alloc(META_BLOCK, META_BM_READ_BYTES);
+	int ret = 0;
 
-	for (uint64_t p = 0; p < oos->npages; p++) {
-		int ret = metafile_pread(m->fd, m->bm_buf, META_BLOCK,
-				     off + p * META_BLOCK);
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t p = 0; p < oos->npages && ret == 0; p += pages_per_read) {
+		uint64_t n = oos->npages - p < pages_per_read ? oos->npages - p
+							      : pages_per_read;
 
-		if (ret < 0)
-			return ret;
-		bitmap_page_load(oos, p, m->bm_buf);
+		ret = metafile_pread(m->fd, buf, n * META_BLOCK, off + p * META_BLOCK);
+		for (uint64_t i = 0; ret == 0 && i < n; i++)
+			bitmap_page_load(oos, p + i, buf + i * META_BLOCK);
 	}
+	free(buf);
 	memset(oos->page_dirty, 0, oos->npages);
-	return 0;
+	return ret;
 }
 
 int meta_open(struct meta *m, const char *spec, int disk_fd, uint64_t dev_bytes,
