@@ -151,6 +151,11 @@ static int set_ping_timeout(struct key_ctx *k, const char *v)
 	return set_ms(k, "ping-timeout-ms", v, &k->cfg->ping_timeout_ms);
 }
 
+static int set_hook_timeout(struct key_ctx *k, const char *v)
+{
+	return set_ms(k, "hook-timeout-ms", v, &k->cfg->hook_timeout_ms);
+}
+
 static int set_retry_max(struct key_ctx *k, const char *v)
 {
 	return set_ms(k, "connect-retry-max-ms", v, &k->cfg->connect_retry_max_ms);
@@ -230,6 +235,12 @@ static const struct key_def keys[] = {
 	FN_RES("protocol", set_protocol),
 	FN_RES("fencing", set_fencing),
 	STR_RES("fence-peer", fence_peer),
+	STR_RES("unfence-peer", unfence_peer),
+	STR_RES("split-brain", split_brain),
+	STR_RES("local-io-error", local_io_error),
+	STR_RES("before-resync-target", before_resync_target),
+	STR_RES("after-resync-target", after_resync_target),
+	FN_RES("hook-timeout-ms", set_hook_timeout),
 	STR_RES("secret", secret),
 	FN_RES("io-mode", set_io_mode),
 	FN_RES("read-only", set_read_only),
@@ -338,6 +349,7 @@ static void config_defaults(struct config *cfg)
 	cfg->ping_timeout_ms = 5000;
 	cfg->connect_retry_max_ms = 5000;
 	cfg->al_extents = META_AL_EXTENTS_DEFAULT;
+	cfg->hook_timeout_ms = 60000;
 	cfg->resync_rate_min_mib = 10;
 	cfg->self = -1;
 	cfg->peer = -1;

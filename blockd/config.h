@@ -36,7 +36,13 @@ struct config {
 	char name[64];			/* resource name = NBD export name */
 	char protocol;			/* 'A', 'B' or 'C' */
 	enum config_fencing fencing;
-	char fence_peer[CONFIG_STR];
+	char fence_peer[CONFIG_STR];	/* hook programs, "" = none */
+	char unfence_peer[CONFIG_STR];
+	char split_brain[CONFIG_STR];
+	char local_io_error[CONFIG_STR];
+	char before_resync_target[CONFIG_STR];
+	char after_resync_target[CONFIG_STR];
+	uint32_t hook_timeout_ms;
 	char secret[CONFIG_STR];
 	enum disk_io_mode io_mode;
 	bool read_only;

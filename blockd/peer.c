@@ -180,6 +180,8 @@ static void become_source(struct resource *res, bool full)
 
 static void become_target(struct resource *res, const struct frame_state *ps)
 {
+	resource_hook(res, res->cfg->before_resync_target,
+		      "before-resync-target", NULL, NULL);
 	res->repl = res->sync_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
 	res->disk_state = DS_INCONSISTENT;
 	res->rs_total_bytes = ps->dirty_bytes;
@@ -197,6 +199,7 @@ static void split_brain(struct resource *res, const char *why)
 		"are to be dropped, or set after-sb-*pri policies", why);
 	res->peer_conn = CS_STANDALONE;
 	link_disconnect(res->link, "split brain");
+	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
 	resource_event(res, "split-brain");
 }
 
@@ -268,6 +271,9 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	if (r.d == UD_SPLIT_BRAIN) {
 		r = resolve_split_brain(res, &me, &peer, tiebreak);
 		log_warn("split brain: %s (rule %s)", uuid_decision_name(r.d), r.rule);
+		if (r.d != UD_SPLIT_BRAIN)	/* split_brain() runs it otherwise */
+			resource_hook(res, res->cfg->split_brain, "split-brain",
+				      NULL, NULL);
 		resource_event(res, "split-brain-detected");
 	}
 	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary) {
@@ -511,6 +517,8 @@ void peer_target_synced(struct resource *res)
 	res->resync_done_pct = 100;
 	adopt_peer_uuid(res, &res->peer_state);
 	log_info("resync finished: this disk is UpToDate");
+	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
+		      NULL, NULL);
 	peer_send_state(res);
 	resource_event(res, "resync-finished");
 }

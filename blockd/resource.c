@@ -127,3 +127,25 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 	}
 	resync_pump(res);
 }
+
+int resource_hook(struct resource *res, const char *path, const char *name,
+		  void (*done)(struct hook_run *h, int result), void *arg)
+{
+	const struct config *cfg = res->cfg;
+	struct hook_env env = {
+		.resource = res->name,
+		.node = res->node,
+		.peer = res->peer_name,
+		.peer_address = cfg->peer >= 0 ? cfg->nodes[cfg->peer].address : "",
+		.role = role_name(res->role),
+	};
+
+	if (!path || !path[0])
+		return 0;
+	for (unsigned i = 0; i < sizeof(res->hooks) / sizeof(res->hooks[0]); i++)
+		if (!hook_running(&res->hooks[i]))
+			return hook_start(&res->hooks[i], res->loop, path, name, &env,
+					  cfg->hook_timeout_ms, done, arg);
+	log_err("hook %s not run: too many hooks running", name);
+	return -EBUSY;
+}

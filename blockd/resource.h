@@ -27,6 +27,7 @@
 #include "blockd/state.h"
 #include "common/bufpool.h"
 #include "common/loop.h"
+#include "fence/hook.h"
 #include "transport/link.h"
 
 struct resource;
@@ -183,6 +184,9 @@ struct resource {
 	bool app_busy;			/* application writes since the last tick */
 	bool rs_done_sent;
 
+	/* Hooks running now (fire and forget, or fence-peer). */
+	struct hook_run hooks[4];
+
 	/* Status. */
 	double resync_done_pct;
 	uint64_t resync_rate_bytes_s, resync_eta_s;
@@ -246,5 +250,9 @@ void peer_set_paused(struct resource *res, bool paused);
 void peer_target_synced(struct resource *res);
 void peer_source_synced(struct resource *res);
 void resource_event(struct resource *res, const char *what);
+/* Run a configured hook (path "" = none configured: nothing happens).
+ * done may be NULL. 0, or -errno when it could not be started. */
+int resource_hook(struct resource *res, const char *path, const char *name,
+		  void (*done)(struct hook_run *h, int result), void *arg);
 
 #endif

@@ -1,0 +1,54 @@
+/* hook.h - running the user's handler programs (fence-peer, split-brain,
+ * ...) without blocking the loop.
+ *
+ * Contract, compatible with DRBD's handlers: argv[1] is the hook name;
+ * the environment carries BLOCKD_RESOURCE, BLOCKD_NODE, BLOCKD_PEER,
+ * BLOCKD_PEER_ADDRESS and BLOCKD_ROLE. The child's stdout and stderr are
+ * logged line by line; the child is reaped through the loop (a pidfd);
+ * a child still running at the timeout is killed and reported as
+ * -ETIMEDOUT. done() runs exactly once, from a loop callback.
+ *
+ *   start --spawn--> running --exit--> done(exit code)
+ *                      \--timeout--> killed --exit--> done(-ETIMEDOUT)
+ */
+#ifndef BLOCKD_HOOK_H
+#define BLOCKD_HOOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/loop.h"
+
+#define HOOK_ENV_MAX 8
+#define HOOK_OUT_BYTES 4096
+
+struct hook_run {
+	struct loop *loop;
+	char name[32];
+	pid_t pid;
+	int pidfd;
+	int out_fd;		/* read end of the child's stdout+stderr */
+	bool running, exited, out_eof, timed_out, timer_armed;
+	int status;		/* exit code, or -errno */
+	struct loop_op wait_op, out_op, timer_op, done_op;
+	struct __kernel_timespec ts;
+	char out[HOOK_OUT_BYTES];
+	size_t out_len;
+	void (*done)(struct hook_run *h, int result);
+	void *arg;
+};
+
+struct hook_env {
+	const char *resource, *node, *peer, *peer_address, *role;
+};
+
+/* Start path with argv[1] = name. 0, or -errno (done() is not called). */
+int hook_start(struct hook_run *h, struct loop *l, const char *path,
+	       const char *name, const struct hook_env *env,
+	       uint32_t timeout_ms,
+	       void (*done)(struct hook_run *h, int result), void *arg);
+
+bool hook_running(const struct hook_run *h);
+
+#endif
