@@ -62,6 +62,9 @@ struct json_object *node_status_json(struct node *n)
 	add_str(o, "protocol", proto);
 	add_u64(o, "size_bytes", res->disk.size_bytes);
 	json_object_object_add(o, "io_frozen", json_object_new_boolean(res->io_frozen));
+	add_str(o, "io_frozen_reason", res->io_frozen ? res->frozen_reason : NULL);
+	json_object_object_add(o, "peer_outdated", json_object_new_boolean(
+		(res->meta.sb.flags & MDF_PEER_OUTDATED) != 0));
 	add_str(o, "fencing", config_fencing_name(n->cfg.fencing));
 	add_u64(o, "nbd_connections", n->nbd ? nbd_server_connections(n->nbd) : 0);
 	add_u64(o, "instance", res->instance);
@@ -241,10 +244,24 @@ static int cmd_resume_sync(struct node *n, struct json_object *req,
 	return 0;
 }
 
+static int cmd_resume_io(struct node *n, struct json_object *req,
+			 struct json_object **result, char *err, size_t errlen)
+{
+	return fencing_resume_io(&n->res, err, errlen);
+}
+
+static int cmd_outdate(struct node *n, struct json_object *req,
+		       struct json_object **result, char *err, size_t errlen)
+{
+	return fencing_outdate(&n->res, err, errlen);
+}
+
 static const struct {
 	const char *name;
 	control_cmd_fn fn;
 } commands[] = {
+	{ "resume-io", cmd_resume_io },
+	{ "outdate", cmd_outdate },
 	{ "new-current-uuid", cmd_new_current_uuid },
 	{ "pause-sync", cmd_pause_sync },
 	{ "resume-sync", cmd_resume_sync },

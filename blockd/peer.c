@@ -340,6 +340,8 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	res->state_received = true;
+	if (first)
+		fencing_peer_back(res);
 	res->peer_state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_instance = ps.instance;
@@ -414,6 +416,7 @@ static void peer_down(void *owner, const char *why)
 		meta_write_sb(&res->meta);
 	}
 	resource_event(res, "disconnected");
+	fencing_peer_lost(res);
 }
 
 static bool frame_is_stream(uint16_t type)
@@ -545,6 +548,7 @@ void peer_source_synced(struct resource *res)
 	res->repl = RS_ESTABLISHED;
 	res->peer_disk = DS_UPTODATE;
 	res->resync_done_pct = 100;
+	fencing_peer_uptodate(res);
 	log_info("resync finished: the peer is UpToDate");
 	resource_event(res, "resync-finished");
 }

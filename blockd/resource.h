@@ -123,7 +123,10 @@ struct resource {
 
 	enum role role;
 	enum disk_state disk_state;
-	bool io_frozen;
+	bool io_frozen;		/* writes held: fencing */
+	char frozen_reason[160];
+	bool fence_running;
+	uint64_t fence_gen, fence_epoch;	/* a stale fence result is ignored */
 	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
 	uint64_t instance;	/* random per start */
 
@@ -239,6 +242,13 @@ bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len
 void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
 void resync_rate_tick(struct resource *res, uint32_t ms);
+
+/* fencing.c */
+void fencing_peer_lost(struct resource *res);
+void fencing_peer_back(struct resource *res);
+void fencing_peer_uptodate(struct resource *res);
+int fencing_resume_io(struct resource *res, char *err, size_t errlen);
+int fencing_outdate(struct resource *res, char *err, size_t errlen);
 
 /* peer.c */
 extern const struct link_ops peer_link_ops;
