@@ -36,15 +36,28 @@ void al_fini(struct al *al)
 static bool ext_range(const struct al *al, uint64_t off, uint64_t len,
 		      uint32_t *first, uint32_t *last)
 {
+	uint64_t f, l;
+
 	if (len == 0 || al->n_extents == 0)
 		return false;
-	*first = (uint32_t)(off / META_EXTENT_BYTES);
-	*last = (uint32_t)((off + len - 1) / META_EXTENT_BYTES);
-	if (*first >= al->n_extents)
+	f = off / META_EXTENT_BYTES;
+	if (f >= al->n_extents)
 		return false;
-	if (*last >= al->n_extents)
-		*last = al->n_extents - 1;
+	/* A range reaching past 2^64 reaches past the device. */
+	l = len - 1 > UINT64_MAX - off ? al->n_extents - 1
+				       : (off + len - 1) / META_EXTENT_BYTES;
+	if (l >= al->n_extents)
+		l = al->n_extents - 1;
+	*first = (uint32_t)f;
+	*last = (uint32_t)l;
 	return true;
+}
+
+uint32_t al_span(const struct al *al, uint64_t off, uint64_t len)
+{
+	uint32_t first, last;
+
+	return ext_range(al, off, len, &first, &last) ? last - first + 1 : 0;
 }
 
 /* A slot for ext: a free one, else the least recently used idle ACTIVE
@@ -94,25 +107,28 @@ bool al_begin(struct al *al, uint64_t off, uint64_t len)
 
 	if (!ext_range(al, off, len, &first, &last))
 		return true;
+	/* References first, on every extent already in the log, so staging
+	 * the missing ones below cannot evict this write's own extents. */
+	for (uint32_t e = first; e <= last; e++) {
+		uint32_t s = al->slot_of[e];
+
+		if (s) {
+			al->slots[s - 1].refs++;
+			al->slots[s - 1].last_use = ++al->tick;
+		}
+	}
 	for (uint32_t e = first; e <= last; e++) {
 		uint32_t s = al->slot_of[e];
 
 		if (!s) {
-			stage(al, e);
+			if (stage(al, e))
+				al->slots[al->slot_of[e] - 1].refs++;
 			ready = false;
 		} else if (al->slots[s - 1].state != AL_ACTIVE) {
 			ready = false;
 		}
 	}
-	if (!ready)
-		return false;
-	for (uint32_t e = first; e <= last; e++) {
-		struct al_slot *s = &al->slots[al->slot_of[e] - 1];
-
-		s->refs++;
-		s->last_use = ++al->tick;
-	}
-	return true;
+	return ready;
 }
 
 void al_end(struct al *al, uint64_t off, uint64_t len)

@@ -47,10 +47,15 @@ struct al {
 int al_init(struct al *al, uint32_t cap, uint64_t data_bytes);
 void al_fini(struct al *al);
 
-/* May a write to [off, off+len) start? true: references taken. false:
- * what it lacks is staged (if a slot could be found) and it must wait. */
+/* May a write to [off, off+len) start? Either way the write now holds a
+ * reference on each of its extents that is in the log (so a waiting write
+ * keeps what it has), and must call al_end() once: when it completes, or
+ * before it asks again. false: what it lacks is staged (when a slot could
+ * be found) and it must wait for a commit. */
 bool al_begin(struct al *al, uint64_t off, uint64_t len);
 void al_end(struct al *al, uint64_t off, uint64_t len);
+/* Extents [off, off+len) touches. */
+uint32_t al_span(const struct al *al, uint64_t off, uint64_t len);
 
 /* Is a transaction due (something staged and none in flight)? */
 bool al_commit_due(const struct al *al);

@@ -394,3 +394,27 @@ int meta_flush_sync(struct meta *m)
 		m->sb_slot = 1 - m->sb_slot;
 	return ret;
 }
+
+void meta_mark_durable(struct meta *m, struct bitmap *oos, uint64_t off,
+		       uint64_t len)
+{
+	uint64_t first, last;
+
+	bitmap_mark_range(oos, off, len);
+	if (!m->enabled || !len || !oos->nbits)
+		return;
+	first = off / BITMAP_BLOCK_BYTES / 64 / BITMAP_WORDS_PER_PAGE;
+	last = (off + len - 1) / BITMAP_BLOCK_BYTES / 64 / BITMAP_WORDS_PER_PAGE;
+	if (last >= oos->npages)
+		last = oos->npages - 1;
+	for (uint64_t p = first; p <= last; p++) {
+		bitmap_page_encode(oos, p, m->bm_buf);
+		if (metafile_pwrite(m->fd, m->bm_buf, META_BLOCK,
+				    m->base + meta_bitmap_offset() + p * META_BLOCK) < 0)
+			log_err("saving bitmap page %llu failed", (unsigned long long)p);
+		else
+			oos->page_dirty[p] = 0;
+	}
+	if (fdatasync(m->fd) < 0)
+		log_err("flushing the bitmap failed: %s", strerror(errno));
+}

@@ -78,6 +78,11 @@ void meta_bitmap_save(struct meta *m);
 /* Clean shutdown: every dirty bitmap page and the superblock, now. */
 int meta_flush_sync(struct meta *m);
 
+/* Mark [off, off+len) in oos and write its bitmap pages now, durably
+ * (synchronous: only for writes too wide for the activity log). */
+void meta_mark_durable(struct meta *m, struct bitmap *oos, uint64_t off,
+		       uint64_t len);
+
 /* Generation UUID moves. */
 void meta_uuid_new_current(struct meta *m);
 uint64_t meta_uuid_random(void);

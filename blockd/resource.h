@@ -49,6 +49,7 @@ struct blk_req {
 	uint8_t needed;		/* legs that gate completion (protocol) */
 	bool active;		/* on res->active (conflict checks) */
 	bool al_held;		/* holds activity log references */
+	bool big;		/* wider than the activity log can cover */
 	bool replicated;	/* sent to the peer */
 	int err;
 	uint64_t seq;		/* transfer log sequence, 0 if none */
@@ -65,6 +66,7 @@ struct tl_entry {
 	uint64_t off;
 	uint32_t len;
 	struct blk_req *req;	/* NULL once the request completed */
+	bool big;		/* its range was marked on disk beforehand */
 };
 
 /* A frame received by a Secondary (or SyncTarget), until acked. */

@@ -46,18 +46,21 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 	}
 	if (sb != 0 && pb != 0 && sb == pb)
 		return R(UD_SPLIT_BRAIN, "both-changed-since-common-bitmap");
+	/* Each claims the other's current as its base: both changed. */
+	if (sb != 0 && pb != 0 && sb == pc && pb == sc)
+		return R(UD_SPLIT_BRAIN, "crossed-bitmaps");
 	if (sb != 0 && sb == pc)
 		return R(UD_SOURCE_BITMAP, "self-bitmap-is-peer-current");
 	if (pb != 0 && pb == sc)
 		return R(UD_TARGET_BITMAP, "peer-bitmap-is-self-current");
 	if ((sb != 0 && in_history(peer, sb)) || (pb != 0 && in_history(self, pb)))
 		return R(UD_SPLIT_BRAIN, "both-changed-since-common-history");
+	if (in_history(self, pc) && in_history(peer, sc))
+		return R(UD_SPLIT_BRAIN, "crossed-history");
 	if (in_history(self, pc))
 		return R(UD_SOURCE_FULL, "self-history-has-peer-current");
 	if (in_history(peer, sc))
 		return R(UD_TARGET_FULL, "peer-history-has-self-current");
-	if (sb != 0 && sb == peer->uuid[UUID_HISTORY1])
-		return R(UD_SPLIT_BRAIN, "bitmap-in-peer-history");
 	return R(UD_UNRELATED, "unrelated-data");
 }
 

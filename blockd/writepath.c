@@ -91,11 +91,20 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 	if (peer_live(res) && tl_full(res))
 		return true;
 	if (res->meta.enabled) {
-		if (!al_begin(&res->meta.al, r->local.off, r->local.len)) {
+		struct al *al = &res->meta.al;
+
+		if (r->al_held)	/* from an earlier try: re-taken just below */
+			al_end(al, r->local.off, r->local.len);
+		r->al_held = false;
+		if (al_span(al, r->local.off, r->local.len) > al->cap / 2) {
+			r->big = true;	/* start_write covers it by the bitmap */
+			return false;
+		}
+		r->al_held = true;
+		if (!al_begin(al, r->local.off, r->local.len)) {
 			meta_al_kick(&res->meta);
 			return true;
 		}
-		r->al_held = true;
 	}
 	return false;
 }
@@ -228,6 +237,11 @@ static void start_write(struct resource *res, struct blk_req *r)
 	active_add(res, r);
 	r->pending = LEG_LOCAL;
 	r->needed = LEG_LOCAL;
+	/* Too wide for the activity log (a big TRIM): its range is marked
+	 * out of sync on disk before it starts instead, and cleared again
+	 * once the peer has it. */
+	if (r->big)
+		meta_mark_durable(&res->meta, &res->oos, io->off, io->len);
 	if (peer_live(res)) {
 		struct tl_entry *e;
 
@@ -239,6 +253,7 @@ static void start_write(struct resource *res, struct blk_req *r)
 		e->off = io->off;
 		e->len = io->len;
 		e->req = r;
+		e->big = r->big;
 		res->pending_writes++;
 
 		memset(h, 0, sizeof(*h));
@@ -291,6 +306,7 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 	r->next = r->prev = NULL;
 	r->active = false;
 	r->al_held = false;
+	r->big = false;
 	/* Strict FIFO behind earlier waiters, so no write overtakes one it
 	 * may overlap. */
 	if (res->waiting || must_wait(res, r)) {
@@ -355,6 +371,14 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		log_err("peer failed to write %u bytes at %llu: %s; marked out of sync",
 			e->len, (unsigned long long)e->off, strerror((int)-err));
 		bitmap_mark_range(&res->oos, e->off, e->len);
+	} else if (e->big && res->repl == RS_ESTABLISHED) {
+		/* Both have it now: clear the blocks it covers whole. */
+		uint64_t first = (e->off + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
+		uint64_t end = (e->off + e->len) / BITMAP_BLOCK_BYTES;
+
+		if (end > first)
+			bitmap_clear_range(&res->oos, first * BITMAP_BLOCK_BYTES,
+					   (end - first) * BITMAP_BLOCK_BYTES);
 	}
 	if (e->req) {
 		struct blk_req *r = e->req;
