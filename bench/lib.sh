@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# bench/lib.sh — plumbing shared by the benchmark scripts (bench/run.sh now,
-# a replicated-pair script later). Sourced, never run.
+# bench/lib.sh — plumbing shared by the benchmark scripts (bench/run.sh, the
+# standalone comparison, and bench/replicated.sh, the two-node pair). Sourced,
+# never run.
 #
 # Owns: the scratch directory and its cleanup, the backing file, starting NBD
 # servers in the foreground as children of the calling shell, waiting for them
@@ -10,13 +11,16 @@
 # Invariants:
 #   - every process started here is a direct child of the sourcing shell, so
 #     its PID is known, `wait` reaps it and the EXIT trap can always kill it;
-#   - nothing listens on anything but unix sockets in the scratch directory,
-#     so no traffic leaves the host;
+#   - NBD servers listen on unix sockets in the scratch directory only; the
+#     one TCP traffic is a pair's peer link (and its round-trip probe) on
+#     127.0.0.1, so no traffic leaves the host;
 #   - readiness is observed (a successful NBD handshake), never assumed after
 #     a fixed sleep.
 #
 # Scripts call bench_init first; it installs the EXIT trap. A script that
 # needs its own cleanup too defines bench_cleanup_hook, which runs first.
+# A script may also define bench_before_job_hook SERVER JOB, run before each
+# job after the caches are dropped: non-zero skips the job (recorded failed).
 
 BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034 # used by the sourcing scripts
@@ -28,6 +32,11 @@ BENCH_PYTHON=${PYTHON:-/usr/bin/python3}
 declare -A BENCH_SERVER_PID=()
 # name -> log file of every server started.
 declare -A BENCH_SERVER_LOG=()
+# manifest name -> the servers (space-separated) that must be running for its
+# jobs, when that is not simply the server of the same name: one replicated
+# pair is measured under several names (protocol-A, -B, -C), all of which
+# need both nodes.
+declare -A BENCH_RECORD_SERVERS=()
 # Exit status of the last server stopped, or that died before serving.
 BENCH_SERVER_RC=
 BENCH_TMP=
@@ -119,6 +128,11 @@ bench_drop_caches() {
 	if [[ -w /proc/sys/vm/drop_caches ]]; then
 		echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 	fi
+}
+
+# bench_free_port — a TCP port on 127.0.0.1 that was free a moment ago.
+bench_free_port() {
+	"$BENCH_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # bench_nbd_uri SOCKET [EXPORT] — the URI libnbd-based clients (fio, nbdinfo) use.
@@ -228,22 +242,35 @@ bench_record() {
 
 # bench_jobs_run SERVER TARGET_KIND TARGET JOB... — run each job against one
 # target (kind nbd: TARGET is a URI; kind file: a path) and record the result.
-# For a server, a job is only attempted while its process is alive; once it
-# has died the remaining jobs are recorded as failed.
+# For a server, a job is only attempted while its process is alive (or all of
+# BENCH_RECORD_SERVERS[SERVER]); once one has died the remaining jobs are
+# recorded as failed.
 bench_jobs_run() {
-	local server=$1 kind=$2 target=$3 job out
+	local server=$1 kind=$2 target=$3 job out needed gone
 	local -a args
 	shift 3
 	mapfile -t args < <("bench_fio_${kind}_args" "$target")
 	mkdir -p -- "$BENCH_TMP/fio/$server"
 	for job in "$@"; do
 		out=$BENCH_TMP/fio/$server/$job.json
-		if [[ $kind == nbd ]] && ! bench_server_alive "$server"; then
-			bench_log "$server: $job not run, server is gone"
+		if [[ $kind == nbd ]]; then
+			gone=
+			for needed in ${BENCH_RECORD_SERVERS[$server]:-$server}; do
+				bench_server_alive "$needed" || gone+=" $needed"
+			done
+			if [[ -n $gone ]]; then
+				bench_log "$server: $job not run, gone:$gone"
+				bench_record "$server" "$job" failed
+				continue
+			fi
+		fi
+		bench_drop_caches
+		if declare -F bench_before_job_hook >/dev/null &&
+			! bench_before_job_hook "$server" "$job"; then
+			bench_log "$server: $job not run, not ready"
 			bench_record "$server" "$job" failed
 			continue
 		fi
-		bench_drop_caches
 		bench_log "$server: $job (${RUNTIME}s)"
 		if bench_fio "$job" "$out" "${args[@]}"; then
 			bench_record "$server" "$job" ok "$out"

@@ -13,7 +13,12 @@ IOPS of server DEN, for each job in the comma-separated JOBS (or * for every
 job), compared with TARGET when one is given. For a fixed block size the
 IOPS ratio and the bandwidth ratio are the same number.
 
-Called by bench/run.sh (and later scripts sharing bench/lib.sh); it does no
+A latency difference is given as NUM/DEN@JOBS[<=LIMIT_US]: the p50 completion
+latency of server NUM minus that of DEN, in microseconds, for each job,
+compared with LIMIT_US when one is given (bench/replicated.sh: protocol C
+against standalone at QD1, the limit being one loopback round trip + 20 us).
+
+Called by bench/run.sh and bench/replicated.sh; it does no
 I/O besides reading its inputs and writing the one markdown file.
 """
 
@@ -112,6 +117,47 @@ def ratios_compute(specs, results, jobs):
     return rows
 
 
+def p50_diff_parse(spec, jobs):
+    """NUM/DEN@JOBS[<=LIMIT] -> (num, den, [job], limit or None)."""
+    limit = None
+    if "<=" in spec:
+        spec, t = spec.split("<=", 1)
+        limit = float(t)
+    pair, _, job_list = spec.partition("@")
+    num, _, den = pair.partition("/")
+    if not num or not den or not job_list:
+        raise ValueError(f"bad p50 difference {spec!r}: want NUM/DEN@JOBS[<=LIMIT_US]")
+    chosen = jobs if job_list == "*" else job_list.split(",")
+    return num, den, chosen, limit
+
+
+def p50_diffs_compute(specs, results, jobs):
+    rows = []
+    for spec in specs:
+        num, den, chosen, limit = p50_diff_parse(spec, jobs)
+        for job in (j for j in chosen if j in jobs):
+            a, b = results.get((num, job)), results.get((den, job))
+            value = None
+            if a and b and a.p50_us is not None and b.p50_us is not None:
+                value = a.p50_us - b.p50_us
+            if value is None:
+                verdict = "n/a"
+            elif limit is None:
+                verdict = ""
+            else:
+                verdict = "ok" if value <= limit else "MISS"
+            rows.append((f"{num} - {den}", job, value, limit, verdict))
+    return rows
+
+
+def p50_diff_cells(row):
+    label, job, value, limit, verdict = row
+    return [label, job,
+            "-" if value is None else f"{value:+.0f}",
+            "" if limit is None else f"<= {limit:.0f}",
+            verdict]
+
+
 def cells(r):
     if r is None or r.status != "ok":
         status = r.status if r else "not run"
@@ -146,9 +192,10 @@ def md_table(header, rows, right_from):
 
 RESULT_HEADER = ["IOPS", "MiB/s", "p50 us", "p99 us"]
 RATIO_HEADER = ["ratio (IOPS)", "job", "value", "target", "meets"]
+P50_DIFF_HEADER = ["p50 difference (us)", "job", "value", "target", "meets"]
 
 
-def stdout_write(args, results, servers, jobs, ratio_rows):
+def stdout_write(args, results, servers, jobs, ratio_rows, diff_rows):
     rows = []
     for job in jobs:
         for server in servers:
@@ -159,9 +206,17 @@ def stdout_write(args, results, servers, jobs, ratio_rows):
         print()
         print("== ratios ==")
         print(text_table(RATIO_HEADER, [ratio_cells(r) for r in ratio_rows], 2))
+    if diff_rows:
+        print()
+        print("== p50 latency differences ==")
+        print(text_table(P50_DIFF_HEADER, [p50_diff_cells(r) for r in diff_rows], 2))
+    if args.summary:
+        print()
+        for m in args.summary:
+            print(m)
 
 
-def md_write(args, results, servers, jobs, ratio_rows):
+def md_write(args, results, servers, jobs, ratio_rows, diff_rows):
     out = [f"# {args.title}", ""]
     out += [f"- {m}" for m in args.meta]
     out.append("")
@@ -174,6 +229,12 @@ def md_write(args, results, servers, jobs, ratio_rows):
     if ratio_rows:
         out += ["", "## Ratios", ""]
         out.append(md_table(RATIO_HEADER, [ratio_cells(r) for r in ratio_rows], 2))
+    if diff_rows:
+        out += ["", "## p50 latency differences", ""]
+        out.append(md_table(P50_DIFF_HEADER, [p50_diff_cells(r) for r in diff_rows], 2))
+    if args.summary:
+        out.append("")
+        out += [f"- {m}" for m in args.summary]
     if args.command:
         out += ["", "## Commands", ""]
         for c in args.command:
@@ -199,13 +260,19 @@ def main():
                     help="a line for the markdown notes section")
     ap.add_argument("--ratio", action="append", default=[],
                     help="NUM/DEN@JOBS[>=TARGET]")
+    ap.add_argument("--p50-diff", action="append", default=[],
+                    help="NUM/DEN@JOBS[<=LIMIT_US]: p50 of NUM minus p50 of DEN")
+    ap.add_argument("--summary", action="append", default=[],
+                    help="a line printed after the ratios (and listed under "
+                         "them in the markdown)")
     args = ap.parse_args()
 
     results, servers, jobs = manifest_load(args.manifest)
     ratio_rows = ratios_compute(args.ratio, results, jobs)
-    stdout_write(args, results, servers, jobs, ratio_rows)
+    diff_rows = p50_diffs_compute(args.p50_diff, results, jobs)
+    stdout_write(args, results, servers, jobs, ratio_rows, diff_rows)
     if args.md:
-        md_write(args, results, servers, jobs, ratio_rows)
+        md_write(args, results, servers, jobs, ratio_rows, diff_rows)
     failed = [r for r in results.values() if r.status == "failed"]
     return 1 if failed else 0
 
