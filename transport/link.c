@@ -359,16 +359,33 @@ static void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
 
 /* ---- handshake -------------------------------------------------------- */
 
-static int auth_mac(const struct link *k, const uint8_t *challenge,
-		    const char *name, uint8_t out[FRAME_MAC_BYTES])
+/*
+ * The proof a node ("prover") gives the other ("verifier") on one
+ * connection: HMAC-SHA256(secret, verifier's challenge | prover's
+ * challenge | resource | prover | verifier | whether the prover dialed).
+ * Both challenges and the direction bind it to this connection and this
+ * side of it, so an answer obtained on another connection (a relay that
+ * plays each node against the other) proves nothing.
+ */
+static int auth_mac(const struct link *k, const uint8_t *verifier_challenge,
+		    const uint8_t *prover_challenge, const char *prover,
+		    const char *verifier, bool prover_dialed,
+		    uint8_t out[FRAME_MAC_BYTES])
 {
-	uint8_t msg[FRAME_CHALLENGE_BYTES + 2 * FRAME_NAME_BYTES] = { 0 };
+	uint8_t msg[2 * FRAME_CHALLENGE_BYTES + 3 * FRAME_NAME_BYTES + 1] = { 0 };
+	uint8_t *p = msg;
 
-	memcpy(msg, challenge, FRAME_CHALLENGE_BYTES);
-	strncpy((char *)msg + FRAME_CHALLENGE_BYTES, k->cfg.resource,
-		FRAME_NAME_BYTES - 1);
-	strncpy((char *)msg + FRAME_CHALLENGE_BYTES + FRAME_NAME_BYTES, name,
-		FRAME_NAME_BYTES - 1);
+	memcpy(p, verifier_challenge, FRAME_CHALLENGE_BYTES);
+	p += FRAME_CHALLENGE_BYTES;
+	memcpy(p, prover_challenge, FRAME_CHALLENGE_BYTES);
+	p += FRAME_CHALLENGE_BYTES;
+	strncpy((char *)p, k->cfg.resource, FRAME_NAME_BYTES - 1);
+	p += FRAME_NAME_BYTES;
+	strncpy((char *)p, prover, FRAME_NAME_BYTES - 1);
+	p += FRAME_NAME_BYTES;
+	strncpy((char *)p, verifier, FRAME_NAME_BYTES - 1);
+	p += FRAME_NAME_BYTES;
+	*p = prover_dialed ? 'D' : 'A';
 	return gnutls_hmac_fast(GNUTLS_MAC_SHA256, k->cfg.secret,
 				strlen(k->cfg.secret), msg, sizeof(msg), out);
 }
@@ -446,7 +463,8 @@ static void sock_hello(struct lsock *s, const uint8_t *p, uint32_t len)
 		return;
 	}
 	s->have_peer_hello = true;
-	if (auth_mac(k, s->peer_hello.challenge, k->cfg.self_name, s->mac) < 0) {
+	if (auth_mac(k, s->peer_hello.challenge, s->my_challenge,
+		     k->cfg.self_name, k->cfg.peer_name, s->dialed, s->mac) < 0) {
 		sock_close(s, "HMAC unavailable");
 		return;
 	}
@@ -466,7 +484,8 @@ static void sock_auth(struct lsock *s, const uint8_t *p)
 		sock_close(s, "AUTH out of order");
 		return;
 	}
-	if (auth_mac(k, s->my_challenge, k->cfg.peer_name, want) < 0 ||
+	if (auth_mac(k, s->my_challenge, s->peer_hello.challenge,
+		     k->cfg.peer_name, k->cfg.self_name, !s->dialed, want) < 0 ||
 	    !mac_equal(want, p)) {
 		log_err("peer %s failed authentication: the shared secret "
 			"differs", k->cfg.peer_name);
@@ -701,8 +720,10 @@ static void link_accept_done(struct loop_op *op, int res)
 		return;
 	}
 	if (res >= 0) {
-		if (!k->want_connected) {
-			close(res);	/* StandAlone: refuse the peer */
+		if (!k->want_connected || k->dialer) {
+			/* StandAlone refuses the peer; and the node that dials
+			 * never needs an inbound connection from it. */
+			close(res);
 		} else if (!(s = sock_new(k, res, false))) {
 			log_warn("peer link: too many connection attempts; refusing one");
 			close(res);

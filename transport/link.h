@@ -3,9 +3,11 @@
  * Owns: the peer sockets (listen, dial, reconnect with capped back-off),
  * the HELLO/AUTH handshake, CRC checking, keepalive, and moving frames.
  * One connection per pair by construction: the node whose name sorts
- * first dials, the other accepts; a newly authenticated connection from
- * the peer replaces an older one (the dialer only redials when it saw the
- * old one die).
+ * first dials and never accepts, the other only accepts; a newly
+ * authenticated connection from the peer replaces an older one (the
+ * dialer only redials when it saw the old one die). Each side's AUTH is
+ * bound to both challenges, both names and its direction, so a third
+ * party cannot relay one node's proof to the other.
  *
  *   down --dial/accept--> HELLO --AUTH ok--> up --error/timeout--> down
  *                           \--bad secret, bad frame-------------> down
