@@ -5,8 +5,11 @@ Each seed is a stream of peer frames in the layout transport/frame.h
 documents: a 40-byte big-endian header whose CRC32C covers the header
 (crc field zero) and the payload, then the payload. Most seeds are valid
 conversations, with correct CRCs, so the fuzzer starts from inputs that
-get through frame_parse and into the HELLO and STATE codecs; a few end in
-a deliberate fault (bad CRC, truncated payload, bad STATE field).
+get through frame_parse and into the HELLO and STATE codecs, and reach
+every frame type: the bitmap exchange (BITMAP, BITMAP_DONE) and the
+checksum resync (RS_CSUM, RS_NEED, RS_ACK with F_SAME) included. A few
+end in a deliberate fault (bad CRC, truncated payload, bad STATE field,
+a version 1 peer).
 
 Run: /usr/bin/python3 tests/fuzz/make-frame-corpus.py
 """
@@ -15,7 +18,8 @@ import os
 import struct
 
 MAGIC = 0x424C4B44
-VERSION = 1
+VERSION = 2
+HDR_BYTES = 40
 
 HELLO = 1
 AUTH = 2
@@ -33,13 +37,21 @@ RS_DATA = 13
 RS_ZERO = 14
 RS_ACK = 15
 RS_DONE = 16
+RS_CSUM = 17
+RS_NEED = 18
+BITMAP = 19
+BITMAP_DONE = 20
 
 F_FUA = 1 << 0
 F_WANT_RECV_ACK = 1 << 1
 F_NO_HOLE = 1 << 2
 F_FLUSH = 1 << 3
+F_SAME = 1 << 4
 
 STATE_F_SYNC_SOURCE = 1 << 0
+STATE_F_NEW_UUID = 1 << 1
+STATE_F_PAUSED = 1 << 2
+STATE_F_DISCARD = 1 << 3
 
 ROLE_PRIMARY = 1
 ROLE_SECONDARY = 2
@@ -49,6 +61,8 @@ DS_UPTODATE = 6
 NAME_BYTES = 64
 CHALLENGE_BYTES = 32
 MAC_BYTES = 32
+STATE_BYTES = 128
+CTRL_PAYLOAD_MAX = 4096
 
 
 def _crc32c_table():
@@ -75,15 +89,16 @@ assert crc32c(b"123456789") == 0xE3069283
 
 
 def frame(ftype, payload=b"", flags=0, fid=0, offset=0, length=None,
-          bad_crc=False):
+          bad_crc=False, version=VERSION):
     if length is None:
         length = len(payload) if ftype in (DATA, RS_DATA) else 0
 
     def header(crc):
-        return struct.pack(">IHHIIQQII", MAGIC, VERSION, ftype, flags,
+        return struct.pack(">IHHIIQQII", MAGIC, version, ftype, flags,
                            len(payload), fid, offset & (2**64 - 1), length,
                            crc)
 
+    assert len(header(0)) == HDR_BYTES
     crc = crc32c(header(0) + payload)
     if bad_crc:
         crc ^= 1
@@ -100,10 +115,35 @@ def hello(node, features=0, challenge=None, resource_hash=0):
 
 
 def state(role, disk, protocol=b"C", flags=0, size=1 << 30, instance=1,
-          last_peer=0, dirty=0):
-    payload = struct.pack(">BBcBIQQQQ", role, disk, protocol, flags, 0, size,
-                          instance, last_peer, dirty)
-    return frame(STATE, payload.ljust(64, b"\0"))
+          last_peer=0, dirty=0, uuid=(0, 0, 0, 0), md_flags=0,
+          primary_since=0):
+    # 0 role, 1 disk, 2 protocol, 3 flags, 4 reserved, 8 size, 16 instance,
+    # 24 last_peer_instance, 32 dirty, 40 uuid[4], 72 md_flags,
+    # 76 reserved, 80 primary_since, 88.. zero.
+    payload = struct.pack(">BBcBIQQQQ4QIIQ", role, disk, protocol, flags, 0,
+                          size, instance, last_peer, dirty, *uuid, md_flags,
+                          0, primary_since)
+    assert len(payload) == 88
+    return frame(STATE, payload.ljust(STATE_BYTES, b"\0"))
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def bitmap(first, runs):
+    """A BITMAP chunk: runs alternate clear, set (in blocks), clear first;
+    offset = first block, id = blocks covered."""
+    payload = b"".join(varint(r) for r in runs)
+    assert len(payload) <= CTRL_PAYLOAD_MAX
+    return frame(BITMAP, payload, fid=sum(runs), offset=first)
 
 
 def pattern(n, seed):
@@ -111,12 +151,21 @@ def pattern(n, seed):
 
 
 def seeds():
+    # Handshake, then the bitmap exchange: chunks of RLE, an empty chunk,
+    # the largest one allowed, then BITMAP_DONE.
     yield "handshake", (
         hello("alpha", resource_hash=0x1234ABCD) +
         frame(AUTH, pattern(MAC_BYTES, 1)) +
         state(ROLE_PRIMARY, DS_UPTODATE, b"C", instance=0x1111,
-              last_peer=0x2222) +
-        frame(PING) + frame(PING_ACK))
+              last_peer=0x2222,
+              uuid=(0xA1B2C3D4E5F60001, 0x0102030405060708, 0, 0),
+              md_flags=0x3, primary_since=1764288000) +
+        frame(PING) + frame(PING_ACK) +
+        bitmap(0, [3, 129, 0, 127]) +
+        bitmap(259, [1 << 20, 1, 5, 2**35]) +
+        frame(BITMAP, fid=0, offset=2**35 + (1 << 20) + 265) +
+        bitmap(2**35 + (1 << 20) + 265, [1] * CTRL_PAYLOAD_MAX) +
+        frame(BITMAP_DONE))
 
     yield "handshake-long-name", (
         hello("n" * (NAME_BYTES - 1), features=0xFFFFFFFF,
@@ -124,8 +173,10 @@ def seeds():
               resource_hash=2**64 - 1) +
         frame(AUTH, bytes(MAC_BYTES)) +
         state(ROLE_SECONDARY, DS_INCONSISTENT, b"A",
-              flags=STATE_F_SYNC_SOURCE, size=2**64 - 4096,
-              dirty=1 << 40))
+              flags=STATE_F_SYNC_SOURCE | STATE_F_NEW_UUID |
+              STATE_F_PAUSED | STATE_F_DISCARD, size=2**64 - 4096,
+              dirty=1 << 40, uuid=(2**64 - 1, 2**64 - 2, 1, 2**63),
+              md_flags=0xFFFFFFFF, primary_since=2**64 - 1))
 
     yield "writes", (
         frame(DATA, pattern(512, 2), F_FUA | F_WANT_RECV_ACK, fid=1,
@@ -138,14 +189,29 @@ def seeds():
         frame(BARRIER_ACK, fid=1) +
         frame(WRITE_ACK, fid=4, offset=-5))
 
+    # Plain resync, then checksum resync: one range matches (RS_ACK with
+    # F_SAME), one differs (RS_NEED, then RS_DATA), then a pause and
+    # the new UUID once in sync.
+    csum = struct.pack(">I", crc32c(pattern(4096, 6)))
     yield "resync", (
         state(ROLE_PRIMARY, DS_UPTODATE, b"B", flags=STATE_F_SYNC_SOURCE,
-              dirty=8192) +
+              dirty=8192, uuid=(0x1111, 0x2222, 0x3333, 0x4444)) +
         frame(RS_DATA, pattern(256, 3), offset=0) +
         frame(RS_ACK, offset=0, length=4096) +
         frame(RS_ZERO, offset=4096, length=4096) +
         frame(RS_ACK, offset=4096, length=4096) +
-        frame(RS_DONE))
+        frame(RS_CSUM, csum, fid=1, offset=8192, length=4096) +
+        frame(RS_ACK, flags=F_SAME, fid=1, offset=8192, length=4096) +
+        frame(RS_CSUM, b"\0\0\0\0", fid=2, offset=12288, length=4096) +
+        frame(RS_NEED, fid=2, offset=12288, length=4096) +
+        state(ROLE_PRIMARY, DS_UPTODATE, b"B",
+              flags=STATE_F_SYNC_SOURCE | STATE_F_PAUSED, dirty=4096,
+              uuid=(0x1111, 0x2222, 0x3333, 0x4444)) +
+        frame(RS_DATA, pattern(4096, 6), fid=2, offset=12288) +
+        frame(RS_ACK, fid=2, offset=12288, length=4096) +
+        frame(RS_DONE) +
+        state(ROLE_PRIMARY, DS_UPTODATE, b"B", flags=STATE_F_NEW_UUID,
+              uuid=(0x5555, 0, 0x1111, 0x3333)))
 
     yield "bad-crc", (
         frame(PING) + frame(DATA, pattern(64, 4), fid=7, bad_crc=True) +
@@ -153,14 +219,18 @@ def seeds():
 
     yield "bad-state", (
         state(ROLE_PRIMARY, DS_UPTODATE, b"D") +
-        state(3, DS_UPTODATE) + state(ROLE_SECONDARY, 7))
+        state(3, DS_UPTODATE) + state(ROLE_SECONDARY, 7) +
+        # A version 1 STATE (64 bytes) in a version 2 frame: refused on
+        # its size, which ends the stream.
+        frame(STATE, state(ROLE_PRIMARY, DS_UPTODATE)[HDR_BYTES:][:64]))
 
     yield "empty-name", hello("")
 
     yield "truncated-data", frame(DATA, pattern(300, 5), fid=9)[:200]
 
-    yield "bad-version", (
-        frame(PING)[:4] + struct.pack(">H", 2) + frame(PING)[6:])
+    # A version 1 peer: its PING, with a correct CRC, is refused on the
+    # version.
+    yield "bad-version", frame(PING, version=1) + frame(PING)
 
 
 def main():

@@ -113,6 +113,10 @@ static uint32_t valid_payload_len(uint16_t type)
 	case FRAME_DATA:
 	case FRAME_RS_DATA:
 		return 512;
+	case FRAME_RS_CSUM:
+		return 4;
+	case FRAME_BITMAP:
+		return 37;
 	default:
 		return 0;
 	}
@@ -121,6 +125,15 @@ static uint32_t valid_payload_len(uint16_t type)
 static bool type_has_data(uint16_t type)
 {
 	return type == FRAME_DATA || type == FRAME_RS_DATA;
+}
+
+/* The smallest length a valid frame of that type may carry: the payload
+ * size for data, 1 for RS_CSUM (it checks a range that is not empty). */
+static uint32_t min_length(uint16_t type)
+{
+	if (type_has_data(type))
+		return valid_payload_len(type);
+	return type == FRAME_RS_CSUM ? 1 : 0;
 }
 
 /* ---- header layout ------------------------------------------------- */
@@ -132,8 +145,63 @@ static void test_sizes(void **state)
 	assert_int_equal(FRAME_HELLO_BYTES, 112);
 	assert_int_equal(FRAME_STATE_BYTES, 128);
 	assert_int_equal(FRAME_MAC_BYTES, 32);
+	assert_int_equal(FRAME_CTRL_PAYLOAD_MAX, 4096);
+	assert_int_equal(FRAME_PAYLOAD_MAX, 32 * 1024 * 1024);
 	/* "BLKD" on the wire. */
 	assert_int_equal(FRAME_MAGIC, 0x424c4b44);
+	assert_int_equal(FRAME_VERSION, 2);
+}
+
+/* Type numbers, flag bits and STATE flag bits are wire values: a change
+ * to any of them is a new protocol version. */
+static void test_wire_numbers(void **state)
+{
+	static const struct {
+		const char *name;
+		uint32_t got, want;
+	} rows[] = {
+		{ "HELLO", FRAME_HELLO, 1 },
+		{ "AUTH", FRAME_AUTH, 2 },
+		{ "STATE", FRAME_STATE, 3 },
+		{ "DATA", FRAME_DATA, 4 },
+		{ "TRIM", FRAME_TRIM, 5 },
+		{ "ZERO", FRAME_ZERO, 6 },
+		{ "BARRIER", FRAME_BARRIER, 7 },
+		{ "RECV_ACK", FRAME_RECV_ACK, 8 },
+		{ "WRITE_ACK", FRAME_WRITE_ACK, 9 },
+		{ "BARRIER_ACK", FRAME_BARRIER_ACK, 10 },
+		{ "PING", FRAME_PING, 11 },
+		{ "PING_ACK", FRAME_PING_ACK, 12 },
+		{ "RS_DATA", FRAME_RS_DATA, 13 },
+		{ "RS_ZERO", FRAME_RS_ZERO, 14 },
+		{ "RS_ACK", FRAME_RS_ACK, 15 },
+		{ "RS_DONE", FRAME_RS_DONE, 16 },
+		{ "RS_CSUM", FRAME_RS_CSUM, 17 },
+		{ "RS_NEED", FRAME_RS_NEED, 18 },
+		{ "BITMAP", FRAME_BITMAP, 19 },
+		{ "BITMAP_DONE", FRAME_BITMAP_DONE, 20 },
+		{ "TYPE_MAX", FRAME_TYPE_MAX, 20 },
+		{ "F_FUA", FRAME_F_FUA, 0x01 },
+		{ "F_WANT_RECV_ACK", FRAME_F_WANT_RECV_ACK, 0x02 },
+		{ "F_NO_HOLE", FRAME_F_NO_HOLE, 0x04 },
+		{ "F_FLUSH", FRAME_F_FLUSH, 0x08 },
+		{ "F_SAME", FRAME_F_SAME, 0x10 },
+		{ "F_ALL", FRAME_F_ALL, 0x1f },
+		{ "F_ALL is every flag", FRAME_F_ALL,
+		  FRAME_F_FUA | FRAME_F_WANT_RECV_ACK | FRAME_F_NO_HOLE |
+			  FRAME_F_FLUSH | FRAME_F_SAME },
+		{ "STATE_F_SYNC_SOURCE", FRAME_STATE_F_SYNC_SOURCE, 0x01 },
+		{ "STATE_F_NEW_UUID", FRAME_STATE_F_NEW_UUID, 0x02 },
+		{ "STATE_F_PAUSED", FRAME_STATE_F_PAUSED, 0x04 },
+		{ "STATE_F_DISCARD", FRAME_STATE_F_DISCARD, 0x08 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		if (rows[i].got != rows[i].want)
+			fail_msg("%s is %#x, want %#x", rows[i].name,
+				 rows[i].got, rows[i].want);
+	}
 }
 
 static void test_ref_crc_check_value(void **state)
@@ -149,14 +217,14 @@ static void test_header_wire_bytes(void **state)
 	static const uint8_t payload[8] = "ABCDEFGH";
 	static const uint8_t want[FRAME_HDR_BYTES] = {
 		'B', 'L', 'K', 'D',			/* magic */
-		0x00, 0x01,				/* version */
+		0x00, 0x02,				/* version */
 		0x00, 0x04,				/* DATA */
 		0x00, 0x00, 0x00, 0x03,			/* FUA | RECV_ACK */
 		0x00, 0x00, 0x00, 0x08,			/* payload_len */
 		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, /* id */
 		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, /* offset */
 		0x00, 0x00, 0x00, 0x08,			/* length */
-		0x00, 0x71, 0x49, 0x80,			/* crc */
+		0xb3, 0x70, 0x43, 0xc2,			/* crc */
 	};
 	const struct frame_hdr h = {
 		.version = FRAME_VERSION,
@@ -179,7 +247,7 @@ static void test_header_wire_bytes(void **state)
 	memcpy(zeroed, want, sizeof(zeroed));
 	memset(zeroed + 36, 0, 4);
 	crc = ref_crc32c(ref_crc32c(0, zeroed, sizeof(zeroed)), payload, 8);
-	assert_int_equal(crc, 0x00714980U);
+	assert_int_equal(crc, 0xb37043c2U);
 }
 
 static void test_header_wire_bytes_no_payload(void **state)
@@ -194,11 +262,107 @@ static void test_header_wire_bytes_no_payload(void **state)
 
 	(void)state;
 	put_hdr(want, &r);
-	assert_int_equal(ref_crc32c(0, want, sizeof(want)), 0x78298782U);
-	put_be(want + 36, 0x78298782U, 4);
+	assert_int_equal(ref_crc32c(0, want, sizeof(want)), 0x1a623de7U);
+	put_be(want + 36, 0x1a623de7U, 4);
 	/* No payload: a NULL pointer must not be touched. */
 	frame_encode(b, &h, NULL);
 	assert_memory_equal(b, want, sizeof(want));
+}
+
+/* The checksum resync and bitmap exchange frames, byte by byte. */
+static void test_resync_frames_wire_bytes(void **state)
+{
+	/* RLE: 3 clear, 129 set, 0 clear, 127 set = 259 blocks. */
+	static const uint8_t rle[5] = { 0x03, 0x81, 0x01, 0x00, 0x7f };
+	static const uint8_t csum[4] = { 0xde, 0xad, 0xbe, 0xef };
+	static const struct {
+		const char *name;
+		struct frame_hdr h;
+		const uint8_t *payload;
+		uint8_t want[FRAME_HDR_BYTES];
+	} rows[] = {
+		{ "RS_CSUM",
+		  { .type = FRAME_RS_CSUM, .payload_len = 4, .id = 0x21,
+		    .offset = 0x100000, .length = 0x10000 },
+		  csum,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x11,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,
+		    0, 0, 0, 0, 0, 0, 0, 0x21,
+		    0, 0, 0, 0, 0, 0x10, 0x00, 0x00,
+		    0x00, 0x01, 0x00, 0x00, 0xda, 0x8e, 0x9c, 0x56 } },
+		{ "RS_NEED",
+		  { .type = FRAME_RS_NEED, .id = 0x21, .offset = 0x100000,
+		    .length = 0x10000 },
+		  NULL,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x12,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		    0, 0, 0, 0, 0, 0, 0, 0x21,
+		    0, 0, 0, 0, 0, 0x10, 0x00, 0x00,
+		    0x00, 0x01, 0x00, 0x00, 0x9c, 0x3e, 0x57, 0x12 } },
+		{ "RS_ACK F_SAME",
+		  { .type = FRAME_RS_ACK, .flags = FRAME_F_SAME, .id = 0x21,
+		    .offset = 0x100000, .length = 0x10000 },
+		  NULL,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x0f,
+		    0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00,
+		    0, 0, 0, 0, 0, 0, 0, 0x21,
+		    0, 0, 0, 0, 0, 0x10, 0x00, 0x00,
+		    0x00, 0x01, 0x00, 0x00, 0x8b, 0x8b, 0x48, 0x20 } },
+		{ "BITMAP",
+		  { .type = FRAME_BITMAP, .payload_len = 5, .id = 259,
+		    .offset = 0x40 },
+		  rle,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x13,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+		    0, 0, 0, 0, 0, 0, 0x01, 0x03,
+		    0, 0, 0, 0, 0, 0, 0, 0x40,
+		    0x00, 0x00, 0x00, 0x00, 0xc7, 0xe1, 0x0d, 0xb6 } },
+		{ "BITMAP_DONE",
+		  { .type = FRAME_BITMAP_DONE },
+		  NULL,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x14,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		    0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 0, 0, 0, 0, 0, 0, 0,
+		    0x00, 0x00, 0x00, 0x00, 0xf2, 0xff, 0x31, 0x84 } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		const struct frame_hdr *w = &rows[i].h;
+		uint8_t b[FRAME_HDR_BYTES], zeroed[FRAME_HDR_BYTES];
+		struct frame_hdr h;
+		uint32_t crc;
+
+		memset(b, 0xa5, sizeof(b));
+		frame_encode(b, w, rows[i].payload);
+		if (memcmp(b, rows[i].want, sizeof(b)) != 0)
+			fail_msg("%s: encoded header differs", rows[i].name);
+
+		/* The literal CRC is the one this file computes. */
+		memcpy(zeroed, rows[i].want, sizeof(zeroed));
+		memset(zeroed + 36, 0, 4);
+		crc = ref_crc32c(0, zeroed, sizeof(zeroed));
+		if (w->payload_len)
+			crc = ref_crc32c(crc, rows[i].payload, w->payload_len);
+		if (crc != get_be(rows[i].want + 36, 4))
+			fail_msg("%s: literal CRC is not the CRC32C",
+				 rows[i].name);
+
+		/* And the literal bytes parse back to the same frame. */
+		memset(&h, 0xa5, sizeof(h));
+		if (frame_parse(rows[i].want, &h) != 0)
+			fail_msg("%s: literal header refused", rows[i].name);
+		assert_int_equal(h.version, 2);
+		assert_int_equal(h.type, w->type);
+		assert_int_equal(h.flags, w->flags);
+		assert_int_equal(h.payload_len, w->payload_len);
+		assert_true(h.id == w->id);
+		assert_true(h.offset == w->offset);
+		assert_int_equal(h.length, w->length);
+		assert_int_equal(h.crc, crc);
+		assert_true(frame_crc_ok(rows[i].want, &h, rows[i].payload));
+	}
 }
 
 /* ---- round trip ----------------------------------------------------- */
@@ -207,7 +371,7 @@ static void test_roundtrip_every_type(void **state)
 {
 	static const uint32_t flag_sets[] = {
 		0, FRAME_F_FUA, FRAME_F_WANT_RECV_ACK | FRAME_F_NO_HOLE,
-		FRAME_F_ALL,
+		FRAME_F_SAME, FRAME_F_FLUSH | FRAME_F_SAME, FRAME_F_ALL,
 	};
 	static uint8_t payload[FRAME_HELLO_BYTES + 512];
 
@@ -245,7 +409,10 @@ static void test_roundtrip_every_type(void **state)
 			assert_true(frame_crc_ok(b, &h, plen ? payload : NULL));
 			/* Every field lands where frame.h says. */
 			assert_int_equal(get_be(b, 4), FRAME_MAGIC);
+			assert_int_equal(get_be(b + 4, 2), 2);
 			assert_int_equal(get_be(b + 6, 2), t);
+			assert_int_equal(get_be(b + 8, 4), flag_sets[f]);
+			assert_int_equal(get_be(b + 12, 4), plen);
 			assert_true(get_be(b + 16, 8) == w.id);
 			assert_true(get_be(b + 24, 8) == w.offset);
 		}
@@ -286,7 +453,11 @@ static void test_parse_bad_magic(void **state)
 
 static void test_parse_version(void **state)
 {
-	static const uint16_t bad[] = { 0, 2, 0x0100, 0x8001, 0xffff };
+	/* 1: a peer that speaks the old format (64-byte STATE, no checksum
+	 * resync, no bitmap exchange) is refused, not misread. */
+	static const uint16_t bad[] = {
+		0, 1, 3, 0x0200, 0x0102, 0x8002, 0xffff,
+	};
 	uint8_t b[FRAME_HDR_BYTES];
 	struct frame_hdr h;
 
@@ -299,6 +470,16 @@ static void test_parse_version(void **state)
 		put_hdr(b, &r);
 		if (frame_parse(b, &h) != -EPROTO)
 			fail_msg("version %#x accepted", bad[i]);
+	}
+	/* Version 2 with the same header is accepted. */
+	{
+		const struct raw_hdr r = {
+			FRAME_MAGIC, 2, FRAME_PING, 0, 0, 0, 0, 0,
+		};
+
+		put_hdr(b, &r);
+		assert_int_equal(frame_parse(b, &h), 0);
+		assert_int_equal(h.version, 2);
 	}
 }
 
@@ -317,7 +498,7 @@ static void test_parse_type(void **state)
 	for (uint16_t t = 1; t <= FRAME_TYPE_MAX; t++) {
 		uint32_t plen = valid_payload_len(t);
 
-		if (parse_typed(t, plen, type_has_data(t) ? plen : 0, 0) != 0)
+		if (parse_typed(t, plen, min_length(t), 0) != 0)
 			fail_msg("type %u rejected", t);
 	}
 }
@@ -333,8 +514,18 @@ static void test_parse_flags(void **state)
 			fail_msg("DATA flag bit %d: want %d", bit, want);
 		if (parse_typed(FRAME_PING, 0, 0, f) != want)
 			fail_msg("PING flag bit %d: want %d", bit, want);
+		if (parse_typed(FRAME_RS_ACK, 0, 4096, f) != want)
+			fail_msg("RS_ACK flag bit %d: want %d", bit, want);
+		if (parse_typed(FRAME_BITMAP, 8, 0, f) != want)
+			fail_msg("BITMAP flag bit %d: want %d", bit, want);
 	}
+	/* Bit 4 (F_SAME) is a known flag; bit 5 is the first unknown one. */
+	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, FRAME_F_SAME), 0);
+	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, 1U << 5), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, FRAME_F_ALL), 0);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x1fU), 0);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x3fU), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffe0U), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xfffffff0U), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffffU), -EPROTO);
 }
@@ -403,6 +594,35 @@ static void test_parse_payload_sizes(void **state)
 		{ "PING huge payload", FRAME_PING, FRAME_PAYLOAD_MAX + 1, 0,
 		  ANY_REJECT },
 		{ "RS_ZERO huge length", FRAME_RS_ZERO, 0, UINT32_MAX, 0 },
+		{ "RS_CSUM exact", FRAME_RS_CSUM, 4, 4096, 0 },
+		{ "RS_CSUM length 1", FRAME_RS_CSUM, 4, 1, 0 },
+		{ "RS_CSUM huge length", FRAME_RS_CSUM, 4, UINT32_MAX, 0 },
+		{ "RS_CSUM length 0", FRAME_RS_CSUM, 4, 0, -EPROTO },
+		{ "RS_CSUM empty", FRAME_RS_CSUM, 0, 4096, -EPROTO },
+		{ "RS_CSUM short", FRAME_RS_CSUM, 3, 4096, -EPROTO },
+		{ "RS_CSUM long", FRAME_RS_CSUM, 5, 4096, -EPROTO },
+		{ "RS_CSUM carrying the data", FRAME_RS_CSUM, 4096, 4096,
+		  -EPROTO },
+		{ "RS_CSUM empty, length 0", FRAME_RS_CSUM, 0, 0, -EPROTO },
+		{ "RS_CSUM huge", FRAME_RS_CSUM, UINT32_MAX, 4096, ANY_REJECT },
+		{ "RS_NEED no payload", FRAME_RS_NEED, 0, 4096, 0 },
+		{ "RS_NEED with payload", FRAME_RS_NEED, 4, 4096, -EPROTO },
+		{ "RS_NEED with the data", FRAME_RS_NEED, 4096, 4096,
+		  -EPROTO },
+		{ "BITMAP empty", FRAME_BITMAP, 0, 0, 0 },
+		{ "BITMAP 1 byte", FRAME_BITMAP, 1, 0, 0 },
+		{ "BITMAP control max", FRAME_BITMAP, FRAME_CTRL_PAYLOAD_MAX, 0,
+		  0 },
+		{ "BITMAP length ignored", FRAME_BITMAP, 64, UINT32_MAX, 0 },
+		{ "BITMAP control max + 1", FRAME_BITMAP,
+		  FRAME_CTRL_PAYLOAD_MAX + 1, 0, -EPROTO },
+		{ "BITMAP data-sized", FRAME_BITMAP, FRAME_PAYLOAD_MAX,
+		  FRAME_PAYLOAD_MAX, ANY_REJECT },
+		{ "BITMAP huge", FRAME_BITMAP, UINT32_MAX, 0, ANY_REJECT },
+		{ "BITMAP_DONE no payload", FRAME_BITMAP_DONE, 0, 0, 0 },
+		{ "BITMAP_DONE with payload", FRAME_BITMAP_DONE, 1, 0, -EPROTO },
+		{ "BITMAP_DONE with a chunk", FRAME_BITMAP_DONE, 37, 0,
+		  -EPROTO },
 	};
 
 	(void)state;
@@ -424,16 +644,21 @@ static void test_parse_payload_sizes(void **state)
 
 /* Flip every bit of header and payload of a valid frame: the receiver
  * either refuses the header or finds the CRC wrong. A flip that changes
- * payload_len must be refused by frame_parse: the receiver would
- * otherwise read a different amount of payload. */
+ * payload_len must be refused by frame_parse, except for BITMAP, the one
+ * type whose payload size the header does not pin: there the receiver
+ * reads a different amount of the stream (the payload, then what follows
+ * it) and the CRC must catch that. */
 static void check_bit_flips(const struct frame_hdr *w, const uint8_t *payload)
 {
+	static uint8_t p[FRAME_CTRL_PAYLOAD_MAX + 600];
 	uint32_t plen = w->payload_len;
-	uint8_t good[FRAME_HDR_BYTES], b[FRAME_HDR_BYTES], p[600];
+	uint8_t good[FRAME_HDR_BYTES], b[FRAME_HDR_BYTES];
 	size_t total_bits = (FRAME_HDR_BYTES + (size_t)plen) * 8;
 	struct frame_hdr h0, h;
 
-	assert_true(plen <= sizeof(p));
+	assert_true(plen <= 600);
+	/* What follows the payload on the stream. */
+	fill_pattern(p + plen, sizeof(p) - plen, 77);
 	frame_encode(good, w, payload);
 	assert_int_equal(frame_parse(good, &h0), 0);
 	assert_true(frame_crc_ok(good, &h0, payload));
@@ -456,10 +681,13 @@ static void check_bit_flips(const struct frame_hdr *w, const uint8_t *payload)
 				    ret == -E2BIG);
 			continue;
 		}
-		if (h.payload_len != plen)
-			fail_msg("type %u: flip of header bit %zu changes "
-				 "payload_len to %u and still parses",
-				 w->type, bit, h.payload_len);
+		if (h.payload_len != plen) {
+			if (w->type != FRAME_BITMAP)
+				fail_msg("type %u: flip of header bit %zu "
+					 "changes payload_len to %u and still "
+					 "parses", w->type, bit, h.payload_len);
+			assert_true(h.payload_len <= FRAME_CTRL_PAYLOAD_MAX);
+		}
 		if (frame_crc_ok(b, &h, p))
 			fail_msg("type %u: flip of bit %zu (byte %zu) not "
 				 "detected", w->type, bit, byte);
@@ -482,6 +710,16 @@ static void test_crc_single_bit_flips(void **state)
 		{ .type = FRAME_WRITE_ACK, .id = UINT64_MAX,
 		  .offset = (uint64_t)-EIO },
 		{ .type = FRAME_PING },
+		{ .type = FRAME_RS_CSUM, .payload_len = 4, .id = 5,
+		  .offset = 1ULL << 20, .length = 65536 },
+		{ .type = FRAME_RS_NEED, .id = 5, .offset = 1ULL << 20,
+		  .length = 65536 },
+		{ .type = FRAME_RS_ACK, .flags = FRAME_F_SAME, .id = 5,
+		  .offset = 1ULL << 20, .length = 65536 },
+		{ .type = FRAME_BITMAP, .payload_len = 37, .id = 1000,
+		  .offset = 32768 },
+		{ .type = FRAME_BITMAP, .payload_len = 0, .id = 0, .offset = 0 },
+		{ .type = FRAME_BITMAP_DONE },
 	};
 
 	(void)state;
@@ -662,6 +900,54 @@ static void test_state_wire_bytes(void **state)
 	assert_memory_equal(b, want, sizeof(want));
 }
 
+/* The new fields at their literal offsets, and the whole layout read
+ * back from bytes laid out here, not by frame_encode_state. */
+static void test_state_parse_wire_bytes(void **state)
+{
+	static const uint8_t head[8] = {
+		2, 4, 'A',
+		FRAME_STATE_F_NEW_UUID | FRAME_STATE_F_PAUSED |
+			FRAME_STATE_F_DISCARD,
+		0, 0, 0, 0,
+	};
+	uint8_t b[FRAME_STATE_BYTES];
+	struct frame_state s;
+
+	(void)state;
+	memset(b, 0, sizeof(b));
+	memcpy(b, head, sizeof(head));
+	for (int i = 8; i < 88; i++)
+		b[i] = (uint8_t)i;	/* 08 09 .. 57: all distinct */
+	/* Reserved bytes: 4..7 and 76..79 are sent as zero; after 88
+	 * everything is zero. */
+	memset(b + 76, 0, 4);
+	memset(&s, 0xa5, sizeof(s));
+	assert_int_equal(frame_parse_state(b, sizeof(b), &s), 0);
+	assert_int_equal(s.role, 2);
+	assert_int_equal(s.disk, 4);
+	assert_int_equal(s.protocol, 'A');
+	assert_int_equal(s.flags, 0x0e);
+	assert_true(s.size_bytes == 0x08090a0b0c0d0e0fULL);
+	assert_true(s.instance == 0x1011121314151617ULL);
+	assert_true(s.last_peer_instance == 0x18191a1b1c1d1e1fULL);
+	assert_true(s.dirty_bytes == 0x2021222324252627ULL);
+	assert_true(s.uuid[0] == 0x28292a2b2c2d2e2fULL);
+	assert_true(s.uuid[1] == 0x3031323334353637ULL);
+	assert_true(s.uuid[2] == 0x38393a3b3c3d3e3fULL);
+	assert_true(s.uuid[3] == 0x4041424344454647ULL);
+	assert_int_equal(s.md_flags, 0x48494a4bU);
+	assert_true(s.primary_since == 0x5051525354555657ULL);
+
+	/* Encoded again: the same 128 bytes. */
+	{
+		uint8_t out[FRAME_STATE_BYTES];
+
+		memset(out, 0xa5, sizeof(out));
+		frame_encode_state(out, &s);
+		assert_memory_equal(out, b, sizeof(b));
+	}
+}
+
 static void test_state_roundtrip(void **state)
 {
 	static const uint8_t protocols[] = { 'A', 'B', 'C' };
@@ -673,16 +959,35 @@ static void test_state_roundtrip(void **state)
 				const struct frame_state w = {
 					.role = role, .disk = disk,
 					.protocol = protocols[p],
-					.flags = (uint8_t)(disk & 1),
+					/* Every combination of the four
+					 * STATE flags, and bits above them. */
+					.flags = (uint8_t)((disk * 3 + role +
+							    p * 7) * 17),
 					.size_bytes = (uint64_t)disk << 40,
 					.instance = UINT64_MAX - role,
 					.last_peer_instance = role * 1000ULL,
 					.dirty_bytes = 4096ULL * p,
+					.uuid = {
+						(1ULL << 63) |
+						((uint64_t)disk << 32) | role,
+						UINT64_MAX - p,
+						(uint64_t)role << 56 | disk,
+						0x0123456789abcdefULL * (p + 1),
+					},
+					.md_flags = 0xf0000000U >> disk |
+						    (uint32_t)p,
+					.primary_since = 1700000000ULL +
+							 disk * 86400ULL + role,
 				};
 				uint8_t b[FRAME_STATE_BYTES];
 				struct frame_state s;
 
 				frame_encode_state(b, &w);
+				/* Reserved bytes go out as zeroes. */
+				assert_int_equal(get_be(b + 4, 4), 0);
+				assert_int_equal(get_be(b + 76, 4), 0);
+				for (int i = 88; i < FRAME_STATE_BYTES; i++)
+					assert_int_equal(b[i], 0);
 				memset(&s, 0xa5, sizeof(s));
 				assert_int_equal(frame_parse_state(b, sizeof(b),
 								   &s), 0);
@@ -695,6 +1000,10 @@ static void test_state_roundtrip(void **state)
 				assert_true(s.last_peer_instance ==
 					    w.last_peer_instance);
 				assert_true(s.dirty_bytes == w.dirty_bytes);
+				for (int u = 0; u < 4; u++)
+					assert_true(s.uuid[u] == w.uuid[u]);
+				assert_int_equal(s.md_flags, w.md_flags);
+				assert_true(s.primary_since == w.primary_since);
 			}
 		}
 	}
@@ -765,9 +1074,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_wire_numbers),
 		cmocka_unit_test(test_ref_crc_check_value),
 		cmocka_unit_test(test_header_wire_bytes),
 		cmocka_unit_test(test_header_wire_bytes_no_payload),
+		cmocka_unit_test(test_resync_frames_wire_bytes),
 		cmocka_unit_test(test_roundtrip_every_type),
 		cmocka_unit_test(test_parse_bad_magic),
 		cmocka_unit_test(test_parse_version),
@@ -781,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(test_hello_name_fills_field),
 		cmocka_unit_test(test_hello_parse_rejects),
 		cmocka_unit_test(test_state_wire_bytes),
+		cmocka_unit_test(test_state_parse_wire_bytes),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_state_parse_rejects),
 		cmocka_unit_test(test_type_names),
