@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum key_scope { SCOPE_RESOURCE, SCOPE_NODE };
@@ -373,6 +374,161 @@ static int config_read_file(struct config *cfg, const char *path)
 	return 0;
 }
 
+/* "FILE:LINE" of key in [section] (section "node NAME" or "resource"),
+ * for messages about values that parsed but do not make sense; the file
+ * alone when the key was given as a flag or is missing. */
+static const char *config_where(const struct config *cfg, const char *section,
+				const char *key, char *out, size_t outlen)
+{
+	FILE *f;
+	char line[512], cur[128] = "";
+	int n = 0;
+
+	if (!cfg->path[0]) {
+		snprintf(out, outlen, "--%s", key);
+		return out;
+	}
+	snprintf(out, outlen, "%s", cfg->path);
+	f = fopen(cfg->path, "r");
+	if (!f)
+		return out;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *e;
+
+		n++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[' && (e = strchr(p, ']'))) {
+			*e = 0;
+			snprintf(cur, sizeof(cur), "%s", p + 1);
+			continue;
+		}
+		if (!strcmp(cur, section) && !strncmp(p, key, strlen(key)) &&
+		    strchr(" \t=:", p[strlen(key)])) {
+			snprintf(out, outlen, "%s:%d", cfg->path, n);
+			break;
+		}
+	}
+	fclose(f);
+	return out;
+}
+
+static int node_err(const struct config *cfg, const struct config_node *nd,
+		    const char *key, const char *fmt, const char *arg)
+{
+	char sec[96], where[300];
+
+	snprintf(sec, sizeof(sec), "node %s", nd->name);
+	fprintf(stderr, "%s: ", config_where(cfg, sec, key, where, sizeof(where)));
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+/* The port of a tcp:HOST:PORT or HOST:PORT spec, or "" */
+static const char *spec_port(const char *spec)
+{
+	const char *c = strrchr(spec, ':');
+
+	return c ? c + 1 : "";
+}
+
+static bool same_endpoint(const char *a, const char *b)
+{
+	const char *pa = spec_port(a), *pb = spec_port(b);
+
+	if (!*pa || strcmp(pa, pb))
+		return false;
+	/* Same port: clashes if the hosts are equal or either is a wildcard. */
+	return (size_t)(pa - a) == (size_t)(pb - b) ? !strncmp(a, b, (size_t)(pa - a))
+		: (pa - a == 1 || pb - b == 1);
+}
+
+int config_check(const struct config *cfg)
+{
+	const struct config_node *self = &cfg->nodes[cfg->self];
+	struct stat st;
+	char copy[CONFIG_STR];
+	char *save = NULL, *tok;
+
+	if (!self->disk[0])
+		return node_err(cfg, self, "disk", "node %s has no disk", self->name);
+	if (stat(self->disk, &st) < 0)
+		return node_err(cfg, self, "disk", "disk %s does not exist", self->disk);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return node_err(cfg, self, "disk",
+				"disk %s is not a regular file or block device",
+				self->disk);
+	if (!self->nbd[0])
+		return node_err(cfg, self, "nbd", "node %s has no nbd address",
+				self->name);
+	snprintf(copy, sizeof(copy), "%s", self->nbd);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (strncmp(tok, "unix:", 5) && strncmp(tok, "tcp:", 4))
+			return node_err(cfg, self, "nbd",
+					"nbd address '%s' must start with unix: or tcp:",
+					tok);
+		if (!strncmp(tok, "tcp:", 4) && cfg->peer >= 0) {
+			for (unsigned i = 0; i < cfg->n_nodes; i++)
+				if (same_endpoint(tok + 4, cfg->nodes[i].address))
+					return node_err(cfg, self, "nbd",
+							"nbd address %s clashes with a "
+							"peer link address", tok);
+		}
+	}
+	if (cfg->peer >= 0) {
+		const struct config_node *p = &cfg->nodes[cfg->peer];
+
+		if (!spec_port(self->address)[0] || !spec_port(p->address)[0])
+			return node_err(cfg, spec_port(self->address)[0] ? p : self,
+					"address", "peer link address must be HOST:PORT (%s)",
+					spec_port(self->address)[0] ? p->address : self->address);
+		if (!strcmp(self->address, p->address))
+			return node_err(cfg, p, "address",
+					"both nodes use the peer link address %s",
+					p->address);
+		if (self->control[0] && !strcmp(self->control, p->control))
+			return node_err(cfg, p, "control",
+					"both nodes use the control socket %s",
+					p->control);
+	}
+	{
+		const char *hooks[][2] = {
+			{ "fence-peer", cfg->fence_peer },
+			{ "unfence-peer", cfg->unfence_peer },
+			{ "split-brain", cfg->split_brain },
+			{ "local-io-error", cfg->local_io_error },
+			{ "before-resync-target", cfg->before_resync_target },
+			{ "after-resync-target", cfg->after_resync_target },
+		};
+
+		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+			char where[300];
+
+			if (hooks[i][1][0] && access(hooks[i][1], X_OK) < 0) {
+				fprintf(stderr, "%s: hook %s is not an executable "
+					"program\n",
+					config_where(cfg, "resource", hooks[i][0],
+						     where, sizeof(where)),
+					hooks[i][1]);
+				return -EINVAL;
+			}
+		}
+	}
+	if (cfg->fencing != FENCING_DONT_CARE && !cfg->fence_peer[0] &&
+	    cfg->peer >= 0) {
+		char where[300];
+
+		fprintf(stderr, "%s: fencing %s needs a fence-peer hook\n",
+			config_where(cfg, "resource", "fencing", where, sizeof(where)),
+			config_fencing_name(cfg->fencing));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Choose the node this process runs as, then check it is complete. */
 static int config_finish(struct config *cfg, const char *node)
 {
@@ -420,8 +576,11 @@ static int config_finish(struct config *cfg, const char *node)
 		}
 	}
 	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH && cfg->protocol == 'A') {
-		fprintf(stderr, "fencing resource-and-stonith needs protocol B or C: "
-			"with protocol A acknowledged writes may be lost\n");
+		char where[300];
+
+		fprintf(stderr, "%s: fencing resource-and-stonith needs protocol B "
+			"or C: with protocol A acknowledged writes may be lost\n",
+			config_where(cfg, "resource", "protocol", where, sizeof(where)));
 		return -EINVAL;
 	}
 	/* Two nodes need metadata; one node runs without unless asked. */

@@ -71,4 +71,10 @@ int config_load(struct config *cfg, int argc, char **argv, int *rest_argc,
 
 const char *config_fencing_name(enum config_fencing f);
 
+/* Deeper checks of a loaded config against this machine: the disk exists,
+ * addresses are well formed and do not clash, hooks are executable. 0, or
+ * -EINVAL with "FILE:LINE: reason" printed. blockd runs it at start-up and
+ * for --check-config. */
+int config_check(const struct config *cfg);
+
 #endif

@@ -49,6 +49,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: blockd -c FILE [-n NODE] [--KEY VALUE ...]\n"
 		"       blockd --name NAME --disk PATH --nbd unix:PATH|tcp:HOST:PORT [--KEY VALUE ...]\n"
+		"       blockd --check-config -c FILE [-n NODE]\n"
 		"Runs one node of a resource in the foreground, logging to stderr.\n"
 		"Every configuration key may be given as --KEY VALUE; see blockd.conf(5).\n");
 }
@@ -256,14 +257,30 @@ int main(int argc, char **argv)
 	char **rest;
 	int nrest, ret;
 
+	bool check_only = false;
+
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
 		}
+		if (!strcmp(argv[i], "--check-config")) {
+			check_only = true;
+			memmove(&argv[i], &argv[i + 1], sizeof(char *) * (size_t)(argc - i));
+			argc--;
+			i--;
+		}
 	}
 	if (config_load(&d.n.cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
 		return 2;
+	if (config_check(&d.n.cfg) < 0)
+		return 2;
+	if (check_only) {
+		printf("%s: configuration of %s on node %s is valid\n",
+		       d.n.cfg.path[0] ? d.n.cfg.path : "flags", d.n.cfg.name,
+		       d.n.cfg.nodes[d.n.cfg.self].name);
+		return 0;
+	}
 	if (nrest > 0) {
 		fprintf(stderr, "blockd: unexpected argument '%s'\n", rest[0]);
 		usage(stderr);
