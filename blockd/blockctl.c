@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 	char path[CONFIG_STR + 64];
 	char **rest;
 	int nrest, fd, i, json = 0, rc;
-	struct json_object *req, *reply, *ok, *res;
+	struct json_object *req, *reply = NULL, *ok, *res;
 	char *buf = NULL, *line;
 	size_t cap = 0, len = 0;
 
@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 	if (!strcmp(rest[0], "create-md"))
 		return create_md(&cfg, control == path, nrest, rest);
 
+	rc = 0;
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(rest[0]));
 	for (i = 1; i < nrest; i++) {
@@ -290,29 +291,34 @@ int main(int argc, char **argv)
 			json_object_object_add(req, "arg", json_object_new_string(rest[i]));
 	}
 	fd = ctl_connect(control);
-	if (fd < 0)
-		return EXIT_NO_DAEMON;
+	if (fd < 0) {
+		rc = EXIT_NO_DAEMON;
+		goto out;
+	}
 	line = (char *)json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (send_all(fd, line, strlen(line)) < 0 || send_all(fd, "\n", 1) < 0) {
 		fprintf(stderr, "blockctl: lost the daemon while sending\n");
-		return EXIT_NO_DAEMON;
+		rc = EXIT_NO_DAEMON;
+		goto out;
 	}
 	line = recv_line(fd, &buf, &cap, &len);
 	if (!line) {
 		fprintf(stderr, "blockctl: the daemon closed the connection without answering\n");
-		return EXIT_NO_DAEMON;
+		rc = EXIT_NO_DAEMON;
+		goto out;
 	}
 	reply = json_tokener_parse(line);
 	if (!reply || !json_object_object_get_ex(reply, "ok", &ok)) {
 		fprintf(stderr, "blockctl: unreadable answer from the daemon\n");
-		return EXIT_NO_DAEMON;
+		rc = EXIT_NO_DAEMON;
+		goto out;
 	}
 	if (!json_object_get_boolean(ok)) {
 		fprintf(stderr, "blockctl: %s: %s\n", rest[0], jstr(reply, "error"));
-		return EXIT_REFUSED;
+		rc = EXIT_REFUSED;
+		goto out;
 	}
 	res = json_object_object_get(reply, "result");
-	rc = 0;
 	if (!strcmp(rest[0], "events")) {
 		/* The first line is the current state; then one per change. */
 		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
@@ -334,9 +340,11 @@ int main(int argc, char **argv)
 		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PRETTY |
 						    JSON_C_TO_STRING_NOSLASHESCAPE));
 	}
+out:
 	json_object_put(reply);
 	json_object_put(req);
 	free(buf);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }

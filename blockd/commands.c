@@ -53,7 +53,7 @@ struct json_object *node_status_json(struct node *n)
 {
 	struct resource *res = &n->res;
 	struct json_object *o = json_object_new_object();
-	char proto[2] = { n->cfg.protocol, 0 };
+	char proto[2] = { res->protocol, 0 };
 
 	add_str(o, "resource", n->cfg.name);
 	add_str(o, "node", n->cfg.nodes[n->cfg.self].name);

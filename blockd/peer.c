@@ -347,6 +347,9 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	res->peer_instance = ps.instance;
 	res->peer_disk = (enum disk_state)ps.disk;
 	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
+	/* The Primary's protocol is the pair's: a Secondary shows it. */
+	if (ps.role == ROLE_PRIMARY && res->role != ROLE_PRIMARY)
+		res->protocol = (char)ps.protocol;
 	if (first) {
 		decide(res, &ps);
 		return;
