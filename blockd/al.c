@@ -100,13 +100,13 @@ static bool stage(struct al *al, uint32_t ext)
 	return true;
 }
 
-bool al_begin(struct al *al, uint64_t off, uint64_t len)
+enum al_begin_result al_begin(struct al *al, uint64_t off, uint64_t len)
 {
 	uint32_t first, last;
-	bool ready = true;
+	bool ready = true, all_slotted = true;
 
 	if (!ext_range(al, off, len, &first, &last))
-		return true;
+		return AL_READY;
 	/* References first, on every extent already in the log, so staging
 	 * the missing ones below cannot evict this write's own extents. */
 	for (uint32_t e = first; e <= last; e++) {
@@ -123,12 +123,24 @@ bool al_begin(struct al *al, uint64_t off, uint64_t len)
 		if (!s) {
 			if (stage(al, e))
 				al->slots[al->slot_of[e] - 1].refs++;
+			else
+				all_slotted = false;
 			ready = false;
 		} else if (al->slots[s - 1].state != AL_ACTIVE) {
 			ready = false;
 		}
 	}
-	return ready;
+	if (all_slotted)
+		return ready ? AL_READY : AL_WAIT_HELD;
+	/* No slot for some extent: hold nothing, so al_end never has to
+	 * guess which references are ours. What was staged stays staged. */
+	for (uint32_t e = first; e <= last; e++) {
+		uint32_t s = al->slot_of[e];
+
+		if (s && al->slots[s - 1].refs)
+			al->slots[s - 1].refs--;
+	}
+	return AL_WAIT;
 }
 
 void al_end(struct al *al, uint64_t off, uint64_t len)

@@ -47,12 +47,20 @@ struct al {
 int al_init(struct al *al, uint32_t cap, uint64_t data_bytes);
 void al_fini(struct al *al);
 
-/* May a write to [off, off+len) start? Either way the write now holds a
- * reference on each of its extents that is in the log (so a waiting write
- * keeps what it has), and must call al_end() once: when it completes, or
- * before it asks again. false: what it lacks is staged (when a slot could
- * be found) and it must wait for a commit. */
-bool al_begin(struct al *al, uint64_t off, uint64_t len);
+enum al_begin_result {
+	AL_READY,	/* every extent committed; references held */
+	AL_WAIT_HELD,	/* references held on every extent (some staged or
+			 * committing): wait for the commit */
+	AL_WAIT,	/* no slot for some extent: nothing held; wait for
+			 * writes in flight to finish, then ask again */
+};
+
+/* May a write to [off, off+len) start? After AL_READY or AL_WAIT_HELD the
+ * write holds a reference on each of its extents (so a waiting write keeps
+ * what it has and cannot be evicted by others) and must call al_end()
+ * exactly once: when it completes, or before it asks again. After AL_WAIT
+ * it holds nothing and must not call al_end(). */
+enum al_begin_result al_begin(struct al *al, uint64_t off, uint64_t len);
 void al_end(struct al *al, uint64_t off, uint64_t len);
 /* Extents [off, off+len) touches. */
 uint32_t al_span(const struct al *al, uint64_t off, uint64_t len);

@@ -100,8 +100,15 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 			r->big = true;	/* start_write covers it by the bitmap */
 			return false;
 		}
-		r->al_held = true;
-		if (!al_begin(al, r->local.off, r->local.len)) {
+		switch (al_begin(al, r->local.off, r->local.len)) {
+		case AL_READY:
+			r->al_held = true;
+			break;
+		case AL_WAIT_HELD:
+			r->al_held = true;
+			meta_al_kick(&res->meta);
+			return true;
+		case AL_WAIT:
 			meta_al_kick(&res->meta);
 			return true;
 		}
