@@ -40,6 +40,14 @@ static struct json_object *peer_status_json(struct node *n)
 	add_u64(rs, "rate_bytes_s", res->resync_rate_bytes_s);
 	add_u64(rs, "eta_s", res->resync_eta_s);
 	json_object_object_add(p, "resync", rs);
+	{
+		struct json_object *v = json_object_new_object();
+
+		json_object_object_add(v, "done_pct",
+				       json_object_new_double(res->verify_done_pct));
+		add_u64(v, "out_of_sync_blocks", res->v_mismatch);
+		json_object_object_add(p, "verify", v);
+	}
 	add_u64(p, "data_sent_bytes", res->data_sent_bytes);
 	add_u64(p, "data_received_bytes", res->data_received_bytes);
 	add_u64(p, "resync_sent_bytes", res->resync_sent_bytes);
@@ -244,6 +252,41 @@ static int cmd_resume_sync(struct node *n, struct json_object *req,
 	return 0;
 }
 
+static int cmd_verify(struct node *n, struct json_object *req,
+		      struct json_object **result, char *err, size_t errlen)
+{
+	if (n->res.role == ROLE_SECONDARY && n->res.peer_role == ROLE_PRIMARY)
+		REFUSE("run verify on the Primary (%s)",
+		       n->cfg.nodes[n->cfg.peer].name);
+	return verify_start(&n->res, err, errlen);
+}
+
+static int cmd_resync(struct node *n, struct json_object *req,
+		      struct json_object **result, char *err, size_t errlen)
+{
+	if (!bitmap_dirty_bytes(&n->res.oos))
+		REFUSE("nothing is marked out of sync on this node");
+	return peer_start_resync(&n->res, false, err, errlen);
+}
+
+/* invalidate: this node's data is discarded and fetched from the peer
+ * (--bitmap: only the blocks this node has marked out of sync). */
+static int cmd_invalidate(struct node *n, struct json_object *req,
+			  struct json_object **result, char *err, size_t errlen)
+{
+	return peer_request_full_sync(&n->res, req_flag(req, "bitmap"), err,
+				      errlen);
+}
+
+/* invalidate-remote: the peer's data is replaced from here (--bitmap:
+ * only the blocks marked out of sync here). */
+static int cmd_invalidate_remote(struct node *n, struct json_object *req,
+				 struct json_object **result, char *err,
+				 size_t errlen)
+{
+	return peer_start_resync(&n->res, !req_flag(req, "bitmap"), err, errlen);
+}
+
 static int cmd_resume_io(struct node *n, struct json_object *req,
 			 struct json_object **result, char *err, size_t errlen)
 {
@@ -261,6 +304,10 @@ static const struct {
 	control_cmd_fn fn;
 } commands[] = {
 	{ "resume-io", cmd_resume_io },
+	{ "verify", cmd_verify },
+	{ "resync", cmd_resync },
+	{ "invalidate", cmd_invalidate },
+	{ "invalidate-remote", cmd_invalidate_remote },
 	{ "outdate", cmd_outdate },
 	{ "new-current-uuid", cmd_new_current_uuid },
 	{ "pause-sync", cmd_pause_sync },

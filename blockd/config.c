@@ -197,6 +197,11 @@ static int set_sb0(struct key_ctx *k, const char *v) { return set_sb(k, 0, v); }
 static int set_sb1(struct key_ctx *k, const char *v) { return set_sb(k, 1, v); }
 static int set_sb2(struct key_ctx *k, const char *v) { return set_sb(k, 2, v); }
 
+static int set_verify_auto_resync(struct key_ctx *k, const char *v)
+{
+	return parse_bool(k, "verify-auto-resync", v, &k->cfg->verify_auto_resync);
+}
+
 static int set_resync_checksum(struct key_ctx *k, const char *v)
 {
 	return parse_bool(k, "resync-checksum", v, &k->cfg->resync_checksum);
@@ -241,6 +246,8 @@ static const struct key_def keys[] = {
 	STR_RES("local-io-error", local_io_error),
 	STR_RES("before-resync-target", before_resync_target),
 	STR_RES("after-resync-target", after_resync_target),
+	STR_RES("out-of-sync", out_of_sync),
+	FN_RES("verify-auto-resync", set_verify_auto_resync),
 	FN_RES("hook-timeout-ms", set_hook_timeout),
 	STR_RES("secret", secret),
 	FN_RES("io-mode", set_io_mode),
@@ -502,6 +509,7 @@ int config_check(const struct config *cfg)
 			{ "local-io-error", cfg->local_io_error },
 			{ "before-resync-target", cfg->before_resync_target },
 			{ "after-resync-target", cfg->after_resync_target },
+			{ "out-of-sync", cfg->out_of_sync },
 		};
 
 		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {

@@ -42,6 +42,8 @@ struct config {
 	char local_io_error[CONFIG_STR];
 	char before_resync_target[CONFIG_STR];
 	char after_resync_target[CONFIG_STR];
+	char out_of_sync[CONFIG_STR];
+	bool verify_auto_resync;
 	uint32_t hook_timeout_ms;
 	char secret[CONFIG_STR];
 	enum disk_io_mode io_mode;

@@ -90,6 +90,8 @@ static void send_state_flags(struct resource *res, uint8_t flags)
 		st.flags |= FRAME_STATE_F_SYNC_SOURCE;
 	if (res->sync_paused)
 		st.flags |= FRAME_STATE_F_PAUSED;
+	if (res->repl == RS_VERIFY_S)
+		st.flags |= FRAME_STATE_F_VERIFY;
 	if (res->discard_my_data)
 		st.flags |= FRAME_STATE_F_DISCARD;
 	memset(&res->state_tx.h, 0, sizeof(res->state_tx.h));
@@ -362,6 +364,22 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		res->disk_state = DS_UPTODATE;
 		peer_send_state(res);
 	}
+	if ((ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_ESTABLISHED)
+		res->repl = RS_VERIFY_T;
+	else if (!(ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_VERIFY_T)
+		res->repl = RS_ESTABLISHED;
+	if ((ps.flags & FRAME_STATE_F_INVALIDATE_BITMAP) &&
+	    res->repl == RS_ESTABLISHED) {
+		log_info("the peer invalidated the blocks in its bitmap: "
+			 "bitmap resync from here");
+		become_source(res, false);
+		peer_send_state(res);
+		bm_exchange_start(res);
+	}
+	if ((ps.flags & FRAME_STATE_F_INVALIDATE) && res->repl == RS_ESTABLISHED) {
+		log_info("the peer invalidated its disk: full resync from here");
+		peer_start_resync(res, true, NULL, 0);
+	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED) {
 		/* The peer was promoted over this disk: it syncs us. */
 		become_target(res, &ps);
@@ -426,7 +444,8 @@ static bool frame_is_stream(uint16_t type)
 {
 	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
 	       type == FRAME_BARRIER || type == FRAME_RS_DATA ||
-	       type == FRAME_RS_ZERO || type == FRAME_RS_CSUM;
+	       type == FRAME_RS_ZERO || type == FRAME_RS_CSUM ||
+	       type == FRAME_V_REQ;
 }
 
 static bool is_target(const struct resource *res)
@@ -453,8 +472,10 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		bool rs = h->type == FRAME_RS_DATA || h->type == FRAME_RS_ZERO ||
 			  h->type == FRAME_RS_CSUM;
 		bool ok = res->role == ROLE_SECONDARY &&
-			  (rs ? is_target(res)
-			      : res->repl == RS_ESTABLISHED || is_target(res));
+			  (h->type == FRAME_V_REQ ? res->repl == RS_VERIFY_T :
+			   rs ? is_target(res)
+			      : res->repl == RS_ESTABLISHED || is_target(res) ||
+				res->repl == RS_VERIFY_T);
 
 		if (!ok) {
 			if (buf)
@@ -479,6 +500,13 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		return;
 	case FRAME_RS_NEED:
 		resync_need(res, h->id);
+		return;
+	case FRAME_V_REPLY:
+		if (res->repl != RS_VERIFY_S) {
+			link_drop(res->link, "verify reply while not verifying");
+			return;
+		}
+		verify_reply(res, h->id, h->offset);
 		return;
 	case FRAME_BITMAP:
 		if (!res->bm_exchange ||
@@ -627,4 +655,55 @@ void peer_set_paused(struct resource *res, bool paused)
 	peer_send_state(res);
 	resync_pump(res);
 	resource_event(res, paused ? "sync-paused" : "sync-resumed");
+}
+
+int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
+{
+	if (res->repl != RS_ESTABLISHED || !res->state_received) {
+		if (err)
+			snprintf(err, errlen, "needs a connected pair with no resync "
+				 "or verify running (replication is %s)",
+				 repl_state_name(res->repl));
+		return -EPERM;
+	}
+	if (res->peer_role == ROLE_PRIMARY) {
+		if (err)
+			snprintf(err, errlen, "the peer is Primary: it cannot be a "
+				 "resync target");
+		return -EPERM;
+	}
+	log_info("resync started by request: %s", full ? "every block"
+		 : "the blocks marked out of sync");
+	become_source(res, full);
+	peer_send_state(res);	/* carries F_SYNC_SOURCE */
+	resync_start(res);
+	resource_event(res, "resync-started");
+	return 0;
+}
+
+int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
+			   size_t errlen)
+{
+	if (res->repl != RS_ESTABLISHED || !res->state_received) {
+		snprintf(err, errlen, "needs a connected pair with no resync or "
+			 "verify running (replication is %s)",
+			 repl_state_name(res->repl));
+		return -EPERM;
+	}
+	if (res->role == ROLE_PRIMARY) {
+		snprintf(err, errlen, "a Primary cannot discard its data: demote it "
+			 "first, or run invalidate-remote here");
+		return -EPERM;
+	}
+	if (bitmap) {
+		/* Send our bitmap; the peer ORs it into its own and sends
+		 * the union. */
+		become_target(res, &res->peer_state);
+		send_state_flags(res, FRAME_STATE_F_INVALIDATE_BITMAP);
+		bm_exchange_start(res);
+	} else {
+		send_state_flags(res, FRAME_STATE_F_INVALIDATE);
+	}
+	resource_event(res, "invalidate-requested");
+	return 0;
 }

@@ -95,6 +95,8 @@ static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
 	tx->h.flags = flags;
 	tx->h.id = p->id;
 	tx->h.offset = (uint64_t)(int64_t)err;
+	if (type == FRAME_V_REPLY)
+		tx->h.offset = p->off;
 	if (type == FRAME_RS_ACK) {
 		tx->h.offset = p->off;
 		tx->h.length = p->len;
@@ -109,6 +111,12 @@ static bool is_write_frame(uint16_t type)
 {
 	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
 	       type == FRAME_RS_DATA || type == FRAME_RS_ZERO;
+}
+
+/* Frames that read this disk to compare it with the peer's. */
+static bool is_read_frame(uint16_t type)
+{
+	return type == FRAME_RS_CSUM || type == FRAME_V_REQ;
 }
 
 static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
@@ -156,6 +164,19 @@ static void io_done(struct disk_io *io, int err)
 		return;
 	}
 	inflight_del(res, p);
+	if (p->type == FRAME_V_REQ) {
+		uint64_t mask;
+
+		verify_target_done(res, p, err, &mask);
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+		p->off = mask;	/* the reply carries the mask in its offset */
+		send_ack(res, p, FRAME_V_REPLY, 0, 0);
+		preq_put(res, p);
+		receiver_process(res);
+		return;
+	}
 	if (p->type == FRAME_RS_CSUM) {
 		bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
 
@@ -216,6 +237,7 @@ static void start_write(struct resource *res, struct peer_req *p)
 		io->cmd = DISK_TRIM;
 		break;
 	case FRAME_RS_CSUM:
+	case FRAME_V_REQ:
 		io->cmd = DISK_READ;
 		break;
 	default:
@@ -252,10 +274,10 @@ static void receiver_process(struct resource *res)
 	while (res->fifo) {
 		struct peer_req *p = res->fifo;
 
-		if (is_write_frame(p->type) || p->type == FRAME_RS_CSUM) {
+		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			if (overlaps_inflight(res, p))
 				return;
-			if (p->type == FRAME_RS_CSUM && !p->buf &&
+			if (is_read_frame(p->type) && !p->buf &&
 			    !(p->buf = bufpool_get(&res->pool, p->len)))
 				return;	/* io_done frees buffers and retries */
 		} else if (p->type == FRAME_BARRIER) {
@@ -275,7 +297,7 @@ static void receiver_process(struct resource *res)
 		if (!res->fifo)
 			res->fifo_tail = NULL;
 		p->next = NULL;
-		if (is_write_frame(p->type) || p->type == FRAME_RS_CSUM) {
+		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			start_write(res, p);
 		} else if (p->type == FRAME_BARRIER) {
 			if (p->flags & FRAME_F_FLUSH)
@@ -321,6 +343,8 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	p->buf = buf;
 	if (h->type == FRAME_RS_CSUM)
 		p->csum = nbd_get32(payload);
+	if (h->type == FRAME_V_REQ)
+		memcpy(p->vcrc, payload, h->payload_len);
 	if (h->flags & FRAME_F_WANT_RECV_ACK) {
 		struct link_tx *tx = &p->recv_ack_tx;
 

@@ -126,6 +126,7 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 		res->app_busy = res->active != NULL;
 	}
 	resync_pump(res);
+	verify_pump(res);
 }
 
 int resource_hook(struct resource *res, const char *path, const char *name,

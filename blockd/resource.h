@@ -84,6 +84,7 @@ struct peer_req {
 	bool flushing;		/* BARRIER: its fdatasync is running */
 	bool flushed;		/* BARRIER: its fdatasync is done */
 	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
+	uint8_t vcrc[4 * FRAME_VERIFY_BLOCKS];	/* V_REQ: the source's CRCs */
 	struct link_tx ack_tx;
 	struct link_tx recv_ack_tx;
 	bool recv_ack_pending, ack_pending;
@@ -186,6 +187,12 @@ struct resource {
 	uint64_t rs_next_id;
 	bool rs_skipped;		/* a chunk was skipped for a conflict */
 	int64_t rs_tokens;		/* bytes the max rate still allows */
+	/* Online verify (source side). */
+	uint64_t v_cursor;		/* next block to verify */
+	uint64_t v_mismatch;		/* blocks found different */
+	uint64_t v_first[8];		/* their first offsets, for the log */
+	unsigned v_first_n;
+	double verify_done_pct;
 	bool app_busy;			/* application writes since the last tick */
 	bool rs_done_sent;
 
@@ -245,6 +252,13 @@ void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
 void resync_rate_tick(struct resource *res, uint32_t ms);
 
+/* verify.c */
+int verify_start(struct resource *res, char *err, size_t errlen);
+void verify_pump(struct resource *res);
+void verify_reply(struct resource *res, uint64_t id, uint64_t mask);
+void verify_target_done(struct resource *res, struct peer_req *p, int err,
+			uint64_t *mask);
+
 /* fencing.c */
 void fencing_peer_lost(struct resource *res);
 void fencing_peer_back(struct resource *res);
@@ -259,6 +273,12 @@ void peer_promoted(struct resource *res, bool forced);
 void peer_demoted(struct resource *res);
 int peer_new_current_uuid(struct resource *res, char *err, size_t errlen);
 void peer_set_paused(struct resource *res, bool paused);
+/* Become SyncSource now (full: every block; else the bitmap). */
+int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen);
+/* Ask the peer to sync this node: entirely, or (bitmap) the blocks either
+ * side has marked out of sync (invalidate). */
+int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
+			   size_t errlen);
 void peer_target_synced(struct resource *res);
 void peer_source_synced(struct resource *res);
 void resource_event(struct resource *res, const char *what);

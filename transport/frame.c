@@ -64,6 +64,12 @@ static int check_payload(const struct frame_hdr *h)
 		return h->payload_len == 4 && h->length ? 0 : -EPROTO;
 	case FRAME_BITMAP:
 		return h->payload_len <= FRAME_CTRL_PAYLOAD_MAX ? 0 : -EPROTO;
+	case FRAME_V_REQ:
+		/* One CRC per whole 4 KiB block, at most FRAME_VERIFY_BLOCKS. */
+		if (!h->length || h->length % 4096 ||
+		    h->length / 4096 > FRAME_VERIFY_BLOCKS)
+			return -EPROTO;
+		return h->payload_len == h->length / 4096 * 4 ? 0 : -EPROTO;
 	case FRAME_DATA:
 	case FRAME_RS_DATA:
 		if (h->payload_len > FRAME_PAYLOAD_MAX)
@@ -174,7 +180,7 @@ const char *frame_type_name(uint16_t type)
 		"?", "HELLO", "AUTH", "STATE", "DATA", "TRIM", "ZERO",
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
-		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE",
+		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ", "V_REPLY",
 	};
 	return type <= FRAME_TYPE_MAX ? names[type] : "?";
 }

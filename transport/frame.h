@@ -54,7 +54,9 @@ enum frame_type {
 	FRAME_RS_NEED = 18,	/* the checksum differed: send the data */
 	FRAME_BITMAP = 19,	/* offset = first block, id = blocks, RLE */
 	FRAME_BITMAP_DONE = 20,	/* the whole bitmap was sent */
-	FRAME_TYPE_MAX = 20,
+	FRAME_V_REQ = 21,	/* verify: offset, length, a CRC32C per 4 KiB */
+	FRAME_V_REPLY = 22,	/* id echoed; offset = mask of blocks that differ */
+	FRAME_TYPE_MAX = 22,
 };
 
 #define FRAME_F_FUA		(1U << 0)	/* DATA/TRIM/ZERO: durable first */
@@ -113,6 +115,11 @@ struct frame_state {
 #define FRAME_STATE_F_NEW_UUID	(1U << 1)	/* adopt my current UUID: in sync */
 #define FRAME_STATE_F_PAUSED	(1U << 2)	/* the resync is paused */
 #define FRAME_STATE_F_DISCARD	(1U << 3)	/* connect --discard-my-data */
+#define FRAME_STATE_F_VERIFY	(1U << 4)	/* an online verify toward you runs */
+#define FRAME_STATE_F_INVALIDATE (1U << 5)	/* sync me from you, everything */
+#define FRAME_STATE_F_INVALIDATE_BITMAP (1U << 6) /* ... the blocks in our bitmaps */
+/* Blocks one verify request covers: its CRCs fill a small payload. */
+#define FRAME_VERIFY_BLOCKS	64
 
 /* Encode hdr (crc is computed here over the header and payload). */
 void frame_encode(uint8_t out[FRAME_HDR_BYTES], const struct frame_hdr *h,

@@ -36,7 +36,7 @@ struct link_tx {
 	struct frame_hdr h;
 	const void *payload;	/* h.payload_len bytes, valid until sent() */
 	uint8_t raw[FRAME_HDR_BYTES];
-	uint8_t inline_payload[FRAME_STATE_BYTES]; /* small control payloads */
+	uint8_t inline_payload[4 * FRAME_VERIFY_BLOCKS]; /* small control payloads */
 	/* Called once: 0 when handed to the socket, -errno when the
 	 * connection went down first. May be NULL. */
 	void (*sent)(struct link_tx *tx, int err);
