@@ -255,8 +255,14 @@ void meta_uuid_new_current(struct meta *m)
 {
 	if (!m->enabled)
 		return;
-	if (m->sb.uuid[UUID_BITMAP] == 0)
+	/* The bitmap already covers changes since an older generation:
+	 * keep it, and remember the current one in the history. */
+	if (m->sb.uuid[UUID_BITMAP] == 0) {
 		m->sb.uuid[UUID_BITMAP] = m->sb.uuid[UUID_CURRENT];
+	} else {
+		m->sb.uuid[UUID_HISTORY2] = m->sb.uuid[UUID_HISTORY1];
+		m->sb.uuid[UUID_HISTORY1] = m->sb.uuid[UUID_CURRENT];
+	}
 	m->sb.uuid[UUID_CURRENT] = meta_uuid_random();
 	log_info("new current generation %016llx (bitmap %016llx)",
 		 (unsigned long long)m->sb.uuid[UUID_CURRENT],
@@ -361,6 +367,29 @@ void meta_bitmap_save(struct meta *m)
 		m->bm_cursor = p + 1;
 		return;
 	}
+}
+
+int meta_save_bitmap_sync(struct meta *m)
+{
+	struct bitmap *b = &m->res->oos;
+	int ret = 0;
+
+	if (!m->enabled)
+		return 0;
+	for (uint64_t p = 0; p < b->npages && ret == 0; p++) {
+		if (!b->page_dirty[p])
+			continue;
+		bitmap_page_encode(b, p, m->bm_buf);
+		ret = metafile_pwrite(m->fd, m->bm_buf, META_BLOCK,
+				      m->base + meta_bitmap_offset() + p * META_BLOCK);
+		if (ret == 0)
+			b->page_dirty[p] = 0;
+	}
+	if (ret == 0 && fdatasync(m->fd) < 0)
+		ret = -errno;
+	if (ret < 0)
+		log_err("saving the bitmap failed: %s", strerror(-ret));
+	return ret;
 }
 
 int meta_flush_sync(struct meta *m)

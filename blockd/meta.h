@@ -75,6 +75,9 @@ bool meta_busy(const struct meta *m);
 void meta_al_kick(struct meta *m);
 /* Save some dirty bitmap pages (called each tick). */
 void meta_bitmap_save(struct meta *m);
+/* Every dirty bitmap page, now and durably (a resync is about to rely
+ * on the bitmap surviving a crash). */
+int meta_save_bitmap_sync(struct meta *m);
 /* Clean shutdown: every dirty bitmap page and the superblock, now. */
 int meta_flush_sync(struct meta *m);
 

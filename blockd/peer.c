@@ -128,6 +128,7 @@ static void bm_exchange_check(struct resource *res)
 	res->bm_exchange = false;
 	log_info("bitmaps exchanged: %llu bytes out of sync",
 		 (unsigned long long)bitmap_dirty_bytes(&res->oos));
+	meta_save_bitmap_sync(&res->meta);	/* the union survives a crash */
 	if (res->repl == RS_SYNC_SOURCE)
 		resync_start(res);
 	peer_send_state(res);
@@ -174,14 +175,20 @@ static void bm_exchange_start(struct resource *res)
 
 static void become_source(struct resource *res, bool full)
 {
-	if (full)
+	if (full) {
 		bitmap_mark_all(&res->oos);
+		/* A restart of either node resumes from this bitmap. */
+		meta_save_bitmap_sync(&res->meta);
+	}
 	res->repl = res->sync_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
 	res->peer_disk = DS_INCONSISTENT;
 }
 
-static void become_target(struct resource *res, const struct frame_state *ps)
+static void become_target(struct resource *res, const struct frame_state *ps,
+			  bool full)
 {
+	struct meta_sb *sb = &res->meta.sb;
+
 	resource_hook(res, res->cfg->before_resync_target,
 		      "before-resync-target", NULL, NULL);
 	res->repl = res->sync_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
@@ -189,8 +196,15 @@ static void become_target(struct resource *res, const struct frame_state *ps)
 	res->rs_total_bytes = ps->dirty_bytes;
 	res->rs_received_base = res->rs_applied_bytes;
 	res->rs_started_ms = 0;
-	/* Durable before the first resync write lands (receiver waits). */
-	res->meta.sb.flags &= ~MDF_CONSISTENT;
+	if (full)
+		bitmap_mark_all(&res->oos);	/* cleared as ranges arrive */
+	/* This disk now heads for the source's generation and is not usable
+	 * until it gets there: a restart finds it Inconsistent with the
+	 * source's current UUID, and the resync resumes from the source's
+	 * bitmap. Durable before the first resync write (receiver waits). */
+	sb->uuid[UUID_CURRENT] = ps->uuid[UUID_CURRENT];
+	sb->uuid[UUID_BITMAP] = 0;
+	sb->flags &= ~MDF_CONSISTENT;
 	meta_write_sb(&res->meta);
 }
 
@@ -263,6 +277,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		link_disconnect(res->link, "peer disk too small");
 		return;
 	}
+	res->uuid_rotate_pending = false;	/* connected again first */
 	r = uuid_compare(&me, &peer, tiebreak);
 	log_info("sync decision: %s (rule %s; uuids %016llx:%016llx here, "
 		 "%016llx:%016llx on the peer)", uuid_decision_name(r.d), r.rule,
@@ -298,14 +313,14 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		become_source(res, true);
 		break;
 	case UD_TARGET_FULL:
-		become_target(res, ps);
+		become_target(res, ps, true);
 		break;
 	case UD_SOURCE_BITMAP:
 		become_source(res, false);
 		bm_exchange_start(res);
 		break;
 	case UD_TARGET_BITMAP:
-		become_target(res, ps);
+		become_target(res, ps, false);
 		bm_exchange_start(res);
 		break;
 	default:
@@ -382,7 +397,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED) {
 		/* The peer was promoted over this disk: it syncs us. */
-		become_target(res, &ps);
+		become_target(res, &ps, true);
 		peer_send_state(res);
 	}
 	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
@@ -430,12 +445,11 @@ static void peer_down(void *owner, const char *why)
 	writepath_peer_lost(res);
 	receiver_peer_lost(res);
 	resync_peer_lost(res);
-	/* A Primary now writes what the peer will lack: a new generation,
-	 * durable before the next write completes (writes wait for it). */
-	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping) {
-		meta_uuid_new_current(&res->meta);
-		meta_write_sb(&res->meta);
-	}
+	/* A Primary that now writes what the peer will lack starts a new
+	 * generation first: at its first such write (writepath), so a
+	 * Primary kept frozen by fencing never diverges on paper. */
+	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
+		res->uuid_rotate_pending = true;
 	resource_event(res, "disconnected");
 	fencing_peer_lost(res);
 }
@@ -595,7 +609,7 @@ void peer_promoted(struct resource *res, bool forced)
 	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED)
 		sb->uuid[UUID_CURRENT] = meta_uuid_random();
 	else if (!in_sync)
-		meta_uuid_new_current(&res->meta);
+		res->uuid_rotate_pending = true;	/* at the first write */
 	sb->flags |= MDF_CONSISTENT | MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 	sb->flags &= ~MDF_OUTDATED;
 	sb->primary_since = (uint64_t)time(NULL);
@@ -698,7 +712,7 @@ int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 	if (bitmap) {
 		/* Send our bitmap; the peer ORs it into its own and sends
 		 * the union. */
-		become_target(res, &res->peer_state);
+		become_target(res, &res->peer_state, false);
 		send_state_flags(res, FRAME_STATE_F_INVALIDATE_BITMAP);
 		bm_exchange_start(res);
 	} else {

@@ -186,6 +186,7 @@ static void io_done(struct disk_io *io, int err)
 		if (same) {
 			res->resync_same_bytes += p->len;
 			res->rs_applied_bytes += p->len;
+			bitmap_clear_range(&res->oos, p->off, p->len);
 			send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
 		} else {
 			send_ack(res, p, FRAME_RS_NEED, 0, 0);
@@ -207,8 +208,10 @@ static void io_done(struct disk_io *io, int err)
 	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
 		if (err == 0 && p->type == FRAME_RS_DATA)
 			res->resync_received_bytes += p->len;
-		if (err == 0)
+		if (err == 0) {
 			res->rs_applied_bytes += p->len;
+			bitmap_clear_range(&res->oos, p->off, p->len);
+		}
 		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
 		if (err)	/* an RS chunk that failed: the source keeps its bits */
 			link_drop(res->link, "local write of resync data failed");

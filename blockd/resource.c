@@ -119,10 +119,10 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 	static uint64_t last_status_ms;
 
 	resync_rate_tick(res, 100);
+	meta_bitmap_save(&res->meta);
 	if (now_ms - last_status_ms >= 1000) {
 		last_status_ms = now_ms;
 		resync_update_status(res, now_ms);
-		meta_bitmap_save(&res->meta);
 		res->app_busy = res->active != NULL;
 	}
 	resync_pump(res);

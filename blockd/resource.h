@@ -131,6 +131,7 @@ struct resource {
 	bool fence_running;
 	uint64_t fence_gen, fence_epoch;	/* a stale fence result is ignored */
 	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
+	bool uuid_rotate_pending;	/* new generation at the next lone write */
 	uint64_t instance;	/* random per start */
 
 	/* The peer, as last known. */

@@ -29,6 +29,15 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 		return R(UD_SOURCE_FULL, "peer-just-created");
 
 	if (sc == pc) {
+		bool s_ok = self->flags & MDF_CONSISTENT;
+		bool p_ok = peer->flags & MDF_CONSISTENT;
+
+		/* An interrupted resync: the target took the source's
+		 * generation but is not there yet. Resume it. */
+		if (!s_ok && p_ok)
+			return R(UD_TARGET_BITMAP, "equal-current-self-inconsistent");
+		if (s_ok && !p_ok)
+			return R(UD_SOURCE_BITMAP, "equal-current-peer-inconsistent");
 		/* Same generation. After a Primary crash its activity log
 		 * extents may differ: the crashed Primary is the source. */
 		if (s_crash && !p_crash)

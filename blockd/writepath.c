@@ -85,6 +85,14 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 		return true;
 	if (!is_write(r))
 		return false;
+	if (res->uuid_rotate_pending && !peer_live(res)) {
+		/* The first write the peer will lack: a new generation,
+		 * durable before it starts (meta_busy holds it). */
+		res->uuid_rotate_pending = false;
+		meta_uuid_new_current(&res->meta);
+		meta_write_sb(&res->meta);
+		return true;
+	}
 	if (writepath_overlaps_active(res, r->local.off, r->local.len) ||
 	    resync_busy_overlaps(res, r->local.off, r->local.len))
 		return true;
