@@ -525,15 +525,6 @@ int config_check(const struct config *cfg)
 			}
 		}
 	}
-	if (cfg->fencing != FENCING_DONT_CARE && !cfg->fence_peer[0] &&
-	    cfg->peer >= 0) {
-		char where[300];
-
-		fprintf(stderr, "%s: fencing %s needs a fence-peer hook\n",
-			config_where(cfg, "resource", "fencing", where, sizeof(where)),
-			config_fencing_name(cfg->fencing));
-		return -EINVAL;
-	}
 	return 0;
 }
 

@@ -4,7 +4,9 @@
  *   dont-care              writes go on locally (bitmap marks them)
  *   resource-only          fence-peer runs; writes go on
  *   resource-and-stonith   writes are frozen (held, never failed) and
- *                          fence-peer runs:
+ *                          fence-peer runs; writes that were in flight to
+ *                          the peer are not completed either (writepath
+ *                          holds them) until I/O resumes:
  *       exit 3 (peer Inconsistent), 4 (peer Outdated), 7 (peer STONITHed)
  *              -> the peer is recorded Outdated, writes resume
  *       exit 6 (the peer is Primary) -> this disk is Outdated, stays frozen
@@ -33,6 +35,7 @@ static void set_frozen(struct resource *res, bool frozen, const char *why)
 		log_warn("I/O frozen: %s", why);
 	} else {
 		log_info("I/O resumed: %s", why);
+		writepath_release_held(res);
 		writepath_retry_waiting(res);
 	}
 	resource_event(res, frozen ? "io-frozen" : "io-resumed");

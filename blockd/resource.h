@@ -50,6 +50,8 @@ struct blk_req {
 	bool active;		/* on res->active (conflict checks) */
 	bool al_held;		/* holds activity log references */
 	bool big;		/* wider than the activity log can cover */
+	uint8_t held_legs;	/* peer legs held by fencing (see held) */
+	struct blk_req *held_next;
 	bool replicated;	/* sent to the peer */
 	int err;
 	uint64_t seq;		/* transfer log sequence, 0 if none */
@@ -161,6 +163,7 @@ struct resource {
 	struct blk_req *active;		/* writes in flight (conflicts) */
 	struct blk_req *waiting, *waiting_tail; /* blocked writes, FIFO */
 	struct blk_req *flushes;	/* FLUSHes awaiting BARRIER_ACK */
+	struct blk_req *held;		/* completions held by fencing */
 	uint64_t epoch;
 	bool epoch_close_pending;	/* a write of it was replied to */
 	bool epoch_has_writes;
@@ -231,6 +234,7 @@ void writepath_submit(struct resource *res, struct blk_req *r);
 void writepath_peer_lost(struct resource *res);
 void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err);
 void writepath_retry_waiting(struct resource *res);
+void writepath_release_held(struct resource *res);
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 			       uint64_t len);
 

@@ -44,6 +44,12 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 			return R(UD_SOURCE_BITMAP, "equal-current-self-crashed-primary");
 		if (p_crash && !s_crash)
 			return R(UD_TARGET_BITMAP, "equal-current-peer-crashed-primary");
+		/* Both were Primary without a clean stop (a failover that has
+		 * not written yet): the one that is Primary now wins. */
+		if (s_crash && p_crash && self->primary != peer->primary)
+			return self->primary
+				? R(UD_SOURCE_BITMAP, "equal-current-both-crashed-self-primary")
+				: R(UD_TARGET_BITMAP, "equal-current-both-crashed-peer-primary");
 		if (s_crash && p_crash)
 			return tiebreak ? R(UD_SOURCE_BITMAP, "equal-current-both-crashed")
 					: R(UD_TARGET_BITMAP, "equal-current-both-crashed");

@@ -407,6 +407,28 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 	writepath_retry_waiting(res);
 }
 
+/* Under resource-and-stonith a Primary that lost its peer must not
+ * complete a write the peer may lack until fencing says the peer cannot
+ * take over: such writes are held here, and released by
+ * writepath_release_held() when I/O resumes. */
+static bool hold_on_loss(const struct resource *res)
+{
+	return res->cfg && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH &&
+	       res->role == ROLE_PRIMARY && !res->stopping;
+}
+
+static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t legs)
+{
+	if (hold_on_loss(res)) {
+		r->held_legs |= legs;
+		r->held_next = res->held;
+		res->held = r;
+		return;
+	}
+	r->pending &= (uint8_t)~legs;
+	req_check_done(res, r);
+}
+
 void writepath_peer_lost(struct resource *res)
 {
 	struct blk_req *flushes = res->flushes;
@@ -421,10 +443,8 @@ void writepath_peer_lost(struct resource *res)
 		bitmap_mark_range(&res->oos, e->off, e->len);
 		e->seq = 0;
 		e->req = NULL;
-		if (r) {
-			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
-			req_check_done(res, r);
-		}
+		if (r)
+			release_or_hold(res, r, LEG_RECV | LEG_WRITTEN);
 	}
 	res->tl_tail_seq = res->tl_next_seq;
 	res->pending_writes = 0;
@@ -434,9 +454,24 @@ void writepath_peer_lost(struct resource *res)
 
 		flushes = r->next;
 		r->next = NULL;
-		r->pending &= (uint8_t)~LEG_WRITTEN;
-		req_check_done(res, r);
+		release_or_hold(res, r, LEG_WRITTEN);
 	}
 	res->epoch_close_pending = false;
 	writepath_retry_waiting(res);
+}
+
+void writepath_release_held(struct resource *res)
+{
+	struct blk_req *list = res->held;
+
+	res->held = NULL;
+	while (list) {
+		struct blk_req *r = list;
+
+		list = r->held_next;
+		r->held_next = NULL;
+		r->pending &= (uint8_t)~r->held_legs;
+		r->held_legs = 0;
+		req_check_done(res, r);
+	}
 }
