@@ -160,6 +160,16 @@ static void print_status(struct json_object *s)
 	       jstr(p, "replication"));
 	printf("    out of sync %s, pending writes %llu\n", oos,
 	       (unsigned long long)ju64(p, "pending_writes"));
+	if (strstr(jstr(p, "replication"), "Verify") &&
+	    json_object_object_get_ex(p, "verify", &v)) {
+		double pct = json_object_get_double(json_object_object_get(v, "done_pct"));
+		int bar = (int)(pct / 5);
+
+		printf("    verify [%.*s%.*s] %.1f%%, %llu blocks differ so far\n",
+		       bar, "####################", 20 - bar,
+		       "....................", pct,
+		       (unsigned long long)ju64(v, "out_of_sync_blocks"));
+	}
 	if (rs && strstr(jstr(p, "replication"), "Sync")) {
 		double pct = json_object_get_double(json_object_object_get(rs, "done_pct"));
 		int bar = (int)(pct / 5);
@@ -235,49 +245,14 @@ static int create_md(const struct config *cfg, bool have_cfg, int nrest,
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* One request and its answer, printed. Returns the exit status. */
+static int run_command(const char *control, int nrest, char **rest,
+		       bool watching)
 {
-	struct config cfg;
-	const char *control = NULL;
-	char path[CONFIG_STR + 64];
-	char **rest;
-	int nrest, fd, i, json = 0, rc;
 	struct json_object *req, *reply = NULL, *ok, *res;
 	char *buf = NULL, *line;
 	size_t cap = 0, len = 0;
-
-	/* --control needs no config; otherwise the config names the socket. */
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--control") && i + 1 < argc) {
-			control = argv[i + 1];
-			memmove(&argv[i], &argv[i + 2], sizeof(char *) * (size_t)(argc - i - 1));
-			argc -= 2;
-			break;
-		}
-	}
-	if (control) {
-		rest = argv + 1;
-		nrest = argc - 1;
-	} else {
-		if (config_load(&cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
-			return EXIT_USAGE;
-		if (cfg.nodes[cfg.self].control[0])
-			snprintf(path, sizeof(path), "%s", cfg.nodes[cfg.self].control);
-		else
-			snprintf(path, sizeof(path), "/run/blockd/%s-%s.ctl", cfg.name,
-				 cfg.nodes[cfg.self].name);
-		control = path;
-	}
-	if (nrest < 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(rest[0], "create-md"))
-		return create_md(&cfg, control == path, nrest, rest);
+	int fd = -1, i, json = 0, rc;
 
 	rc = 0;
 	req = json_object_new_object();
@@ -285,6 +260,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < nrest; i++) {
 		if (!strcmp(rest[i], "--json"))
 			json = 1;
+		else if (!strcmp(rest[i], "--watch") || !strcmp(rest[i], "--now"))
+			continue;	/* handled here, not by the daemon */
 		else if (!strncmp(rest[i], "--", 2))
 			json_object_object_add(req, rest[i] + 2, json_object_new_boolean(1));
 		else
@@ -335,7 +312,10 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 	} else if (!strcmp(rest[0], "status") && !json) {
+		if (watching)
+			fputs("\033[H\033[2J", stdout);	/* redraw in place */
 		print_status(res);
+		fflush(stdout);
 	} else if (res) {
 		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PRETTY |
 						    JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -347,4 +327,61 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	const char *control = NULL;
+	char path[CONFIG_STR + 64];
+	char **rest;
+	int nrest, i;
+	bool watch = false;
+
+	/* --control needs no config; otherwise the config names the socket. */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--control") && i + 1 < argc) {
+			control = argv[i + 1];
+			memmove(&argv[i], &argv[i + 2], sizeof(char *) * (size_t)(argc - i - 1));
+			argc -= 2;
+			break;
+		}
+	}
+	if (control) {
+		rest = argv + 1;
+		nrest = argc - 1;
+	} else {
+		if (config_load(&cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
+			return EXIT_USAGE;
+		if (cfg.nodes[cfg.self].control[0])
+			snprintf(path, sizeof(path), "%s", cfg.nodes[cfg.self].control);
+		else
+			snprintf(path, sizeof(path), "/run/blockd/%s-%s.ctl", cfg.name,
+				 cfg.nodes[cfg.self].name);
+		control = path;
+	}
+	if (nrest < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(rest[0], "create-md"))
+		return create_md(&cfg, control == path, nrest, rest);
+
+	for (i = 1; i < nrest; i++)
+		if (!strcmp(rest[0], "status") && !strcmp(rest[i], "--watch"))
+			watch = true;
+	if (!watch)
+		return run_command(control, nrest, rest, false);
+	/* status --watch: redraw once a second until interrupted. */
+	for (;;) {
+		int rc = run_command(control, nrest, rest, true);
+
+		if (rc != 0)
+			return rc;
+		sleep(1);
+	}
 }
