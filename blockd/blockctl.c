@@ -160,6 +160,15 @@ static void print_status(struct json_object *s)
 	       jstr(p, "replication"));
 	printf("    out of sync %s, pending writes %llu\n", oos,
 	       (unsigned long long)ju64(p, "pending_writes"));
+	if (json_object_object_get_ex(p, "lag", &v) && ju64(v, "sent_bytes")) {
+		char wl[32], fl[32];
+
+		human_bytes(ju64(v, "write_lag_bytes"), wl, sizeof(wl));
+		human_bytes(ju64(v, "flush_lag_bytes"), fl, sizeof(fl));
+		printf("    lag: written %s behind (%.3f s), flushed %s behind (%.3f s)\n",
+		       wl, json_object_get_double(json_object_object_get(v, "write_lag_s")),
+		       fl, json_object_get_double(json_object_object_get(v, "flush_lag_s")));
+	}
 	if (strstr(jstr(p, "replication"), "Verify") &&
 	    json_object_object_get_ex(p, "verify", &v)) {
 		double pct = json_object_get_double(json_object_object_get(v, "done_pct"));

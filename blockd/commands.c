@@ -41,6 +41,28 @@ static struct json_object *peer_status_json(struct node *n)
 	add_u64(rs, "eta_s", res->resync_eta_s);
 	json_object_object_add(p, "resync", rs);
 	{
+		struct json_object *l = json_object_new_object();
+		uint64_t since_flush_ms, oldest_ms;
+		uint64_t sent = res->data_sent_bytes;
+
+		writepath_lag(res, &since_flush_ms, &oldest_ms);
+		add_u64(l, "sent_bytes", sent);
+		add_u64(l, "received_bytes", res->pos_received_bytes);
+		add_u64(l, "written_bytes", res->pos_written_bytes);
+		add_u64(l, "flushed_bytes", res->pos_flushed_bytes);
+		add_u64(l, "receive_lag_bytes", sent > res->pos_received_bytes
+			? sent - res->pos_received_bytes : 0);
+		add_u64(l, "write_lag_bytes", sent > res->pos_written_bytes
+			? sent - res->pos_written_bytes : 0);
+		add_u64(l, "flush_lag_bytes", sent > res->pos_flushed_bytes
+			? sent - res->pos_flushed_bytes : 0);
+		json_object_object_add(l, "write_lag_s",
+				       json_object_new_double(oldest_ms / 1000.0));
+		json_object_object_add(l, "flush_lag_s", json_object_new_double(
+			sent > res->pos_flushed_bytes ? since_flush_ms / 1000.0 : 0));
+		json_object_object_add(p, "lag", l);
+	}
+	{
 		struct json_object *v = json_object_new_object();
 
 		json_object_object_add(v, "done_pct",

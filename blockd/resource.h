@@ -69,6 +69,8 @@ struct tl_entry {
 	uint32_t len;
 	struct blk_req *req;	/* NULL once the request completed */
 	bool big;		/* its range was marked on disk beforehand */
+	uint64_t sent_ms;	/* when it was sent, for the lag */
+	bool recv_acked;	/* protocol B: RECV_ACK already counted */
 };
 
 /* A frame received by a Secondary (or SyncTarget), until acked. */
@@ -209,6 +211,11 @@ struct resource {
 	/* Cumulative counters. */
 	uint64_t read_bytes, written_bytes;
 	uint64_t data_sent_bytes, data_received_bytes;
+	/* Replication positions on the Primary, like pg_stat_replication:
+	 * bytes handed to the socket, received and written by the peer,
+	 * and written by it as of its last completed flush. */
+	uint64_t pos_received_bytes, pos_written_bytes, pos_flushed_bytes;
+	uint64_t pos_written_ms, pos_flushed_ms;	/* when each last moved */
 	uint64_t resync_sent_bytes, resync_received_bytes;
 	uint64_t resync_same_bytes;	/* checksum resync: found identical */
 	uint64_t resync_zero_bytes;	/* holes sent as a range */
@@ -235,6 +242,8 @@ void writepath_peer_lost(struct resource *res);
 void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err);
 void writepath_retry_waiting(struct resource *res);
 void writepath_release_held(struct resource *res);
+void writepath_lag(const struct resource *res, uint64_t *since_flush_ms,
+		   uint64_t *oldest_unacked_ms);
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 			       uint64_t len);
 

@@ -23,11 +23,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "blockd/resource.h"
 #include "common/log.h"
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
+
+static uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 int writepath_init(struct resource *res)
 {
@@ -269,6 +279,8 @@ static void start_write(struct resource *res, struct blk_req *r)
 		e->len = io->len;
 		e->req = r;
 		e->big = r->big;
+		e->sent_ms = coarse_ms();
+		e->recv_acked = false;
 		res->pending_writes++;
 
 		memset(h, 0, sizeof(*h));
@@ -367,6 +379,8 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 			r->pending &= (uint8_t)~LEG_WRITTEN;
 			req_check_done(res, r);
 		}
+		res->pos_flushed_bytes = res->pos_written_bytes;
+		res->pos_flushed_ms = coarse_ms();
 		return;
 	}
 	e = &res->tl[id % TL_SIZE];
@@ -375,6 +389,8 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		return;
 	}
 	if (type == FRAME_RECV_ACK) {
+		res->pos_received_bytes += e->len;
+		e->recv_acked = true;
 		if (e->req) {
 			e->req->pending &= (uint8_t)~LEG_RECV;
 			req_check_done(res, e->req);
@@ -382,6 +398,10 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		return;
 	}
 	/* WRITE_ACK */
+	res->pos_written_bytes += e->len;
+	res->pos_written_ms = coarse_ms();
+	if (!e->recv_acked)
+		res->pos_received_bytes += e->len;	/* no separate RECV_ACK */
 	if (err) {
 		log_err("peer failed to write %u bytes at %llu: %s; marked out of sync",
 			e->len, (unsigned long long)e->off, strerror((int)-err));
@@ -474,4 +494,24 @@ void writepath_release_held(struct resource *res)
 		r->held_legs = 0;
 		req_check_done(res, r);
 	}
+}
+
+/* Replication lag as status shows it: bytes sent and not yet written (or
+ * flushed) by the peer, and the age of the oldest write it has not
+ * acknowledged. */
+void writepath_lag(const struct resource *res, uint64_t *write_lag_s_ms,
+		   uint64_t *oldest_unacked_ms)
+{
+	uint64_t now = coarse_ms(), oldest = now;
+
+	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
+		const struct tl_entry *e = &res->tl[seq % TL_SIZE];
+
+		if (e->seq == seq) {
+			oldest = e->sent_ms;
+			break;
+		}
+	}
+	*oldest_unacked_ms = now - oldest;
+	*write_lag_s_ms = res->pos_flushed_ms ? now - res->pos_flushed_ms : 0;
 }
