@@ -269,6 +269,7 @@ static const struct key_def keys[] = {
 	STR_NODE("meta", meta),
 	STR_NODE("nbd", nbd),
 	STR_NODE("control", control),
+	STR_NODE("metrics", metrics),
 };
 
 static const struct key_def *key_find(const char *key)

@@ -29,6 +29,7 @@ struct config_node {
 	char meta[CONFIG_STR];		/* "internal" or a file path */
 	char nbd[CONFIG_STR];		/* comma-separated listen list */
 	char control[CONFIG_STR];	/* control socket path */
+	char metrics[CONFIG_STR];	/* Prometheus HOST:PORT, or "" */
 };
 
 struct config {

@@ -59,6 +59,7 @@ static void fence_done(struct hook_run *h, int result)
 		log_info("fence-peer: peer %s (exit %d): recording it Outdated",
 			 result == 3 ? "Inconsistent" : result == 4 ? "Outdated"
 							     : "STONITHed", result);
+		res->fence_ok++;
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
 		meta_write_sb(&res->meta);
 		res->peer_disk = result == 3 ? DS_INCONSISTENT : DS_OUTDATED;
@@ -75,6 +76,7 @@ static void fence_done(struct hook_run *h, int result)
 		resource_event(res, "outdated");
 		break;
 	default:
+		res->fence_failed++;
 		if (res->io_frozen) {
 			snprintf(res->frozen_reason, sizeof(res->frozen_reason),
 				 "fence-peer failed (%s %d): waiting for the peer "
@@ -111,6 +113,7 @@ void fencing_peer_lost(struct resource *res)
 	}
 	res->fence_gen = ++res->fence_epoch;
 	res->fence_running = true;
+	res->fence_runs++;
 	if (resource_hook(res, cfg->fence_peer, "fence-peer", fence_done, res) < 0)
 		res->fence_running = false;
 }

@@ -94,6 +94,7 @@ static void nbd_drained(void *arg)
 	d->final_flush.local.cmd = DISK_FLUSH;
 	d->final_flush.done = final_flush_done;
 	control_shutdown(d->n.ctl);
+	metrics_shutdown(d->n.metrics);
 	resource_submit(&d->n.res, &d->final_flush);
 }
 
@@ -248,7 +249,10 @@ static int resource_start(struct node *n)
 	ret = nbd_server_new(&n->nbd, &n->loop, res, self->nbd, n->cfg.read_only);
 	if (ret < 0)
 		return ret;
-	return control_start(n);
+	ret = control_start(n);
+	if (ret == 0 && self->metrics[0])
+		ret = metrics_new(&n->metrics, &n->loop, n, self->metrics);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -310,6 +314,7 @@ int main(int argc, char **argv)
 		 d.n.control_path);
 	ret = loop_run(&d.n.loop);
 	control_free(d.n.ctl);
+	metrics_free(d.n.metrics);
 	nbd_server_free(d.n.nbd);
 	resource_shutdown_meta(&d.n.res);
 	resource_fini(&d.n.res);

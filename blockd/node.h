@@ -9,6 +9,7 @@
 
 #include "blockd/config.h"
 #include "blockd/control.h"
+#include "blockd/metrics.h"
 #include "blockd/resource.h"
 #include "nbd/server.h"
 
@@ -18,6 +19,7 @@ struct node {
 	struct resource res;
 	struct nbd_server *nbd;
 	struct control *ctl;
+	struct metrics *metrics;
 	char control_path[CONFIG_STR];
 };
 

@@ -133,6 +133,7 @@ struct resource {
 	bool io_frozen;		/* writes held: fencing */
 	char frozen_reason[160];
 	bool fence_running;
+	uint64_t fence_runs, fence_ok, fence_failed;	/* for metrics */
 	uint64_t fence_gen, fence_epoch;	/* a stale fence result is ignored */
 	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
 	bool uuid_rotate_pending;	/* new generation at the next lone write */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -74,10 +75,38 @@ static void req_build_reply(struct nbd_req *r)
 	r->reply_bytes = r->iov[0].iov_len + (r->niov > 1 ? r->iov[1].iov_len : 0);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void req_account(struct nbd_req *r)
+{
+	struct nbd_stats *st = &r->conn->srv->stats;
+	unsigned cmd = r->rq.type, b = 0;
+	uint64_t us = (now_ns() - r->start_ns) / 1000;
+
+	if (cmd >= NBD_STATS_CMDS)
+		return;
+	st->count[cmd]++;
+	if (r->error)
+		st->errors[cmd]++;
+	else if (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE)
+		st->bytes[cmd] += r->rq.length;
+	st->sum_us[cmd] += us;
+	while (b < NBD_STATS_BUCKETS - 1 && us > nbd_stats_bounds_us[b])
+		b++;
+	st->bucket[cmd][b]++;
+}
+
 static void req_reply(struct nbd_req *r)
 {
 	struct nbd_conn *c = r->conn;
 
+	req_account(r);
 	if (c->state == CONN_CLOSING) {
 		req_release(r);
 		conn_maybe_finish(c);
@@ -466,6 +495,7 @@ static bool conn_parse_request(struct nbd_conn *c)
 		return false;
 	}
 	r->rq = rq;
+	r->start_ns = now_ns();
 	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
 		r->buf = bufpool_get(&srv->res->pool, rq.length);
 		if (!r->buf) {

@@ -313,3 +313,12 @@ unsigned nbd_server_connections(const struct nbd_server *srv)
 {
 	return srv->n_conns;
 }
+
+const uint32_t nbd_stats_bounds_us[NBD_STATS_BUCKETS - 1] = {
+	25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000,
+};
+
+const struct nbd_stats *nbd_server_stats(const struct nbd_server *srv)
+{
+	return &srv->stats;
+}

@@ -12,6 +12,7 @@
 #define BLOCKD_NBD_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "blockd/resource.h"
 #include "common/loop.h"
@@ -27,6 +28,23 @@ int nbd_server_new(struct nbd_server **out, struct loop *l,
 void nbd_server_shutdown(struct nbd_server *srv, void (*done)(void *arg),
 			 void *arg);
 void nbd_server_free(struct nbd_server *srv);
+
+/* Request counters and latency histograms per NBD command, for the
+ * metrics endpoint. Bucket i counts requests that took at most
+ * nbd_stats_bounds_us[i] microseconds; the last bucket is +Inf. */
+#define NBD_STATS_CMDS 8	/* NBD_CMD_READ .. NBD_CMD_BLOCK_STATUS */
+#define NBD_STATS_BUCKETS 13
+extern const uint32_t nbd_stats_bounds_us[NBD_STATS_BUCKETS - 1];
+
+struct nbd_stats {
+	uint64_t count[NBD_STATS_CMDS];
+	uint64_t errors[NBD_STATS_CMDS];
+	uint64_t bytes[NBD_STATS_CMDS];
+	uint64_t sum_us[NBD_STATS_CMDS];
+	uint64_t bucket[NBD_STATS_CMDS][NBD_STATS_BUCKETS];
+};
+
+const struct nbd_stats *nbd_server_stats(const struct nbd_server *srv);
 
 /* Connections open now (for status and for refusing a demotion). */
 unsigned nbd_server_connections(const struct nbd_server *srv);

@@ -14,6 +14,7 @@
 #include "common/loop.h"
 #include "nbd/codec.h"
 #include "nbd/handshake.h"
+#include "nbd/server.h"
 
 #define NBD_LISTENERS_MAX 8
 #define NBD_CONNS_MAX 256
@@ -37,6 +38,7 @@ struct nbd_req {
 	uint32_t payload_have;	/* WRITE bytes received so far */
 	uint32_t error;		/* NBD error for the reply */
 	uint32_t extra_len;	/* bytes of extra[] in the reply */
+	uint64_t start_ns;	/* when it was parsed, for the latency */
 	unsigned niov;
 	size_t reply_bytes;
 	struct iovec iov[2];
@@ -107,6 +109,7 @@ struct nbd_server {
 	bool drain_timer_armed;
 	struct loop_op drain_timer_op;
 	struct __kernel_timespec drain_ts;
+	struct nbd_stats stats;
 };
 
 #define container_of(p, type, member) \
