@@ -37,7 +37,7 @@ struct daemon {
 	int sigfd;
 	struct signalfd_siginfo si;
 	struct loop_op sig_op;
-	struct blk_req final_flush;
+	struct disk_io final_flush;	/* local only: never held by fencing */
 	struct loop_op tick_op;
 	struct __kernel_timespec tick_ts;
 	bool stopping;
@@ -70,7 +70,7 @@ static void process_harden(const struct config *cfg)
 		log_warn("PR_SET_IO_FLUSHER: %s", strerror(errno));
 }
 
-static void final_flush_done(struct blk_req *r, int err)
+static void final_flush_done(struct disk_io *r, int err)
 {
 	struct daemon *d = (struct daemon *)((char *)r -
 					     offsetof(struct daemon, final_flush));
@@ -91,11 +91,11 @@ static void nbd_drained(void *arg)
 	d->n.res.stopping = true;
 	link_shutdown(d->n.res.link);
 	memset(&d->final_flush, 0, sizeof(d->final_flush));
-	d->final_flush.local.cmd = DISK_FLUSH;
+	d->final_flush.cmd = DISK_FLUSH;
 	d->final_flush.done = final_flush_done;
 	control_shutdown(d->n.ctl);
 	metrics_shutdown(d->n.metrics);
-	resource_submit(&d->n.res, &d->final_flush);
+	disk_submit(&d->n.res.disk, &d->final_flush);
 }
 
 static void signal_arm(struct daemon *d);
@@ -113,6 +113,11 @@ static void signal_done(struct loop_op *op, int res)
 	log_info("signal %u: finishing in-flight I/O and shutting down",
 		 d->si.ssi_signo);
 	d->stopping = true;
+	d->n.res.stopping = true;
+	/* Writes held by fencing can never be acknowledged now: fail them,
+	 * so the clients are answered and the drain can finish. */
+	if (d->n.res.io_frozen)
+		writepath_fail_held(&d->n.res, -ESHUTDOWN);
 	{
 		struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);
 

@@ -243,6 +243,7 @@ void writepath_peer_lost(struct resource *res);
 void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err);
 void writepath_retry_waiting(struct resource *res);
 void writepath_release_held(struct resource *res);
+void writepath_fail_held(struct resource *res, int err);
 void writepath_lag(const struct resource *res, uint64_t *since_flush_ms,
 		   uint64_t *oldest_unacked_ms);
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,

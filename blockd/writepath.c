@@ -515,3 +515,34 @@ void writepath_lag(const struct resource *res, uint64_t *write_lag_s_ms,
 	*oldest_unacked_ms = now - oldest;
 	*write_lag_s_ms = res->pos_flushed_ms ? now - res->pos_flushed_ms : 0;
 }
+
+/* Shutting down while fencing holds writes: none of them may be
+ * acknowledged as written, so each gets an error reply. Writes that never
+ * started are failed too. */
+void writepath_fail_held(struct resource *res, int err)
+{
+	unsigned n = 0;
+
+	while (res->waiting) {
+		struct blk_req *r = res->waiting;
+
+		res->waiting = r->next;
+		if (!res->waiting)
+			res->waiting_tail = NULL;
+		r->next = NULL;
+		if (r->al_held) {
+			al_end(&res->meta.al, r->local.off, r->local.len);
+			r->al_held = false;
+		}
+		n++;
+		r->done(r, err);
+	}
+	for (struct blk_req *r = res->held; r; r = r->held_next) {
+		r->err = err;
+		n++;
+	}
+	writepath_release_held(res);	/* completes them with r->err */
+	if (n)
+		log_warn("shutting down: %u write%s held back were failed, not "
+			 "acknowledged", n, n == 1 ? "" : "s");
+}
