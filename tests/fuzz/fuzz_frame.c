@@ -9,8 +9,9 @@
  * is left of the input. A CRC mismatch is noted but does not stop the
  * walk, so the payload codecs are reached without the fuzzer having to
  * forge CRCs. Every verdict is compared with a model of the rules in
- * frame.h written here, and whatever parses must re-encode to the same
- * bytes. A violated invariant aborts with a message.
+ * frame.h written here (V_REQ's included: a CRC32C per whole 4 KiB block,
+ * 1 to FRAME_VERIFY_BLOCKS blocks), and whatever parses must re-encode to
+ * the same bytes. A violated invariant aborts with a message.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_frame.c
  *        transport/frame.c common/crc32c.c -lisal -o fuzz_frame
@@ -42,10 +43,15 @@ _Static_assert(FRAME_HELLO_BYTES == 112, "HELLO size");
 _Static_assert(FRAME_STATE_BYTES == 128, "STATE size");
 _Static_assert(FRAME_MAC_BYTES == 32, "AUTH size");
 _Static_assert(FRAME_CTRL_PAYLOAD_MAX == 4096, "control payload bound");
-_Static_assert(FRAME_TYPE_MAX == 20 && FRAME_RS_CSUM == 17 &&
+_Static_assert(FRAME_TYPE_MAX == 22 && FRAME_RS_CSUM == 17 &&
 	       FRAME_RS_NEED == 18 && FRAME_BITMAP == 19 &&
-	       FRAME_BITMAP_DONE == 20, "frame types");
+	       FRAME_BITMAP_DONE == 20 && FRAME_V_REQ == 21 &&
+	       FRAME_V_REPLY == 22, "frame types");
 _Static_assert(FRAME_F_ALL == 0x1f && FRAME_F_SAME == 0x10, "frame flags");
+_Static_assert(FRAME_VERIFY_BLOCKS == 64, "verify request bound");
+
+/* Bytes of disk one V_REQ CRC covers. */
+#define VBLOCK 4096U
 
 static uint64_t be(const uint8_t *p, int bytes)
 {
@@ -137,7 +143,17 @@ static int model_verdict(const uint8_t *p)
 		if (plen > FRAME_PAYLOAD_MAX)
 			return 1;
 		return plen <= FRAME_CTRL_PAYLOAD_MAX ? 0 : -EPROTO;
+	case FRAME_V_REQ:
+		/* A CRC32C per 4 KiB block: a nonzero whole number of
+		 * blocks, at most FRAME_VERIFY_BLOCKS, 4 bytes each. */
+		if (plen > FRAME_PAYLOAD_MAX)
+			return 1;
+		if (length == 0 || length % VBLOCK != 0 ||
+		    length / VBLOCK > FRAME_VERIFY_BLOCKS)
+			return -EPROTO;
+		return plen == length / VBLOCK * 4 ? 0 : -EPROTO;
 	default:
+		/* V_REPLY included: its mask rides in the offset. */
 		if (plen > FRAME_PAYLOAD_MAX)
 			return 1;
 		return plen == 0 ? 0 : -EPROTO;
@@ -258,6 +274,13 @@ static void check_accepted(const uint8_t *raw, const struct frame_hdr *h)
 		break;
 	case FRAME_BITMAP:
 		CHECK(h->payload_len <= FRAME_CTRL_PAYLOAD_MAX);
+		break;
+	case FRAME_V_REQ:
+		CHECK(h->length >= VBLOCK && h->length % VBLOCK == 0);
+		CHECK(h->length / VBLOCK <= FRAME_VERIFY_BLOCKS);
+		CHECK(h->payload_len == h->length / VBLOCK * 4);
+		/* The whole request fits the sender's inline buffer. */
+		CHECK(h->payload_len <= 4 * FRAME_VERIFY_BLOCKS);
 		break;
 	default:
 		CHECK(h->payload_len == 0);

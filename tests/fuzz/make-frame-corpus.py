@@ -6,10 +6,13 @@ documents: a 40-byte big-endian header whose CRC32C covers the header
 (crc field zero) and the payload, then the payload. Most seeds are valid
 conversations, with correct CRCs, so the fuzzer starts from inputs that
 get through frame_parse and into the HELLO and STATE codecs, and reach
-every frame type: the bitmap exchange (BITMAP, BITMAP_DONE) and the
-checksum resync (RS_CSUM, RS_NEED, RS_ACK with F_SAME) included. A few
-end in a deliberate fault (bad CRC, truncated payload, bad STATE field,
-a version 1 peer).
+every frame type: the bitmap exchange (BITMAP, BITMAP_DONE), the
+checksum resync (RS_CSUM, RS_NEED, RS_ACK with F_SAME) and the online
+verify (V_REQ with a CRC32C per 4 KiB block, from one block up to
+VERIFY_BLOCKS; V_REPLY with its mask in the offset) included, and every
+STATE flag (VERIFY, INVALIDATE, INVALIDATE_BITMAP among them). A few end
+in a deliberate fault (bad CRC, truncated payload, bad STATE field, a
+version 1 peer, a V_REQ whose CRCs do not match its length).
 
 Run: /usr/bin/python3 tests/fuzz/make-frame-corpus.py
 """
@@ -41,6 +44,8 @@ RS_CSUM = 17
 RS_NEED = 18
 BITMAP = 19
 BITMAP_DONE = 20
+V_REQ = 21
+V_REPLY = 22
 
 F_FUA = 1 << 0
 F_WANT_RECV_ACK = 1 << 1
@@ -52,6 +57,9 @@ STATE_F_SYNC_SOURCE = 1 << 0
 STATE_F_NEW_UUID = 1 << 1
 STATE_F_PAUSED = 1 << 2
 STATE_F_DISCARD = 1 << 3
+STATE_F_VERIFY = 1 << 4
+STATE_F_INVALIDATE = 1 << 5
+STATE_F_INVALIDATE_BITMAP = 1 << 6
 
 ROLE_PRIMARY = 1
 ROLE_SECONDARY = 2
@@ -63,6 +71,8 @@ CHALLENGE_BYTES = 32
 MAC_BYTES = 32
 STATE_BYTES = 128
 CTRL_PAYLOAD_MAX = 4096
+VERIFY_BLOCKS = 64
+VBLOCK = 4096
 
 
 def _crc32c_table():
@@ -91,7 +101,12 @@ assert crc32c(b"123456789") == 0xE3069283
 def frame(ftype, payload=b"", flags=0, fid=0, offset=0, length=None,
           bad_crc=False, version=VERSION):
     if length is None:
-        length = len(payload) if ftype in (DATA, RS_DATA) else 0
+        if ftype in (DATA, RS_DATA):
+            length = len(payload)
+        elif ftype == V_REQ:
+            length = len(payload) // 4 * VBLOCK
+        else:
+            length = 0
 
     def header(crc):
         return struct.pack(">IHHIIQQII", MAGIC, version, ftype, flags,
@@ -150,6 +165,22 @@ def pattern(n, seed):
     return bytes((seed + i * 7) & 0xFF for i in range(n))
 
 
+def v_req(fid, offset, data):
+    """A verify request over data (whole 4 KiB blocks): a CRC32C per
+    block; length follows from the payload."""
+    assert len(data) % VBLOCK == 0
+    assert 1 <= len(data) // VBLOCK <= VERIFY_BLOCKS
+    crcs = b"".join(struct.pack(">I", crc32c(data[i:i + VBLOCK]))
+                    for i in range(0, len(data), VBLOCK))
+    return frame(V_REQ, crcs, fid=fid, offset=offset)
+
+
+def v_reply(fid, mask):
+    """The answer: bit i of the mask (in the offset) is block i
+    differing."""
+    return frame(V_REPLY, fid=fid, offset=mask)
+
+
 def seeds():
     # Handshake, then the bitmap exchange: chunks of RLE, an empty chunk,
     # the largest one allowed, then BITMAP_DONE.
@@ -174,7 +205,9 @@ def seeds():
         frame(AUTH, bytes(MAC_BYTES)) +
         state(ROLE_SECONDARY, DS_INCONSISTENT, b"A",
               flags=STATE_F_SYNC_SOURCE | STATE_F_NEW_UUID |
-              STATE_F_PAUSED | STATE_F_DISCARD, size=2**64 - 4096,
+              STATE_F_PAUSED | STATE_F_DISCARD | STATE_F_VERIFY |
+              STATE_F_INVALIDATE | STATE_F_INVALIDATE_BITMAP,
+              size=2**64 - 4096,
               dirty=1 << 40, uuid=(2**64 - 1, 2**64 - 2, 1, 2**63),
               md_flags=0xFFFFFFFF, primary_since=2**64 - 1))
 
@@ -211,11 +244,37 @@ def seeds():
         frame(RS_ACK, fid=2, offset=12288, length=4096) +
         frame(RS_DONE) +
         state(ROLE_PRIMARY, DS_UPTODATE, b"B", flags=STATE_F_NEW_UUID,
-              uuid=(0x5555, 0, 0x1111, 0x3333)))
+              uuid=(0x5555, 0, 0x1111, 0x3333)) +
+        # Online verify: one block (the same), two (the second differs),
+        # the largest request (blocks 0, 2 and 63 differ), then the end of
+        # the verify; invalidate --bitmap, then a full invalidate.
+        state(ROLE_PRIMARY, DS_UPTODATE, b"B", flags=STATE_F_VERIFY,
+              uuid=(0x5555, 0, 0x1111, 0x3333)) +
+        v_req(3, 0, pattern(VBLOCK, 7)) +
+        v_reply(3, 0) +
+        v_req(4, VBLOCK, pattern(2 * VBLOCK, 8)) +
+        v_reply(4, 0b10) +
+        v_req(5, 3 * VBLOCK, bytes(VERIFY_BLOCKS * VBLOCK)) +
+        v_reply(5, (1 << 63) | 0b101) +
+        state(ROLE_PRIMARY, DS_UPTODATE, b"B",
+              uuid=(0x5555, 0, 0x1111, 0x3333)) +
+        state(ROLE_SECONDARY, DS_UPTODATE, b"B",
+              flags=STATE_F_INVALIDATE_BITMAP,
+              uuid=(0x5555, 0, 0x1111, 0x3333)) +
+        state(ROLE_SECONDARY, DS_UPTODATE, b"B",
+              flags=STATE_F_INVALIDATE, uuid=(0x5555, 0, 0x1111, 0x3333)))
 
+    # Bad CRCs do not end the stream: a DATA, then a V_REQ whose CRC is
+    # wrong, then a V_REPLY whose mask was changed after its CRC; then a
+    # V_REQ with a CRC too few for its length, refused on its header.
+    bad_reply = bytearray(v_reply(8, 0b1))
+    bad_reply[31] ^= 0b10
     yield "bad-crc", (
         frame(PING) + frame(DATA, pattern(64, 4), fid=7, bad_crc=True) +
-        frame(PING_ACK))
+        frame(V_REQ, pattern(8, 5), fid=8, offset=VBLOCK, bad_crc=True) +
+        bytes(bad_reply) +
+        frame(PING_ACK) +
+        frame(V_REQ, pattern(4, 6), fid=9, length=2 * VBLOCK))
 
     yield "bad-state", (
         state(ROLE_PRIMARY, DS_UPTODATE, b"D") +

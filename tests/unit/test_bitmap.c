@@ -4,7 +4,9 @@
  * clamp at the end of the device. A seeded random sequence of marks and
  * clears is then replayed against a bool-per-block model; after every step
  * set_bits must equal a popcount of the words (so bits past the last block
- * must stay clear) and the model's count.
+ * must stay clear) and the model's count. The run-length form is encoded
+ * in small chunks and ORed back, into empty and non-empty maps, and fed
+ * malformed chunks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,6 +527,278 @@ static void test_random_against_model(void **state)
 				   3000);
 }
 
+/* ---- run-length form ------------------------------------------------ */
+
+/* Exactly these bytes, as bitmap.h documents the form: LEB128 varints,
+ * clear run first, then set run, repeated. */
+static void test_rle_wire_bytes(void **state)
+{
+	static const uint8_t want1[] = { 0x05, 0x05, 0xbe, 0x01, 0x64 };
+	static const uint8_t want2[] = { 0x00, 0x02, 0x08, 0x00 };
+	uint8_t out[64];
+	uint64_t pos = 0;
+	struct bitmap b;
+
+	(void)state;
+	assert_int_equal(bitmap_init(&b, 300 * BLK), 0);
+	bitmap_mark_range(&b, 5 * BLK, 5 * BLK);
+	bitmap_mark_range(&b, 200 * BLK, 100 * BLK);
+	assert_int_equal(bitmap_rle_encode(&b, &pos, out, sizeof(out)),
+			 sizeof(want1));
+	assert_memory_equal(out, want1, sizeof(want1));
+	assert_true(pos == 300);
+	bitmap_fini(&b);
+
+	/* A trailing clear run ends with an empty set run. */
+	assert_int_equal(bitmap_init(&b, 10 * BLK), 0);
+	bitmap_mark_range(&b, 0, 2 * BLK);
+	pos = 0;
+	assert_int_equal(bitmap_rle_encode(&b, &pos, out, sizeof(out)),
+			 sizeof(want2));
+	assert_memory_equal(out, want2, sizeof(want2));
+	assert_true(pos == 10);
+	/* Nothing left to encode. */
+	assert_int_equal(bitmap_rle_encode(&b, &pos, out, sizeof(out)), 0);
+	assert_true(pos == 10);
+	bitmap_fini(&b);
+}
+
+enum rle_fill { FILL_RANDOM, FILL_RUNS, FILL_ALL, FILL_NONE, FILL_ALTERNATE,
+		FILL_N };
+
+static void rle_fill(struct bitmap *b, enum rle_fill how)
+{
+	uint64_t p = 0;
+	bool set = rng() % 2;
+
+	switch (how) {
+	case FILL_RANDOM: {
+		unsigned density = (unsigned)(rng() % 100);
+
+		for (uint64_t i = 0; i < b->nbits; i++)
+			if (rng() % 100 < density)
+				bitmap_mark_range(b, i * BLK, BLK);
+		break;
+	}
+	case FILL_RUNS:
+		/* Runs from 1 block to 2^17, so varints of 1 to 3 bytes. */
+		while (p < b->nbits) {
+			uint64_t len = 1 + rng() % (1ULL << (rng() % 18));
+
+			if (set)
+				bitmap_mark_range(b, p * BLK, len * BLK);
+			p += len;
+			set = !set;
+		}
+		break;
+	case FILL_ALL:
+		bitmap_mark_all(b);
+		break;
+	case FILL_ALTERNATE:
+		for (uint64_t i = set; i < b->nbits; i += 2)
+			bitmap_mark_range(b, i * BLK, BLK);
+		break;
+	default:
+		break;
+	}
+}
+
+struct rle_chunk {
+	uint64_t start, nblocks;
+	size_t off, len;
+};
+
+/* Encode b from block `from` in chunks of at most cap bytes, checking
+ * each chunk picks up where the last one stopped. Returns the count. */
+static size_t rle_chunks(const struct bitmap *b, uint64_t from, size_t cap,
+			 uint8_t *buf, struct rle_chunk *ch)
+{
+	uint64_t pos = from;
+	size_t n = 0, used = 0;
+
+	while (pos < b->nbits) {
+		uint64_t start = pos;
+		size_t len = bitmap_rle_encode(b, &pos, buf + used, cap);
+
+		if (len == 0 || len > cap || pos <= start || pos > b->nbits)
+			fail_msg("nbits %llu cap %zu: chunk at %llu: %zu bytes, "
+				 "to %llu", (unsigned long long)b->nbits, cap,
+				 (unsigned long long)start, len,
+				 (unsigned long long)pos);
+		ch[n++] = (struct rle_chunk){ start, pos - start, used, len };
+		used += len;
+	}
+	return n;
+}
+
+static void assert_same_map(const struct bitmap *a, const struct bitmap *b,
+			    const char *what)
+{
+	if (memcmp(a->words, b->words, a->nwords * sizeof(uint64_t)) ||
+	    a->set_bits != b->set_bits || recount(b) != b->set_bits)
+		fail_msg("%s: nbits %llu: maps differ (set %llu vs %llu)", what,
+			 (unsigned long long)a->nbits,
+			 (unsigned long long)a->set_bits,
+			 (unsigned long long)b->set_bits);
+}
+
+static void rle_round_trip(uint64_t nbits, enum rle_fill how, size_t cap)
+{
+	struct bitmap src, dst, uni, other;
+	struct rle_chunk *ch;
+	uint8_t *buf;
+	size_t n, from_n;
+	uint64_t from;
+
+	assert_int_equal(bitmap_init(&src, nbits * BLK), 0);
+	assert_int_equal(bitmap_init(&dst, nbits * BLK), 0);
+	assert_int_equal(bitmap_init(&uni, nbits * BLK), 0);
+	assert_int_equal(bitmap_init(&other, nbits * BLK), 0);
+	rle_fill(&src, how);
+	rle_fill(&other, FILL_RANDOM);
+	ch = calloc(nbits + 1, sizeof(*ch));
+	buf = malloc((nbits + 1) * cap);
+	assert_true(ch && buf);
+
+	/* All chunks ORed into an empty map: the same map. */
+	n = rle_chunks(&src, 0, cap, buf, ch);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(bitmap_rle_or(&dst, ch[i].start, ch[i].nblocks,
+					       buf + ch[i].off, ch[i].len), 0);
+	assert_same_map(&src, &dst, "in order");
+
+	/* Chunks are independent: any order gives the same. */
+	bitmap_clear_all(&dst);
+	for (size_t i = n; i-- > 0;)
+		assert_int_equal(bitmap_rle_or(&dst, ch[i].start, ch[i].nblocks,
+					       buf + ch[i].off, ch[i].len), 0);
+	assert_same_map(&src, &dst, "reversed");
+
+	/* Into a map with bits of its own: the union. */
+	for (uint64_t w = 0; w < other.nwords; w++)
+		uni.words[w] = other.words[w] | src.words[w];
+	uni.set_bits = recount(&uni);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(bitmap_rle_or(&other, ch[i].start,
+					       ch[i].nblocks, buf + ch[i].off,
+					       ch[i].len), 0);
+	assert_same_map(&uni, &other, "union");
+
+	/* Starting mid-map covers the rest of it and nothing before. */
+	from = nbits ? rng() % nbits : 0;
+	bitmap_clear_all(&dst);
+	from_n = rle_chunks(&src, from, cap, buf, ch);
+	for (size_t i = 0; i < from_n; i++)
+		assert_int_equal(bitmap_rle_or(&dst, ch[i].start, ch[i].nblocks,
+					       buf + ch[i].off, ch[i].len), 0);
+	if (from > 0)
+		bitmap_clear_range(&src, 0, from * BLK);
+	assert_same_map(&src, &dst, "from mid-map");
+
+	free(ch);
+	free(buf);
+	bitmap_fini(&src);
+	bitmap_fini(&dst);
+	bitmap_fini(&uni);
+	bitmap_fini(&other);
+}
+
+static void test_rle_round_trip(void **state)
+{
+	static const uint64_t nbits[] = {
+		0, 1, 2, 63, 64, 65, 127, 128, 129, 1000, 4096, 32768, 32769,
+		70001,
+	};
+	static const size_t caps[] = { 20, 21, 23, 32, 47, 64 };
+
+	(void)state;
+	rng_state = 0x5eed0001;
+	for (size_t i = 0; i < ARRAY_LEN(nbits); i++)
+		for (int how = 0; how < FILL_N; how++)
+			for (size_t c = 0; c < ARRAY_LEN(caps); c++)
+				rle_round_trip(nbits[i], (enum rle_fill)how,
+					       caps[c]);
+	/* An 8 GiB device of long runs: 3-byte varints, few chunks. */
+	rle_round_trip((1ULL << 21) + 5, FILL_RUNS, 20);
+	rle_round_trip((1ULL << 21) + 5, FILL_ALL, 20);
+}
+
+static void test_rle_malformed(void **state)
+{
+	static const struct {
+		const char *what;
+		uint64_t start, nblocks;
+		uint8_t in[16];
+		size_t len;
+		int want;
+	} rows[] = {
+		{ "all set", 0, 100, { 0x00, 0x64 }, 2, 0 },
+		{ "empty runs", 0, 10, { 0x00, 0x00, 0x0a, 0x00 }, 4, 0 },
+		{ "mid-map chunk", 40, 20, { 0x05, 0x05, 0x0a, 0x00 }, 4, 0 },
+		{ "empty chunk at the end", 100, 0, { 0 }, 0, 0 },
+		{ "truncated varint", 0, 100, { 0x80 }, 1, -EBADMSG },
+		{ "truncated second varint", 0, 100, { 0x05, 0x80 }, 2,
+		  -EBADMSG },
+		{ "clear run without set run", 0, 100, { 0x64 }, 1, -EBADMSG },
+		{ "set run past nblocks", 0, 10, { 0x05, 0x06 }, 2, -EBADMSG },
+		{ "clear run past nblocks", 0, 10, { 0x0b, 0x00 }, 2, -EBADMSG },
+		{ "runs past the map", 90, 10, { 0x05, 0x06 }, 2, -EBADMSG },
+		{ "runs short of nblocks", 0, 10, { 0x03, 0x02 }, 2, -EBADMSG },
+		{ "nothing for a non-empty chunk", 0, 10, { 0 }, 0, -EBADMSG },
+		{ "start past the end", 101, 0, { 0 }, 0, -EBADMSG },
+		{ "start far past the end", UINT64_MAX, 1, { 0x00, 0x01 }, 2,
+		  -EBADMSG },
+		{ "chunk past the end", 50, 51, { 0x00, 0x33 }, 2, -EBADMSG },
+		{ "nblocks wraps", 1, UINT64_MAX, { 0x00, 0x63 }, 2, -EBADMSG },
+		/* 10 (0x0a) padded to 11 bytes: longer than any u64. */
+		{ "varint of 11 bytes", 0, 10,
+		  { 0x8a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+		    0x00, 0x00 }, 12, -EBADMSG },
+		{ "clear run 2^63", 0, 100,
+		  { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+		    0x00 }, 11, -EBADMSG },
+		{ "set run UINT64_MAX", 0, 100,
+		  { 0x05, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0x01 }, 11, -EBADMSG },
+		{ "trailing byte after a full chunk", 0, 100,
+		  { 0x00, 0x64, 0x00 }, 3, -EBADMSG },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		struct bitmap b;
+		int ret;
+
+		assert_int_equal(bitmap_init(&b, 100 * BLK), 0);
+		ret = bitmap_rle_or(&b, rows[i].start, rows[i].nblocks,
+				    rows[i].in, rows[i].len);
+		if (ret != rows[i].want)
+			fail_msg("%s: %d, want %d", rows[i].what, ret,
+				 rows[i].want);
+		assert_true(recount(&b) == b.set_bits);
+		/* Nothing lands past the last block (100 of 128 bits). */
+		if (b.words[1] >> 36)
+			fail_msg("%s: bits set past the end", rows[i].what);
+		bitmap_fini(&b);
+	}
+}
+
+/* The valid rows set exactly their runs. */
+static void test_rle_or_sets_runs(void **state)
+{
+	static const uint8_t mid[] = { 0x05, 0x05, 0x0a, 0x00 };
+	struct bitmap b;
+
+	(void)state;
+	assert_int_equal(bitmap_init(&b, 100 * BLK), 0);
+	bitmap_mark_range(&b, 47 * BLK, BLK);
+	assert_int_equal(bitmap_rle_or(&b, 40, 20, mid, sizeof(mid)), 0);
+	cur_row = "mid-map chunk";
+	assert_only(&b, 45, 49);
+	cur_row = "";
+	bitmap_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +814,10 @@ int main(void)
 		cmocka_unit_test(test_mark_all_clear_all),
 		cmocka_unit_test(test_zero_size),
 		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_rle_wire_bytes),
+		cmocka_unit_test(test_rle_round_trip),
+		cmocka_unit_test(test_rle_malformed),
+		cmocka_unit_test(test_rle_or_sets_runs),
 	};
 
 	return cmocka_run_group_tests_name("bitmap", tests, NULL, NULL);

@@ -4,7 +4,10 @@
  * against literal wire bytes, with its CRC from a bitwise CRC32C written
  * in this file, so a mistake shared by the encoder and the parser (byte
  * order, field offset, CRC coverage) still fails. The parse rules are
- * tables whose rows name the rule they hit.
+ * tables whose rows name the rule they hit; the verify request's payload
+ * rule (a CRC32C per whole 4 KiB block, 1 to FRAME_VERIFY_BLOCKS blocks)
+ * is also checked over a grid of lengths and payload sizes against a
+ * model written here.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,8 +20,21 @@
 #include <string.h>
 
 #include "transport/frame.h"
+#include "transport/link.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Bytes of disk one V_REQ CRC covers. */
+#define VBLOCK 4096U
+
+/* The link sends small control payloads from a buffer in each queued
+ * frame: the largest V_REQ (one CRC per block), STATE and RS_CSUM must
+ * fit it. */
+#define INLINE_BYTES sizeof(((struct link_tx *)0)->inline_payload)
+_Static_assert(INLINE_BYTES >= 4 * FRAME_VERIFY_BLOCKS,
+	       "a full V_REQ fits link_tx.inline_payload");
+_Static_assert(INLINE_BYTES >= FRAME_STATE_BYTES,
+	       "STATE fits link_tx.inline_payload");
 
 /* A row whose exact error is not pinned: any of -EPROTO / -E2BIG. */
 #define ANY_REJECT 1
@@ -117,6 +133,8 @@ static uint32_t valid_payload_len(uint16_t type)
 		return 4;
 	case FRAME_BITMAP:
 		return 37;
+	case FRAME_V_REQ:
+		return 4;	/* one block's CRC */
 	default:
 		return 0;
 	}
@@ -127,13 +145,34 @@ static bool type_has_data(uint16_t type)
 	return type == FRAME_DATA || type == FRAME_RS_DATA;
 }
 
+/* Types whose length the payload pins: data, and V_REQ (a CRC per
+ * block). */
+static bool length_pinned(uint16_t type)
+{
+	return type_has_data(type) || type == FRAME_V_REQ;
+}
+
 /* The smallest length a valid frame of that type may carry: the payload
- * size for data, 1 for RS_CSUM (it checks a range that is not empty). */
+ * size for data, 1 for RS_CSUM (it checks a range that is not empty), the
+ * one block whose CRC valid_payload_len carries for V_REQ. */
 static uint32_t min_length(uint16_t type)
 {
 	if (type_has_data(type))
 		return valid_payload_len(type);
+	if (type == FRAME_V_REQ)
+		return valid_payload_len(type) / 4 * VBLOCK;
 	return type == FRAME_RS_CSUM ? 1 : 0;
+}
+
+/* frame.h's V_REQ rule, restated: a nonzero whole number of 4 KiB
+ * blocks, at most FRAME_VERIFY_BLOCKS, and one CRC32C (4 bytes) per
+ * block. */
+static bool model_v_req_ok(uint32_t payload_len, uint32_t length)
+{
+	uint32_t blocks = length / VBLOCK;
+
+	return length % VBLOCK == 0 && blocks >= 1 &&
+	       blocks <= FRAME_VERIFY_BLOCKS && payload_len == 4 * blocks;
 }
 
 /* ---- header layout ------------------------------------------------- */
@@ -150,6 +189,14 @@ static void test_sizes(void **state)
 	/* "BLKD" on the wire. */
 	assert_int_equal(FRAME_MAGIC, 0x424c4b44);
 	assert_int_equal(FRAME_VERSION, 2);
+	/* A verify request covers at most 64 blocks: its CRCs are a
+	 * control payload, and the reply's mask (the u64 offset) has a bit
+	 * for each of them. */
+	assert_int_equal(FRAME_VERIFY_BLOCKS, 64);
+	assert_true(4 * FRAME_VERIFY_BLOCKS <= FRAME_CTRL_PAYLOAD_MAX);
+	assert_true(FRAME_VERIFY_BLOCKS <= 64);
+	/* The largest inline control payload is the full V_REQ. */
+	assert_int_equal(INLINE_BYTES, 256);
 }
 
 /* Type numbers, flag bits and STATE flag bits are wire values: a change
@@ -180,7 +227,9 @@ static void test_wire_numbers(void **state)
 		{ "RS_NEED", FRAME_RS_NEED, 18 },
 		{ "BITMAP", FRAME_BITMAP, 19 },
 		{ "BITMAP_DONE", FRAME_BITMAP_DONE, 20 },
-		{ "TYPE_MAX", FRAME_TYPE_MAX, 20 },
+		{ "V_REQ", FRAME_V_REQ, 21 },
+		{ "V_REPLY", FRAME_V_REPLY, 22 },
+		{ "TYPE_MAX", FRAME_TYPE_MAX, 22 },
 		{ "F_FUA", FRAME_F_FUA, 0x01 },
 		{ "F_WANT_RECV_ACK", FRAME_F_WANT_RECV_ACK, 0x02 },
 		{ "F_NO_HOLE", FRAME_F_NO_HOLE, 0x04 },
@@ -194,6 +243,18 @@ static void test_wire_numbers(void **state)
 		{ "STATE_F_NEW_UUID", FRAME_STATE_F_NEW_UUID, 0x02 },
 		{ "STATE_F_PAUSED", FRAME_STATE_F_PAUSED, 0x04 },
 		{ "STATE_F_DISCARD", FRAME_STATE_F_DISCARD, 0x08 },
+		{ "STATE_F_VERIFY", FRAME_STATE_F_VERIFY, 0x10 },
+		{ "STATE_F_INVALIDATE", FRAME_STATE_F_INVALIDATE, 0x20 },
+		{ "STATE_F_INVALIDATE_BITMAP", FRAME_STATE_F_INVALIDATE_BITMAP,
+		  0x40 },
+		/* Seven distinct bits of the u8 flags byte. */
+		{ "STATE flags are distinct bits",
+		  FRAME_STATE_F_SYNC_SOURCE | FRAME_STATE_F_NEW_UUID |
+			  FRAME_STATE_F_PAUSED | FRAME_STATE_F_DISCARD |
+			  FRAME_STATE_F_VERIFY | FRAME_STATE_F_INVALIDATE |
+			  FRAME_STATE_F_INVALIDATE_BITMAP,
+		  0x7f },
+		{ "VERIFY_BLOCKS", FRAME_VERIFY_BLOCKS, 64 },
 	};
 
 	(void)state;
@@ -269,12 +330,19 @@ static void test_header_wire_bytes_no_payload(void **state)
 	assert_memory_equal(b, want, sizeof(want));
 }
 
-/* The checksum resync and bitmap exchange frames, byte by byte. */
+/* The checksum resync, bitmap exchange and online verify frames, byte by
+ * byte. */
 static void test_resync_frames_wire_bytes(void **state)
 {
 	/* RLE: 3 clear, 129 set, 0 clear, 127 set = 259 blocks. */
 	static const uint8_t rle[5] = { 0x03, 0x81, 0x01, 0x00, 0x7f };
 	static const uint8_t csum[4] = { 0xde, 0xad, 0xbe, 0xef };
+	/* V_REQ over 2 blocks: block 0's CRC32C, then block 1's. */
+	static const uint8_t vcrc2[8] = {
+		0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67,
+	};
+	/* V_REQ over FRAME_VERIFY_BLOCKS blocks: fill_pattern(.., 21). */
+	static uint8_t vcrc64[4 * FRAME_VERIFY_BLOCKS];
 	static const struct {
 		const char *name;
 		struct frame_hdr h;
@@ -325,9 +393,48 @@ static void test_resync_frames_wire_bytes(void **state)
 		    0, 0, 0, 0, 0, 0, 0, 0,
 		    0, 0, 0, 0, 0, 0, 0, 0,
 		    0x00, 0x00, 0x00, 0x00, 0xf2, 0xff, 0x31, 0x84 } },
+		/* 8 KiB at 2 MiB: payload_len 8, length 0x2000. */
+		{ "V_REQ 2 blocks",
+		  { .type = FRAME_V_REQ, .payload_len = 8, .id = 0x22,
+		    .offset = 0x200000, .length = 0x2000 },
+		  vcrc2,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x15,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08,
+		    0, 0, 0, 0, 0, 0, 0, 0x22,
+		    0, 0, 0, 0, 0, 0x20, 0x00, 0x00,
+		    0x00, 0x00, 0x20, 0x00, 0xdd, 0xf3, 0xc9, 0x55 } },
+		/* 256 KiB (64 blocks): payload_len 0x100, length 0x40000. */
+		{ "V_REQ 64 blocks",
+		  { .type = FRAME_V_REQ, .payload_len = 256, .id = 0x23,
+		    .offset = 0x7ffc0000, .length = 0x40000 },
+		  vcrc64,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x15,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+		    0, 0, 0, 0, 0, 0, 0, 0x23,
+		    0, 0, 0, 0, 0x7f, 0xfc, 0x00, 0x00,
+		    0x00, 0x04, 0x00, 0x00, 0x61, 0xa9, 0xd8, 0x1b } },
+		/* The reply echoes the id; blocks 0, 2 and 63 differ. */
+		{ "V_REPLY mask",
+		  { .type = FRAME_V_REPLY, .id = 0x22,
+		    .offset = 0x8000000000000005ULL },
+		  NULL,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x16,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		    0, 0, 0, 0, 0, 0, 0, 0x22,
+		    0x80, 0, 0, 0, 0, 0, 0, 0x05,
+		    0x00, 0x00, 0x00, 0x00, 0xbf, 0x48, 0x29, 0x9c } },
+		{ "V_REPLY every block differs",
+		  { .type = FRAME_V_REPLY, .id = 0x23, .offset = UINT64_MAX },
+		  NULL,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x16,
+		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		    0, 0, 0, 0, 0, 0, 0, 0x23,
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0x00, 0x00, 0x00, 0x00, 0x12, 0x7c, 0x8b, 0xf7 } },
 	};
 
 	(void)state;
+	fill_pattern(vcrc64, sizeof(vcrc64), 21);
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
 		const struct frame_hdr *w = &rows[i].h;
 		uint8_t b[FRAME_HDR_BYTES], zeroed[FRAME_HDR_BYTES];
@@ -387,8 +494,9 @@ static void test_roundtrip_every_type(void **state)
 				.payload_len = plen,
 				.id = 0x8000000000000001ULL + t,
 				.offset = UINT64_MAX - t,
-				.length = type_has_data(t) ? plen
-							   : 0xfffff000U + t,
+				.length = length_pinned(t)
+						  ? min_length(t)
+						  : 0xfffff000U + t,
 			};
 			uint8_t b[FRAME_HDR_BYTES];
 			struct frame_hdr h;
@@ -486,8 +594,9 @@ static void test_parse_version(void **state)
 static void test_parse_type(void **state)
 {
 	static const uint16_t bad[] = {
-		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 0x0100, 0x8004,
-		0xffff,
+		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 23, 0x0100, 0x8004,
+		/* V_REQ and V_REPLY byte-swapped. */
+		0x1500, 0x1600, 0xffff,
 	};
 
 	(void)state;
@@ -518,6 +627,10 @@ static void test_parse_flags(void **state)
 			fail_msg("RS_ACK flag bit %d: want %d", bit, want);
 		if (parse_typed(FRAME_BITMAP, 8, 0, f) != want)
 			fail_msg("BITMAP flag bit %d: want %d", bit, want);
+		if (parse_typed(FRAME_V_REQ, 4, 4096, f) != want)
+			fail_msg("V_REQ flag bit %d: want %d", bit, want);
+		if (parse_typed(FRAME_V_REPLY, 0, 0, f) != want)
+			fail_msg("V_REPLY flag bit %d: want %d", bit, want);
 	}
 	/* Bit 4 (F_SAME) is a known flag; bit 5 is the first unknown one. */
 	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, FRAME_F_SAME), 0);
@@ -623,6 +736,48 @@ static void test_parse_payload_sizes(void **state)
 		{ "BITMAP_DONE with payload", FRAME_BITMAP_DONE, 1, 0, -EPROTO },
 		{ "BITMAP_DONE with a chunk", FRAME_BITMAP_DONE, 37, 0,
 		  -EPROTO },
+		{ "V_REQ 1 block", FRAME_V_REQ, 4, 4096, 0 },
+		{ "V_REQ 2 blocks", FRAME_V_REQ, 8, 8192, 0 },
+		{ "V_REQ 63 blocks", FRAME_V_REQ, 252, 63 * 4096, 0 },
+		{ "V_REQ 64 blocks (max)", FRAME_V_REQ, 256, 64 * 4096, 0 },
+		{ "V_REQ 65 blocks", FRAME_V_REQ, 260, 65 * 4096, -EPROTO },
+		{ "V_REQ 65 blocks, 64 CRCs", FRAME_V_REQ, 256, 65 * 4096,
+		  -EPROTO },
+		{ "V_REQ length 0", FRAME_V_REQ, 0, 0, -EPROTO },
+		{ "V_REQ length 0, a CRC", FRAME_V_REQ, 4, 0, -EPROTO },
+		{ "V_REQ part of a block", FRAME_V_REQ, 4, 4095, -EPROTO },
+		{ "V_REQ 512 bytes", FRAME_V_REQ, 4, 512, -EPROTO },
+		{ "V_REQ a block and a byte", FRAME_V_REQ, 4, 4097, -EPROTO },
+		{ "V_REQ a block and a byte, 2 CRCs", FRAME_V_REQ, 8, 4097,
+		  -EPROTO },
+		{ "V_REQ 1.5 blocks", FRAME_V_REQ, 4, 6144, -EPROTO },
+		{ "V_REQ 1.5 blocks, 2 CRCs", FRAME_V_REQ, 8, 6144, -EPROTO },
+		{ "V_REQ no CRC", FRAME_V_REQ, 0, 4096, -EPROTO },
+		{ "V_REQ CRC short", FRAME_V_REQ, 3, 4096, -EPROTO },
+		{ "V_REQ CRC long", FRAME_V_REQ, 5, 4096, -EPROTO },
+		{ "V_REQ one CRC short", FRAME_V_REQ, 4, 8192, -EPROTO },
+		{ "V_REQ one CRC too many", FRAME_V_REQ, 12, 8192, -EPROTO },
+		{ "V_REQ a CRC per 512 bytes", FRAME_V_REQ, 64, 8192, -EPROTO },
+		{ "V_REQ carrying the data", FRAME_V_REQ, 4096, 4096, -EPROTO },
+		{ "V_REQ max CRCs, 1 block", FRAME_V_REQ, 256, 4096, -EPROTO },
+		{ "V_REQ huge length", FRAME_V_REQ, 4, UINT32_MAX, -EPROTO },
+		/* A whole number of blocks whose CRCs would still be a small
+		 * payload were there no block limit. */
+		{ "V_REQ 1 MiB", FRAME_V_REQ, 1024, 1U << 20, -EPROTO },
+		{ "V_REQ 4 GiB - 4 KiB", FRAME_V_REQ,
+		  (0xfffff000U / 4096) * 4, 0xfffff000U, -EPROTO },
+		{ "V_REQ 2 GiB", FRAME_V_REQ, 2U << 20, 1U << 31, -EPROTO },
+		{ "V_REQ control max", FRAME_V_REQ, FRAME_CTRL_PAYLOAD_MAX,
+		  FRAME_CTRL_PAYLOAD_MAX / 4 * 4096, -EPROTO },
+		{ "V_REQ huge", FRAME_V_REQ, UINT32_MAX, 4096, ANY_REJECT },
+		{ "V_REPLY no payload", FRAME_V_REPLY, 0, 0, 0 },
+		{ "V_REPLY length ignored", FRAME_V_REPLY, 0, 64 * 4096, 0 },
+		{ "V_REPLY with a CRC", FRAME_V_REPLY, 4, 0, -EPROTO },
+		{ "V_REPLY with a mask as payload", FRAME_V_REPLY, 8, 0,
+		  -EPROTO },
+		{ "V_REPLY echoing the CRCs", FRAME_V_REPLY, 256, 64 * 4096,
+		  -EPROTO },
+		{ "V_REPLY huge", FRAME_V_REPLY, UINT32_MAX, 0, ANY_REJECT },
 	};
 
 	(void)state;
@@ -637,6 +792,132 @@ static void test_parse_payload_sizes(void **state)
 			fail_msg("%s: payload_len %u length %u: got %d, want %d",
 				 rows[i].rule, rows[i].payload_len,
 				 rows[i].length, got, rows[i].want);
+	}
+}
+
+/* The V_REQ rule over a grid: every block count from 0 to two past the
+ * limit, lengths on, next to and between block boundaries, large lengths,
+ * and every payload size up to past the largest valid one plus sizes
+ * derived from the length. frame_parse must agree with model_v_req_ok:
+ * 0 where it holds, else -EPROTO (either error past FRAME_PAYLOAD_MAX). */
+static void test_parse_verify_request_grid(void **state)
+{
+	/* Payload sizes tried for every length: 0 up to past the largest
+	 * valid one. */
+	enum { NSMALL = 4 * FRAME_VERIFY_BLOCKS + 12 };
+	static const uint32_t deltas[] = { 0, 1, 4, 512, 2048, 4095 };
+	static const uint32_t big[] = {
+		UINT32_MAX, 0xfffff000U, 0xfffff004U, 1U << 31,
+		(1U << 31) + 4096, FRAME_PAYLOAD_MAX, FRAME_PAYLOAD_MAX + 4096U,
+		1U << 20, (FRAME_VERIFY_BLOCKS + 1) * 4096U * 2,
+		/* 1 GiB: its CRCs alone would pass a control payload. */
+		0x40000000U, 0x40001000U,
+	};
+	uint32_t lengths[(FRAME_VERIFY_BLOCKS + 3) * ARRAY_LEN(deltas) * 2 +
+			 ARRAY_LEN(big)];
+	size_t nl = 0;
+	unsigned long accepted = 0, checked = 0;
+	bool seen[FRAME_VERIFY_BLOCKS + 1] = { false };
+
+	(void)state;
+	for (uint32_t k = 0; k <= FRAME_VERIFY_BLOCKS + 2; k++) {
+		for (size_t d = 0; d < ARRAY_LEN(deltas); d++) {
+			lengths[nl++] = k * VBLOCK + deltas[d];
+			if (k)
+				lengths[nl++] = k * VBLOCK - deltas[d];
+		}
+	}
+	for (size_t i = 0; i < ARRAY_LEN(big); i++)
+		lengths[nl++] = big[i];
+	assert_true(nl <= ARRAY_LEN(lengths));
+
+	for (size_t i = 0; i < nl; i++) {
+		uint32_t length = lengths[i];
+		uint32_t extra[] = {
+			length / VBLOCK * 4, length / VBLOCK * 4 + 4,
+			length / VBLOCK * 4 - 4, length / 512 * 4, length,
+			FRAME_CTRL_PAYLOAD_MAX, FRAME_CTRL_PAYLOAD_MAX + 1,
+			FRAME_PAYLOAD_MAX, FRAME_PAYLOAD_MAX + 1, UINT32_MAX,
+		};
+
+		for (uint32_t j = 0; j < NSMALL + ARRAY_LEN(extra); j++) {
+			uint32_t plen = j < NSMALL ? j : extra[j - NSMALL];
+			int got = parse_typed(FRAME_V_REQ, plen, length, 0);
+			bool ok = model_v_req_ok(plen, length);
+
+			checked++;
+			if (ok) {
+				accepted++;
+				seen[length / VBLOCK] = true;
+			}
+			if (ok ? got == 0
+			       : plen > FRAME_PAYLOAD_MAX
+					 ? got == -EPROTO || got == -E2BIG
+					 : got == -EPROTO)
+				continue;
+			fail_msg("V_REQ payload_len %u length %u: got %d, want %s",
+				 plen, length, got, ok ? "0" : "-EPROTO");
+		}
+	}
+	/* Every valid block count was accepted somewhere in the grid. */
+	assert_false(seen[0]);
+	for (uint32_t k = 1; k <= FRAME_VERIFY_BLOCKS; k++)
+		if (!seen[k])
+			fail_msg("%u blocks never tried", k);
+	assert_true(accepted > 0 && checked > 100000);
+}
+
+/* A V_REQ of every size encodes, parses back field for field and passes
+ * the CRC this file computes; one block past the limit is refused even
+ * though the encoder writes it. */
+static void test_verify_request_roundtrip(void **state)
+{
+	static uint8_t crcs[4 * (FRAME_VERIFY_BLOCKS + 1)];
+
+	(void)state;
+	fill_pattern(crcs, sizeof(crcs), 9);
+	for (uint32_t n = 1; n <= FRAME_VERIFY_BLOCKS + 1; n++) {
+		const struct frame_hdr w = {
+			.type = FRAME_V_REQ,
+			.payload_len = 4 * n,
+			.id = 0x0100000000000000ULL | n,
+			.offset = (uint64_t)n << 32 | (uint64_t)n * VBLOCK,
+			.length = n * VBLOCK,
+		};
+		uint8_t b[FRAME_HDR_BYTES], zeroed[FRAME_HDR_BYTES];
+		struct frame_hdr h;
+		uint32_t crc;
+		int ret;
+
+		memset(b, 0xa5, sizeof(b));
+		frame_encode(b, &w, crcs);
+		assert_int_equal(get_be(b + 6, 2), 21);
+		assert_int_equal(get_be(b + 12, 4), 4 * n);
+		assert_int_equal(get_be(b + 32, 4), n * VBLOCK);
+		memcpy(zeroed, b, sizeof(zeroed));
+		memset(zeroed + 36, 0, 4);
+		crc = ref_crc32c(ref_crc32c(0, zeroed, sizeof(zeroed)), crcs,
+				 4 * n);
+		assert_int_equal(get_be(b + 36, 4), crc);
+
+		memset(&h, 0xa5, sizeof(h));
+		ret = frame_parse(b, &h);
+		if (n > FRAME_VERIFY_BLOCKS) {
+			assert_int_equal(ret, -EPROTO);
+			continue;
+		}
+		if (ret != 0)
+			fail_msg("V_REQ of %u blocks refused: %d", n, ret);
+		assert_int_equal(h.type, FRAME_V_REQ);
+		assert_int_equal(h.payload_len, 4 * n);
+		assert_int_equal(h.length, n * VBLOCK);
+		assert_true(h.id == w.id && h.offset == w.offset);
+		assert_int_equal(h.crc, crc);
+		assert_true(frame_crc_ok(b, &h, crcs));
+		/* A bit of the last CRC changed: caught. */
+		crcs[4 * n - 1] ^= 0x01;
+		assert_false(frame_crc_ok(b, &h, crcs));
+		crcs[4 * n - 1] ^= 0x01;
 	}
 }
 
@@ -720,6 +1001,14 @@ static void test_crc_single_bit_flips(void **state)
 		  .offset = 32768 },
 		{ .type = FRAME_BITMAP, .payload_len = 0, .id = 0, .offset = 0 },
 		{ .type = FRAME_BITMAP_DONE },
+		{ .type = FRAME_V_REQ, .payload_len = 4, .id = 11,
+		  .offset = 1ULL << 30, .length = 4096 },
+		{ .type = FRAME_V_REQ, .payload_len = 4 * FRAME_VERIFY_BLOCKS,
+		  .id = 12, .offset = 1ULL << 30,
+		  .length = 4096 * FRAME_VERIFY_BLOCKS },
+		{ .type = FRAME_V_REPLY, .id = 12,
+		  .offset = 0x8000000000000001ULL },
+		{ .type = FRAME_V_REPLY, .id = 13 },
 	};
 
 	(void)state;
@@ -959,8 +1248,9 @@ static void test_state_roundtrip(void **state)
 				const struct frame_state w = {
 					.role = role, .disk = disk,
 					.protocol = protocols[p],
-					/* Every combination of the four
-					 * STATE flags, and bits above them. */
+					/* Flag bytes spread over all eight
+					 * bits; test_state_flags tries
+					 * every value. */
 					.flags = (uint8_t)((disk * 3 + role +
 							    p * 7) * 17),
 					.size_bytes = (uint64_t)disk << 40,
@@ -1050,6 +1340,88 @@ static void test_state_parse_rejects(void **state)
 	}
 }
 
+/* Each STATE flag at its wire bit of byte 3, alone and all together, and
+ * every value of the flags byte (known bits or not) carried through
+ * encode and parse unchanged, nothing else in the payload disturbed. */
+static void test_state_flags(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t flags;
+		uint8_t wire;	/* byte 3 as sent */
+	} rows[] = {
+		{ "SYNC_SOURCE", FRAME_STATE_F_SYNC_SOURCE, 0x01 },
+		{ "NEW_UUID", FRAME_STATE_F_NEW_UUID, 0x02 },
+		{ "PAUSED", FRAME_STATE_F_PAUSED, 0x04 },
+		{ "DISCARD", FRAME_STATE_F_DISCARD, 0x08 },
+		{ "VERIFY", FRAME_STATE_F_VERIFY, 0x10 },
+		{ "INVALIDATE", FRAME_STATE_F_INVALIDATE, 0x20 },
+		{ "INVALIDATE_BITMAP", FRAME_STATE_F_INVALIDATE_BITMAP, 0x40 },
+		{ "INVALIDATE | INVALIDATE_BITMAP",
+		  FRAME_STATE_F_INVALIDATE | FRAME_STATE_F_INVALIDATE_BITMAP,
+		  0x60 },
+		{ "VERIFY | SYNC_SOURCE",
+		  FRAME_STATE_F_VERIFY | FRAME_STATE_F_SYNC_SOURCE, 0x11 },
+		{ "all seven",
+		  FRAME_STATE_F_SYNC_SOURCE | FRAME_STATE_F_NEW_UUID |
+			  FRAME_STATE_F_PAUSED | FRAME_STATE_F_DISCARD |
+			  FRAME_STATE_F_VERIFY | FRAME_STATE_F_INVALIDATE |
+			  FRAME_STATE_F_INVALIDATE_BITMAP,
+		  0x7f },
+	};
+	const struct frame_state base = {
+		.role = 1, .disk = 6, .protocol = 'C',
+		.size_bytes = 1ULL << 30, .instance = 0x1234,
+		.last_peer_instance = 0x5678, .dirty_bytes = 8192,
+		.uuid = { 0xa1, 0xb2, 0xc3, 0xd4 }, .md_flags = 0x3,
+		.primary_since = 1764288000,
+	};
+	uint8_t ref[FRAME_STATE_BYTES];
+
+	(void)state;
+	frame_encode_state(ref, &base);
+	assert_int_equal(ref[3], 0);
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		struct frame_state w = base, s;
+		uint8_t b[FRAME_STATE_BYTES];
+
+		w.flags = rows[i].flags;
+		memset(b, 0xa5, sizeof(b));
+		frame_encode_state(b, &w);
+		if (b[3] != rows[i].wire)
+			fail_msg("%s: byte 3 is %#x, want %#x", rows[i].name,
+				 b[3], rows[i].wire);
+		/* Only byte 3 differs from the same state without flags. */
+		assert_memory_equal(b, ref, 3);
+		assert_memory_equal(b + 4, ref + 4, FRAME_STATE_BYTES - 4);
+		/* Parsed from bytes laid out here, not by the encoder. */
+		memcpy(b, ref, sizeof(b));
+		b[3] = rows[i].wire;
+		memset(&s, 0xa5, sizeof(s));
+		assert_int_equal(frame_parse_state(b, sizeof(b), &s), 0);
+		if (s.flags != rows[i].flags)
+			fail_msg("%s: parsed flags %#x, want %#x", rows[i].name,
+				 s.flags, rows[i].flags);
+		assert_int_equal(s.role, base.role);
+		assert_true(s.dirty_bytes == base.dirty_bytes);
+		assert_true(s.uuid[3] == base.uuid[3]);
+		assert_int_equal(s.md_flags, base.md_flags);
+	}
+	for (unsigned f = 0; f < 256; f++) {
+		struct frame_state w = base, s;
+		uint8_t b[FRAME_STATE_BYTES];
+
+		w.flags = (uint8_t)f;
+		frame_encode_state(b, &w);
+		assert_int_equal(b[3], f);
+		memset(&s, 0xa5, sizeof(s));
+		assert_int_equal(frame_parse_state(b, sizeof(b), &s), 0);
+		if (s.flags != f)
+			fail_msg("flags %#x parsed as %#x", f, s.flags);
+		assert_true(s.primary_since == base.primary_since);
+	}
+}
+
 /* ---- names ---------------------------------------------------------- */
 
 static void test_type_names(void **state)
@@ -1058,7 +1430,8 @@ static void test_type_names(void **state)
 		NULL, "HELLO", "AUTH", "STATE", "DATA", "TRIM", "ZERO",
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
-		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE",
+		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ",
+		"V_REPLY",
 	};
 
 	(void)state;
@@ -1067,6 +1440,9 @@ static void test_type_names(void **state)
 		assert_string_equal(frame_type_name(t), want[t]);
 	assert_string_equal(frame_type_name(0), "?");
 	assert_string_equal(frame_type_name(FRAME_TYPE_MAX + 1), "?");
+	assert_string_equal(frame_type_name(21), "V_REQ");
+	assert_string_equal(frame_type_name(22), "V_REPLY");
+	assert_string_equal(frame_type_name(23), "?");
 	assert_string_equal(frame_type_name(0xffff), "?");
 }
 
@@ -1085,6 +1461,8 @@ int main(void)
 		cmocka_unit_test(test_parse_type),
 		cmocka_unit_test(test_parse_flags),
 		cmocka_unit_test(test_parse_payload_sizes),
+		cmocka_unit_test(test_parse_verify_request_grid),
+		cmocka_unit_test(test_verify_request_roundtrip),
 		cmocka_unit_test(test_crc_single_bit_flips),
 		cmocka_unit_test(test_crc_payload_swap),
 		cmocka_unit_test(test_hello_wire_bytes),
@@ -1095,6 +1473,7 @@ int main(void)
 		cmocka_unit_test(test_state_parse_wire_bytes),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_state_parse_rejects),
+		cmocka_unit_test(test_state_flags),
 		cmocka_unit_test(test_type_names),
 	};
 
