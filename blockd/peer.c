@@ -214,7 +214,7 @@ static void split_brain(struct resource *res, const char *why)
 		"'blockctl connect --discard-my-data' on the node whose changes "
 		"are to be dropped, or set after-sb-*pri policies", why);
 	res->peer_conn = CS_STANDALONE;
-	link_disconnect(res->link, "split brain");
+	link_disconnect_after_send(res->link, "split brain");
 	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
 	resource_event(res, "split-brain");
 }

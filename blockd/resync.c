@@ -70,8 +70,10 @@ static void rs_sent(struct link_tx *tx, int err)
 		bufpool_put(&res->pool, rs->buf, rs->len);
 		rs->buf = NULL;
 	}
-	if (err)
+	if (err) {
 		rs_free(res, rs);	/* no RS_ACK will come */
+		res->rs_skipped = true;
+	}
 	writepath_retry_waiting(res);
 }
 
@@ -106,6 +108,7 @@ static void rs_read_done(struct disk_io *io, int err)
 			log_err("resync read of %u bytes at %llu failed: %s",
 				rs->len, (unsigned long long)rs->off, strerror(-err));
 		rs_free(res, rs);
+		res->rs_skipped = true;	/* its bits stay set: come back for it */
 		writepath_retry_waiting(res);
 		return;
 	}

@@ -45,6 +45,7 @@ struct lsock {
 	bool was_up;
 	bool recv_armed, send_armed, conn_armed, teardown_queued;
 	bool recv_direct, stalled;
+	bool close_when_sent;	/* disconnect once the queued frames are out */
 	struct loop_op conn_op, recv_op, send_op, teardown_op;
 	char why[160];		/* reason it is closing, for the log */
 	uint8_t my_challenge[FRAME_CHALLENGE_BYTES];
@@ -281,6 +282,10 @@ static void sock_send_done(struct loop_op *op, int res)
 			tx->sent(tx, 0);
 	}
 	s->send_armed = false;
+	if (s->close_when_sent && !s->tx_head) {
+		sock_close(s, "%s", s->why);
+		return;
+	}
 	sock_kick_tx(s);
 	sock_maybe_teardown(s);
 }
@@ -974,6 +979,26 @@ void link_disconnect(struct link *k, const char *why)
 	for (int i = 0; i < LINK_SOCKS_MAX; i++)
 		if (k->socks[i])
 			sock_close(k->socks[i], "%s", why);
+}
+
+void link_disconnect_after_send(struct link *k, const char *why)
+{
+	struct lsock *s = k->up;
+
+	k->want_connected = false;
+	for (int i = 0; i < LINK_SOCKS_MAX; i++)
+		if (k->socks[i] && k->socks[i] != s)
+			sock_close(k->socks[i], "%s", why);
+	if (!s)
+		return;
+	if (!s->tx_head && !s->send_armed) {
+		sock_close(s, "%s", why);
+		return;
+	}
+	/* Let what is queued (this node's STATE, so the peer can reach the
+	 * same verdict) go out first. */
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	s->close_when_sent = true;
 }
 
 void link_drop(struct link *k, const char *why)

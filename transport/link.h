@@ -71,6 +71,8 @@ void link_free(struct link *k);
 /* Start or stop trying to be connected (blockctl connect / disconnect). */
 void link_connect(struct link *k);
 void link_disconnect(struct link *k, const char *why);
+/* The same, once the frames already queued have been sent. */
+void link_disconnect_after_send(struct link *k, const char *why);
 /* Close everything for shutdown; the loop then runs dry. */
 void link_shutdown(struct link *k);
 
