@@ -195,9 +195,12 @@ static void io_done(struct disk_io *io, int err)
 		receiver_process(res);
 		return;
 	}
-	if (err < 0)
+	if (err < 0) {
 		log_err("applying the peer's %u bytes at %llu failed: %s",
 			p->len, (unsigned long long)p->off, strerror(-err));
+		if (err == -EIO)
+			resource_local_io_error(res, err);
+	}
 	else if (p->type == FRAME_DATA)
 		res->written_bytes += p->len;
 	if (p->buf) {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -100,6 +101,8 @@ static void read_done(struct disk_io *io, int err)
 
 	if (err == 0 && io->cmd == DISK_READ)
 		r->res->read_bytes += io->len;
+	else if (err == -EIO)
+		resource_local_io_error(r->res, err);
 	r->done(r, err);
 }
 
@@ -149,4 +152,22 @@ int resource_hook(struct resource *res, const char *path, const char *name,
 					  cfg->hook_timeout_ms, done, arg);
 	log_err("hook %s not run: too many hooks running", name);
 	return -EBUSY;
+}
+
+/* A read or write of the backing disk failed: tell the operator's hook,
+ * at most once every 10 seconds (a dying disk fails every request). */
+void resource_local_io_error(struct resource *res, int err)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec;
+	res->io_errors++;
+	if (res->last_io_error_hook_s && now - res->last_io_error_hook_s < 10)
+		return;
+	res->last_io_error_hook_s = now ? now : 1;
+	log_err("local I/O error: %s (%llu so far)", strerror(-err),
+		(unsigned long long)res->io_errors);
+	resource_hook(res, res->cfg->local_io_error, "local-io-error", NULL, NULL);
 }

@@ -134,6 +134,8 @@ struct resource {
 	char frozen_reason[160];
 	bool fence_running;
 	uint64_t fence_runs, fence_ok, fence_failed;	/* for metrics */
+	uint64_t io_errors;		/* local disk errors */
+	uint64_t last_io_error_hook_s;
 	uint64_t fence_gen, fence_epoch;	/* a stale fence result is ignored */
 	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
 	bool uuid_rotate_pending;	/* new generation at the next lone write */
@@ -228,6 +230,8 @@ int resource_init(struct resource *res, struct node *owner,
 		  const struct config *cfg, const struct link_config *peer);
 /* Metadata became durable (superblock or activity log): resume I/O. */
 void resource_meta_done(struct resource *res);
+/* The backing disk failed a request (runs the local-io-error hook). */
+void resource_local_io_error(struct resource *res, int err);
 /* Clean shutdown: save the bitmap and superblock. */
 void resource_shutdown_meta(struct resource *res);
 void resource_fini(struct resource *res);

@@ -206,6 +206,8 @@ static void local_done(struct disk_io *io, int err)
 		res->written_bytes += io->len;
 	if (err < 0 && !r->err)
 		r->err = err;
+	if (err == -EIO)
+		resource_local_io_error(res, err);
 	r->pending &= (uint8_t)~LEG_LOCAL;
 	req_check_done(res, r);
 }
