@@ -316,10 +316,21 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		become_target(res, ps, true);
 		break;
 	case UD_SOURCE_BITMAP:
+		/* Without the bitmap exchange the peer's changes are unknown
+		 * here: everything is resynced instead. */
+		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
+			become_source(res, true);
+			r.d = UD_SOURCE_FULL;
+			break;
+		}
 		become_source(res, false);
 		bm_exchange_start(res);
 		break;
 	case UD_TARGET_BITMAP:
+		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
+			become_target(res, ps, true);
+			break;
+		}
 		become_target(res, ps, false);
 		bm_exchange_start(res);
 		break;

@@ -185,7 +185,8 @@ static bool rs_start_chunk(struct resource *res, uint64_t blk)
 	rs->id = ++res->rs_next_id;
 	rs->in_use = rs->busy = true;
 	rs->zero = false;
-	rs->csum = res->cfg->resync_checksum;
+	rs->csum = res->cfg->resync_checksum &&
+		   (link_features(res->link) & FRAME_FEAT_CSUM_RESYNC);
 	res->rs_inflight++;
 	res->rs_cursor = end;
 	res->rs_tokens -= (int64_t)len;

@@ -185,6 +185,10 @@ int verify_start(struct resource *res, char *err, size_t errlen)
 			 repl_state_name(res->repl));
 		return -EPERM;
 	}
+	if (!(link_features(res->link) & FRAME_FEAT_VERIFY)) {
+		snprintf(err, errlen, "the peer's blockd does not support verify");
+		return -EOPNOTSUPP;
+	}
 	res->repl = RS_VERIFY_S;
 	res->v_cursor = 0;
 	res->v_mismatch = 0;

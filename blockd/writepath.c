@@ -269,7 +269,11 @@ static void start_write(struct resource *res, struct blk_req *r)
 	 * once the peer has it. */
 	if (r->big)
 		meta_mark_durable(&res->meta, &res->oos, io->off, io->len);
-	if (peer_live(res)) {
+	/* A peer without TRIM/ZERO frames gets those ranges by resync. */
+	if (peer_live(res) && io->cmd != DISK_WRITE &&
+	    !(link_features(res->link) & FRAME_FEAT_TRIM_ZERO)) {
+		bitmap_mark_range(&res->oos, io->off, io->len);
+	} else if (peer_live(res)) {
 		struct tl_entry *e;
 
 		if (res->epoch_close_pending)

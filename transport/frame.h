@@ -77,6 +77,14 @@ struct frame_hdr {
 	uint32_t crc;
 };
 
+/* Features a node offers in HELLO; a connection uses what both offer.
+ * New behaviour gets a new bit, so an older peer is still understood. */
+#define FRAME_FEAT_TRIM_ZERO	(1U << 0)	/* TRIM/ZERO frames */
+#define FRAME_FEAT_CSUM_RESYNC	(1U << 1)	/* RS_CSUM / RS_NEED */
+#define FRAME_FEAT_VERIFY	(1U << 2)	/* V_REQ / V_REPLY */
+#define FRAME_FEAT_BITMAP_RLE	(1U << 3)	/* BITMAP exchange */
+#define FRAME_FEAT_ALL		0xfU
+
 #define FRAME_CHALLENGE_BYTES 32
 #define FRAME_MAC_BYTES 32
 #define FRAME_NAME_BYTES 64

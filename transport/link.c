@@ -96,6 +96,7 @@ struct link {
 	bool kick_queued;
 	struct loop_op kick_op;
 	uint64_t sent_bytes, received_bytes;
+	uint32_t features;	/* negotiated on the up connection */
 };
 
 static void sock_process(struct lsock *s);
@@ -419,6 +420,7 @@ static void sock_start_hello(struct lsock *s)
 		return;
 	}
 	snprintf(h.node, sizeof(h.node), "%s", k->cfg.self_name);
+	h.features = FRAME_FEAT_ALL;
 	memcpy(h.challenge, s->my_challenge, sizeof(h.challenge));
 	h.resource_hash = k->resource_hash;
 	frame_encode_hello(s->hello_buf, &h);
@@ -441,8 +443,9 @@ static void sock_up(struct lsock *s)
 	s->state = LS_UP;
 	k->up = s;
 	k->backoff_ms = 0;
-	log_info("peer %s: connected and authenticated (%s)", k->cfg.peer_name,
-		 s->dialed ? "dialed" : "accepted");
+	k->features = FRAME_FEAT_ALL & s->peer_hello.features;
+	log_info("peer %s: connected and authenticated (%s), features %#x",
+		 k->cfg.peer_name, s->dialed ? "dialed" : "accepted", k->features);
 	k->ops->up(k->owner);
 }
 
@@ -1058,4 +1061,9 @@ uint64_t link_sent_bytes(const struct link *k)
 uint64_t link_received_bytes(const struct link *k)
 {
 	return k ? k->received_bytes : 0;
+}
+
+uint32_t link_features(const struct link *k)
+{
+	return k && k->up ? k->features : 0;
 }

@@ -77,6 +77,8 @@ void link_disconnect_after_send(struct link *k, const char *why);
 void link_shutdown(struct link *k);
 
 bool link_is_up(const struct link *k);
+/* FRAME_FEAT_* both sides offered on the up connection (0 when down). */
+uint32_t link_features(const struct link *k);
 /* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */
 void link_send(struct link *k, struct link_tx *tx);
 /* Buffers were released: retry a receive that waited for one. */
