@@ -270,6 +270,8 @@ void resync_peer_lost(struct resource *res);
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
+struct rs_req *resync_req_get(struct resource *res);
+void resync_chunk_sent(struct link_tx *tx, int err);
 void resync_rate_tick(struct resource *res, uint32_t ms);
 
 /* verify.c */

@@ -60,7 +60,9 @@ static void rs_free(struct resource *res, struct rs_req *rs)
 	res->rs_inflight--;
 }
 
-static void rs_sent(struct link_tx *tx, int err)
+/* A resync or verify chunk left for the socket (or never will). Shared
+ * with verify.c, which uses the same chunk slots. */
+void resync_chunk_sent(struct link_tx *tx, int err)
 {
 	struct rs_req *rs = container_of(tx, struct rs_req, tx);
 	struct resource *res = rs->res;
@@ -94,7 +96,7 @@ static void rs_send(struct resource *res, struct rs_req *rs, uint16_t type)
 		h->payload_len = 4;
 		rs->tx.payload = rs->tx.inline_payload;
 	}
-	rs->tx.sent = rs_sent;
+	rs->tx.sent = resync_chunk_sent;
 	link_send(res->link, &rs->tx);
 }
 
@@ -127,7 +129,7 @@ static void rs_read(struct resource *res, struct rs_req *rs)
 	disk_submit(&res->disk, &rs->io);
 }
 
-static struct rs_req *rs_get(struct resource *res)
+struct rs_req *resync_req_get(struct resource *res)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++)
 		if (!res->rsreqs[i].in_use)
@@ -162,7 +164,7 @@ static bool rs_start_chunk(struct resource *res, uint64_t blk)
 		res->rs_skipped = true;
 		return true;
 	}
-	rs = rs_get(res);
+	rs = resync_req_get(res);
 	if (!rs)
 		return false;
 	rs->res = res;

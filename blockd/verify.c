@@ -29,23 +29,6 @@
 
 #define VERIFY_CHUNK_BYTES (FRAME_VERIFY_BLOCKS * BITMAP_BLOCK_BYTES)
 
-static void v_sent(struct link_tx *tx, int err)
-{
-	struct rs_req *rs = container_of(tx, struct rs_req, tx);
-	struct resource *res = rs->res;
-
-	rs->busy = false;
-	if (rs->buf) {
-		bufpool_put(&res->pool, rs->buf, rs->len);
-		rs->buf = NULL;
-	}
-	if (err) {
-		rs->in_use = false;
-		res->rs_inflight--;
-	}
-	writepath_retry_waiting(res);
-}
-
 static void v_read_done(struct disk_io *io, int err)
 {
 	struct rs_req *rs = container_of(io, struct rs_req, io);
@@ -57,7 +40,7 @@ static void v_read_done(struct disk_io *io, int err)
 		if (err < 0)
 			log_err("verify read at %llu failed: %s",
 				(unsigned long long)rs->off, strerror(-err));
-		v_sent(&rs->tx, -EIO);
+		resync_chunk_sent(&rs->tx, -EIO);
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -71,7 +54,7 @@ static void v_read_done(struct disk_io *io, int err)
 	h->length = rs->len;
 	h->payload_len = 4 * n;
 	rs->tx.payload = rs->tx.inline_payload;
-	rs->tx.sent = v_sent;
+	rs->tx.sent = resync_chunk_sent;
 	link_send(res->link, &rs->tx);
 }
 
@@ -106,7 +89,7 @@ void verify_pump(struct resource *res)
 		return;
 	while (res->rs_inflight < RS_REQS_MAX && res->rs_tokens > 0) {
 		uint64_t off = res->v_cursor * BITMAP_BLOCK_BYTES, len;
-		struct rs_req *rs = NULL;
+		struct rs_req *rs;
 
 		if (res->v_cursor >= nbits) {
 			if (res->rs_inflight == 0)
@@ -123,9 +106,7 @@ void verify_pump(struct resource *res)
 		}
 		if (writepath_overlaps_active(res, off, len))
 			return;	/* a completion pumps again */
-		for (unsigned i = 0; i < RS_REQS_MAX && !rs; i++)
-			if (!res->rsreqs[i].in_use)
-				rs = &res->rsreqs[i];
+		rs = resync_req_get(res);
 		if (!rs)
 			return;
 		rs->buf = bufpool_get(&res->pool, len);
