@@ -346,9 +346,12 @@ static void bm_write_done(struct loop_op *op, int res)
 
 void meta_bitmap_save(struct meta *m)
 {
-	struct bitmap *b = &m->res->oos;
+	struct bitmap *b;
 
-	if (!m->enabled || m->bm_writing || !b->npages)
+	if (!m->enabled || m->bm_writing)
+		return;
+	b = &m->res->oos;
+	if (!b->npages)
 		return;
 	for (uint64_t k = 0; k < b->npages; k++) {
 		uint64_t p = (m->bm_cursor + k) % b->npages;
@@ -371,11 +374,12 @@ void meta_bitmap_save(struct meta *m)
 
 int meta_save_bitmap_sync(struct meta *m)
 {
-	struct bitmap *b = &m->res->oos;
+	struct bitmap *b;
 	int ret = 0;
 
 	if (!m->enabled)
 		return 0;
+	b = &m->res->oos;
 	for (uint64_t p = 0; p < b->npages && ret == 0; p++) {
 		if (!b->page_dirty[p])
 			continue;
@@ -394,11 +398,12 @@ int meta_save_bitmap_sync(struct meta *m)
 
 int meta_flush_sync(struct meta *m)
 {
-	struct bitmap *b = &m->res->oos;
+	struct bitmap *b;
 	int ret = 0;
 
 	if (!m->enabled)
 		return 0;
+	b = &m->res->oos;
 	for (uint64_t p = 0; p < b->npages; p++) {
 		if (!b->page_dirty[p])
 			continue;
