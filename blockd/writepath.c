@@ -61,11 +61,23 @@ static bool is_write(const struct blk_req *r)
 	       r->local.cmd == DISK_ZERO;
 }
 
-/* Does the peer receive writes right now? */
+/* Does the peer receive writes right now? In every connected state where
+ * the peer applies our stream: also while a resync toward it is paused
+ * and while an online verify runs. */
 static bool peer_live(const struct resource *res)
 {
-	return link_is_up(res->link) && res->peer_role != ROLE_PRIMARY &&
-	       (res->repl == RS_ESTABLISHED || res->repl == RS_SYNC_SOURCE);
+	if (!link_is_up(res->link) || res->peer_role == ROLE_PRIMARY)
+		return false;
+	switch (res->repl) {
+	case RS_ESTABLISHED:
+	case RS_SYNC_SOURCE:
+	case RS_PAUSED_SYNC_S:
+	case RS_VERIFY_S:
+	case RS_VERIFY_T:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
