@@ -38,7 +38,7 @@ demo: deps all
 	tests/demo.sh
 
 bench: deps all
-	bench/run.sh && bench/replicated.sh
+	bench/run.sh && bench/replicated.sh && bench/resync.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
