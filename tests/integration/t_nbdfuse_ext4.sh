@@ -61,7 +61,13 @@ detach() {
 		LOOP=
 	fi
 	if mountpoint -q "$mnt"; then
-		fusermount3 -u "$mnt" || bt_fail "fusermount3 -u failed"
+		# losetup -d releases the backing file asynchronously: the FUSE
+		# mount stays busy until the loop device has let go.
+		local deadline=$((SECONDS + 10))
+		until fusermount3 -u "$mnt" 2>/dev/null; do
+			[ "$SECONDS" -lt "$deadline" ] || bt_fail "fusermount3 -u failed"
+			sleep 0.1
+		done
 	fi
 	if [ -n "$FUSE_PID" ]; then
 		bt_wait_exit "$FUSE_PID" 10 || bt_fail "nbdfuse did not exit after unmount"
