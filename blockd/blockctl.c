@@ -36,7 +36,9 @@ static void usage(FILE *f)
 		"  primary [--force] | secondary\n"
 		"  connect [--discard-my-data] | disconnect\n"
 		"  protocol A|B|C | pause-sync | resume-sync\n"
-		"  new-current-uuid --clear-bitmap\n");
+		"  new-current-uuid --clear-bitmap\n"
+		"  verify | resync | invalidate [--bitmap] | invalidate-remote [--bitmap]\n"
+		"  outdate | resume-io | status --watch\n");
 }
 
 static int ctl_connect(const char *path)

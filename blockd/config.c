@@ -364,6 +364,37 @@ static void config_defaults(struct config *cfg)
 	cfg->peer = -1;
 }
 
+/* inih only reports sections that hold keys: an empty unknown section
+ * is still a mistake worth naming. */
+static int config_check_sections(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	int n = 0, ret = 0;
+
+	if (!f)
+		return 0;
+	while (ret == 0 && fgets(line, sizeof(line), f)) {
+		char *p = line, *e;
+
+		n++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '[' || !(e = strchr(p, ']')))
+			continue;
+		*e = 0;
+		p++;
+		if (strcmp(p, "resource") != 0 &&
+		    !(strncmp(p, "node ", 5) == 0 && p[5])) {
+			fprintf(stderr, "%s:%d: unknown section [%s]: use [resource] "
+				"or [node NAME]\n", path, n, p);
+			ret = -EINVAL;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 static int config_read_file(struct config *cfg, const char *path)
 {
 	struct key_ctx k = { .cfg = cfg };
@@ -379,7 +410,7 @@ static int config_read_file(struct config *cfg, const char *path)
 		return -EINVAL;
 	}
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	return 0;
+	return config_check_sections(path);
 }
 
 /* "FILE:LINE" of key in [section] (section "node NAME" or "resource"),
@@ -441,6 +472,15 @@ static const char *spec_port(const char *spec)
 	return c ? c + 1 : "";
 }
 
+static bool wildcard_host(const char *spec, const char *port)
+{
+	size_t n = (size_t)(port - spec) - 1;	/* without the ':' */
+
+	return n == 0 || (n == 7 && !strncmp(spec, "0.0.0.0", 7)) ||
+	       (n == 4 && !strncmp(spec, "[::]", 4)) ||
+	       (n == 2 && !strncmp(spec, "::", 2));
+}
+
 static bool same_endpoint(const char *a, const char *b)
 {
 	const char *pa = spec_port(a), *pb = spec_port(b);
@@ -448,8 +488,9 @@ static bool same_endpoint(const char *a, const char *b)
 	if (!*pa || strcmp(pa, pb))
 		return false;
 	/* Same port: clashes if the hosts are equal or either is a wildcard. */
-	return (size_t)(pa - a) == (size_t)(pb - b) ? !strncmp(a, b, (size_t)(pa - a))
-		: (pa - a == 1 || pb - b == 1);
+	if (wildcard_host(a, pa) || wildcard_host(b, pb))
+		return true;
+	return pa - a == pb - b && !strncmp(a, b, (size_t)(pa - a));
 }
 
 int config_check(const struct config *cfg)
@@ -497,6 +538,11 @@ int config_check(const struct config *cfg)
 			return node_err(cfg, p, "address",
 					"both nodes use the peer link address %s",
 					p->address);
+		if (self->metrics[0] && (same_endpoint(self->metrics, self->address) ||
+					  same_endpoint(self->metrics, p->address)))
+			return node_err(cfg, self, "metrics",
+					"metrics address %s clashes with a peer link "
+					"address", self->metrics);
 		if (self->control[0] && !strcmp(self->control, p->control))
 			return node_err(cfg, p, "control",
 					"both nodes use the control socket %s",
@@ -516,7 +562,11 @@ int config_check(const struct config *cfg)
 		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 			char where[300];
 
-			if (hooks[i][1][0] && access(hooks[i][1], X_OK) < 0) {
+			struct stat hs;
+
+			if (hooks[i][1][0] &&
+			    (stat(hooks[i][1], &hs) < 0 || !S_ISREG(hs.st_mode) ||
+			     access(hooks[i][1], X_OK) < 0)) {
 				fprintf(stderr, "%s: hook %s is not an executable "
 					"program\n",
 					config_where(cfg, "resource", hooks[i][0],

@@ -15,6 +15,8 @@
 #include "nbd/proto.h"
 
 #define METRICS_REQ_MAX 4096
+#define METRICS_CLIENTS_MAX 16
+#define METRICS_IDLE_S 10
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -29,6 +31,7 @@ struct mclient {
 	char *out;
 	size_t out_len, out_sent;
 	bool recv_armed, send_armed;
+	struct __kernel_timespec idle_ts;
 };
 
 struct metrics {
@@ -38,6 +41,7 @@ struct metrics {
 	bool accept_armed, stopping;
 	struct loop_op accept_op;
 	struct mclient *clients;
+	unsigned n_clients;
 };
 
 /* ---- rendering -------------------------------------------------------- */
@@ -261,6 +265,7 @@ static void client_free(struct mclient *cl)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = cl->next;
+	cl->m->n_clients--;
 	close(cl->fd);
 	free(cl->out);
 	free(cl);
@@ -312,14 +317,25 @@ static void client_answer(struct mclient *cl, const char *status,
 	cl->send_armed = true;
 }
 
+/* A request must arrive within METRICS_IDLE_S: an idle client is dropped
+ * (its recv is cancelled by the linked timeout). */
 static void client_arm_recv(struct mclient *cl)
 {
 	struct io_uring_sqe *sqe = loop_sqe(cl->m->loop);
+	struct io_uring_sqe *tmo;
 
 	io_uring_prep_recv(sqe, cl->fd, cl->req + cl->req_len,
 			   sizeof(cl->req) - cl->req_len - 1, 0);
 	loop_op_arm(cl->m->loop, sqe, &cl->recv_op, client_recv_done);
 	cl->recv_armed = true;
+	tmo = io_uring_get_sqe(&cl->m->loop->ring);
+	if (!tmo)
+		return;	/* no room to link: the client just lives longer */
+	sqe->flags |= IOSQE_IO_LINK;
+	cl->idle_ts.tv_sec = METRICS_IDLE_S;
+	cl->idle_ts.tv_nsec = 0;
+	io_uring_prep_link_timeout(tmo, &cl->idle_ts, 0);
+	io_uring_sqe_set_data(tmo, NULL);
 }
 
 static void client_recv_done(struct loop_op *op, int res)
@@ -334,6 +350,12 @@ static void client_recv_done(struct loop_op *op, int res)
 	}
 	cl->req_len += (size_t)res;
 	cl->req[cl->req_len] = 0;
+	if (memchr(cl->req, 0, cl->req_len)) {
+		static const char bad[] = "bad request\n";
+
+		client_answer(cl, "400 Bad Request", "text/plain", bad, sizeof(bad) - 1);
+		return;
+	}
 	if (!strstr(cl->req, "\r\n\r\n") && !strstr(cl->req, "\n\n")) {
 		if (cl->req_len >= sizeof(cl->req) - 1) {
 			static const char big[] = "request too large\n";
@@ -370,7 +392,9 @@ static void metrics_accept_done(struct loop_op *op, int res)
 			close(res);
 		return;
 	}
-	if (res >= 0) {
+	if (res >= 0 && m->n_clients >= METRICS_CLIENTS_MAX) {
+		close(res);	/* scrapers come one at a time */
+	} else if (res >= 0) {
 		cl = calloc(1, sizeof(*cl));
 		if (!cl) {
 			close(res);
@@ -379,6 +403,7 @@ static void metrics_accept_done(struct loop_op *op, int res)
 			cl->fd = res;
 			cl->next = m->clients;
 			m->clients = cl;
+			m->n_clients++;
 			client_arm_recv(cl);
 		}
 	}
