@@ -84,7 +84,10 @@ static void send_state_flags(struct resource *res, uint8_t flags)
 	st.instance = res->instance;
 	st.dirty_bytes = bitmap_dirty_bytes(&res->oos);
 	memcpy(st.uuid, res->meta.sb.uuid, sizeof(st.uuid));
-	st.md_flags = res->meta.sb.flags;
+	/* A live Primary's crashed-primary flag only guards against a crash
+	 * to come: it never tells the peer this node crashed. */
+	st.md_flags = res->meta.sb.flags &
+		      (res->role == ROLE_PRIMARY ? ~MDF_CRASHED_PRIMARY : ~0U);
 	st.primary_since = res->meta.sb.primary_since;
 	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
 		st.flags |= FRAME_STATE_F_SYNC_SOURCE;
@@ -226,6 +229,8 @@ static struct uuid_side side_self(const struct resource *res)
 	memcpy(s.uuid, res->meta.sb.uuid, sizeof(s.uuid));
 	s.flags = res->meta.sb.flags;
 	s.primary = res->role == ROLE_PRIMARY;
+	if (s.primary)
+		s.flags &= ~MDF_CRASHED_PRIMARY;	/* alive: not crashed */
 	s.dirty_bytes = bitmap_dirty_bytes(&res->oos);
 	s.primary_since = res->meta.sb.primary_since;
 	return s;

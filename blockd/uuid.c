@@ -38,18 +38,21 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 			return R(UD_TARGET_BITMAP, "equal-current-self-inconsistent");
 		if (s_ok && !p_ok)
 			return R(UD_SOURCE_BITMAP, "equal-current-peer-inconsistent");
-		/* Same generation. After a Primary crash its activity log
-		 * extents may differ: the crashed Primary is the source. */
+		/* Same generation, one side Primary now, and something to
+		 * reconcile (a crashed Primary's activity log, bits): the live
+		 * Primary is authoritative. A live Primary never reports
+		 * itself crashed (the caller masks its own flag). */
+		if (self->primary != peer->primary &&
+		    (s_crash || p_crash || self->dirty_bytes || peer->dirty_bytes))
+			return self->primary
+				? R(UD_SOURCE_BITMAP, "equal-current-self-primary")
+				: R(UD_TARGET_BITMAP, "equal-current-peer-primary");
+		/* After a Primary crash its activity log extents may differ:
+		 * the crashed Primary is the source. */
 		if (s_crash && !p_crash)
 			return R(UD_SOURCE_BITMAP, "equal-current-self-crashed-primary");
 		if (p_crash && !s_crash)
 			return R(UD_TARGET_BITMAP, "equal-current-peer-crashed-primary");
-		/* Both were Primary without a clean stop (a failover that has
-		 * not written yet): the one that is Primary now wins. */
-		if (s_crash && p_crash && self->primary != peer->primary)
-			return self->primary
-				? R(UD_SOURCE_BITMAP, "equal-current-both-crashed-self-primary")
-				: R(UD_TARGET_BITMAP, "equal-current-both-crashed-peer-primary");
 		if (s_crash && p_crash)
 			return tiebreak ? R(UD_SOURCE_BITMAP, "equal-current-both-crashed")
 					: R(UD_TARGET_BITMAP, "equal-current-both-crashed");

@@ -6,8 +6,10 @@
  * each node's history holds the other's current), which are split brain,
  * the interrupted resync (same generation, one side Inconsistent: it is
  * the target, whatever crash flags, roles, bits or tiebreak say) and the
- * failover (same generation, both crashed as Primary: the one that is
- * Primary now is the source; the only place the role counts).
+ * live Primary (same generation, alike in consistency, exactly one side
+ * Primary now and something to reconcile, a crashed Primary's flag or
+ * bits on either side: the Primary now is the source, even over a crashed
+ * former Primary; the only place the role counts).
  * Each row is replayed from the peer's side (sides swapped, tiebreak
  * inverted): the two nodes must reach mirrored decisions, or both would
  * try to be the sync source (or both wait as targets). Over a small
@@ -158,6 +160,11 @@ static const struct compare_row {
 	{ "self Inconsistent, both crashed, self Primary now",
 	  { UA, 0, 0, 0, INC | CRASH | PRIM, 0 }, { UA, 0, 0, 0, CRASH, 0 },
 	  true, UD_TARGET_BITMAP, "equal-current-self-inconsistent" },
+	/* Something to reconcile and one Primary now: the role rule's
+	 * situation, but consistency is asked first. */
+	{ "self Inconsistent and Primary now, peer crashed with bits",
+	  { UA, 0, 0, 0, INC | PRIM, 0 }, { UA, 0, 0, 0, CRASH, 4096 },
+	  true, UD_TARGET_BITMAP, "equal-current-self-inconsistent" },
 	{ "self Inconsistent with bits, peer clean: consistency wins",
 	  { UA, 0, 0, 0, INC, 4096 }, { UA, 0, 0, 0, 0, 0 },
 	  false, UD_TARGET_BITMAP, "equal-current-self-inconsistent" },
@@ -179,6 +186,9 @@ static const struct compare_row {
 	{ "peer Inconsistent, both crashed, peer Primary now",
 	  { UA, 0, 0, 0, CRASH, 0 }, { UA, 0, 0, 0, INC | CRASH | PRIM, 0 },
 	  false, UD_SOURCE_BITMAP, "equal-current-peer-inconsistent" },
+	{ "peer Inconsistent and Primary now with bits, self has bits",
+	  { UA, 0, 0, 0, 0, 8192 }, { UA, 0, 0, 0, INC | PRIM, 4096 },
+	  false, UD_SOURCE_BITMAP, "equal-current-peer-inconsistent" },
 	{ "peer Inconsistent with bits, self clean: consistency wins",
 	  { UA, 0, 0, 0, 0, 0 }, { UA, 0, 0, 0, INC, 1ULL << 30 },
 	  true, UD_SOURCE_BITMAP, "equal-current-peer-inconsistent" },
@@ -196,7 +206,12 @@ static const struct compare_row {
 	{ "both Inconsistent, peer has bits",
 	  { UA, 0, 0, 0, INC, 0 }, { UA, 0, 0, 0, INC, 4096 },
 	  false, UD_TARGET_BITMAP, "equal-current-peer-has-bits" },
+	{ "both Inconsistent, self crashed, peer Primary now",
+	  { UA, 0, 0, 0, INC | CRASH, 0 }, { UA, 0, 0, 0, INC | PRIM, 0 },
+	  true, UD_TARGET_BITMAP, "equal-current-peer-primary" },
 
+	/* Both Secondary: a lone crashed Primary is the source, over bits;
+	 * two crashed ones go by the tiebreak. */
 	{ "same generation, self crashed as Primary",
 	  { UA, 0, 0, 0, CRASH, 0 }, { UA, 0, 0, 0, 0, 0 },
 	  false, UD_SOURCE_BITMAP, "equal-current-self-crashed-primary" },
@@ -215,34 +230,64 @@ static const struct compare_row {
 	{ "both crashed, tiebreak on the peer",
 	  { UA, 0, 0, 0, CRASH, 4096 }, { UA, 0, 0, 0, CRASH, 0 },
 	  false, UD_TARGET_BITMAP, "equal-current-both-crashed" },
-	/* A failover that has not written yet: the old Primary crashed,
-	 * the promoted one (crash flag set on promotion) kept the
-	 * generation. The Primary now wins over tiebreak and bits. */
+	/* A failover: the old Primary crashed and came back as Secondary,
+	 * the promoted node is Primary now (the caller masks a live
+	 * Primary's own crash flag: it has not crashed). The live Primary
+	 * is the source, over the crashed one, tiebreak and bits; the
+	 * crashed node's activity log extents are resynced from it. */
+	{ "failover, self Primary now, peer crashed as Primary",
+	  { UA, 0, 0, 0, PRIM, 0 }, { UA, 0, 0, 0, CRASH, 0 },
+	  false, UD_SOURCE_BITMAP, "equal-current-self-primary" },
+	{ "failover, self Primary now with bits, shared history",
+	  { UA, 0, UB, UC, PRIM, 4096 }, { UA, 0, UB, UC, CRASH, 0 },
+	  true, UD_SOURCE_BITMAP, "equal-current-self-primary" },
+	{ "failover, peer Primary now, self crashed with bits, tiebreak here",
+	  { UA, 0, 0, 0, CRASH, 8192 }, { UA, 0, 0, 0, PRIM, 0 },
+	  true, UD_TARGET_BITMAP, "equal-current-peer-primary" },
+	/* Nothing crashed: bits on either side are reconciled from the
+	 * Primary now, never toward it. */
+	{ "self Primary now, peer has bits",
+	  { UA, 0, 0, 0, PRIM, 0 }, { UA, 0, 0, 0, 0, 4096 },
+	  false, UD_SOURCE_BITMAP, "equal-current-self-primary" },
+	{ "self Primary now with bits",
+	  { UA, 0, UB, 0, PRIM, 4096 }, { UA, 0, UB, 0, 0, 0 },
+	  true, UD_SOURCE_BITMAP, "equal-current-self-primary" },
+	{ "peer Primary now, both have bits",
+	  { UA, 0, 0, 0, 0, 4096 }, { UA, 0, 0, 0, PRIM, 8192 },
+	  false, UD_TARGET_BITMAP, "equal-current-peer-primary" },
+	{ "peer Primary now, self has bits",
+	  { UA, 0, 0, 0, 0, 1ULL << 30 }, { UA, 0, 0, 0, PRIM, 0 },
+	  true, UD_TARGET_BITMAP, "equal-current-peer-primary" },
+	/* Flags a caller would mask still yield to the role: the crash
+	 * flag on the Primary now changes nothing. */
 	{ "both crashed, self Primary now, tiebreak on the peer",
 	  { UA, 0, 0, 0, CRASH | PRIM, 0 }, { UA, 0, 0, 0, CRASH, 4096 },
-	  false, UD_SOURCE_BITMAP, "equal-current-both-crashed-self-primary" },
-	{ "failover, self Primary now, shared history",
-	  { UA, 0, UB, UC, CRASH | PRIM, 4096 }, { UA, 0, UB, UC, CRASH, 0 },
-	  true, UD_SOURCE_BITMAP, "equal-current-both-crashed-self-primary" },
+	  false, UD_SOURCE_BITMAP, "equal-current-self-primary" },
+	{ "self crashed and Primary now, peer clean",
+	  { UA, 0, 0, 0, CRASH | PRIM, 0 }, { UA, 0, 0, 0, 0, 0 },
+	  true, UD_SOURCE_BITMAP, "equal-current-self-primary" },
 	{ "both crashed, peer Primary now, tiebreak here",
-	  { UA, 0, 0, 0, CRASH, 8192 }, { UA, 0, 0, 0, CRASH | PRIM, 0 },
-	  true, UD_TARGET_BITMAP, "equal-current-both-crashed-peer-primary" },
-	{ "both Inconsistent and crashed, peer Primary now",
-	  { UA, 0, 0, 0, INC | CRASH, 0 },
-	  { UA, 0, 0, 0, INC | CRASH | PRIM, 0 },
-	  false, UD_TARGET_BITMAP, "equal-current-both-crashed-peer-primary" },
+	  { UA, 0, 0, 0, CRASH, 0 }, { UA, 0, 0, 0, CRASH | PRIM, 0 },
+	  true, UD_TARGET_BITMAP, "equal-current-peer-primary" },
+	/* Nothing to reconcile: one Primary now or not, no sync. */
+	{ "same generation, clean, self Primary now",
+	  { UA, 0, 0, 0, PRIM, 0 }, { UA, 0, 0, 0, 0, 0 },
+	  true, UD_NO_SYNC, "equal-current" },
+	{ "same generation, same history, clean, peer Primary now",
+	  { UA, 0, UB, UC, 0, 0 }, { UA, 0, UB, UC, PRIM, 0 },
+	  false, UD_NO_SYNC, "equal-current" },
 	/* Both Primary (refused before the decision, in peer.c) or both
-	 * Secondary: the role does not separate them, the tiebreak does. */
+	 * Secondary: the role does not separate them; crash flags, the
+	 * tiebreak and bits decide as between two Secondaries. */
 	{ "both crashed, both Primary, tiebreak here",
 	  { UA, 0, 0, 0, CRASH | PRIM, 0 }, { UA, 0, 0, 0, CRASH | PRIM, 0 },
 	  true, UD_SOURCE_BITMAP, "equal-current-both-crashed" },
-	/* Only both crashed: otherwise the crash flag alone decides. */
-	{ "self crashed, peer Primary now without the flag",
-	  { UA, 0, 0, 0, CRASH, 0 }, { UA, 0, 0, 0, PRIM, 0 },
-	  true, UD_SOURCE_BITMAP, "equal-current-self-crashed-primary" },
-	{ "same generation, self Primary, peer has bits",
-	  { UA, 0, 0, 0, PRIM, 0 }, { UA, 0, 0, 0, 0, 4096 },
-	  false, UD_TARGET_BITMAP, "equal-current-peer-has-bits" },
+	{ "self crashed, both Primary, peer has bits",
+	  { UA, 0, 0, 0, CRASH | PRIM, 0 }, { UA, 0, 0, 0, PRIM, 4096 },
+	  false, UD_SOURCE_BITMAP, "equal-current-self-crashed-primary" },
+	{ "both Primary, peer has bits",
+	  { UA, 0, 0, 0, PRIM, 0 }, { UA, 0, 0, 0, PRIM, 4096 },
+	  true, UD_TARGET_BITMAP, "equal-current-peer-has-bits" },
 	{ "same generation, self has bits",
 	  { UA, 0, 0, 0, 0, 4096 }, { UA, 0, 0, 0, 0, 0 },
 	  false, UD_SOURCE_BITMAP, "equal-current-self-has-bits" },
@@ -252,6 +297,11 @@ static const struct compare_row {
 	{ "same generation, clean",
 	  { UA, 0, 0, 0, 0, 0 }, { UA, 0, 0, 0, 0, 0 },
 	  false, UD_NO_SYNC, "equal-current" },
+	/* Both Secondary with bits: neither leads (with one Primary now,
+	 * it would). */
+	{ "same generation, both have bits",
+	  { UA, 0, 0, 0, 0, 4096 }, { UA, 0, 0, 0, 0, 8192 },
+	  true, UD_NO_SYNC, "equal-current" },
 	{ "same generation, same history, clean",
 	  { UA, 0, UB, UC, 0, 0 }, { UA, 0, UB, UC, 0, 0 },
 	  true, UD_NO_SYNC, "equal-current" },
@@ -404,15 +454,17 @@ static void test_compare_rules_from_peer(void **state)
 		check_compare(&compare_rows[i], true);
 }
 
-/* Does the role decide here: the same generation (not a blank one), both
- * crashed as Primary, alike in consistency, one Primary now. */
+/* Does the role decide here: the same generation (not a blank one),
+ * alike in consistency, exactly one side Primary now, and something to
+ * reconcile: a crashed Primary's flag or bits, on either side. */
 static bool role_decides(const struct uuid_side *s, const struct uuid_side *p)
 {
 	return s->uuid[UUID_CURRENT] == p->uuid[UUID_CURRENT] &&
 	       s->uuid[UUID_CURRENT] != JC &&
-	       (s->flags & CRASH) && (p->flags & CRASH) &&
 	       !(s->flags & MDF_CONSISTENT) == !(p->flags & MDF_CONSISTENT) &&
-	       s->primary != p->primary;
+	       s->primary != p->primary &&
+	       ((s->flags & CRASH) || (p->flags & CRASH) ||
+		s->dirty_bytes || p->dirty_bytes);
 }
 
 /* The role enters the connect decision in one place only (role_decides):
@@ -422,8 +474,8 @@ static bool role_decides(const struct uuid_side *s, const struct uuid_side *p)
 static void test_compare_role(void **state)
 {
 	static const struct uuid_result by_role[] = {
-		{ UD_SOURCE_BITMAP, "equal-current-both-crashed-self-primary" },
-		{ UD_TARGET_BITMAP, "equal-current-both-crashed-peer-primary" },
+		{ UD_SOURCE_BITMAP, "equal-current-self-primary" },
+		{ UD_TARGET_BITMAP, "equal-current-peer-primary" },
 	};
 	unsigned long decided_by_role = 0;
 
@@ -474,10 +526,10 @@ static const struct {
 	{ "peer-just-created", UD_SOURCE_FULL },
 	{ "equal-current-self-inconsistent", UD_TARGET_BITMAP },
 	{ "equal-current-peer-inconsistent", UD_SOURCE_BITMAP },
+	{ "equal-current-self-primary", UD_SOURCE_BITMAP },
+	{ "equal-current-peer-primary", UD_TARGET_BITMAP },
 	{ "equal-current-self-crashed-primary", UD_SOURCE_BITMAP },
 	{ "equal-current-peer-crashed-primary", UD_TARGET_BITMAP },
-	{ "equal-current-both-crashed-self-primary", UD_SOURCE_BITMAP },
-	{ "equal-current-both-crashed-peer-primary", UD_TARGET_BITMAP },
 	{ "equal-current-both-crashed", TB },
 	{ "equal-current-self-has-bits", UD_SOURCE_BITMAP },
 	{ "equal-current-peer-has-bits", UD_TARGET_BITMAP },
@@ -498,9 +550,9 @@ static const uint64_t alphabet[] = { 0, JC, UA, UB, UC };
 
 /* Calls fn for pairs of sides over the alphabet: every combination of
  * the four UUIDs of each side and the tiebreak, with crash flags,
- * consistency and bits in every combination when the currents are
- * equal, and every role pair when, on top of that, both crashed.
- * Elsewhere both are Secondary (insensitive() tries other roles). */
+ * consistency, bits and the role pair in every combination when the
+ * currents are equal. Elsewhere both are Secondary (insensitive() tries
+ * the other roles). */
 static void for_all_pairs(void (*fn)(const struct uuid_side *,
 				     const struct uuid_side *, bool, void *),
 			  void *arg)
@@ -535,9 +587,8 @@ static void for_all_pairs(void (*fn)(const struct uuid_side *,
 			s.dirty_bytes = m & 4 ? 4096 : 0;
 			p.dirty_bytes = m & 8 ? 4096 : 0;
 			for (unsigned r = 0; r < 4; r++) {
-				if (r && (s.uuid[UUID_CURRENT] !=
-					  p.uuid[UUID_CURRENT] ||
-					  (m & 3) != 3))
+				if (r && s.uuid[UUID_CURRENT] !=
+					 p.uuid[UUID_CURRENT])
 					break;
 				s.primary = r & 1;
 				p.primary = r & 2;
@@ -601,8 +652,9 @@ static bool hist(const struct uuid_side *x, uint64_t u)
  * mean rather than in the order of the rules: NULL when a fits, else why
  * not. With the same generation, an Inconsistent side never leads a
  * Consistent one (an interrupted resync resumes toward it); between two
- * of a kind a lone crashed Primary leads; between two crashed ones the
- * Primary now, else the tiebreak; else the side with bits. With
+ * of a kind with something to reconcile (a crash flag or bits on either
+ * side) the one Primary now leads; else a lone crashed Primary; between
+ * two crashed ones the tiebreak; else the side with bits. With
  * different generations, a bitmap sync needs the source's
  * bitmap UUID to be the target's current, a full sync needs the target's
  * current in the source's history, neither may hold the other way round
@@ -639,20 +691,21 @@ static const char *spec_violation(const struct uuid_side *s,
 
 		if (s_ok != p_ok)
 			want = s_ok ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
+		else if (s->primary != p->primary &&
+			 (s_cr || p_cr || s_bits || p_bits))
+			want = s->primary ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		else if (s_cr != p_cr)
 			want = s_cr ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
-		else if (s_cr && s->primary != p->primary)
-			want = s->primary ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		else if (s_cr)
 			want = tb ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		else if (s_bits != p_bits)
 			want = s_bits ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		return a.d == want ? NULL
 				   : "same generation: the Consistent side over an "
-				     "Inconsistent one, else the crashed Primary, "
-				     "else among two the Primary now, else the "
-				     "tiebreak, else the side with bits, is the "
-				     "source";
+				     "Inconsistent one, else with a crash flag or "
+				     "bits the one Primary now, else the crashed "
+				     "Primary, else among two the tiebreak, else "
+				     "the side with bits, is the source";
 	}
 	switch (a.d) {
 	case UD_NO_SYNC:
@@ -988,7 +1041,8 @@ static void test_compare_interrupted_resync(void **state)
 }
 
 /* Every rule decides some input; a rule that never can is dead. No
- * other rule name (such as the removed bitmap-in-peer-history) is ever
+ * other rule name (such as the removed bitmap-in-peer-history, or the
+ * both-crashed role rules the Primary-now rule took over) is ever
  * logged. */
 static void test_compare_every_rule_reachable(void **state)
 {
