@@ -142,14 +142,30 @@ static int cmd_primary(struct node *n, struct json_object *req,
 	if (res->peer_conn == CS_CONNECTED && res->peer_role == ROLE_PRIMARY)
 		REFUSE("the peer %s is Primary: demote it first (two Primaries "
 		       "would split the data)", n->cfg.nodes[n->cfg.peer].name);
-	if (!force && (res->disk_state == DS_INCONSISTENT ||
+	/* A SyncTarget of an UpToDate source may be Primary: what it lacks
+	 * is fetched first, before any read or write of it. */
+	bool synced_by_peer = (res->repl == RS_SYNC_TARGET ||
+			       res->repl == RS_PAUSED_SYNC_T) &&
+			      res->peer_disk == DS_UPTODATE &&
+			      (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
+
+	if (!force && !synced_by_peer && (res->disk_state == DS_INCONSISTENT ||
 		       res->disk_state == DS_OUTDATED))
 		REFUSE("this disk is %s: promote with --force only if you know it "
 		       "holds the newest data", disk_state_name(res->disk_state));
-	if (!force && res->disk_state != DS_UPTODATE)
+	if (!force && !synced_by_peer && res->disk_state != DS_UPTODATE)
 		REFUSE("this disk is %s, not UpToDate: use --force to promote anyway",
 		       disk_state_name(res->disk_state));
-	if (res->repl == RS_SYNC_TARGET)
+	if (synced_by_peer) {
+		res->role = ROLE_PRIMARY;
+		log_info("promoted while SyncTarget: blocks not yet resynced are "
+			 "fetched from %s before use",
+			 n->cfg.nodes[n->cfg.peer].name);
+		peer_promoted(res, force);
+		resource_event(res, "role-changed");
+		return 0;
+	}
+	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
 		REFUSE("a resync into this disk is running: wait for it to finish");
 	if (res->disk_state != DS_UPTODATE) {
 		log_warn("promotion forced: %s disk declared UpToDate",

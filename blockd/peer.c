@@ -461,6 +461,7 @@ static void peer_down(void *owner, const char *why)
 	writepath_peer_lost(res);
 	receiver_peer_lost(res);
 	resync_peer_lost(res);
+	resource_retry_reads(res);	/* reads of what never came now fail */
 	/* A Primary that now writes what the peer will lack starts a new
 	 * generation first: at its first such write (writepath), so a
 	 * Primary kept frozen by fencing never diverges on paper. */
@@ -501,11 +502,22 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 	if (frame_is_stream(h->type)) {
 		bool rs = h->type == FRAME_RS_DATA || h->type == FRAME_RS_ZERO ||
 			  h->type == FRAME_RS_CSUM;
-		bool ok = res->role == ROLE_SECONDARY &&
-			  (h->type == FRAME_V_REQ ? res->repl == RS_VERIFY_T :
-			   rs ? is_target(res)
-			      : res->repl == RS_ESTABLISHED || is_target(res) ||
-				res->repl == RS_VERIFY_T);
+		bool src = res->repl == RS_SYNC_SOURCE ||
+			   res->repl == RS_PAUSED_SYNC_S;
+		bool ok;
+
+		/* Resync data goes to a target, Primary or not; application
+		 * writes to a Secondary, also while it is the source of a
+		 * Primary SyncTarget's resync. */
+		if (h->type == FRAME_V_REQ)
+			ok = res->role == ROLE_SECONDARY && res->repl == RS_VERIFY_T;
+		else if (rs)
+			ok = is_target(res);
+		else
+			ok = res->role == ROLE_SECONDARY &&
+			     (res->repl == RS_ESTABLISHED || is_target(res) ||
+			      res->repl == RS_VERIFY_T ||
+			      (src && res->peer_role == ROLE_PRIMARY));
 
 		if (!ok) {
 			if (buf)
@@ -530,6 +542,10 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		return;
 	case FRAME_RS_NEED:
 		resync_need(res, h->id);
+		return;
+	case FRAME_RS_PRIO:
+		if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+			resync_prio(res, h->offset, h->length);
 		return;
 	case FRAME_V_REPLY:
 		if (res->repl != RS_VERIFY_S) {
@@ -580,6 +596,8 @@ void peer_target_synced(struct resource *res)
 	res->disk_state = DS_UPTODATE;
 	res->resync_done_pct = 100;
 	adopt_peer_uuid(res, &res->peer_state);
+	resource_retry_reads(res);
+	writepath_retry_waiting(res);
 	log_info("resync finished: this disk is UpToDate");
 	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
 		      NULL, NULL);
@@ -626,7 +644,10 @@ void peer_promoted(struct resource *res, bool forced)
 		sb->uuid[UUID_CURRENT] = meta_uuid_random();
 	else if (!in_sync)
 		res->uuid_rotate_pending = true;	/* at the first write */
-	sb->flags |= MDF_CONSISTENT | MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
+	/* A SyncTarget promoted ahead of its resync is not consistent yet. */
+	if (res->disk_state == DS_UPTODATE)
+		sb->flags |= MDF_CONSISTENT;
+	sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 	sb->flags &= ~MDF_OUTDATED;
 	sb->primary_since = (uint64_t)time(NULL);
 	meta_write_sb(&res->meta);

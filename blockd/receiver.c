@@ -214,6 +214,10 @@ static void io_done(struct disk_io *io, int err)
 		if (err == 0) {
 			res->rs_applied_bytes += p->len;
 			bitmap_clear_range(&res->oos, p->off, p->len);
+			if (res->role == ROLE_PRIMARY) {
+				resource_retry_reads(res);
+				writepath_retry_waiting(res);
+			}
 		}
 		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
 		if (err)	/* an RS chunk that failed: the source keeps its bits */

@@ -95,6 +95,20 @@ void resource_shutdown_meta(struct resource *res)
 	meta_flush_sync(&res->meta);
 }
 
+/* A Primary whose resync into it stopped half way (the peer is gone):
+ * blocks it never got cannot be read. */
+static bool lacks_for_good(struct resource *res, const struct disk_io *io)
+{
+	if (res->role != ROLE_PRIMARY || res->disk_state != DS_INCONSISTENT ||
+	    res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+		return false;
+	if (!bitmap_test_range(&res->oos, io->off, io->len))
+		return false;
+	log_err("read of %u bytes at %llu: this Inconsistent disk never got "
+		"those blocks from the peer", io->len, (unsigned long long)io->off);
+	return true;
+}
+
 static void read_done(struct disk_io *io, int err)
 {
 	struct blk_req *r = container_of(io, struct blk_req, local);
@@ -111,6 +125,17 @@ void resource_submit(struct resource *res, struct blk_req *r)
 	r->res = res;
 	if (r->local.cmd == DISK_READ || r->local.cmd == DISK_CACHE) {
 		r->local.done = read_done;
+		/* A Primary SyncTarget reads a block once it has it from the
+		 * source (asked for first). */
+		if (resync_target_lacks(res, r->local.off, r->local.len)) {
+			r->next = res->reads_waiting;
+			res->reads_waiting = r;
+			return;
+		}
+		if (lacks_for_good(res, &r->local)) {
+			r->done(r, -EIO);
+			return;
+		}
 		disk_submit(&res->disk, &r->local);
 		return;
 	}
@@ -170,4 +195,29 @@ void resource_local_io_error(struct resource *res, int err)
 	log_err("local I/O error: %s (%llu so far)", strerror(-err),
 		(unsigned long long)res->io_errors);
 	resource_hook(res, res->cfg->local_io_error, "local-io-error", NULL, NULL);
+}
+
+/* Resync data arrived (or the resync ended): reads that waited for it. */
+void resource_retry_reads(struct resource *res)
+{
+	struct blk_req *list = res->reads_waiting, **keep = &res->reads_waiting;
+
+	res->reads_waiting = NULL;
+	while (list) {
+		struct blk_req *r = list;
+
+		list = r->next;
+		r->next = NULL;
+		if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
+		    res->role == ROLE_PRIMARY &&
+		    bitmap_test_range(&res->oos, r->local.off, r->local.len)) {
+			*keep = r;	/* still waiting: keep, no new request */
+			keep = &r->next;
+			continue;
+		}
+		if (lacks_for_good(res, &r->local))
+			r->done(r, -EIO);
+		else
+			disk_submit(&res->disk, &r->local);
+	}
 }

@@ -111,7 +111,13 @@ struct rs_req {
 	struct link_tx tx;
 };
 
+struct rs_prio {
+	uint64_t off, len;
+};
+
 #define TL_SIZE 4096U
+#define RS_PRIO_MAX 64U
+#define PRIO_TX_MAX 64U
 #define PEER_REQS_MAX 8192U
 #define RS_REQS_MAX 16U
 #define RS_CHUNK_BYTES (1U << 20)
@@ -204,6 +210,13 @@ struct resource {
 	double verify_done_pct;
 	bool app_busy;			/* application writes since the last tick */
 	bool rs_done_sent;
+	struct rs_prio rs_prio[RS_PRIO_MAX];	/* source: ranges asked for first */
+	unsigned rs_prio_n;
+	struct prio_req {
+		struct link_tx tx;
+		bool busy;
+	} prio[PRIO_TX_MAX];			/* target: RS_PRIO frames */
+	struct blk_req *reads_waiting;		/* Primary target: reads waiting */
 
 	/* Hooks running now (fire and forget, or fence-peer). */
 	struct hook_run hooks[4];
@@ -270,6 +283,10 @@ void resync_peer_lost(struct resource *res);
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
+void resync_prio(struct resource *res, uint64_t off, uint64_t len);
+bool resync_chunk_inflight(const struct resource *res, uint64_t blk);
+bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len);
+void resource_retry_reads(struct resource *res);
 struct rs_req *resync_req_get(struct resource *res);
 void resync_chunk_sent(struct link_tx *tx, int err);
 void resync_rate_tick(struct resource *res, uint32_t ms);

@@ -38,6 +38,20 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Is a chunk covering block blk already on its way? */
+bool resync_chunk_inflight(const struct resource *res, uint64_t blk)
+{
+	uint64_t off = blk * BITMAP_BLOCK_BYTES;
+
+	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
+		const struct rs_req *rs = &res->rsreqs[i];
+
+		if (rs->in_use && off >= rs->off && off < rs->off + rs->len)
+			return true;
+	}
+	return false;
+}
+
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
@@ -249,11 +263,55 @@ static unsigned rs_window(const struct resource *res)
 	return min < RS_REQS_MAX ? min : RS_REQS_MAX;
 }
 
+/* Source: the Primary SyncTarget waits for this range; send it next. */
+void resync_prio(struct resource *res, uint64_t off, uint64_t len)
+{
+	if (res->rs_prio_n < RS_PRIO_MAX) {
+		res->rs_prio[res->rs_prio_n].off = off;
+		res->rs_prio[res->rs_prio_n].len = len;
+		res->rs_prio_n++;
+	}
+	resync_pump(res);
+}
+
+/* The next dirty block a priority request asks for, or nbits. Requests
+ * that are done (no bits left in their range) are dropped. */
+static uint64_t prio_next(struct resource *res)
+{
+	while (res->rs_prio_n) {
+		struct rs_prio *p = &res->rs_prio[0];
+		uint64_t first = p->off / BITMAP_BLOCK_BYTES;
+		uint64_t last = (p->off + p->len - 1) / BITMAP_BLOCK_BYTES;
+		uint64_t blk = bitmap_next_set(&res->oos, first);
+
+		if (blk <= last && blk < res->oos.nbits &&
+		    !resync_chunk_inflight(res, blk))
+			return blk;
+		if (blk <= last && blk < res->oos.nbits)
+			return res->oos.nbits;	/* on its way: wait */
+		memmove(&res->rs_prio[0], &res->rs_prio[1],
+			(res->rs_prio_n - 1) * sizeof(res->rs_prio[0]));
+		res->rs_prio_n--;
+	}
+	return res->oos.nbits;
+}
+
 void resync_pump(struct resource *res)
 {
 	if (res->repl != RS_SYNC_SOURCE || !link_is_up(res->link) ||
 	    res->sync_paused || res->peer_paused || res->bm_exchange)
 		return;
+	while (res->rs_inflight < RS_REQS_MAX && res->rs_prio_n) {
+		uint64_t blk = prio_next(res);
+		uint64_t cursor = res->rs_cursor;
+
+		if (blk >= res->oos.nbits)
+			break;
+		if (!rs_start_chunk(res, blk))
+			return;
+		res->rs_cursor = cursor;	/* the scan goes on where it was */
+		res->rs_skipped = true;		/* and rescans past blk later */
+	}
 	while (res->rs_inflight < rs_window(res) && res->rs_tokens > 0) {
 		uint64_t blk = bitmap_next_set(&res->oos, res->rs_cursor);
 
@@ -276,6 +334,7 @@ void resync_start(struct resource *res)
 {
 	res->rs_cursor = 0;
 	res->rs_skipped = false;
+	res->rs_prio_n = 0;
 	res->rs_total_bytes = bitmap_dirty_bytes(&res->oos);
 	res->rs_started_ms = mono_ms();
 	res->resync_rate_bytes_s = 0;
@@ -351,4 +410,41 @@ void resync_update_status(struct resource *res, uint64_t now_ms)
 		res->resync_eta_s = res->resync_rate_bytes_s
 			? left / res->resync_rate_bytes_s : 0;
 	}
+}
+
+static void prio_sent(struct link_tx *tx, int err)
+{
+	struct prio_req *p = container_of(tx, struct prio_req, tx);
+
+	(void)err;
+	p->busy = false;
+}
+
+/* Target that is Primary: I/O to [off, len) must wait while any of its
+ * blocks is still to come from the source; ask for them first. true when
+ * the caller must wait. */
+bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
+{
+	if (res->role != ROLE_PRIMARY ||
+	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T) ||
+	    !bitmap_test_range(&res->oos, off, len))
+		return false;
+	for (unsigned i = 0; i < PRIO_TX_MAX; i++) {
+		struct prio_req *p = &res->prio[i];
+
+		if (p->busy)
+			continue;
+		/* If every slot is busy the request is simply not sent: the
+		 * running resync reaches the range anyway. */
+		memset(&p->tx.h, 0, sizeof(p->tx.h));
+		p->tx.h.type = FRAME_RS_PRIO;
+		p->tx.h.offset = off;
+		p->tx.h.length = (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len);
+		p->tx.payload = NULL;
+		p->tx.sent = prio_sent;
+		p->busy = true;
+		link_send(res->link, &p->tx);
+		break;
+	}
+	return true;
 }

@@ -75,6 +75,10 @@ static bool peer_live(const struct resource *res)
 	case RS_VERIFY_S:
 	case RS_VERIFY_T:
 		return true;
+	case RS_SYNC_TARGET:
+	case RS_PAUSED_SYNC_T:
+		/* A Primary SyncTarget mirrors to its source. */
+		return res->role == ROLE_PRIMARY;
 	default:
 		return false;
 	}
@@ -117,6 +121,10 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 	}
 	if (writepath_overlaps_active(res, r->local.off, r->local.len) ||
 	    resync_busy_overlaps(res, r->local.off, r->local.len))
+		return true;
+	/* A Primary SyncTarget writes a block only once it has it, so the
+	 * resync can never overwrite the write. */
+	if (resync_target_lacks(res, r->local.off, r->local.len))
 		return true;
 	if (peer_live(res) && tl_full(res))
 		return true;

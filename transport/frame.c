@@ -180,7 +180,7 @@ const char *frame_type_name(uint16_t type)
 		"?", "HELLO", "AUTH", "STATE", "DATA", "TRIM", "ZERO",
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
-		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ", "V_REPLY",
+		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ", "V_REPLY", "RS_PRIO",
 	};
 	return type <= FRAME_TYPE_MAX ? names[type] : "?";
 }

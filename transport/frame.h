@@ -56,7 +56,8 @@ enum frame_type {
 	FRAME_BITMAP_DONE = 20,	/* the whole bitmap was sent */
 	FRAME_V_REQ = 21,	/* verify: offset, length, a CRC32C per 4 KiB */
 	FRAME_V_REPLY = 22,	/* id echoed; offset = mask of blocks that differ */
-	FRAME_TYPE_MAX = 22,
+	FRAME_RS_PRIO = 23,	/* a Primary SyncTarget needs offset, length now */
+	FRAME_TYPE_MAX = 23,
 };
 
 #define FRAME_F_FUA		(1U << 0)	/* DATA/TRIM/ZERO: durable first */
@@ -83,7 +84,8 @@ struct frame_hdr {
 #define FRAME_FEAT_CSUM_RESYNC	(1U << 1)	/* RS_CSUM / RS_NEED */
 #define FRAME_FEAT_VERIFY	(1U << 2)	/* V_REQ / V_REPLY */
 #define FRAME_FEAT_BITMAP_RLE	(1U << 3)	/* BITMAP exchange */
-#define FRAME_FEAT_ALL		0xfU
+#define FRAME_FEAT_PRIMARY_TARGET (1U << 4)	/* RS_PRIO: a Primary SyncTarget */
+#define FRAME_FEAT_ALL		0x1fU
 
 #define FRAME_CHALLENGE_BYTES 32
 #define FRAME_MAC_BYTES 32

@@ -229,7 +229,8 @@ static void test_wire_numbers(void **state)
 		{ "BITMAP_DONE", FRAME_BITMAP_DONE, 20 },
 		{ "V_REQ", FRAME_V_REQ, 21 },
 		{ "V_REPLY", FRAME_V_REPLY, 22 },
-		{ "TYPE_MAX", FRAME_TYPE_MAX, 22 },
+		{ "RS_PRIO", FRAME_RS_PRIO, 23 },
+		{ "TYPE_MAX", FRAME_TYPE_MAX, 23 },
 		{ "F_FUA", FRAME_F_FUA, 0x01 },
 		{ "F_WANT_RECV_ACK", FRAME_F_WANT_RECV_ACK, 0x02 },
 		{ "F_NO_HOLE", FRAME_F_NO_HOLE, 0x04 },
@@ -594,7 +595,7 @@ static void test_parse_version(void **state)
 static void test_parse_type(void **state)
 {
 	static const uint16_t bad[] = {
-		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 23, 0x0100, 0x8004,
+		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 24, 0x0100, 0x8004,
 		/* V_REQ and V_REPLY byte-swapped. */
 		0x1500, 0x1600, 0xffff,
 	};
@@ -778,6 +779,8 @@ static void test_parse_payload_sizes(void **state)
 		{ "V_REPLY echoing the CRCs", FRAME_V_REPLY, 256, 64 * 4096,
 		  -EPROTO },
 		{ "V_REPLY huge", FRAME_V_REPLY, UINT32_MAX, 0, ANY_REJECT },
+		{ "RS_PRIO no payload", FRAME_RS_PRIO, 0, 1 << 20, 0 },
+		{ "RS_PRIO with payload", FRAME_RS_PRIO, 4, 4096, -EPROTO },
 	};
 
 	(void)state;
@@ -1431,7 +1434,7 @@ static void test_type_names(void **state)
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
 		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ",
-		"V_REPLY",
+		"V_REPLY", "RS_PRIO",
 	};
 
 	(void)state;
@@ -1442,7 +1445,8 @@ static void test_type_names(void **state)
 	assert_string_equal(frame_type_name(FRAME_TYPE_MAX + 1), "?");
 	assert_string_equal(frame_type_name(21), "V_REQ");
 	assert_string_equal(frame_type_name(22), "V_REPLY");
-	assert_string_equal(frame_type_name(23), "?");
+	assert_string_equal(frame_type_name(23), "RS_PRIO");
+	assert_string_equal(frame_type_name(24), "?");
 	assert_string_equal(frame_type_name(0xffff), "?");
 }
 
