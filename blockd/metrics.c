@@ -15,7 +15,7 @@
 #include "nbd/proto.h"
 
 #define METRICS_REQ_MAX 4096
-#define METRICS_CLIENTS_MAX 16
+#define METRICS_CLIENTS_MAX 256
 #define METRICS_IDLE_S 10
 
 #define container_of(p, type, member) \
