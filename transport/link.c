@@ -5,6 +5,7 @@
  * sees a freed socket and no owner callback runs inside a link_*() call.
  */
 #include "link.h"
+#include "link_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -24,100 +25,13 @@
 #include "common/log.h"
 #include "nbd/codec.h"	/* big-endian helpers for log messages */
 
-#define LINK_SOCKS_MAX 4
-#define LINK_RX_BYTES (256U * 1024)
-#define LINK_DIRECT_RECV_MIN (16U * 1024)
-#define LINK_IOV_MAX 256
-#define LINK_RETRY_MIN_MS 100
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
-
-enum lsock_state { LS_CONNECTING, LS_HELLO, LS_UP, LS_CLOSING };
-
-struct lsock {
-	struct link *k;
-	int fd;
-	enum lsock_state state;
-	bool dialed;
-	bool peer_proven;	/* the peer's AUTH checked out */
-	bool have_peer_hello;
-	bool was_up;
-	bool recv_armed, send_armed, conn_armed, teardown_queued;
-	bool recv_direct, stalled;
-	bool close_when_sent;	/* disconnect once the queued frames are out */
-	struct loop_op conn_op, recv_op, send_op, teardown_op;
-	char why[160];		/* reason it is closing, for the log */
-	uint8_t my_challenge[FRAME_CHALLENGE_BYTES];
-	struct frame_hello peer_hello;
-	uint8_t *rx;
-	uint32_t rx_start, rx_end;
-	/* A DATA/RS_DATA frame whose payload is being received. */
-	struct frame_hdr cur;
-	uint8_t cur_raw[FRAME_HDR_BYTES];
-	uint8_t *cur_buf;
-	uint32_t cur_have;
-	struct link_tx *tx_head, *tx_tail;
-	size_t tx_head_sent;
-	struct msghdr msg;
-	struct iovec iov[LINK_IOV_MAX];
-	struct link_tx hello_tx, auth_tx;
-	uint8_t hello_buf[FRAME_HELLO_BYTES];
-	uint8_t mac[FRAME_MAC_BYTES];
-	uint64_t started_ms, last_rx_ms;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-};
-
-struct link {
-	struct loop *loop;
-	struct bufpool *pool;
-	struct link_config cfg;
-	const struct link_ops *ops;
-	void *owner;
-	uint64_t resource_hash;
-	bool dialer;		/* our name sorts first: we dial */
-	bool want_connected;
-	bool shutting_down;
-	int listen_fd;
-	bool accept_armed;
-	struct loop_op accept_op;
-	struct lsock *socks[LINK_SOCKS_MAX];
-	struct lsock *up;
-	uint32_t backoff_ms;
-	bool dial_timer_armed;
-	struct loop_op dial_timer_op;
-	struct __kernel_timespec dial_ts;
-	bool ka_armed;
-	struct loop_op ka_op;
-	struct __kernel_timespec ka_ts;
-	struct link_tx ping_tx, pong_tx;
-	bool ping_queued, pong_queued;
-	bool kick_queued;
-	struct loop_op kick_op;
-	uint64_t sent_bytes, received_bytes;
-	uint32_t features;	/* negotiated on the up connection */
-};
-
 static void sock_process(struct lsock *s);
-static void sock_close(struct lsock *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 static void sock_kick_tx(struct lsock *s);
 static void sock_arm_recv(struct lsock *s);
-static void link_dial(struct link *k);
-static void link_arm_dial_timer(struct link *k);
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- socket lifecycle ------------------------------------------------- */
 
-static struct lsock *sock_new(struct link *k, int fd, bool dialed)
+struct lsock *sock_new(struct link *k, int fd, bool dialed)
 {
 	struct lsock *s;
 	int slot = -1;
@@ -200,7 +114,7 @@ static void sock_teardown_run(struct loop_op *op, int res)
 	free(s);
 }
 
-static void sock_maybe_teardown(struct lsock *s)
+void sock_maybe_teardown(struct lsock *s)
 {
 	if (s->state != LS_CLOSING || s->teardown_queued ||
 	    s->recv_armed || s->send_armed || s->conn_armed)
@@ -217,7 +131,7 @@ static void sock_cancel(struct lsock *s, struct loop_op *op)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
-static void sock_close(struct lsock *s, const char *fmt, ...)
+void sock_close(struct lsock *s, const char *fmt, ...)
 {
 	struct link *k = s->k;
 	va_list ap;
@@ -352,7 +266,7 @@ void link_send(struct link *k, struct link_tx *tx)
 	sock_queue(k->up, tx);
 }
 
-static void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
+void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
 			   uint64_t id)
 {
 	memset(&tx->h, 0, sizeof(tx->h));
@@ -406,7 +320,7 @@ static bool mac_equal(const uint8_t *a, const uint8_t *b)
 	return d == 0;
 }
 
-static void sock_start_hello(struct lsock *s)
+void sock_start_hello(struct lsock *s)
 {
 	struct link *k = s->k;
 	struct frame_hello h = { 0 };
@@ -710,360 +624,4 @@ void link_kick(struct link *k)
 		return;
 	k->kick_queued = true;
 	loop_defer(k->loop, &k->kick_op, link_kick_run, 0);
-}
-
-/* ---- accepting and dialing -------------------------------------------- */
-
-static void link_arm_accept(struct link *k);
-
-static void link_accept_done(struct loop_op *op, int res)
-{
-	struct link *k = container_of(op, struct link, accept_op);
-	struct lsock *s;
-
-	k->accept_armed = false;
-	if (k->shutting_down) {
-		if (res >= 0)
-			close(res);
-		return;
-	}
-	if (res >= 0) {
-		if (!k->want_connected || k->dialer) {
-			/* StandAlone refuses the peer; and the node that dials
-			 * never needs an inbound connection from it. */
-			close(res);
-		} else if (!(s = sock_new(k, res, false))) {
-			log_warn("peer link: too many connection attempts; refusing one");
-			close(res);
-		} else {
-			sock_start_hello(s);
-		}
-	} else if (res != -EINTR && res != -ECONNABORTED) {
-		log_warn("peer link accept: %s", strerror(-res));
-	}
-	link_arm_accept(k);
-}
-
-static void link_arm_accept(struct link *k)
-{
-	struct io_uring_sqe *sqe;
-
-	if (k->accept_armed || k->shutting_down || k->listen_fd < 0)
-		return;
-	sqe = loop_sqe(k->loop);
-	io_uring_prep_accept(sqe, k->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	loop_op_arm(k->loop, sqe, &k->accept_op, link_accept_done);
-	k->accept_armed = true;
-}
-
-static int resolve(const char *hostport, struct sockaddr_storage *ss,
-		   socklen_t *len, bool passive)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV |
-					      (passive ? AI_PASSIVE : 0) };
-	struct addrinfo *res;
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	size_t hl;
-	int ret;
-
-	if (!colon || !colon[1])
-		return -EINVAL;
-	hl = (size_t)(colon - hostport);
-	if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']') {
-		hostport++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, hostport, hl);
-	host[hl] = 0;
-	ret = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res);
-	if (ret != 0)
-		return -EINVAL;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-static void sock_connect_done(struct loop_op *op, int res)
-{
-	struct lsock *s = container_of(op, struct lsock, conn_op);
-
-	s->conn_armed = false;
-	if (s->state == LS_CLOSING) {
-		sock_maybe_teardown(s);
-		return;
-	}
-	if (res < 0) {
-		sock_close(s, "connect: %s", strerror(-res));
-		return;
-	}
-	sock_start_hello(s);
-}
-
-static void link_dial(struct link *k)
-{
-	struct io_uring_sqe *sqe;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	struct lsock *s;
-	int fd;
-
-	if (!k->dialer || !k->want_connected || k->shutting_down || k->up)
-		return;
-	for (int i = 0; i < LINK_SOCKS_MAX; i++)
-		if (k->socks[i] && k->socks[i]->dialed)
-			return;	/* one attempt at a time */
-	if (resolve(k->cfg.peer_addr, &ss, &sl, false) < 0) {
-		log_err("peer address '%s' does not resolve", k->cfg.peer_addr);
-		link_arm_dial_timer(k);
-		return;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	s = fd >= 0 ? sock_new(k, fd, true) : NULL;
-	if (!s) {
-		if (fd >= 0)
-			close(fd);
-		link_arm_dial_timer(k);
-		return;
-	}
-	s->addr = ss;
-	s->addrlen = sl;
-	s->state = LS_CONNECTING;
-	sqe = loop_sqe(k->loop);
-	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&s->addr, s->addrlen);
-	loop_op_arm(k->loop, sqe, &s->conn_op, sock_connect_done);
-	s->conn_armed = true;
-}
-
-static void link_dial_timer_done(struct loop_op *op, int res)
-{
-	struct link *k = container_of(op, struct link, dial_timer_op);
-
-	(void)res;
-	k->dial_timer_armed = false;
-	link_dial(k);
-}
-
-static void link_arm_dial_timer(struct link *k)
-{
-	struct io_uring_sqe *sqe;
-
-	if (!k->dialer || k->dial_timer_armed || k->shutting_down ||
-	    !k->want_connected)
-		return;
-	k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : LINK_RETRY_MIN_MS;
-	if (k->backoff_ms > k->cfg.connect_retry_max_ms)
-		k->backoff_ms = k->cfg.connect_retry_max_ms;
-	k->dial_ts.tv_sec = k->backoff_ms / 1000;
-	k->dial_ts.tv_nsec = (long long)(k->backoff_ms % 1000) * 1000000;
-	sqe = loop_sqe(k->loop);
-	io_uring_prep_timeout(sqe, &k->dial_ts, 0, 0);
-	loop_op_arm(k->loop, sqe, &k->dial_timer_op, link_dial_timer_done);
-	k->dial_timer_armed = true;
-}
-
-/* ---- keepalive -------------------------------------------------------- */
-
-static void link_arm_keepalive(struct link *k);
-
-static void link_keepalive_done(struct loop_op *op, int res)
-{
-	struct link *k = container_of(op, struct link, ka_op);
-	uint64_t now = now_ms();
-
-	(void)res;
-	k->ka_armed = false;
-	if (k->shutting_down)
-		return;
-	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
-		struct lsock *s = k->socks[i];
-		uint64_t idle;
-
-		if (!s || s->state == LS_CLOSING)
-			continue;
-		idle = now - s->last_rx_ms;
-		if (s->state != LS_UP && now - s->started_ms > k->cfg.ping_timeout_ms)
-			sock_close(s, "handshake timed out after %u ms",
-				   k->cfg.ping_timeout_ms);
-		else if (s->state == LS_UP && idle > k->cfg.ping_timeout_ms)
-			sock_close(s, "peer silent for %llu ms (ping timeout %u ms)",
-				   (unsigned long long)idle, k->cfg.ping_timeout_ms);
-		else if (s->state == LS_UP && idle >= k->cfg.ping_interval_ms &&
-			 !k->ping_queued) {
-			k->ping_queued = true;
-			link_send_ctrl(s, &k->ping_tx, FRAME_PING, now);
-		}
-	}
-	link_arm_keepalive(k);
-}
-
-static void link_arm_keepalive(struct link *k)
-{
-	struct io_uring_sqe *sqe;
-	uint32_t tick = k->cfg.ping_interval_ms / 2;
-
-	if (k->ka_armed || k->shutting_down)
-		return;
-	if (tick < 10)
-		tick = 10;
-	k->ka_ts.tv_sec = tick / 1000;
-	k->ka_ts.tv_nsec = (long long)(tick % 1000) * 1000000;
-	sqe = loop_sqe(k->loop);
-	io_uring_prep_timeout(sqe, &k->ka_ts, 0, 0);
-	loop_op_arm(k->loop, sqe, &k->ka_op, link_keepalive_done);
-	k->ka_armed = true;
-}
-
-/* ---- public ----------------------------------------------------------- */
-
-int link_new(struct link **out, struct loop *l, struct bufpool *pool,
-	     const struct link_config *cfg, const struct link_ops *ops,
-	     void *owner)
-{
-	struct link *k = calloc(1, sizeof(*k));
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int one = 1;
-
-	if (!k)
-		return -ENOMEM;
-	k->loop = l;
-	k->pool = pool;
-	k->cfg = *cfg;
-	k->ops = ops;
-	k->owner = owner;
-	k->listen_fd = -1;
-	k->resource_hash = crc32c(0, cfg->resource, strlen(cfg->resource));
-	k->dialer = strcmp(cfg->self_name, cfg->peer_name) < 0;
-	if (resolve(cfg->listen_addr, &ss, &sl, true) < 0) {
-		log_err("peer link address '%s' is not HOST:PORT", cfg->listen_addr);
-		free(k);
-		return -EINVAL;
-	}
-	k->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (k->listen_fd < 0 ||
-	    setsockopt(k->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(k->listen_fd, (struct sockaddr *)&ss, sl) < 0 ||
-	    listen(k->listen_fd, 8) < 0) {
-		int ret = -errno;
-
-		log_err("peer link: cannot listen on %s: %s", cfg->listen_addr,
-			strerror(errno));
-		if (k->listen_fd >= 0)
-			close(k->listen_fd);
-		free(k);
-		return ret;
-	}
-	log_info("peer link listening on %s; peer %s at %s (%s)",
-		 cfg->listen_addr, cfg->peer_name, cfg->peer_addr,
-		 k->dialer ? "we dial" : "it dials");
-	link_arm_accept(k);
-	link_arm_keepalive(k);
-	*out = k;
-	return 0;
-}
-
-void link_connect(struct link *k)
-{
-	if (k->want_connected)
-		return;
-	k->want_connected = true;
-	k->backoff_ms = 0;
-	link_dial(k);
-}
-
-void link_disconnect(struct link *k, const char *why)
-{
-	k->want_connected = false;
-	for (int i = 0; i < LINK_SOCKS_MAX; i++)
-		if (k->socks[i])
-			sock_close(k->socks[i], "%s", why);
-}
-
-void link_disconnect_after_send(struct link *k, const char *why)
-{
-	struct lsock *s = k->up;
-
-	k->want_connected = false;
-	for (int i = 0; i < LINK_SOCKS_MAX; i++)
-		if (k->socks[i] && k->socks[i] != s)
-			sock_close(k->socks[i], "%s", why);
-	if (!s)
-		return;
-	if (!s->tx_head && !s->send_armed) {
-		sock_close(s, "%s", why);
-		return;
-	}
-	/* Let what is queued (this node's STATE, so the peer can reach the
-	 * same verdict) go out first. */
-	snprintf(s->why, sizeof(s->why), "%s", why);
-	s->close_when_sent = true;
-}
-
-void link_drop(struct link *k, const char *why)
-{
-	if (k->up)
-		sock_close(k->up, "%s", why);
-}
-
-static void link_cancel(struct link *k, struct loop_op *op)
-{
-	struct io_uring_sqe *sqe = loop_sqe(k->loop);
-
-	io_uring_prep_cancel(sqe, op, 0);
-	io_uring_sqe_set_data(sqe, NULL);
-}
-
-void link_shutdown(struct link *k)
-{
-	if (!k || k->shutting_down)
-		return;
-	link_disconnect(k, "shutting down");
-	k->shutting_down = true;
-	if (k->accept_armed)
-		link_cancel(k, &k->accept_op);
-	if (k->dial_timer_armed)
-		link_cancel(k, &k->dial_timer_op);
-	if (k->ka_armed)
-		link_cancel(k, &k->ka_op);
-}
-
-void link_free(struct link *k)
-{
-	if (!k)
-		return;
-	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
-		if (k->socks[i]) {
-			close(k->socks[i]->fd);
-			free(k->socks[i]->rx);
-			free(k->socks[i]);
-		}
-	}
-	if (k->listen_fd >= 0)
-		close(k->listen_fd);
-	free(k);
-}
-
-bool link_is_up(const struct link *k)
-{
-	return k && k->up;
-}
-
-uint64_t link_sent_bytes(const struct link *k)
-{
-	return k ? k->sent_bytes : 0;
-}
-
-uint64_t link_received_bytes(const struct link *k)
-{
-	return k ? k->received_bytes : 0;
-}
-
-uint32_t link_features(const struct link *k)
-{
-	return k && k->up ? k->features : 0;
 }

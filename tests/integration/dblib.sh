@@ -108,7 +108,7 @@ db_detach() {
 		fusermount3 -u "$dir" || bt_fail "fusermount3 -u $dir failed"
 	fi
 	if [ -n "${DB_FUSE_PID[$n]:-}" ]; then
-		bt_wait_exit "${DB_FUSE_PID[$n]}" 10 || bt_fail "nbdfuse on $n's export did not exit after unmount"
+		bt_wait_exit "${DB_FUSE_PID[$n]}" 30 || bt_fail "nbdfuse on $n's export did not exit within 30s of the unmount"
 		wait "${DB_FUSE_PID[$n]}" 2>/dev/null
 		DB_FUSE_PID[$n]=
 	fi
