@@ -377,7 +377,6 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		fencing_peer_back(res);
 	res->peer_state = ps;
 	res->peer_role = (enum role)ps.role;
-	res->peer_instance = ps.instance;
 	res->peer_disk = (enum disk_state)ps.disk;
 	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	/* The Primary's protocol is the pair's: a Secondary shows it. */

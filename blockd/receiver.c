@@ -47,11 +47,6 @@ void receiver_fini(struct resource *res)
 	res->preqs = NULL;
 }
 
-bool receiver_idle(const struct resource *res)
-{
-	return !res->fifo && !res->inflight;
-}
-
 /* A peer_req is free once its work is finished and no ack frame that
  * lives in it is still queued on the link. */
 static void preq_maybe_free(struct resource *res, struct peer_req *p)

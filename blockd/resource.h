@@ -153,8 +153,6 @@ struct resource {
 	enum role peer_role;
 	enum disk_state peer_disk;
 	enum repl_state repl;
-	uint64_t peer_instance;
-	uint64_t last_peer_instance;	/* whom the bitmap is relative to */
 	bool state_received;	/* the peer's first STATE since connect */
 	struct frame_state peer_state;	/* the last one */
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
@@ -209,7 +207,6 @@ struct resource {
 	unsigned v_first_n;
 	double verify_done_pct;
 	bool app_busy;			/* application writes since the last tick */
-	bool rs_done_sent;
 	struct rs_prio rs_prio[RS_PRIO_MAX];	/* source: ranges asked for first */
 	unsigned rs_prio_n;
 	struct prio_req {
@@ -272,7 +269,6 @@ void receiver_fini(struct resource *res);
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf);
 void receiver_peer_lost(struct resource *res);
-bool receiver_idle(const struct resource *res);
 void receiver_kick(struct resource *res);
 
 /* resync.c */

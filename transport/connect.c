@@ -357,16 +357,6 @@ bool link_is_up(const struct link *k)
 	return k && k->up;
 }
 
-uint64_t link_sent_bytes(const struct link *k)
-{
-	return k ? k->sent_bytes : 0;
-}
-
-uint64_t link_received_bytes(const struct link *k)
-{
-	return k ? k->received_bytes : 0;
-}
-
 uint32_t link_features(const struct link *k)
 {
 	return k && k->up ? k->features : 0;

@@ -188,7 +188,6 @@ static void sock_send_done(struct loop_op *op, int res)
 		s->tx_head = tx->next;
 		if (!s->tx_head)
 			s->tx_tail = NULL;
-		k->sent_bytes += tx->h.payload_len;
 		if (tx == &k->ping_tx)
 			k->ping_queued = false;
 		else if (tx == &k->pong_tx)
@@ -513,7 +512,6 @@ static void sock_frame(struct lsock *s, const struct frame_hdr *h,
 	case FRAME_PING_ACK:
 		return;
 	default:
-		k->received_bytes += h->payload_len;
 		k->ops->frame(k->owner, h, payload, NULL);
 	}
 }
@@ -542,7 +540,6 @@ static bool sock_fill_data(struct lsock *s)
 			   (unsigned long long)s->cur.offset, s->cur.length);
 		return false;
 	}
-	k->received_bytes += s->cur.length;
 	k->ops->frame(k->owner, &s->cur, NULL, buf);
 	return true;
 }

@@ -87,8 +87,5 @@ void link_kick(struct link *k);
  * owner); down() follows. */
 void link_drop(struct link *k, const char *why);
 
-/* Cumulative payload bytes sent / received, for status. */
-uint64_t link_sent_bytes(const struct link *k);
-uint64_t link_received_bytes(const struct link *k);
 
 #endif

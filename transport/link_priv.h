@@ -84,7 +84,6 @@ struct link {
 	bool ping_queued, pong_queued;
 	bool kick_queued;
 	struct loop_op kick_op;
-	uint64_t sent_bytes, received_bytes;
 	uint32_t features;	/* negotiated on the up connection */
 };
 
