@@ -73,6 +73,41 @@ pair_ctlsock() { echo "$BT_TMP/$1.ctl"; }
 pair_uri() { bt_unix_uri "$BT_TMP/$1.nbd"; }
 pair_peer_of() { if [ "$1" = alice ]; then echo bob; else echo alice; fi; }
 
+# pair_corrupt NODE SEED BLOCK...: overwrite those 4 KiB blocks of NODE's
+# image (the daemon stopped) with random bytes drawn from SEED.
+pair_corrupt() {
+	local img
+	img=$(pair_img "$1")
+	shift
+	/usr/bin/python3 - "$img" "$@" <<'EOF' || bt_fail "corrupting $img failed"
+import os, random, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+rnd = random.Random(int(sys.argv[2]))
+for b in sys.argv[3:]:
+    os.pwrite(fd, rnd.randbytes(4096), int(b) * 4096)
+os.fsync(fd)
+os.close(fd)
+EOF
+}
+
+# pair_diff_blocks BYTES: the 4 KiB block numbers where the first BYTES of
+# alice's and bob's images differ.
+pair_diff_blocks() {
+	/usr/bin/python3 - "$(pair_img alice)" "$(pair_img bob)" "$1" <<'EOF'
+import sys
+n, out, off = int(sys.argv[3]), [], 0
+with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
+    while off < n:
+        want = min(4 << 20, n - off)
+        da, db = a.read(want), b.read(want)
+        if da != db:
+            out += [(off + i) // 4096 for i in range(0, want, 4096)
+                    if da[i:i + 4096] != db[i:i + 4096]]
+        off += want
+print(" ".join(map(str, out)))
+EOF
+}
+
 # pair_start NODE: start the daemon and wait until its control socket
 # answers (NBD readiness is not a signal: a Secondary refuses NBD clients).
 pair_start() {

@@ -87,35 +87,10 @@ expect_states() { # NODE PATTERN WHAT: the event states match the glob
 # corrupt_bob BLOCK...: stop bob, overwrite those blocks, start him again.
 corrupt_bob() {
 	bt_daemon_stop bob
-	/usr/bin/python3 - "$(pair_img bob)" "$@" <<'EOF' || bt_fail "corrupting bob's image failed"
-import os, random, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-rnd = random.Random(int(sys.argv[2]))
-for b in sys.argv[2:]:
-    os.pwrite(fd, rnd.randbytes(4096), int(b) * 4096)
-os.fsync(fd)
-os.close(fd)
-EOF
+	pair_corrupt bob "$1" "$@"
 	pair_start bob
 	pair_wait_synced alice 20
-	bt_expect_eq "$(diff_blocks)" "$*" "blocks differing on disk after corrupting bob"
-}
-
-# diff_blocks: the 4 KiB block numbers where the data areas differ.
-diff_blocks() {
-	/usr/bin/python3 - "$(pair_img alice)" "$(pair_img bob)" "$SIZE" <<'EOF'
-import sys
-n, out, off = int(sys.argv[3]), [], 0
-with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
-    while off < n:
-        want = min(4 << 20, n - off)
-        da, db = a.read(want), b.read(want)
-        if da != db:
-            out += [(off + i) // 4096 for i in range(0, want, 4096)
-                    if da[i:i + 4096] != db[i:i + 4096]]
-        off += want
-print(" ".join(map(str, out)))
-EOF
+	bt_expect_eq "$(pair_diff_blocks "$SIZE")" "$*" "blocks differing on disk after corrupting bob"
 }
 
 # run_resync WHAT EXPECT_MOVED NODE ARGS...: run blockctl ARGS on NODE and
@@ -152,7 +127,7 @@ got=$(num bob peer.resync_received_bytes)
 bt_expect_eq "$got" "$SENT" "invalidate: bob's resync_received_bytes (since his restart)"
 expect_states alice "* SyncSource/UpToDate *Established/UpToDate " "invalidate"
 expect_states bob "* SyncTarget/Inconsistent *Established/UpToDate " "invalidate"
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after invalidate"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after invalidate"
 
 # ---- 2: invalidate-remote on alice -------------------------------------------
 corrupt_bob 6 4001 16001
@@ -163,7 +138,7 @@ bt_expect_eq "$MOVED" "$SIZE" "invalidate-remote: bytes alice moved"
 bt_expect_eq "$(num bob peer.resync_received_bytes)" "$SENT" "invalidate-remote: bob's resync_received_bytes (since his restart)"
 expect_states alice "* SyncSource/UpToDate *Established/UpToDate " "invalidate-remote"
 expect_states bob "* SyncTarget/Inconsistent *Established/UpToDate " "invalidate-remote"
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after invalidate-remote"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after invalidate-remote"
 
 # mark_by_verify N: verify on alice must mark exactly N blocks.
 mark_by_verify() {
@@ -180,7 +155,7 @@ mark_by_verify 4
 run_resync "invalidate --bitmap on bob" $((4 * B)) bob invalidate --bitmap
 bt_expect_eq "$MOVED" $((4 * B)) "invalidate --bitmap: bytes alice moved"
 expect_states bob "* SyncTarget/*Established/UpToDate " "invalidate --bitmap"
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after invalidate --bitmap"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after invalidate --bitmap"
 
 # ---- 4: invalidate-remote --bitmap on alice -------------------------------------
 corrupt_bob 8 3333 12000
@@ -188,7 +163,7 @@ mark_by_verify 3
 run_resync "invalidate-remote --bitmap on alice" $((3 * B)) alice invalidate-remote --bitmap
 bt_expect_eq "$MOVED" $((3 * B)) "invalidate-remote --bitmap: bytes alice moved"
 expect_states alice "* SyncSource/UpToDate *Established/UpToDate " "invalidate-remote --bitmap"
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after invalidate-remote --bitmap"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after invalidate-remote --bitmap"
 
 bt_daemon_stop alice
 bt_daemon_stop bob

@@ -100,36 +100,6 @@ for line in open(sys.argv[1]):
 print(" ".join(out))' "$BT_TMP/ev-$1.$EV_N"
 }
 
-# corrupt BLOCK...: overwrite those 4 KiB blocks of stopped bob's image.
-corrupt() {
-	/usr/bin/python3 - "$(pair_img bob)" "$@" <<'EOF' || bt_fail "corrupting bob's image failed"
-import os, random, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-rnd = random.Random(42)
-for b in sys.argv[2:]:
-    os.pwrite(fd, rnd.randbytes(4096), int(b) * 4096)
-os.fsync(fd)
-os.close(fd)
-EOF
-}
-
-# diff_blocks: the 4 KiB block numbers where the data areas differ.
-diff_blocks() {
-	/usr/bin/python3 - "$(pair_img alice)" "$(pair_img bob)" "$SIZE" <<'EOF'
-import sys
-n, out, off = int(sys.argv[3]), [], 0
-with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
-    while off < n:
-        want = min(4 << 20, n - off)
-        da, db = a.read(want), b.read(want)
-        if da != db:
-            out += [(off + i) // 4096 for i in range(0, want, 4096)
-                    if da[i:i + 4096] != db[i:i + 4096]]
-        off += want
-print(" ".join(map(str, out)))
-EOF
-}
-
 # run_verify: verify on alice, wait for the result; sets VBLOCKS, VLINE.
 run_verify() {
 	log_mark
@@ -145,7 +115,7 @@ run_verify() {
 }
 
 # ---- 1: identical copies ------------------------------------------------
-bt_expect_eq "$(diff_blocks)" "" "data areas after the initial sync"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "data areas after the initial sync"
 events_start
 run_verify
 events_stop
@@ -162,10 +132,10 @@ bt_expect_eq "$(hook_calls)" 0 "out-of-sync hook calls after a clean verify"
 # ---- 2: five corrupted blocks on bob --------------------------------------
 BAD="3 4 1000 9000 $((NBLK - 1))"
 bt_daemon_stop bob
-corrupt $BAD
+pair_corrupt bob 42 $BAD
 pair_start bob
 pair_wait_synced alice 20
-bt_expect_eq "$(diff_blocks)" "$BAD" "blocks differing on disk before verify"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "$BAD" "blocks differing on disk before verify"
 
 events_start
 run_verify
@@ -203,7 +173,7 @@ case " $(events_repl alice) " in *" SyncSource "*) ;; *) bt_fail "alice never sh
 case " $(events_repl bob) " in *" SyncTarget "*) ;; *) bt_fail "bob never showed SyncTarget during 'resync': $(events_repl bob)" ;; esac
 [ "$sent" -ge $((5 * B)) ] && [ "$sent" -le $((64 * 1024)) ] ||
 	bt_fail "resync of 5 blocks moved $sent bytes (resync_sent_bytes + resync_zero_bytes; expected 20480..65536)"
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after 'resync'"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after 'resync'"
 run_verify
 bt_expect_eq "$VBLOCKS" 0 "verify after the repair"
 bt_expect_eq "$(hook_calls)" 1 "out-of-sync hook calls after a clean verify"
@@ -218,10 +188,10 @@ LOAD_FAIL=()
 soft() { LOAD_FAIL+=("$*"); bt_log "under load: $*"; }
 BAD3="100 2000 9999 15000"
 bt_daemon_stop bob
-corrupt $BAD3
+pair_corrupt bob 42 $BAD3
 pair_start bob
 pair_wait_synced alice 20
-bt_expect_eq "$(diff_blocks)" "$BAD3" "blocks differing on disk before the verify under load"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "$BAD3" "blocks differing on disk before the verify under load"
 cat >"$BT_TMP/load.fio" <<EOF
 [load]
 ioengine=nbd
@@ -253,7 +223,7 @@ tx=$(($(num alice peer.lag.sent_bytes) - tx0))
 [ "$wr" -gt 0 ] || bt_fail "fio wrote nothing through alice during the verify"
 [ "$tx" = "$wr" ] ||
 	soft "alice wrote $wr bytes for fio (before, during and after the verify) but sent only $tx to bob (peer.lag.sent_bytes)"
-got=$(diff_blocks)
+got=$(pair_diff_blocks "$SIZE")
 [ "$got" = "$BAD3" ] ||
 	soft "after fio stopped $(echo "$got" | wc -w) blocks differ on disk, not just the 4 corrupted ones ($(echo "$got" | cut -c1-80)...): acknowledged protocol C writes are missing on bob"
 [ "$VBLOCKS" = 4 ] ||
@@ -268,20 +238,20 @@ done
 # Repair whatever is marked; then the copies must be equal again.
 pair_ok alice resync
 pair_wait_synced alice 30
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after the resync that followed the verify under load"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after the resync that followed the verify under load"
 
 # ---- 4: verify-auto-resync = yes ------------------------------------------
 BAD2="77 5000 12345"
 conf_set verify-auto-resync yes
 bt_daemon_stop bob
-corrupt $BAD2
+pair_corrupt bob 42 $BAD2
 bt_daemon_stop alice
 pair_start alice
 pair_start bob
 pair_wait_connected 20
 pair_ok alice primary
 pair_wait_synced alice 20
-bt_expect_eq "$(diff_blocks)" "$BAD2" "blocks differing on disk before the auto-resync verify"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "$BAD2" "blocks differing on disk before the auto-resync verify"
 events_start
 log_mark
 pair_ok alice verify
@@ -296,7 +266,7 @@ log_since alice | grep -Eq 'verify finished: 3 blocks of 4 KiB differ \(first at
 	bt_fail "auto-resync verify log: $(log_since alice | grep 'verify finished')"
 case " $(events_repl alice) " in *" VerifyS "*" SyncSource "*) ;;
 *) bt_fail "alice's states with auto-resync: $(events_repl alice) (expected VerifyS then SyncSource)" ;; esac
-bt_expect_eq "$(diff_blocks)" "" "blocks differing on disk after the automatic resync"
+bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after the automatic resync"
 end=$((SECONDS + 10))
 until [ "$(hook_calls)" -ge 3 ]; do
 	[ "$SECONDS" -ge "$end" ] && bt_fail "no out-of-sync hook call for the auto-resync verify"
