@@ -135,6 +135,49 @@ bench_free_port() {
 	"$BENCH_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# bench_pair_conf CONF NAME ALICE_DISK BOB_DISK [TAG]: write a two-node
+# (alice, bob) config for resource NAME, protocol C, direct I/O, peer links on
+# two free loopback ports, NBD and control sockets in the scratch dir (their
+# names prefixed by TAG-, when given).
+bench_pair_conf() {
+	local conf=$1 name=$2 alice_disk=$3 bob_disk=$4 pre=${5:+$5-} port_a port_b
+	port_a=$(bench_free_port)
+	port_b=$(bench_free_port)
+	while [[ $port_b == "$port_a" ]]; do port_b=$(bench_free_port); done
+	cat >"$conf" <<EOF
+[resource]
+name = $name
+protocol = C
+secret = bench
+io-mode = direct
+[node alice]
+address = 127.0.0.1:$port_a
+disk = $alice_disk
+nbd = unix:$BENCH_TMP/${pre}alice.nbd
+control = $BENCH_TMP/${pre}alice.ctl
+[node bob]
+address = 127.0.0.1:$port_b
+disk = $bob_disk
+nbd = unix:$BENCH_TMP/${pre}bob.nbd
+control = $BENCH_TMP/${pre}bob.ctl
+EOF
+}
+
+# bench_timing_defaults: RUNTIME, RAMP and SIZE unless set, short under
+# QUICK=1 (sets QUICK to 0 when unset).
+bench_timing_defaults() {
+	QUICK=${QUICK:-0}
+	if [[ $QUICK == 1 ]]; then
+		RUNTIME=${RUNTIME:-2}
+		RAMP=${RAMP:-0}
+		SIZE=${SIZE:-256M}
+	else
+		RUNTIME=${RUNTIME:-10}
+		RAMP=${RAMP:-1}
+		SIZE=${SIZE:-1G}
+	fi
+}
+
 # bench_nbd_uri SOCKET [EXPORT] — the URI libnbd-based clients (fio, nbdinfo) use.
 bench_nbd_uri() { printf 'nbd+unix:///%s?socket=%s' "${2:-r0}" "$1"; }
 

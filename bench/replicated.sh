@@ -36,16 +36,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-QUICK=${QUICK:-0}
-if [[ $QUICK == 1 ]]; then
-	RUNTIME=${RUNTIME:-2}
-	RAMP=${RAMP:-0}
-	SIZE=${SIZE:-256M}
-else
-	RUNTIME=${RUNTIME:-10}
-	RAMP=${RAMP:-1}
-	SIZE=${SIZE:-1G}
-fi
+bench_timing_defaults
 BLOCKD=${BLOCKD:-$BENCH_ROOT/build/blockd}
 [[ $BLOCKD == /* ]] || BLOCKD=$PWD/$BLOCKD
 BLOCKCTL=${BLOCKCTL:-$(dirname -- "$BLOCKD")/blockctl}
@@ -171,36 +162,12 @@ measure_standalone() {
 	stop_server "$BASELINE"
 }
 
-write_conf() {
-	local port_a port_b
-	port_a=$(bench_free_port)
-	port_b=$(bench_free_port)
-	while [[ $port_b == "$port_a" ]]; do port_b=$(bench_free_port); done
-	cat >"$CONF" <<EOF
-[resource]
-name = $EXPORT
-protocol = C
-secret = bench
-io-mode = direct
-[node alice]
-address = 127.0.0.1:$port_a
-disk = $ALICE_IMG
-nbd = unix:$BENCH_TMP/alice.nbd
-control = $BENCH_TMP/alice.ctl
-[node bob]
-address = 127.0.0.1:$port_b
-disk = $BOB_IMG
-nbd = unix:$BENCH_TMP/bob.nbd
-control = $BENCH_TMP/bob.ctl
-EOF
-}
-
 # pair_start — both daemons, connected, alice promoted and bob fully synced.
 # Sets PAIR_UP=1 on success; a failure is a note and the protocols' jobs are
 # recorded failed.
 pair_start() {
 	local n out secs bytes mib size
-	write_conf
+	bench_pair_conf "$CONF" "$EXPORT" "$ALICE_IMG" "$BOB_IMG"
 	# A pair keeps metadata (internal: at the end of each disk) when this
 	# build knows about it; it has to be created with the daemon stopped.
 	if "$BC" --help 2>&1 | grep -q 'create-md'; then

@@ -174,30 +174,6 @@ fill() {
 	bench_log "$file: $bytes bytes written in $(ms_since "$t0") ms ($*)"
 }
 
-write_conf() { # CONF ALICE_DISK BOB_DISK TAG
-	local port_a port_b
-	port_a=$(bench_free_port)
-	port_b=$(bench_free_port)
-	while [[ $port_b == "$port_a" ]]; do port_b=$(bench_free_port); done
-	cat >"$1" <<EOF
-[resource]
-name = $EXPORT
-protocol = C
-secret = bench
-io-mode = direct
-[node alice]
-address = 127.0.0.1:$port_a
-disk = $2
-nbd = unix:$BENCH_TMP/$4-alice.nbd
-control = $BENCH_TMP/$4-alice.ctl
-[node bob]
-address = 127.0.0.1:$port_b
-disk = $3
-nbd = unix:$BENCH_TMP/$4-bob.nbd
-control = $BENCH_TMP/$4-bob.ctl
-EOF
-}
-
 # raw_copy WHEN — one dd of DATA_BYTES from alice's file to bob's; appends
 # its MiB/s to raw_rates.
 raw_rates=()
@@ -324,7 +300,7 @@ startup_case() {
 		start_ok=0
 		return 0
 	fi
-	write_conf "$conf" "$img" "$BENCH_TMP/absent.img" "start-$label"
+	bench_pair_conf "$conf" "$EXPORT" "$img" "$BENCH_TMP/absent.img" "start-$label"
 	bench_drop_caches
 	t0=$(now)
 	if ! out=$(ctl "$conf" alice create-md 2>&1); then
@@ -407,7 +383,7 @@ fallocate -l "$SIZE_BYTES" -- "$BOB_IMG"
 # Random data that no step can skip: every buffer refilled, a fresh seed.
 fill "$ALICE_IMG" "$SIZE_BYTES" --refill_buffers --randrepeat=0
 fill "$BOB_IMG" "$SIZE_BYTES" --zero_buffers
-write_conf "$CONF" "$ALICE_IMG" "$BOB_IMG" pair
+bench_pair_conf "$CONF" "$EXPORT" "$ALICE_IMG" "$BOB_IMG" pair
 for n in alice bob; do
 	out=$(ctl "$CONF" "$n" create-md 2>&1) || bench_die "create-md for $n failed: $out"
 	bench_log "$n: create-md: $out"

@@ -29,16 +29,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-QUICK=${QUICK:-0}
-if [[ $QUICK == 1 ]]; then
-	RUNTIME=${RUNTIME:-2}
-	RAMP=${RAMP:-0}
-	SIZE=${SIZE:-256M}
-else
-	RUNTIME=${RUNTIME:-10}
-	RAMP=${RAMP:-1}
-	SIZE=${SIZE:-1G}
-fi
+bench_timing_defaults
 BLOCKD=${BLOCKD:-$BENCH_ROOT/build/blockd}
 SERVERS=${SERVERS:-blockd-buffered blockd-direct nbdkit-file qemu-nbd nbdkit-null raw-io_uring}
 JOBS=${JOBS:-randwrite-4k-qd32 randread-4k-qd32 seqwrite-1m-qd8 randwrite-4k-qd1}
