@@ -84,70 +84,50 @@ def manifest_load(path):
     return results, servers, jobs
 
 
-def ratio_parse(spec, jobs):
-    """NUM/DEN@JOBS[>=TARGET] -> (num, den, [job], target or None)."""
-    target = None
-    if ">=" in spec:
-        spec, t = spec.split(">=", 1)
-        target = float(t)
+def spec_parse(spec, jobs, op, usage):
+    """NUM/DEN@JOBS[<op>BOUND] -> (num, den, [job], bound or None)."""
+    bound = None
+    if op in spec:
+        spec, t = spec.split(op, 1)
+        bound = float(t)
     pair, _, job_list = spec.partition("@")
     num, _, den = pair.partition("/")
     if not num or not den or not job_list:
-        raise ValueError(f"bad ratio spec {spec!r}: want NUM/DEN@JOBS[>=TARGET]")
+        raise ValueError(f"bad {usage[0]} {spec!r}: want NUM/DEN@JOBS[{op}{usage[1]}]")
     chosen = jobs if job_list == "*" else job_list.split(",")
-    return num, den, chosen, target
+    return num, den, chosen, bound
+
+
+def compare(specs, results, jobs, op, usage, sign, value_of):
+    """One row per (spec, job): value_of(num's result, den's result), or
+    None when either is missing, checked against the spec's bound by op."""
+    rows = []
+    for spec in specs:
+        num, den, chosen, bound = spec_parse(spec, jobs, op, usage)
+        for job in (j for j in chosen if j in jobs):
+            a, b = results.get((num, job)), results.get((den, job))
+            value = value_of(a, b) if a and b else None
+            if value is None:
+                verdict = "n/a"
+            elif bound is None:
+                verdict = ""
+            else:
+                meets = value >= bound if op == ">=" else value <= bound
+                verdict = "ok" if meets else "MISS"
+            rows.append((f"{num} {sign} {den}", job, value, bound, verdict))
+    return rows
 
 
 def ratios_compute(specs, results, jobs):
-    rows = []
-    for spec in specs:
-        num, den, chosen, target = ratio_parse(spec, jobs)
-        for job in (j for j in chosen if j in jobs):
-            a, b = results.get((num, job)), results.get((den, job))
-            value = None
-            if a and b and a.iops is not None and b.iops:
-                value = a.iops / b.iops
-            if value is None:
-                verdict = "n/a"
-            elif target is None:
-                verdict = ""
-            else:
-                verdict = "ok" if value >= target else "MISS"
-            rows.append((f"{num} / {den}", job, value, target, verdict))
-    return rows
-
-
-def p50_diff_parse(spec, jobs):
-    """NUM/DEN@JOBS[<=LIMIT] -> (num, den, [job], limit or None)."""
-    limit = None
-    if "<=" in spec:
-        spec, t = spec.split("<=", 1)
-        limit = float(t)
-    pair, _, job_list = spec.partition("@")
-    num, _, den = pair.partition("/")
-    if not num or not den or not job_list:
-        raise ValueError(f"bad p50 difference {spec!r}: want NUM/DEN@JOBS[<=LIMIT_US]")
-    chosen = jobs if job_list == "*" else job_list.split(",")
-    return num, den, chosen, limit
+    return compare(specs, results, jobs, ">=", ("ratio spec", "TARGET"), "/",
+                   lambda a, b: a.iops / b.iops
+                   if a.iops is not None and b.iops else None)
 
 
 def p50_diffs_compute(specs, results, jobs):
-    rows = []
-    for spec in specs:
-        num, den, chosen, limit = p50_diff_parse(spec, jobs)
-        for job in (j for j in chosen if j in jobs):
-            a, b = results.get((num, job)), results.get((den, job))
-            value = None
-            if a and b and a.p50_us is not None and b.p50_us is not None:
-                value = a.p50_us - b.p50_us
-            if value is None:
-                verdict = "n/a"
-            elif limit is None:
-                verdict = ""
-            else:
-                verdict = "ok" if value <= limit else "MISS"
-            rows.append((f"{num} - {den}", job, value, limit, verdict))
-    return rows
+    return compare(specs, results, jobs, "<=", ("p50 difference", "LIMIT_US"), "-",
+                   lambda a, b: a.p50_us - b.p50_us
+                   if a.p50_us is not None and b.p50_us is not None else None)
 
 
 def p50_diff_cells(row):
