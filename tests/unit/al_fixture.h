@@ -62,4 +62,5 @@ static inline bool holds(enum al_begin_result r)
 {
 	return r == AL_READY || r == AL_WAIT_HELD;
 }
+
 #endif
