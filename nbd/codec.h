@@ -81,6 +81,11 @@ void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
 /* Map a host errno (positive) to the NBD error sent on the wire. */
 uint32_t nbd_errno_to_wire(int err);
 
+/* The same for the reply to rq: the spec reserves ENOTSUP for a
+ * WRITE_ZEROES with FAST_ZERO and EOVERFLOW for a READ with DF, so on any
+ * other request they become EINVAL (as nbdkit answers). */
+uint32_t nbd_errno_for_request(const struct nbd_request *rq, int err);
+
 /* Big-endian helpers shared by the NBD modules. */
 static inline void nbd_put16(uint8_t *p, uint16_t v)
 {

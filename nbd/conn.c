@@ -137,7 +137,7 @@ static void req_blk_done(struct blk_req *b, int err)
 			r->rq.type == NBD_CMD_READ ? "read" : "request",
 			r->rq.length, (unsigned long long)r->rq.offset,
 			strerror(-err));
-	r->error = nbd_errno_to_wire(-err);
+	r->error = nbd_errno_for_request(&r->rq, -err);
 	req_reply(r);
 }
 
@@ -382,7 +382,7 @@ static void req_block_status(struct nbd_req *r)
 				  r->rq.length, ext, max);
 
 	if (n < 0) {
-		req_reply_error(r, nbd_errno_to_wire(-n));
+		req_reply_error(r, nbd_errno_for_request(&r->rq, -n));
 		return;
 	}
 	nbd_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
