@@ -8,7 +8,9 @@
  * straight into its request buffer. Sending: at most one sendmsg in
  * flight, gathering every queued reply. A request holds a slot and (READ,
  * WRITE) a bufpool buffer from parsing until its reply is sent; when
- * either runs out the connection stalls until something is released.
+ * either runs out the connection stops parsing and reading: out of slots
+ * until a request of this server is released, out of buffers until a
+ * bufpool waiter wakes it (any put, whoever holds the buffers).
  * A connection is freed only from a deferred callback once no recv, send
  * or request is in flight, so no completion ever sees a freed object.
  */
@@ -26,6 +28,12 @@
 #include "nbd/server_priv.h"
 
 static void conn_kick_tx(struct nbd_conn *c);
+
+/* Parsing waits for a request slot or for a buffer. */
+static bool conn_blocked(const struct nbd_conn *c)
+{
+	return c->stalled || c->buf_wait.waiting;
+}
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -265,7 +273,8 @@ static void conn_arm_recv(struct nbd_conn *c)
 	uint32_t len;
 	int flags = 0;
 
-	if (c->recv_armed || c->eof || c->stalled || c->state == CONN_CLOSING)
+	if (c->recv_armed || c->eof || conn_blocked(c) ||
+	    c->state == CONN_CLOSING)
 		return;
 	c->recv_direct = r && c->rx_start == c->rx_end &&
 			 r->rq.length - r->payload_have >= NBD_DIRECT_RECV_MIN;
@@ -460,6 +469,14 @@ static bool conn_fill_payload(struct nbd_conn *c)
 	return true;
 }
 
+/* A put freed buffers: parse again, from the dispatch pass. */
+static void conn_buf_ready(struct bufpool_waiter *w)
+{
+	struct nbd_conn *c = container_of(w, struct nbd_conn, buf_wait);
+
+	conn_process(c);
+}
+
 /* Parse one request header. Returns true to go on parsing. */
 static bool conn_parse_request(struct nbd_conn *c)
 {
@@ -502,7 +519,8 @@ static bool conn_parse_request(struct nbd_conn *c)
 			/* Give the slot back quietly: nothing was freed, so
 			 * waking the stalled connections would only spin. */
 			req_give_back(r);
-			conn_stall(c);
+			bufpool_wait(&srv->res->pool, srv->loop, &c->buf_wait,
+				     conn_buf_ready);
 			return false;
 		}
 	}
@@ -522,7 +540,7 @@ static bool conn_parse_request(struct nbd_conn *c)
 
 static void conn_process_transmit(struct nbd_conn *c)
 {
-	while (c->state == CONN_TRANSMIT && !c->eof && !c->stalled) {
+	while (c->state == CONN_TRANSMIT && !c->eof && !conn_blocked(c)) {
 		if (c->discard) {
 			uint32_t avail = c->rx_end - c->rx_start;
 			uint32_t n = c->discard < avail ? c->discard : avail;
@@ -575,6 +593,7 @@ void conn_close(struct nbd_conn *c, const char *why)
 	c->state = CONN_CLOSING;
 	if (c->stalled)
 		conn_unlink_stalled(c);
+	bufpool_cancel_wait(&c->srv->res->pool, &c->buf_wait);
 	/* Wake anything pending on the socket; completions bring it back. */
 	shutdown(c->fd, SHUT_RDWR);
 	if (c->recv_armed)

@@ -55,7 +55,10 @@ struct nbd_conn {
 	struct nbd_conn *next_stalled;
 	int fd;
 	enum nbd_conn_state state;
-	bool stalled;		/* on srv->stalled: waiting for a slot/buffer */
+	bool stalled;		/* on srv->stalled: waiting for a request slot */
+	/* Waiting for the buffer pool: a put by anyone (resync, receiver,
+	 * another connection) resumes parsing. */
+	struct bufpool_waiter buf_wait;
 	bool eof;		/* client closed, sent DISC, or we drain */
 	bool recv_armed, send_armed;
 	bool recv_direct;	/* the armed recv fills rx_req's buffer */
