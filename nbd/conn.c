@@ -382,31 +382,44 @@ static bool conn_hs_step(struct nbd_conn *c)
 
 /* ---- transmission ----------------------------------------------------- */
 
-static void req_block_status(struct nbd_req *r)
+/* The allocation map arrived (from the disk's lookup worker). */
+static void req_block_status_done(struct disk_map_req *m, int n)
 {
-	struct disk_extent ext[NBD_BS_EXTENTS_MAX];
-	unsigned max = (r->rq.flags & NBD_CMD_FLAG_REQ_ONE) ? 1
-							    : NBD_BS_EXTENTS_MAX;
-	int n = disk_block_status(&r->conn->srv->res->disk, r->rq.offset,
-				  r->rq.length, ext, max);
+	struct nbd_req *r = container_of(m, struct nbd_req, map);
 
 	if (n < 0) {
+		log_err("%s: block status of %u bytes at %llu failed: %s",
+			r->conn->name, r->rq.length,
+			(unsigned long long)r->rq.offset, strerror(-n));
 		req_reply_error(r, nbd_errno_for_request(&r->rq, -n));
 		return;
 	}
 	nbd_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
 	for (int i = 0; i < n; i++) {
-		uint64_t len = ext[i].len;
+		uint64_t len = r->bs_ext[i].len;
 
 		/* Descriptor lengths are 32-bit: clamp to a block multiple. */
 		if (len > UINT32_MAX)
 			len = UINT32_MAX & ~4095U;
 		nbd_put32(r->extra + 4 + 8 * i, (uint32_t)len);
-		nbd_put32(r->extra + 8 + 8 * i,
-			  ext[i].hole ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
+		nbd_put32(r->extra + 8 + 8 * i, r->bs_ext[i].hole
+			  ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
 	}
 	r->extra_len = 4 + 8 * (uint32_t)n;
 	req_reply(r);
+}
+
+/* lseek may wait for the inode lock: answered later, off the loop. */
+static void req_block_status(struct nbd_req *r)
+{
+	struct disk_map_req *m = &r->map;
+
+	m->off = r->rq.offset;
+	m->len = r->rq.length;
+	m->ext = r->bs_ext;
+	m->max = (r->rq.flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : NBD_BS_EXTENTS_MAX;
+	m->done = req_block_status_done;
+	disk_map_submit(&r->conn->srv->res->disk, m);
 }
 
 static void req_submit(struct nbd_req *r)
@@ -414,6 +427,10 @@ static void req_submit(struct nbd_req *r)
 	struct disk_io *io = &r->blk.local;
 	uint16_t f = r->rq.flags;
 
+	if (r->rq.type == NBD_CMD_BLOCK_STATUS) {
+		req_block_status(r);	/* r->map, not r->blk */
+		return;
+	}
 	io->off = r->rq.offset;
 	io->len = r->rq.length;
 	io->buf = r->buf;
@@ -442,9 +459,6 @@ static void req_submit(struct nbd_req *r)
 	case NBD_CMD_CACHE:
 		io->cmd = DISK_CACHE;
 		break;
-	case NBD_CMD_BLOCK_STATUS:
-		req_block_status(r);
-		return;
 	}
 	r->blk.done = req_blk_done;
 	resource_submit(r->conn->srv->res, &r->blk);
