@@ -4,11 +4,11 @@
 The allocation map comes from lseek(SEEK_DATA/SEEK_HOLE), which waits for
 the backing file's inode lock. A helper process holds that lock: it
 write()s into the backing file from a buffer mmap'ed from an nbdfuse file
-whose nbdkit delays reads by 8 s (delay filter), so the write sits in a
+whose nbdkit delays reads by 10 s (delay filter), so the write sits in a
 page fault with the lock held. Once nbdkit has logged the read (log
 filter), a client asks for the block status of the first 16 MiB; while
 that waits, a new client's handshake plus a refused read and a control
-socket `status` must each be answered within 2 s, and the block status
+socket `status` must each be answered within 5 s, and the block status
 must still be outstanding. Afterwards the block status must arrive with
 the real map: hole, the 1 MiB written at 8 MiB, hole."""
 
@@ -28,8 +28,8 @@ SIZE = 64 * MiB
 DATA_AT = 8 * MiB
 SPAN = 16 * MiB
 HOLDER_AT = 32 * MiB       # where the helper's write lands, outside SPAN
-DELAY_S = 8
-PROBE_S = 2.0
+DELAY_S = 10
+PROBE_S = 5.0
 HOLE_ZERO = nbd.STATE_HOLE | nbd.STATE_ZERO
 BLOCKCTL = os.path.join(os.path.dirname(bt.BLOCKD), "blockctl")
 

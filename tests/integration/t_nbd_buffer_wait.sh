@@ -4,9 +4,11 @@
 # (buffer-mib = 4, so the largest request is 4 MiB: the whole pool) and is
 # the source of a rate-limited full sync (20 MiB/s) of 192 MiB of seeded
 # data. bob is stopped (SIGSTOP; ping-timeout-ms is long, so the link
-# stays up): alice's resync chunks then sit in the peer socket's queue,
-# each holding its buffer, until the pool is empty. A client reads the
-# whole pool's worth (4 MiB) from alice: retried until one read is still
+# stays up) before alice is promoted, so its socket never grew a large
+# receive buffer: the connection takes a few MiB, while the resync keeps
+# up to 16 MiB of chunks in flight, so chunks sit in alice's send queue,
+# each holding its buffer, and the pool runs dry. A client reads the whole
+# pool's worth (4 MiB) from alice: retried until one read is still
 # waiting after a second, i.e. it found no buffer. Then bob continues:
 # the resync's chunks reach the socket and their buffers are freed. The
 # read must complete (within 30 s) with the right data, though nothing on
@@ -28,14 +30,13 @@ rl_fill "$(pair_img alice)" "$FILL" 11
 pair_start alice
 pair_start bob
 pair_wait_connected 20
-data=$(rl_size alice)
 
-pair_ok alice primary --force
-pair_wait alice 20 "full sync under way" \
-	"p['replication'] == 'SyncSource' and 0 < p['out_of_sync_bytes'] < $data"
 bob_pid=${BT_PIDS[bob]}
 kill -STOP "$bob_pid" || bt_fail "could not stop bob"
 bt_on_exit "kill -CONT $bob_pid"
+pair_ok alice primary --force
+pair_wait alice 20 "full sync under way" \
+	"p['replication'] == 'SyncSource' and p['out_of_sync_bytes'] > 0"
 
 # The client: 4 MiB reads until one is still pending after a second
 # (then "stalled" goes to the marker file), then wait for that read.
