@@ -61,7 +61,10 @@ int nbd_parse_request(const uint8_t in[NBD_REQUEST_BYTES],
 /* Judge a parsed request. Returns 0 when it may run, a positive NBD_E*
  * error to reply with (a WRITE's payload must still be read and dropped),
  * or -EPROTO when the connection must be dropped (a payload larger than
- * block_max, which cannot be skipped safely). */
+ * block_max, which cannot be skipped safely). A DISC is always 0: it has
+ * no reply, so the connection ends whatever it carries. Out-of-range
+ * requests get ENOSPC only for WRITE and WRITE_ZEROES, EINVAL otherwise;
+ * FLUSH's reserved offset and length must be zero. */
 int nbd_check_request(const struct nbd_request *rq,
 		      const struct nbd_export_info *ex,
 		      const struct nbd_session *s);

@@ -11,6 +11,8 @@
  * either runs out the connection stops parsing and reading: out of slots
  * until a request of this server is released, out of buffers until a
  * bufpool waiter wakes it (any put, whoever holds the buffers).
+ * BLOCK_STATUS is answered when the disk's allocation-map lookup, done off
+ * the loop thread, comes back; replies may leave in any order.
  * A connection is freed only from a deferred callback once no recv, send
  * or request is in flight, so no completion ever sees a freed object.
  */
