@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -50,6 +51,9 @@ static uint32_t disk_probe_align(struct disk *d)
 	return BUFPOOL_ALIGN;
 }
 
+static void disk_map_start(struct disk *d, const char *path);
+static void disk_map_stop(struct disk *d);
+
 int disk_open(struct disk *d, struct loop *l, const char *path,
 	      enum disk_io_mode mode, bool read_only)
 {
@@ -60,6 +64,8 @@ int disk_open(struct disk *d, struct loop *l, const char *path,
 	d->loop = l;
 	d->read_only = read_only;
 	d->fd = d->fd_buffered = -1;
+	d->map_to_worker[0] = d->map_to_worker[1] = -1;
+	d->map_from_worker[0] = d->map_from_worker[1] = -1;
 
 	d->fd_buffered = open(path, acc | O_CLOEXEC);
 	if (d->fd_buffered < 0) {
@@ -90,6 +96,8 @@ int disk_open(struct disk *d, struct loop *l, const char *path,
 		goto fail;
 	}
 	memset((void *)d->zeroes, 0, DISK_ZERO_CHUNK);
+	if (!d->is_blockdev)
+		disk_map_start(d, path);
 	log_info("disk %s: %llu bytes, %s I/O%s", path,
 		 (unsigned long long)d->size_bytes,
 		 d->direct ? "direct" : "buffered",
@@ -102,6 +110,7 @@ fail:
 
 void disk_close(struct disk *d)
 {
+	disk_map_stop(d);
 	if (d->fd >= 0 && d->fd != d->fd_buffered)
 		close(d->fd);
 	if (d->fd_buffered >= 0)
@@ -320,8 +329,12 @@ void disk_submit(struct disk *d, struct disk_io *io)
 	}
 }
 
-int disk_block_status(struct disk *d, uint64_t off, uint64_t len,
-		      struct disk_extent *ext, unsigned max)
+/* ---- allocation map --------------------------------------------------- */
+
+/* The lookup itself: on the worker, or on the loop when there is none.
+ * Reads only what disk_open set before any worker started. */
+static int disk_map_range(const struct disk *d, uint64_t off, uint64_t len,
+			  struct disk_extent *ext, unsigned max)
 {
 	uint64_t end = off + len, pos = off;
 	unsigned n = 0;
@@ -364,4 +377,161 @@ int disk_block_status(struct disk *d, uint64_t off, uint64_t len,
 		pos = next;
 	}
 	return (int)n;
+}
+
+int disk_block_status(struct disk *d, uint64_t off, uint64_t len,
+		      struct disk_extent *ext, unsigned max)
+{
+	return disk_map_range(d, off, len, ext, max);
+}
+
+/*
+ * The worker: blocks on the request pipe, looks up, writes the request
+ * back. Pointers cross the pipes whole (8 bytes < PIPE_BUF are written
+ * atomically and every read asks for a multiple of 8), and the pipe
+ * syscalls order the request's fields between the two threads. It never
+ * logs (the log is the loop thread's); errors travel in r->result. It
+ * ends when disk_close closes the request pipe.
+ */
+static void *disk_map_worker(void *arg)
+{
+	struct disk *d = arg;
+	struct disk_map_req *r;
+
+	for (;;) {
+		ssize_t n = read(d->map_to_worker[0], &r, sizeof(r));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(r))
+			return NULL;	/* closed: disk_close */
+		r->result = disk_map_range(d, r->off, r->len, r->ext, r->max);
+		while (write(d->map_from_worker[1], &r, sizeof(r)) < 0 &&
+		       errno == EINTR)
+			;
+	}
+}
+
+/* Without a worker, lookups run on the loop as they always could: slower
+ * for everyone when the filesystem makes lseek wait, never wrong. */
+static void disk_map_start(struct disk *d, const char *path)
+{
+	sigset_t all, old;
+	int ret;
+
+	if (pipe2(d->map_to_worker, O_CLOEXEC) < 0 ||
+	    pipe2(d->map_from_worker, O_CLOEXEC) < 0) {
+		log_warn("%s: no pipe for the block status worker (%s); "
+			 "allocation lookups run on the loop", path,
+			 strerror(errno));
+		disk_map_stop(d);
+		return;
+	}
+	/* The loop never waits to hand over a request. */
+	fcntl(d->map_to_worker[1], F_SETFL, O_NONBLOCK);
+	/* Signals are the loop's (signalfd): the worker takes none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&d->map_thread, NULL, disk_map_worker, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0) {
+		log_warn("%s: cannot start the block status worker (%s); "
+			 "allocation lookups run on the loop", path,
+			 strerror(ret));
+		disk_map_stop(d);
+		return;
+	}
+	d->map_worker = true;
+}
+
+static void disk_map_stop(struct disk *d)
+{
+	/* EOF on its request pipe ends the worker. */
+	if (d->map_to_worker[1] >= 0)
+		close(d->map_to_worker[1]);
+	d->map_to_worker[1] = -1;
+	if (d->map_worker)
+		pthread_join(d->map_thread, NULL);
+	d->map_worker = false;
+	for (int i = 0; i < 2; i++) {
+		if (d->map_to_worker[i] >= 0)
+			close(d->map_to_worker[i]);
+		if (d->map_from_worker[i] >= 0)
+			close(d->map_from_worker[i]);
+		d->map_to_worker[i] = d->map_from_worker[i] = -1;
+	}
+}
+
+static void disk_map_collected(struct loop_op *op, int res);
+
+/* Collect finished requests while any is with the worker, and only then:
+ * an idle disk keeps nothing in flight, so the loop can end. */
+static void disk_map_arm_read(struct disk *d)
+{
+	struct io_uring_sqe *sqe;
+
+	if (d->map_read_armed || d->map_pending == 0)
+		return;
+	sqe = loop_sqe(d->loop);
+	io_uring_prep_read(sqe, d->map_from_worker[0], d->map_done,
+			   sizeof(d->map_done), 0);
+	loop_op_arm(d->loop, sqe, &d->map_read_op, disk_map_collected);
+	d->map_read_armed = true;
+}
+
+static void disk_map_collected(struct loop_op *op, int res)
+{
+	struct disk *d = (struct disk *)((char *)op -
+					 offsetof(struct disk, map_read_op));
+	struct disk_map_req *done[DISK_MAP_BATCH];
+	unsigned n = 0;
+
+	d->map_read_armed = false;
+	if (res < 0 || res % (int)sizeof(done[0]))
+		log_err("block status worker pipe: %s",
+			res < 0 ? strerror(-res) : "partial pointer");
+	else
+		n = (unsigned)res / sizeof(done[0]);
+	/* Copied out first: a callback may submit again, which re-arms the
+	 * read into map_done. */
+	memcpy(done, d->map_done, n * sizeof(done[0]));
+	d->map_pending -= n;
+	disk_map_arm_read(d);
+	for (unsigned i = 0; i < n; i++)
+		done[i]->done(done[i], done[i]->result);
+}
+
+static void disk_map_deferred(struct loop_op *op, int res)
+{
+	struct disk_map_req *r = (struct disk_map_req *)((char *)op -
+		offsetof(struct disk_map_req, op));
+
+	r->done(r, res);
+}
+
+void disk_map_submit(struct disk *d, struct disk_map_req *r)
+{
+	if (d->map_worker) {
+		ssize_t n = write(d->map_to_worker[1], &r, sizeof(r));
+
+		if (n == (ssize_t)sizeof(r)) {
+			d->map_pending++;
+			disk_map_arm_read(d);
+			return;
+		}
+		/* The pipe holds thousands of requests, more than can be
+		 * in flight; should it ever refuse, answer "allocated",
+		 * which is always true enough for a client to read. */
+		log_warn("block status worker: %s; reporting %llu bytes at "
+			 "%llu as allocated", n < 0 ? strerror(errno) : "short write",
+			 (unsigned long long)r->len, (unsigned long long)r->off);
+		r->ext[0].len = r->len;
+		r->ext[0].hole = false;
+		r->result = 1;
+	} else {
+		/* A block device answers at once; a file without a worker
+		 * is looked up here, on the loop. */
+		r->result = disk_map_range(d, r->off, r->len, r->ext, r->max);
+	}
+	loop_defer(d->loop, &r->op, disk_map_deferred, r->result);
 }

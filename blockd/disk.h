@@ -8,12 +8,23 @@
  * TRIM punches holes (fallocate, which a block device turns into a
  * discard/unmap), WRITE_ZEROES zeroes ranges, short transfers are resumed.
  *
- * Called from the resource (blockd/resource.c); one completion per
- * disk_io, after the whole range is done or failed.
+ * Allocation maps (NBD BLOCK_STATUS) come from lseek(SEEK_DATA/SEEK_HOLE),
+ * which io_uring cannot issue and which waits for the file's inode lock
+ * (behind a long write, a truncate) or for a slow filesystem. So a regular
+ * file gets one worker thread that does nothing but those lseeks: the
+ * loop hands it a request through a pipe and reads the finished request
+ * back through another pipe on the ring. The worker touches only the
+ * request and the immutable descriptor; everything else stays on the loop
+ * thread, without locks.
+ *
+ * Called from the resource (blockd/resource.c) and the NBD server; one
+ * completion per disk_io or disk_map_req, after the whole range is done or
+ * failed, never from inside the call that submitted it.
  */
 #ifndef BLOCKD_DISK_H
 #define BLOCKD_DISK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -49,6 +60,10 @@ struct disk_io {
 	void (*done)(struct disk_io *io, int err); /* 0 or -errno */
 };
 
+struct disk_map_req;
+
+#define DISK_MAP_BATCH 64	/* finished lookups collected per read */
+
 struct disk {
 	struct loop *loop;
 	int fd;			/* O_DIRECT when direct */
@@ -59,6 +74,15 @@ struct disk {
 	uint32_t align;		/* O_DIRECT offset/length alignment */
 	uint64_t size_bytes;
 	const uint8_t *zeroes;	/* for WRITE_ZEROES without fallocate */
+	/* The allocation-map worker (regular files only). */
+	bool map_worker;	/* running; else lookups run on the loop */
+	pthread_t map_thread;
+	int map_to_worker[2];	/* request pointers: loop -> worker */
+	int map_from_worker[2];	/* finished request pointers: worker -> loop */
+	unsigned map_pending;	/* handed to the worker, not yet collected */
+	bool map_read_armed;
+	struct loop_op map_read_op;
+	struct disk_map_req *map_done[DISK_MAP_BATCH];
 };
 
 int disk_open(struct disk *d, struct loop *l, const char *path,
@@ -73,9 +97,23 @@ struct disk_extent {
 	bool hole;		/* unallocated, reads as zeroes */
 };
 
-/* Allocation map of [off, off+len) as at most max extents. Synchronous
- * (SEEK_DATA/SEEK_HOLE are metadata lookups). Count, or -errno. */
+/* Allocation map of [off, off+len) as at most max extents, on the
+ * calling thread (it may wait for the inode lock). Count, or -errno. */
 int disk_block_status(struct disk *d, uint64_t off, uint64_t len,
 		      struct disk_extent *ext, unsigned max);
+
+/* The same, answered off the loop thread. The caller fills off, len, ext
+ * (room for max extents), max and done; done(r, n) runs later from the
+ * loop with the count of extents (at least 1) or -errno. */
+struct disk_map_req {
+	uint64_t off, len;
+	struct disk_extent *ext;
+	unsigned max;
+	void (*done)(struct disk_map_req *r, int n);
+	int result;		/* set by whoever did the lookup */
+	struct loop_op op;	/* completion when no worker was involved */
+};
+
+void disk_map_submit(struct disk *d, struct disk_map_req *r);
 
 #endif

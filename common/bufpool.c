@@ -2,7 +2,8 @@
  *
  * Single chunks (the common 4 KiB case) come from a word scan starting at
  * a rotating hint; runs use a first-fit scan over the bitmap. Both are
- * bounded by nchunks / 64 words.
+ * bounded by nchunks / 64 words. Waiters are a doubly linked FIFO, so a
+ * closing owner leaves it in O(1).
  */
 #include "bufpool.h"
 
@@ -124,6 +125,38 @@ void *bufpool_get(struct bufpool *p, size_t len)
 	return p->base + (size_t)first * p->chunk_bytes;
 }
 
+static void waiter_unlink(struct bufpool *p, struct bufpool_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		p->wait_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		p->wait_tail = w->prev;
+	w->next = w->prev = NULL;
+	w->waiting = false;
+}
+
+/* The deferred wake-up: every waiter that joined before this round, in
+ * order. Each is unlinked before its callback, which may wait again (it
+ * then joins the next round) or cancel later waiters. */
+static void bufpool_wake_run(struct loop_op *op, int res)
+{
+	struct bufpool *p = (struct bufpool *)((char *)op -
+					       offsetof(struct bufpool, wake_op));
+	uint64_t round = ++p->wake_epoch;
+	struct bufpool_waiter *w;
+
+	(void)res;
+	p->wake_queued = false;
+	while ((w = p->wait_head) != NULL && w->epoch < round) {
+		waiter_unlink(p, w);
+		w->ready(w);
+	}
+}
+
 void bufpool_put(struct bufpool *p, void *buf, size_t len)
 {
 	size_t off = (size_t)((uint8_t *)buf - p->base);
@@ -132,4 +165,35 @@ void bufpool_put(struct bufpool *p, void *buf, size_t len)
 	assert((uint8_t *)buf >= p->base && off < p->size_bytes);
 	assert(off % p->chunk_bytes == 0);
 	mark(p, (uint32_t)(off / p->chunk_bytes), n, 1);
+	if (p->wait_head && !p->wake_queued) {
+		p->wake_queued = true;
+		p->defer(p->loop, &p->wake_op, bufpool_wake_run, 0);
+	}
+}
+
+void bufpool_wait_on(struct bufpool *p, struct loop *l, bufpool_defer_fn defer,
+		     struct bufpool_waiter *w,
+		     void (*ready)(struct bufpool_waiter *w))
+{
+	assert(!p->loop || p->loop == l);
+	p->loop = l;
+	p->defer = defer;
+	if (w->waiting)
+		return;
+	w->ready = ready;
+	w->epoch = p->wake_epoch;
+	w->waiting = true;
+	w->next = NULL;
+	w->prev = p->wait_tail;
+	if (p->wait_tail)
+		p->wait_tail->next = w;
+	else
+		p->wait_head = w;
+	p->wait_tail = w;
+}
+
+void bufpool_cancel_wait(struct bufpool *p, struct bufpool_waiter *w)
+{
+	if (w->waiting)
+		waiter_unlink(p, w);
 }

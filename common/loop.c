@@ -50,13 +50,24 @@ int loop_register_arena(struct loop *l, void *base, size_t len)
 	return 0;
 }
 
+static void loop_reap(struct loop *l);
+
+/*
+ * The SQ is full: submit the batch. What it completes at once needs room
+ * in the CQ, and a kernel may refuse to submit (-EBUSY) while the CQ is
+ * full, so every round first moves the CQEs already posted to the
+ * completed list (their callbacks still run from the dispatch pass, never
+ * from here) and asks for deferred completions to be posted too.
+ */
 struct io_uring_sqe *loop_sqe(struct loop *l)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
 
 	while (!sqe) {
-		int ret = io_uring_submit(&l->ring);
+		int ret;
 
+		loop_reap(l);
+		ret = io_uring_submit_and_get_events(&l->ring);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			log_err("io_uring_submit: %s", strerror(-ret));
 		sqe = io_uring_get_sqe(&l->ring);
@@ -78,7 +89,9 @@ void loop_stop(struct loop *l)
 	l->stopping = true;
 }
 
-/* Move every available CQE to the completed list, then advance once. */
+/* Move every available CQE to the completed list, then advance once.
+ * Called from loop_run and, when the SQ is full, from loop_sqe: either
+ * way the callbacks run later, from loop_dispatch. */
 static void loop_reap(struct loop *l)
 {
 	struct io_uring_cqe *cqe;

@@ -45,7 +45,10 @@ void loop_fini(struct loop *l);
 /* Register the data-path arena as fixed buffer 0. */
 int loop_register_arena(struct loop *l, void *base, size_t len);
 
-/* A free SQE, submitting the pending batch first if the SQ is full. */
+/* A free SQE. When the SQ is full the pending batch is submitted first,
+ * after moving the CQEs already posted to the completed list, so a full
+ * CQ never stops submission; their callbacks still run only from the
+ * dispatch pass. */
 struct io_uring_sqe *loop_sqe(struct loop *l);
 
 /* Tag an SQE with its op; its callback runs once the CQE is reaped. */

@@ -102,8 +102,14 @@ int nbd_check_request(const struct nbd_request *rq,
 	case NBD_CMD_WRITE_ZEROES:
 		writes = true;
 		break;
-	case NBD_CMD_FLUSH:
 	case NBD_CMD_DISC:
+		/* DISC has no reply, so nothing in it can be refused: the
+		 * connection ends whatever its flags, offset and length. */
+		return 0;
+	case NBD_CMD_FLUSH:
+		/* Offset and length are reserved and must be zero. */
+		if (rq->offset || rq->length)
+			return NBD_EINVAL;
 		return rq->flags & ~NBD_CMD_FLAG_FUA ? NBD_EINVAL : 0;
 	case NBD_CMD_BLOCK_STATUS:
 		if (!s->meta_base_alloc)
@@ -126,8 +132,11 @@ int nbd_check_request(const struct nbd_request *rq,
 		return NBD_EPERM;
 	if ((rq->type == NBD_CMD_READ) && rq->length > ex->block_max)
 		return NBD_EINVAL;
+	/* ENOSPC only where data would be stored past the end; a TRIM,
+	 * like CACHE and BLOCK_STATUS, only names a bad range. */
 	if (!in_range(rq->offset, rq->length, ex->size_bytes))
-		return writes ? NBD_ENOSPC : NBD_EINVAL;
+		return rq->type == NBD_CMD_WRITE ||
+		       rq->type == NBD_CMD_WRITE_ZEROES ? NBD_ENOSPC : NBD_EINVAL;
 	return 0;
 }
 
@@ -148,6 +157,19 @@ void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
 	nbd_put16(out + 6, type);
 	nbd_put64(out + 8, cookie);
 	nbd_put32(out + 16, len);
+}
+
+uint32_t nbd_errno_for_request(const struct nbd_request *rq, int err)
+{
+	uint32_t wire = nbd_errno_to_wire(err);
+
+	if (wire == NBD_ENOTSUP && !(rq->type == NBD_CMD_WRITE_ZEROES &&
+				     (rq->flags & NBD_CMD_FLAG_FAST_ZERO)))
+		return NBD_EINVAL;
+	if (wire == NBD_EOVERFLOW && !(rq->type == NBD_CMD_READ &&
+				       (rq->flags & NBD_CMD_FLAG_DF)))
+		return NBD_EINVAL;
+	return wire;
 }
 
 uint32_t nbd_errno_to_wire(int err)

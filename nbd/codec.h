@@ -61,7 +61,10 @@ int nbd_parse_request(const uint8_t in[NBD_REQUEST_BYTES],
 /* Judge a parsed request. Returns 0 when it may run, a positive NBD_E*
  * error to reply with (a WRITE's payload must still be read and dropped),
  * or -EPROTO when the connection must be dropped (a payload larger than
- * block_max, which cannot be skipped safely). */
+ * block_max, which cannot be skipped safely). A DISC is always 0: it has
+ * no reply, so the connection ends whatever it carries. Out-of-range
+ * requests get ENOSPC only for WRITE and WRITE_ZEROES, EINVAL otherwise;
+ * FLUSH's reserved offset and length must be zero. */
 int nbd_check_request(const struct nbd_request *rq,
 		      const struct nbd_export_info *ex,
 		      const struct nbd_session *s);
@@ -80,6 +83,11 @@ void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
 
 /* Map a host errno (positive) to the NBD error sent on the wire. */
 uint32_t nbd_errno_to_wire(int err);
+
+/* The same for the reply to rq: the spec reserves ENOTSUP for a
+ * WRITE_ZEROES with FAST_ZERO and EOVERFLOW for a READ with DF, so on any
+ * other request they become EINVAL (as nbdkit answers). */
+uint32_t nbd_errno_for_request(const struct nbd_request *rq, int err);
 
 /* Big-endian helpers shared by the NBD modules. */
 static inline void nbd_put16(uint8_t *p, uint16_t v)

@@ -8,7 +8,11 @@
  * straight into its request buffer. Sending: at most one sendmsg in
  * flight, gathering every queued reply. A request holds a slot and (READ,
  * WRITE) a bufpool buffer from parsing until its reply is sent; when
- * either runs out the connection stalls until something is released.
+ * either runs out the connection stops parsing and reading: out of slots
+ * until a request of this server is released, out of buffers until a
+ * bufpool waiter wakes it (any put, whoever holds the buffers).
+ * BLOCK_STATUS is answered when the disk's allocation-map lookup, done off
+ * the loop thread, comes back; replies may leave in any order.
  * A connection is freed only from a deferred callback once no recv, send
  * or request is in flight, so no completion ever sees a freed object.
  */
@@ -26,6 +30,12 @@
 #include "nbd/server_priv.h"
 
 static void conn_kick_tx(struct nbd_conn *c);
+
+/* Parsing waits for a request slot or for a buffer. */
+static bool conn_blocked(const struct nbd_conn *c)
+{
+	return c->stalled || c->buf_wait.waiting;
+}
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -137,7 +147,7 @@ static void req_blk_done(struct blk_req *b, int err)
 			r->rq.type == NBD_CMD_READ ? "read" : "request",
 			r->rq.length, (unsigned long long)r->rq.offset,
 			strerror(-err));
-	r->error = nbd_errno_to_wire(-err);
+	r->error = nbd_errno_for_request(&r->rq, -err);
 	req_reply(r);
 }
 
@@ -265,7 +275,8 @@ static void conn_arm_recv(struct nbd_conn *c)
 	uint32_t len;
 	int flags = 0;
 
-	if (c->recv_armed || c->eof || c->stalled || c->state == CONN_CLOSING)
+	if (c->recv_armed || c->eof || conn_blocked(c) ||
+	    c->state == CONN_CLOSING)
 		return;
 	c->recv_direct = r && c->rx_start == c->rx_end &&
 			 r->rq.length - r->payload_have >= NBD_DIRECT_RECV_MIN;
@@ -373,31 +384,44 @@ static bool conn_hs_step(struct nbd_conn *c)
 
 /* ---- transmission ----------------------------------------------------- */
 
-static void req_block_status(struct nbd_req *r)
+/* The allocation map arrived (from the disk's lookup worker). */
+static void req_block_status_done(struct disk_map_req *m, int n)
 {
-	struct disk_extent ext[NBD_BS_EXTENTS_MAX];
-	unsigned max = (r->rq.flags & NBD_CMD_FLAG_REQ_ONE) ? 1
-							    : NBD_BS_EXTENTS_MAX;
-	int n = disk_block_status(&r->conn->srv->res->disk, r->rq.offset,
-				  r->rq.length, ext, max);
+	struct nbd_req *r = container_of(m, struct nbd_req, map);
 
 	if (n < 0) {
-		req_reply_error(r, nbd_errno_to_wire(-n));
+		log_err("%s: block status of %u bytes at %llu failed: %s",
+			r->conn->name, r->rq.length,
+			(unsigned long long)r->rq.offset, strerror(-n));
+		req_reply_error(r, nbd_errno_for_request(&r->rq, -n));
 		return;
 	}
 	nbd_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
 	for (int i = 0; i < n; i++) {
-		uint64_t len = ext[i].len;
+		uint64_t len = r->bs_ext[i].len;
 
 		/* Descriptor lengths are 32-bit: clamp to a block multiple. */
 		if (len > UINT32_MAX)
 			len = UINT32_MAX & ~4095U;
 		nbd_put32(r->extra + 4 + 8 * i, (uint32_t)len);
-		nbd_put32(r->extra + 8 + 8 * i,
-			  ext[i].hole ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
+		nbd_put32(r->extra + 8 + 8 * i, r->bs_ext[i].hole
+			  ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
 	}
 	r->extra_len = 4 + 8 * (uint32_t)n;
 	req_reply(r);
+}
+
+/* lseek may wait for the inode lock: answered later, off the loop. */
+static void req_block_status(struct nbd_req *r)
+{
+	struct disk_map_req *m = &r->map;
+
+	m->off = r->rq.offset;
+	m->len = r->rq.length;
+	m->ext = r->bs_ext;
+	m->max = (r->rq.flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : NBD_BS_EXTENTS_MAX;
+	m->done = req_block_status_done;
+	disk_map_submit(&r->conn->srv->res->disk, m);
 }
 
 static void req_submit(struct nbd_req *r)
@@ -405,6 +429,10 @@ static void req_submit(struct nbd_req *r)
 	struct disk_io *io = &r->blk.local;
 	uint16_t f = r->rq.flags;
 
+	if (r->rq.type == NBD_CMD_BLOCK_STATUS) {
+		req_block_status(r);	/* r->map, not r->blk */
+		return;
+	}
 	io->off = r->rq.offset;
 	io->len = r->rq.length;
 	io->buf = r->buf;
@@ -433,9 +461,6 @@ static void req_submit(struct nbd_req *r)
 	case NBD_CMD_CACHE:
 		io->cmd = DISK_CACHE;
 		break;
-	case NBD_CMD_BLOCK_STATUS:
-		req_block_status(r);
-		return;
 	}
 	r->blk.done = req_blk_done;
 	resource_submit(r->conn->srv->res, &r->blk);
@@ -458,6 +483,14 @@ static bool conn_fill_payload(struct nbd_conn *c)
 	c->rx_req = NULL;
 	req_submit(r);
 	return true;
+}
+
+/* A put freed buffers: parse again, from the dispatch pass. */
+static void conn_buf_ready(struct bufpool_waiter *w)
+{
+	struct nbd_conn *c = container_of(w, struct nbd_conn, buf_wait);
+
+	conn_process(c);
 }
 
 /* Parse one request header. Returns true to go on parsing. */
@@ -502,7 +535,8 @@ static bool conn_parse_request(struct nbd_conn *c)
 			/* Give the slot back quietly: nothing was freed, so
 			 * waking the stalled connections would only spin. */
 			req_give_back(r);
-			conn_stall(c);
+			bufpool_wait(&srv->res->pool, srv->loop, &c->buf_wait,
+				     conn_buf_ready);
 			return false;
 		}
 	}
@@ -522,7 +556,7 @@ static bool conn_parse_request(struct nbd_conn *c)
 
 static void conn_process_transmit(struct nbd_conn *c)
 {
-	while (c->state == CONN_TRANSMIT && !c->eof && !c->stalled) {
+	while (c->state == CONN_TRANSMIT && !c->eof && !conn_blocked(c)) {
 		if (c->discard) {
 			uint32_t avail = c->rx_end - c->rx_start;
 			uint32_t n = c->discard < avail ? c->discard : avail;
@@ -575,6 +609,7 @@ void conn_close(struct nbd_conn *c, const char *why)
 	c->state = CONN_CLOSING;
 	if (c->stalled)
 		conn_unlink_stalled(c);
+	bufpool_cancel_wait(&c->srv->res->pool, &c->buf_wait);
 	/* Wake anything pending on the socket; completions bring it back. */
 	shutdown(c->fd, SHUT_RDWR);
 	if (c->recv_armed)

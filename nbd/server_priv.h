@@ -30,7 +30,10 @@
 struct nbd_conn;
 
 struct nbd_req {
-	struct blk_req blk;
+	union {
+		struct blk_req blk;	/* every command but BLOCK_STATUS */
+		struct disk_map_req map;	/* BLOCK_STATUS */
+	};
 	struct nbd_conn *conn;
 	struct nbd_req *next;	/* free list, or the connection's tx queue */
 	struct nbd_request rq;
@@ -45,6 +48,9 @@ struct nbd_req {
 	/* Reply header: structured header, then an offset or error body. */
 	uint8_t hdr[NBD_STRUCT_REPLY_BYTES + 8];
 	uint8_t extra[4 + 8 * NBD_BS_EXTENTS_MAX];
+	/* BLOCK_STATUS: the map the disk fills in (after hdr, so req_get
+	 * does not clear it for every request). */
+	struct disk_extent bs_ext[NBD_BS_EXTENTS_MAX];
 };
 
 enum nbd_conn_state { CONN_HS_FLAGS, CONN_HS_OPTIONS, CONN_TRANSMIT, CONN_CLOSING };
@@ -55,7 +61,10 @@ struct nbd_conn {
 	struct nbd_conn *next_stalled;
 	int fd;
 	enum nbd_conn_state state;
-	bool stalled;		/* on srv->stalled: waiting for a slot/buffer */
+	bool stalled;		/* on srv->stalled: waiting for a request slot */
+	/* Waiting for the buffer pool: a put by anyone (resync, receiver,
+	 * another connection) resumes parsing. */
+	struct bufpool_waiter buf_wait;
 	bool eof;		/* client closed, sent DISC, or we drain */
 	bool recv_armed, send_armed;
 	bool recv_direct;	/* the armed recv fills rx_req's buffer */

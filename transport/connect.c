@@ -342,6 +342,7 @@ void link_free(struct link *k)
 		return;
 	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
 		if (k->socks[i]) {
+			bufpool_cancel_wait(k->pool, &k->socks[i]->buf_wait);
 			close(k->socks[i]->fd);
 			free(k->socks[i]->rx);
 			free(k->socks[i]);

@@ -96,6 +96,7 @@ static void sock_teardown_run(struct loop_op *op, int res)
 	}
 	if (s->cur_buf)
 		bufpool_put(k->pool, s->cur_buf, s->cur.length);
+	bufpool_cancel_wait(k->pool, &s->buf_wait);
 	for (int i = 0; i < LINK_SOCKS_MAX; i++)
 		if (k->socks[i] == s)
 			k->socks[i] = NULL;
@@ -544,6 +545,16 @@ static bool sock_fill_data(struct lsock *s)
 	return true;
 }
 
+static void sock_buf_ready(struct bufpool_waiter *w)
+{
+	struct lsock *s = container_of(w, struct lsock, buf_wait);
+
+	if (s->stalled) {
+		s->stalled = false;
+		sock_process(s);
+	}
+}
+
 static void sock_process(struct lsock *s)
 {
 	struct link *k = s->k;
@@ -576,7 +587,10 @@ static void sock_process(struct lsock *s)
 			}
 			s->cur_buf = bufpool_get(k->pool, h.length);
 			if (!s->cur_buf) {
-				s->stalled = true;	/* link_kick resumes */
+				/* Any put resumes it (and link_kick). */
+				s->stalled = true;
+				bufpool_wait(k->pool, k->loop, &s->buf_wait,
+					     sock_buf_ready);
 				break;
 			}
 			s->cur = h;

@@ -34,6 +34,7 @@ struct lsock {
 	bool was_up;
 	bool recv_armed, send_armed, conn_armed, teardown_queued;
 	bool recv_direct, stalled;
+	struct bufpool_waiter buf_wait;	/* stalled: a bufpool put resumes */
 	bool close_when_sent;	/* disconnect once the queued frames are out */
 	struct loop_op conn_op, recv_op, send_op, teardown_op;
 	char why[160];		/* reason it is closing, for the log */

@@ -258,6 +258,12 @@ static void check_accepted(const struct nbd_request *rq,
 		      rq->type == NBD_CMD_WRITE_ZEROES;
 
 	CHECK(rq->type <= NBD_CMD_BLOCK_STATUS);
+	/* DISC is never answered, so whatever it carries it is accepted. */
+	if (rq->type == NBD_CMD_DISC)
+		return;
+	/* FLUSH's offset and length are reserved. */
+	if (rq->type == NBD_CMD_FLUSH)
+		CHECK(rq->offset == 0 && rq->length == 0);
 	CHECK(!(rq->flags & ~(NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE |
 			      NBD_CMD_FLAG_DF | NBD_CMD_FLAG_REQ_ONE |
 			      NBD_CMD_FLAG_FAST_ZERO)));
@@ -329,10 +335,12 @@ static void run_requests(const struct nbd_hs *hs, struct input *in)
 			return;
 		if (err == 0)
 			check_accepted(&rq, ex, s);
+		/* ENOSPC only where data would be stored past the end. */
 		if (err == NBD_ENOSPC)
 			CHECK(rq.type == NBD_CMD_WRITE ||
-			      rq.type == NBD_CMD_TRIM ||
 			      rq.type == NBD_CMD_WRITE_ZEROES);
+		if (rq.type == NBD_CMD_DISC)
+			CHECK(err == 0);
 		if (err == NBD_EPERM)
 			CHECK(ex->read_only);
 		check_reply_encoding(&rq, err, s);

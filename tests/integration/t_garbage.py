@@ -7,7 +7,8 @@ it keeps reading and writing, a new client can connect afterwards, the
 daemon stays up and finally exits 0 on SIGTERM.  Also checks the raw wire
 format of replies libnbd would hide: no payload after a failed simple read,
 structured error chunks, the old EXPORT_NAME reply, replies to requests
-sent before DISC."""
+sent before DISC, EINVAL for a FLUSH with an offset or length, no reply to
+a DISC whatever its fields."""
 
 import random
 import socket
@@ -266,6 +267,30 @@ def unknown_command(e):
     read_known(r, 9)
 
 
+def flush_with_range(e):
+    """FLUSH's offset and length are reserved (must be zero): EINVAL, and
+    the connection stays usable."""
+    r = e.raw()
+    r.go()
+    r.request(bt.CMD_FLUSH, 4096, 0, cookie=20)
+    check_eq(r.simple_reply(), (EINVAL, 20), "FLUSH with offset 4096 (error, cookie)")
+    r.request(bt.CMD_FLUSH, 0, 4096, cookie=21)
+    check_eq(r.simple_reply(), (EINVAL, 21), "FLUSH with length 4096 (error, cookie)")
+    r.request(bt.CMD_FLUSH, 0, 0, cookie=22)
+    check_eq(r.simple_reply(), (0, 22), "FLUSH with offset and length 0 (error, cookie)")
+    read_known(r, 23)
+
+
+def disc_with_junk_fields(e):
+    """DISC has no reply: with an unknown flag, an offset and a length it
+    still ends the connection, and nothing is sent back for it."""
+    r = e.raw()
+    r.go()
+    r.request(bt.CMD_DISC, 4096, 4096, flags=0x8000, cookie=24)
+    must_close(r, "NBD_CMD_DISC with flag 0x8000, offset and length")
+    check_eq(r.tail, b"", "bytes sent back for NBD_CMD_DISC")
+
+
 def failed_read_has_no_payload(e):
     r = e.raw()
     r.go()
@@ -421,7 +446,8 @@ CASES = [
     bad_option_magic, huge_option, oversized_option, unknown_option,
     unknown_export, malformed_go, option_flood, abort, truncated_option,
     export_name_option, bad_request_magic, write_64mib, write_over_cap,
-    unknown_command, failed_read_has_no_payload, structured_replies,
+    unknown_command, flush_with_range, disc_with_junk_fields,
+    failed_read_has_no_payload, structured_replies,
     garbage_midstream, disc_with_outstanding, close_with_outstanding,
     partial_write_then_close, dribbled_request, idle_connections, connect_storm,
 ]

@@ -247,7 +247,10 @@ def check_errors(h, b, structured, tag):
              f"{tag} bytes before the end after a refused straddling write")
     expect_errno(errno.ENOSPC, f"{tag} write at offset 2^64-2048", h.pwrite,
                  b"x" * 4096, 2**64 - 2048)
-    expect_errno(errno.ENOSPC, f"{tag} trim past end", h.trim, 4096, end)
+    # ENOSPC is for data stored past the end; a TRIM stores none.
+    expect_errno(errno.EINVAL, f"{tag} trim past end", h.trim, 4096, end)
+    expect_errno(errno.EINVAL, f"{tag} trim straddling the end", h.trim, 8192,
+                 end - 4096)
     expect_errno(errno.ENOSPC, f"{tag} zero past end", h.zero, 4096, end - 2048)
     expect_errno(errno.ENOSPC, f"{tag} FUA write past end", h.pwrite,
                  b"x" * 4096, end, nbd.CMD_FLAG_FUA)
