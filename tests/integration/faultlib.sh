@@ -176,6 +176,12 @@ fault_attach() {
 	done
 	dev=$(losetup --direct-io=on -f --show "$d/mnt/dev" 2>>"$d/losetup.log") ||
 		bt_fail "losetup for $n failed: $(tail -1 "$d/losetup.log")"
+	# No readahead: the device's page cache then holds 4 KiB folios, so
+	# writing one block back (a ranged fsync, as RWF_DSYNC does) never
+	# carries its neighbours along: what reaches the device is what was
+	# written and synced, block by block, as on a disk with its own cache.
+	echo 0 >"/sys/block/${dev#/dev/}/queue/read_ahead_kb" ||
+		bt_fail "could not turn readahead off on $dev"
 	echo "$dev" >"$d/loop"
 	ln -sfn "$dev" "$d/link"
 	FAULT_DEV=$dev
