@@ -37,6 +37,25 @@ int metafile_dev_size(int fd, uint64_t *out)
 	return 0;
 }
 
+/* Room for bytes of external metadata: a file grows to it; a block
+ * device (a partition set aside for it) cannot grow and must be large
+ * enough already. */
+static int meta_room(int fd, uint64_t bytes)
+{
+	struct stat st;
+	uint64_t have;
+	int ret;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode))
+		return ftruncate(fd, (off_t)bytes) < 0 ? -errno : 0;
+	ret = metafile_dev_size(fd, &have);
+	if (ret == 0 && have < bytes)
+		ret = -ENOSPC;
+	return ret;
+}
+
 /* Where the metadata lives: (fd, base, data bytes) for a device. */
 int metafile_locate(const char *spec, int disk_fd, uint64_t dev_bytes,
 		       bool create, int *fd, bool *own, uint64_t *base,
@@ -57,11 +76,13 @@ int metafile_locate(const char *spec, int disk_fd, uint64_t dev_bytes,
 	*own = true;
 	*base = 0;
 	*data_bytes = dev_bytes / META_BLOCK * META_BLOCK;
-	if (create && ftruncate(*fd, (off_t)meta_size_bytes(*data_bytes)) < 0) {
-		int ret = -errno;
+	if (create) {
+		int ret = meta_room(*fd, meta_size_bytes(*data_bytes));
 
-		close(*fd);
-		return ret;
+		if (ret < 0) {
+			close(*fd);
+			return ret;
+		}
 	}
 	return 0;
 }

@@ -124,6 +124,24 @@ static void bm_sent(struct link_tx *tx, int err)
 		bm_send_next(res);
 }
 
+/* The resync starts once the bitmap it works from is durable, so a crash
+ * meanwhile finds every block still marked; resync_pump waits for it. */
+static void resync_start_saved(struct resource *res)
+{
+	res->rs_save_ticket = meta_save_bitmap(&res->meta);
+	peer_bitmap_saved(res);
+}
+
+void peer_bitmap_saved(struct resource *res)
+{
+	if (!res->rs_save_ticket ||
+	    !meta_bitmap_durable(&res->meta, res->rs_save_ticket))
+		return;
+	res->rs_save_ticket = 0;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		resync_start(res);
+}
+
 static void bm_exchange_check(struct resource *res)
 {
 	if (!res->bm_exchange || !res->bm_sent || !res->bm_received)
@@ -131,9 +149,10 @@ static void bm_exchange_check(struct resource *res)
 	res->bm_exchange = false;
 	log_info("bitmaps exchanged: %llu bytes out of sync",
 		 (unsigned long long)bitmap_dirty_bytes(&res->oos));
-	meta_save_bitmap_sync(&res->meta);	/* the union survives a crash */
-	if (res->repl == RS_SYNC_SOURCE)
-		resync_start(res);
+	if (res->repl == RS_SYNC_SOURCE)	/* the union survives a crash */
+		resync_start_saved(res);
+	else
+		meta_save_bitmap(&res->meta);
 	peer_send_state(res);
 }
 
@@ -178,11 +197,10 @@ static void bm_exchange_start(struct resource *res)
 
 static void become_source(struct resource *res, bool full)
 {
-	if (full) {
+	/* A restart of either node resumes from this bitmap: it is saved
+	 * before the resync starts (resync_start_saved). */
+	if (full)
 		bitmap_mark_all(&res->oos);
-		/* A restart of either node resumes from this bitmap. */
-		meta_save_bitmap_sync(&res->meta);
-	}
 	res->repl = res->sync_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
 	res->peer_disk = DS_INCONSISTENT;
 }
@@ -347,7 +365,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
 	if (r.d == UD_SOURCE_FULL)
-		resync_start(res);	/* after STATE: the target knows first */
+		resync_start_saved(res);	/* after STATE: the target knows first */
 	resource_event(res, "connected");
 }
 
@@ -656,7 +674,7 @@ void peer_promoted(struct resource *res, bool forced)
 			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
 		become_source(res, true);
 		peer_send_state(res);	/* carries F_SYNC_SOURCE */
-		resync_start(res);
+		resync_start_saved(res);
 		return;
 	}
 	peer_send_state(res);
@@ -726,7 +744,7 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 		 : "the blocks marked out of sync");
 	become_source(res, full);
 	peer_send_state(res);	/* carries F_SYNC_SOURCE */
-	resync_start(res);
+	resync_start_saved(res);
 	resource_event(res, "resync-started");
 	return 0;
 }

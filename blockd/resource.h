@@ -50,6 +50,7 @@ struct blk_req {
 	bool active;		/* on res->active (conflict checks) */
 	bool al_held;		/* holds activity log references */
 	bool big;		/* wider than the activity log can cover */
+	uint64_t bm_ticket;	/* big: its bitmap pages' save (meta_mark_durable) */
 	uint8_t held_legs;	/* peer legs held by fencing (see held) */
 	struct blk_req *held_next;
 	bool replicated;	/* sent to the peer */
@@ -198,6 +199,8 @@ struct resource {
 	uint64_t rs_received_base;	/* target: applied bytes at start */
 	uint64_t rs_applied_bytes;	/* target: resync ranges written */
 	uint64_t rs_next_id;
+	uint64_t rs_save_ticket;	/* source: the resync waits for this
+					 * bitmap save to be durable (0: none) */
 	bool rs_skipped;		/* a chunk was skipped for a conflict */
 	int64_t rs_tokens;		/* bytes the max rate still allows */
 	/* Online verify (source side). */
@@ -238,8 +241,12 @@ struct resource {
  * link. */
 int resource_init(struct resource *res, struct node *owner,
 		  const struct config *cfg, const struct link_config *peer);
-/* Metadata became durable (superblock or activity log): resume I/O. */
+/* Metadata became durable (superblock, activity log, bitmap pages):
+ * resume I/O. */
 void resource_meta_done(struct resource *res);
+/* The disk (its metadata, for now) failed a write: nothing waiting for
+ * it may complete as written. */
+void resource_disk_failed(struct resource *res, int err);
 /* The backing disk failed a request (runs the local-io-error hook). */
 void resource_local_io_error(struct resource *res, int err);
 /* Clean shutdown: save the bitmap and superblock. */
@@ -316,6 +323,8 @@ int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 			   size_t errlen);
 void peer_target_synced(struct resource *res);
 void peer_source_synced(struct resource *res);
+/* A bitmap save finished: start the resync that waited for it. */
+void peer_bitmap_saved(struct resource *res);
 void resource_event(struct resource *res, const char *what);
 /* Run a configured hook (path "" = none configured: nothing happens).
  * done may be NULL. 0, or -errno when it could not be started. */

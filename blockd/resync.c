@@ -299,7 +299,8 @@ static uint64_t prio_next(struct resource *res)
 void resync_pump(struct resource *res)
 {
 	if (res->repl != RS_SYNC_SOURCE || !link_is_up(res->link) ||
-	    res->sync_paused || res->peer_paused || res->bm_exchange)
+	    res->sync_paused || res->peer_paused || res->bm_exchange ||
+	    res->rs_save_ticket)
 		return;
 	while (res->rs_inflight < RS_REQS_MAX && res->rs_prio_n) {
 		uint64_t blk = prio_next(res);

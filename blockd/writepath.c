@@ -135,8 +135,11 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 			al_end(al, r->local.off, r->local.len);
 		r->al_held = false;
 		if (al_span(al, r->local.off, r->local.len) > al->cap / 2) {
-			r->big = true;	/* start_write covers it by the bitmap */
-			return false;
+			/* Too wide for the log: covered by the bitmap, its
+			 * pages durable before the write starts. */
+			r->big = true;
+			return !meta_mark_durable(&res->meta, &r->bm_ticket,
+						  r->local.off, r->local.len);
 		}
 		switch (al_begin(al, r->local.off, r->local.len)) {
 		case AL_READY:
@@ -284,11 +287,9 @@ static void start_write(struct resource *res, struct blk_req *r)
 	active_add(res, r);
 	r->pending = LEG_LOCAL;
 	r->needed = LEG_LOCAL;
-	/* Too wide for the activity log (a big TRIM): its range is marked
-	 * out of sync on disk before it starts instead, and cleared again
-	 * once the peer has it. */
-	if (r->big)
-		meta_mark_durable(&res->meta, &res->oos, io->off, io->len);
+	/* Too wide for the activity log (a big TRIM): must_wait had its
+	 * range marked out of sync on disk before it starts instead; it is
+	 * cleared again once the peer has it. */
 	/* A peer without TRIM/ZERO frames gets those ranges by resync. */
 	if (peer_live(res) && io->cmd != DISK_WRITE &&
 	    !(link_features(res->link) & FRAME_FEAT_TRIM_ZERO)) {
@@ -360,6 +361,7 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 	r->active = false;
 	r->al_held = false;
 	r->big = false;
+	r->bm_ticket = 0;
 	/* Strict FIFO behind earlier waiters, so no write overtakes one it
 	 * may overlap. */
 	if (res->waiting || must_wait(res, r)) {

@@ -1,0 +1,231 @@
+# Block devices with real faults, for a node's `disk` or `meta`. Source it
+# after lib.sh (and pairlib.sh) and bt_init, then call fault_require:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   . "$(dirname "$0")/faultlib.sh"
+#   bt_init 120
+#   fault_require                      # skips (77) when the machine cannot
+#   fault_dev_error m0 $((1 * M))     # prints /dev/loopN, also in $FAULT_DEV
+#   fault_error_on m0 write            # pwrite requests fail with EIO
+#   fault_error_off m0
+#   fault_dev_writeback w0 $((1 * M))  # writes held until a flush
+#   fault_power_cut w0                 # nbdkit killed: unflushed writes gone
+#   fault_power_restore w0             # the device again, from what was flushed
+#
+# What it owns: one directory per device, $BT_TMP/fault-NAME, holding the
+# backing file (back.img), the nbdkit server on a unix socket, an nbdfuse
+# mount (mnt/, the export shown as the file mnt/dev), the loop device
+# attached to that file with --direct-io=on, the error switch files, the
+# logs and a symlink `link` to the current loop device. Call the functions
+# that start servers directly, never inside $(...): nbdkit started from a
+# command substitution shuts down once that subshell is gone. Every
+# process is recorded in a PID file there, and fault_cleanup (registered
+# by fault_require with bt_on_exit) undoes every device by PID: loop
+# detach, FUSE unmount, nbdfuse, nbdkit.
+#
+# The stack: nbdkit file plugin (+ the error or the cache filter) --unix->
+# nbdfuse --FUSE--> mnt/dev --loop--> /dev/loopN. What nbdkit 1.32 does,
+# checked on this machine:
+# - error filter: error-<op>-rate=100% with error-<op>-file=PATH fails
+#   every request of that op with EIO while PATH exists. The ops are
+#   pread, pwrite, trim and zero; a FLUSH cannot be failed (no knob). A
+#   write with RWF_DSYNC on the loop device reports EIO.
+# - cache filter, cache=writeback: writes stay in nbdkit's own temporary
+#   file until a FLUSH (an fsync, fdatasync or RWF_DSYNC write on the loop
+#   device); killing nbdkit with SIGKILL loses them ("power loss"). The
+#   kernel's page cache of /dev/loopN is not nbdkit's: what a process
+#   wrote without a sync reaches nbdkit (unflushed) when the device is
+#   closed, so the power is cut after the user of the device died.
+# Invariants: nothing outside $BT_TMP is touched except the loop devices
+# attached here; a test may use several devices and run beside others.
+
+FAULT_OPS="read write trim zero"
+FAULT_DEV=
+
+# fault_require: skip unless root, FUSE, loop devices, nbdkit (with the
+# error and cache filters) and nbdfuse are here; registers the cleanup.
+fault_require() {
+	local c filterdir f
+	[ "$(id -u)" = 0 ] || bt_skip "needs root (loop devices, FUSE)"
+	[ -c /dev/fuse ] || bt_skip "no /dev/fuse"
+	[ -e /dev/loop-control ] || bt_skip "no /dev/loop-control"
+	for c in nbdkit nbdfuse fusermount3 losetup mountpoint; do
+		command -v "$c" >/dev/null || bt_skip "$c not installed"
+	done
+	losetup -f >/dev/null 2>&1 || bt_skip "no free loop device"
+	filterdir=$(nbdkit --dump-config 2>/dev/null | sed -n 's/^filterdir=//p')
+	for f in error cache; do
+		[ -e "$filterdir/nbdkit-$f-filter.so" ] ||
+			bt_skip "nbdkit has no $f filter (in '$filterdir')"
+	done
+	bt_on_exit fault_cleanup
+}
+
+fault_dir() { echo "$BT_TMP/fault-$1"; }
+
+# fault_dev_error NAME SIZE: a SIZE-byte device whose requests fail on
+# demand (fault_error_on); prints its /dev/loopN and sets FAULT_DEV.
+fault_dev_error() {
+	local d
+	d=$(fault_dir "$1")
+	mkdir -p "$d"
+	echo error >"$d/mode"
+	[ -e "$d/back.img" ] || truncate -s "$2" "$d/back.img"
+	fault_attach "$1"
+}
+
+# fault_dev_writeback NAME SIZE: a SIZE-byte device with a volatile write
+# cache (fault_power_cut loses what was not flushed); prints /dev/loopN
+# and sets FAULT_DEV.
+fault_dev_writeback() {
+	local d
+	d=$(fault_dir "$1")
+	mkdir -p "$d"
+	echo writeback >"$d/mode"
+	[ -e "$d/back.img" ] || truncate -s "$2" "$d/back.img"
+	fault_attach "$1"
+}
+
+# fault_error_on NAME [OP...]: requests of those ops (read, write, trim,
+# zero; default all of them) fail with EIO from now on.
+fault_error_on() {
+	local d op
+	d=$(fault_dir "$1")
+	shift
+	for op in ${*:-$FAULT_OPS}; do
+		case " $FAULT_OPS " in *" $op "*) ;; *) bt_fail "fault_error_on: unknown op '$op'" ;; esac
+		: >"$d/err-$op"
+	done
+}
+
+# fault_error_off NAME [OP...]: those ops (default all) succeed again.
+fault_error_off() {
+	local d op
+	d=$(fault_dir "$1")
+	shift
+	for op in ${*:-$FAULT_OPS}; do rm -f "$d/err-$op"; done
+}
+
+# fault_dev NAME: the current loop device; fault_link NAME: a symlink that
+# always points at it (stable across fault_power_restore, for configs).
+fault_dev() { cat "$(fault_dir "$1")/loop"; }
+fault_link() { echo "$(fault_dir "$1")/link"; }
+
+# fault_backing NAME: the backing file (what survives a power cut).
+fault_backing() { echo "$(fault_dir "$1")/back.img"; }
+
+# fault_power_cut NAME: kill nbdkit hard: writes not yet flushed are gone.
+# Kill the device's user first (see the header).
+fault_power_cut() {
+	local d pid
+	d=$(fault_dir "$1")
+	pid=$(cat "$d/nbdkit.pid" 2>/dev/null)
+	[ -n "$pid" ] || bt_fail "fault_power_cut $1: no nbdkit running"
+	kill -KILL "$pid" 2>/dev/null
+	bt_wait_exit "$pid" 10 || bt_fail "fault_power_cut $1: nbdkit (pid $pid) survived SIGKILL"
+	wait "$pid" 2>/dev/null	# reaped here: no "Killed" job report
+	rm -f "$d/nbdkit.pid"
+	bt_log "power cut on $1 (nbdkit pid $pid killed)"
+}
+
+# fault_power_restore NAME: tear down what is left of the stack and attach
+# the device again over the backing file; prints the new /dev/loopN and
+# sets FAULT_DEV.
+fault_power_restore() {
+	fault_detach "$1"
+	fault_attach "$1"
+}
+
+# fault_attach NAME: nbdkit, nbdfuse and the loop device over back.img.
+fault_attach() {
+	local n=$1 d mode end dev
+	d=$(fault_dir "$n")
+	mode=$(cat "$d/mode")
+	mkdir -p "$d/mnt"
+	rm -f "$d/sock" "$d/nbdkit.pid" "$d/fuse.pid" "$d/loop"
+	local filter=(--filter=error file "$d/back.img")
+	local op
+	if [ "$mode" = error ]; then
+		for op in $FAULT_OPS; do
+			local kop=$op
+			[ "$op" = read ] && kop=pread
+			[ "$op" = write ] && kop=pwrite
+			filter+=("error-$kop-rate=100%" "error-$kop-file=$d/err-$op")
+		done
+	else
+		filter=(--filter=cache file "$d/back.img" cache=writeback)
+	fi
+	# The cache filter keeps its (unlinked) cache file in TMPDIR.
+	TMPDIR=$d nbdkit -f -U "$d/sock" "${filter[@]}" \
+		>>"$d/nbdkit.log" 2>&1 </dev/null &
+	echo $! >"$d/nbdkit.pid"
+	end=$((SECONDS + 20))
+	until [ -S "$d/sock" ]; do
+		bt_pid_running "$(cat "$d/nbdkit.pid")" ||
+			bt_fail "nbdkit for $n exited: $(tail -2 "$d/nbdkit.log")"
+		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdkit for $n: no socket within 20s"
+		sleep 0.05
+	done
+	nbdfuse "$d/mnt/dev" "nbd+unix:///?socket=$d/sock" >>"$d/fuse.log" 2>&1 </dev/null &
+	echo $! >"$d/fuse.pid"
+	until mountpoint -q "$d/mnt" && [ -e "$d/mnt/dev" ]; do
+		bt_pid_running "$(cat "$d/fuse.pid")" ||
+			bt_fail "nbdfuse for $n exited: $(tail -2 "$d/fuse.log")"
+		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdfuse for $n did not mount within 20s"
+		sleep 0.05
+	done
+	dev=$(losetup --direct-io=on -f --show "$d/mnt/dev" 2>>"$d/losetup.log") ||
+		bt_fail "losetup for $n failed: $(tail -1 "$d/losetup.log")"
+	# No readahead: the device's page cache then holds 4 KiB folios, so
+	# writing one block back (a ranged fsync, as RWF_DSYNC does) never
+	# carries its neighbours along: what reaches the device is what was
+	# written and synced, block by block, as on a disk with its own cache.
+	echo 0 >"/sys/block/${dev#/dev/}/queue/read_ahead_kb" ||
+		bt_fail "could not turn readahead off on $dev"
+	echo "$dev" >"$d/loop"
+	ln -sfn "$dev" "$d/link"
+	FAULT_DEV=$dev
+	bt_log "fault device $n ($mode): $dev"
+	echo "$dev"
+}
+
+# fault_detach NAME: loop device, FUSE mount, nbdfuse and nbdkit, by PID;
+# never fails (a half-dead stack is what a power cut leaves).
+fault_detach() {
+	local d dev pid
+	d=$(fault_dir "$1")
+	dev=$(cat "$d/loop" 2>/dev/null)
+	if [ -n "$dev" ]; then
+		losetup -d "$dev" 2>/dev/null
+		fault_wait_loop_gone "$dev" 20
+	fi
+	rm -f "$d/loop"
+	if awk -v m="$d/mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+		fusermount3 -u "$d/mnt" 2>/dev/null || fusermount3 -u -z "$d/mnt" 2>/dev/null
+	fi
+	for pid in $(cat "$d/fuse.pid" "$d/nbdkit.pid" 2>/dev/null); do
+		bt_kill_pid "$pid"
+	done
+	rm -f "$d/fuse.pid" "$d/nbdkit.pid"
+	return 0
+}
+
+# fault_wait_loop_gone DEV DEADLINE_S: a loop device still open elsewhere
+# (udev probing) is only marked for autoclear by losetup -d: wait until it
+# lets go of the FUSE file, or the unmount finds it busy.
+fault_wait_loop_gone() {
+	local f=/sys/block/${1#/dev/}/loop/backing_file end=$((SECONDS + $2))
+	while [ -e "$f" ]; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+fault_cleanup() {
+	local d
+	for d in "$BT_TMP"/fault-*; do
+		[ -d "$d" ] && fault_detach "${d##*/fault-}"
+	done
+	return 0
+}
