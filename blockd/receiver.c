@@ -11,6 +11,9 @@
  *   received --(B: RECV_ACK)--> FIFO --head may start--> in flight
  *     --disk done--> WRITE_ACK / RS_ACK sent --> freed
  *
+ * Acks belong to the connection their frame came on: one that finishes
+ * after its connection died is dropped, never sent on the next one.
+ *
  * The pool of peer_reqs is sized above what the Primary may have
  * outstanding (its transfer log, its FLUSHes, its resync window); a peer
  * exceeding it is misbehaving and is dropped.
@@ -85,6 +88,13 @@ static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
 {
 	struct link_tx *tx = &p->ack_tx;
 
+	if (p->link_gen != link_generation(res->link)) {
+		/* Its connection is gone: the peer of the new one knows
+		 * none of these ids (and resyncs what it lacks). */
+		log_debug("dropped the %s of frame %llu from an earlier connection",
+			  frame_type_name(type), (unsigned long long)p->id);
+		return;
+	}
 	memset(&tx->h, 0, sizeof(tx->h));
 	tx->h.type = type;
 	tx->h.flags = flags;
@@ -346,6 +356,7 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	p->off = h->offset;
 	p->len = h->length;
 	p->buf = buf;
+	p->link_gen = link_generation(res->link);
 	if (h->type == FRAME_RS_CSUM)
 		p->csum = nbd_get32(payload);
 	if (h->type == FRAME_V_REQ)

@@ -89,6 +89,7 @@ struct peer_req {
 	bool flushed;		/* BARRIER: its fdatasync is done */
 	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
 	uint8_t vcrc[4 * FRAME_VERIFY_BLOCKS];	/* V_REQ: the source's CRCs */
+	uint64_t link_gen;	/* the connection it came on: acks go only there */
 	struct link_tx ack_tx;
 	struct link_tx recv_ack_tx;
 	bool recv_ack_pending, ack_pending;
@@ -108,6 +109,7 @@ struct rs_req {
 	bool in_use;
 	bool csum;		/* sent as RS_CSUM, data only on RS_NEED */
 	bool zero;		/* a hole: sent as RS_ZERO */
+	uint64_t link_gen;	/* the connection it is for */
 	struct link_tx tx;
 };
 

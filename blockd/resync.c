@@ -16,7 +16,8 @@
  * The stream is ordered and the target applies overlapping writes in
  * arrival order, so whatever the target writes last is the newest data.
  * Bits are cleared only on RS_ACK; a lost connection leaves them set, so
- * a later resync resumes where this one stopped.
+ * a later resync resumes where this one stopped. Chunks carry the link
+ * generation they were read for and never go out on a later connection.
  */
 #include <errno.h>
 #include <string.h>
@@ -119,7 +120,8 @@ static void rs_read_done(struct disk_io *io, int err)
 	struct rs_req *rs = container_of(io, struct rs_req, io);
 	struct resource *res = rs->res;
 
-	if (err < 0 || res->repl != RS_SYNC_SOURCE || !link_is_up(res->link)) {
+	if (err < 0 || res->repl != RS_SYNC_SOURCE || !link_is_up(res->link) ||
+	    rs->link_gen != link_generation(res->link)) {
 		if (err < 0)
 			log_err("resync read of %u bytes at %llu failed: %s",
 				rs->len, (unsigned long long)rs->off, strerror(-err));
@@ -185,6 +187,7 @@ static bool rs_start_chunk(struct resource *res, uint64_t blk)
 	rs->off = off;
 	rs->len = (uint32_t)len;
 	rs->buf = NULL;
+	rs->link_gen = link_generation(res->link);
 	if (range_is_hole(res, off, rs->len)) {
 		rs->id = ++res->rs_next_id;
 		rs->in_use = rs->busy = true;

@@ -357,6 +357,11 @@ bool link_is_up(const struct link *k)
 	return k && k->up;
 }
 
+uint64_t link_generation(const struct link *k)
+{
+	return k ? k->generation : 0;
+}
+
 uint32_t link_features(const struct link *k)
 {
 	return k && k->up ? k->features : 0;

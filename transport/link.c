@@ -3,6 +3,9 @@
  * A socket (struct lsock) is freed only from its deferred teardown, after
  * its connect, recv and send have all completed, so no completion ever
  * sees a freed socket and no owner callback runs inside a link_*() call.
+ *
+ * A newly authenticated socket that must wait for an old one's down() is
+ * stalled (nothing more is read from it) until then.
  */
 #include "link.h"
 #include "link_priv.h"
@@ -28,6 +31,7 @@
 static void sock_process(struct lsock *s);
 static void sock_kick_tx(struct lsock *s);
 static void sock_arm_recv(struct lsock *s);
+static void link_start_waiting(struct link *k);
 
 /* ---- socket lifecycle ------------------------------------------------- */
 
@@ -103,7 +107,10 @@ static void sock_teardown_run(struct loop_op *op, int res)
 		close(s->fd);
 	if (s->was_up) {
 		log_warn("peer %s: connection lost: %s", k->cfg.peer_name, s->why);
+		k->downs_pending--;
 		k->ops->down(k->owner, s->why);
+		if (!k->downs_pending)
+			link_start_waiting(k);
 	} else if (s->why[0]) {
 		log_info("peer %s: connection attempt ended: %s",
 			 k->cfg.peer_name, s->why);
@@ -142,6 +149,8 @@ void sock_close(struct lsock *s, const char *fmt, ...)
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
 	s->was_up = s->state == LS_UP;
+	if (s->was_up)
+		k->downs_pending++;	/* its down() runs from the teardown */
 	s->state = LS_CLOSING;
 	if (k->up == s)
 		k->up = NULL;
@@ -349,12 +358,9 @@ static void sock_up(struct lsock *s)
 {
 	struct link *k = s->k;
 
-	if (k->up) {
-		sock_close(k->up, "replaced by a new connection from the peer");
-		k->up = NULL;
-	}
 	s->state = LS_UP;
 	k->up = s;
+	k->generation++;
 	k->backoff_ms = 0;
 	k->features = FRAME_FEAT_ALL & s->peer_hello.features;
 	log_info("peer %s: connected and authenticated (%s), features %#x",
@@ -414,7 +420,32 @@ static void sock_auth(struct lsock *s, const uint8_t *p)
 		return;
 	}
 	s->peer_proven = true;
+	if (k->up)
+		sock_close(k->up, "replaced by a new connection from the peer");
+	if (k->downs_pending) {
+		/* The owner hears of the old connection's end before of this
+		 * one; until then nothing more is read from it. */
+		s->up_waiting = true;
+		s->stalled = true;
+		return;
+	}
 	sock_up(s);
+}
+
+/* Every old connection is down: bring up the one that waited. */
+static void link_start_waiting(struct link *k)
+{
+	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
+		struct lsock *s = k->socks[i];
+
+		if (!s || !s->up_waiting)
+			continue;
+		s->up_waiting = false;
+		if (s->state == LS_CLOSING || k->up)
+			continue;
+		sock_up(s);
+		link_kick(k);	/* resumes reading it */
+	}
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -548,7 +579,7 @@ static void sock_process(struct lsock *s)
 {
 	struct link *k = s->k;
 
-	while (s->state == LS_HELLO || s->state == LS_UP) {
+	while (!s->stalled && (s->state == LS_HELLO || s->state == LS_UP)) {
 		uint8_t *p = s->rx + s->rx_start;
 		uint32_t avail = s->rx_end - s->rx_start;
 		struct frame_hdr h;
@@ -608,7 +639,7 @@ static void link_kick_run(struct loop_op *op, int res)
 	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
 		struct lsock *s = k->socks[i];
 
-		if (s && s->stalled) {
+		if (s && s->stalled && !s->up_waiting) {
 			s->stalled = false;
 			sock_process(s);
 		}

@@ -16,6 +16,12 @@
  * Corrupt, oversized or unexpected frames drop the connection with a
  * logged reason; their payload is never handed to the owner.
  * Callbacks run from loop callbacks, never re-entrantly from link_*().
+ *
+ * Connections follow each other strictly: down() of the old one always
+ * runs before up() of its successor (a new connection that replaces a
+ * live one waits for the old one's teardown), and each up connection has
+ * its own generation number, so work begun for one connection can tell
+ * that its connection is gone.
  */
 #ifndef BLOCKD_LINK_H
 #define BLOCKD_LINK_H
@@ -77,6 +83,11 @@ void link_disconnect_after_send(struct link *k, const char *why);
 void link_shutdown(struct link *k);
 
 bool link_is_up(const struct link *k);
+/* The generation of the up connection (or of the last one): it changes
+ * whenever a new connection comes up. An ack, or data read for a request,
+ * that belongs to an older generation must not be sent: the peer of the
+ * new connection knows none of the old ids. */
+uint64_t link_generation(const struct link *k);
 /* FRAME_FEAT_* both sides offered on the up connection (0 when down). */
 uint32_t link_features(const struct link *k);
 /* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */

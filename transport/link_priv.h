@@ -34,6 +34,7 @@ struct lsock {
 	bool was_up;
 	bool recv_armed, send_armed, conn_armed, teardown_queued;
 	bool recv_direct, stalled;
+	bool up_waiting;	/* authenticated; up once the old one is down */
 	bool close_when_sent;	/* disconnect once the queued frames are out */
 	struct loop_op conn_op, recv_op, send_op, teardown_op;
 	char why[160];		/* reason it is closing, for the log */
@@ -85,6 +86,8 @@ struct link {
 	bool kick_queued;
 	struct loop_op kick_op;
 	uint32_t features;	/* negotiated on the up connection */
+	uint64_t generation;	/* of the up (or last) connection */
+	unsigned downs_pending;	/* up sockets closed, down() not yet run */
 };
 
 static inline uint64_t now_ms(void)
