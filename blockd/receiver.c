@@ -11,12 +11,15 @@
  *   received --(B: RECV_ACK)--> FIFO --head may start--> in flight
  *     --disk done--> WRITE_ACK / RS_ACK sent --> freed
  *
+ * A full pool of peer_reqs is back-pressure: the link asks
+ * receiver_frame_ready() before it hands over a stream frame and, while
+ * no peer_req is free, keeps the frame and stops reading the socket, so
+ * TCP holds the peer back (a fast Primary in protocol A, whose every
+ * epoch adds a barrier, easily outruns a slow disk). A freed peer_req
+ * kicks the link.
+ *
  * Acks belong to the connection their frame came on: one that finishes
  * after its connection died is dropped, never sent on the next one.
- *
- * The pool of peer_reqs is sized above what the Primary may have
- * outstanding (its transfer log, its FLUSHes, its resync window); a peer
- * exceeding it is misbehaving and is dropped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,11 +57,15 @@ void receiver_fini(struct resource *res)
  * lives in it is still queued on the link. */
 static void preq_maybe_free(struct resource *res, struct peer_req *p)
 {
+	bool was_empty = !res->preq_free;
+
 	if (!p->finished || p->recv_ack_pending || p->ack_pending)
 		return;
 	p->finished = false;
 	p->next = res->preq_free;
 	res->preq_free = p;
+	if (was_empty)
+		link_kick(res->link);	/* it may be holding a frame back */
 }
 
 static void preq_put(struct resource *res, struct peer_req *p)
@@ -122,6 +129,19 @@ static bool is_write_frame(uint16_t type)
 static bool is_read_frame(uint16_t type)
 {
 	return type == FRAME_RS_CSUM || type == FRAME_V_REQ;
+}
+
+static bool is_stream_frame(uint16_t type)
+{
+	return is_write_frame(type) || is_read_frame(type) ||
+	       type == FRAME_BARRIER;
+}
+
+bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
+{
+	const struct resource *res = owner;
+
+	return !is_stream_frame(h->type) || res->preq_free;
 }
 
 static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
@@ -344,7 +364,8 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	if (!p) {
 		if (buf)
 			bufpool_put(&res->pool, buf, h->length);
-		link_drop(res->link, "peer exceeded its window of outstanding writes");
+		/* The link asks receiver_frame_ready() first: a bug. */
+		link_drop(res->link, "no free request slot for a stream frame");
 		return;
 	}
 	res->preq_free = p->next;

@@ -272,6 +272,8 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf);
 void receiver_peer_lost(struct resource *res);
 void receiver_kick(struct resource *res);
+/* link_ops.ready: is a request slot free for the next stream frame? */
+bool receiver_frame_ready(void *owner, const struct frame_hdr *h);
 
 /* resync.c */
 void resync_start(struct resource *res);

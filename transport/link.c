@@ -4,8 +4,10 @@
  * its connect, recv and send have all completed, so no completion ever
  * sees a freed socket and no owner callback runs inside a link_*() call.
  *
- * A newly authenticated socket that must wait for an old one's down() is
- * stalled (nothing more is read from it) until then.
+ * A socket that stops reading (stalled: no buffer for a data frame, or
+ * the owner not ready for the next frame) keeps what it has buffered and
+ * resumes from link_kick(). A newly authenticated socket that must wait
+ * for an old one's down() is stalled the same way until then.
  */
 #include "link.h"
 #include "link_priv.h"
@@ -17,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,8 +550,28 @@ static void sock_frame(struct lsock *s, const struct frame_hdr *h,
 	}
 }
 
+/* May the owner take a frame with this header now? Only frames it is
+ * handed are asked about: link-level frames and the handshake never wait. */
+static bool sock_owner_ready(struct lsock *s, const struct frame_hdr *h)
+{
+	struct link *k = s->k;
+
+	if (s->state != LS_UP || !k->ops->ready)
+		return true;
+	switch (h->type) {
+	case FRAME_HELLO:
+	case FRAME_AUTH:
+	case FRAME_PING:
+	case FRAME_PING_ACK:
+		return true;
+	default:
+		return k->ops->ready(k->owner, h);
+	}
+}
+
 /* Move buffered bytes into the data frame being received; deliver it
- * once whole. Returns false when more bytes are needed. */
+ * once whole, checked and wanted. Returns false when it cannot go on:
+ * more bytes are needed, the socket closed, or it is stalled. */
 static bool sock_fill_data(struct lsock *s)
 {
 	struct link *k = s->k;
@@ -562,23 +585,58 @@ static bool sock_fill_data(struct lsock *s)
 	s->rx_start += n;
 	if (s->cur_have < s->cur.length)
 		return false;
-	buf = s->cur_buf;
-	s->cur_buf = NULL;
-	if (!frame_crc_ok(s->cur_raw, &s->cur, buf)) {
-		bufpool_put(k->pool, buf, s->cur.length);
-		sock_close(s, "CRC mismatch in %s frame (offset %llu, %u bytes)",
-			   frame_type_name(s->cur.type),
-			   (unsigned long long)s->cur.offset, s->cur.length);
+	if (!s->cur_checked) {
+		if (!frame_crc_ok(s->cur_raw, &s->cur, s->cur_buf)) {
+			bufpool_put(k->pool, s->cur_buf, s->cur.length);
+			s->cur_buf = NULL;
+			sock_close(s, "CRC mismatch in %s frame (offset %llu, %u bytes)",
+				   frame_type_name(s->cur.type),
+				   (unsigned long long)s->cur.offset, s->cur.length);
+			return false;
+		}
+		s->cur_checked = true;
+	}
+	if (!sock_owner_ready(s, &s->cur)) {
+		s->stalled = true;	/* whole and checked: kept until a kick */
 		return false;
 	}
+	buf = s->cur_buf;
+	s->cur_buf = NULL;
+	s->cur_checked = false;
 	k->ops->frame(k->owner, &s->cur, NULL, buf);
+	return true;
+}
+
+/* A data frame's header: set its buffer aside, or stall (nothing free,
+ * or the owner not ready). false when processing stops. */
+static bool sock_start_data(struct lsock *s, const struct frame_hdr *h,
+			    const uint8_t *raw)
+{
+	struct link *k = s->k;
+
+	if (s->state != LS_UP) {
+		sock_close(s, "data before authentication");
+		return false;
+	}
+	if (!sock_owner_ready(s, h)) {
+		s->stalled = true;	/* link_kick resumes */
+		return false;
+	}
+	s->cur_buf = bufpool_get(k->pool, h->length);
+	if (!s->cur_buf) {
+		s->stalled = true;	/* link_kick resumes */
+		return false;
+	}
+	s->cur = *h;
+	s->cur_have = 0;
+	s->cur_checked = false;
+	memcpy(s->cur_raw, raw, FRAME_HDR_BYTES);
+	s->rx_start += FRAME_HDR_BYTES;
 	return true;
 }
 
 static void sock_process(struct lsock *s)
 {
-	struct link *k = s->k;
-
 	while (!s->stalled && (s->state == LS_HELLO || s->state == LS_UP)) {
 		uint8_t *p = s->rx + s->rx_start;
 		uint32_t avail = s->rx_end - s->rx_start;
@@ -601,33 +659,40 @@ static void sock_process(struct lsock *s)
 			break;
 		}
 		if (frame_has_data(h.type)) {
-			if (s->state != LS_UP) {
-				sock_close(s, "data before authentication");
+			if (!sock_start_data(s, &h, p))
 				break;
-			}
-			s->cur_buf = bufpool_get(k->pool, h.length);
-			if (!s->cur_buf) {
-				s->stalled = true;	/* link_kick resumes */
-				break;
-			}
-			s->cur = h;
-			s->cur_have = 0;
-			memcpy(s->cur_raw, p, FRAME_HDR_BYTES);
-			s->rx_start += FRAME_HDR_BYTES;
 			continue;
 		}
 		if (avail < FRAME_HDR_BYTES + h.payload_len)
 			break;
-		s->rx_start += FRAME_HDR_BYTES + h.payload_len;
 		if (!frame_crc_ok(p, &h, p + FRAME_HDR_BYTES)) {
 			sock_close(s, "CRC mismatch in %s frame",
 				   frame_type_name(h.type));
 			break;
 		}
+		if (!sock_owner_ready(s, &h)) {
+			s->stalled = true;	/* stays in rx until a kick */
+			break;
+		}
+		s->rx_start += FRAME_HDR_BYTES + h.payload_len;
 		sock_frame(s, &h, p + FRAME_HDR_BYTES);
 	}
 	sock_arm_recv(s);
 	sock_maybe_teardown(s);
+}
+
+/* Does the peer's TCP still acknowledge what this side sends? For a
+ * socket that stopped reading: its frames (pings included) sit unread,
+ * but the peer is alive as long as its kernel acknowledges the pings and
+ * acks this side keeps sending. */
+bool sock_peer_heard(const struct lsock *s, uint32_t within_ms)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	return ti.tcpi_last_ack_recv < within_ms;
 }
 
 static void link_kick_run(struct loop_op *op, int res)

@@ -22,6 +22,12 @@
  * live one waits for the old one's teardown), and each up connection has
  * its own generation number, so work begun for one connection can tell
  * that its connection is gone.
+ *
+ * Back-pressure: before a frame is handed to the owner, ready() may say
+ * "not now"; the link then keeps the frame, stops reading the socket (so
+ * TCP holds the peer back) and asks again after link_kick(). A socket
+ * held that way is not taken for a silent peer while the peer's TCP
+ * still acknowledges what this side sends.
  */
 #ifndef BLOCKD_LINK_H
 #define BLOCKD_LINK_H
@@ -56,6 +62,10 @@ struct link_ops {
 	 * into the link's buffer, valid during the call only. */
 	void (*frame)(void *owner, const struct frame_hdr *h,
 		      const uint8_t *payload, uint8_t *buf);
+	/* May a frame with this header be handed over now? false: keep it
+	 * and stop reading until link_kick(). Asked before a data frame's
+	 * buffer is taken, and again before delivery. NULL: always. */
+	bool (*ready)(void *owner, const struct frame_hdr *h);
 };
 
 struct link_config {
@@ -92,7 +102,8 @@ uint64_t link_generation(const struct link *k);
 uint32_t link_features(const struct link *k);
 /* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */
 void link_send(struct link *k, struct link_tx *tx);
-/* Buffers were released: retry a receive that waited for one. */
+/* Buffers or the owner's request slots were released: retry a receive
+ * that waited for them. */
 void link_kick(struct link *k);
 /* Drop the up connection with a reason (a protocol violation seen by the
  * owner); down() follows. */

@@ -33,8 +33,10 @@ struct lsock {
 	bool have_peer_hello;
 	bool was_up;
 	bool recv_armed, send_armed, conn_armed, teardown_queued;
-	bool recv_direct, stalled;
+	bool recv_direct;
+	bool stalled;		/* not reading: no buffer, or the owner not ready */
 	bool up_waiting;	/* authenticated; up once the old one is down */
+	bool cur_checked;	/* the data frame in cur_buf passed its CRC */
 	bool close_when_sent;	/* disconnect once the queued frames are out */
 	struct loop_op conn_op, recv_op, send_op, teardown_op;
 	char why[160];		/* reason it is closing, for the log */
@@ -106,6 +108,7 @@ void sock_close(struct lsock *s, const char *fmt, ...)
 void sock_maybe_teardown(struct lsock *s);
 void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
 		    uint64_t id);
+bool sock_peer_heard(const struct lsock *s, uint32_t within_ms);
 
 /* connect.c */
 void link_arm_dial_timer(struct link *k);
