@@ -22,6 +22,7 @@
  * after its connection died is dropped, never sent on the next one.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,30 +343,60 @@ static void receiver_process(struct resource *res)
 	}
 }
 
+/* Lengths the receiver can serve: a resync chunk (checksummed or not) is
+ * at most RS_CHUNK_BYTES and a verify request FRAME_VERIFY_BLOCKS blocks;
+ * anything larger could wait forever for a buffer. NULL if fine. */
+static const char *bad_length(const struct frame_hdr *h)
+{
+	switch (h->type) {
+	case FRAME_RS_CSUM:
+	case FRAME_RS_DATA:
+		return h->length > RS_CHUNK_BYTES
+			? "is larger than a resync chunk (1 MiB)" : NULL;
+	case FRAME_V_REQ:
+		return h->length > FRAME_VERIFY_BLOCKS * BITMAP_BLOCK_BYTES
+			? "is larger than a verify request" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void frame_refused(struct resource *res, const struct frame_hdr *h,
+			  uint8_t *buf, const char *why)
+{
+	char msg[160];
+
+	if (buf)
+		bufpool_put(&res->pool, buf, h->length);
+	snprintf(msg, sizeof(msg), "%s of %u bytes at %llu %s",
+		 frame_type_name(h->type), h->length,
+		 (unsigned long long)h->offset, why);
+	link_drop(res->link, msg);
+}
+
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf)
 {
 	struct peer_req *p = res->preq_free;
+	const char *why;
 
 	if (h->type != FRAME_BARRIER && h->length == 0) {
-		if (buf)
-			bufpool_put(&res->pool, buf, h->length);
-		link_drop(res->link, "zero-length write frame");
+		frame_refused(res, h, buf, "is empty");
 		return;
 	}
 	if (h->type != FRAME_BARRIER &&
 	    (h->offset > res->disk.size_bytes ||
 	     h->length > res->disk.size_bytes - h->offset)) {
-		if (buf)
-			bufpool_put(&res->pool, buf, h->length);
-		link_drop(res->link, "write frame beyond the end of the disk");
+		frame_refused(res, h, buf, "ends beyond the end of the disk");
+		return;
+	}
+	if ((why = bad_length(h))) {
+		frame_refused(res, h, buf, why);
 		return;
 	}
 	if (!p) {
-		if (buf)
-			bufpool_put(&res->pool, buf, h->length);
 		/* The link asks receiver_frame_ready() first: a bug. */
-		link_drop(res->link, "no free request slot for a stream frame");
+		frame_refused(res, h, buf, "found no free request slot");
 		return;
 	}
 	res->preq_free = p->next;

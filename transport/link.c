@@ -608,7 +608,8 @@ static bool sock_fill_data(struct lsock *s)
 }
 
 /* A data frame's header: set its buffer aside, or stall (nothing free,
- * or the owner not ready). false when processing stops. */
+ * or the owner not ready), or refuse a frame no buffer could ever hold.
+ * false when processing stops. */
 static bool sock_start_data(struct lsock *s, const struct frame_hdr *h,
 			    const uint8_t *raw)
 {
@@ -616,6 +617,13 @@ static bool sock_start_data(struct lsock *s, const struct frame_hdr *h,
 
 	if (s->state != LS_UP) {
 		sock_close(s, "data before authentication");
+		return false;
+	}
+	if (h->length > k->pool->size_bytes) {
+		/* Waiting for a buffer would wait forever. */
+		sock_close(s, "a %u-byte %s frame can never fit in the %zu-byte "
+			   "buffer pool (buffer-mib)", h->length,
+			   frame_type_name(h->type), k->pool->size_bytes);
 		return false;
 	}
 	if (!sock_owner_ready(s, h)) {
