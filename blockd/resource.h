@@ -108,7 +108,7 @@ struct rs_req {
 	bool busy;		/* not yet handed to the socket: app writes wait */
 	bool in_use;
 	bool csum;		/* sent as RS_CSUM, data only on RS_NEED */
-	bool zero;		/* a hole: sent as RS_ZERO */
+	bool zero;		/* reads as zeroes: sent as RS_ZERO */
 	uint64_t link_gen;	/* the connection it is for */
 	struct link_tx tx;
 };

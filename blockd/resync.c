@@ -6,8 +6,8 @@
  *
  *   pick dirty chunk --overlaps an active write--> skip, come back later
  *        |
- *        busy: read it (or, if it is a hole, send RS_ZERO without reading)
- *        --> RS_DATA handed to the socket: not busy
+ *        busy: read it --all zeroes--> RS_ZERO, else RS_DATA (or RS_CSUM)
+ *        --> handed to the socket: not busy
  *        --> target wrote it (RS_ACK): clear its bits
  *
  * A resync write never overwrites a newer application write: while a
@@ -115,6 +115,11 @@ static void rs_send(struct resource *res, struct rs_req *rs, uint16_t type)
 	link_send(res->link, &rs->tx);
 }
 
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
 static void rs_read_done(struct disk_io *io, int err)
 {
 	struct rs_req *rs = container_of(io, struct rs_req, io);
@@ -128,6 +133,16 @@ static void rs_read_done(struct disk_io *io, int err)
 		rs_free(res, rs);
 		res->rs_skipped = true;	/* its bits stay set: come back for it */
 		writepath_retry_waiting(res);
+		return;
+	}
+	if (all_zero(rs->buf, rs->len)) {
+		/* Holes and written zeroes alike cross as a range, found
+		 * without asking the filesystem (lseek would block the loop). */
+		bufpool_put(&res->pool, rs->buf, rs->len);
+		rs->buf = NULL;
+		rs->zero = true;
+		rs->csum = false;
+		rs_send(res, rs, FRAME_RS_ZERO);
 		return;
 	}
 	rs_send(res, rs, rs->csum ? FRAME_RS_CSUM : FRAME_RS_DATA);
@@ -151,14 +166,6 @@ struct rs_req *resync_req_get(struct resource *res)
 		if (!res->rsreqs[i].in_use)
 			return &res->rsreqs[i];
 	return NULL;
-}
-
-static bool range_is_hole(struct resource *res, uint64_t off, uint32_t len)
-{
-	struct disk_extent ext;
-
-	return disk_block_status(&res->disk, off, len, &ext, 1) == 1 &&
-	       ext.hole && ext.len >= len;
 }
 
 /* Start one chunk at block blk. false when resources ran out. */
@@ -188,16 +195,6 @@ static bool rs_start_chunk(struct resource *res, uint64_t blk)
 	rs->len = (uint32_t)len;
 	rs->buf = NULL;
 	rs->link_gen = link_generation(res->link);
-	if (range_is_hole(res, off, rs->len)) {
-		rs->id = ++res->rs_next_id;
-		rs->in_use = rs->busy = true;
-		rs->zero = true;
-		rs->csum = false;
-		res->rs_inflight++;
-		res->rs_cursor = end;
-		rs_send(res, rs, FRAME_RS_ZERO);
-		return true;
-	}
 	rs->buf = bufpool_get(&res->pool, len);
 	if (!rs->buf)
 		return false;
@@ -355,7 +352,7 @@ void resync_ack(struct resource *res, uint64_t id, bool same)
 		if (rs->in_use && !rs->busy && rs->id == id) {
 			bitmap_clear_range(&res->oos, rs->off, rs->len);
 			/* Only block data that crossed the wire counts as
-			 * sent; holes and matching checksums did not. */
+			 * sent; zeroes and matching checksums did not. */
 			if (same)
 				res->resync_same_bytes += rs->len;
 			else if (rs->zero)
