@@ -20,6 +20,11 @@
  *
  * Acks belong to the connection their frame came on: one that finishes
  * after its connection died is dropped, never sent on the next one.
+ *
+ * A node promoted while writes of the old Primary are still queued or in
+ * flight here makes its own overlapping writes wait for them
+ * (receiver_overlaps, asked by the write path; each completion here
+ * retries them), so they land in the order they were made.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -145,6 +150,25 @@ bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 	return !is_stream_frame(h->type) || res->preq_free;
 }
 
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool list_overlaps(const struct peer_req *q, uint64_t off, uint64_t len)
+{
+	for (; q; q = q->next)
+		if (is_write_frame(q->type) && ranges_overlap(q->off, q->len, off, len))
+			return true;
+	return false;
+}
+
+bool receiver_overlaps(const struct resource *res, uint64_t off, uint64_t len)
+{
+	return list_overlaps(res->fifo, off, len) ||
+	       list_overlaps(res->inflight, off, len);
+}
+
 static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
 {
 	for (const struct peer_req *q = res->inflight; q; q = q->next)
@@ -240,10 +264,8 @@ static void io_done(struct disk_io *io, int err)
 		if (err == 0) {
 			res->rs_applied_bytes += p->len;
 			bitmap_clear_range(&res->oos, p->off, p->len);
-			if (res->role == ROLE_PRIMARY) {
+			if (res->role == ROLE_PRIMARY)
 				resource_retry_reads(res);
-				writepath_retry_waiting(res);
-			}
 		}
 		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
 		if (err)	/* an RS chunk that failed: the source keeps its bits */
@@ -252,6 +274,8 @@ static void io_done(struct disk_io *io, int err)
 		send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
 	preq_put(res, p);
+	if (res->role == ROLE_PRIMARY)
+		writepath_retry_waiting(res);	/* writes that overlapped it */
 	receiver_process(res);
 }
 

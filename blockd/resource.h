@@ -274,6 +274,8 @@ void receiver_peer_lost(struct resource *res);
 void receiver_kick(struct resource *res);
 /* link_ops.ready: is a request slot free for the next stream frame? */
 bool receiver_frame_ready(void *owner, const struct frame_hdr *h);
+/* Does a write of the peer's, queued or in flight, touch [off, len)? */
+bool receiver_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 
 /* resync.c */
 void resync_start(struct resource *res);
