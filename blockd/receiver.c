@@ -25,6 +25,14 @@
  * flight here makes its own overlapping writes wait for them
  * (receiver_overlaps, asked by the write path; each completion here
  * retries them), so they land in the order they were made.
+ *
+ * Resync data (RS_DATA, RS_ZERO) only fills blocks still marked out of
+ * sync here: a clear bit means this node got the block before and may
+ * have written it since (a Primary SyncTarget), so the chunk is written
+ * as the runs of blocks still marked, and a block written since is never
+ * overwritten by older data. On a SyncSource, a write of the peer's
+ * waits while a resync chunk over it is being read (resync.c), so the
+ * read sees it whole or not at all.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -169,6 +177,11 @@ bool receiver_overlaps(const struct resource *res, uint64_t off, uint64_t len)
 	       list_overlaps(res->inflight, off, len);
 }
 
+bool receiver_writing(const struct resource *res, uint64_t off, uint64_t len)
+{
+	return list_overlaps(res->inflight, off, len);
+}
+
 static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
 {
 	for (const struct peer_req *q = res->inflight; q; q = q->next)
@@ -197,10 +210,126 @@ static void rx_kick_run(struct loop_op *op, int r)
 	receiver_process(res);
 }
 
+static void io_done(struct disk_io *io, int err);
+
+/* The next run of blocks of an RS_DATA/RS_ZERO chunk still marked out of
+ * sync here, from run_off on: false when none is left. */
+static bool rs_next_run(struct resource *res, struct peer_req *p)
+{
+	uint64_t end = p->off + p->len, first, start, stop;
+
+	if (!res->oos.words) {	/* no bitmap to go by: the whole chunk */
+		if (p->run_off > p->off)
+			return false;
+		p->run_len = p->len;
+		return true;
+	}
+	first = bitmap_next_set(&res->oos, p->run_off / BITMAP_BLOCK_BYTES);
+	start = first * BITMAP_BLOCK_BYTES;
+	if (first >= res->oos.nbits || start >= end)
+		return false;
+	if (start < p->run_off)
+		start = p->run_off;
+	stop = bitmap_next_clear(&res->oos, first) * BITMAP_BLOCK_BYTES;
+	if (stop > end)
+		stop = end;
+	p->run_off = start;
+	p->run_len = (uint32_t)(stop - start);
+	return true;
+}
+
+static void submit_io(struct resource *res, struct peer_req *p)
+{
+	struct disk_io *io = &p->io;
+
+	memset(io, 0, sizeof(*io));
+	io->off = p->off;
+	io->len = p->len;
+	io->buf = p->buf;
+	io->done = io_done;
+	switch (p->type) {
+	case FRAME_DATA:
+		io->cmd = DISK_WRITE;
+		break;
+	case FRAME_RS_DATA:
+		io->cmd = DISK_WRITE;
+		io->off = p->run_off;
+		io->len = p->run_len;
+		io->buf = p->buf + (p->run_off - p->off);
+		break;
+	case FRAME_TRIM:
+		io->cmd = DISK_TRIM;
+		break;
+	case FRAME_RS_CSUM:
+	case FRAME_V_REQ:
+		io->cmd = DISK_READ;
+		break;
+	case FRAME_RS_ZERO:
+		io->cmd = DISK_ZERO;
+		io->off = p->run_off;
+		io->len = p->run_len;
+		break;
+	default:
+		io->cmd = DISK_ZERO;
+		if (p->flags & FRAME_F_NO_HOLE)
+			io->flags |= DISK_F_NO_HOLE;
+		break;
+	}
+	if (p->flags & FRAME_F_FUA)
+		io->flags |= DISK_F_FUA;
+	disk_submit(&res->disk, io);
+}
+
+static void read_frame_done(struct resource *res, struct peer_req *p, int err)
+{
+	if (p->type == FRAME_V_REQ) {
+		uint64_t mask;
+
+		verify_target_done(res, p, err, &mask);
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+		p->off = mask;	/* the reply carries the mask in its offset */
+		send_ack(res, p, FRAME_V_REPLY, 0, 0);
+		return;
+	}
+	/* RS_CSUM */
+	bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
+
+	bufpool_put(&res->pool, p->buf, p->len);
+	p->buf = NULL;
+	link_kick(res->link);
+	if (same) {
+		res->resync_same_bytes += p->len;
+		res->rs_applied_bytes += p->len;
+		bitmap_clear_range(&res->oos, p->off, p->len);
+		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
+	} else {
+		send_ack(res, p, FRAME_RS_NEED, 0, 0);
+	}
+}
+
+/* A resync chunk is applied (or failed): its blocks are here now. */
+static void rs_write_done(struct resource *res, struct peer_req *p, int err)
+{
+	if (err == 0) {
+		if (p->type == FRAME_RS_DATA)
+			res->resync_received_bytes += p->len;
+		res->rs_applied_bytes += p->len;
+		bitmap_clear_range(&res->oos, p->off, p->len);
+		if (res->role == ROLE_PRIMARY)
+			resource_retry_reads(res);
+	}
+	send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
+	if (err)	/* an RS chunk that failed: the source keeps its bits */
+		link_drop(res->link, "local write of resync data failed");
+}
+
 static void io_done(struct disk_io *io, int err)
 {
 	struct peer_req *p = container_of(io, struct peer_req, io);
 	struct resource *res = p->res;
+	bool rs = p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO;
 
 	if (p->type == FRAME_BARRIER) {
 		/* The flushing barrier's fdatasync; the barrier stays at the
@@ -213,108 +342,69 @@ static void io_done(struct disk_io *io, int err)
 		receiver_process(res);
 		return;
 	}
+	if (rs && err == 0) {
+		p->run_off += p->run_len;
+		if (rs_next_run(res, p)) {
+			submit_io(res, p);	/* stays in flight */
+			return;
+		}
+	}
 	inflight_del(res, p);
-	if (p->type == FRAME_V_REQ) {
-		uint64_t mask;
-
-		verify_target_done(res, p, err, &mask);
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-		p->off = mask;	/* the reply carries the mask in its offset */
-		send_ack(res, p, FRAME_V_REPLY, 0, 0);
-		preq_put(res, p);
-		receiver_process(res);
-		return;
-	}
-	if (p->type == FRAME_RS_CSUM) {
-		bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
-
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-		if (same) {
-			res->resync_same_bytes += p->len;
-			res->rs_applied_bytes += p->len;
-			bitmap_clear_range(&res->oos, p->off, p->len);
-			send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
-		} else {
-			send_ack(res, p, FRAME_RS_NEED, 0, 0);
-		}
-		preq_put(res, p);
-		receiver_process(res);
-		return;
-	}
-	if (err < 0) {
-		log_err("applying the peer's %u bytes at %llu failed: %s",
-			p->len, (unsigned long long)p->off, strerror(-err));
-		if (err == -EIO)
-			resource_local_io_error(res, err);
-	}
-	else if (p->type == FRAME_DATA)
-		res->written_bytes += p->len;
-	if (p->buf) {
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-	}
-	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
-		if (err == 0 && p->type == FRAME_RS_DATA)
-			res->resync_received_bytes += p->len;
-		if (err == 0) {
-			res->rs_applied_bytes += p->len;
-			bitmap_clear_range(&res->oos, p->off, p->len);
-			if (res->role == ROLE_PRIMARY)
-				resource_retry_reads(res);
-		}
-		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
-		if (err)	/* an RS chunk that failed: the source keeps its bits */
-			link_drop(res->link, "local write of resync data failed");
+	if (is_read_frame(p->type)) {
+		read_frame_done(res, p, err);
 	} else {
-		send_ack(res, p, FRAME_WRITE_ACK, err, 0);
+		if (err < 0) {
+			log_err("applying the peer's %u bytes at %llu failed: %s",
+				p->len, (unsigned long long)p->off, strerror(-err));
+			if (err == -EIO)
+				resource_local_io_error(res, err);
+		} else if (p->type == FRAME_DATA) {
+			res->written_bytes += p->len;
+		}
+		if (p->buf) {
+			bufpool_put(&res->pool, p->buf, p->len);
+			p->buf = NULL;
+			link_kick(res->link);
+		}
+		if (rs)
+			rs_write_done(res, p, err);
+		else
+			send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
 	preq_put(res, p);
 	if (res->role == ROLE_PRIMARY)
 		writepath_retry_waiting(res);	/* writes that overlapped it */
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		resync_pump(res);	/* chunks that waited for it */
 	receiver_process(res);
 }
 
-static void start_write(struct resource *res, struct peer_req *p)
+static void rs_nothing_run(struct loop_op *op, int r)
 {
-	struct disk_io *io = &p->io;
+	(void)r;
+	io_done(container_of(op, struct disk_io, op), 0);
+}
 
-	memset(io, 0, sizeof(*io));
-	io->off = p->off;
-	io->len = p->len;
-	io->buf = p->buf;
-	io->done = io_done;
-	switch (p->type) {
-	case FRAME_DATA:
-	case FRAME_RS_DATA:
-		io->cmd = DISK_WRITE;
-		break;
-	case FRAME_TRIM:
-		io->cmd = DISK_TRIM;
-		break;
-	case FRAME_RS_CSUM:
-	case FRAME_V_REQ:
-		io->cmd = DISK_READ;
-		break;
-	default:
-		io->cmd = DISK_ZERO;
-		if (p->flags & FRAME_F_NO_HOLE)
-			io->flags |= DISK_F_NO_HOLE;
-		break;
-	}
-	if (p->flags & FRAME_F_FUA)
-		io->flags |= DISK_F_FUA;
+/* Start the FIFO head. Resync data first looks for blocks still to
+ * fill: a chunk with none left completes without touching the disk. */
+static void start_io(struct resource *res, struct peer_req *p)
+{
 	p->prev = NULL;
 	p->next = res->inflight;
 	if (res->inflight)
 		res->inflight->prev = p;
 	res->inflight = p;
 	res->inflight_count++;
-	disk_submit(&res->disk, io);
+	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
+		p->run_off = p->off;
+		p->run_len = 0;
+		if (!rs_next_run(res, p)) {
+			/* Every block came before: all of it is newer here. */
+			loop_defer(res->loop, &p->io.op, rs_nothing_run, 0);
+			return;
+		}
+	}
+	submit_io(res, p);
 }
 
 void receiver_kick(struct resource *res)
@@ -337,6 +427,11 @@ static void receiver_process(struct resource *res)
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			if (overlaps_inflight(res, p))
 				return;
+			/* On a SyncSource: not while a chunk over it is read
+			 * for the resync (resync_chunk_sent kicks). */
+			if (is_write_frame(p->type) &&
+			    resync_busy_overlaps(res, p->off, p->len))
+				return;
 			if (is_read_frame(p->type) && !p->buf &&
 			    !(p->buf = bufpool_get(&res->pool, p->len)))
 				return;	/* io_done frees buffers and retries */
@@ -358,7 +453,7 @@ static void receiver_process(struct resource *res)
 			res->fifo_tail = NULL;
 		p->next = NULL;
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
-			start_write(res, p);
+			start_io(res, p);
 		} else if (p->type == FRAME_BARRIER) {
 			if (p->flags & FRAME_F_FLUSH)
 				send_ack(res, p, FRAME_BARRIER_ACK, 0, 0);

@@ -118,7 +118,7 @@ void verify_pump(struct resource *res)
 		rs->len = (uint32_t)len;
 		rs->id = ++res->rs_next_id;
 		rs->in_use = rs->busy = true;
-		rs->csum = rs->zero = false;
+		rs->csum = rs->zero = rs->need = false;
 		rs->link_gen = link_generation(res->link);
 		res->rs_inflight++;
 		res->rs_tokens -= (int64_t)len;
