@@ -116,8 +116,8 @@ struct rs_req {
 	struct link_tx tx;
 };
 
-/* A range the Primary SyncTarget asked for (RS_PRIO): its dirty blocks
- * are sent from next on. */
+/* A range the Primary SyncTarget asked for (RS_PRIO), sent from next on
+ * whatever the source's bitmap says: the target lacks it. */
 struct rs_prio {
 	uint64_t off, len;
 	uint64_t next;		/* first byte not yet sent or on its way */
@@ -297,6 +297,10 @@ void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
 void resync_prio(struct resource *res, uint64_t off, uint64_t len);
 bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len);
+/* The same question without asking the source for anything. */
+bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len);
+/* Primary SyncTarget, once a second: ask again for what I/O waits on. */
+void resync_target_tick(struct resource *res);
 void resource_retry_reads(struct resource *res);
 struct rs_req *resync_req_get(struct resource *res);
 void resync_chunk_sent(struct link_tx *tx, int err);

@@ -32,8 +32,11 @@
  * generation they were read for and never go out on a later connection.
  *
  * A Primary SyncTarget's reads and writes of blocks it lacks wait until
- * they come (resync_target_lacks); the source serves the dirty blocks of
- * such ranges before its scan.
+ * they come (resync_target_lacks); the source serves such ranges before
+ * its scan, whatever its own bitmap says (the target may lack more than
+ * the source counts: a resync by request marks every block on the
+ * target), also while the resync is paused, and the target asks again
+ * every second for what its I/O still waits on, so none waits forever.
  */
 #include <errno.h>
 #include <string.h>
@@ -371,9 +374,9 @@ void resync_prio(struct resource *res, uint64_t off, uint64_t len)
 	resync_pump(res);
 }
 
-/* Serve the dirty blocks of the ranges asked for first, in order; what a
- * chunk in flight covers is on its way already. false when no chunk slot
- * or buffer is left. */
+/* Serve the ranges asked for first, in order; what a chunk in flight
+ * covers is on its way already. false when no chunk slot or buffer is
+ * left. */
 static bool prio_pump(struct resource *res)
 {
 	while (res->rs_inflight < RS_REQS_MAX && res->rs_prio_n) {
@@ -383,12 +386,6 @@ static bool prio_pump(struct resource *res)
 
 		while (off < end && (rs = chunk_at(res, off)))
 			off = rs->off + rs->len;
-		if (off < end)	/* what is in sync here needs no sending */
-			off = min_u64(bitmap_next_set(&res->oos, off / B) * B, end);
-		if (off < end && (rs = chunk_at(res, off))) {
-			p->next = off;
-			continue;
-		}
 		p->next = off;
 		if (off >= end) {
 			memmove(&res->rs_prio[0], &res->rs_prio[1],
@@ -396,8 +393,7 @@ static bool prio_pump(struct resource *res)
 			res->rs_prio_n--;
 			continue;
 		}
-		stop = chunk_end(res, off, min_u64(end,
-				 bitmap_next_clear(&res->oos, off / B) * B));
+		stop = chunk_end(res, off, end);
 		switch (rs_start_chunk(res, off, stop - off)) {
 		case RS_STARTED:
 			p->next = stop;
@@ -460,16 +456,17 @@ void resync_pump(struct resource *res)
 		if (rs->in_use && rs->need && !rs->buf)
 			rs_need_try(res, rs);
 	}
-	if (res->repl != RS_SYNC_SOURCE || res->sync_paused || res->peer_paused)
+	/* Ranges a Primary SyncTarget waits for: also while paused. */
+	if (!prio_pump(res))
 		return;
-	if (prio_pump(res))
+	if (res->repl == RS_SYNC_SOURCE && !res->sync_paused && !res->peer_paused)
 		scan_pump(res);
 }
 
 void resync_start(struct resource *res)
 {
+	/* Ranges asked for during the bitmap exchange are kept. */
 	res->rs_cursor = 0;
-	res->rs_prio_n = 0;
 	res->rs_skipped = false;
 	res->rs_total_bytes = bitmap_dirty_bytes(&res->oos);
 	res->rs_started_ms = mono_ms();
@@ -565,21 +562,40 @@ static void prio_sent(struct link_tx *tx, int err)
 }
 
 /* Target that is Primary: I/O to [off, len) must wait while any of its
- * blocks is still to come from the source; ask for them first. true when
- * the caller must wait. */
-bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
+ * blocks is still to come from the source. While the bitmaps are being
+ * exchanged this node's bitmap is not whole yet: everything waits
+ * (resync_target_tick retries). */
+bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len)
 {
 	if (res->role != ROLE_PRIMARY ||
-	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T) ||
-	    !bitmap_test_range(&res->oos, off, len))
+	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T))
 		return false;
+	return res->bm_exchange || bitmap_test_range(&res->oos, off, len);
+}
+
+/* The same, and ask the source for the range first. true when the
+ * caller must wait. */
+bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
+{
+	uint64_t first;
+
+	if (!resync_target_waits(res, off, len))
+		return false;
+	if (res->bm_exchange)
+		return true;
+	/* From the first block lacking on: what is before it is here. */
+	first = bitmap_next_set(&res->oos, off / B) * B;
+	if (first > off) {
+		len -= first - off;
+		off = first;
+	}
 	for (unsigned i = 0; i < PRIO_TX_MAX; i++) {
 		struct prio_req *p = &res->prio[i];
 
 		if (p->busy)
 			continue;
-		/* If every slot is busy the request is simply not sent: the
-		 * running resync reaches the range anyway. */
+		/* If every slot is busy the request is not sent now:
+		 * resync_target_tick asks again. */
 		memset(&p->tx.h, 0, sizeof(p->tx.h));
 		p->tx.h.type = FRAME_RS_PRIO;
 		p->tx.h.offset = off;
@@ -591,4 +607,19 @@ bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
 		break;
 	}
 	return true;
+}
+
+/* Primary SyncTarget, once a second: a request for a range can be lost
+ * (no free slot here, a full queue or a resync not yet started on the
+ * source), so what reads still wait on is asked for again, and waiting
+ * I/O is retried (the write path asks again for its first waiter). */
+void resync_target_tick(struct resource *res)
+{
+	if (res->role != ROLE_PRIMARY ||
+	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T))
+		return;
+	for (struct blk_req *r = res->reads_waiting; r; r = r->next)
+		resync_target_lacks(res, r->local.off, r->local.len);
+	resource_retry_reads(res);
+	writepath_retry_waiting(res);
 }
