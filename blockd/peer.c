@@ -603,6 +603,7 @@ const struct link_ops peer_link_ops = {
 	.up = peer_up,
 	.down = peer_down,
 	.frame = peer_frame,
+	.ready = receiver_frame_ready,	/* back-pressure: see receiver.c */
 };
 
 /* ---- resync end, roles, commands ------------------------------------- */

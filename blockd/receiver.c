@@ -11,11 +11,31 @@
  *   received --(B: RECV_ACK)--> FIFO --head may start--> in flight
  *     --disk done--> WRITE_ACK / RS_ACK sent --> freed
  *
- * The pool of peer_reqs is sized above what the Primary may have
- * outstanding (its transfer log, its FLUSHes, its resync window); a peer
- * exceeding it is misbehaving and is dropped.
+ * A full pool of peer_reqs is back-pressure: the link asks
+ * receiver_frame_ready() before it hands over a stream frame and, while
+ * no peer_req is free, keeps the frame and stops reading the socket, so
+ * TCP holds the peer back (a fast Primary in protocol A, whose every
+ * epoch adds a barrier, easily outruns a slow disk). A freed peer_req
+ * kicks the link.
+ *
+ * Acks belong to the connection their frame came on: one that finishes
+ * after its connection died is dropped, never sent on the next one.
+ *
+ * A node promoted while writes of the old Primary are still queued or in
+ * flight here makes its own overlapping writes wait for them
+ * (receiver_overlaps, asked by the write path; each completion here
+ * retries them), so they land in the order they were made.
+ *
+ * Resync data (RS_DATA, RS_ZERO) only fills blocks still marked out of
+ * sync here: a clear bit means this node got the block before and may
+ * have written it since (a Primary SyncTarget), so the chunk is written
+ * as the runs of blocks still marked, and a block written since is never
+ * overwritten by older data. On a SyncSource, a write of the peer's
+ * waits while a resync chunk over it is being read (resync.c), so the
+ * read sees it whole or not at all.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,11 +71,15 @@ void receiver_fini(struct resource *res)
  * lives in it is still queued on the link. */
 static void preq_maybe_free(struct resource *res, struct peer_req *p)
 {
+	bool was_empty = !res->preq_free;
+
 	if (!p->finished || p->recv_ack_pending || p->ack_pending)
 		return;
 	p->finished = false;
 	p->next = res->preq_free;
 	res->preq_free = p;
+	if (was_empty)
+		link_kick(res->link);	/* it may be holding a frame back */
 }
 
 static void preq_put(struct resource *res, struct peer_req *p)
@@ -85,6 +109,13 @@ static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
 {
 	struct link_tx *tx = &p->ack_tx;
 
+	if (p->link_gen != link_generation(res->link)) {
+		/* Its connection is gone: the peer of the new one knows
+		 * none of these ids (and resyncs what it lacks). */
+		log_debug("dropped the %s of frame %llu from an earlier connection",
+			  frame_type_name(type), (unsigned long long)p->id);
+		return;
+	}
 	memset(&tx->h, 0, sizeof(tx->h));
 	tx->h.type = type;
 	tx->h.flags = flags;
@@ -112,6 +143,43 @@ static bool is_write_frame(uint16_t type)
 static bool is_read_frame(uint16_t type)
 {
 	return type == FRAME_RS_CSUM || type == FRAME_V_REQ;
+}
+
+static bool is_stream_frame(uint16_t type)
+{
+	return is_write_frame(type) || is_read_frame(type) ||
+	       type == FRAME_BARRIER;
+}
+
+bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
+{
+	const struct resource *res = owner;
+
+	return !is_stream_frame(h->type) || res->preq_free;
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool list_overlaps(const struct peer_req *q, uint64_t off, uint64_t len)
+{
+	for (; q; q = q->next)
+		if (is_write_frame(q->type) && ranges_overlap(q->off, q->len, off, len))
+			return true;
+	return false;
+}
+
+bool receiver_overlaps(const struct resource *res, uint64_t off, uint64_t len)
+{
+	return list_overlaps(res->fifo, off, len) ||
+	       list_overlaps(res->inflight, off, len);
+}
+
+bool receiver_writing(const struct resource *res, uint64_t off, uint64_t len)
+{
+	return list_overlaps(res->inflight, off, len);
 }
 
 static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
@@ -142,10 +210,126 @@ static void rx_kick_run(struct loop_op *op, int r)
 	receiver_process(res);
 }
 
+static void io_done(struct disk_io *io, int err);
+
+/* The next run of blocks of an RS_DATA/RS_ZERO chunk still marked out of
+ * sync here, from run_off on: false when none is left. */
+static bool rs_next_run(struct resource *res, struct peer_req *p)
+{
+	uint64_t end = p->off + p->len, first, start, stop;
+
+	if (!res->oos.words) {	/* no bitmap to go by: the whole chunk */
+		if (p->run_off > p->off)
+			return false;
+		p->run_len = p->len;
+		return true;
+	}
+	first = bitmap_next_set(&res->oos, p->run_off / BITMAP_BLOCK_BYTES);
+	start = first * BITMAP_BLOCK_BYTES;
+	if (first >= res->oos.nbits || start >= end)
+		return false;
+	if (start < p->run_off)
+		start = p->run_off;
+	stop = bitmap_next_clear(&res->oos, first) * BITMAP_BLOCK_BYTES;
+	if (stop > end)
+		stop = end;
+	p->run_off = start;
+	p->run_len = (uint32_t)(stop - start);
+	return true;
+}
+
+static void submit_io(struct resource *res, struct peer_req *p)
+{
+	struct disk_io *io = &p->io;
+
+	memset(io, 0, sizeof(*io));
+	io->off = p->off;
+	io->len = p->len;
+	io->buf = p->buf;
+	io->done = io_done;
+	switch (p->type) {
+	case FRAME_DATA:
+		io->cmd = DISK_WRITE;
+		break;
+	case FRAME_RS_DATA:
+		io->cmd = DISK_WRITE;
+		io->off = p->run_off;
+		io->len = p->run_len;
+		io->buf = p->buf + (p->run_off - p->off);
+		break;
+	case FRAME_TRIM:
+		io->cmd = DISK_TRIM;
+		break;
+	case FRAME_RS_CSUM:
+	case FRAME_V_REQ:
+		io->cmd = DISK_READ;
+		break;
+	case FRAME_RS_ZERO:
+		io->cmd = DISK_ZERO;
+		io->off = p->run_off;
+		io->len = p->run_len;
+		break;
+	default:
+		io->cmd = DISK_ZERO;
+		if (p->flags & FRAME_F_NO_HOLE)
+			io->flags |= DISK_F_NO_HOLE;
+		break;
+	}
+	if (p->flags & FRAME_F_FUA)
+		io->flags |= DISK_F_FUA;
+	disk_submit(&res->disk, io);
+}
+
+static void read_frame_done(struct resource *res, struct peer_req *p, int err)
+{
+	if (p->type == FRAME_V_REQ) {
+		uint64_t mask;
+
+		verify_target_done(res, p, err, &mask);
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+		p->off = mask;	/* the reply carries the mask in its offset */
+		send_ack(res, p, FRAME_V_REPLY, 0, 0);
+		return;
+	}
+	/* RS_CSUM */
+	bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
+
+	bufpool_put(&res->pool, p->buf, p->len);
+	p->buf = NULL;
+	link_kick(res->link);
+	if (same) {
+		res->resync_same_bytes += p->len;
+		res->rs_applied_bytes += p->len;
+		bitmap_clear_range(&res->oos, p->off, p->len);
+		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
+	} else {
+		send_ack(res, p, FRAME_RS_NEED, 0, 0);
+	}
+}
+
+/* A resync chunk is applied (or failed): its blocks are here now. */
+static void rs_write_done(struct resource *res, struct peer_req *p, int err)
+{
+	if (err == 0) {
+		if (p->type == FRAME_RS_DATA)
+			res->resync_received_bytes += p->len;
+		res->rs_applied_bytes += p->len;
+		bitmap_clear_range(&res->oos, p->off, p->len);
+		if (res->role == ROLE_PRIMARY)
+			resource_retry_reads(res);
+	}
+	send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
+	if (err)	/* an RS chunk that failed: the source keeps its bits */
+		link_drop(res->link, "local write of resync data failed");
+}
+
 static void io_done(struct disk_io *io, int err)
 {
 	struct peer_req *p = container_of(io, struct peer_req, io);
 	struct resource *res = p->res;
+	bool rs = p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO;
 
 	if (p->type == FRAME_BARRIER) {
 		/* The flushing barrier's fdatasync; the barrier stays at the
@@ -158,108 +342,69 @@ static void io_done(struct disk_io *io, int err)
 		receiver_process(res);
 		return;
 	}
+	if (rs && err == 0) {
+		p->run_off += p->run_len;
+		if (rs_next_run(res, p)) {
+			submit_io(res, p);	/* stays in flight */
+			return;
+		}
+	}
 	inflight_del(res, p);
-	if (p->type == FRAME_V_REQ) {
-		uint64_t mask;
-
-		verify_target_done(res, p, err, &mask);
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-		p->off = mask;	/* the reply carries the mask in its offset */
-		send_ack(res, p, FRAME_V_REPLY, 0, 0);
-		preq_put(res, p);
-		receiver_process(res);
-		return;
-	}
-	if (p->type == FRAME_RS_CSUM) {
-		bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
-
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-		if (same) {
-			res->resync_same_bytes += p->len;
-			res->rs_applied_bytes += p->len;
-			bitmap_clear_range(&res->oos, p->off, p->len);
-			send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
-		} else {
-			send_ack(res, p, FRAME_RS_NEED, 0, 0);
-		}
-		preq_put(res, p);
-		receiver_process(res);
-		return;
-	}
-	if (err < 0) {
-		log_err("applying the peer's %u bytes at %llu failed: %s",
-			p->len, (unsigned long long)p->off, strerror(-err));
-		if (err == -EIO)
-			resource_local_io_error(res, err);
-	}
-	else if (p->type == FRAME_DATA)
-		res->written_bytes += p->len;
-	if (p->buf) {
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-	}
-	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
-		if (err == 0 && p->type == FRAME_RS_DATA)
-			res->resync_received_bytes += p->len;
-		if (err == 0) {
-			res->rs_applied_bytes += p->len;
-			bitmap_clear_range(&res->oos, p->off, p->len);
-			if (res->role == ROLE_PRIMARY) {
-				resource_retry_reads(res);
-				writepath_retry_waiting(res);
-			}
-		}
-		send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
-		if (err)	/* an RS chunk that failed: the source keeps its bits */
-			link_drop(res->link, "local write of resync data failed");
+	if (is_read_frame(p->type)) {
+		read_frame_done(res, p, err);
 	} else {
-		send_ack(res, p, FRAME_WRITE_ACK, err, 0);
+		if (err < 0) {
+			log_err("applying the peer's %u bytes at %llu failed: %s",
+				p->len, (unsigned long long)p->off, strerror(-err));
+			if (err == -EIO)
+				resource_local_io_error(res, err);
+		} else if (p->type == FRAME_DATA) {
+			res->written_bytes += p->len;
+		}
+		if (p->buf) {
+			bufpool_put(&res->pool, p->buf, p->len);
+			p->buf = NULL;
+			link_kick(res->link);
+		}
+		if (rs)
+			rs_write_done(res, p, err);
+		else
+			send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
 	preq_put(res, p);
+	if (res->role == ROLE_PRIMARY)
+		writepath_retry_waiting(res);	/* writes that overlapped it */
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		resync_pump(res);	/* chunks that waited for it */
 	receiver_process(res);
 }
 
-static void start_write(struct resource *res, struct peer_req *p)
+static void rs_nothing_run(struct loop_op *op, int r)
 {
-	struct disk_io *io = &p->io;
+	(void)r;
+	io_done(container_of(op, struct disk_io, op), 0);
+}
 
-	memset(io, 0, sizeof(*io));
-	io->off = p->off;
-	io->len = p->len;
-	io->buf = p->buf;
-	io->done = io_done;
-	switch (p->type) {
-	case FRAME_DATA:
-	case FRAME_RS_DATA:
-		io->cmd = DISK_WRITE;
-		break;
-	case FRAME_TRIM:
-		io->cmd = DISK_TRIM;
-		break;
-	case FRAME_RS_CSUM:
-	case FRAME_V_REQ:
-		io->cmd = DISK_READ;
-		break;
-	default:
-		io->cmd = DISK_ZERO;
-		if (p->flags & FRAME_F_NO_HOLE)
-			io->flags |= DISK_F_NO_HOLE;
-		break;
-	}
-	if (p->flags & FRAME_F_FUA)
-		io->flags |= DISK_F_FUA;
+/* Start the FIFO head. Resync data first looks for blocks still to
+ * fill: a chunk with none left completes without touching the disk. */
+static void start_io(struct resource *res, struct peer_req *p)
+{
 	p->prev = NULL;
 	p->next = res->inflight;
 	if (res->inflight)
 		res->inflight->prev = p;
 	res->inflight = p;
 	res->inflight_count++;
-	disk_submit(&res->disk, io);
+	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
+		p->run_off = p->off;
+		p->run_len = 0;
+		if (!rs_next_run(res, p)) {
+			/* Every block came before: all of it is newer here. */
+			loop_defer(res->loop, &p->io.op, rs_nothing_run, 0);
+			return;
+		}
+	}
+	submit_io(res, p);
 }
 
 void receiver_kick(struct resource *res)
@@ -282,6 +427,11 @@ static void receiver_process(struct resource *res)
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			if (overlaps_inflight(res, p))
 				return;
+			/* On a SyncSource: not while a chunk over it is read
+			 * for the resync (resync_chunk_sent kicks). */
+			if (is_write_frame(p->type) &&
+			    resync_busy_overlaps(res, p->off, p->len))
+				return;
 			if (is_read_frame(p->type) && !p->buf &&
 			    !(p->buf = bufpool_get(&res->pool, p->len)))
 				return;	/* io_done frees buffers and retries */
@@ -303,7 +453,7 @@ static void receiver_process(struct resource *res)
 			res->fifo_tail = NULL;
 		p->next = NULL;
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
-			start_write(res, p);
+			start_io(res, p);
 		} else if (p->type == FRAME_BARRIER) {
 			if (p->flags & FRAME_F_FLUSH)
 				send_ack(res, p, FRAME_BARRIER_ACK, 0, 0);
@@ -312,29 +462,60 @@ static void receiver_process(struct resource *res)
 	}
 }
 
+/* Lengths the receiver can serve: a resync chunk (checksummed or not) is
+ * at most RS_CHUNK_BYTES and a verify request FRAME_VERIFY_BLOCKS blocks;
+ * anything larger could wait forever for a buffer. NULL if fine. */
+static const char *bad_length(const struct frame_hdr *h)
+{
+	switch (h->type) {
+	case FRAME_RS_CSUM:
+	case FRAME_RS_DATA:
+		return h->length > RS_CHUNK_BYTES
+			? "is larger than a resync chunk (1 MiB)" : NULL;
+	case FRAME_V_REQ:
+		return h->length > FRAME_VERIFY_BLOCKS * BITMAP_BLOCK_BYTES
+			? "is larger than a verify request" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void frame_refused(struct resource *res, const struct frame_hdr *h,
+			  uint8_t *buf, const char *why)
+{
+	char msg[160];
+
+	if (buf)
+		bufpool_put(&res->pool, buf, h->length);
+	snprintf(msg, sizeof(msg), "%s of %u bytes at %llu %s",
+		 frame_type_name(h->type), h->length,
+		 (unsigned long long)h->offset, why);
+	link_drop(res->link, msg);
+}
+
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf)
 {
 	struct peer_req *p = res->preq_free;
+	const char *why;
 
 	if (h->type != FRAME_BARRIER && h->length == 0) {
-		if (buf)
-			bufpool_put(&res->pool, buf, h->length);
-		link_drop(res->link, "zero-length write frame");
+		frame_refused(res, h, buf, "is empty");
 		return;
 	}
 	if (h->type != FRAME_BARRIER &&
 	    (h->offset > res->disk.size_bytes ||
 	     h->length > res->disk.size_bytes - h->offset)) {
-		if (buf)
-			bufpool_put(&res->pool, buf, h->length);
-		link_drop(res->link, "write frame beyond the end of the disk");
+		frame_refused(res, h, buf, "ends beyond the end of the disk");
+		return;
+	}
+	if ((why = bad_length(h))) {
+		frame_refused(res, h, buf, why);
 		return;
 	}
 	if (!p) {
-		if (buf)
-			bufpool_put(&res->pool, buf, h->length);
-		link_drop(res->link, "peer exceeded its window of outstanding writes");
+		/* The link asks receiver_frame_ready() first: a bug. */
+		frame_refused(res, h, buf, "found no free request slot");
 		return;
 	}
 	res->preq_free = p->next;
@@ -346,6 +527,7 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	p->off = h->offset;
 	p->len = h->length;
 	p->buf = buf;
+	p->link_gen = link_generation(res->link);
 	if (h->type == FRAME_RS_CSUM)
 		p->csum = nbd_get32(payload);
 	if (h->type == FRAME_V_REQ)

@@ -200,6 +200,7 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 	if (now_ms - last_status_ms >= 1000) {
 		last_status_ms = now_ms;
 		resync_update_status(res, now_ms);
+		resync_target_tick(res);
 		res->app_busy = res->active != NULL;
 	}
 	resync_pump(res);
@@ -257,9 +258,7 @@ void resource_retry_reads(struct resource *res)
 
 		list = r->next;
 		r->next = NULL;
-		if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
-		    res->role == ROLE_PRIMARY &&
-		    bitmap_test_range(&res->oos, r->local.off, r->local.len)) {
+		if (resync_target_waits(res, r->local.off, r->local.len)) {
 			*keep = r;	/* still waiting: keep, no new request */
 			keep = &r->next;
 			continue;

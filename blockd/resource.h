@@ -90,6 +90,9 @@ struct peer_req {
 	bool flushed;		/* BARRIER: its fdatasync is done */
 	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
 	uint8_t vcrc[4 * FRAME_VERIFY_BLOCKS];	/* V_REQ: the source's CRCs */
+	uint64_t link_gen;	/* the connection it came on: acks go only there */
+	uint64_t run_off;	/* RS_DATA/RS_ZERO: the run of marked blocks */
+	uint32_t run_len;	/* being written now (see receiver.c) */
 	struct link_tx ack_tx;
 	struct link_tx recv_ack_tx;
 	bool recv_ack_pending, ack_pending;
@@ -108,12 +111,17 @@ struct rs_req {
 	bool busy;		/* not yet handed to the socket: app writes wait */
 	bool in_use;
 	bool csum;		/* sent as RS_CSUM, data only on RS_NEED */
-	bool zero;		/* a hole: sent as RS_ZERO */
+	bool zero;		/* reads as zeroes: sent as RS_ZERO */
+	bool need;		/* RS_NEED came: to be read again (when it may) */
+	uint64_t link_gen;	/* the connection it is for */
 	struct link_tx tx;
 };
 
+/* A range the Primary SyncTarget asked for (RS_PRIO), sent from next on
+ * whatever the source's bitmap says: the target lacks it. */
 struct rs_prio {
 	uint64_t off, len;
+	uint64_t next;		/* first byte not yet sent or on its way */
 };
 
 #define TL_SIZE 4096U
@@ -203,6 +211,8 @@ struct resource {
 					 * bitmap save to be durable (0: none) */
 	bool rs_skipped;		/* a chunk was skipped for a conflict */
 	int64_t rs_tokens;		/* bytes the max rate still allows */
+	struct loop_op rs_unbusy_op;	/* writes retried after a peer loss */
+	bool rs_unbusy_queued;
 	/* Online verify (source side). */
 	uint64_t v_cursor;		/* next block to verify */
 	uint64_t v_mismatch;		/* blocks found different */
@@ -277,6 +287,12 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf);
 void receiver_peer_lost(struct resource *res);
 void receiver_kick(struct resource *res);
+/* link_ops.ready: is a request slot free for the next stream frame? */
+bool receiver_frame_ready(void *owner, const struct frame_hdr *h);
+/* Does a write of the peer's, queued or in flight, touch [off, len)? */
+bool receiver_overlaps(const struct resource *res, uint64_t off, uint64_t len);
+/* Only those in flight (the disk is writing them now). */
+bool receiver_writing(const struct resource *res, uint64_t off, uint64_t len);
 
 /* resync.c */
 void resync_start(struct resource *res);
@@ -287,8 +303,11 @@ bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len
 void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
 void resync_prio(struct resource *res, uint64_t off, uint64_t len);
-bool resync_chunk_inflight(const struct resource *res, uint64_t blk);
 bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len);
+/* The same question without asking the source for anything. */
+bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len);
+/* Primary SyncTarget, once a second: ask again for what I/O waits on. */
+void resync_target_tick(struct resource *res);
 void resource_retry_reads(struct resource *res);
 struct rs_req *resync_req_get(struct resource *res);
 void resync_chunk_sent(struct link_tx *tx, int err);

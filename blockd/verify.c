@@ -36,7 +36,8 @@ static void v_read_done(struct disk_io *io, int err)
 	struct frame_hdr *h = &rs->tx.h;
 	uint32_t n = rs->len / (uint32_t)BITMAP_BLOCK_BYTES;
 
-	if (err < 0 || res->repl != RS_VERIFY_S || !link_is_up(res->link)) {
+	if (err < 0 || res->repl != RS_VERIFY_S || !link_is_up(res->link) ||
+	    rs->link_gen != link_generation(res->link)) {
 		if (err < 0)
 			log_err("verify read at %llu failed: %s",
 				(unsigned long long)rs->off, strerror(-err));
@@ -117,7 +118,8 @@ void verify_pump(struct resource *res)
 		rs->len = (uint32_t)len;
 		rs->id = ++res->rs_next_id;
 		rs->in_use = rs->busy = true;
-		rs->csum = rs->zero = false;
+		rs->csum = rs->zero = rs->need = false;
+		rs->link_gen = link_generation(res->link);
 		res->rs_inflight++;
 		res->rs_tokens -= (int64_t)len;
 		res->v_cursor += len / BITMAP_BLOCK_BYTES;

@@ -122,6 +122,10 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 	if (writepath_overlaps_active(res, r->local.off, r->local.len) ||
 	    resync_busy_overlaps(res, r->local.off, r->local.len))
 		return true;
+	/* Promoted while the old Primary's writes are still applied here:
+	 * a new write lands after them (the receiver retries on each). */
+	if (receiver_overlaps(res, r->local.off, r->local.len))
+		return true;
 	/* A Primary SyncTarget writes a block only once it has it, so the
 	 * resync can never overwrite the write. */
 	if (resync_target_lacks(res, r->local.off, r->local.len))

@@ -193,7 +193,11 @@ static void link_keepalive_done(struct loop_op *op, int res)
 		if (s->state != LS_UP && now - s->started_ms > k->cfg.ping_timeout_ms)
 			sock_close(s, "handshake timed out after %u ms",
 				   k->cfg.ping_timeout_ms);
-		else if (s->state == LS_UP && idle > k->cfg.ping_timeout_ms)
+		else if (s->state == LS_UP && idle > k->cfg.ping_timeout_ms &&
+			 !(s->stalled && sock_peer_heard(s, k->cfg.ping_timeout_ms)))
+			/* A socket this side stopped reading is silent by
+			 * its own doing: only a peer whose TCP went quiet
+			 * too is taken for dead. */
 			sock_close(s, "peer silent for %llu ms (ping timeout %u ms)",
 				   (unsigned long long)idle, k->cfg.ping_timeout_ms);
 		else if (s->state == LS_UP && idle >= k->cfg.ping_interval_ms &&
@@ -356,6 +360,11 @@ void link_free(struct link *k)
 bool link_is_up(const struct link *k)
 {
 	return k && k->up;
+}
+
+uint64_t link_generation(const struct link *k)
+{
+	return k ? k->generation : 0;
 }
 
 uint32_t link_features(const struct link *k)

@@ -3,6 +3,11 @@
  * A socket (struct lsock) is freed only from its deferred teardown, after
  * its connect, recv and send have all completed, so no completion ever
  * sees a freed socket and no owner callback runs inside a link_*() call.
+ *
+ * A socket that stops reading (stalled: no buffer for a data frame, or
+ * the owner not ready for the next frame) keeps what it has buffered and
+ * resumes from link_kick(). A newly authenticated socket that must wait
+ * for an old one's down() is stalled the same way until then.
  */
 #include "link.h"
 #include "link_priv.h"
@@ -14,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 static void sock_process(struct lsock *s);
 static void sock_kick_tx(struct lsock *s);
 static void sock_arm_recv(struct lsock *s);
+static void link_start_waiting(struct link *k);
 
 /* ---- socket lifecycle ------------------------------------------------- */
 
@@ -104,7 +111,10 @@ static void sock_teardown_run(struct loop_op *op, int res)
 		close(s->fd);
 	if (s->was_up) {
 		log_warn("peer %s: connection lost: %s", k->cfg.peer_name, s->why);
+		k->downs_pending--;
 		k->ops->down(k->owner, s->why);
+		if (!k->downs_pending)
+			link_start_waiting(k);
 	} else if (s->why[0]) {
 		log_info("peer %s: connection attempt ended: %s",
 			 k->cfg.peer_name, s->why);
@@ -143,6 +153,8 @@ void sock_close(struct lsock *s, const char *fmt, ...)
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
 	s->was_up = s->state == LS_UP;
+	if (s->was_up)
+		k->downs_pending++;	/* its down() runs from the teardown */
 	s->state = LS_CLOSING;
 	if (k->up == s)
 		k->up = NULL;
@@ -350,12 +362,9 @@ static void sock_up(struct lsock *s)
 {
 	struct link *k = s->k;
 
-	if (k->up) {
-		sock_close(k->up, "replaced by a new connection from the peer");
-		k->up = NULL;
-	}
 	s->state = LS_UP;
 	k->up = s;
+	k->generation++;
 	k->backoff_ms = 0;
 	k->features = FRAME_FEAT_ALL & s->peer_hello.features;
 	log_info("peer %s: connected and authenticated (%s), features %#x",
@@ -415,7 +424,32 @@ static void sock_auth(struct lsock *s, const uint8_t *p)
 		return;
 	}
 	s->peer_proven = true;
+	if (k->up)
+		sock_close(k->up, "replaced by a new connection from the peer");
+	if (k->downs_pending) {
+		/* The owner hears of the old connection's end before of this
+		 * one; until then nothing more is read from it. */
+		s->up_waiting = true;
+		s->stalled = true;
+		return;
+	}
 	sock_up(s);
+}
+
+/* Every old connection is down: bring up the one that waited. */
+static void link_start_waiting(struct link *k)
+{
+	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
+		struct lsock *s = k->socks[i];
+
+		if (!s || !s->up_waiting)
+			continue;
+		s->up_waiting = false;
+		if (s->state == LS_CLOSING || k->up)
+			continue;
+		sock_up(s);
+		link_kick(k);	/* resumes reading it */
+	}
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -517,8 +551,28 @@ static void sock_frame(struct lsock *s, const struct frame_hdr *h,
 	}
 }
 
+/* May the owner take a frame with this header now? Only frames it is
+ * handed are asked about: link-level frames and the handshake never wait. */
+static bool sock_owner_ready(struct lsock *s, const struct frame_hdr *h)
+{
+	struct link *k = s->k;
+
+	if (s->state != LS_UP || !k->ops->ready)
+		return true;
+	switch (h->type) {
+	case FRAME_HELLO:
+	case FRAME_AUTH:
+	case FRAME_PING:
+	case FRAME_PING_ACK:
+		return true;
+	default:
+		return k->ops->ready(k->owner, h);
+	}
+}
+
 /* Move buffered bytes into the data frame being received; deliver it
- * once whole. Returns false when more bytes are needed. */
+ * once whole, checked and wanted. Returns false when it cannot go on:
+ * more bytes are needed, the socket closed, or it is stalled. */
 static bool sock_fill_data(struct lsock *s)
 {
 	struct link *k = s->k;
@@ -532,15 +586,24 @@ static bool sock_fill_data(struct lsock *s)
 	s->rx_start += n;
 	if (s->cur_have < s->cur.length)
 		return false;
-	buf = s->cur_buf;
-	s->cur_buf = NULL;
-	if (!frame_crc_ok(s->cur_raw, &s->cur, buf)) {
-		bufpool_put(k->pool, buf, s->cur.length);
-		sock_close(s, "CRC mismatch in %s frame (offset %llu, %u bytes)",
-			   frame_type_name(s->cur.type),
-			   (unsigned long long)s->cur.offset, s->cur.length);
+	if (!s->cur_checked) {
+		if (!frame_crc_ok(s->cur_raw, &s->cur, s->cur_buf)) {
+			bufpool_put(k->pool, s->cur_buf, s->cur.length);
+			s->cur_buf = NULL;
+			sock_close(s, "CRC mismatch in %s frame (offset %llu, %u bytes)",
+				   frame_type_name(s->cur.type),
+				   (unsigned long long)s->cur.offset, s->cur.length);
+			return false;
+		}
+		s->cur_checked = true;
+	}
+	if (!sock_owner_ready(s, &s->cur)) {
+		s->stalled = true;	/* whole and checked: kept until a kick */
 		return false;
 	}
+	buf = s->cur_buf;
+	s->cur_buf = NULL;
+	s->cur_checked = false;
 	k->ops->frame(k->owner, &s->cur, NULL, buf);
 	return true;
 }
@@ -555,11 +618,47 @@ static void sock_buf_ready(struct bufpool_waiter *w)
 	}
 }
 
-static void sock_process(struct lsock *s)
+/* A data frame's header: set its buffer aside, or stall (nothing free,
+ * or the owner not ready), or refuse a frame no buffer could ever hold.
+ * false when processing stops. */
+static bool sock_start_data(struct lsock *s, const struct frame_hdr *h,
+			    const uint8_t *raw)
 {
 	struct link *k = s->k;
 
-	while (s->state == LS_HELLO || s->state == LS_UP) {
+	if (s->state != LS_UP) {
+		sock_close(s, "data before authentication");
+		return false;
+	}
+	if (h->length > k->pool->size_bytes) {
+		/* Waiting for a buffer would wait forever. */
+		sock_close(s, "a %u-byte %s frame can never fit in the %zu-byte "
+			   "buffer pool (buffer-mib)", h->length,
+			   frame_type_name(h->type), k->pool->size_bytes);
+		return false;
+	}
+	if (!sock_owner_ready(s, h)) {
+		s->stalled = true;	/* link_kick resumes */
+		return false;
+	}
+	s->cur_buf = bufpool_get(k->pool, h->length);
+	if (!s->cur_buf) {
+		/* Any put resumes it (and link_kick). */
+		s->stalled = true;
+		bufpool_wait(k->pool, k->loop, &s->buf_wait, sock_buf_ready);
+		return false;
+	}
+	s->cur = *h;
+	s->cur_have = 0;
+	s->cur_checked = false;
+	memcpy(s->cur_raw, raw, FRAME_HDR_BYTES);
+	s->rx_start += FRAME_HDR_BYTES;
+	return true;
+}
+
+static void sock_process(struct lsock *s)
+{
+	while (!s->stalled && (s->state == LS_HELLO || s->state == LS_UP)) {
 		uint8_t *p = s->rx + s->rx_start;
 		uint32_t avail = s->rx_end - s->rx_start;
 		struct frame_hdr h;
@@ -581,36 +680,40 @@ static void sock_process(struct lsock *s)
 			break;
 		}
 		if (frame_has_data(h.type)) {
-			if (s->state != LS_UP) {
-				sock_close(s, "data before authentication");
+			if (!sock_start_data(s, &h, p))
 				break;
-			}
-			s->cur_buf = bufpool_get(k->pool, h.length);
-			if (!s->cur_buf) {
-				/* Any put resumes it (and link_kick). */
-				s->stalled = true;
-				bufpool_wait(k->pool, k->loop, &s->buf_wait,
-					     sock_buf_ready);
-				break;
-			}
-			s->cur = h;
-			s->cur_have = 0;
-			memcpy(s->cur_raw, p, FRAME_HDR_BYTES);
-			s->rx_start += FRAME_HDR_BYTES;
 			continue;
 		}
 		if (avail < FRAME_HDR_BYTES + h.payload_len)
 			break;
-		s->rx_start += FRAME_HDR_BYTES + h.payload_len;
 		if (!frame_crc_ok(p, &h, p + FRAME_HDR_BYTES)) {
 			sock_close(s, "CRC mismatch in %s frame",
 				   frame_type_name(h.type));
 			break;
 		}
+		if (!sock_owner_ready(s, &h)) {
+			s->stalled = true;	/* stays in rx until a kick */
+			break;
+		}
+		s->rx_start += FRAME_HDR_BYTES + h.payload_len;
 		sock_frame(s, &h, p + FRAME_HDR_BYTES);
 	}
 	sock_arm_recv(s);
 	sock_maybe_teardown(s);
+}
+
+/* Does the peer's TCP still acknowledge what this side sends? For a
+ * socket that stopped reading: its frames (pings included) sit unread,
+ * but the peer is alive as long as its kernel acknowledges the pings and
+ * acks this side keeps sending. */
+bool sock_peer_heard(const struct lsock *s, uint32_t within_ms)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	return ti.tcpi_last_ack_recv < within_ms;
 }
 
 static void link_kick_run(struct loop_op *op, int res)
@@ -622,7 +725,7 @@ static void link_kick_run(struct loop_op *op, int res)
 	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
 		struct lsock *s = k->socks[i];
 
-		if (s && s->stalled) {
+		if (s && s->stalled && !s->up_waiting) {
 			s->stalled = false;
 			sock_process(s);
 		}

@@ -16,6 +16,18 @@
  * Corrupt, oversized or unexpected frames drop the connection with a
  * logged reason; their payload is never handed to the owner.
  * Callbacks run from loop callbacks, never re-entrantly from link_*().
+ *
+ * Connections follow each other strictly: down() of the old one always
+ * runs before up() of its successor (a new connection that replaces a
+ * live one waits for the old one's teardown), and each up connection has
+ * its own generation number, so work begun for one connection can tell
+ * that its connection is gone.
+ *
+ * Back-pressure: before a frame is handed to the owner, ready() may say
+ * "not now"; the link then keeps the frame, stops reading the socket (so
+ * TCP holds the peer back) and asks again after link_kick(). A socket
+ * held that way is not taken for a silent peer while the peer's TCP
+ * still acknowledges what this side sends.
  */
 #ifndef BLOCKD_LINK_H
 #define BLOCKD_LINK_H
@@ -50,6 +62,10 @@ struct link_ops {
 	 * into the link's buffer, valid during the call only. */
 	void (*frame)(void *owner, const struct frame_hdr *h,
 		      const uint8_t *payload, uint8_t *buf);
+	/* May a frame with this header be handed over now? false: keep it
+	 * and stop reading until link_kick(). Asked before a data frame's
+	 * buffer is taken, and again before delivery. NULL: always. */
+	bool (*ready)(void *owner, const struct frame_hdr *h);
 };
 
 struct link_config {
@@ -77,11 +93,17 @@ void link_disconnect_after_send(struct link *k, const char *why);
 void link_shutdown(struct link *k);
 
 bool link_is_up(const struct link *k);
+/* The generation of the up connection (or of the last one): it changes
+ * whenever a new connection comes up. An ack, or data read for a request,
+ * that belongs to an older generation must not be sent: the peer of the
+ * new connection knows none of the old ids. */
+uint64_t link_generation(const struct link *k);
 /* FRAME_FEAT_* both sides offered on the up connection (0 when down). */
 uint32_t link_features(const struct link *k);
 /* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */
 void link_send(struct link *k, struct link_tx *tx);
-/* Buffers were released: retry a receive that waited for one. */
+/* Buffers or the owner's request slots were released: retry a receive
+ * that waited for them. */
 void link_kick(struct link *k);
 /* Drop the up connection with a reason (a protocol violation seen by the
  * owner); down() follows. */

@@ -33,7 +33,10 @@ struct lsock {
 	bool have_peer_hello;
 	bool was_up;
 	bool recv_armed, send_armed, conn_armed, teardown_queued;
-	bool recv_direct, stalled;
+	bool recv_direct;
+	bool stalled;		/* not reading: no buffer, or the owner not ready */
+	bool up_waiting;	/* authenticated; up once the old one is down */
+	bool cur_checked;	/* the data frame in cur_buf passed its CRC */
 	struct bufpool_waiter buf_wait;	/* stalled: a bufpool put resumes */
 	bool close_when_sent;	/* disconnect once the queued frames are out */
 	struct loop_op conn_op, recv_op, send_op, teardown_op;
@@ -86,6 +89,8 @@ struct link {
 	bool kick_queued;
 	struct loop_op kick_op;
 	uint32_t features;	/* negotiated on the up connection */
+	uint64_t generation;	/* of the up (or last) connection */
+	unsigned downs_pending;	/* up sockets closed, down() not yet run */
 };
 
 static inline uint64_t now_ms(void)
@@ -104,6 +109,7 @@ void sock_close(struct lsock *s, const char *fmt, ...)
 void sock_maybe_teardown(struct lsock *s);
 void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
 		    uint64_t id);
+bool sock_peer_heard(const struct lsock *s, uint32_t within_ms);
 
 /* connect.c */
 void link_arm_dial_timer(struct link *k);

@@ -1,0 +1,132 @@
+# A backing disk that a test can stall and release, or slow down: the
+# node's image served by nbdkit (file plugin, pause filter, optionally the
+# delay filter) through nbdfuse, so the daemon sees a regular file
+# (O_DIRECT works) whose requests hang while paused. Source it after
+# lib.sh and pairlib.sh (or netlib.sh), then bt_init:
+#
+#   pair_setup C $((64 * M))          # images and metadata made as usual
+#   pd_attach bob                     # before bob starts
+#   pair_start alice; pair_start bob
+#   pd_pause bob                      # bob's disk I/O hangs from now on
+#   ...
+#   pd_resume bob                     # and completes
+#
+# What it owns: per node, $BT_TMP/pd-NODE (the FUSE mount with the file
+# "disk"), the pause control socket $BT_TMP/pd-NODE.sock, the nbdfuse
+# process (which runs nbdkit by socket activation), and NODE's `disk =`
+# line in the pair's config files. Invariants: the node's image keeps its
+# bytes (nbdkit serves the very file), so pair_img and the data-area
+# comparisons still apply; at exit the disk is resumed first, then the
+# node's daemon is ended by PID (it cannot finish I/O on a paused disk),
+# then the mount is taken down and nbdfuse (and with it nbdkit) exits.
+# Writes to one file through FUSE are serialised by the kernel (the inode
+# lock), so while paused they also queue in the order they were issued.
+
+declare -A PD_FUSE_PID=()
+
+# pd_attach NODE [WRITE_DELAY]: serve NODE's image through a pausable disk
+# and point NODE's config at it; with WRITE_DELAY (nbdkit's syntax, e.g.
+# 5ms) every write also takes that long: a slow disk. Call before NODE
+# starts.
+pd_attach() {
+	local n=$1 dir=$BT_TMP/pd-$1 img f end=$((SECONDS + 20)) filt=() arg=()
+	for c in nbdkit nbdfuse fusermount3 mountpoint; do
+		command -v "$c" >/dev/null || bt_skip "$c not installed"
+	done
+	[ -e /dev/fuse ] || bt_skip "no /dev/fuse"
+	img=$(pair_img "$n")
+	mkdir -p "$dir"
+	[ -n "${2:-}" ] && filt=(--filter=delay) && arg=(delay-write="$2")
+	nbdfuse "$dir/disk" --socket-activation nbdkit --filter=pause "${filt[@]}" \
+		file "$img" pause-control="$BT_TMP/pd-$n.sock" "${arg[@]}" \
+		>>"$BT_TMP/pd-$n.log" 2>&1 &
+	PD_FUSE_PID[$n]=$!
+	bt_on_exit "pd_detach $n"
+	until mountpoint -q "$dir" && [ -S "$BT_TMP/pd-$n.sock" ]; do
+		bt_pid_running "${PD_FUSE_PID[$n]}" ||
+			bt_skip "nbdfuse for $n's disk exited: $(tail -2 "$BT_TMP/pd-$n.log")"
+		[ "$SECONDS" -ge "$end" ] && bt_fail "the pausable disk of $n did not appear within 20s"
+		sleep 0.05
+	done
+	pd_unthrottle "$dir"
+	for f in $(printf '%s\n' "$PAIR_CONF" "$(pair_conf_of alice)" "$(pair_conf_of bob)" | sort -u); do
+		# Only the disk line inside [node NODE].
+		sed -i "/^\[node $n\]/,/^\[/ s|^disk = .*|disk = $dir/disk|" "$f" ||
+			bt_fail "could not point $n's disk at $dir/disk in $f"
+	done
+	bt_log "$n: disk $img served pausable at $dir/disk${2:+, writes delayed $2}"
+}
+
+# pd_unthrottle MOUNT: FUSE lets only max_background (12) asynchronous
+# requests wait at once and blocks whoever submits the next one, here the
+# daemon's loop thread inside io_uring_enter: a paused disk would freeze
+# the whole daemon, which no real disk does. Raise the limit through the
+# FUSE control filesystem (mounted here if the system has not).
+pd_unthrottle() {
+	local ctl=/sys/fs/fuse/connections c
+	mountpoint -q "$ctl" || mount -t fusectl fusectl "$ctl" 2>/dev/null ||
+		bt_skip "cannot mount the FUSE control filesystem on $ctl"
+	c=$ctl/$(stat -c %d "$1")
+	[ -d "$c" ] || bt_fail "no FUSE control directory $c for $1"
+	echo 65535 >"$c/max_background" && echo 65535 >"$c/congestion_threshold" ||
+		bt_fail "could not raise the FUSE request limits in $c"
+}
+
+# pd_send NODE CHAR: send a command to the pause filter and wait for its
+# answer (the upper-case letter; 'P' only once the requests the filter
+# already took have completed). 1 on failure.
+pd_send() {
+	/usr/bin/python3 - "$BT_TMP/pd-$1.sock" "$2" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+got = s.recv(1)
+sys.exit(0 if got == sys.argv[2].upper().encode() else f"answer {got!r}")
+EOF
+}
+
+pd_pause() { pd_send "$1" p || bt_fail "could not pause $1's disk"; bt_log "$1: disk paused"; }
+pd_resume() { pd_send "$1" r || bt_fail "could not resume $1's disk"; bt_log "$1: disk resumed"; }
+
+# pd_detach NODE: resume, end NODE's daemon, unmount (exit cleanup).
+pd_detach() {
+	local n=$1 dir=$BT_TMP/pd-$1
+	[ -S "$BT_TMP/pd-$n.sock" ] && pd_send "$n" r 2>/dev/null
+	[ -n "${BT_PIDS[$n]:-}" ] && bt_kill_pid "${BT_PIDS[$n]}"
+	if mountpoint -q "$dir"; then
+		fusermount3 -u "$dir" 2>/dev/null || fusermount3 -u -z "$dir" 2>/dev/null
+	fi
+	if [ -n "${PD_FUSE_PID[$n]:-}" ]; then
+		bt_wait_exit "${PD_FUSE_PID[$n]}" 10 || kill -KILL "${PD_FUSE_PID[$n]}" 2>/dev/null
+		wait "${PD_FUSE_PID[$n]}" 2>/dev/null
+	fi
+	PD_FUSE_PID[$n]=
+}
+
+# pd_meta_external: give both nodes external metadata files (so a paused
+# data disk holds no metadata writes back) over blank images; call after
+# pair_setup, before pd_attach. The pair starts as two blank, identical
+# disks: pd_pair_blank_synced makes them one generation without a sync.
+pd_meta_external() {
+	local n out size=$PAIR_SIZE
+	for n in alice bob; do
+		sed -i "/^\[node $n\]/a meta = $BT_TMP/$n.meta" "$PAIR_CONF"
+		truncate -s 0 "$(pair_img "$n")" && truncate -s "$size" "$(pair_img "$n")"
+		out=$("$BLOCKCTL" -c "$PAIR_CONF" -n "$n" create-md --force 2>&1) ||
+			bt_fail "create-md for $n with external metadata failed: $out"
+	done
+}
+
+# pd_pair_blank_synced PRIMARY: both nodes running and connected, fresh
+# from pd_meta_external: one new generation on both (no initial sync),
+# PRIMARY promoted, both UpToDate and Established.
+pd_pair_blank_synced() {
+	pair_wait_connected 20
+	pair_ok "$1" new-current-uuid --clear-bitmap
+	pair_wait alice 10 "UpToDate without a sync" 's["disk"] == "UpToDate" and p["disk"] == "UpToDate"'
+	pair_wait bob 10 "UpToDate without a sync" 's["disk"] == "UpToDate" and p["disk"] == "UpToDate"'
+	pair_ok "$1" primary
+	pair_wait_synced "$1" 20
+}
