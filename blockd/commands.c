@@ -153,6 +153,13 @@ static int cmd_primary(struct node *n, struct json_object *req,
 		       res->disk_state == DS_OUTDATED))
 		REFUSE("this disk is %s: promote with --force only if you know it "
 		       "holds the newest data", disk_state_name(res->disk_state));
+	if (!force && !synced_by_peer && res->disk_state == DS_CONSISTENT)
+		REFUSE("this disk is Consistent: it has not reached its peer %s "
+		       "since it started, so it cannot know whether the peer holds "
+		       "newer data. Wait for the peer to connect (the handshake "
+		       "makes this disk UpToDate or Outdated), or use 'primary "
+		       "--force' if the peer is gone for good",
+		       n->cfg.nodes[n->cfg.peer].name);
 	if (!force && !synced_by_peer && res->disk_state != DS_UPTODATE)
 		REFUSE("this disk is %s, not UpToDate: use --force to promote anyway",
 		       disk_state_name(res->disk_state));

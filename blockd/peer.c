@@ -236,6 +236,7 @@ static void split_brain(struct resource *res, const char *why)
 		"are to be dropped, or set after-sb-*pri policies", why);
 	res->peer_conn = CS_STANDALONE;
 	link_disconnect_after_send(res->link, "split brain");
+	fencing_peer_unsettled(res);
 	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
 	resource_event(res, "split-brain");
 }
@@ -281,6 +282,89 @@ static struct uuid_result resolve_split_brain(struct resource *res,
 					cfg->after_sb[1], cfg->after_sb[2]);
 }
 
+/* May a disk in state src be the SyncSource of one in state dst? Only a
+ * disk that holds a clean image: UpToDate, or Consistent (the decision
+ * that picks it is what makes it UpToDate); an Outdated one only for a
+ * peer that has nothing usable. Never an Inconsistent one: it lacks
+ * blocks it would hand out as data (DRBD: "I shall become SyncSource,
+ * but I am inconsistent"). */
+static bool may_sync_from(enum disk_state src, enum disk_state dst)
+{
+	if (src == DS_UPTODATE || src == DS_CONSISTENT)
+		return true;
+	return src == DS_OUTDATED && dst == DS_INCONSISTENT;
+}
+
+/* Both nodes check the direction the rules chose against both disk
+ * states, so both refuse alike. The node that would be the bad source
+ * goes StandAlone (an operator must act); the other only drops the link. */
+static bool sync_direction_ok(struct resource *res, const struct frame_state *ps,
+			      struct uuid_result r)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
+	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
+
+	if (self_src && !may_sync_from(res->disk_state, peer_disk)) {
+		log_err("sync decision %s (rule %s) would make this node SyncSource, "
+			"but its disk is %s: refusing to connect. Its data is "
+			"incomplete; let an UpToDate peer sync it ('connect "
+			"--discard-my-data' on a Secondary) or, if the peer's data "
+			"is lost for good, 'primary --force'",
+			uuid_decision_name(r.d), r.rule,
+			disk_state_name(res->disk_state));
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "would be SyncSource while not UpToDate");
+		fencing_peer_unsettled(res);
+		resource_event(res, "sync-refused");
+		return false;
+	}
+	if (peer_src && !may_sync_from(peer_disk, res->disk_state)) {
+		log_err("sync decision %s (rule %s) would make the peer SyncSource, "
+			"but its disk is %s: not syncing from it",
+			uuid_decision_name(r.d), r.rule, disk_state_name(peer_disk));
+		link_drop(res->link, "the peer would be SyncSource while not UpToDate");
+		fencing_peer_unsettled(res);
+		resource_event(res, "sync-refused");
+		return false;
+	}
+	return true;
+}
+
+/* A Primary SyncTarget that lost its source and reconnects resumes as
+ * SyncTarget: it did not write without the source (its writes fail while
+ * it lacks good data), so the generations are still equal and nothing of
+ * its own is discarded. */
+static bool primary_resumes_target(const struct resource *res,
+				   const struct frame_state *ps,
+				   enum uuid_decision d)
+{
+	return d == UD_TARGET_BITMAP && res->disk_state == DS_INCONSISTENT &&
+	       ps->uuid[UUID_CURRENT] == res->meta.sb.uuid[UUID_CURRENT] &&
+	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
+	       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
+}
+
+/* After a decision both nodes know what each disk became: a Consistent
+ * disk that is the source, or equal to its peer, is UpToDate (the
+ * handshake showed nothing newer exists); the target is Inconsistent
+ * until its resync ends. */
+static void settle_disk_states(struct resource *res, const struct frame_state *ps,
+			       enum uuid_decision d)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = d == UD_SOURCE_BITMAP || d == UD_SOURCE_FULL;
+	bool peer_src = d == UD_TARGET_BITMAP || d == UD_TARGET_FULL;
+
+	if ((self_src || d == UD_NO_SYNC) && res->disk_state == DS_CONSISTENT) {
+		log_info("disk Consistent -> UpToDate: the peer holds no newer "
+			 "generation");
+		res->disk_state = DS_UPTODATE;
+	}
+	if ((peer_src || d == UD_NO_SYNC) && peer_disk == DS_CONSISTENT)
+		res->peer_disk = DS_UPTODATE;
+}
+
 static void decide(struct resource *res, const struct frame_state *ps)
 {
 	struct uuid_side me = side_self(res), peer = side_peer(ps);
@@ -298,6 +382,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			(unsigned long long)res->disk.size_bytes);
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "peer disk too small");
+		fencing_peer_unsettled(res);
 		return;
 	}
 	res->uuid_rotate_pending = false;	/* connected again first */
@@ -316,10 +401,13 @@ static void decide(struct resource *res, const struct frame_state *ps)
 				      NULL, NULL);
 		resource_event(res, "split-brain-detected");
 	}
-	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary) {
+	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary &&
+	    !primary_resumes_target(res, ps, r.d)) {
 		split_brain(res, "this Primary would have to discard its data");
 		return;
 	}
+	if (!sync_direction_ok(res, ps, r))
+		return;
 	switch (r.d) {
 	case UD_SPLIT_BRAIN:
 		split_brain(res, "no policy resolves it");
@@ -330,6 +418,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			"start it over");
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "unrelated data");
+		fencing_peer_unsettled(res);
 		resource_event(res, "unrelated-data");
 		return;
 	case UD_SOURCE_FULL:
@@ -361,11 +450,17 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		res->repl = RS_ESTABLISHED;
 		break;
 	}
+	settle_disk_states(res, ps, r.d);
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
 	if (r.d == UD_SOURCE_FULL)
 		resync_start_saved(res);	/* after STATE: the target knows first */
+	/* Held writes may go on once the peer gets everything from here. */
+	if (r.d != UD_TARGET_BITMAP && r.d != UD_TARGET_FULL)
+		fencing_peer_back(res);
+	writepath_retry_waiting(res);	/* writes that waited for the handshake */
+	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");
 }
 
@@ -391,8 +486,6 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	res->state_received = true;
-	if (first)
-		fencing_peer_back(res);
 	res->peer_state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_disk = (enum disk_state)ps.disk;
@@ -448,6 +541,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		split_brain(res, "both nodes are Primary");
 		return;
 	}
+	fencing_peer_disk_seen(res);
 	resource_event(res, "peer-changed");
 }
 
@@ -475,17 +569,20 @@ static void peer_down(void *owner, const char *why)
 	res->bm_exchange = false;
 	if (res->peer_conn != CS_STANDALONE)
 		res->peer_conn = CS_CONNECTING;
-	writepath_peer_lost(res);
-	receiver_peer_lost(res);
-	resync_peer_lost(res);
-	resource_retry_reads(res);	/* reads of what never came now fail */
 	/* A Primary that now writes what the peer will lack starts a new
 	 * generation first: at its first such write (writepath), so a
 	 * Primary kept frozen by fencing never diverges on paper. */
 	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
 		res->uuid_rotate_pending = true;
-	resource_event(res, "disconnected");
+	/* Fencing first: under resource-and-stonith I/O is frozen before the
+	 * write path settles what the peer lacks, so nothing it releases or
+	 * retries completes as a lone write. */
 	fencing_peer_lost(res);
+	writepath_peer_lost(res);
+	receiver_peer_lost(res);
+	resync_peer_lost(res);
+	resource_retry_reads(res);	/* reads of what never came now fail */
+	resource_event(res, "disconnected");
 }
 
 static bool frame_is_stream(uint16_t type)

@@ -13,7 +13,12 @@
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
 
-/* The disk state the metadata proves at start-up. */
+/* The disk state the metadata proves at start-up, before the peer is
+ * reached. A clean image is Consistent: it cannot know whether its peer
+ * went on writing after they parted, so it is not promotable until the
+ * handshake makes it UpToDate (or Outdated). Only a node that durably
+ * recorded its peer outdated or fenced (as Primary: fence-peer exit 3, 4
+ * or 7, or the peer reporting itself Outdated) knows it is the newest. */
 static enum disk_state disk_state_from_meta(const struct meta *m)
 {
 	if (m->sb.uuid[UUID_CURRENT] == UUID_JUST_CREATED ||
@@ -21,7 +26,9 @@ static enum disk_state disk_state_from_meta(const struct meta *m)
 		return DS_INCONSISTENT;
 	if (m->sb.flags & MDF_OUTDATED)
 		return DS_OUTDATED;
-	return DS_UPTODATE;
+	if (m->sb.flags & MDF_PEER_OUTDATED)
+		return DS_UPTODATE;
+	return DS_CONSISTENT;
 }
 
 static void res_meta_durable(void *arg)
@@ -210,6 +217,13 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 int resource_hook(struct resource *res, const char *path, const char *name,
 		  void (*done)(struct hook_run *h, int result), void *arg)
 {
+	return resource_hook_run(res, path, name, done, arg, 0);
+}
+
+int resource_hook_run(struct resource *res, const char *path, const char *name,
+		      void (*done)(struct hook_run *h, int result), void *arg,
+		      uint64_t cookie)
+{
 	const struct config *cfg = res->cfg;
 	struct hook_env env = {
 		.resource = res->name,
@@ -222,9 +236,13 @@ int resource_hook(struct resource *res, const char *path, const char *name,
 	if (!path || !path[0])
 		return 0;
 	for (unsigned i = 0; i < sizeof(res->hooks) / sizeof(res->hooks[0]); i++)
-		if (!hook_running(&res->hooks[i]))
-			return hook_start(&res->hooks[i], res->loop, path, name, &env,
-					  cfg->hook_timeout_ms, done, arg);
+		if (!hook_running(&res->hooks[i])) {
+			int ret = hook_start(&res->hooks[i], res->loop, path, name,
+					     &env, cfg->hook_timeout_ms, done, arg);
+
+			res->hooks[i].cookie = cookie;
+			return ret;
+		}
 	log_err("hook %s not run: too many hooks running", name);
 	return -EBUSY;
 }

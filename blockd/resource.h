@@ -72,6 +72,8 @@ struct tl_entry {
 	bool big;		/* its range was marked on disk beforehand */
 	uint64_t sent_ms;	/* when it was sent, for the lag */
 	bool recv_acked;	/* protocol B: RECV_ACK already counted */
+	bool al_held;		/* holds the activity log references of its
+				 * request, which completed first (A, B) */
 };
 
 /* A frame received by a Secondary (or SyncTarget), until acked. */
@@ -151,7 +153,7 @@ struct resource {
 	uint64_t fence_runs, fence_ok, fence_failed;	/* for metrics */
 	uint64_t io_errors;		/* local disk errors */
 	uint64_t last_io_error_hook_s;
-	uint64_t fence_gen, fence_epoch;	/* a stale fence result is ignored */
+	uint64_t fence_epoch;	/* losses and returns: a stale fence result is ignored */
 	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
 	bool uuid_rotate_pending;	/* new generation at the next lone write */
 	uint64_t instance;	/* random per start */
@@ -323,7 +325,9 @@ void verify_target_done(struct resource *res, struct peer_req *p, int err,
 /* fencing.c */
 void fencing_peer_lost(struct resource *res);
 void fencing_peer_back(struct resource *res);
+void fencing_peer_unsettled(struct resource *res);
 void fencing_peer_uptodate(struct resource *res);
+void fencing_peer_disk_seen(struct resource *res);
 int fencing_resume_io(struct resource *res, char *err, size_t errlen);
 int fencing_outdate(struct resource *res, char *err, size_t errlen);
 
@@ -349,5 +353,9 @@ void resource_event(struct resource *res, const char *what);
  * done may be NULL. 0, or -errno when it could not be started. */
 int resource_hook(struct resource *res, const char *path, const char *name,
 		  void (*done)(struct hook_run *h, int result), void *arg);
+/* The same, tagging the run with a cookie its done() reads back. */
+int resource_hook_run(struct resource *res, const char *path, const char *name,
+		      void (*done)(struct hook_run *h, int result), void *arg,
+		      uint64_t cookie);
 
 #endif

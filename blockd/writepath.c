@@ -63,10 +63,16 @@ static bool is_write(const struct blk_req *r)
 
 /* Does the peer receive writes right now? In every connected state where
  * the peer applies our stream: also while a resync toward it is paused
- * and while an online verify runs. */
+ * and while an online verify runs.
+ *
+ * This is the resource's view (repl is RS_OFF from peer_down() on), not
+ * the socket's: between a socket closing and the deferred down() a write
+ * still goes to the transfer log, its frame fails to send, and
+ * writepath_peer_lost() settles it with the others (bitmap, or held by
+ * fencing). A write never runs local-only before fencing has seen the loss. */
 static bool peer_live(const struct resource *res)
 {
-	if (!link_is_up(res->link) || res->peer_role == ROLE_PRIMARY)
+	if (res->peer_role == ROLE_PRIMARY)
 		return false;
 	switch (res->repl) {
 	case RS_ESTABLISHED:
@@ -82,6 +88,22 @@ static bool peer_live(const struct resource *res)
 	default:
 		return false;
 	}
+}
+
+/* A Primary whose disk is Inconsistent (a Primary SyncTarget) has good
+ * data only through its source. Without it a write must not complete: it
+ * could only land here, on a disk the resync will overwrite, or diverge
+ * the generations. While the handshake with the peer runs the write waits;
+ * otherwise it fails with EIO (DRBD's on-no-data-accessible io-error). */
+static bool primary_without_data(const struct resource *res)
+{
+	return res->role == ROLE_PRIMARY && res->disk_state == DS_INCONSISTENT &&
+	       !peer_live(res);
+}
+
+static bool handshake_running(const struct resource *res)
+{
+	return link_is_up(res->link) && res->repl == RS_OFF;
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -111,6 +133,8 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 		return true;
 	if (!is_write(r))
 		return false;
+	if (primary_without_data(res))
+		return handshake_running(res);	/* start() fails it otherwise */
 	if (res->uuid_rotate_pending && !peer_live(res)) {
 		/* The first write the peer will lack: a new generation,
 		 * durable before it starts (meta_busy holds it). */
@@ -183,8 +207,23 @@ static void active_del(struct resource *res, struct blk_req *r)
 	r->active = false;
 }
 
+/* r's transfer log entry, while the peer has not acknowledged it. */
+static struct tl_entry *tl_entry_of(struct resource *res, const struct blk_req *r)
+{
+	struct tl_entry *e;
+
+	if (!r->seq)
+		return NULL;
+	e = &res->tl[r->seq % TL_SIZE];
+	return e->seq == r->seq ? e : NULL;
+}
+
 static void tl_free(struct resource *res, struct tl_entry *e)
 {
+	if (e->al_held) {
+		al_end(&res->meta.al, e->off, e->len);
+		e->al_held = false;
+	}
 	e->seq = 0;
 	e->req = NULL;
 	res->pending_writes--;
@@ -200,20 +239,27 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 	if (r->active)
 		active_del(res, r);
 	if (r->al_held) {
-		al_end(&res->meta.al, r->local.off, r->local.len);
+		struct tl_entry *e = tl_entry_of(res, r);
+
+		/* In A and B the reply comes before the peer has the write: its
+		 * extents stay in the activity log until the entry is settled
+		 * (WRITE_ACK, or marked out of sync when the peer is lost), so a
+		 * crash before that resyncs them. */
+		if (e)
+			e->al_held = true;
+		else
+			al_end(&res->meta.al, r->local.off, r->local.len);
 		r->al_held = false;
 	}
 	if (is_write(r))
 		res->app_busy = true;
 	if (r->replicated) {
+		struct tl_entry *e = tl_entry_of(res, r);
+
 		if (r->epoch == res->epoch && is_write(r))
 			res->epoch_close_pending = true;
-		if (r->seq) {
-			struct tl_entry *e = &res->tl[r->seq % TL_SIZE];
-
-			if (e->seq == r->seq)
-				e->req = NULL;	/* the entry waits for its ack */
-		}
+		if (e)
+			e->req = NULL;	/* the entry waits for its ack */
 		/* A local failure after the peer got the write: they differ. */
 		if (r->err && is_write(r) && res->oos.words)
 			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
@@ -239,16 +285,27 @@ static void local_done(struct disk_io *io, int err)
 	req_check_done(res, r);
 }
 
+/* The frame left for the socket, or (err) never will. A failed send only
+ * settles the SENT leg: the peer legs stay until the peer's ack or
+ * writepath_peer_lost(), which holds them under fencing, so a link dying
+ * under a full socket never acknowledges a write the peer lacks. Where the
+ * ack point is the hand-over (protocol A), the write is in the bitmap
+ * before it is replied to. */
 static void frame_sent(struct link_tx *tx, int err)
 {
 	struct blk_req *r = container_of(tx, struct blk_req, tx);
+	struct resource *res = r->res;
 
+	if (err) {
+		struct tl_entry *e = tl_entry_of(res, r);
+
+		if (e)
+			bitmap_mark_range(&res->oos, e->off, e->len);
+	} else if (tx->h.type == FRAME_DATA) {
+		res->data_sent_bytes += tx->h.length;
+	}
 	r->pending &= (uint8_t)~LEG_SENT;
-	if (err)	/* peer lost: its transfer log entry is handled there */
-		r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
-	else if (tx->h.type == FRAME_DATA)
-		r->res->data_sent_bytes += tx->h.length;
-	req_check_done(r->res, r);
+	req_check_done(res, r);
 }
 
 static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
@@ -258,6 +315,8 @@ static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
 	tx->h.id = res->epoch;
 	tx->h.flags = flush ? FRAME_F_FLUSH : 0;
 	tx->payload = NULL;
+	if (!flush)
+		tx->sent = NULL;
 	link_send(res->link, tx);
 	res->epoch++;
 	res->epoch_close_pending = false;
@@ -337,9 +396,13 @@ static void start_write(struct resource *res, struct blk_req *r)
 		if (res->protocol == 'B') {
 			r->pending |= LEG_RECV;
 			r->needed |= LEG_RECV;
-		} else if (res->protocol == 'C') {
-			r->needed |= LEG_WRITTEN;
 		}
+		/* A Primary SyncTarget's source holds the only good copy next
+		 * to this write: it completes at the source's WRITE_ACK, so
+		 * losing the source never leaves an acknowledged write that
+		 * the resync would overwrite. */
+		if (res->protocol == 'C' || res->disk_state == DS_INCONSISTENT)
+			r->needed |= LEG_WRITTEN;
 		link_send(res->link, &r->tx);
 	} else if (res->oos.words) {
 		bitmap_mark_range(&res->oos, io->off, io->len);
@@ -347,11 +410,25 @@ static void start_write(struct resource *res, struct blk_req *r)
 	disk_submit(&res->disk, io);
 }
 
+static void fail_deferred_done(struct loop_op *op, int err)
+{
+	struct blk_req *r = container_of(op, struct blk_req, local.op);
+
+	r->done(r, err);
+}
+
 static void start(struct resource *res, struct blk_req *r)
 {
 	r->err = 0;
 	r->seq = 0;
 	r->replicated = false;
+	if (is_write(r) && primary_without_data(res)) {
+		log_err("write of %u bytes at %llu failed: this Primary's disk is "
+			"Inconsistent and its peer is gone",
+			r->local.len, (unsigned long long)r->local.off);
+		loop_defer(res->loop, &r->local.op, fail_deferred_done, -EIO);
+		return;
+	}
 	if (r->local.cmd == DISK_FLUSH)
 		start_flush(res, r);
 	else
@@ -484,6 +561,9 @@ static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t leg
 void writepath_peer_lost(struct resource *res)
 {
 	struct blk_req *flushes = res->flushes;
+	/* A Primary SyncTarget loses its only good copy: the writes in
+	 * flight fail (the resync will bring the source's blocks back). */
+	bool fail = res->role == ROLE_PRIMARY && res->disk_state == DS_INCONSISTENT;
 
 	/* Everything the peer may not have written is out of sync. */
 	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
@@ -493,13 +573,16 @@ void writepath_peer_lost(struct resource *res)
 		if (e->seq != seq)
 			continue;
 		bitmap_mark_range(&res->oos, e->off, e->len);
-		e->seq = 0;
-		e->req = NULL;
-		if (r)
+		tl_free(res, e);
+		if (r && fail) {
+			r->err = -EIO;
+			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
+			req_check_done(res, r);
+		} else if (r) {
 			release_or_hold(res, r, LEG_RECV | LEG_WRITTEN);
+		}
 	}
 	res->tl_tail_seq = res->tl_next_seq;
-	res->pending_writes = 0;
 	res->flushes = NULL;
 	while (flushes) {
 		struct blk_req *r = flushes;
