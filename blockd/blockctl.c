@@ -38,7 +38,8 @@ static void usage(FILE *f)
 		"  protocol A|B|C | pause-sync | resume-sync\n"
 		"  new-current-uuid --clear-bitmap\n"
 		"  verify | resync | invalidate [--bitmap] | invalidate-remote [--bitmap]\n"
-		"  outdate | resume-io | status --watch\n");
+		"  outdate | resume-io | status --watch\n"
+		"  detach | attach     stop using the disk / take a (new) disk\n");
 }
 
 static int ctl_connect(const char *path)

@@ -212,9 +212,24 @@ static void disk_zero_issue(struct disk *d, struct disk_io *io)
 	loop_op_arm(d->loop, sqe, &io->op, disk_io_done);
 }
 
+/* Errors that say nothing about the device: a FAST zero it declined. */
+static bool disk_error_is_fault(int err)
+{
+	return err < 0 && err != -ENOTSUP && err != -EOPNOTSUPP;
+}
+
 static void disk_finish(struct disk_io *io, int err)
 {
+	struct disk *d = io->disk;
+
+	d->inflight--;
+	if (disk_error_is_fault(err) && d->failed)
+		d->failed(d->owner_arg, err);
 	io->done(io, err);
+	if (!d->inflight && d->want_idle && d->idle) {
+		d->want_idle = false;
+		d->idle(d->owner_arg);
+	}
 }
 
 /* After one fallocate/write/sync step of ZERO or TRIM. */
@@ -298,6 +313,7 @@ void disk_submit(struct disk *d, struct disk_io *io)
 
 	io->disk = d;
 	io->done_bytes = 0;
+	d->inflight++;
 	switch (io->cmd) {
 	case DISK_READ:
 	case DISK_WRITE:

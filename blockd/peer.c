@@ -476,10 +476,40 @@ static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
 	meta_write_sb(&res->meta);
 }
 
+static bool disk_usable(enum disk_state d)
+{
+	return d != DS_FAILED && d != DS_DISKLESS;
+}
+
+/* The peer's disk failed or was detached while connected: it holds no
+ * data any more. Everything is out of sync (its disk, if it comes back,
+ * is resynced in full), a Primary starts a new generation at its next
+ * write, and a resync or verify with it stops. */
+static void peer_disk_lost(struct resource *res)
+{
+	log_warn("the peer's disk is %s: it no longer counts as UpToDate; "
+		 "every block is marked out of sync for it",
+		 disk_state_name(res->peer_disk));
+	if (resource_has_disk(res) && res->disk_state == DS_UPTODATE) {
+		bitmap_mark_all(&res->oos);
+		if (res->role == ROLE_PRIMARY && res->meta.enabled)
+			res->uuid_rotate_pending = true;
+	}
+	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
+		log_warn("%s stopped: the peer has no disk",
+			 repl_state_name(res->repl));
+		res->repl = RS_ESTABLISHED;
+	}
+	resource_retry_reads(res);
+	writepath_retry_waiting(res);
+	resource_event(res, "peer-disk-failed");
+}
+
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
 	bool first = !res->state_received;
+	bool had_disk = !first && disk_usable(res->peer_disk);
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
 		link_drop(res->link, "malformed STATE");
@@ -489,6 +519,8 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	res->peer_state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_disk = (enum disk_state)ps.disk;
+	if (had_disk && !disk_usable(res->peer_disk))
+		peer_disk_lost(res);
 	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	/* The Primary's protocol is the pair's: a Secondary shows it. */
 	if (ps.role == ROLE_PRIMARY && res->role != ROLE_PRIMARY)
@@ -581,6 +613,7 @@ static void peer_down(void *owner, const char *why)
 	writepath_peer_lost(res);
 	receiver_peer_lost(res);
 	resync_peer_lost(res);
+	remote_read_peer_lost(res);
 	resource_retry_reads(res);	/* reads of what never came now fail */
 	resource_event(res, "disconnected");
 }
@@ -683,6 +716,9 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		}
 		res->bm_received = true;
 		bm_exchange_check(res);
+		return;
+	case FRAME_READ_REPLY:
+		remote_read_reply(res, h, buf);
 		return;
 	case FRAME_RS_DONE:
 		if (!is_target(res)) {
@@ -832,10 +868,19 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 				 repl_state_name(res->repl));
 		return -EPERM;
 	}
-	if (res->peer_role == ROLE_PRIMARY) {
+	/* A Primary that attached a new disk is the one Primary that may be
+	 * synced: its data is all on this node. */
+	if (res->peer_role == ROLE_PRIMARY && res->peer_disk != DS_INCONSISTENT) {
 		if (err)
 			snprintf(err, errlen, "the peer is Primary: it cannot be a "
 				 "resync target");
+		return -EPERM;
+	}
+	if (res->disk_state != DS_UPTODATE) {
+		if (err)
+			snprintf(err, errlen, "this disk is %s: only an UpToDate "
+				 "disk can be the sync source",
+				 disk_state_name(res->disk_state));
 		return -EPERM;
 	}
 	log_info("resync started by request: %s", full ? "every block"
@@ -845,6 +890,12 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 	resync_start_saved(res);
 	resource_event(res, "resync-started");
 	return 0;
+}
+
+void peer_request_attach_sync(struct resource *res)
+{
+	log_info("asking the peer for a full resync into the new disk");
+	send_state_flags(res, FRAME_STATE_F_INVALIDATE);
 }
 
 int peer_request_full_sync(struct resource *res, bool bitmap, char *err,

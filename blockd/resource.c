@@ -54,6 +54,7 @@ int resource_init(struct resource *res, struct node *owner,
 
 	res->owner = owner;
 	res->cfg = cfg;
+	resource_disk_bind(res);
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
@@ -84,6 +85,8 @@ int resource_init(struct resource *res, struct node *owner,
 	res->disk_state = disk_state_from_meta(&res->meta);
 	ret = receiver_init(res);
 	if (ret == 0)
+		ret = remote_init(res);
+	if (ret == 0)
 		ret = link_new(&res->link, res->loop, &res->pool, peer,
 			       &peer_link_ops, res);
 	if (ret < 0)
@@ -98,6 +101,7 @@ void resource_fini(struct resource *res)
 	link_free(res->link);
 	res->link = NULL;
 	receiver_fini(res);
+	remote_fini(res);
 	bitmap_fini(&res->oos);
 	writepath_fini(res);
 	meta_close(&res->meta);
@@ -151,6 +155,13 @@ void resource_shutdown_meta(struct resource *res)
 	meta_flush_sync(&res->meta);
 }
 
+static void read_fail_done(struct loop_op *op, int err)
+{
+	struct blk_req *r = container_of(op, struct blk_req, local.op);
+
+	r->done(r, err);
+}
+
 /* A Primary whose resync into it stopped half way (the peer is gone):
  * blocks it never got cannot be read. */
 static bool lacks_for_good(struct resource *res, const struct disk_io *io)
@@ -165,14 +176,35 @@ static bool lacks_for_good(struct resource *res, const struct disk_io *io)
 	return true;
 }
 
+/* A read (or CACHE) for a Primary without a usable disk: the peer serves
+ * it while it is UpToDate; otherwise no copy is reachable. */
+static void read_without_disk(struct resource *res, struct blk_req *r)
+{
+	if (!writepath_data_on_peer(res)) {
+		log_err("read of %u bytes at %llu failed: this node has no usable "
+			"disk and no UpToDate peer", r->local.len,
+			(unsigned long long)r->local.off);
+		loop_defer(res->loop, &r->local.op, read_fail_done, -EIO);
+	} else if (r->local.cmd == DISK_CACHE) {
+		loop_defer(res->loop, &r->local.op, read_fail_done, 0);
+	} else {
+		remote_read_submit(res, r);
+	}
+}
+
 static void read_done(struct disk_io *io, int err)
 {
 	struct blk_req *r = container_of(io, struct blk_req, local);
+	struct resource *res = r->res;
 
 	if (err == 0 && io->cmd == DISK_READ)
-		r->res->read_bytes += io->len;
-	else if (err == -EIO)
-		resource_local_io_error(r->res, err);
+		res->read_bytes += io->len;
+	/* The disk failed it and is being detached: the peer may have it. */
+	if (err < 0 && !resource_has_disk(res) && io->cmd == DISK_READ &&
+	    writepath_data_on_peer(res)) {
+		remote_read_submit(res, r);
+		return;
+	}
 	r->done(r, err);
 }
 
@@ -181,6 +213,10 @@ void resource_submit(struct resource *res, struct blk_req *r)
 	r->res = res;
 	if (r->local.cmd == DISK_READ || r->local.cmd == DISK_CACHE) {
 		r->local.done = read_done;
+		if (!resource_has_disk(res)) {
+			read_without_disk(res, r);
+			return;
+		}
 		/* A Primary SyncTarget reads a block once it has it from the
 		 * source (asked for first). */
 		if (resync_target_lacks(res, r->local.off, r->local.len)) {
@@ -281,7 +317,9 @@ void resource_retry_reads(struct resource *res)
 			keep = &r->next;
 			continue;
 		}
-		if (lacks_for_good(res, &r->local))
+		if (!resource_has_disk(res))
+			read_without_disk(res, r);
+		else if (lacks_for_good(res, &r->local))
 			r->done(r, -EIO);
 		else
 			disk_submit(&res->disk, &r->local);

@@ -72,7 +72,10 @@ static bool is_write(const struct blk_req *r)
  * fencing). A write never runs local-only before fencing has seen the loss. */
 static bool peer_live(const struct resource *res)
 {
-	if (res->peer_role == ROLE_PRIMARY)
+	/* A peer without a usable disk applies nothing: it gets the blocks
+	 * by a full resync once it has a disk again. */
+	if (res->peer_role == ROLE_PRIMARY || res->peer_disk == DS_FAILED ||
+	    res->peer_disk == DS_DISKLESS)
 		return false;
 	switch (res->repl) {
 	case RS_ESTABLISHED:
@@ -90,15 +93,28 @@ static bool peer_live(const struct resource *res)
 	}
 }
 
-/* A Primary whose disk is Inconsistent (a Primary SyncTarget) has good
- * data only through its source. Without it a write must not complete: it
- * could only land here, on a disk the resync will overwrite, or diverge
- * the generations. While the handshake with the peer runs the write waits;
- * otherwise it fails with EIO (DRBD's on-no-data-accessible io-error). */
+/* Does this Primary's data live only on the peer? A Primary SyncTarget
+ * (Inconsistent) or a Primary whose disk failed or was detached. */
+static bool data_on_peer(const struct resource *res)
+{
+	return res->disk_state == DS_INCONSISTENT || !resource_has_disk(res);
+}
+
+/* A Primary whose good data is only on its peer, without that peer: a
+ * write must not complete. It could only land here, on a disk the resync
+ * will overwrite (or on none), or diverge the generations. While the
+ * handshake with the peer runs the write waits; otherwise it fails with
+ * EIO (DRBD's on-no-data-accessible io-error). */
 static bool primary_without_data(const struct resource *res)
 {
-	return res->role == ROLE_PRIMARY && res->disk_state == DS_INCONSISTENT &&
-	       !peer_live(res);
+	return res->role == ROLE_PRIMARY && data_on_peer(res) &&
+	       !(peer_live(res) && res->peer_disk == DS_UPTODATE);
+}
+
+bool writepath_data_on_peer(const struct resource *res)
+{
+	return res->role == ROLE_PRIMARY && data_on_peer(res) &&
+	       peer_live(res) && res->peer_disk == DS_UPTODATE;
 }
 
 static bool handshake_running(const struct resource *res)
@@ -260,8 +276,10 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 			res->epoch_close_pending = true;
 		if (e)
 			e->req = NULL;	/* the entry waits for its ack */
-		/* A local failure after the peer got the write: they differ. */
-		if (r->err && is_write(r) && res->oos.words)
+		/* A local failure after the peer got the write: they differ
+		 * (a disk that failed is detached and resynced in full). */
+		if (r->err && is_write(r) && res->oos.words &&
+		    resource_has_disk(res))
 			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
 	}
 	r->needed = 0xff;	/* complete once */
@@ -277,10 +295,15 @@ static void local_done(struct disk_io *io, int err)
 
 	if (err == 0 && io->cmd == DISK_WRITE)
 		res->written_bytes += io->len;
-	if (err < 0 && !r->err)
+	if (err < 0 && r->replicated) {
+		/* The disk failed it (and is being detached): the peer's
+		 * copy is the only one, so the request completes when the
+		 * peer has it, or fails without it. */
+		r->local_failed = true;
+		r->needed |= LEG_WRITTEN;
+	} else if (err < 0 && !r->err) {
 		r->err = err;
-	if (err == -EIO)
-		resource_local_io_error(res, err);
+	}
 	r->pending &= (uint8_t)~LEG_LOCAL;
 	req_check_done(res, r);
 }
@@ -323,15 +346,24 @@ static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
 	res->epoch_has_writes = false;
 }
 
+static void fail_deferred_done(struct loop_op *op, int err)
+{
+	struct blk_req *r = container_of(op, struct blk_req, local.op);
+
+	r->done(r, err);
+}
+
 static void start_flush(struct resource *res, struct blk_req *r)
 {
-	r->pending = LEG_LOCAL;
+	bool local = resource_has_disk(res);
+
+	r->pending = local ? LEG_LOCAL : 0;
 	if (peer_live(res)) {
 		r->replicated = true;
 		r->epoch = res->epoch;
 		r->tx.sent = frame_sent;
 		r->pending |= LEG_SENT;
-		if (res->protocol != 'A') {
+		if (res->protocol != 'A' || !local) {
 			r->pending |= LEG_WRITTEN;
 			r->next = res->flushes;
 			res->flushes = r;
@@ -339,17 +371,21 @@ static void start_flush(struct resource *res, struct blk_req *r)
 		send_barrier(res, &r->tx, true);
 	}
 	r->needed = r->pending;
-	disk_submit(&res->disk, &r->local);
+	if (local)
+		disk_submit(&res->disk, &r->local);
+	else if (!r->replicated)	/* nothing anywhere to flush */
+		loop_defer(res->loop, &r->local.op, fail_deferred_done, -EIO);
 }
 
 static void start_write(struct resource *res, struct blk_req *r)
 {
 	struct disk_io *io = &r->local;
 	struct frame_hdr *h = &r->tx.h;
+	bool local = resource_has_disk(res);
 
 	active_add(res, r);
-	r->pending = LEG_LOCAL;
-	r->needed = LEG_LOCAL;
+	r->pending = local ? LEG_LOCAL : 0;
+	r->needed = r->pending;
 	/* Too wide for the activity log (a big TRIM): must_wait had its
 	 * range marked out of sync on disk before it starts instead; it is
 	 * cleared again once the peer has it. */
@@ -398,23 +434,18 @@ static void start_write(struct resource *res, struct blk_req *r)
 			r->needed |= LEG_RECV;
 		}
 		/* A Primary SyncTarget's source holds the only good copy next
-		 * to this write: it completes at the source's WRITE_ACK, so
-		 * losing the source never leaves an acknowledged write that
-		 * the resync would overwrite. */
-		if (res->protocol == 'C' || res->disk_state == DS_INCONSISTENT)
+		 * to this write, a Primary without a disk the only one: it
+		 * completes at the peer's WRITE_ACK, so losing the peer never
+		 * leaves an acknowledged write that exists nowhere or that the
+		 * resync would overwrite. */
+		if (res->protocol == 'C' || data_on_peer(res))
 			r->needed |= LEG_WRITTEN;
 		link_send(res->link, &r->tx);
 	} else if (res->oos.words) {
 		bitmap_mark_range(&res->oos, io->off, io->len);
 	}
-	disk_submit(&res->disk, io);
-}
-
-static void fail_deferred_done(struct loop_op *op, int err)
-{
-	struct blk_req *r = container_of(op, struct blk_req, local.op);
-
-	r->done(r, err);
+	if (local)
+		disk_submit(&res->disk, io);
 }
 
 static void start(struct resource *res, struct blk_req *r)
@@ -485,6 +516,10 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 			}
 			*pp = r->next;
 			r->next = NULL;
+			/* The peer's flush failed (its disk is being detached):
+			 * without a disk here nothing is durable anywhere. */
+			if (err && !resource_has_disk(res))
+				r->err = -EIO;
 			r->pending &= (uint8_t)~LEG_WRITTEN;
 			req_check_done(res, r);
 		}
@@ -515,6 +550,9 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		log_err("peer failed to write %u bytes at %llu: %s; marked out of sync",
 			e->len, (unsigned long long)e->off, strerror((int)-err));
 		bitmap_mark_range(&res->oos, e->off, e->len);
+		/* Neither disk has it. */
+		if (e->req && (e->req->local_failed || !resource_has_disk(res)))
+			e->req->err = -EIO;
 	} else if (e->big && res->repl == RS_ESTABLISHED) {
 		/* Both have it now: clear the blocks it covers whole. */
 		uint64_t first = (e->off + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
@@ -561,9 +599,10 @@ static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t leg
 void writepath_peer_lost(struct resource *res)
 {
 	struct blk_req *flushes = res->flushes;
-	/* A Primary SyncTarget loses its only good copy: the writes in
-	 * flight fail (the resync will bring the source's blocks back). */
-	bool fail = res->role == ROLE_PRIMARY && res->disk_state == DS_INCONSISTENT;
+	/* A Primary SyncTarget loses its only good copy, a Primary without a
+	 * disk its only copy: the writes in flight fail (a resync brings the
+	 * source's blocks back). */
+	bool fail = res->role == ROLE_PRIMARY && data_on_peer(res);
 
 	/* Everything the peer may not have written is out of sync. */
 	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
@@ -574,7 +613,7 @@ void writepath_peer_lost(struct resource *res)
 			continue;
 		bitmap_mark_range(&res->oos, e->off, e->len);
 		tl_free(res, e);
-		if (r && fail) {
+		if (r && (fail || r->local_failed)) {
 			r->err = -EIO;
 			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
 			req_check_done(res, r);
@@ -589,7 +628,13 @@ void writepath_peer_lost(struct resource *res)
 
 		flushes = r->next;
 		r->next = NULL;
-		release_or_hold(res, r, LEG_WRITTEN);
+		if (!resource_has_disk(res)) {	/* flushed nowhere */
+			r->err = -EIO;
+			r->pending &= (uint8_t)~LEG_WRITTEN;
+			req_check_done(res, r);
+		} else {
+			release_or_hold(res, r, LEG_WRITTEN);
+		}
 	}
 	res->epoch_close_pending = false;
 	writepath_retry_waiting(res);
@@ -660,4 +705,17 @@ void writepath_fail_held(struct resource *res, int err)
 	if (n)
 		log_warn("shutting down: %u write%s held back were failed, not "
 			 "acknowledged", n, n == 1 ? "" : "s");
+}
+
+/* The disk was detached: its activity log is gone with it, so the
+ * references requests and transfer log entries hold on it are dropped
+ * without being released into a log that no longer exists. */
+void writepath_forget_al(struct resource *res)
+{
+	for (struct blk_req *r = res->active; r; r = r->next)
+		r->al_held = false;
+	for (struct blk_req *r = res->waiting; r; r = r->next)
+		r->al_held = false;
+	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++)
+		res->tl[seq % TL_SIZE].al_held = false;
 }
