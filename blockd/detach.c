@@ -64,7 +64,7 @@ static void detach_start(struct resource *res)
 	res->meta.enabled = false;
 	writepath_forget_al(res);
 	peer_send_state(res);
-	if (res->disk.inflight) {
+	if (disk_busy(&res->disk)) {
 		res->disk.want_idle = true;
 		return;
 	}

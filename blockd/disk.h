@@ -125,4 +125,7 @@ struct disk_map_req {
 
 void disk_map_submit(struct disk *d, struct disk_map_req *r);
 
+/* Is anything (I/O or a lookup) still in flight on d? */
+bool disk_busy(const struct disk *d);
+
 #endif
