@@ -164,8 +164,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 "node attaches one", disk_state_name(res->disk_state));
 		return -EINVAL;
 	}
-	if (meta_busy(&res->meta) || res->meta.sb_writing || res->meta.al_writing ||
-	    res->meta.bm_writing) {
+	if (!meta_idle(&res->meta)) {
 		snprintf(err, errlen, "the old disk's metadata writes have not all "
 			 "returned yet: try again");
 		return -EBUSY;
@@ -203,7 +202,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 		bitmap_init(&res->oos, export_bytes);
 		return ret;
 	}
-	meta_bind(&res->meta, res->loop, res);
+	resource_meta_bind(res);
 	res->disk.size_bytes = export_bytes;
 	res->disk_error = 0;
 	attach_distrust(res);

@@ -46,6 +46,11 @@ static const struct meta_ops res_meta_ops = {
 	.failed = res_meta_failed,
 };
 
+void resource_meta_bind(struct resource *res)
+{
+	meta_bind(&res->meta, res->loop, &res->oos, &res_meta_ops, res);
+}
+
 int resource_init(struct resource *res, struct node *owner,
 		  const struct config *cfg, const struct link_config *peer)
 {
@@ -67,7 +72,7 @@ int resource_init(struct resource *res, struct node *owner,
 				&res->oos);
 		if (ret < 0)
 			return ret;
-		meta_bind(&res->meta, res->loop, &res->oos, &res_meta_ops, res);
+		resource_meta_bind(res);
 		res->disk.size_bytes = meta_data_bytes(&res->meta);
 	}
 	ret = writepath_init(res);
@@ -112,39 +117,6 @@ void resource_meta_done(struct resource *res)
 	writepath_retry_waiting(res);
 	receiver_kick(res);
 	peer_bitmap_saved(res);
-}
-
-/* The metadata failed a write (meta.c has logged which and why).
- *
- * PLACEHOLDER: the detach logic goes here: disk Failed, then Diskless,
- * reads and writes served through an UpToDate peer, the peer told to
- * mark the blocks out of sync, never promotable without --force. Until
- * then a failed disk only makes sure nothing that waited for the metadata
- * is acknowledged as written: every write waiting in the write path gets
- * EIO, and the operator's local-io-error hook runs. */
-void resource_disk_failed(struct resource *res, int err)
-{
-	struct blk_req *list = res->waiting;
-	unsigned n = 0;
-
-	res->waiting = res->waiting_tail = NULL;
-	log_err("disk failure (metadata): %s; failing the writes waiting for "
-		"it with EIO", strerror(-err));
-	resource_local_io_error(res, err);
-	while (list) {
-		struct blk_req *r = list;
-
-		list = r->next;
-		r->next = NULL;
-		if (r->al_held) {
-			al_end(&res->meta.al, r->local.off, r->local.len);
-			r->al_held = false;
-		}
-		n++;
-		r->done(r, -EIO);
-	}
-	if (n)
-		log_err("%u waiting write%s failed with EIO", n, n == 1 ? "" : "s");
 }
 
 void resource_shutdown_meta(struct resource *res)

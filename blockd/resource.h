@@ -273,9 +273,8 @@ int resource_init(struct resource *res, struct node *owner,
 /* Metadata became durable (superblock, activity log, bitmap pages):
  * resume I/O. */
 void resource_meta_done(struct resource *res);
-/* The disk (its metadata, for now) failed a write: nothing waiting for
- * it may complete as written. */
-void resource_disk_failed(struct resource *res, int err);
+/* Bind the metadata to this resource's loop, bitmap and callbacks. */
+void resource_meta_bind(struct resource *res);
 /* The backing disk failed a request (runs the local-io-error hook). */
 void resource_local_io_error(struct resource *res, int err);
 
