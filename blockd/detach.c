@@ -63,6 +63,10 @@ static void detach_start(struct resource *res)
 {
 	res->meta.enabled = false;
 	writepath_forget_al(res);
+	/* No resync or verify goes on without a disk (the peer stops its
+	 * side when it sees this node's disk state). */
+	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED)
+		res->repl = RS_ESTABLISHED;
 	peer_send_state(res);
 	if (disk_busy(&res->disk)) {
 		res->disk.want_idle = true;

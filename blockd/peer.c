@@ -623,7 +623,7 @@ static bool frame_is_stream(uint16_t type)
 	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
 	       type == FRAME_BARRIER || type == FRAME_RS_DATA ||
 	       type == FRAME_RS_ZERO || type == FRAME_RS_CSUM ||
-	       type == FRAME_V_REQ;
+	       type == FRAME_V_REQ || type == FRAME_READ_REQ;
 }
 
 static bool is_target(const struct resource *res)
@@ -656,7 +656,11 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		/* Resync data goes to a target, Primary or not; application
 		 * writes to a Secondary, also while it is the source of a
 		 * Primary SyncTarget's resync. */
-		if (h->type == FRAME_V_REQ)
+		if (h->type == FRAME_READ_REQ)
+			ok = res->role == ROLE_SECONDARY;
+		else if (!resource_has_disk(res))
+			ok = true;	/* refused by the receiver, with errors */
+		else if (h->type == FRAME_V_REQ)
 			ok = res->role == ROLE_SECONDARY && res->repl == RS_VERIFY_T;
 		else if (rs)
 			ok = is_target(res);
@@ -685,7 +689,8 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		writepath_ack(res, h->type, h->id, (int64_t)h->offset);
 		return;
 	case FRAME_RS_ACK:
-		resync_ack(res, h->id, h->flags & FRAME_F_SAME);
+		resync_ack(res, h->id, h->flags & FRAME_F_SAME,
+			   h->flags & FRAME_F_FAILED);
 		return;
 	case FRAME_RS_NEED:
 		resync_need(res, h->id);
@@ -695,10 +700,8 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 			resync_prio(res, h->offset, h->length);
 		return;
 	case FRAME_V_REPLY:
-		if (res->repl != RS_VERIFY_S) {
-			link_drop(res->link, "verify reply while not verifying");
-			return;
-		}
+		/* Also after a verify stopped (the peer's disk failed): the
+		 * replies of its chunks still in flight free them. */
 		verify_reply(res, h->id, h->offset);
 		return;
 	case FRAME_BITMAP:

@@ -91,6 +91,7 @@ struct peer_req {
 	uint8_t *buf;		/* payload (bufpool), or NULL */
 	bool flushing;		/* BARRIER: its fdatasync is running */
 	bool flushed;		/* BARRIER: its fdatasync is done */
+	int flush_err;		/* BARRIER: that fdatasync's -errno, for the ack */
 	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
 	uint8_t vcrc[4 * FRAME_VERIFY_BLOCKS];	/* V_REQ: the source's CRCs */
 	uint64_t link_gen;	/* the connection it came on: acks go only there */
@@ -330,7 +331,9 @@ bool receiver_writing(const struct resource *res, uint64_t off, uint64_t len);
 /* resync.c */
 void resync_start(struct resource *res);
 void resync_pump(struct resource *res);
-void resync_ack(struct resource *res, uint64_t id, bool same);
+/* RS_ACK: the target wrote chunk id (same: it matched by checksum), or
+ * (failed) could not: its bits stay set. */
+void resync_ack(struct resource *res, uint64_t id, bool same, bool failed);
 void resync_peer_lost(struct resource *res);
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 void resync_update_status(struct resource *res, uint64_t now_ms);

@@ -69,7 +69,10 @@ enum frame_type {
 #define FRAME_F_NO_HOLE		(1U << 2)	/* ZERO */
 #define FRAME_F_FLUSH		(1U << 3)	/* BARRIER: flush before ack */
 #define FRAME_F_SAME		(1U << 4)	/* RS_ACK: checksums matched */
-#define FRAME_F_ALL		0x1fU
+#define FRAME_F_FAILED		(1U << 5)	/* RS_ACK: the target did not
+						 * write it (its disk failed):
+						 * the bits stay */
+#define FRAME_F_ALL		0x3fU
 
 struct frame_hdr {
 	uint16_t version;

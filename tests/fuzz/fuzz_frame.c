@@ -49,7 +49,8 @@ _Static_assert(FRAME_TYPE_MAX == 25 && FRAME_RS_PRIO == 23 &&
 	       FRAME_RS_NEED == 18 && FRAME_BITMAP == 19 &&
 	       FRAME_BITMAP_DONE == 20 && FRAME_V_REQ == 21 &&
 	       FRAME_V_REPLY == 22, "frame types");
-_Static_assert(FRAME_F_ALL == 0x1f && FRAME_F_SAME == 0x10, "frame flags");
+_Static_assert(FRAME_F_ALL == 0x3f && FRAME_F_SAME == 0x10 &&
+	       FRAME_F_FAILED == 0x20, "frame flags");
 _Static_assert(FRAME_VERIFY_BLOCKS == 64, "verify request bound");
 
 /* Bytes of disk one V_REQ CRC covers. */

@@ -73,10 +73,11 @@ static void test_wire_numbers(void **state)
 		{ "F_NO_HOLE", FRAME_F_NO_HOLE, 0x04 },
 		{ "F_FLUSH", FRAME_F_FLUSH, 0x08 },
 		{ "F_SAME", FRAME_F_SAME, 0x10 },
-		{ "F_ALL", FRAME_F_ALL, 0x1f },
+		{ "F_FAILED", FRAME_F_FAILED, 0x20 },
+		{ "F_ALL", FRAME_F_ALL, 0x3f },
 		{ "F_ALL is every flag", FRAME_F_ALL,
 		  FRAME_F_FUA | FRAME_F_WANT_RECV_ACK | FRAME_F_NO_HOLE |
-			  FRAME_F_FLUSH | FRAME_F_SAME },
+			  FRAME_F_FLUSH | FRAME_F_SAME | FRAME_F_FAILED },
 		{ "STATE_F_SYNC_SOURCE", FRAME_STATE_F_SYNC_SOURCE, 0x01 },
 		{ "STATE_F_NEW_UUID", FRAME_STATE_F_NEW_UUID, 0x02 },
 		{ "STATE_F_PAUSED", FRAME_STATE_F_PAUSED, 0x04 },
@@ -471,13 +472,14 @@ static void test_parse_flags(void **state)
 		if (parse_typed(FRAME_V_REPLY, 0, 0, f) != want)
 			fail_msg("V_REPLY flag bit %d: want %d", bit, want);
 	}
-	/* Bit 4 (F_SAME) is a known flag; bit 5 is the first unknown one. */
+	/* Bit 5 (F_FAILED) is a known flag; bit 6 is the first unknown one. */
 	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, FRAME_F_SAME), 0);
-	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, 1U << 5), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, FRAME_F_FAILED), 0);
+	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, 1U << 6), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, FRAME_F_ALL), 0);
-	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x1fU), 0);
-	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x3fU), -EPROTO);
-	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffe0U), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x3fU), 0);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x7fU), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffc0U), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xfffffff0U), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffffU), -EPROTO);
 }
