@@ -34,6 +34,7 @@
  * waits while a resync chunk over it is being read (resync.c), so the
  * read sees it whole or not at all.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,7 @@ static void submit_io(struct resource *res, struct peer_req *p)
 		break;
 	case FRAME_RS_CSUM:
 	case FRAME_V_REQ:
+	case FRAME_READ_REQ:
 		io->cmd = DISK_READ;
 		break;
 	case FRAME_RS_ZERO:
@@ -288,11 +290,14 @@ static void submit_io(struct resource *res, struct peer_req *p)
 		io->off = p->run_off;
 		io->len = p->run_len;
 		break;
-	default:
+	case FRAME_ZERO:
 		io->cmd = DISK_ZERO;
 		if (p->flags & FRAME_F_NO_HOLE)
 			io->flags |= DISK_F_NO_HOLE;
 		break;
+	default:
+		/* Only the types is_write_frame/is_read_frame name get here. */
+		assert(!"a stream frame without a disk command");
 	}
 	if (p->flags & FRAME_F_FUA)
 		io->flags |= DISK_F_FUA;
