@@ -10,7 +10,8 @@ DEPS_BUILD = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	liburing-dev libisal-dev libcmocka-dev libinih-dev libgnutls28-dev \
 	libjson-c-dev
 DEPS_TEST  = libnbd-bin nbdfuse python3 python3-libnbd qemu-utils fio \
-	nbdkit e2fsprogs fuse3 util-linux iproute2 procps postgresql postgresql-contrib
+	nbdkit nbdkit-plugin-python e2fsprogs fuse3 util-linux iproute2 procps \
+	postgresql postgresql-contrib
 
 .PHONY: all deps check demo bench clean
 

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 		"  protocol A|B|C | pause-sync | resume-sync\n"
 		"  new-current-uuid --clear-bitmap\n"
 		"  verify | resync | invalidate [--bitmap] | invalidate-remote [--bitmap]\n"
-		"  outdate | resume-io | status --watch\n");
+		"  outdate | resume-io | status --watch\n"
+		"  detach | attach     stop using the disk / take a (new) disk\n");
 }
 
 static int ctl_connect(const char *path)
@@ -107,6 +108,29 @@ static char *recv_line(int fd, char **buf, size_t *cap, size_t *len)
 			return NULL;
 		*len += (size_t)r;
 	}
+}
+
+static const char *jstr(struct json_object *o, const char *k);
+
+/* Does the daemon on fd say it holds no disk? Closes fd. */
+static bool daemon_is_diskless(int fd)
+{
+	static const char req[] = "{\"cmd\": \"status\"}\n";
+	char *buf = NULL, *line = NULL;
+	size_t cap = 0, len = 0;
+	struct json_object *reply = NULL, *res = NULL;
+	bool diskless = false;
+
+	if (send_all(fd, req, sizeof(req) - 1) == 0)
+		line = recv_line(fd, &buf, &cap, &len);
+	if (line)
+		reply = json_tokener_parse(line);
+	if (reply && json_object_object_get_ex(reply, "result", &res))
+		diskless = !strcmp(jstr(res, "disk"), "Diskless");
+	json_object_put(reply);
+	free(buf);
+	close(fd);
+	return diskless;
 }
 
 static const char *jstr(struct json_object *o, const char *k)
@@ -240,10 +264,12 @@ static int create_md(const struct config *cfg, bool have_cfg, int nrest,
 		stderr = saved;
 		if (devnull)
 			fclose(devnull);
-		if (fd >= 0) {
-			close(fd);
+		/* A running daemon that holds no disk (Diskless: it failed
+		 * or was detached) lets the replacement be prepared. */
+		if (fd >= 0 && !daemon_is_diskless(fd)) {
 			fprintf(stderr, "blockctl: create-md: blockd is running for "
-				"%s on %s: stop it first\n", cfg->name, self->name);
+				"%s on %s: stop it first (or, to replace its disk, "
+				"detach it)\n", cfg->name, self->name);
 			return EXIT_REFUSED;
 		}
 	}

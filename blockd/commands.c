@@ -109,6 +109,8 @@ struct json_object *node_status_json(struct node *n)
 		}
 		json_object_object_add(o, "uuids", u);
 	}
+	add_u64(o, "io_errors", res->io_errors);
+	add_str(o, "disk_error", res->disk_error ? strerror(-res->disk_error) : NULL);
 	add_u64(o, "read_bytes", res->read_bytes);
 	add_u64(o, "written_bytes", res->written_bytes);
 	json_object_object_add(o, "peer", peer_status_json(n));
@@ -131,6 +133,30 @@ static bool req_flag(struct json_object *req, const char *name)
 
 #define REFUSE(...) do { snprintf(err, errlen, __VA_ARGS__); return -EPERM; } while (0)
 
+/* A node without a usable disk holds no data: only --force, and only
+ * with its peer connected and UpToDate, makes it a Primary that serves
+ * everything through the peer. */
+static int promote_diskless(struct node *n, bool force, char *err, size_t errlen)
+{
+	struct resource *res = &n->res;
+
+	if (!force)
+		REFUSE("this node has no usable disk (%s): it holds no data. "
+		       "Attach a disk, or promote the peer; 'primary --force' "
+		       "serves all I/O through an UpToDate connected peer",
+		       disk_state_name(res->disk_state));
+	if (res->repl != RS_ESTABLISHED || res->peer_disk != DS_UPTODATE ||
+	    !(link_features(res->link) & FRAME_FEAT_DISKLESS))
+		REFUSE("this node has no usable disk (%s) and no connected "
+		       "UpToDate peer to serve its I/O",
+		       disk_state_name(res->disk_state));
+	log_warn("promoted without a disk: all I/O goes through the peer");
+	res->role = ROLE_PRIMARY;
+	peer_send_state(res);
+	resource_event(res, "role-changed");
+	return 0;
+}
+
 static int cmd_primary(struct node *n, struct json_object *req,
 		       struct json_object **result, char *err, size_t errlen)
 {
@@ -142,6 +168,8 @@ static int cmd_primary(struct node *n, struct json_object *req,
 	if (res->peer_conn == CS_CONNECTED && res->peer_role == ROLE_PRIMARY)
 		REFUSE("the peer %s is Primary: demote it first (two Primaries "
 		       "would split the data)", n->cfg.nodes[n->cfg.peer].name);
+	if (!resource_has_disk(res))
+		return promote_diskless(n, force, err, errlen);
 	/* A SyncTarget of an UpToDate source may be Primary: what it lacks
 	 * is fetched first, before any read or write of it. */
 	bool synced_by_peer = (res->repl == RS_SYNC_TARGET ||
@@ -153,6 +181,13 @@ static int cmd_primary(struct node *n, struct json_object *req,
 		       res->disk_state == DS_OUTDATED))
 		REFUSE("this disk is %s: promote with --force only if you know it "
 		       "holds the newest data", disk_state_name(res->disk_state));
+	if (!force && !synced_by_peer && res->disk_state == DS_CONSISTENT)
+		REFUSE("this disk is Consistent: it has not reached its peer %s "
+		       "since it started, so it cannot know whether the peer holds "
+		       "newer data. Wait for the peer to connect (the handshake "
+		       "makes this disk UpToDate or Outdated), or use 'primary "
+		       "--force' if the peer is gone for good",
+		       n->cfg.nodes[n->cfg.peer].name);
 	if (!force && !synced_by_peer && res->disk_state != DS_UPTODATE)
 		REFUSE("this disk is %s, not UpToDate: use --force to promote anyway",
 		       disk_state_name(res->disk_state));
@@ -331,6 +366,18 @@ static int cmd_resume_io(struct node *n, struct json_object *req,
 	return fencing_resume_io(&n->res, err, errlen);
 }
 
+static int cmd_detach(struct node *n, struct json_object *req,
+		      struct json_object **result, char *err, size_t errlen)
+{
+	return resource_detach(&n->res, err, errlen);
+}
+
+static int cmd_attach(struct node *n, struct json_object *req,
+		      struct json_object **result, char *err, size_t errlen)
+{
+	return resource_attach(&n->res, err, errlen);
+}
+
 static int cmd_outdate(struct node *n, struct json_object *req,
 		       struct json_object **result, char *err, size_t errlen)
 {
@@ -347,6 +394,8 @@ static const struct {
 	{ "invalidate", cmd_invalidate },
 	{ "invalidate-remote", cmd_invalidate_remote },
 	{ "outdate", cmd_outdate },
+	{ "detach", cmd_detach },
+	{ "attach", cmd_attach },
 	{ "new-current-uuid", cmd_new_current_uuid },
 	{ "pause-sync", cmd_pause_sync },
 	{ "resume-sync", cmd_resume_sync },

@@ -212,9 +212,35 @@ static void disk_zero_issue(struct disk *d, struct disk_io *io)
 	loop_op_arm(d->loop, sqe, &io->op, disk_io_done);
 }
 
+/* Errors that say nothing about the device: a FAST zero it declined. */
+static bool disk_error_is_fault(int err)
+{
+	return err < 0 && err != -ENOTSUP && err != -EOPNOTSUPP;
+}
+
+/* Nothing in flight (I/O or allocation lookups) and the owner asked. */
+static void disk_check_idle(struct disk *d)
+{
+	if (!d->inflight && !d->map_pending && d->want_idle && d->idle) {
+		d->want_idle = false;
+		d->idle(d->owner_arg);
+	}
+}
+
+bool disk_busy(const struct disk *d)
+{
+	return d->inflight || d->map_pending;
+}
+
 static void disk_finish(struct disk_io *io, int err)
 {
+	struct disk *d = io->disk;
+
+	d->inflight--;
+	if (disk_error_is_fault(err) && d->failed)
+		d->failed(d->owner_arg, err);
 	io->done(io, err);
+	disk_check_idle(d);
 }
 
 /* After one fallocate/write/sync step of ZERO or TRIM. */
@@ -298,6 +324,7 @@ void disk_submit(struct disk *d, struct disk_io *io)
 
 	io->disk = d;
 	io->done_bytes = 0;
+	d->inflight++;
 	switch (io->cmd) {
 	case DISK_READ:
 	case DISK_WRITE:
@@ -499,6 +526,7 @@ static void disk_map_collected(struct loop_op *op, int res)
 	disk_map_arm_read(d);
 	for (unsigned i = 0; i < n; i++)
 		done[i]->done(done[i], done[i]->result);
+	disk_check_idle(d);
 }
 
 static void disk_map_deferred(struct loop_op *op, int res)
@@ -511,7 +539,13 @@ static void disk_map_deferred(struct loop_op *op, int res)
 
 void disk_map_submit(struct disk *d, struct disk_map_req *r)
 {
-	if (d->map_worker) {
+	if (d->fd_buffered < 0) {
+		/* No disk (detached): everything reads as data, from the
+		 * peer. */
+		r->ext[0].len = r->len;
+		r->ext[0].hole = false;
+		r->result = 1;
+	} else if (d->map_worker) {
 		ssize_t n = write(d->map_to_worker[1], &r, sizeof(r));
 
 		if (n == (ssize_t)sizeof(r)) {

@@ -83,6 +83,15 @@ struct disk {
 	bool map_read_armed;
 	struct loop_op map_read_op;
 	struct disk_map_req *map_done[DISK_MAP_BATCH];
+	unsigned inflight;	/* disk_ios submitted, not yet completed */
+	/* The owner's: failed() runs before the completion of any request
+	 * the device failed (the error says the disk can no longer be
+	 * trusted); idle() runs after a completion leaves nothing in flight
+	 * while want_idle is set. Either may be NULL. */
+	void (*failed)(void *arg, int err);
+	void (*idle)(void *arg);
+	void *owner_arg;
+	bool want_idle;
 };
 
 int disk_open(struct disk *d, struct loop *l, const char *path,
@@ -115,5 +124,8 @@ struct disk_map_req {
 };
 
 void disk_map_submit(struct disk *d, struct disk_map_req *r);
+
+/* Is anything (I/O or a lookup) still in flight on d? */
+bool disk_busy(const struct disk *d);
 
 #endif

@@ -13,8 +13,10 @@
  *       anything else, or the timeout -> stays frozen until
  *              'blockctl resume-io' or the peer comes back
  *
- * A result that arrives after the peer came back is ignored: the
- * connection already settled who is current. The unfence-peer hook runs
+ * A result that answers an earlier loss, or arrives after the peer came
+ * back, is ignored: each run carries the loss it answers. The peer coming
+ * back releases held writes only once the connect decision made this node
+ * the source (or found both equal); a split brain keeps I/O frozen. The unfence-peer hook runs
  * once the peer is UpToDate again after having been fenced.
  */
 #include <errno.h>
@@ -44,11 +46,17 @@ static void set_frozen(struct resource *res, bool frozen, const char *why)
 static void fence_done(struct hook_run *h, int result)
 {
 	struct resource *res = h->arg;
-	uint64_t gen = res->fence_gen;
 
+	/* The run answers the loss it was started for (its cookie), not
+	 * whatever loss is current: after lose, back, lose, the first
+	 * run's answer says nothing about the second loss. */
+	if (h->cookie != res->fence_epoch) {
+		log_info("fence-peer result %d ignored: it answers an earlier "
+			 "loss of the peer", result);
+		return;
+	}
 	res->fence_running = false;
-	if (gen != res->fence_epoch || link_is_up(res->link) ||
-	    res->state_received) {
+	if (res->repl != RS_OFF) {
 		log_info("fence-peer result %d ignored: the peer is back", result);
 		return;
 	}
@@ -111,19 +119,54 @@ void fencing_peer_lost(struct resource *res)
 			config_fencing_name(cfg->fencing));
 		return;
 	}
-	res->fence_gen = ++res->fence_epoch;
+	res->fence_epoch++;
 	res->fence_running = true;
 	res->fence_runs++;
-	if (resource_hook(res, cfg->fence_peer, "fence-peer", fence_done, res) < 0)
+	if (resource_hook_run(res, cfg->fence_peer, "fence-peer", fence_done, res,
+			      res->fence_epoch) < 0)
 		res->fence_running = false;
 }
 
-/* The peer is back: whatever fencing decided, the connection settles it. */
+/* The peer is back and the connect decision made this node the one the
+ * peer syncs from (or found them equal): every held write reaches the peer
+ * through the resync, so I/O resumes. A fence run still going answers a
+ * loss that is over. */
 void fencing_peer_back(struct resource *res)
 {
 	res->fence_epoch++;
+	res->fence_running = false;
 	if (res->io_frozen)
-		set_frozen(res, false, "the peer is back");
+		set_frozen(res, false, "the peer is back and in sync or syncing "
+			   "from here");
+}
+
+/* The peer came back but the connection did not settle who is current
+ * (split brain, unrelated data, refused): I/O stays frozen; a fence run
+ * for the earlier loss no longer answers anything. */
+void fencing_peer_unsettled(struct resource *res)
+{
+	res->fence_epoch++;
+	res->fence_running = false;
+	if (res->io_frozen)
+		snprintf(res->frozen_reason, sizeof(res->frozen_reason),
+			 "the peer came back but the connection did not settle "
+			 "which data is current: waiting for an operator");
+}
+
+/* What the peer's disk state, seen while connected, says about fencing:
+ * a Primary whose peer reports Outdated records it durably (it may then
+ * restart alone UpToDate); an UpToDate peer, in sync, ends that. */
+void fencing_peer_disk_seen(struct resource *res)
+{
+	if (res->role == ROLE_PRIMARY && res->peer_disk == DS_OUTDATED &&
+	    res->meta.enabled && !(res->meta.sb.flags & MDF_PEER_OUTDATED)) {
+		log_info("the peer reports its disk Outdated: recording it");
+		res->meta.sb.flags |= MDF_PEER_OUTDATED;
+		meta_write_sb(&res->meta);
+	}
+	if (res->peer_disk == DS_UPTODATE && res->disk_state == DS_UPTODATE &&
+	    res->repl == RS_ESTABLISHED)
+		fencing_peer_uptodate(res);
 }
 
 /* Both sides UpToDate after the peer had been fenced. */

@@ -95,6 +95,11 @@ static void nbd_drained(void *arg)
 	d->final_flush.done = final_flush_done;
 	control_shutdown(d->n.ctl);
 	metrics_shutdown(d->n.metrics);
+	if (!resource_has_disk(&d->n.res)) {	/* nothing of ours to flush */
+		log_info("no disk attached; exiting");
+		loop_stop(&d->n.loop);
+		return;
+	}
 	disk_submit(&d->n.res.disk, &d->final_flush);
 }
 

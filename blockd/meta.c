@@ -220,6 +220,16 @@ void meta_bind(struct meta *m, struct loop *l, struct bitmap *oos,
 	m->arg = arg;
 }
 
+bool meta_idle(const struct meta *m)
+{
+	if (m->sb_writing || m->al_issued || m->fail_queued)
+		return false;
+	for (unsigned i = 0; i < META_BM_WRITES; i++)
+		if (m->bm[i].busy)
+			return false;
+	return true;
+}
+
 bool meta_busy(const struct meta *m)
 {
 	return m->enabled && !m->failed && m->sb_writing;

@@ -127,6 +127,8 @@ void meta_bind(struct meta *m, struct loop *l, struct bitmap *oos,
 /* Persist m->sb (the caller changed it). */
 void meta_write_sb(struct meta *m);
 bool meta_busy(const struct meta *m);
+/* No metadata write is in flight (the buffers may be freed). */
+bool meta_idle(const struct meta *m);
 /* Start an AL commit if one is due. */
 void meta_al_kick(struct meta *m);
 /* Save a dirty bitmap page (called each tick). */

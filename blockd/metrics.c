@@ -163,32 +163,37 @@ static void render_nbd(struct buf *b, const char *lbl,
 char *metrics_render(struct node *n, size_t *len)
 {
 	static const char *const roles[] = { "Primary", "Secondary", "Unknown" };
-	static const char *const disks[] = { "Diskless", "Attaching", "Inconsistent",
-		"Outdated", "DUnknown", "Consistent", "UpToDate" };
-	static const char *const conns[] = { "StandAlone", "Connecting", "Connected" };
-	static const char *const repls[] = { "Off", "Established", "SyncSource",
-		"SyncTarget", "PausedSyncS", "PausedSyncT", "VerifyS", "VerifyT",
-		"Ahead", "Behind" };
+	const char *disks[DISK_STATE_COUNT], *conns[CONN_STATE_COUNT];
+	const char *repls[REPL_STATE_COUNT];
 	struct resource *res = &n->res;
 	struct buf b = { 0 };
 	char lbl[200];
 	uint64_t since_flush_ms = 0, oldest_ms = 0;
 	uint64_t sent = res->data_sent_bytes;
 
+	/* Every state by the names status shows, in enum order. */
+	for (int i = 0; i < DISK_STATE_COUNT; i++)
+		disks[i] = disk_state_name((enum disk_state)i);
+	for (int i = 0; i < CONN_STATE_COUNT; i++)
+		conns[i] = conn_state_name((enum conn_state)i);
+	for (int i = 0; i < REPL_STATE_COUNT; i++)
+		repls[i] = repl_state_name((enum repl_state)i);
 	snprintf(lbl, sizeof(lbl), "resource=\"%s\",node=\"%s\"", n->cfg.name,
 		 n->cfg.nodes[n->cfg.self].name);
 	state_set(&b, lbl, "blockd_role", "This node's role", roles, 2,
 		  role_name(res->role));
-	state_set(&b, lbl, "blockd_disk_state", "This node's disk state", disks, 7,
+	state_set(&b, lbl, "blockd_disk_state", "This node's disk state", disks,
+		  DISK_STATE_COUNT,
 		  disk_state_name(res->disk_state));
 	state_set(&b, lbl, "blockd_peer_role", "The peer's role", roles, 3,
 		  role_name(res->peer_role));
 	state_set(&b, lbl, "blockd_peer_disk_state", "The peer's disk state",
-		  disks, 7, disk_state_name(res->peer_disk));
-	state_set(&b, lbl, "blockd_connection_state", "The peer link", conns, 3,
+		  disks, DISK_STATE_COUNT, disk_state_name(res->peer_disk));
+	state_set(&b, lbl, "blockd_connection_state", "The peer link", conns,
+		  CONN_STATE_COUNT,
 		  conn_state_name(res->peer_conn));
 	state_set(&b, lbl, "blockd_replication_state", "Replication state",
-		  repls, 10, repl_state_name(res->repl));
+		  repls, REPL_STATE_COUNT, repl_state_name(res->repl));
 	gauge(&b, lbl, "blockd_io_frozen", "1 while fencing holds writes",
 	      res->io_frozen);
 	gauge(&b, lbl, "blockd_size_bytes", "Exported size", (double)res->disk.size_bytes);

@@ -236,6 +236,7 @@ static void split_brain(struct resource *res, const char *why)
 		"are to be dropped, or set after-sb-*pri policies", why);
 	res->peer_conn = CS_STANDALONE;
 	link_disconnect_after_send(res->link, "split brain");
+	fencing_peer_unsettled(res);
 	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
 	resource_event(res, "split-brain");
 }
@@ -281,6 +282,89 @@ static struct uuid_result resolve_split_brain(struct resource *res,
 					cfg->after_sb[1], cfg->after_sb[2]);
 }
 
+/* May a disk in state src be the SyncSource of one in state dst? Only a
+ * disk that holds a clean image: UpToDate, or Consistent (the decision
+ * that picks it is what makes it UpToDate); an Outdated one only for a
+ * peer that has nothing usable. Never an Inconsistent one: it lacks
+ * blocks it would hand out as data (DRBD: "I shall become SyncSource,
+ * but I am inconsistent"). */
+static bool may_sync_from(enum disk_state src, enum disk_state dst)
+{
+	if (src == DS_UPTODATE || src == DS_CONSISTENT)
+		return true;
+	return src == DS_OUTDATED && dst == DS_INCONSISTENT;
+}
+
+/* Both nodes check the direction the rules chose against both disk
+ * states, so both refuse alike. The node that would be the bad source
+ * goes StandAlone (an operator must act); the other only drops the link. */
+static bool sync_direction_ok(struct resource *res, const struct frame_state *ps,
+			      struct uuid_result r)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
+	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
+
+	if (self_src && !may_sync_from(res->disk_state, peer_disk)) {
+		log_err("sync decision %s (rule %s) would make this node SyncSource, "
+			"but its disk is %s: refusing to connect. Its data is "
+			"incomplete; let an UpToDate peer sync it ('connect "
+			"--discard-my-data' on a Secondary) or, if the peer's data "
+			"is lost for good, 'primary --force'",
+			uuid_decision_name(r.d), r.rule,
+			disk_state_name(res->disk_state));
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "would be SyncSource while not UpToDate");
+		fencing_peer_unsettled(res);
+		resource_event(res, "sync-refused");
+		return false;
+	}
+	if (peer_src && !may_sync_from(peer_disk, res->disk_state)) {
+		log_err("sync decision %s (rule %s) would make the peer SyncSource, "
+			"but its disk is %s: not syncing from it",
+			uuid_decision_name(r.d), r.rule, disk_state_name(peer_disk));
+		link_drop(res->link, "the peer would be SyncSource while not UpToDate");
+		fencing_peer_unsettled(res);
+		resource_event(res, "sync-refused");
+		return false;
+	}
+	return true;
+}
+
+/* A Primary SyncTarget that lost its source and reconnects resumes as
+ * SyncTarget: it did not write without the source (its writes fail while
+ * it lacks good data), so the generations are still equal and nothing of
+ * its own is discarded. */
+static bool primary_resumes_target(const struct resource *res,
+				   const struct frame_state *ps,
+				   enum uuid_decision d)
+{
+	return d == UD_TARGET_BITMAP && res->disk_state == DS_INCONSISTENT &&
+	       ps->uuid[UUID_CURRENT] == res->meta.sb.uuid[UUID_CURRENT] &&
+	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
+	       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
+}
+
+/* After a decision both nodes know what each disk became: a Consistent
+ * disk that is the source, or equal to its peer, is UpToDate (the
+ * handshake showed nothing newer exists); the target is Inconsistent
+ * until its resync ends. */
+static void settle_disk_states(struct resource *res, const struct frame_state *ps,
+			       enum uuid_decision d)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = d == UD_SOURCE_BITMAP || d == UD_SOURCE_FULL;
+	bool peer_src = d == UD_TARGET_BITMAP || d == UD_TARGET_FULL;
+
+	if ((self_src || d == UD_NO_SYNC) && res->disk_state == DS_CONSISTENT) {
+		log_info("disk Consistent -> UpToDate: the peer holds no newer "
+			 "generation");
+		res->disk_state = DS_UPTODATE;
+	}
+	if ((peer_src || d == UD_NO_SYNC) && peer_disk == DS_CONSISTENT)
+		res->peer_disk = DS_UPTODATE;
+}
+
 static void decide(struct resource *res, const struct frame_state *ps)
 {
 	struct uuid_side me = side_self(res), peer = side_peer(ps);
@@ -298,6 +382,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			(unsigned long long)res->disk.size_bytes);
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "peer disk too small");
+		fencing_peer_unsettled(res);
 		return;
 	}
 	res->uuid_rotate_pending = false;	/* connected again first */
@@ -316,10 +401,13 @@ static void decide(struct resource *res, const struct frame_state *ps)
 				      NULL, NULL);
 		resource_event(res, "split-brain-detected");
 	}
-	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary) {
+	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary &&
+	    !primary_resumes_target(res, ps, r.d)) {
 		split_brain(res, "this Primary would have to discard its data");
 		return;
 	}
+	if (!sync_direction_ok(res, ps, r))
+		return;
 	switch (r.d) {
 	case UD_SPLIT_BRAIN:
 		split_brain(res, "no policy resolves it");
@@ -330,6 +418,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			"start it over");
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "unrelated data");
+		fencing_peer_unsettled(res);
 		resource_event(res, "unrelated-data");
 		return;
 	case UD_SOURCE_FULL:
@@ -361,11 +450,17 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		res->repl = RS_ESTABLISHED;
 		break;
 	}
+	settle_disk_states(res, ps, r.d);
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
 	if (r.d == UD_SOURCE_FULL)
 		resync_start_saved(res);	/* after STATE: the target knows first */
+	/* Held writes may go on once the peer gets everything from here. */
+	if (r.d != UD_TARGET_BITMAP && r.d != UD_TARGET_FULL)
+		fencing_peer_back(res);
+	writepath_retry_waiting(res);	/* writes that waited for the handshake */
+	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");
 }
 
@@ -381,21 +476,51 @@ static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
 	meta_write_sb(&res->meta);
 }
 
+static bool disk_usable(enum disk_state d)
+{
+	return d != DS_FAILED && d != DS_DISKLESS;
+}
+
+/* The peer's disk failed or was detached while connected: it holds no
+ * data any more. Everything is out of sync (its disk, if it comes back,
+ * is resynced in full), a Primary starts a new generation at its next
+ * write, and a resync or verify with it stops. */
+static void peer_disk_lost(struct resource *res)
+{
+	log_warn("the peer's disk is %s: it no longer counts as UpToDate; "
+		 "every block is marked out of sync for it",
+		 disk_state_name(res->peer_disk));
+	if (resource_has_disk(res) && res->disk_state == DS_UPTODATE) {
+		bitmap_mark_all(&res->oos);
+		if (res->role == ROLE_PRIMARY && res->meta.enabled)
+			res->uuid_rotate_pending = true;
+	}
+	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
+		log_warn("%s stopped: the peer has no disk",
+			 repl_state_name(res->repl));
+		res->repl = RS_ESTABLISHED;
+	}
+	resource_retry_reads(res);
+	writepath_retry_waiting(res);
+	resource_event(res, "peer-disk-failed");
+}
+
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
 	bool first = !res->state_received;
+	bool had_disk = !first && disk_usable(res->peer_disk);
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
 		link_drop(res->link, "malformed STATE");
 		return;
 	}
 	res->state_received = true;
-	if (first)
-		fencing_peer_back(res);
 	res->peer_state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_disk = (enum disk_state)ps.disk;
+	if (had_disk && !disk_usable(res->peer_disk))
+		peer_disk_lost(res);
 	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	/* The Primary's protocol is the pair's: a Secondary shows it. */
 	if (ps.role == ROLE_PRIMARY && res->role != ROLE_PRIMARY)
@@ -448,6 +573,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		split_brain(res, "both nodes are Primary");
 		return;
 	}
+	fencing_peer_disk_seen(res);
 	resource_event(res, "peer-changed");
 }
 
@@ -475,17 +601,21 @@ static void peer_down(void *owner, const char *why)
 	res->bm_exchange = false;
 	if (res->peer_conn != CS_STANDALONE)
 		res->peer_conn = CS_CONNECTING;
-	writepath_peer_lost(res);
-	receiver_peer_lost(res);
-	resync_peer_lost(res);
-	resource_retry_reads(res);	/* reads of what never came now fail */
 	/* A Primary that now writes what the peer will lack starts a new
 	 * generation first: at its first such write (writepath), so a
 	 * Primary kept frozen by fencing never diverges on paper. */
 	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
 		res->uuid_rotate_pending = true;
-	resource_event(res, "disconnected");
+	/* Fencing first: under resource-and-stonith I/O is frozen before the
+	 * write path settles what the peer lacks, so nothing it releases or
+	 * retries completes as a lone write. */
 	fencing_peer_lost(res);
+	writepath_peer_lost(res);
+	receiver_peer_lost(res);
+	resync_peer_lost(res);
+	remote_read_peer_lost(res);
+	resource_retry_reads(res);	/* reads of what never came now fail */
+	resource_event(res, "disconnected");
 }
 
 static bool frame_is_stream(uint16_t type)
@@ -493,7 +623,7 @@ static bool frame_is_stream(uint16_t type)
 	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
 	       type == FRAME_BARRIER || type == FRAME_RS_DATA ||
 	       type == FRAME_RS_ZERO || type == FRAME_RS_CSUM ||
-	       type == FRAME_V_REQ;
+	       type == FRAME_V_REQ || type == FRAME_READ_REQ;
 }
 
 static bool is_target(const struct resource *res)
@@ -526,7 +656,11 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		/* Resync data goes to a target, Primary or not; application
 		 * writes to a Secondary, also while it is the source of a
 		 * Primary SyncTarget's resync. */
-		if (h->type == FRAME_V_REQ)
+		if (h->type == FRAME_READ_REQ)
+			ok = res->role == ROLE_SECONDARY;
+		else if (!resource_has_disk(res))
+			ok = true;	/* refused by the receiver, with errors */
+		else if (h->type == FRAME_V_REQ)
 			ok = res->role == ROLE_SECONDARY && res->repl == RS_VERIFY_T;
 		else if (rs)
 			ok = is_target(res);
@@ -555,7 +689,8 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		writepath_ack(res, h->type, h->id, (int64_t)h->offset);
 		return;
 	case FRAME_RS_ACK:
-		resync_ack(res, h->id, h->flags & FRAME_F_SAME);
+		resync_ack(res, h->id, h->flags & FRAME_F_SAME,
+			   h->flags & FRAME_F_FAILED);
 		return;
 	case FRAME_RS_NEED:
 		resync_need(res, h->id);
@@ -565,10 +700,8 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 			resync_prio(res, h->offset, h->length);
 		return;
 	case FRAME_V_REPLY:
-		if (res->repl != RS_VERIFY_S) {
-			link_drop(res->link, "verify reply while not verifying");
-			return;
-		}
+		/* Also after a verify stopped (the peer's disk failed): the
+		 * replies of its chunks still in flight free them. */
 		verify_reply(res, h->id, h->offset);
 		return;
 	case FRAME_BITMAP:
@@ -586,6 +719,9 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		}
 		res->bm_received = true;
 		bm_exchange_check(res);
+		return;
+	case FRAME_READ_REPLY:
+		remote_read_reply(res, h, buf);
 		return;
 	case FRAME_RS_DONE:
 		if (!is_target(res)) {
@@ -735,10 +871,19 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 				 repl_state_name(res->repl));
 		return -EPERM;
 	}
-	if (res->peer_role == ROLE_PRIMARY) {
+	/* A Primary that attached a new disk is the one Primary that may be
+	 * synced: its data is all on this node. */
+	if (res->peer_role == ROLE_PRIMARY && res->peer_disk != DS_INCONSISTENT) {
 		if (err)
 			snprintf(err, errlen, "the peer is Primary: it cannot be a "
 				 "resync target");
+		return -EPERM;
+	}
+	if (res->disk_state != DS_UPTODATE) {
+		if (err)
+			snprintf(err, errlen, "this disk is %s: only an UpToDate "
+				 "disk can be the sync source",
+				 disk_state_name(res->disk_state));
 		return -EPERM;
 	}
 	log_info("resync started by request: %s", full ? "every block"
@@ -748,6 +893,12 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 	resync_start_saved(res);
 	resource_event(res, "resync-started");
 	return 0;
+}
+
+void peer_request_attach_sync(struct resource *res)
+{
+	log_info("asking the peer for a full resync into the new disk");
+	send_state_flags(res, FRAME_STATE_F_INVALIDATE);
 }
 
 int peer_request_full_sync(struct resource *res, bool bitmap, char *err,

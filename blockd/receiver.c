@@ -34,6 +34,7 @@
  * waits while a resync chunk over it is being read (resync.c), so the
  * read sees it whole or not at all.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,11 @@ static void ack_sent(struct link_tx *tx, int err)
 {
 	struct peer_req *p = container_of(tx, struct peer_req, ack_tx);
 
+	if (p->type == FRAME_READ_REQ && p->buf) {	/* the reply's data */
+		bufpool_put(&p->res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(p->res->link);
+	}
 	p->ack_pending = false;
 	preq_maybe_free(p->res, p);
 }
@@ -114,6 +120,11 @@ static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
 		 * none of these ids (and resyncs what it lacks). */
 		log_debug("dropped the %s of frame %llu from an earlier connection",
 			  frame_type_name(type), (unsigned long long)p->id);
+		if (p->type == FRAME_READ_REQ && p->buf) {
+			bufpool_put(&res->pool, p->buf, p->len);
+			p->buf = NULL;
+			link_kick(res->link);
+		}
 		return;
 	}
 	memset(&tx->h, 0, sizeof(tx->h));
@@ -128,6 +139,13 @@ static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
 		tx->h.length = p->len;
 	}
 	tx->payload = NULL;
+	if (type == FRAME_READ_REPLY && !err) {
+		/* The data read for the peer: freed once sent (ack_sent). */
+		tx->h.offset = p->off;
+		tx->h.length = p->len;
+		tx->h.payload_len = p->len;
+		tx->payload = p->buf;
+	}
 	tx->sent = ack_sent;
 	p->ack_pending = true;
 	link_send(res->link, tx);
@@ -139,10 +157,12 @@ static bool is_write_frame(uint16_t type)
 	       type == FRAME_RS_DATA || type == FRAME_RS_ZERO;
 }
 
-/* Frames that read this disk to compare it with the peer's. */
+/* Frames that read this disk: to compare it with the peer's, or to
+ * serve the reads of a Primary without a disk (READ_REQ). */
 static bool is_read_frame(uint16_t type)
 {
-	return type == FRAME_RS_CSUM || type == FRAME_V_REQ;
+	return type == FRAME_RS_CSUM || type == FRAME_V_REQ ||
+	       type == FRAME_READ_REQ;
 }
 
 static bool is_stream_frame(uint16_t type)
@@ -262,6 +282,7 @@ static void submit_io(struct resource *res, struct peer_req *p)
 		break;
 	case FRAME_RS_CSUM:
 	case FRAME_V_REQ:
+	case FRAME_READ_REQ:
 		io->cmd = DISK_READ;
 		break;
 	case FRAME_RS_ZERO:
@@ -269,11 +290,14 @@ static void submit_io(struct resource *res, struct peer_req *p)
 		io->off = p->run_off;
 		io->len = p->run_len;
 		break;
-	default:
+	case FRAME_ZERO:
 		io->cmd = DISK_ZERO;
 		if (p->flags & FRAME_F_NO_HOLE)
 			io->flags |= DISK_F_NO_HOLE;
 		break;
+	default:
+		/* Only the types is_write_frame/is_read_frame name get here. */
+		assert(!"a stream frame without a disk command");
 	}
 	if (p->flags & FRAME_F_FUA)
 		io->flags |= DISK_F_FUA;
@@ -282,6 +306,17 @@ static void submit_io(struct resource *res, struct peer_req *p)
 
 static void read_frame_done(struct resource *res, struct peer_req *p, int err)
 {
+	if (p->type == FRAME_READ_REQ) {
+		if (err) {
+			bufpool_put(&res->pool, p->buf, p->len);
+			p->buf = NULL;
+			link_kick(res->link);
+		} else {
+			res->read_bytes += p->len;
+		}
+		send_ack(res, p, FRAME_READ_REPLY, err, 0);
+		return;
+	}
 	if (p->type == FRAME_V_REQ) {
 		uint64_t mask;
 
@@ -299,7 +334,9 @@ static void read_frame_done(struct resource *res, struct peer_req *p, int err)
 	bufpool_put(&res->pool, p->buf, p->len);
 	p->buf = NULL;
 	link_kick(res->link);
-	if (same) {
+	if (err) {	/* this disk failed the read (and is being detached) */
+		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_FAILED);
+	} else if (same) {
 		res->resync_same_bytes += p->len;
 		res->rs_applied_bytes += p->len;
 		bitmap_clear_range(&res->oos, p->off, p->len);
@@ -320,9 +357,9 @@ static void rs_write_done(struct resource *res, struct peer_req *p, int err)
 		if (res->role == ROLE_PRIMARY)
 			resource_retry_reads(res);
 	}
-	send_ack(res, p, err ? FRAME_WRITE_ACK : FRAME_RS_ACK, err, 0);
-	if (err)	/* an RS chunk that failed: the source keeps its bits */
-		link_drop(res->link, "local write of resync data failed");
+	/* A chunk that failed: the source keeps its bits (this disk failed
+	 * and is being detached). */
+	send_ack(res, p, FRAME_RS_ACK, 0, err ? FRAME_F_FAILED : 0);
 }
 
 static void io_done(struct disk_io *io, int err)
@@ -333,9 +370,11 @@ static void io_done(struct disk_io *io, int err)
 
 	if (p->type == FRAME_BARRIER) {
 		/* The flushing barrier's fdatasync; the barrier stays at the
-		 * FIFO head until now. */
+		 * FIFO head until now. Its ack carries a failure: nothing of
+		 * the epoch may count as durable here. */
 		p->flushing = false;
 		p->flushed = true;
+		p->flush_err = err < 0 ? err : 0;
 		if (err < 0)
 			log_err("flush for the peer's barrier failed: %s",
 				strerror(-err));
@@ -356,8 +395,6 @@ static void io_done(struct disk_io *io, int err)
 		if (err < 0) {
 			log_err("applying the peer's %u bytes at %llu failed: %s",
 				p->len, (unsigned long long)p->off, strerror(-err));
-			if (err == -EIO)
-				resource_local_io_error(res, err);
 		} else if (p->type == FRAME_DATA) {
 			res->written_bytes += p->len;
 		}
@@ -407,6 +444,52 @@ static void start_io(struct resource *res, struct peer_req *p)
 	submit_io(res, p);
 }
 
+/* Can this node do what p asks? Not without a usable disk, and reads
+ * for a Primary without a disk only from an UpToDate one. */
+static bool can_serve(const struct resource *res, const struct peer_req *p)
+{
+	if (p->type == FRAME_BARRIER && !(p->flags & FRAME_F_FLUSH))
+		return true;
+	if (!resource_has_disk(res))
+		return false;
+	return p->type != FRAME_READ_REQ || res->disk_state == DS_UPTODATE;
+}
+
+/* Answer p without touching the disk: its peer learns that nothing of it
+ * happened here (and, by STATE, why). */
+static void refuse(struct resource *res, struct peer_req *p)
+{
+	if (p->buf && p->type != FRAME_READ_REQ) {
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+	}
+	switch (p->type) {
+	case FRAME_BARRIER:
+		send_ack(res, p, FRAME_BARRIER_ACK, -EIO, 0);
+		break;
+	case FRAME_RS_DATA:
+	case FRAME_RS_ZERO:
+	case FRAME_RS_CSUM:
+		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_FAILED);
+		break;
+	case FRAME_V_REQ:
+		p->off = ~0ULL;	/* every block differs: nothing to compare */
+		send_ack(res, p, FRAME_V_REPLY, 0, 0);
+		break;
+	case FRAME_READ_REQ:
+		if (p->buf) {
+			bufpool_put(&res->pool, p->buf, p->len);
+			p->buf = NULL;
+		}
+		send_ack(res, p, FRAME_READ_REPLY, -EIO, 0);
+		break;
+	default:
+		send_ack(res, p, FRAME_WRITE_ACK, -EIO, 0);
+	}
+	preq_put(res, p);
+}
+
 void receiver_kick(struct resource *res)
 {
 	if (!res->rx_kick_queued && res->preqs) {
@@ -424,6 +507,14 @@ static void receiver_process(struct resource *res)
 	while (res->fifo) {
 		struct peer_req *p = res->fifo;
 
+		if (!can_serve(res, p)) {
+			res->fifo = p->next;
+			if (!res->fifo)
+				res->fifo_tail = NULL;
+			p->next = NULL;
+			refuse(res, p);
+			continue;
+		}
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			if (overlaps_inflight(res, p))
 				return;
@@ -456,7 +547,7 @@ static void receiver_process(struct resource *res)
 			start_io(res, p);
 		} else if (p->type == FRAME_BARRIER) {
 			if (p->flags & FRAME_F_FLUSH)
-				send_ack(res, p, FRAME_BARRIER_ACK, 0, 0);
+				send_ack(res, p, FRAME_BARRIER_ACK, p->flush_err, 0);
 			preq_put(res, p);
 		}
 	}
@@ -465,7 +556,8 @@ static void receiver_process(struct resource *res)
 /* Lengths the receiver can serve: a resync chunk (checksummed or not) is
  * at most RS_CHUNK_BYTES and a verify request FRAME_VERIFY_BLOCKS blocks;
  * anything larger could wait forever for a buffer. NULL if fine. */
-static const char *bad_length(const struct frame_hdr *h)
+static const char *bad_length(const struct resource *res,
+			      const struct frame_hdr *h)
 {
 	switch (h->type) {
 	case FRAME_RS_CSUM:
@@ -475,6 +567,9 @@ static const char *bad_length(const struct frame_hdr *h)
 	case FRAME_V_REQ:
 		return h->length > FRAME_VERIFY_BLOCKS * BITMAP_BLOCK_BYTES
 			? "is larger than a verify request" : NULL;
+	case FRAME_READ_REQ:
+		return h->length > res->pool.size_bytes
+			? "is larger than the buffer pool (buffer-mib)" : NULL;
 	default:
 		return NULL;
 	}
@@ -509,7 +604,7 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		frame_refused(res, h, buf, "ends beyond the end of the disk");
 		return;
 	}
-	if ((why = bad_length(h))) {
+	if ((why = bad_length(res, h))) {
 		frame_refused(res, h, buf, why);
 		return;
 	}

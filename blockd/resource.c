@@ -13,7 +13,12 @@
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
 
-/* The disk state the metadata proves at start-up. */
+/* The disk state the metadata proves at start-up, before the peer is
+ * reached. A clean image is Consistent: it cannot know whether its peer
+ * went on writing after they parted, so it is not promotable until the
+ * handshake makes it UpToDate (or Outdated). Only a node that durably
+ * recorded its peer outdated or fenced (as Primary: fence-peer exit 3, 4
+ * or 7, or the peer reporting itself Outdated) knows it is the newest. */
 static enum disk_state disk_state_from_meta(const struct meta *m)
 {
 	if (m->sb.uuid[UUID_CURRENT] == UUID_JUST_CREATED ||
@@ -21,7 +26,9 @@ static enum disk_state disk_state_from_meta(const struct meta *m)
 		return DS_INCONSISTENT;
 	if (m->sb.flags & MDF_OUTDATED)
 		return DS_OUTDATED;
-	return DS_UPTODATE;
+	if (m->sb.flags & MDF_PEER_OUTDATED)
+		return DS_UPTODATE;
+	return DS_CONSISTENT;
 }
 
 static void res_meta_durable(void *arg)
@@ -39,6 +46,11 @@ static const struct meta_ops res_meta_ops = {
 	.failed = res_meta_failed,
 };
 
+void resource_meta_bind(struct resource *res)
+{
+	meta_bind(&res->meta, res->loop, &res->oos, &res_meta_ops, res);
+}
+
 int resource_init(struct resource *res, struct node *owner,
 		  const struct config *cfg, const struct link_config *peer)
 {
@@ -47,6 +59,7 @@ int resource_init(struct resource *res, struct node *owner,
 
 	res->owner = owner;
 	res->cfg = cfg;
+	resource_disk_bind(res);
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
@@ -59,7 +72,7 @@ int resource_init(struct resource *res, struct node *owner,
 				&res->oos);
 		if (ret < 0)
 			return ret;
-		meta_bind(&res->meta, res->loop, &res->oos, &res_meta_ops, res);
+		resource_meta_bind(res);
 		res->disk.size_bytes = meta_data_bytes(&res->meta);
 	}
 	ret = writepath_init(res);
@@ -77,6 +90,8 @@ int resource_init(struct resource *res, struct node *owner,
 	res->disk_state = disk_state_from_meta(&res->meta);
 	ret = receiver_init(res);
 	if (ret == 0)
+		ret = remote_init(res);
+	if (ret == 0)
 		ret = link_new(&res->link, res->loop, &res->pool, peer,
 			       &peer_link_ops, res);
 	if (ret < 0)
@@ -91,6 +106,7 @@ void resource_fini(struct resource *res)
 	link_free(res->link);
 	res->link = NULL;
 	receiver_fini(res);
+	remote_fini(res);
 	bitmap_fini(&res->oos);
 	writepath_fini(res);
 	meta_close(&res->meta);
@@ -103,45 +119,19 @@ void resource_meta_done(struct resource *res)
 	peer_bitmap_saved(res);
 }
 
-/* The metadata failed a write (meta.c has logged which and why).
- *
- * PLACEHOLDER: the detach logic goes here: disk Failed, then Diskless,
- * reads and writes served through an UpToDate peer, the peer told to
- * mark the blocks out of sync, never promotable without --force. Until
- * then a failed disk only makes sure nothing that waited for the metadata
- * is acknowledged as written: every write waiting in the write path gets
- * EIO, and the operator's local-io-error hook runs. */
-void resource_disk_failed(struct resource *res, int err)
-{
-	struct blk_req *list = res->waiting;
-	unsigned n = 0;
-
-	res->waiting = res->waiting_tail = NULL;
-	log_err("disk failure (metadata): %s; failing the writes waiting for "
-		"it with EIO", strerror(-err));
-	resource_local_io_error(res, err);
-	while (list) {
-		struct blk_req *r = list;
-
-		list = r->next;
-		r->next = NULL;
-		if (r->al_held) {
-			al_end(&res->meta.al, r->local.off, r->local.len);
-			r->al_held = false;
-		}
-		n++;
-		r->done(r, -EIO);
-	}
-	if (n)
-		log_err("%u waiting write%s failed with EIO", n, n == 1 ? "" : "s");
-}
-
 void resource_shutdown_meta(struct resource *res)
 {
 	if (!res->meta.enabled)
 		return;
 	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	meta_flush_sync(&res->meta);
+}
+
+static void read_fail_done(struct loop_op *op, int err)
+{
+	struct blk_req *r = container_of(op, struct blk_req, local.op);
+
+	r->done(r, err);
 }
 
 /* A Primary whose resync into it stopped half way (the peer is gone):
@@ -158,14 +148,35 @@ static bool lacks_for_good(struct resource *res, const struct disk_io *io)
 	return true;
 }
 
+/* A read (or CACHE) for a Primary without a usable disk: the peer serves
+ * it while it is UpToDate; otherwise no copy is reachable. */
+static void read_without_disk(struct resource *res, struct blk_req *r)
+{
+	if (!writepath_data_on_peer(res)) {
+		log_err("read of %u bytes at %llu failed: this node has no usable "
+			"disk and no UpToDate peer", r->local.len,
+			(unsigned long long)r->local.off);
+		loop_defer(res->loop, &r->local.op, read_fail_done, -EIO);
+	} else if (r->local.cmd == DISK_CACHE) {
+		loop_defer(res->loop, &r->local.op, read_fail_done, 0);
+	} else {
+		remote_read_submit(res, r);
+	}
+}
+
 static void read_done(struct disk_io *io, int err)
 {
 	struct blk_req *r = container_of(io, struct blk_req, local);
+	struct resource *res = r->res;
 
 	if (err == 0 && io->cmd == DISK_READ)
-		r->res->read_bytes += io->len;
-	else if (err == -EIO)
-		resource_local_io_error(r->res, err);
+		res->read_bytes += io->len;
+	/* The disk failed it and is being detached: the peer may have it. */
+	if (err < 0 && !resource_has_disk(res) && io->cmd == DISK_READ &&
+	    writepath_data_on_peer(res)) {
+		remote_read_submit(res, r);
+		return;
+	}
 	r->done(r, err);
 }
 
@@ -174,6 +185,10 @@ void resource_submit(struct resource *res, struct blk_req *r)
 	r->res = res;
 	if (r->local.cmd == DISK_READ || r->local.cmd == DISK_CACHE) {
 		r->local.done = read_done;
+		if (!resource_has_disk(res)) {
+			read_without_disk(res, r);
+			return;
+		}
 		/* A Primary SyncTarget reads a block once it has it from the
 		 * source (asked for first). */
 		if (resync_target_lacks(res, r->local.off, r->local.len)) {
@@ -210,6 +225,13 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 int resource_hook(struct resource *res, const char *path, const char *name,
 		  void (*done)(struct hook_run *h, int result), void *arg)
 {
+	return resource_hook_run(res, path, name, done, arg, 0);
+}
+
+int resource_hook_run(struct resource *res, const char *path, const char *name,
+		      void (*done)(struct hook_run *h, int result), void *arg,
+		      uint64_t cookie)
+{
 	const struct config *cfg = res->cfg;
 	struct hook_env env = {
 		.resource = res->name,
@@ -222,9 +244,13 @@ int resource_hook(struct resource *res, const char *path, const char *name,
 	if (!path || !path[0])
 		return 0;
 	for (unsigned i = 0; i < sizeof(res->hooks) / sizeof(res->hooks[0]); i++)
-		if (!hook_running(&res->hooks[i]))
-			return hook_start(&res->hooks[i], res->loop, path, name, &env,
-					  cfg->hook_timeout_ms, done, arg);
+		if (!hook_running(&res->hooks[i])) {
+			int ret = hook_start(&res->hooks[i], res->loop, path, name,
+					     &env, cfg->hook_timeout_ms, done, arg);
+
+			res->hooks[i].cookie = cookie;
+			return ret;
+		}
 	log_err("hook %s not run: too many hooks running", name);
 	return -EBUSY;
 }
@@ -263,7 +289,9 @@ void resource_retry_reads(struct resource *res)
 			keep = &r->next;
 			continue;
 		}
-		if (lacks_for_good(res, &r->local))
+		if (!resource_has_disk(res))
+			read_without_disk(res, r);
+		else if (lacks_for_good(res, &r->local))
 			r->done(r, -EIO);
 		else
 			disk_submit(&res->disk, &r->local);

@@ -54,6 +54,7 @@ struct blk_req {
 	uint8_t held_legs;	/* peer legs held by fencing (see held) */
 	struct blk_req *held_next;
 	bool replicated;	/* sent to the peer */
+	bool local_failed;	/* the disk failed it: the peer's copy counts */
 	int err;
 	uint64_t seq;		/* transfer log sequence, 0 if none */
 	uint64_t epoch;
@@ -72,6 +73,8 @@ struct tl_entry {
 	bool big;		/* its range was marked on disk beforehand */
 	uint64_t sent_ms;	/* when it was sent, for the lag */
 	bool recv_acked;	/* protocol B: RECV_ACK already counted */
+	bool al_held;		/* holds the activity log references of its
+				 * request, which completed first (A, B) */
 };
 
 /* A frame received by a Secondary (or SyncTarget), until acked. */
@@ -88,6 +91,7 @@ struct peer_req {
 	uint8_t *buf;		/* payload (bufpool), or NULL */
 	bool flushing;		/* BARRIER: its fdatasync is running */
 	bool flushed;		/* BARRIER: its fdatasync is done */
+	int flush_err;		/* BARRIER: that fdatasync's -errno, for the ack */
 	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
 	uint8_t vcrc[4 * FRAME_VERIFY_BLOCKS];	/* V_REQ: the source's CRCs */
 	uint64_t link_gen;	/* the connection it came on: acks go only there */
@@ -124,12 +128,22 @@ struct rs_prio {
 	uint64_t next;		/* first byte not yet sent or on its way */
 };
 
+/* A read sent to the peer (remote.c), from READ_REQ to READ_REPLY. */
+struct remote_read {
+	struct link_tx tx;
+	struct resource *res;
+	struct blk_req *req;	/* NULL: free (once tx_busy is false too) */
+	uint64_t id;		/* use count * REMOTE_READS_MAX + slot */
+	bool tx_busy;		/* READ_REQ not yet handed to the socket */
+};
+
 #define TL_SIZE 4096U
 #define RS_PRIO_MAX 64U
 #define PRIO_TX_MAX 64U
 #define PEER_REQS_MAX 8192U
 #define RS_REQS_MAX 16U
 #define RS_CHUNK_BYTES (1U << 20)
+#define REMOTE_READS_MAX 256U
 
 struct resource {
 	const char *name;
@@ -145,13 +159,15 @@ struct resource {
 
 	enum role role;
 	enum disk_state disk_state;
+	bool detaching;		/* detach requested: Diskless once drained */
+	int disk_error;		/* -errno that failed the disk, 0 if none */
 	bool io_frozen;		/* writes held: fencing */
 	char frozen_reason[160];
 	bool fence_running;
 	uint64_t fence_runs, fence_ok, fence_failed;	/* for metrics */
 	uint64_t io_errors;		/* local disk errors */
 	uint64_t last_io_error_hook_s;
-	uint64_t fence_gen, fence_epoch;	/* a stale fence result is ignored */
+	uint64_t fence_epoch;	/* losses and returns: a stale fence result is ignored */
 	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
 	bool uuid_rotate_pending;	/* new generation at the next lone write */
 	uint64_t instance;	/* random per start */
@@ -227,6 +243,10 @@ struct resource {
 		bool busy;
 	} prio[PRIO_TX_MAX];			/* target: RS_PRIO frames */
 	struct blk_req *reads_waiting;		/* Primary target: reads waiting */
+	/* Reads served by the peer (no usable disk here). */
+	struct remote_read *rreads;
+	struct blk_req *rread_waiting;		/* no free slot: FIFO */
+	uint64_t rread_uses;
 
 	/* Hooks running now (fire and forget, or fence-peer). */
 	struct hook_run hooks[4];
@@ -254,11 +274,20 @@ int resource_init(struct resource *res, struct node *owner,
 /* Metadata became durable (superblock, activity log, bitmap pages):
  * resume I/O. */
 void resource_meta_done(struct resource *res);
-/* The disk (its metadata, for now) failed a write: nothing waiting for
- * it may complete as written. */
-void resource_disk_failed(struct resource *res, int err);
+/* Bind the metadata to this resource's loop, bitmap and callbacks. */
+void resource_meta_bind(struct resource *res);
 /* The backing disk failed a request (runs the local-io-error hook). */
 void resource_local_io_error(struct resource *res, int err);
+
+/* detach.c */
+/* Is the local disk in use (not Failed, Diskless or being detached)? */
+bool resource_has_disk(const struct resource *res);
+/* The disk (or its metadata) failed: detach it. */
+void resource_disk_failed(struct resource *res, int err);
+/* Route the disk's failure and idle callbacks here (after disk_open). */
+void resource_disk_bind(struct resource *res);
+int resource_detach(struct resource *res, char *err, size_t errlen);
+int resource_attach(struct resource *res, char *err, size_t errlen);
 /* Clean shutdown: save the bitmap and superblock. */
 void resource_shutdown_meta(struct resource *res);
 void resource_fini(struct resource *res);
@@ -279,6 +308,11 @@ void writepath_lag(const struct resource *res, uint64_t *since_flush_ms,
 		   uint64_t *oldest_unacked_ms);
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 			       uint64_t len);
+/* A Primary whose data is on its UpToDate peer only (no usable disk, or
+ * a Primary SyncTarget): reads of what it lacks go to the peer. */
+bool writepath_data_on_peer(const struct resource *res);
+/* The disk is gone: requests stop holding activity log references. */
+void writepath_forget_al(struct resource *res);
 
 /* receiver.c */
 int receiver_init(struct resource *res);
@@ -297,7 +331,9 @@ bool receiver_writing(const struct resource *res, uint64_t off, uint64_t len);
 /* resync.c */
 void resync_start(struct resource *res);
 void resync_pump(struct resource *res);
-void resync_ack(struct resource *res, uint64_t id, bool same);
+/* RS_ACK: the target wrote chunk id (same: it matched by checksum), or
+ * (failed) could not: its bits stay set. */
+void resync_ack(struct resource *res, uint64_t id, bool same, bool failed);
 void resync_peer_lost(struct resource *res);
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 void resync_update_status(struct resource *res, uint64_t now_ms);
@@ -320,10 +356,20 @@ void verify_reply(struct resource *res, uint64_t id, uint64_t mask);
 void verify_target_done(struct resource *res, struct peer_req *p, int err,
 			uint64_t *mask);
 
+/* remote.c */
+int remote_init(struct resource *res);
+void remote_fini(struct resource *res);
+void remote_read_submit(struct resource *res, struct blk_req *r);
+void remote_read_reply(struct resource *res, const struct frame_hdr *h,
+		       uint8_t *buf);
+void remote_read_peer_lost(struct resource *res);
+
 /* fencing.c */
 void fencing_peer_lost(struct resource *res);
 void fencing_peer_back(struct resource *res);
+void fencing_peer_unsettled(struct resource *res);
 void fencing_peer_uptodate(struct resource *res);
+void fencing_peer_disk_seen(struct resource *res);
 int fencing_resume_io(struct resource *res, char *err, size_t errlen);
 int fencing_outdate(struct resource *res, char *err, size_t errlen);
 
@@ -341,6 +387,9 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 			   size_t errlen);
 void peer_target_synced(struct resource *res);
+/* A disk was attached while connected to an UpToDate peer: ask it for a
+ * full resync into the new disk. */
+void peer_request_attach_sync(struct resource *res);
 void peer_source_synced(struct resource *res);
 /* A bitmap save finished: start the resync that waited for it. */
 void peer_bitmap_saved(struct resource *res);
@@ -349,5 +398,9 @@ void resource_event(struct resource *res, const char *what);
  * done may be NULL. 0, or -errno when it could not be started. */
 int resource_hook(struct resource *res, const char *path, const char *name,
 		  void (*done)(struct hook_run *h, int result), void *arg);
+/* The same, tagging the run with a cookie its done() reads back. */
+int resource_hook_run(struct resource *res, const char *path, const char *name,
+		      void (*done)(struct hook_run *h, int result), void *arg,
+		      uint64_t cookie);
 
 #endif

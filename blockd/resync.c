@@ -478,11 +478,16 @@ void resync_start(struct resource *res)
 	resync_pump(res);
 }
 
-void resync_ack(struct resource *res, uint64_t id, bool same)
+void resync_ack(struct resource *res, uint64_t id, bool same, bool failed)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
 		struct rs_req *rs = &res->rsreqs[i];
 
+		if (rs->in_use && !rs->busy && rs->id == id && failed) {
+			rs_free(res, rs);	/* the bits stay: sent again later */
+			res->rs_skipped = true;
+			return;
+		}
 		if (rs->in_use && !rs->busy && rs->id == id) {
 			bitmap_clear_range(&res->oos, rs->off, rs->len);
 			/* Only block data that crossed the wire counts as

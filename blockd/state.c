@@ -19,7 +19,7 @@ const char *disk_state_name(enum disk_state d)
 		[DS_DISKLESS] = "Diskless",	[DS_ATTACHING] = "Attaching",
 		[DS_INCONSISTENT] = "Inconsistent", [DS_OUTDATED] = "Outdated",
 		[DS_DUNKNOWN] = "DUnknown",	[DS_CONSISTENT] = "Consistent",
-		[DS_UPTODATE] = "UpToDate",
+		[DS_UPTODATE] = "UpToDate",	[DS_FAILED] = "Failed",
 	};
 	return (unsigned)d < sizeof(names) / sizeof(names[0]) ? names[d] : "DUnknown";
 }

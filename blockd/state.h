@@ -18,13 +18,16 @@ enum disk_state {
 	DS_DUNKNOWN,	/* the peer's disk while disconnected */
 	DS_CONSISTENT,
 	DS_UPTODATE,
+	DS_FAILED,	/* the disk failed: detaching, then Diskless */
 };
+#define DISK_STATE_COUNT (DS_FAILED + 1)
 
 enum conn_state {
 	CS_STANDALONE,
 	CS_CONNECTING,
 	CS_CONNECTED,
 };
+#define CONN_STATE_COUNT (CS_CONNECTED + 1)
 
 enum repl_state {
 	RS_OFF,
@@ -38,6 +41,7 @@ enum repl_state {
 	RS_AHEAD,
 	RS_BEHIND,
 };
+#define REPL_STATE_COUNT (RS_BEHIND + 1)
 
 const char *role_name(enum role r);
 const char *disk_state_name(enum disk_state d);

@@ -31,6 +31,8 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 	if (sc == pc) {
 		bool s_ok = self->flags & MDF_CONSISTENT;
 		bool p_ok = peer->flags & MDF_CONSISTENT;
+		bool s_out = self->flags & MDF_OUTDATED;
+		bool p_out = peer->flags & MDF_OUTDATED;
 
 		/* An interrupted resync: the target took the source's
 		 * generation but is not there yet. Resume it. */
@@ -38,6 +40,13 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 			return R(UD_TARGET_BITMAP, "equal-current-self-inconsistent");
 		if (s_ok && !p_ok)
 			return R(UD_SOURCE_BITMAP, "equal-current-peer-inconsistent");
+		/* An Outdated disk was fenced or outdated while its peer went
+		 * on: the other one is the source (the resync may be empty;
+		 * it ends with both UpToDate). */
+		if (s_out && !p_out)
+			return R(UD_TARGET_BITMAP, "equal-current-self-outdated");
+		if (p_out && !s_out)
+			return R(UD_SOURCE_BITMAP, "equal-current-peer-outdated");
 		/* Same generation, one side Primary now, and something to
 		 * reconcile (a crashed Primary's activity log, bits): the live
 		 * Primary is authoritative. A live Primary never reports

@@ -63,10 +63,19 @@ static bool is_write(const struct blk_req *r)
 
 /* Does the peer receive writes right now? In every connected state where
  * the peer applies our stream: also while a resync toward it is paused
- * and while an online verify runs. */
+ * and while an online verify runs.
+ *
+ * This is the resource's view (repl is RS_OFF from peer_down() on), not
+ * the socket's: between a socket closing and the deferred down() a write
+ * still goes to the transfer log, its frame fails to send, and
+ * writepath_peer_lost() settles it with the others (bitmap, or held by
+ * fencing). A write never runs local-only before fencing has seen the loss. */
 static bool peer_live(const struct resource *res)
 {
-	if (!link_is_up(res->link) || res->peer_role == ROLE_PRIMARY)
+	/* A peer without a usable disk applies nothing: it gets the blocks
+	 * by a full resync once it has a disk again. */
+	if (res->peer_role == ROLE_PRIMARY || res->peer_disk == DS_FAILED ||
+	    res->peer_disk == DS_DISKLESS)
 		return false;
 	switch (res->repl) {
 	case RS_ESTABLISHED:
@@ -82,6 +91,35 @@ static bool peer_live(const struct resource *res)
 	default:
 		return false;
 	}
+}
+
+/* Does this Primary's data live only on the peer? A Primary SyncTarget
+ * (Inconsistent) or a Primary whose disk failed or was detached. */
+static bool data_on_peer(const struct resource *res)
+{
+	return res->disk_state == DS_INCONSISTENT || !resource_has_disk(res);
+}
+
+/* A Primary whose good data is only on its peer, without that peer: a
+ * write must not complete. It could only land here, on a disk the resync
+ * will overwrite (or on none), or diverge the generations. While the
+ * handshake with the peer runs the write waits; otherwise it fails with
+ * EIO (DRBD's on-no-data-accessible io-error). */
+static bool primary_without_data(const struct resource *res)
+{
+	return res->role == ROLE_PRIMARY && data_on_peer(res) &&
+	       !(peer_live(res) && res->peer_disk == DS_UPTODATE);
+}
+
+bool writepath_data_on_peer(const struct resource *res)
+{
+	return res->role == ROLE_PRIMARY && data_on_peer(res) &&
+	       peer_live(res) && res->peer_disk == DS_UPTODATE;
+}
+
+static bool handshake_running(const struct resource *res)
+{
+	return link_is_up(res->link) && res->repl == RS_OFF;
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -111,6 +149,8 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 		return true;
 	if (!is_write(r))
 		return false;
+	if (primary_without_data(res))
+		return handshake_running(res);	/* start() fails it otherwise */
 	if (res->uuid_rotate_pending && !peer_live(res)) {
 		/* The first write the peer will lack: a new generation,
 		 * durable before it starts (meta_busy holds it). */
@@ -183,8 +223,23 @@ static void active_del(struct resource *res, struct blk_req *r)
 	r->active = false;
 }
 
+/* r's transfer log entry, while the peer has not acknowledged it. */
+static struct tl_entry *tl_entry_of(struct resource *res, const struct blk_req *r)
+{
+	struct tl_entry *e;
+
+	if (!r->seq)
+		return NULL;
+	e = &res->tl[r->seq % TL_SIZE];
+	return e->seq == r->seq ? e : NULL;
+}
+
 static void tl_free(struct resource *res, struct tl_entry *e)
 {
+	if (e->al_held) {
+		al_end(&res->meta.al, e->off, e->len);
+		e->al_held = false;
+	}
 	e->seq = 0;
 	e->req = NULL;
 	res->pending_writes--;
@@ -200,22 +255,31 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 	if (r->active)
 		active_del(res, r);
 	if (r->al_held) {
-		al_end(&res->meta.al, r->local.off, r->local.len);
+		struct tl_entry *e = tl_entry_of(res, r);
+
+		/* In A and B the reply comes before the peer has the write: its
+		 * extents stay in the activity log until the entry is settled
+		 * (WRITE_ACK, or marked out of sync when the peer is lost), so a
+		 * crash before that resyncs them. */
+		if (e)
+			e->al_held = true;
+		else
+			al_end(&res->meta.al, r->local.off, r->local.len);
 		r->al_held = false;
 	}
 	if (is_write(r))
 		res->app_busy = true;
 	if (r->replicated) {
+		struct tl_entry *e = tl_entry_of(res, r);
+
 		if (r->epoch == res->epoch && is_write(r))
 			res->epoch_close_pending = true;
-		if (r->seq) {
-			struct tl_entry *e = &res->tl[r->seq % TL_SIZE];
-
-			if (e->seq == r->seq)
-				e->req = NULL;	/* the entry waits for its ack */
-		}
-		/* A local failure after the peer got the write: they differ. */
-		if (r->err && is_write(r) && res->oos.words)
+		if (e)
+			e->req = NULL;	/* the entry waits for its ack */
+		/* A local failure after the peer got the write: they differ
+		 * (a disk that failed is detached and resynced in full). */
+		if (r->err && is_write(r) && res->oos.words &&
+		    resource_has_disk(res))
 			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
 	}
 	r->needed = 0xff;	/* complete once */
@@ -231,24 +295,40 @@ static void local_done(struct disk_io *io, int err)
 
 	if (err == 0 && io->cmd == DISK_WRITE)
 		res->written_bytes += io->len;
-	if (err < 0 && !r->err)
+	if (err < 0 && r->replicated) {
+		/* The disk failed it (and is being detached): the peer's
+		 * copy is the only one, so the request completes when the
+		 * peer has it, or fails without it. */
+		r->local_failed = true;
+		r->needed |= LEG_WRITTEN;
+	} else if (err < 0 && !r->err) {
 		r->err = err;
-	if (err == -EIO)
-		resource_local_io_error(res, err);
+	}
 	r->pending &= (uint8_t)~LEG_LOCAL;
 	req_check_done(res, r);
 }
 
+/* The frame left for the socket, or (err) never will. A failed send only
+ * settles the SENT leg: the peer legs stay until the peer's ack or
+ * writepath_peer_lost(), which holds them under fencing, so a link dying
+ * under a full socket never acknowledges a write the peer lacks. Where the
+ * ack point is the hand-over (protocol A), the write is in the bitmap
+ * before it is replied to. */
 static void frame_sent(struct link_tx *tx, int err)
 {
 	struct blk_req *r = container_of(tx, struct blk_req, tx);
+	struct resource *res = r->res;
 
+	if (err) {
+		struct tl_entry *e = tl_entry_of(res, r);
+
+		if (e)
+			bitmap_mark_range(&res->oos, e->off, e->len);
+	} else if (tx->h.type == FRAME_DATA) {
+		res->data_sent_bytes += tx->h.length;
+	}
 	r->pending &= (uint8_t)~LEG_SENT;
-	if (err)	/* peer lost: its transfer log entry is handled there */
-		r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
-	else if (tx->h.type == FRAME_DATA)
-		r->res->data_sent_bytes += tx->h.length;
-	req_check_done(r->res, r);
+	req_check_done(res, r);
 }
 
 static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
@@ -258,21 +338,32 @@ static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
 	tx->h.id = res->epoch;
 	tx->h.flags = flush ? FRAME_F_FLUSH : 0;
 	tx->payload = NULL;
+	if (!flush)
+		tx->sent = NULL;
 	link_send(res->link, tx);
 	res->epoch++;
 	res->epoch_close_pending = false;
 	res->epoch_has_writes = false;
 }
 
+static void fail_deferred_done(struct loop_op *op, int err)
+{
+	struct blk_req *r = container_of(op, struct blk_req, local.op);
+
+	r->done(r, err);
+}
+
 static void start_flush(struct resource *res, struct blk_req *r)
 {
-	r->pending = LEG_LOCAL;
+	bool local = resource_has_disk(res);
+
+	r->pending = local ? LEG_LOCAL : 0;
 	if (peer_live(res)) {
 		r->replicated = true;
 		r->epoch = res->epoch;
 		r->tx.sent = frame_sent;
 		r->pending |= LEG_SENT;
-		if (res->protocol != 'A') {
+		if (res->protocol != 'A' || !local) {
 			r->pending |= LEG_WRITTEN;
 			r->next = res->flushes;
 			res->flushes = r;
@@ -280,17 +371,21 @@ static void start_flush(struct resource *res, struct blk_req *r)
 		send_barrier(res, &r->tx, true);
 	}
 	r->needed = r->pending;
-	disk_submit(&res->disk, &r->local);
+	if (local)
+		disk_submit(&res->disk, &r->local);
+	else if (!r->replicated)	/* nothing anywhere to flush */
+		loop_defer(res->loop, &r->local.op, fail_deferred_done, -EIO);
 }
 
 static void start_write(struct resource *res, struct blk_req *r)
 {
 	struct disk_io *io = &r->local;
 	struct frame_hdr *h = &r->tx.h;
+	bool local = resource_has_disk(res);
 
 	active_add(res, r);
-	r->pending = LEG_LOCAL;
-	r->needed = LEG_LOCAL;
+	r->pending = local ? LEG_LOCAL : 0;
+	r->needed = r->pending;
 	/* Too wide for the activity log (a big TRIM): must_wait had its
 	 * range marked out of sync on disk before it starts instead; it is
 	 * cleared again once the peer has it. */
@@ -337,14 +432,20 @@ static void start_write(struct resource *res, struct blk_req *r)
 		if (res->protocol == 'B') {
 			r->pending |= LEG_RECV;
 			r->needed |= LEG_RECV;
-		} else if (res->protocol == 'C') {
-			r->needed |= LEG_WRITTEN;
 		}
+		/* A Primary SyncTarget's source holds the only good copy next
+		 * to this write, a Primary without a disk the only one: it
+		 * completes at the peer's WRITE_ACK, so losing the peer never
+		 * leaves an acknowledged write that exists nowhere or that the
+		 * resync would overwrite. */
+		if (res->protocol == 'C' || data_on_peer(res))
+			r->needed |= LEG_WRITTEN;
 		link_send(res->link, &r->tx);
 	} else if (res->oos.words) {
 		bitmap_mark_range(&res->oos, io->off, io->len);
 	}
-	disk_submit(&res->disk, io);
+	if (local)
+		disk_submit(&res->disk, io);
 }
 
 static void start(struct resource *res, struct blk_req *r)
@@ -352,6 +453,13 @@ static void start(struct resource *res, struct blk_req *r)
 	r->err = 0;
 	r->seq = 0;
 	r->replicated = false;
+	if (is_write(r) && primary_without_data(res)) {
+		log_err("write of %u bytes at %llu failed: this Primary's disk is "
+			"Inconsistent and its peer is gone",
+			r->local.len, (unsigned long long)r->local.off);
+		loop_defer(res->loop, &r->local.op, fail_deferred_done, -EIO);
+		return;
+	}
 	if (r->local.cmd == DISK_FLUSH)
 		start_flush(res, r);
 	else
@@ -408,6 +516,10 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 			}
 			*pp = r->next;
 			r->next = NULL;
+			/* The peer's flush failed (its disk is being detached):
+			 * without a disk here nothing is durable anywhere. */
+			if (err && !resource_has_disk(res))
+				r->err = -EIO;
 			r->pending &= (uint8_t)~LEG_WRITTEN;
 			req_check_done(res, r);
 		}
@@ -438,6 +550,9 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		log_err("peer failed to write %u bytes at %llu: %s; marked out of sync",
 			e->len, (unsigned long long)e->off, strerror((int)-err));
 		bitmap_mark_range(&res->oos, e->off, e->len);
+		/* Neither disk has it. */
+		if (e->req && (e->req->local_failed || !resource_has_disk(res)))
+			e->req->err = -EIO;
 	} else if (e->big && res->repl == RS_ESTABLISHED) {
 		/* Both have it now: clear the blocks it covers whole. */
 		uint64_t first = (e->off + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
@@ -484,6 +599,10 @@ static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t leg
 void writepath_peer_lost(struct resource *res)
 {
 	struct blk_req *flushes = res->flushes;
+	/* A Primary SyncTarget loses its only good copy, a Primary without a
+	 * disk its only copy: the writes in flight fail (a resync brings the
+	 * source's blocks back). */
+	bool fail = res->role == ROLE_PRIMARY && data_on_peer(res);
 
 	/* Everything the peer may not have written is out of sync. */
 	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
@@ -493,20 +612,29 @@ void writepath_peer_lost(struct resource *res)
 		if (e->seq != seq)
 			continue;
 		bitmap_mark_range(&res->oos, e->off, e->len);
-		e->seq = 0;
-		e->req = NULL;
-		if (r)
+		tl_free(res, e);
+		if (r && (fail || r->local_failed)) {
+			r->err = -EIO;
+			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
+			req_check_done(res, r);
+		} else if (r) {
 			release_or_hold(res, r, LEG_RECV | LEG_WRITTEN);
+		}
 	}
 	res->tl_tail_seq = res->tl_next_seq;
-	res->pending_writes = 0;
 	res->flushes = NULL;
 	while (flushes) {
 		struct blk_req *r = flushes;
 
 		flushes = r->next;
 		r->next = NULL;
-		release_or_hold(res, r, LEG_WRITTEN);
+		if (!resource_has_disk(res)) {	/* flushed nowhere */
+			r->err = -EIO;
+			r->pending &= (uint8_t)~LEG_WRITTEN;
+			req_check_done(res, r);
+		} else {
+			release_or_hold(res, r, LEG_WRITTEN);
+		}
 	}
 	res->epoch_close_pending = false;
 	writepath_retry_waiting(res);
@@ -577,4 +705,17 @@ void writepath_fail_held(struct resource *res, int err)
 	if (n)
 		log_warn("shutting down: %u write%s held back were failed, not "
 			 "acknowledged", n, n == 1 ? "" : "s");
+}
+
+/* The disk was detached: its activity log is gone with it, so the
+ * references requests and transfer log entries hold on it are dropped
+ * without being released into a log that no longer exists. */
+void writepath_forget_al(struct resource *res)
+{
+	for (struct blk_req *r = res->active; r; r = r->next)
+		r->al_held = false;
+	for (struct blk_req *r = res->waiting; r; r = r->next)
+		r->al_held = false;
+	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++)
+		res->tl[seq % TL_SIZE].al_held = false;
 }

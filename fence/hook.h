@@ -37,6 +37,7 @@ struct hook_run {
 	size_t out_len;
 	void (*done)(struct hook_run *h, int result);
 	void *arg;
+	uint64_t cookie;	/* the caller's, e.g. which event it answers */
 };
 
 struct hook_env {

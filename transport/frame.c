@@ -75,6 +75,11 @@ static int check_payload(const struct frame_hdr *h)
 		if (h->payload_len > FRAME_PAYLOAD_MAX)
 			return -E2BIG;
 		return h->payload_len == h->length && h->length ? 0 : -EPROTO;
+	case FRAME_READ_REPLY:
+		/* The data, or nothing (length 0) with the error in offset. */
+		if (h->payload_len > FRAME_PAYLOAD_MAX)
+			return -E2BIG;
+		return h->payload_len == h->length ? 0 : -EPROTO;
 	default:
 		return h->payload_len == 0 ? 0 : -EPROTO;
 	}
@@ -168,7 +173,7 @@ int frame_parse_state(const uint8_t *in, uint32_t len, struct frame_state *s)
 		s->uuid[i] = get64(in + 40 + 8 * i);
 	s->md_flags = get32(in + 72);
 	s->primary_since = get64(in + 80);
-	if (s->role > 2 || s->disk > 6 || !strchr("ABC", s->protocol) ||
+	if (s->role > 2 || s->disk > FRAME_STATE_DISK_MAX || !strchr("ABC", s->protocol) ||
 	    s->protocol == 0)
 		return -EPROTO;
 	return 0;
@@ -181,6 +186,7 @@ const char *frame_type_name(uint16_t type)
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
 		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ", "V_REPLY", "RS_PRIO",
+		"READ_REQ", "READ_REPLY",
 	};
 	return type <= FRAME_TYPE_MAX ? names[type] : "?";
 }

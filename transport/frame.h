@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define FRAME_MAGIC 0x424c4b44U	/* "BLKD" */
-#define FRAME_VERSION 2
+#define FRAME_VERSION 3
 #define FRAME_HDR_BYTES 40
 /* Largest payload: a 32 MiB NBD write, or a control frame. */
 #define FRAME_PAYLOAD_MAX (32U * 1024 * 1024)
@@ -57,7 +57,11 @@ enum frame_type {
 	FRAME_V_REQ = 21,	/* verify: offset, length, a CRC32C per 4 KiB */
 	FRAME_V_REPLY = 22,	/* id echoed; offset = mask of blocks that differ */
 	FRAME_RS_PRIO = 23,	/* a Primary SyncTarget needs offset, length now */
-	FRAME_TYPE_MAX = 23,
+	FRAME_READ_REQ = 24,	/* a node without a usable disk reads through
+				 * its peer: id, offset, length */
+	FRAME_READ_REPLY = 25,	/* id echoed; the data (payload = length), or
+				 * length 0 and offset = -errno */
+	FRAME_TYPE_MAX = 25,
 };
 
 #define FRAME_F_FUA		(1U << 0)	/* DATA/TRIM/ZERO: durable first */
@@ -65,7 +69,10 @@ enum frame_type {
 #define FRAME_F_NO_HOLE		(1U << 2)	/* ZERO */
 #define FRAME_F_FLUSH		(1U << 3)	/* BARRIER: flush before ack */
 #define FRAME_F_SAME		(1U << 4)	/* RS_ACK: checksums matched */
-#define FRAME_F_ALL		0x1fU
+#define FRAME_F_FAILED		(1U << 5)	/* RS_ACK: the target did not
+						 * write it (its disk failed):
+						 * the bits stay */
+#define FRAME_F_ALL		0x3fU
 
 struct frame_hdr {
 	uint16_t version;
@@ -85,7 +92,8 @@ struct frame_hdr {
 #define FRAME_FEAT_VERIFY	(1U << 2)	/* V_REQ / V_REPLY */
 #define FRAME_FEAT_BITMAP_RLE	(1U << 3)	/* BITMAP exchange */
 #define FRAME_FEAT_PRIMARY_TARGET (1U << 4)	/* RS_PRIO: a Primary SyncTarget */
-#define FRAME_FEAT_ALL		0x1fU
+#define FRAME_FEAT_DISKLESS	(1U << 5)	/* READ_REQ/REPLY: serve a peer's reads */
+#define FRAME_FEAT_ALL		0x3fU
 
 #define FRAME_CHALLENGE_BYTES 32
 #define FRAME_MAC_BYTES 32
@@ -121,6 +129,9 @@ struct frame_state {
 	uint64_t primary_since;	/* seconds since the epoch */
 };
 #define FRAME_STATE_BYTES 128
+/* The highest disk state value a STATE carries (the owner's enum, 0..7:
+ * Diskless .. UpToDate, then Failed). */
+#define FRAME_STATE_DISK_MAX 7
 #define FRAME_STATE_F_SYNC_SOURCE (1U << 0)	/* resync toward you starts */
 #define FRAME_STATE_F_NEW_UUID	(1U << 1)	/* adopt my current UUID: in sync */
 #define FRAME_STATE_F_PAUSED	(1U << 2)	/* the resync is paused */

@@ -512,9 +512,12 @@ static void sock_arm_recv(struct lsock *s)
 	s->recv_armed = true;
 }
 
-static bool frame_has_data(uint16_t type)
+/* Frames whose payload is block data, received into a bufpool buffer the
+ * owner then keeps. An empty READ_REPLY (an error) is a control frame. */
+static bool frame_has_data(const struct frame_hdr *h)
 {
-	return type == FRAME_DATA || type == FRAME_RS_DATA;
+	return (h->type == FRAME_DATA || h->type == FRAME_RS_DATA ||
+		h->type == FRAME_READ_REPLY) && h->length;
 }
 
 /* A whole, CRC-checked control frame. */
@@ -679,7 +682,7 @@ static void sock_process(struct lsock *s)
 				   nbd_get16(p + 6), nbd_get32(p + 12));
 			break;
 		}
-		if (frame_has_data(h.type)) {
+		if (frame_has_data(&h)) {
 			if (!sock_start_data(s, &h, p))
 				break;
 			continue;

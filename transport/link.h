@@ -57,9 +57,10 @@ struct link_tx {
 struct link_ops {
 	void (*up)(void *owner);
 	void (*down)(void *owner, const char *why);
-	/* A checked frame. For DATA/RS_DATA, buf is a bufpool buffer of
-	 * h->length bytes now owned by the owner; otherwise payload points
-	 * into the link's buffer, valid during the call only. */
+	/* A checked frame. For DATA, RS_DATA and a READ_REPLY with data,
+	 * buf is a bufpool buffer of h->length bytes now owned by the owner;
+	 * otherwise payload points into the link's buffer, valid during the
+	 * call only. */
 	void (*frame)(void *owner, const struct frame_hdr *h,
 		      const uint8_t *payload, uint8_t *buf);
 	/* May a frame with this header be handed over now? false: keep it

@@ -37,18 +37,20 @@
 
 /* The model below is written for this version of the format: if frame.h
  * moves on, this file has to be read again, not silently rebuilt. */
-_Static_assert(FRAME_VERSION == 2, "frame version");
+_Static_assert(FRAME_VERSION == 3, "frame version");
 _Static_assert(FRAME_HDR_BYTES == 40, "header size");
 _Static_assert(FRAME_HELLO_BYTES == 112, "HELLO size");
 _Static_assert(FRAME_STATE_BYTES == 128, "STATE size");
 _Static_assert(FRAME_MAC_BYTES == 32, "AUTH size");
 _Static_assert(FRAME_CTRL_PAYLOAD_MAX == 4096, "control payload bound");
-_Static_assert(FRAME_TYPE_MAX == 23 && FRAME_RS_PRIO == 23 &&
+_Static_assert(FRAME_TYPE_MAX == 25 && FRAME_RS_PRIO == 23 &&
+	       FRAME_READ_REQ == 24 && FRAME_READ_REPLY == 25 &&
 	       FRAME_RS_CSUM == 17 &&
 	       FRAME_RS_NEED == 18 && FRAME_BITMAP == 19 &&
 	       FRAME_BITMAP_DONE == 20 && FRAME_V_REQ == 21 &&
 	       FRAME_V_REPLY == 22, "frame types");
-_Static_assert(FRAME_F_ALL == 0x1f && FRAME_F_SAME == 0x10, "frame flags");
+_Static_assert(FRAME_F_ALL == 0x3f && FRAME_F_SAME == 0x10 &&
+	       FRAME_F_FAILED == 0x20, "frame flags");
 _Static_assert(FRAME_VERIFY_BLOCKS == 64, "verify request bound");
 
 /* Bytes of disk one V_REQ CRC covers. */
@@ -134,6 +136,11 @@ static int model_verdict(const uint8_t *p)
 		if (plen > FRAME_PAYLOAD_MAX)
 			return -E2BIG;
 		return plen == length && length ? 0 : -EPROTO;
+	case FRAME_READ_REPLY:
+		/* The data, or an empty reply carrying an error. */
+		if (plen > FRAME_PAYLOAD_MAX)
+			return -E2BIG;
+		return plen == length ? 0 : -EPROTO;
 	case FRAME_RS_CSUM:
 		/* A CRC32C of a range that is not empty. */
 		if (plen > FRAME_PAYLOAD_MAX)
@@ -270,6 +277,9 @@ static void check_accepted(const uint8_t *raw, const struct frame_hdr *h)
 	case FRAME_RS_DATA:
 		CHECK(h->payload_len == h->length && h->length > 0);
 		break;
+	case FRAME_READ_REPLY:
+		CHECK(h->payload_len == h->length);
+		break;
 	case FRAME_RS_CSUM:
 		CHECK(h->payload_len == 4 && h->length > 0);
 		break;
@@ -287,7 +297,8 @@ static void check_accepted(const uint8_t *raw, const struct frame_hdr *h)
 		CHECK(h->payload_len == 0);
 	}
 	/* Control payloads fit the link's receive buffer. */
-	if (h->type != FRAME_DATA && h->type != FRAME_RS_DATA)
+	if (h->type != FRAME_DATA && h->type != FRAME_RS_DATA &&
+	    h->type != FRAME_READ_REPLY)
 		CHECK(h->payload_len <= FRAME_CTRL_PAYLOAD_MAX);
 	/* Every field was read from where frame.h puts it. */
 	CHECK(h->type == be(raw + 6, 2));

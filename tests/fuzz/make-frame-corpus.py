@@ -21,7 +21,7 @@ import os
 import struct
 
 MAGIC = 0x424C4B44
-VERSION = 2
+VERSION = 3
 HDR_BYTES = 40
 
 HELLO = 1
@@ -46,6 +46,10 @@ BITMAP = 19
 BITMAP_DONE = 20
 V_REQ = 21
 V_REPLY = 22
+RS_PRIO = 23
+READ_REQ = 24
+READ_REPLY = 25
+DS_FAILED = 7
 
 F_FUA = 1 << 0
 F_WANT_RECV_ACK = 1 << 1
@@ -101,7 +105,7 @@ assert crc32c(b"123456789") == 0xE3069283
 def frame(ftype, payload=b"", flags=0, fid=0, offset=0, length=None,
           bad_crc=False, version=VERSION):
     if length is None:
-        if ftype in (DATA, RS_DATA):
+        if ftype in (DATA, RS_DATA, READ_REPLY):
             length = len(payload)
         elif ftype == V_REQ:
             length = len(payload) // 4 * VBLOCK
@@ -278,18 +282,29 @@ def seeds():
 
     yield "bad-state", (
         state(ROLE_PRIMARY, DS_UPTODATE, b"D") +
-        state(3, DS_UPTODATE) + state(ROLE_SECONDARY, 7) +
-        # A version 1 STATE (64 bytes) in a version 2 frame: refused on
+        state(3, DS_UPTODATE) + state(ROLE_SECONDARY, 8) +
+        # A version 1 STATE (64 bytes) in a version 3 frame: refused on
         # its size, which ends the stream.
         frame(STATE, state(ROLE_PRIMARY, DS_UPTODATE)[HDR_BYTES:][:64]))
+
+    # A Primary whose disk failed reads through its peer: a read served,
+    # a read failed (no data, offset = -EIO), a reply whose length and
+    # payload disagree (refused), and the Failed disk state.
+    yield "diskless", (
+        state(ROLE_PRIMARY, DS_FAILED) +
+        frame(READ_REQ, fid=1, offset=8192, length=4096) +
+        frame(READ_REPLY, pattern(4096, 7), fid=1, offset=8192) +
+        frame(READ_REQ, fid=2, offset=0, length=512) +
+        frame(READ_REPLY, fid=2, offset=-5) +
+        frame(READ_REPLY, pattern(16, 8), fid=3, length=32))
 
     yield "empty-name", hello("")
 
     yield "truncated-data", frame(DATA, pattern(300, 5), fid=9)[:200]
 
-    # A version 1 peer: its PING, with a correct CRC, is refused on the
-    # version.
-    yield "bad-version", frame(PING, version=1) + frame(PING)
+    # Version 1 and 2 peers: their PINGs, with correct CRCs, are refused
+    # on the version.
+    yield "bad-version", frame(PING, version=1) + frame(PING, version=2) + frame(PING)
 
 
 def main():

@@ -80,10 +80,14 @@ db_mount() {
 # server is gone fails stat, so mountpoint(1) cannot tell).
 db_is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 
-# db_wait_loop_gone DEV DEADLINE_S: poll until DEV has no backing file.
+# db_wait_loop_gone DEV DEADLINE_S [FILE]: poll until DEV has no backing
+# file (or, given FILE, until its backing file is no longer FILE).
 db_wait_loop_gone() {
 	local f=/sys/block/${1#/dev/}/loop/backing_file end=$((SECONDS + $2))
-	while [ -e "$f" ]; do
+	local ours=${3:-}
+	# Another test may attach the same device number at once: only our
+	# backing file still being there counts.
+	while [ -e "$f" ] && { [ -z "$ours" ] || [ "$(cat "$f" 2>/dev/null)" = "$ours" ]; }; do
 		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.05
 	done
@@ -101,7 +105,7 @@ db_detach() {
 		# A loop device still open elsewhere (udev probing it after the
 		# unmount) is only marked for autoclear: wait until it lets go of
 		# the nbdfuse file, or the FUSE unmount finds it busy.
-		db_wait_loop_gone "${DB_LOOP[$n]}" 20 || bt_fail "${DB_LOOP[$n]} still attached 20s after losetup -d"
+		db_wait_loop_gone "${DB_LOOP[$n]}" 20 "$dir/nbd" || bt_fail "${DB_LOOP[$n]} still attached 20s after losetup -d"
 		DB_LOOP[$n]=
 	fi
 	if db_is_mounted "$dir"; then

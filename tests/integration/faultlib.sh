@@ -86,14 +86,36 @@ fault_dev_writeback() {
 	fault_attach "$1"
 }
 
+# fault_dev_flush NAME SIZE: a SIZE-byte device whose FLUSH (and FUA
+# writes) fail on demand (fault_error_on NAME flush); needs nbdkit's python
+# plugin (fault_require_flush). Prints /dev/loopN and sets FAULT_DEV.
+fault_dev_flush() {
+	local d
+	d=$(fault_dir "$1")
+	mkdir -p "$d"
+	echo flush >"$d/mode"
+	[ -e "$d/back.img" ] || truncate -s "$2" "$d/back.img"
+	fault_attach "$1"
+}
+
+# fault_require_flush: fault_require, and nbdkit's python plugin.
+fault_require_flush() {
+	local plugindir
+	fault_require
+	plugindir=$(nbdkit --dump-config 2>/dev/null | sed -n 's/^plugindir=//p')
+	[ -e "$plugindir/nbdkit-python-plugin.so" ] ||
+		bt_skip "nbdkit has no python plugin (package nbdkit-plugin-python)"
+}
+
 # fault_error_on NAME [OP...]: requests of those ops (read, write, trim,
-# zero; default all of them) fail with EIO from now on.
+# zero; default all of them; flush on a fault_dev_flush device) fail with
+# EIO from now on.
 fault_error_on() {
 	local d op
 	d=$(fault_dir "$1")
 	shift
 	for op in ${*:-$FAULT_OPS}; do
-		case " $FAULT_OPS " in *" $op "*) ;; *) bt_fail "fault_error_on: unknown op '$op'" ;; esac
+		case " $FAULT_OPS flush " in *" $op "*) ;; *) bt_fail "fault_error_on: unknown op '$op'" ;; esac
 		: >"$d/err-$op"
 	done
 }
@@ -103,7 +125,7 @@ fault_error_off() {
 	local d op
 	d=$(fault_dir "$1")
 	shift
-	for op in ${*:-$FAULT_OPS}; do rm -f "$d/err-$op"; done
+	for op in ${*:-$FAULT_OPS flush}; do rm -f "$d/err-$op"; done
 }
 
 # fault_dev NAME: the current loop device; fault_link NAME: a symlink that
@@ -152,6 +174,9 @@ fault_attach() {
 			[ "$op" = write ] && kop=pwrite
 			filter+=("error-$kop-rate=100%" "error-$kop-file=$d/err-$op")
 		done
+	elif [ "$mode" = flush ]; then
+		filter=(python "$BT_DIR/nbdkit-flushfail.py" "file=$d/back.img"
+			"flush-fail-file=$d/err-flush")
 	else
 		filter=(--filter=cache file "$d/back.img" cache=writeback)
 	fi

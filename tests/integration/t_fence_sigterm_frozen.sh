@@ -4,7 +4,9 @@
 # alice is frozen (io_frozen true) with nothing in flight and no NBD client.
 # SIGTERM must still end it cleanly: exit status 0 within 10 s and the
 # "flushed; exiting" line, as for any SIGTERM with no request outstanding.
-# Restarted, alice comes back with its data (UpToDate).
+# Restarted without its peer, alice comes back with its data, Consistent:
+# the fence never confirmed the peer outdated, so it cannot know it holds
+# the newest generation.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pairlib.sh"
 . "$(dirname "$0")/netlib.sh"
@@ -34,7 +36,7 @@ bt_daemon_reap alice 1 0
 grep -q 'flushed; exiting' "$BT_TMP/alice.log" || bt_fail "alice did not log its final flush"
 
 net_start alice
-bt_expect_eq "$(pair_get alice disk)" UpToDate "alice's disk after the restart"
+bt_expect_eq "$(pair_get alice disk)" Consistent "alice's disk after the restart"
 bt_daemon_stop alice
 bt_daemon_stop bob
 bt_pass "a frozen Primary exits on SIGTERM"

@@ -69,7 +69,9 @@ change() {
 # reconnect KEY VALUE [PRIMARY]: both daemons stop, KEY = VALUE goes into
 # the config, the data areas are fingerprinted (SHA[alice], SHA[bob]) and
 # both start again; PRIMARY (if given) is started first and promoted
-# before its peer starts, so it is Primary when they meet.
+# before its peer starts, so it is Primary when they meet. Started alone
+# it is Consistent (it cannot know whether its peer went on writing), so
+# this deliberate promotion needs --force.
 reconnect() {
 	local n first=${3:-alice}
 	bt_daemon_stop alice
@@ -81,7 +83,7 @@ reconnect() {
 	rl_log_mark alice
 	rl_log_mark bob
 	pair_start "$first"
-	[ -n "${3:-}" ] && pair_ok "$first" primary
+	[ -n "${3:-}" ] && pair_ok "$first" primary --force
 	pair_start "$(pair_peer_of "$first")"
 }
 

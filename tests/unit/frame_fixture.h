@@ -124,6 +124,7 @@ static inline uint32_t valid_payload_len(uint16_t type)
 		return FRAME_STATE_BYTES;
 	case FRAME_DATA:
 	case FRAME_RS_DATA:
+	case FRAME_READ_REPLY:
 		return 512;
 	case FRAME_RS_CSUM:
 		return 4;
@@ -138,7 +139,8 @@ static inline uint32_t valid_payload_len(uint16_t type)
 
 static inline bool type_has_data(uint16_t type)
 {
-	return type == FRAME_DATA || type == FRAME_RS_DATA;
+	return type == FRAME_DATA || type == FRAME_RS_DATA ||
+	       type == FRAME_READ_REPLY;
 }
 
 /* Types whose length the payload pins: data, and V_REQ (a CRC per

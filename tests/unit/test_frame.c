@@ -23,7 +23,7 @@ static void test_sizes(void **state)
 	assert_int_equal(FRAME_PAYLOAD_MAX, 32 * 1024 * 1024);
 	/* "BLKD" on the wire. */
 	assert_int_equal(FRAME_MAGIC, 0x424c4b44);
-	assert_int_equal(FRAME_VERSION, 2);
+	assert_int_equal(FRAME_VERSION, 3);
 	/* A verify request covers at most 64 blocks: its CRCs are a
 	 * control payload, and the reply's mask (the u64 offset) has a bit
 	 * for each of them. */
@@ -65,16 +65,19 @@ static void test_wire_numbers(void **state)
 		{ "V_REQ", FRAME_V_REQ, 21 },
 		{ "V_REPLY", FRAME_V_REPLY, 22 },
 		{ "RS_PRIO", FRAME_RS_PRIO, 23 },
-		{ "TYPE_MAX", FRAME_TYPE_MAX, 23 },
+		{ "READ_REQ", FRAME_READ_REQ, 24 },
+		{ "READ_REPLY", FRAME_READ_REPLY, 25 },
+		{ "TYPE_MAX", FRAME_TYPE_MAX, 25 },
 		{ "F_FUA", FRAME_F_FUA, 0x01 },
 		{ "F_WANT_RECV_ACK", FRAME_F_WANT_RECV_ACK, 0x02 },
 		{ "F_NO_HOLE", FRAME_F_NO_HOLE, 0x04 },
 		{ "F_FLUSH", FRAME_F_FLUSH, 0x08 },
 		{ "F_SAME", FRAME_F_SAME, 0x10 },
-		{ "F_ALL", FRAME_F_ALL, 0x1f },
+		{ "F_FAILED", FRAME_F_FAILED, 0x20 },
+		{ "F_ALL", FRAME_F_ALL, 0x3f },
 		{ "F_ALL is every flag", FRAME_F_ALL,
 		  FRAME_F_FUA | FRAME_F_WANT_RECV_ACK | FRAME_F_NO_HOLE |
-			  FRAME_F_FLUSH | FRAME_F_SAME },
+			  FRAME_F_FLUSH | FRAME_F_SAME | FRAME_F_FAILED },
 		{ "STATE_F_SYNC_SOURCE", FRAME_STATE_F_SYNC_SOURCE, 0x01 },
 		{ "STATE_F_NEW_UUID", FRAME_STATE_F_NEW_UUID, 0x02 },
 		{ "STATE_F_PAUSED", FRAME_STATE_F_PAUSED, 0x04 },
@@ -114,14 +117,14 @@ static void test_header_wire_bytes(void **state)
 	static const uint8_t payload[8] = "ABCDEFGH";
 	static const uint8_t want[FRAME_HDR_BYTES] = {
 		'B', 'L', 'K', 'D',			/* magic */
-		0x00, 0x02,				/* version */
+		0x00, 0x03,				/* version */
 		0x00, 0x04,				/* DATA */
 		0x00, 0x00, 0x00, 0x03,			/* FUA | RECV_ACK */
 		0x00, 0x00, 0x00, 0x08,			/* payload_len */
 		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, /* id */
 		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, /* offset */
 		0x00, 0x00, 0x00, 0x08,			/* length */
-		0xb3, 0x70, 0x43, 0xc2,			/* crc */
+		0x21, 0x2b, 0x68, 0x53,			/* crc */
 	};
 	const struct frame_hdr h = {
 		.version = FRAME_VERSION,
@@ -144,7 +147,7 @@ static void test_header_wire_bytes(void **state)
 	memcpy(zeroed, want, sizeof(zeroed));
 	memset(zeroed + 36, 0, 4);
 	crc = ref_crc32c(ref_crc32c(0, zeroed, sizeof(zeroed)), payload, 8);
-	assert_int_equal(crc, 0xb37043c2U);
+	assert_int_equal(crc, 0x212b6853U);
 }
 
 static void test_header_wire_bytes_no_payload(void **state)
@@ -159,8 +162,8 @@ static void test_header_wire_bytes_no_payload(void **state)
 
 	(void)state;
 	put_hdr(want, &r);
-	assert_int_equal(ref_crc32c(0, want, sizeof(want)), 0x1a623de7U);
-	put_be(want + 36, 0x1a623de7U, 4);
+	assert_int_equal(ref_crc32c(0, want, sizeof(want)), 0x3ba4abc4U);
+	put_be(want + 36, 0x3ba4abc4U, 4);
 	/* No payload: a NULL pointer must not be touched. */
 	frame_encode(b, &h, NULL);
 	assert_memory_equal(b, want, sizeof(want));
@@ -189,84 +192,84 @@ static void test_resync_frames_wire_bytes(void **state)
 		  { .type = FRAME_RS_CSUM, .payload_len = 4, .id = 0x21,
 		    .offset = 0x100000, .length = 0x10000 },
 		  csum,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x11,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x11,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,
 		    0, 0, 0, 0, 0, 0, 0, 0x21,
 		    0, 0, 0, 0, 0, 0x10, 0x00, 0x00,
-		    0x00, 0x01, 0x00, 0x00, 0xda, 0x8e, 0x9c, 0x56 } },
+		    0x00, 0x01, 0x00, 0x00, 0xfa, 0x70, 0x9d, 0x28 } },
 		{ "RS_NEED",
 		  { .type = FRAME_RS_NEED, .id = 0x21, .offset = 0x100000,
 		    .length = 0x10000 },
 		  NULL,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x12,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x12,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		    0, 0, 0, 0, 0, 0, 0, 0x21,
 		    0, 0, 0, 0, 0, 0x10, 0x00, 0x00,
-		    0x00, 0x01, 0x00, 0x00, 0x9c, 0x3e, 0x57, 0x12 } },
+		    0x00, 0x01, 0x00, 0x00, 0xbd, 0xf8, 0xc1, 0x31 } },
 		{ "RS_ACK F_SAME",
 		  { .type = FRAME_RS_ACK, .flags = FRAME_F_SAME, .id = 0x21,
 		    .offset = 0x100000, .length = 0x10000 },
 		  NULL,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x0f,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x0f,
 		    0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00,
 		    0, 0, 0, 0, 0, 0, 0, 0x21,
 		    0, 0, 0, 0, 0, 0x10, 0x00, 0x00,
-		    0x00, 0x01, 0x00, 0x00, 0x8b, 0x8b, 0x48, 0x20 } },
+		    0x00, 0x01, 0x00, 0x00, 0xaa, 0x4d, 0xde, 0x03 } },
 		{ "BITMAP",
 		  { .type = FRAME_BITMAP, .payload_len = 5, .id = 259,
 		    .offset = 0x40 },
 		  rle,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x13,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x13,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
 		    0, 0, 0, 0, 0, 0, 0x01, 0x03,
 		    0, 0, 0, 0, 0, 0, 0, 0x40,
-		    0x00, 0x00, 0x00, 0x00, 0xc7, 0xe1, 0x0d, 0xb6 } },
+		    0x00, 0x00, 0x00, 0x00, 0x1a, 0x21, 0x18, 0x9d } },
 		{ "BITMAP_DONE",
 		  { .type = FRAME_BITMAP_DONE },
 		  NULL,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x14,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x14,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		    0, 0, 0, 0, 0, 0, 0, 0,
 		    0, 0, 0, 0, 0, 0, 0, 0,
-		    0x00, 0x00, 0x00, 0x00, 0xf2, 0xff, 0x31, 0x84 } },
+		    0x00, 0x00, 0x00, 0x00, 0xd3, 0x39, 0xa7, 0xa7 } },
 		/* 8 KiB at 2 MiB: payload_len 8, length 0x2000. */
 		{ "V_REQ 2 blocks",
 		  { .type = FRAME_V_REQ, .payload_len = 8, .id = 0x22,
 		    .offset = 0x200000, .length = 0x2000 },
 		  vcrc2,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x15,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x15,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08,
 		    0, 0, 0, 0, 0, 0, 0, 0x22,
 		    0, 0, 0, 0, 0, 0x20, 0x00, 0x00,
-		    0x00, 0x00, 0x20, 0x00, 0xdd, 0xf3, 0xc9, 0x55 } },
+		    0x00, 0x00, 0x20, 0x00, 0x4f, 0xa8, 0xe2, 0xc4 } },
 		/* 256 KiB (64 blocks): payload_len 0x100, length 0x40000. */
 		{ "V_REQ 64 blocks",
 		  { .type = FRAME_V_REQ, .payload_len = 256, .id = 0x23,
 		    .offset = 0x7ffc0000, .length = 0x40000 },
 		  vcrc64,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x15,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x15,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
 		    0, 0, 0, 0, 0, 0, 0, 0x23,
 		    0, 0, 0, 0, 0x7f, 0xfc, 0x00, 0x00,
-		    0x00, 0x04, 0x00, 0x00, 0x61, 0xa9, 0xd8, 0x1b } },
+		    0x00, 0x04, 0x00, 0x00, 0x81, 0xd2, 0x6b, 0x26 } },
 		/* The reply echoes the id; blocks 0, 2 and 63 differ. */
 		{ "V_REPLY mask",
 		  { .type = FRAME_V_REPLY, .id = 0x22,
 		    .offset = 0x8000000000000005ULL },
 		  NULL,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x16,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x16,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		    0, 0, 0, 0, 0, 0, 0, 0x22,
 		    0x80, 0, 0, 0, 0, 0, 0, 0x05,
-		    0x00, 0x00, 0x00, 0x00, 0xbf, 0x48, 0x29, 0x9c } },
+		    0x00, 0x00, 0x00, 0x00, 0x9e, 0x8e, 0xbf, 0xbf } },
 		{ "V_REPLY every block differs",
 		  { .type = FRAME_V_REPLY, .id = 0x23, .offset = UINT64_MAX },
 		  NULL,
-		  { 'B', 'L', 'K', 'D', 0x00, 0x02, 0x00, 0x16,
+		  { 'B', 'L', 'K', 'D', 0x00, 0x03, 0x00, 0x16,
 		    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		    0, 0, 0, 0, 0, 0, 0, 0x23,
 		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		    0x00, 0x00, 0x00, 0x00, 0x12, 0x7c, 0x8b, 0xf7 } },
+		    0x00, 0x00, 0x00, 0x00, 0x33, 0xba, 0x1d, 0xd4 } },
 	};
 
 	(void)state;
@@ -296,7 +299,7 @@ static void test_resync_frames_wire_bytes(void **state)
 		memset(&h, 0xa5, sizeof(h));
 		if (frame_parse(rows[i].want, &h) != 0)
 			fail_msg("%s: literal header refused", rows[i].name);
-		assert_int_equal(h.version, 2);
+		assert_int_equal(h.version, 3);
 		assert_int_equal(h.type, w->type);
 		assert_int_equal(h.flags, w->flags);
 		assert_int_equal(h.payload_len, w->payload_len);
@@ -353,7 +356,7 @@ static void test_roundtrip_every_type(void **state)
 			assert_true(frame_crc_ok(b, &h, plen ? payload : NULL));
 			/* Every field lands where frame.h says. */
 			assert_int_equal(get_be(b, 4), FRAME_MAGIC);
-			assert_int_equal(get_be(b + 4, 2), 2);
+			assert_int_equal(get_be(b + 4, 2), 3);
 			assert_int_equal(get_be(b + 6, 2), t);
 			assert_int_equal(get_be(b + 8, 4), flag_sets[f]);
 			assert_int_equal(get_be(b + 12, 4), plen);
@@ -398,9 +401,10 @@ static void test_parse_bad_magic(void **state)
 static void test_parse_version(void **state)
 {
 	/* 1: a peer that speaks the old format (64-byte STATE, no checksum
-	 * resync, no bitmap exchange) is refused, not misread. */
+	 * resync, no bitmap exchange) is refused, not misread; 2: one without
+	 * the Failed disk state and reads through the peer. */
 	static const uint16_t bad[] = {
-		0, 1, 3, 0x0200, 0x0102, 0x8002, 0xffff,
+		0, 1, 2, 4, 0x0300, 0x0103, 0x8003, 0xffff,
 	};
 	uint8_t b[FRAME_HDR_BYTES];
 	struct frame_hdr h;
@@ -415,22 +419,22 @@ static void test_parse_version(void **state)
 		if (frame_parse(b, &h) != -EPROTO)
 			fail_msg("version %#x accepted", bad[i]);
 	}
-	/* Version 2 with the same header is accepted. */
+	/* Version 3 with the same header is accepted. */
 	{
 		const struct raw_hdr r = {
-			FRAME_MAGIC, 2, FRAME_PING, 0, 0, 0, 0, 0,
+			FRAME_MAGIC, 3, FRAME_PING, 0, 0, 0, 0, 0,
 		};
 
 		put_hdr(b, &r);
 		assert_int_equal(frame_parse(b, &h), 0);
-		assert_int_equal(h.version, 2);
+		assert_int_equal(h.version, 3);
 	}
 }
 
 static void test_parse_type(void **state)
 {
 	static const uint16_t bad[] = {
-		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 24, 0x0100, 0x8004,
+		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 26, 0x0100, 0x8004,
 		/* V_REQ and V_REPLY byte-swapped. */
 		0x1500, 0x1600, 0xffff,
 	};
@@ -468,13 +472,14 @@ static void test_parse_flags(void **state)
 		if (parse_typed(FRAME_V_REPLY, 0, 0, f) != want)
 			fail_msg("V_REPLY flag bit %d: want %d", bit, want);
 	}
-	/* Bit 4 (F_SAME) is a known flag; bit 5 is the first unknown one. */
+	/* Bit 5 (F_FAILED) is a known flag; bit 6 is the first unknown one. */
 	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, FRAME_F_SAME), 0);
-	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, 1U << 5), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, FRAME_F_FAILED), 0);
+	assert_int_equal(parse_typed(FRAME_RS_ACK, 0, 4096, 1U << 6), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, FRAME_F_ALL), 0);
-	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x1fU), 0);
-	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x3fU), -EPROTO);
-	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffe0U), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x3fU), 0);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0x7fU), -EPROTO);
+	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffc0U), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xfffffff0U), -EPROTO);
 	assert_int_equal(parse_typed(FRAME_DATA, 1, 1, 0xffffffffU), -EPROTO);
 }
@@ -607,7 +612,7 @@ static void test_type_names(void **state)
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
 		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ",
-		"V_REPLY", "RS_PRIO",
+		"V_REPLY", "RS_PRIO", "READ_REQ", "READ_REPLY",
 	};
 
 	(void)state;
@@ -619,7 +624,9 @@ static void test_type_names(void **state)
 	assert_string_equal(frame_type_name(21), "V_REQ");
 	assert_string_equal(frame_type_name(22), "V_REPLY");
 	assert_string_equal(frame_type_name(23), "RS_PRIO");
-	assert_string_equal(frame_type_name(24), "?");
+	assert_string_equal(frame_type_name(24), "READ_REQ");
+	assert_string_equal(frame_type_name(25), "READ_REPLY");
+	assert_string_equal(frame_type_name(26), "?");
 	assert_string_equal(frame_type_name(0xffff), "?");
 }
 

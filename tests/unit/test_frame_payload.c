@@ -557,7 +557,7 @@ static void test_state_parse_rejects(void **state)
 	} rows[] = {
 		{ "role past SECONDARY", 0, 3 },
 		{ "role 255", 0, 255 },
-		{ "disk past UPTODATE", 1, 7 },
+		{ "disk past FAILED", 1, 8 },
 		{ "disk 255", 1, 255 },
 		{ "protocol NUL", 2, 0 },
 		{ "protocol D", 2, 'D' },

@@ -103,6 +103,27 @@ static const struct compare_row {
 	{ "peer Inconsistent with bits, self clean: consistency wins",
 	  { UA, 0, 0, 0, 0, 0 }, { UA, 0, 0, 0, INC, 1ULL << 30 },
 	  true, UD_SOURCE_BITMAP, "equal-current-peer-inconsistent" },
+	/* Same generation, one side Outdated (fenced, or outdated while
+	 * its peer went on): the other side is the source, whatever crash
+	 * flags, bits or roles say; the resync may be empty. Consistency
+	 * is asked first. */
+	{ "same generation, self Outdated",
+	  { UA, 0, 0, 0, OUTD, 0 }, { UA, 0, 0, 0, 0, 0 },
+	  false, UD_TARGET_BITMAP, "equal-current-self-outdated" },
+	{ "same generation, self Outdated with bits, peer crashed as Primary",
+	  { UA, 0, 0, 0, OUTD, 4096 }, { UA, 0, 0, 0, CRASH, 0 },
+	  true, UD_TARGET_BITMAP, "equal-current-self-outdated" },
+	{ "same generation, peer Outdated",
+	  { UA, 0, 0, 0, 0, 0 }, { UA, 0, 0, 0, OUTD, 0 },
+	  true, UD_SOURCE_BITMAP, "equal-current-peer-outdated" },
+	{ "same generation, peer Outdated, self Primary now",
+	  { UA, 0, 0, 0, PRIM, 0 }, { UA, 0, 0, 0, OUTD, 8192 },
+	  false, UD_SOURCE_BITMAP, "equal-current-peer-outdated" },
+	{ "self Outdated and Inconsistent, peer Consistent",
+	  { UA, 0, 0, 0, OUTD | INC, 0 }, { UA, 0, 0, 0, 0, 0 },
+	  true, UD_TARGET_BITMAP, "equal-current-self-inconsistent" },
+	{ "both Outdated, clean", { UA, 0, 0, 0, OUTD, 0 }, { UA, 0, 0, 0, OUTD, 0 },
+	  true, UD_NO_SYNC, "equal-current" },
 	/* Both Inconsistent: the consistency rules step aside and the
 	 * rules below decide as for two Consistent nodes. */
 	{ "both Inconsistent, clean",

@@ -1,5 +1,5 @@
 /* test_uuid_exhaustive.c - blockd/uuid.c: uuid_compare over a small
- * alphabet of UUIDs, flags (crashed Primary, Consistent), roles and
+ * alphabet of UUIDs, flags (crashed Primary, Consistent, Outdated), roles and
  * bitmap sizes, exhaustively: the mirror property (each node reaches the
  * mirrored decision from its side), each rule's decision, what each
  * decision requires of the UUIDs, and that every rule decides some input.
@@ -23,6 +23,8 @@ static const struct {
 	{ "peer-just-created", UD_SOURCE_FULL },
 	{ "equal-current-self-inconsistent", UD_TARGET_BITMAP },
 	{ "equal-current-peer-inconsistent", UD_SOURCE_BITMAP },
+	{ "equal-current-self-outdated", UD_TARGET_BITMAP },
+	{ "equal-current-peer-outdated", UD_SOURCE_BITMAP },
 	{ "equal-current-self-primary", UD_SOURCE_BITMAP },
 	{ "equal-current-peer-primary", UD_TARGET_BITMAP },
 	{ "equal-current-self-crashed-primary", UD_SOURCE_BITMAP },
@@ -67,7 +69,7 @@ static void for_all_pairs(void (*fn)(const struct uuid_side *,
 			s.uuid[i] = alphabet[v % NA];
 		for (int i = 0; i < UUID_N; i++, v /= NA)
 			p.uuid[i] = alphabet[v % NA];
-		for (unsigned m = 0; m < 128; m++) {
+		for (unsigned m = 0; m < 512; m++) {
 			unsigned f = m & 63;
 
 			/* Flags and bits only matter to equal currents:
@@ -75,12 +77,15 @@ static void for_all_pairs(void (*fn)(const struct uuid_side *,
 			 * side alone Inconsistent (insensitive() then
 			 * flips each of them). */
 			if (s.uuid[UUID_CURRENT] != p.uuid[UUID_CURRENT] &&
-			    f != 0 && f != 63 && f != 16 && f != 32)
+			    ((f != 0 && f != 63 && f != 16 && f != 32) ||
+			     (m & 384)))
 				continue;
 			s.flags = (m & 1 ? CRASH : 0) |
-				  (m & 16 ? 0 : MDF_CONSISTENT);
+				  (m & 16 ? 0 : MDF_CONSISTENT) |
+				  (m & 128 ? MDF_OUTDATED : 0);
 			p.flags = (m & 2 ? CRASH : 0) |
-				  (m & 32 ? 0 : MDF_CONSISTENT);
+				  (m & 32 ? 0 : MDF_CONSISTENT) |
+				  (m & 256 ? MDF_OUTDATED : 0);
 			s.dirty_bytes = m & 4 ? 4096 : 0;
 			p.dirty_bytes = m & 8 ? 4096 : 0;
 			for (unsigned r = 0; r < 4; r++) {
@@ -116,8 +121,9 @@ static void format_side(char *out, size_t len, const struct uuid_side *s)
 			 v == 0 ? "0" : v == JC ? "JC" : v == UA ? "A" :
 			 v == UB ? "B" : v == UC ? "C" : "?");
 	}
-	snprintf(out, len, "{C=%s B=%s H1=%s H2=%s%s%s%s%s}", u[0], u[1], u[2],
+	snprintf(out, len, "{C=%s B=%s H1=%s H2=%s%s%s%s%s%s}", u[0], u[1], u[2],
 		 u[3], s->flags & MDF_CONSISTENT ? "" : " inconsistent",
+		 s->flags & MDF_OUTDATED ? " outdated" : "",
 		 s->flags & CRASH ? " crashed" : "",
 		 s->primary ? " primary" : "",
 		 s->dirty_bytes ? " bits" : "");
@@ -166,6 +172,7 @@ static const char *spec_violation(const struct uuid_side *s,
 	uint64_t sb = s->uuid[UUID_BITMAP], pb = p->uuid[UUID_BITMAP];
 	bool s_cr = s->flags & CRASH, p_cr = p->flags & CRASH;
 	bool s_ok = s->flags & MDF_CONSISTENT, p_ok = p->flags & MDF_CONSISTENT;
+	bool s_out = s->flags & MDF_OUTDATED, p_out = p->flags & MDF_OUTDATED;
 	bool s_bits = s->dirty_bytes != 0, p_bits = p->dirty_bytes != 0;
 	/* Self tracks its changes since the peer's current, etc. */
 	bool s_bm = sb != 0 && sb == pc, p_bm = pb != 0 && pb == sc;
@@ -188,6 +195,8 @@ static const char *spec_violation(const struct uuid_side *s,
 
 		if (s_ok != p_ok)
 			want = s_ok ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
+		else if (s_out != p_out)
+			want = s_out ? UD_TARGET_BITMAP : UD_SOURCE_BITMAP;
 		else if (s->primary != p->primary &&
 			 (s_cr || p_cr || s_bits || p_bits))
 			want = s->primary ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
@@ -199,7 +208,8 @@ static const char *spec_violation(const struct uuid_side *s,
 			want = s_bits ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		return a.d == want ? NULL
 				   : "same generation: the Consistent side over an "
-				     "Inconsistent one, else with a crash flag or "
+				     "Inconsistent one, else the one not Outdated, "
+				     "else with a crash flag or "
 				     "bits the one Primary now, else the crashed "
 				     "Primary, else among two the tiebreak, else "
 				     "the side with bits, is the source";

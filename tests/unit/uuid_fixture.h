@@ -28,6 +28,7 @@
 #define UE 0xeeee00000000000eULL
 
 #define CRASH MDF_CRASHED_PRIMARY
+#define OUTD MDF_OUTDATED
 /* Row-only markers, not MDF_* bits: INC, this node is Inconsistent
  * (side_of leaves MDF_CONSISTENT off; rows without it describe
  * Consistent nodes); PRIM, it is Primary now. */
@@ -95,7 +96,7 @@ static void mirror_rule(const char *rule, char *out, size_t len)
 }
 
 /* Does the role decide here: the same generation (not a blank one),
- * alike in consistency, exactly one side Primary now, and something to
+ * alike in consistency and in being Outdated, exactly one side Primary now, and something to
  * reconcile: a crashed Primary's flag or bits, on either side. */
 static inline bool role_decides(const struct uuid_side *s,
 				const struct uuid_side *p)
@@ -103,6 +104,7 @@ static inline bool role_decides(const struct uuid_side *s,
 	return s->uuid[UUID_CURRENT] == p->uuid[UUID_CURRENT] &&
 	       s->uuid[UUID_CURRENT] != JC &&
 	       !(s->flags & MDF_CONSISTENT) == !(p->flags & MDF_CONSISTENT) &&
+	       !(s->flags & MDF_OUTDATED) == !(p->flags & MDF_OUTDATED) &&
 	       s->primary != p->primary &&
 	       ((s->flags & CRASH) || (p->flags & CRASH) ||
 		s->dirty_bytes || p->dirty_bytes);
