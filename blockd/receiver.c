@@ -409,8 +409,10 @@ static void io_done(struct disk_io *io, int err)
 			send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
 	preq_put(res, p);
-	if (res->role == ROLE_PRIMARY)
-		writepath_retry_waiting(res);	/* writes that overlapped it */
+	if (res->role == ROLE_PRIMARY) {	/* requests that overlapped it */
+		writepath_retry_waiting(res);
+		resource_retry_reads(res);
+	}
 	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
 		resync_pump(res);	/* chunks that waited for it */
 	receiver_process(res);

@@ -190,8 +190,10 @@ void resource_submit(struct resource *res, struct blk_req *r)
 			return;
 		}
 		/* A Primary SyncTarget reads a block once it has it from the
-		 * source (asked for first). */
-		if (resync_target_lacks(res, r->local.off, r->local.len)) {
+		 * source (asked for first); a freshly promoted Primary once
+		 * the old Primary's writes to it are applied. */
+		if (resync_target_lacks(res, r->local.off, r->local.len) ||
+		    receiver_overlaps(res, r->local.off, r->local.len)) {
 			r->next = res->reads_waiting;
 			res->reads_waiting = r;
 			return;
@@ -284,7 +286,8 @@ void resource_retry_reads(struct resource *res)
 
 		list = r->next;
 		r->next = NULL;
-		if (resync_target_waits(res, r->local.off, r->local.len)) {
+		if (resync_target_waits(res, r->local.off, r->local.len) ||
+		    receiver_overlaps(res, r->local.off, r->local.len)) {
 			*keep = r;	/* still waiting: keep, no new request */
 			keep = &r->next;
 			continue;
