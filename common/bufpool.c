@@ -5,7 +5,7 @@
  * bounded by nchunks / 64 words. Waiters are a doubly linked FIFO, so a
  * closing owner leaves it in O(1).
  */
-#include "bufpool.h"
+#include "common/bufpool.h"
 
 #include <assert.h>
 #include <errno.h>

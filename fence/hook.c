@@ -1,5 +1,5 @@
 /* hook.c - see hook.h. */
-#include "hook.h"
+#include "fence/hook.h"
 
 #include <errno.h>
 #include <fcntl.h>

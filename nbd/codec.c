@@ -1,5 +1,5 @@
 /* codec.c - see codec.h. */
-#include "codec.h"
+#include "nbd/codec.h"
 
 #include <errno.h>
 

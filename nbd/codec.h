@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "nbd/proto.h"
 
 /* What one export looks like to clients. */
 struct nbd_export_info {

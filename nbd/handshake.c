@@ -4,7 +4,7 @@
  * malformed payload is ERR_INVALID before an unknown export is
  * ERR_UNKNOWN, and a refused export is ERR_POLICY last.
  */
-#include "handshake.h"
+#include "nbd/handshake.h"
 
 #include <errno.h>
 #include <string.h>

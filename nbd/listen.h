@@ -1,7 +1,7 @@
 /* listen.h - listening sockets from "unix:PATH" and "tcp:HOST:PORT".
  *
  * Owns: parsing a listen address and binding it. Synchronous; used at
- * start-up only (blockd/main.c through the NBD server, and the control
+ * start-up only (blockd/daemon/main.c through the NBD server, and the control
  * socket). Returns listening descriptors, O_CLOEXEC and non-blocking off
  * (io_uring does the waiting).
  */

@@ -6,7 +6,7 @@
  * CAN_MULTI_CONN holds because FLUSH is an fdatasync of the one backing
  * file, covering every write already replied to on any connection.
  *
- * Called from blockd/main.c (start, shutdown) and nothing else.
+ * Called from blockd/daemon/main.c (start, shutdown) and nothing else.
  */
 #ifndef BLOCKD_NBD_SERVER_H
 #define BLOCKD_NBD_SERVER_H
@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "blockd/resource.h"
+#include "blockd/engine/resource.h"
 #include "common/loop.h"
 
 struct nbd_server;

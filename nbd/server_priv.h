@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "blockd/resource.h"
+#include "blockd/engine/resource.h"
 #include "common/loop.h"
 #include "nbd/codec.h"
 #include "nbd/handshake.h"

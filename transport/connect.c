@@ -12,7 +12,7 @@
 
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "link_priv.h"
+#include "transport/link_priv.h"
 
 static void link_dial(struct link *k);
 

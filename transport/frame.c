@@ -1,6 +1,6 @@
 /* frame.c - see frame.h. The only place peer frames are converted to and
  * from wire byte order. */
-#include "frame.h"
+#include "transport/frame.h"
 
 #include <errno.h>
 #include <string.h>

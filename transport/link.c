@@ -9,8 +9,8 @@
  * resumes from link_kick(). A newly authenticated socket that must wait
  * for an old one's down() is stalled the same way until then.
  */
-#include "link.h"
-#include "link_priv.h"
+#include "transport/link.h"
+#include "transport/link_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
