@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/container_of.h"
+
 int bufpool_init(struct bufpool *p, size_t size_bytes, size_t chunk_bytes)
 {
 	size_t words;
@@ -144,8 +146,7 @@ static void waiter_unlink(struct bufpool *p, struct bufpool_waiter *w)
  * then joins the next round) or cancel later waiters. */
 static void bufpool_wake_run(struct loop_op *op, int res)
 {
-	struct bufpool *p = (struct bufpool *)((char *)op -
-					       offsetof(struct bufpool, wake_op));
+	struct bufpool *p = container_of(op, struct bufpool, wake_op);
 	uint64_t round = ++p->wake_epoch;
 	struct bufpool_waiter *w;
 

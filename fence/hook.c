@@ -15,9 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/container_of.h"
 
 extern char **environ;
 

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "nbd/server_priv.h"
 
@@ -57,15 +58,15 @@ static void req_build_reply(struct nbd_req *r)
 		/* ERROR chunk: error, message length 0. */
 		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
 					NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
-		nbd_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, r->error);
-		nbd_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
+		be_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, r->error);
+		be_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
 		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 6 };
 	} else if (rq->type == NBD_CMD_READ) {
 		/* One OFFSET_DATA chunk, so DF is always honoured. */
 		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
 					NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
 					8 + rq->length);
-		nbd_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, rq->offset);
+		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, rq->offset);
 		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 8 };
 		r->iov[1] = (struct iovec){ r->buf, rq->length };
 		r->niov = 2;
@@ -85,19 +86,11 @@ static void req_build_reply(struct nbd_req *r)
 	r->reply_bytes = r->iov[0].iov_len + (r->niov > 1 ? r->iov[1].iov_len : 0);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void req_account(struct nbd_req *r)
 {
 	struct nbd_stats *st = &r->conn->srv->stats;
 	unsigned cmd = r->rq.type, b = 0;
-	uint64_t us = (now_ns() - r->start_ns) / 1000;
+	uint64_t us = (clock_mono_ns() - r->start_ns) / 1000;
 
 	if (cmd >= NBD_STATS_CMDS)
 		return;
@@ -199,7 +192,6 @@ static void conn_hs_send(struct nbd_conn *c)
 				    c->out.len - c->out_sent };
 	conn_send_iov(c, 1);
 }
-
 
 static void conn_hs_sent(struct nbd_conn *c)
 {
@@ -396,15 +388,15 @@ static void req_block_status_done(struct disk_map_req *m, int n)
 		req_reply_error(r, nbd_errno_for_request(&r->rq, -n));
 		return;
 	}
-	nbd_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
+	be_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
 	for (int i = 0; i < n; i++) {
 		uint64_t len = r->bs_ext[i].len;
 
 		/* Descriptor lengths are 32-bit: clamp to a block multiple. */
 		if (len > UINT32_MAX)
 			len = UINT32_MAX & ~4095U;
-		nbd_put32(r->extra + 4 + 8 * i, (uint32_t)len);
-		nbd_put32(r->extra + 8 + 8 * i, r->bs_ext[i].hole
+		be_put32(r->extra + 4 + 8 * i, (uint32_t)len);
+		be_put32(r->extra + 8 + 8 * i, r->bs_ext[i].hole
 			  ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
 	}
 	r->extra_len = 4 + 8 * (uint32_t)n;
@@ -528,7 +520,7 @@ static bool conn_parse_request(struct nbd_conn *c)
 		return false;
 	}
 	r->rq = rq;
-	r->start_ns = now_ns();
+	r->start_ns = clock_mono_ns();
 	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
 		r->buf = bufpool_get(&srv->res->pool, rq.length);
 		if (!r->buf) {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "nbd/listen.h"
+#include "common/listen.h"
 #include "nbd/server.h"
 #include "nbd/server_priv.h"
 

@@ -15,6 +15,7 @@
 #include "nbd/codec.h"
 #include "nbd/handshake.h"
 #include "nbd/server.h"
+#include "common/container_of.h"
 
 #define NBD_LISTENERS_MAX 8
 #define NBD_CONNS_MAX 256
@@ -120,9 +121,6 @@ struct nbd_server {
 	struct __kernel_timespec drain_ts;
 	struct nbd_stats stats;
 };
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 /* server.c */
 void server_kick_stalled(struct nbd_server *srv);

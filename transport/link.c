@@ -29,7 +29,7 @@
 
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "nbd/codec.h"	/* big-endian helpers for log messages */
+#include "common/endian.h"
 
 static void sock_process(struct lsock *s);
 static void sock_kick_tx(struct lsock *s);
@@ -61,7 +61,7 @@ struct lsock *sock_new(struct link *k, int fd, bool dialed)
 	s->k = k;
 	s->fd = fd;
 	s->dialed = dialed;
-	s->started_ms = s->last_rx_ms = now_ms();
+	s->started_ms = s->last_rx_ms = clock_mono_ms();
 	k->socks[slot] = s;
 	return s;
 }
@@ -468,7 +468,7 @@ static void sock_recv_done(struct loop_op *op, int res)
 					      : strerror(-res));
 		return;
 	}
-	s->last_rx_ms = now_ms();
+	s->last_rx_ms = clock_mono_ms();
 	if (s->recv_direct)
 		s->cur_have += (uint32_t)res;
 	else
@@ -679,7 +679,7 @@ static void sock_process(struct lsock *s)
 			sock_close(s, "bad frame header (%s): type %u, %u-byte payload",
 				   ret == -EBADMSG ? "bad magic" :
 				   ret == -E2BIG ? "payload too large" : "invalid",
-				   nbd_get16(p + 6), nbd_get32(p + 12));
+				   be_get16(p + 6), be_get32(p + 12));
 			break;
 		}
 		if (frame_has_data(&h)) {

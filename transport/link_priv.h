@@ -11,16 +11,15 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "transport/link.h"
+#include "common/container_of.h"
 
 #define LINK_SOCKS_MAX 4
 #define LINK_RX_BYTES (256U * 1024)
 #define LINK_DIRECT_RECV_MIN (16U * 1024)
 #define LINK_IOV_MAX 256
 #define LINK_RETRY_MIN_MS 100
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 enum lsock_state { LS_CONNECTING, LS_HELLO, LS_UP, LS_CLOSING };
 
@@ -92,14 +91,6 @@ struct link {
 	uint64_t generation;	/* of the up (or last) connection */
 	unsigned downs_pending;	/* up sockets closed, down() not yet run */
 };
-
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* link.c */
 struct lsock *sock_new(struct link *k, int fd, bool dialed);

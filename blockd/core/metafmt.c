@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/crc32c.h"
-#include "nbd/codec.h"	/* big-endian put/get helpers */
+#include "common/endian.h"
 
 /* Superblock block layout:
  *   0 magic u64, 8 version u32, 12 crc u32 (of the block with crc = 0),
@@ -68,18 +68,18 @@ static uint32_t block_crc(const uint8_t in[META_BLOCK], unsigned crc_off)
 void meta_sb_encode(uint8_t out[META_BLOCK], const struct meta_sb *sb)
 {
 	memset(out, 0, META_BLOCK);
-	nbd_put64(out, META_MAGIC);
-	nbd_put32(out + 8, META_VERSION);
-	nbd_put64(out + 16, sb->seq);
-	nbd_put32(out + 24, sb->flags);
-	nbd_put32(out + 28, sb->al_extents);
+	be_put64(out, META_MAGIC);
+	be_put32(out + 8, META_VERSION);
+	be_put64(out + 16, sb->seq);
+	be_put32(out + 24, sb->flags);
+	be_put32(out + 28, sb->al_extents);
 	for (int i = 0; i < UUID_N; i++)
-		nbd_put64(out + 32 + 8 * i, sb->uuid[i]);
-	nbd_put64(out + 64, sb->data_bytes);
-	nbd_put64(out + 72, sb->node_id);
-	nbd_put64(out + 80, sb->primary_since);
-	nbd_put64(out + 88, sb->al_seq);
-	nbd_put32(out + SB_CRC_OFF, block_crc(out, SB_CRC_OFF));
+		be_put64(out + 32 + 8 * i, sb->uuid[i]);
+	be_put64(out + 64, sb->data_bytes);
+	be_put64(out + 72, sb->node_id);
+	be_put64(out + 80, sb->primary_since);
+	be_put64(out + 88, sb->al_seq);
+	be_put32(out + SB_CRC_OFF, block_crc(out, SB_CRC_OFF));
 }
 
 int meta_sb_decode(const uint8_t in[META_BLOCK], struct meta_sb *sb)
@@ -87,22 +87,22 @@ int meta_sb_decode(const uint8_t in[META_BLOCK], struct meta_sb *sb)
 	uint32_t version;
 
 	memset(sb, 0, sizeof(*sb));
-	if (nbd_get64(in) != META_MAGIC)
+	if (be_get64(in) != META_MAGIC)
 		return -EBADMSG;
-	version = nbd_get32(in + 8);
-	if (nbd_get32(in + SB_CRC_OFF) != block_crc(in, SB_CRC_OFF))
+	version = be_get32(in + 8);
+	if (be_get32(in + SB_CRC_OFF) != block_crc(in, SB_CRC_OFF))
 		return -EBADMSG;
 	if (version != META_VERSION)
 		return version > META_VERSION ? -EPROTONOSUPPORT : -EBADMSG;
-	sb->seq = nbd_get64(in + 16);
-	sb->flags = nbd_get32(in + 24);
-	sb->al_extents = nbd_get32(in + 28);
+	sb->seq = be_get64(in + 16);
+	sb->flags = be_get32(in + 24);
+	sb->al_extents = be_get32(in + 28);
 	for (int i = 0; i < UUID_N; i++)
-		sb->uuid[i] = nbd_get64(in + 32 + 8 * i);
-	sb->data_bytes = nbd_get64(in + 64);
-	sb->node_id = nbd_get64(in + 72);
-	sb->primary_since = nbd_get64(in + 80);
-	sb->al_seq = nbd_get64(in + 88);
+		sb->uuid[i] = be_get64(in + 32 + 8 * i);
+	sb->data_bytes = be_get64(in + 64);
+	sb->node_id = be_get64(in + 72);
+	sb->primary_since = be_get64(in + 80);
+	sb->al_seq = be_get64(in + 88);
 	if ((sb->flags & ~MDF_ALL) || sb->al_extents == 0 ||
 	    sb->al_extents > META_AL_EXTENTS_MAX)
 		return -EBADMSG;
@@ -131,28 +131,28 @@ void meta_al_encode(uint8_t out[META_BLOCK], const struct meta_al *al)
 	uint32_t n = al->n > META_AL_EXTENTS_MAX ? META_AL_EXTENTS_MAX : al->n;
 
 	memset(out, 0, META_BLOCK);
-	nbd_put64(out, META_AL_MAGIC);
-	nbd_put32(out + 12, n);
-	nbd_put64(out + 16, al->seq);
+	be_put64(out, META_AL_MAGIC);
+	be_put32(out + 12, n);
+	be_put64(out + 16, al->seq);
 	for (uint32_t i = 0; i < n; i++)
-		nbd_put32(out + 32 + 4 * i, al->ext[i]);
-	nbd_put32(out + AL_CRC_OFF, block_crc(out, AL_CRC_OFF));
+		be_put32(out + 32 + 4 * i, al->ext[i]);
+	be_put32(out + AL_CRC_OFF, block_crc(out, AL_CRC_OFF));
 }
 
 int meta_al_decode(const uint8_t in[META_BLOCK], struct meta_al *al)
 {
 	al->n = 0;
 	al->seq = 0;
-	if (nbd_get64(in) != META_AL_MAGIC ||
-	    nbd_get32(in + AL_CRC_OFF) != block_crc(in, AL_CRC_OFF))
+	if (be_get64(in) != META_AL_MAGIC ||
+	    be_get32(in + AL_CRC_OFF) != block_crc(in, AL_CRC_OFF))
 		return -EBADMSG;
-	al->n = nbd_get32(in + 12);
-	al->seq = nbd_get64(in + 16);
+	al->n = be_get32(in + 12);
+	al->seq = be_get64(in + 16);
 	if (al->n > META_AL_EXTENTS_MAX) {
 		al->n = 0;
 		return -EBADMSG;
 	}
 	for (uint32_t i = 0; i < al->n; i++)
-		al->ext[i] = nbd_get32(in + 32 + 4 * i);
+		al->ext[i] = be_get32(in + 32 + 4 * i);
 	return 0;
 }

@@ -15,13 +15,11 @@
 
 #include "blockd/daemon/node.h"
 #include "common/log.h"
-#include "nbd/listen.h"
+#include "common/listen.h"
+#include "common/container_of.h"
 
 #define CTL_RX_MAX 4096		/* one request line */
 #define CTL_TX_MAX (1U << 20)	/* queued events before a client is dropped */
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 struct ctl_client {
 	struct control *ctl;

@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 
 #include "blockd/daemon/node.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/container_of.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -72,8 +74,7 @@ static void process_harden(const struct config *cfg)
 
 static void final_flush_done(struct disk_io *r, int err)
 {
-	struct daemon *d = (struct daemon *)((char *)r -
-					     offsetof(struct daemon, final_flush));
+	struct daemon *d = container_of(r, struct daemon, final_flush);
 
 	if (err < 0) {
 		log_err("final flush failed: %s", strerror(-err));
@@ -107,8 +108,7 @@ static void signal_arm(struct daemon *d);
 
 static void signal_done(struct loop_op *op, int res)
 {
-	struct daemon *d = (struct daemon *)((char *)op -
-					     offsetof(struct daemon, sig_op));
+	struct daemon *d = container_of(op, struct daemon, sig_op);
 
 	if (res != (int)sizeof(d->si)) {
 		log_err("signalfd read: %s", res < 0 ? strerror(-res) : "short");
@@ -141,25 +141,16 @@ static void signal_arm(struct daemon *d)
 	loop_op_arm(&d->n.loop, sqe, &d->sig_op, signal_done);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void tick_arm(struct daemon *d);
 
 static void tick_done(struct loop_op *op, int res)
 {
-	struct daemon *d = (struct daemon *)((char *)op -
-					     offsetof(struct daemon, tick_op));
+	struct daemon *d = container_of(op, struct daemon, tick_op);
 
 	(void)res;
 	if (d->stopping)
 		return;
-	resource_tick(&d->n.res, mono_ms());
+	resource_tick(&d->n.res, clock_mono_ms());
 	tick_arm(d);
 }
 
@@ -170,7 +161,7 @@ static void tick_arm(struct daemon *d)
 	struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);
 
 	d->tick_ts.tv_sec = 0;
-	d->tick_ts.tv_nsec = 100 * 1000 * 1000;
+	d->tick_ts.tv_nsec = RESOURCE_TICK_MS * 1000 * 1000;
 	io_uring_prep_timeout(sqe, &d->tick_ts, 0, 0);
 	loop_op_arm(&d->n.loop, sqe, &d->tick_op, tick_done);
 }

@@ -11,15 +11,13 @@
 
 #include "blockd/daemon/node.h"
 #include "common/log.h"
-#include "nbd/listen.h"
+#include "common/listen.h"
 #include "nbd/proto.h"
+#include "common/container_of.h"
 
 #define METRICS_REQ_MAX 4096
 #define METRICS_CLIENTS_MAX 256
 #define METRICS_IDLE_S 10
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 struct mclient {
 	struct metrics *m;

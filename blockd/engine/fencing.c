@@ -61,19 +61,21 @@ static void fence_done(struct hook_run *h, int result)
 		return;
 	}
 	switch (result) {
-	case 3:
-	case 4:
-	case 7:
+	case FENCE_PEER_INCONSISTENT:
+	case FENCE_PEER_OUTDATED:
+	case FENCE_PEER_STONITHED:
 		log_info("fence-peer: peer %s (exit %d): recording it Outdated",
-			 result == 3 ? "Inconsistent" : result == 4 ? "Outdated"
-							     : "STONITHed", result);
+			 result == FENCE_PEER_INCONSISTENT ? "Inconsistent" :
+			 result == FENCE_PEER_OUTDATED ? "Outdated" : "STONITHed",
+			 result);
 		res->fence_ok++;
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
 		meta_write_sb(&res->meta);
-		res->peer_disk = result == 3 ? DS_INCONSISTENT : DS_OUTDATED;
+		res->peer_disk = result == FENCE_PEER_INCONSISTENT
+			? DS_INCONSISTENT : DS_OUTDATED;
 		set_frozen(res, false, "the peer is fenced");
 		break;
-	case 6:
+	case FENCE_PEER_IS_PRIMARY:
 		log_err("fence-peer: the peer is Primary (exit 6): outdating this "
 			"disk; I/O stays frozen");
 		res->meta.sb.flags |= MDF_OUTDATED;

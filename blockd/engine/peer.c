@@ -24,15 +24,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "blockd/daemon/node.h"
 #include "blockd/engine/resource.h"
 #include "blockd/core/uuid.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/container_of.h"
+#include "common/clock.h"
 
 void resource_event(struct resource *res, const char *what)
 {
@@ -803,7 +801,7 @@ void peer_promoted(struct resource *res, bool forced)
 		sb->flags |= MDF_CONSISTENT;
 	sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 	sb->flags &= ~MDF_OUTDATED;
-	sb->primary_since = (uint64_t)time(NULL);
+	sb->primary_since = clock_wall_s();
 	meta_write_sb(&res->meta);
 	if (res->state_received && res->repl == RS_ESTABLISHED &&
 	    res->peer_disk != DS_UPTODATE) {

@@ -43,10 +43,8 @@
 #include "blockd/engine/resource.h"
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "nbd/codec.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/endian.h"
+#include "common/container_of.h"
 
 static void receiver_process(struct resource *res);
 
@@ -626,7 +624,7 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	p->buf = buf;
 	p->link_gen = link_generation(res->link);
 	if (h->type == FRAME_RS_CSUM)
-		p->csum = nbd_get32(payload);
+		p->csum = be_get32(payload);
 	if (h->type == FRAME_V_REQ)
 		memcpy(p->vcrc, payload, h->payload_len);
 	if (h->flags & FRAME_F_WANT_RECV_ACK) {

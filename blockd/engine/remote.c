@@ -18,9 +18,7 @@
 
 #include "blockd/engine/resource.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/container_of.h"
 
 int remote_init(struct resource *res)
 {

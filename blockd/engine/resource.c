@@ -6,12 +6,10 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/container_of.h"
+#include "common/clock.h"
 
 /* The disk state the metadata proves at start-up, before the peer is
  * reached. A clean image is Consistent: it cannot know whether its peer
@@ -212,7 +210,7 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 {
 	static uint64_t last_status_ms;
 
-	resync_rate_tick(res, 100);
+	resync_rate_tick(res, RESOURCE_TICK_MS);
 	meta_bitmap_save(&res->meta);
 	if (now_ms - last_status_ms >= 1000) {
 		last_status_ms = now_ms;
@@ -261,11 +259,8 @@ int resource_hook_run(struct resource *res, const char *path, const char *name,
  * at most once every 10 seconds (a dying disk fails every request). */
 void resource_local_io_error(struct resource *res, int err)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = clock_coarse_ms() / 1000;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (uint64_t)ts.tv_sec;
 	res->io_errors++;
 	if (res->last_io_error_hook_s && now - res->last_io_error_hook_s < 10)
 		return;

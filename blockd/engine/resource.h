@@ -137,6 +137,10 @@ struct remote_read {
 	bool tx_busy;		/* READ_REQ not yet handed to the socket */
 };
 
+/* resource_tick() runs this often: resync pacing grants a tick's worth of
+ * tokens, waiting work is retried, a bitmap page is saved lazily. */
+#define RESOURCE_TICK_MS 100U
+
 #define TL_SIZE 4096U
 #define RS_PRIO_MAX 64U
 #define PRIO_TX_MAX 64U

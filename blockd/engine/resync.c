@@ -43,20 +43,11 @@
 #include <time.h>
 
 #include "blockd/engine/resource.h"
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "nbd/codec.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "common/endian.h"
+#include "common/container_of.h"
 
 #define B BITMAP_BLOCK_BYTES
 
@@ -173,7 +164,7 @@ static void rs_send(struct resource *res, struct rs_req *rs, uint16_t type)
 	rs->tx.payload = type == FRAME_RS_DATA ? rs->buf : NULL;
 	if (type == FRAME_RS_CSUM) {
 		/* Only the checksum crosses; the data only if they differ. */
-		nbd_put32(rs->tx.inline_payload, crc32c(0, rs->buf, rs->len));
+		be_put32(rs->tx.inline_payload, crc32c(0, rs->buf, rs->len));
 		h->payload_len = 4;
 		rs->tx.payload = rs->tx.inline_payload;
 	}
@@ -470,11 +461,11 @@ void resync_start(struct resource *res)
 	res->rs_cursor = 0;
 	res->rs_skipped = false;
 	res->rs_total_bytes = bitmap_dirty_bytes(&res->oos);
-	res->rs_started_ms = mono_ms();
+	res->rs_started_ms = clock_mono_ms();
 	res->resync_rate_bytes_s = 0;
 	res->resync_eta_s = 0;
 	res->resync_done_pct = 0;
-	resync_rate_tick(res, 100);
+	resync_rate_tick(res, RESOURCE_TICK_MS);
 	resync_pump(res);
 }
 

@@ -22,10 +22,8 @@
 #include "blockd/engine/resource.h"
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "nbd/codec.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/endian.h"
+#include "common/container_of.h"
 
 #define VERIFY_CHUNK_BYTES (FRAME_VERIFY_BLOCKS * BITMAP_BLOCK_BYTES)
 
@@ -45,7 +43,7 @@ static void v_read_done(struct disk_io *io, int err)
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		nbd_put32(rs->tx.inline_payload + 4 * i,
+		be_put32(rs->tx.inline_payload + 4 * i,
 			  crc32c(0, rs->buf + (size_t)i * BITMAP_BLOCK_BYTES,
 				 BITMAP_BLOCK_BYTES));
 	memset(h, 0, sizeof(*h));
@@ -179,7 +177,7 @@ int verify_start(struct resource *res, char *err, size_t errlen)
 	res->verify_done_pct = 0;
 	log_info("online verify started");
 	peer_send_state(res);	/* carries F_VERIFY: the peer is VerifyT */
-	resync_rate_tick(res, 100);
+	resync_rate_tick(res, RESOURCE_TICK_MS);
 	verify_pump(res);
 	resource_event(res, "verify-started");
 	return 0;
@@ -196,7 +194,7 @@ void verify_target_done(struct resource *res, struct peer_req *p, int err,
 		uint32_t crc = err ? 0 : crc32c(0, p->buf + (size_t)i * BITMAP_BLOCK_BYTES,
 						BITMAP_BLOCK_BYTES);
 
-		if (err || crc != nbd_get32(p->vcrc + 4 * i))
+		if (err || crc != be_get32(p->vcrc + 4 * i))
 			*mask |= 1ULL << i;
 	}
 }

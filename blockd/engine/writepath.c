@@ -26,18 +26,9 @@
 #include <time.h>
 
 #include "blockd/engine/resource.h"
+#include "common/clock.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
-
-static uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "common/container_of.h"
 
 int writepath_init(struct resource *res)
 {
@@ -405,7 +396,7 @@ static void start_write(struct resource *res, struct blk_req *r)
 		e->len = io->len;
 		e->req = r;
 		e->big = r->big;
-		e->sent_ms = coarse_ms();
+		e->sent_ms = clock_coarse_ms();
 		e->recv_acked = false;
 		res->pending_writes++;
 
@@ -524,7 +515,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 			req_check_done(res, r);
 		}
 		res->pos_flushed_bytes = res->pos_written_bytes;
-		res->pos_flushed_ms = coarse_ms();
+		res->pos_flushed_ms = clock_coarse_ms();
 		return;
 	}
 	e = &res->tl[id % TL_SIZE];
@@ -543,7 +534,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 	}
 	/* WRITE_ACK */
 	res->pos_written_bytes += e->len;
-	res->pos_written_ms = coarse_ms();
+	res->pos_written_ms = clock_coarse_ms();
 	if (!e->recv_acked)
 		res->pos_received_bytes += e->len;	/* no separate RECV_ACK */
 	if (err) {
@@ -662,7 +653,7 @@ void writepath_release_held(struct resource *res)
 void writepath_lag(const struct resource *res, uint64_t *write_lag_s_ms,
 		   uint64_t *oldest_unacked_ms)
 {
-	uint64_t now = coarse_ms(), oldest = now;
+	uint64_t now = clock_coarse_ms(), oldest = now;
 
 	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
 		const struct tl_entry *e = &res->tl[seq % TL_SIZE];

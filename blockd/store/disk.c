@@ -14,6 +14,7 @@
 
 #include "common/bufpool.h"
 #include "common/log.h"
+#include "common/container_of.h"
 
 /* Largest write issued per SQE by the zero-writing fallback. */
 #define DISK_ZERO_CHUNK (1U << 20)
@@ -508,8 +509,7 @@ static void disk_map_arm_read(struct disk *d)
 
 static void disk_map_collected(struct loop_op *op, int res)
 {
-	struct disk *d = (struct disk *)((char *)op -
-					 offsetof(struct disk, map_read_op));
+	struct disk *d = container_of(op, struct disk, map_read_op);
 	struct disk_map_req *done[DISK_MAP_BATCH];
 	unsigned n = 0;
 
@@ -531,8 +531,7 @@ static void disk_map_collected(struct loop_op *op, int res)
 
 static void disk_map_deferred(struct loop_op *op, int res)
 {
-	struct disk_map_req *r = (struct disk_map_req *)((char *)op -
-		offsetof(struct disk_map_req, op));
+	struct disk_map_req *r = container_of(op, struct disk_map_req, op);
 
 	r->done(r, res);
 }

@@ -16,9 +16,8 @@
 #include "blockd/store/metafile.h"
 #include "common/crc32c.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#include "common/container_of.h"
+#include "common/clock.h"
 
 /* Per-page flags (m->bm_flags). */
 #define META_BM_WRITING	(1U << 0)	/* a write of the page is in flight */
@@ -30,7 +29,7 @@ uint64_t meta_uuid_random(void)
 
 	while (u == 0 || u == UUID_JUST_CREATED)
 		if (getrandom(&u, sizeof(u), 0) != sizeof(u))
-			u = (uint64_t)time(NULL) * 2654435761u;
+			u = clock_wall_s() * 2654435761u;
 	return u;
 }
 

@@ -1,12 +1,12 @@
 /* listen.h - listening sockets from "unix:PATH" and "tcp:HOST:PORT".
  *
  * Owns: parsing a listen address and binding it. Synchronous; used at
- * start-up only (blockd/daemon/main.c through the NBD server, and the control
- * socket). Returns listening descriptors, O_CLOEXEC and non-blocking off
+ * start-up only (the NBD server, the control socket and the metrics
+ * endpoint). Returns listening descriptors, O_CLOEXEC and non-blocking off
  * (io_uring does the waiting).
  */
-#ifndef BLOCKD_NBD_LISTEN_H
-#define BLOCKD_NBD_LISTEN_H
+#ifndef BLOCKD_COMMON_LISTEN_H
+#define BLOCKD_COMMON_LISTEN_H
 
 #include <stdbool.h>
 

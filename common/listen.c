@@ -1,5 +1,5 @@
 /* listen.c - see listen.h. */
-#include "nbd/listen.h"
+#include "common/listen.h"
 
 #include <errno.h>
 #include <netdb.h>
