@@ -92,9 +92,9 @@ static int set_fencing(struct key_ctx *k, const char *v)
 static int set_io_mode(struct key_ctx *k, const char *v)
 {
 	if (!strcmp(v, "direct"))
-		k->cfg->io_mode = DISK_IO_DIRECT;
+		k->cfg->io_mode = CONFIG_IO_DIRECT;
 	else if (!strcmp(v, "buffered"))
-		k->cfg->io_mode = DISK_IO_BUFFERED;
+		k->cfg->io_mode = CONFIG_IO_BUFFERED;
 	else {
 		snprintf(k->err, sizeof(k->err),
 			 "io-mode must be direct or buffered, not '%s'", v);
@@ -351,7 +351,7 @@ static void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->protocol = 'C';
 	cfg->fencing = FENCING_DONT_CARE;
-	cfg->io_mode = DISK_IO_DIRECT;
+	cfg->io_mode = CONFIG_IO_DIRECT;
 	cfg->mlock = true;
 	cfg->buffer_bytes = 32ULL << 20;
 	cfg->ping_interval_ms = 1000;

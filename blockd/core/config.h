@@ -11,10 +11,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "blockd/store/disk.h"
-
 #define CONFIG_NODES_MAX 2
 #define CONFIG_STR 256
+
+/* io-mode: O_DIRECT where the filesystem takes it, or the page cache. */
+enum config_io_mode { CONFIG_IO_DIRECT, CONFIG_IO_BUFFERED };
 
 enum config_fencing {
 	FENCING_DONT_CARE,
@@ -47,7 +48,7 @@ struct config {
 	bool verify_auto_resync;
 	uint32_t hook_timeout_ms;
 	char secret[CONFIG_STR];
-	enum disk_io_mode io_mode;
+	enum config_io_mode io_mode;
 	bool read_only;
 	bool mlock;
 	uint64_t buffer_bytes;		/* data-path buffer arena */

@@ -220,7 +220,8 @@ static int resource_start(struct node *n)
 		return ret;
 	}
 	loop_register_arena(&n->loop, res->pool.base, res->pool.size_bytes);
-	ret = disk_open(&res->disk, &n->loop, self->disk, n->cfg.io_mode,
+	ret = disk_open(&res->disk, &n->loop, self->disk,
+			n->cfg.io_mode == CONFIG_IO_DIRECT,
 			n->cfg.read_only);
 	if (ret < 0)
 		return ret;

@@ -173,7 +173,8 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 "returned yet: try again");
 		return -EBUSY;
 	}
-	ret = disk_open(&res->disk, res->loop, self->disk, cfg->io_mode,
+	ret = disk_open(&res->disk, res->loop, self->disk,
+			cfg->io_mode == CONFIG_IO_DIRECT,
 			cfg->read_only);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", self->disk,

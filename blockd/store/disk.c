@@ -55,8 +55,8 @@ static uint32_t disk_probe_align(struct disk *d)
 static void disk_map_start(struct disk *d, const char *path);
 static void disk_map_stop(struct disk *d);
 
-int disk_open(struct disk *d, struct loop *l, const char *path,
-	      enum disk_io_mode mode, bool read_only)
+int disk_open(struct disk *d, struct loop *l, const char *path, bool direct,
+	      bool read_only)
 {
 	int acc = read_only ? O_RDONLY : O_RDWR;
 	int ret;
@@ -79,7 +79,7 @@ int disk_open(struct disk *d, struct loop *l, const char *path,
 	if (ret < 0)
 		goto fail;
 
-	if (mode == DISK_IO_DIRECT) {
+	if (direct) {
 		int fd = open(path, acc | O_CLOEXEC | O_DIRECT);
 
 		if (fd < 0) {

@@ -30,8 +30,6 @@
 
 #include "common/loop.h"
 
-enum disk_io_mode { DISK_IO_DIRECT, DISK_IO_BUFFERED };
-
 enum disk_cmd {
 	DISK_READ,
 	DISK_WRITE,
@@ -94,8 +92,9 @@ struct disk {
 	bool want_idle;
 };
 
-int disk_open(struct disk *d, struct loop *l, const char *path,
-	      enum disk_io_mode mode, bool read_only);
+/* direct: try O_DIRECT first (falls back to buffered, logged). */
+int disk_open(struct disk *d, struct loop *l, const char *path, bool direct,
+	      bool read_only);
 void disk_close(struct disk *d);
 
 /* Issue io (fields cmd..buf and done set by the caller). */
