@@ -35,47 +35,47 @@ static struct json_object *peer_status_json(struct node *n)
 	add_str(p, "disk", disk_state_name(res->peer_disk));
 	add_str(p, "replication", repl_state_name(res->repl));
 	add_u64(p, "out_of_sync_bytes", bitmap_dirty_bytes(&res->oos));
-	add_u64(p, "pending_writes", res->pending_writes);
-	json_object_object_add(rs, "done_pct", json_object_new_double(res->resync_done_pct));
-	add_u64(rs, "rate_bytes_s", res->resync_rate_bytes_s);
-	add_u64(rs, "eta_s", res->resync_eta_s);
+	add_u64(p, "pending_writes", res->wp.pending_writes);
+	json_object_object_add(rs, "done_pct", json_object_new_double(res->rs.done_pct));
+	add_u64(rs, "rate_bytes_s", res->rs.rate_bytes_s);
+	add_u64(rs, "eta_s", res->rs.eta_s);
 	json_object_object_add(p, "resync", rs);
 	{
 		struct json_object *l = json_object_new_object();
 		uint64_t since_flush_ms, oldest_ms;
-		uint64_t sent = res->data_sent_bytes;
+		uint64_t sent = res->wp.data_sent_bytes;
 
 		writepath_lag(res, &since_flush_ms, &oldest_ms);
 		add_u64(l, "sent_bytes", sent);
-		add_u64(l, "received_bytes", res->pos_received_bytes);
-		add_u64(l, "written_bytes", res->pos_written_bytes);
-		add_u64(l, "flushed_bytes", res->pos_flushed_bytes);
-		add_u64(l, "receive_lag_bytes", sent > res->pos_received_bytes
-			? sent - res->pos_received_bytes : 0);
-		add_u64(l, "write_lag_bytes", sent > res->pos_written_bytes
-			? sent - res->pos_written_bytes : 0);
-		add_u64(l, "flush_lag_bytes", sent > res->pos_flushed_bytes
-			? sent - res->pos_flushed_bytes : 0);
+		add_u64(l, "received_bytes", res->wp.pos_received_bytes);
+		add_u64(l, "written_bytes", res->wp.pos_written_bytes);
+		add_u64(l, "flushed_bytes", res->wp.pos_flushed_bytes);
+		add_u64(l, "receive_lag_bytes", sent > res->wp.pos_received_bytes
+			? sent - res->wp.pos_received_bytes : 0);
+		add_u64(l, "write_lag_bytes", sent > res->wp.pos_written_bytes
+			? sent - res->wp.pos_written_bytes : 0);
+		add_u64(l, "flush_lag_bytes", sent > res->wp.pos_flushed_bytes
+			? sent - res->wp.pos_flushed_bytes : 0);
 		json_object_object_add(l, "write_lag_s",
 				       json_object_new_double(oldest_ms / 1000.0));
 		json_object_object_add(l, "flush_lag_s", json_object_new_double(
-			sent > res->pos_flushed_bytes ? since_flush_ms / 1000.0 : 0));
+			sent > res->wp.pos_flushed_bytes ? since_flush_ms / 1000.0 : 0));
 		json_object_object_add(p, "lag", l);
 	}
 	{
 		struct json_object *v = json_object_new_object();
 
 		json_object_object_add(v, "done_pct",
-				       json_object_new_double(res->verify_done_pct));
-		add_u64(v, "out_of_sync_blocks", res->v_mismatch);
+				       json_object_new_double(res->vf.done_pct));
+		add_u64(v, "out_of_sync_blocks", res->vf.mismatch);
 		json_object_object_add(p, "verify", v);
 	}
-	add_u64(p, "data_sent_bytes", res->data_sent_bytes);
-	add_u64(p, "data_received_bytes", res->data_received_bytes);
-	add_u64(p, "resync_sent_bytes", res->resync_sent_bytes);
-	add_u64(p, "resync_received_bytes", res->resync_received_bytes);
-	add_u64(p, "resync_same_bytes", res->resync_same_bytes);
-	add_u64(p, "resync_zero_bytes", res->resync_zero_bytes);
+	add_u64(p, "data_sent_bytes", res->wp.data_sent_bytes);
+	add_u64(p, "data_received_bytes", res->rx.data_received_bytes);
+	add_u64(p, "resync_sent_bytes", res->rs.sent_bytes);
+	add_u64(p, "resync_received_bytes", res->rs.received_bytes);
+	add_u64(p, "resync_same_bytes", res->rs.same_bytes);
+	add_u64(p, "resync_zero_bytes", res->rs.zero_bytes);
 	return p;
 }
 
@@ -91,8 +91,8 @@ struct json_object *node_status_json(struct node *n)
 	add_str(o, "disk", disk_state_name(res->disk_state));
 	add_str(o, "protocol", proto);
 	add_u64(o, "size_bytes", res->disk.size_bytes);
-	json_object_object_add(o, "io_frozen", json_object_new_boolean(res->io_frozen));
-	add_str(o, "io_frozen_reason", res->io_frozen ? res->frozen_reason : NULL);
+	json_object_object_add(o, "io_frozen", json_object_new_boolean(res->fence.io_frozen));
+	add_str(o, "io_frozen_reason", res->fence.io_frozen ? res->fence.frozen_reason : NULL);
 	json_object_object_add(o, "peer_outdated", json_object_new_boolean(
 		(res->meta.sb.flags & MDF_PEER_OUTDATED) != 0));
 	add_str(o, "fencing", config_fencing_name(n->cfg.fencing));
@@ -110,7 +110,7 @@ struct json_object *node_status_json(struct node *n)
 		json_object_object_add(o, "uuids", u);
 	}
 	add_u64(o, "io_errors", res->io_errors);
-	add_str(o, "disk_error", res->disk_error ? strerror(-res->disk_error) : NULL);
+	add_str(o, "disk_error", res->detach.disk_error ? strerror(-res->detach.disk_error) : NULL);
 	add_u64(o, "read_bytes", res->read_bytes);
 	add_u64(o, "written_bytes", res->written_bytes);
 	json_object_object_add(o, "peer", peer_status_json(n));

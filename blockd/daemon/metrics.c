@@ -167,7 +167,7 @@ char *metrics_render(struct node *n, size_t *len)
 	struct buf b = { 0 };
 	char lbl[200];
 	uint64_t since_flush_ms = 0, oldest_ms = 0;
-	uint64_t sent = res->data_sent_bytes;
+	uint64_t sent = res->wp.data_sent_bytes;
 
 	/* Every state by the names status shows, in enum order. */
 	for (int i = 0; i < DISK_STATE_COUNT; i++)
@@ -193,7 +193,7 @@ char *metrics_render(struct node *n, size_t *len)
 	state_set(&b, lbl, "blockd_replication_state", "Replication state",
 		  repls, REPL_STATE_COUNT, repl_state_name(res->repl));
 	gauge(&b, lbl, "blockd_io_frozen", "1 while fencing holds writes",
-	      res->io_frozen);
+	      res->fence.io_frozen);
 	gauge(&b, lbl, "blockd_size_bytes", "Exported size", (double)res->disk.size_bytes);
 	gauge(&b, lbl, "blockd_nbd_connections", "NBD clients connected",
 	      n->nbd ? nbd_server_connections(n->nbd) : 0);
@@ -207,51 +207,51 @@ char *metrics_render(struct node *n, size_t *len)
 	gauge(&b, lbl, "blockd_out_of_sync_bytes", "Bytes marked out of sync",
 	      (double)bitmap_dirty_bytes(&res->oos));
 	gauge(&b, lbl, "blockd_pending_writes", "Writes sent to the peer, not yet written",
-	      (double)res->pending_writes);
+	      (double)res->wp.pending_writes);
 	counter(&b, lbl, "blockd_replication_sent_bytes_total",
 		"Write payload handed to the peer socket", sent);
 	counter(&b, lbl, "blockd_replication_received_bytes_total",
-		"Write payload the peer acknowledged receiving", res->pos_received_bytes);
+		"Write payload the peer acknowledged receiving", res->wp.pos_received_bytes);
 	counter(&b, lbl, "blockd_replication_written_bytes_total",
-		"Write payload the peer acknowledged writing", res->pos_written_bytes);
+		"Write payload the peer acknowledged writing", res->wp.pos_written_bytes);
 	counter(&b, lbl, "blockd_replication_flushed_bytes_total",
 		"Write payload the peer had written at its last flush",
-		res->pos_flushed_bytes);
+		res->wp.pos_flushed_bytes);
 	writepath_lag(res, &since_flush_ms, &oldest_ms);
 	gauge(&b, lbl, "blockd_replication_write_lag_bytes",
 	      "Sent to the peer and not yet written there",
-	      (double)(sent > res->pos_written_bytes ? sent - res->pos_written_bytes : 0));
+	      (double)(sent > res->wp.pos_written_bytes ? sent - res->wp.pos_written_bytes : 0));
 	gauge(&b, lbl, "blockd_replication_write_lag_seconds",
 	      "Age of the oldest write the peer has not acknowledged",
 	      oldest_ms / 1000.0);
 	gauge(&b, lbl, "blockd_replication_flush_lag_bytes",
 	      "Sent to the peer and not yet flushed there",
-	      (double)(sent > res->pos_flushed_bytes ? sent - res->pos_flushed_bytes : 0));
+	      (double)(sent > res->wp.pos_flushed_bytes ? sent - res->wp.pos_flushed_bytes : 0));
 	counter(&b, lbl, "blockd_replication_data_received_bytes_total",
 		"Write payload received from the peer (as Secondary)",
-		res->data_received_bytes);
+		res->rx.data_received_bytes);
 	counter(&b, lbl, "blockd_resync_sent_bytes_total", "Resync block data sent",
-		res->resync_sent_bytes);
+		res->rs.sent_bytes);
 	counter(&b, lbl, "blockd_resync_received_bytes_total",
-		"Resync block data received", res->resync_received_bytes);
+		"Resync block data received", res->rs.received_bytes);
 	counter(&b, lbl, "blockd_resync_same_bytes_total",
-		"Resync ranges found identical by checksum", res->resync_same_bytes);
+		"Resync ranges found identical by checksum", res->rs.same_bytes);
 	gauge(&b, lbl, "blockd_resync_done_ratio", "Progress of the running resync",
-	      res->resync_done_pct / 100.0);
+	      res->rs.done_pct / 100.0);
 	gauge(&b, lbl, "blockd_resync_rate_bytes_per_second", "Resync rate",
-	      (double)res->resync_rate_bytes_s);
+	      (double)res->rs.rate_bytes_s);
 	gauge(&b, lbl, "blockd_verify_done_ratio", "Progress of the last verify",
-	      res->verify_done_pct / 100.0);
+	      res->vf.done_pct / 100.0);
 	gauge(&b, lbl, "blockd_verify_out_of_sync_blocks",
-	      "4 KiB blocks the last verify found different", (double)res->v_mismatch);
+	      "4 KiB blocks the last verify found different", (double)res->vf.mismatch);
 	metric_head(&b, "blockd_fence_events_total", "counter",
 		    "fence-peer runs by outcome");
 	bprintf(&b, "blockd_fence_events_total{%s,outcome=\"started\"} %llu\n", lbl,
-		(unsigned long long)res->fence_runs);
+		(unsigned long long)res->fence.runs);
 	bprintf(&b, "blockd_fence_events_total{%s,outcome=\"fenced\"} %llu\n", lbl,
-		(unsigned long long)res->fence_ok);
+		(unsigned long long)res->fence.ok);
 	bprintf(&b, "blockd_fence_events_total{%s,outcome=\"failed\"} %llu\n", lbl,
-		(unsigned long long)res->fence_failed);
+		(unsigned long long)res->fence.failed);
 	*len = b.len;
 	return b.p;
 }

@@ -26,20 +26,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/engine/detach.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 
 bool resource_has_disk(const struct resource *res)
 {
 	return res->disk_state != DS_FAILED && res->disk_state != DS_DISKLESS &&
-	       !res->detaching;
+	       !res->detach.detaching;
 }
 
 /* Nothing is in flight on the old disk any more: let go of it. */
 static void detach_finish(struct resource *res)
 {
 	res->disk_state = DS_DISKLESS;
-	res->detaching = false;
+	res->detach.detaching = false;
 	disk_close(&res->disk);
 	log_warn("detached: this node has no disk now%s",
 		 res->role == ROLE_PRIMARY
@@ -53,7 +54,7 @@ static void disk_idle(void *arg)
 {
 	struct resource *res = arg;
 
-	if (res->disk_state == DS_FAILED || res->detaching)
+	if (res->disk_state == DS_FAILED || res->detach.detaching)
 		detach_finish(res);
 }
 
@@ -79,7 +80,7 @@ void resource_disk_failed(struct resource *res, int err)
 {
 	if (res->disk_state == DS_FAILED || res->disk_state == DS_DISKLESS)
 		return;
-	res->disk_error = err;
+	res->detach.disk_error = err;
 	log_err("the disk failed a request (%s): detaching it (disk state "
 		"Failed, then Diskless); its data is no longer used%s",
 		strerror(-err),
@@ -136,7 +137,7 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 		return -EPERM;
 	}
 	log_info("detaching the disk by request");
-	res->detaching = true;
+	res->detach.detaching = true;
 	resource_event(res, "detaching");
 	detach_start(res);
 	return 0;
@@ -209,7 +210,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	}
 	resource_meta_bind(res);
 	res->disk.size_bytes = export_bytes;
-	res->disk_error = 0;
+	res->detach.disk_error = 0;
 	attach_distrust(res);
 	log_info("disk %s attached: Inconsistent until a full resync from the "
 		 "peer", self->disk);

@@ -23,15 +23,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/engine/fencing.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 
 static void set_frozen(struct resource *res, bool frozen, const char *why)
 {
-	if (res->io_frozen == frozen)
+	if (res->fence.io_frozen == frozen)
 		return;
-	res->io_frozen = frozen;
-	snprintf(res->frozen_reason, sizeof(res->frozen_reason), "%s",
+	res->fence.io_frozen = frozen;
+	snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason), "%s",
 		 frozen ? why : "");
 	if (frozen) {
 		log_warn("I/O frozen: %s", why);
@@ -50,12 +51,12 @@ static void fence_done(struct hook_run *h, int result)
 	/* The run answers the loss it was started for (its cookie), not
 	 * whatever loss is current: after lose, back, lose, the first
 	 * run's answer says nothing about the second loss. */
-	if (h->cookie != res->fence_epoch) {
+	if (h->cookie != res->fence.epoch) {
 		log_info("fence-peer result %d ignored: it answers an earlier "
 			 "loss of the peer", result);
 		return;
 	}
-	res->fence_running = false;
+	res->fence.running = false;
 	if (res->repl != RS_OFF) {
 		log_info("fence-peer result %d ignored: the peer is back", result);
 		return;
@@ -68,7 +69,7 @@ static void fence_done(struct hook_run *h, int result)
 			 result == FENCE_PEER_INCONSISTENT ? "Inconsistent" :
 			 result == FENCE_PEER_OUTDATED ? "Outdated" : "STONITHed",
 			 result);
-		res->fence_ok++;
+		res->fence.ok++;
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
 		meta_write_sb(&res->meta);
 		res->peer_disk = result == FENCE_PEER_INCONSISTENT
@@ -81,18 +82,18 @@ static void fence_done(struct hook_run *h, int result)
 		res->meta.sb.flags |= MDF_OUTDATED;
 		meta_write_sb(&res->meta);
 		res->disk_state = DS_OUTDATED;
-		snprintf(res->frozen_reason, sizeof(res->frozen_reason),
+		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 			 "the peer is Primary: this disk is Outdated");
 		resource_event(res, "outdated");
 		break;
 	default:
-		res->fence_failed++;
-		if (res->io_frozen) {
-			snprintf(res->frozen_reason, sizeof(res->frozen_reason),
+		res->fence.failed++;
+		if (res->fence.io_frozen) {
+			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 				 "fence-peer failed (%s %d): waiting for the peer "
 				 "or 'blockctl resume-io'",
 				 result < 0 ? "error" : "exit", result);
-			log_err("%s", res->frozen_reason);
+			log_err("%s", res->fence.frozen_reason);
 			resource_event(res, "fence-failed");
 		} else {
 			log_err("fence-peer failed (%s %d)",
@@ -112,8 +113,8 @@ void fencing_peer_lost(struct resource *res)
 	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH)
 		set_frozen(res, true, "lost the peer: fence-peer is running");
 	if (!cfg->fence_peer[0]) {
-		if (res->io_frozen)
-			snprintf(res->frozen_reason, sizeof(res->frozen_reason),
+		if (res->fence.io_frozen)
+			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 				 "lost the peer and no fence-peer hook is "
 				 "configured: waiting for the peer or 'blockctl "
 				 "resume-io'");
@@ -121,12 +122,12 @@ void fencing_peer_lost(struct resource *res)
 			config_fencing_name(cfg->fencing));
 		return;
 	}
-	res->fence_epoch++;
-	res->fence_running = true;
-	res->fence_runs++;
+	res->fence.epoch++;
+	res->fence.running = true;
+	res->fence.runs++;
 	if (resource_hook_run(res, cfg->fence_peer, "fence-peer", fence_done, res,
-			      res->fence_epoch) < 0)
-		res->fence_running = false;
+			      res->fence.epoch) < 0)
+		res->fence.running = false;
 }
 
 /* The peer is back and the connect decision made this node the one the
@@ -135,9 +136,9 @@ void fencing_peer_lost(struct resource *res)
  * loss that is over. */
 void fencing_peer_back(struct resource *res)
 {
-	res->fence_epoch++;
-	res->fence_running = false;
-	if (res->io_frozen)
+	res->fence.epoch++;
+	res->fence.running = false;
+	if (res->fence.io_frozen)
 		set_frozen(res, false, "the peer is back and in sync or syncing "
 			   "from here");
 }
@@ -147,10 +148,10 @@ void fencing_peer_back(struct resource *res)
  * for the earlier loss no longer answers anything. */
 void fencing_peer_unsettled(struct resource *res)
 {
-	res->fence_epoch++;
-	res->fence_running = false;
-	if (res->io_frozen)
-		snprintf(res->frozen_reason, sizeof(res->frozen_reason),
+	res->fence.epoch++;
+	res->fence.running = false;
+	if (res->fence.io_frozen)
+		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 			 "the peer came back but the connection did not settle "
 			 "which data is current: waiting for an operator");
 }
@@ -183,7 +184,7 @@ void fencing_peer_uptodate(struct resource *res)
 
 int fencing_resume_io(struct resource *res, char *err, size_t errlen)
 {
-	if (!res->io_frozen) {
+	if (!res->fence.io_frozen) {
 		snprintf(err, errlen, "I/O is not frozen");
 		return -EINVAL;
 	}

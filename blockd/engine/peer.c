@@ -1,6 +1,7 @@
 /* peer.c - the resource's side of the peer link: state exchange, the
- * decision of who syncs whom on connect, the bitmap exchange, and the
- * frame dispatch.
+ * decision of who syncs whom on connect, role changes, and the frame
+ * dispatch to the modules (write path, receiver, resync, verify, remote
+ * reads, the bitmap exchange of bmx.c).
  *
  * On connect each node sends STATE (role, disk, generation UUIDs, flags,
  * what its bitmap holds). The first STATE received triggers the decision
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "blockd/daemon/node.h"
+#include "blockd/engine/peer.h"
 #include "blockd/engine/resource.h"
 #include "blockd/core/uuid.h"
 #include "common/log.h"
@@ -51,11 +53,11 @@ void resource_event(struct resource *res, const char *what)
 
 static void state_sent(struct link_tx *tx, int err)
 {
-	struct resource *res = container_of(tx, struct resource, state_tx);
+	struct resource *res = container_of(tx, struct resource, peer.state_tx);
 
-	res->state_tx_queued = false;
-	if (res->state_tx_again && !err) {
-		res->state_tx_again = false;
+	res->peer.state_tx_queued = false;
+	if (res->peer.state_tx_again && !err) {
+		res->peer.state_tx_again = false;
 		peer_send_state(res);
 	}
 }
@@ -66,14 +68,14 @@ static void send_state_flags(struct resource *res, uint8_t flags)
 
 	if (!link_is_up(res->link))
 		return;
-	if (res->state_tx_queued) {
+	if (res->peer.state_tx_queued) {
 		/* Send the newest once this one left, flags included. */
-		res->state_tx_again = true;
-		res->state_flags_pending |= flags;
+		res->peer.state_tx_again = true;
+		res->peer.state_flags_pending |= flags;
 		return;
 	}
-	flags |= res->state_flags_pending;
-	res->state_flags_pending = 0;
+	flags |= res->peer.state_flags_pending;
+	res->peer.state_flags_pending = 0;
 	st.role = (uint8_t)res->role;
 	st.disk = (uint8_t)res->disk_state;
 	st.protocol = (uint8_t)res->protocol;
@@ -95,100 +97,19 @@ static void send_state_flags(struct resource *res, uint8_t flags)
 		st.flags |= FRAME_STATE_F_VERIFY;
 	if (res->discard_my_data)
 		st.flags |= FRAME_STATE_F_DISCARD;
-	memset(&res->state_tx.h, 0, sizeof(res->state_tx.h));
-	res->state_tx.h.type = FRAME_STATE;
-	res->state_tx.h.payload_len = FRAME_STATE_BYTES;
-	frame_encode_state(res->state_tx.inline_payload, &st);
-	res->state_tx.payload = res->state_tx.inline_payload;
-	res->state_tx.sent = state_sent;
-	res->state_tx_queued = true;
-	link_send(res->link, &res->state_tx);
+	memset(&res->peer.state_tx.h, 0, sizeof(res->peer.state_tx.h));
+	res->peer.state_tx.h.type = FRAME_STATE;
+	res->peer.state_tx.h.payload_len = FRAME_STATE_BYTES;
+	frame_encode_state(res->peer.state_tx.inline_payload, &st);
+	res->peer.state_tx.payload = res->peer.state_tx.inline_payload;
+	res->peer.state_tx.sent = state_sent;
+	res->peer.state_tx_queued = true;
+	link_send(res->link, &res->peer.state_tx);
 }
 
 void peer_send_state(struct resource *res)
 {
 	send_state_flags(res, 0);
-}
-
-/* ---- bitmap exchange -------------------------------------------------- */
-
-static void bm_send_next(struct resource *res);
-
-static void bm_sent(struct link_tx *tx, int err)
-{
-	struct resource *res = container_of(tx, struct resource, bm_tx);
-
-	if (!err)
-		bm_send_next(res);
-}
-
-/* The resync starts once the bitmap it works from is durable, so a crash
- * meanwhile finds every block still marked; resync_pump waits for it. */
-static void resync_start_saved(struct resource *res)
-{
-	res->rs_save_ticket = meta_save_bitmap(&res->meta);
-	peer_bitmap_saved(res);
-}
-
-void peer_bitmap_saved(struct resource *res)
-{
-	if (!res->rs_save_ticket ||
-	    !meta_bitmap_durable(&res->meta, res->rs_save_ticket))
-		return;
-	res->rs_save_ticket = 0;
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
-		resync_start(res);
-}
-
-static void bm_exchange_check(struct resource *res)
-{
-	if (!res->bm_exchange || !res->bm_sent || !res->bm_received)
-		return;
-	res->bm_exchange = false;
-	log_info("bitmaps exchanged: %llu bytes out of sync",
-		 (unsigned long long)bitmap_dirty_bytes(&res->oos));
-	if (res->repl == RS_SYNC_SOURCE)	/* the union survives a crash */
-		resync_start_saved(res);
-	else
-		meta_save_bitmap(&res->meta);
-	peer_send_state(res);
-}
-
-static void bm_send_next(struct resource *res)
-{
-	struct link_tx *tx = &res->bm_tx;
-	uint64_t start = res->bm_cursor;
-	size_t n;
-
-	memset(&tx->h, 0, sizeof(tx->h));
-	tx->sent = bm_sent;
-	if (start >= res->oos.nbits) {
-		if (res->bm_sent)
-			return;
-		tx->h.type = FRAME_BITMAP_DONE;
-		tx->payload = NULL;
-		res->bm_sent = true;
-		log_debug("bitmap sent: %llu blocks", (unsigned long long)start);
-		link_send(res->link, tx);
-		bm_exchange_check(res);
-		return;
-	}
-	n = bitmap_rle_encode(&res->oos, &res->bm_cursor, res->bm_payload,
-			      sizeof(res->bm_payload));
-	tx->h.type = FRAME_BITMAP;
-	tx->h.offset = start;
-	tx->h.id = res->bm_cursor - start;
-	tx->h.payload_len = (uint32_t)n;
-	tx->payload = res->bm_payload;
-	link_send(res->link, tx);
-}
-
-static void bm_exchange_start(struct resource *res)
-{
-	res->bm_exchange = true;
-	res->bm_sent = res->bm_received = false;
-	res->bm_cursor = 0;
-	bm_send_next(res);
 }
 
 /* ---- the decision ----------------------------------------------------- */
@@ -212,9 +133,9 @@ static void become_target(struct resource *res, const struct frame_state *ps,
 		      "before-resync-target", NULL, NULL);
 	res->repl = res->sync_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
 	res->disk_state = DS_INCONSISTENT;
-	res->rs_total_bytes = ps->dirty_bytes;
-	res->rs_received_base = res->rs_applied_bytes;
-	res->rs_started_ms = 0;
+	res->rs.total_bytes = ps->dirty_bytes;
+	res->rs.received_base = res->rs.applied_bytes;
+	res->rs.started_ms = 0;
 	if (full)
 		bitmap_mark_all(&res->oos);	/* cleared as ranges arrive */
 	/* This disk now heads for the source's generation and is not usable
@@ -274,7 +195,7 @@ static struct uuid_result resolve_split_brain(struct resource *res,
 
 	if (res->discard_my_data)
 		return (struct uuid_result){ UD_TARGET_BITMAP, "discard-my-data" };
-	if (res->peer_state.flags & FRAME_STATE_F_DISCARD)
+	if (res->peer.state.flags & FRAME_STATE_F_DISCARD)
 		return (struct uuid_result){ UD_SOURCE_BITMAP, "peer-discards-its-data" };
 	return uuid_resolve_split_brain(me, peer, tiebreak, cfg->after_sb[0],
 					cfg->after_sb[1], cfg->after_sb[2]);
@@ -434,7 +355,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			break;
 		}
 		become_source(res, false);
-		bm_exchange_start(res);
+		bmx_start(res);
 		break;
 	case UD_TARGET_BITMAP:
 		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
@@ -442,7 +363,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			break;
 		}
 		become_target(res, ps, false);
-		bm_exchange_start(res);
+		bmx_start(res);
 		break;
 	default:
 		res->repl = RS_ESTABLISHED;
@@ -506,15 +427,15 @@ static void peer_disk_lost(struct resource *res)
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
-	bool first = !res->state_received;
+	bool first = !res->peer.state_received;
 	bool had_disk = !first && disk_usable(res->peer_disk);
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
 		link_drop(res->link, "malformed STATE");
 		return;
 	}
-	res->state_received = true;
-	res->peer_state = ps;
+	res->peer.state_received = true;
+	res->peer.state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_disk = (enum disk_state)ps.disk;
 	if (had_disk && !disk_usable(res->peer_disk))
@@ -545,7 +466,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 			 "bitmap resync from here");
 		become_source(res, false);
 		peer_send_state(res);
-		bm_exchange_start(res);
+		bmx_start(res);
 	}
 	if ((ps.flags & FRAME_STATE_F_INVALIDATE) && res->repl == RS_ESTABLISHED) {
 		log_info("the peer invalidated its disk: full resync from here");
@@ -565,8 +486,8 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		resync_pump(res);
 	}
 	if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
-	    ps.dirty_bytes > res->rs_total_bytes)
-		res->rs_total_bytes = ps.dirty_bytes;
+	    ps.dirty_bytes > res->rs.total_bytes)
+		res->rs.total_bytes = ps.dirty_bytes;
 	if (res->role == ROLE_PRIMARY && ps.role == ROLE_PRIMARY) {
 		split_brain(res, "both nodes are Primary");
 		return;
@@ -581,10 +502,10 @@ static void peer_up(void *owner)
 {
 	struct resource *res = owner;
 
-	res->state_received = false;
+	res->peer.state_received = false;
 	res->repl = RS_OFF;
-	res->bm_exchange = false;
-	res->state_flags_pending = 0;
+	bmx_stop(res);
+	res->peer.state_flags_pending = 0;
 	peer_send_state(res);
 }
 
@@ -592,11 +513,11 @@ static void peer_down(void *owner, const char *why)
 {
 	struct resource *res = owner;
 
-	res->state_received = false;
+	res->peer.state_received = false;
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
-	res->bm_exchange = false;
+	bmx_stop(res);
 	if (res->peer_conn != CS_STANDALONE)
 		res->peer_conn = CS_CONNECTING;
 	/* A Primary that now writes what the peer will lack starts a new
@@ -638,7 +559,7 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		on_state(res, payload, h->payload_len);
 		return;
 	}
-	if (!res->state_received) {
+	if (!res->peer.state_received) {
 		if (buf)
 			bufpool_put(&res->pool, buf, h->length);
 		link_drop(res->link, "frame before STATE");
@@ -676,7 +597,7 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 			return;
 		}
 		if (h->type == FRAME_DATA)
-			res->data_received_bytes += h->length;
+			res->rx.data_received_bytes += h->length;
 		receiver_frame(res, h, payload, buf);
 		return;
 	}
@@ -703,20 +624,8 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		verify_reply(res, h->id, h->offset);
 		return;
 	case FRAME_BITMAP:
-		if (!res->bm_exchange ||
-		    bitmap_rle_or(&res->oos, h->offset, h->id, payload,
-				  h->payload_len) < 0)
-			link_drop(res->link, "malformed or unexpected BITMAP");
-		return;
 	case FRAME_BITMAP_DONE:
-		log_debug("BITMAP_DONE received (exchange %d sent %d received %d)",
-			  res->bm_exchange, res->bm_sent, res->bm_received);
-		if (!res->bm_exchange) {
-			link_drop(res->link, "unexpected BITMAP_DONE");
-			return;
-		}
-		res->bm_received = true;
-		bm_exchange_check(res);
+		bmx_frame(res, h, payload);
 		return;
 	case FRAME_READ_REPLY:
 		remote_read_reply(res, h, buf);
@@ -746,8 +655,8 @@ void peer_target_synced(struct resource *res)
 {
 	res->repl = RS_ESTABLISHED;
 	res->disk_state = DS_UPTODATE;
-	res->resync_done_pct = 100;
-	adopt_peer_uuid(res, &res->peer_state);
+	res->rs.done_pct = 100;
+	adopt_peer_uuid(res, &res->peer.state);
 	resource_retry_reads(res);
 	writepath_retry_waiting(res);
 	log_info("resync finished: this disk is UpToDate");
@@ -761,10 +670,10 @@ void peer_source_synced(struct resource *res)
 {
 	struct meta_sb *sb = &res->meta.sb;
 
-	memset(&res->done_tx.h, 0, sizeof(res->done_tx.h));
-	res->done_tx.h.type = FRAME_RS_DONE;
-	res->done_tx.payload = NULL;
-	res->done_tx.sent = NULL;
+	memset(&res->peer.done_tx.h, 0, sizeof(res->peer.done_tx.h));
+	res->peer.done_tx.h.type = FRAME_RS_DONE;
+	res->peer.done_tx.payload = NULL;
+	res->peer.done_tx.sent = NULL;
 	if (sb->uuid[UUID_BITMAP]) {
 		sb->uuid[UUID_HISTORY2] = sb->uuid[UUID_HISTORY1];
 		sb->uuid[UUID_HISTORY1] = sb->uuid[UUID_BITMAP];
@@ -775,10 +684,10 @@ void peer_source_synced(struct resource *res)
 	meta_write_sb(&res->meta);
 	/* STATE first, so the target adopts the retired history. */
 	peer_send_state(res);
-	link_send(res->link, &res->done_tx);
+	link_send(res->link, &res->peer.done_tx);
 	res->repl = RS_ESTABLISHED;
 	res->peer_disk = DS_UPTODATE;
-	res->resync_done_pct = 100;
+	res->rs.done_pct = 100;
 	fencing_peer_uptodate(res);
 	log_info("resync finished: the peer is UpToDate");
 	resource_event(res, "resync-finished");
@@ -789,7 +698,7 @@ void peer_source_synced(struct resource *res)
 void peer_promoted(struct resource *res, bool forced)
 {
 	struct meta_sb *sb = &res->meta.sb;
-	bool in_sync = res->state_received && res->repl == RS_ESTABLISHED &&
+	bool in_sync = res->peer.state_received && res->repl == RS_ESTABLISHED &&
 		       res->peer_disk == DS_UPTODATE;
 
 	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED)
@@ -803,7 +712,7 @@ void peer_promoted(struct resource *res, bool forced)
 	sb->flags &= ~MDF_OUTDATED;
 	sb->primary_since = clock_wall_s();
 	meta_write_sb(&res->meta);
-	if (res->state_received && res->repl == RS_ESTABLISHED &&
+	if (res->peer.state_received && res->repl == RS_ESTABLISHED &&
 	    res->peer_disk != DS_UPTODATE) {
 		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
 			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
@@ -832,7 +741,7 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 	if (res->repl != RS_ESTABLISHED || res->role != ROLE_SECONDARY ||
 	    res->peer_role != ROLE_SECONDARY ||
 	    res->meta.sb.uuid[UUID_CURRENT] != UUID_JUST_CREATED ||
-	    res->peer_state.uuid[UUID_CURRENT] != UUID_JUST_CREATED) {
+	    res->peer.state.uuid[UUID_CURRENT] != UUID_JUST_CREATED) {
 		snprintf(err, errlen, "needs two connected Secondaries with fresh "
 			 "metadata (create-md) on both");
 		return -EPERM;
@@ -862,7 +771,7 @@ void peer_set_paused(struct resource *res, bool paused)
 
 int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 {
-	if (res->repl != RS_ESTABLISHED || !res->state_received) {
+	if (res->repl != RS_ESTABLISHED || !res->peer.state_received) {
 		if (err)
 			snprintf(err, errlen, "needs a connected pair with no resync "
 				 "or verify running (replication is %s)",
@@ -902,7 +811,7 @@ void peer_request_attach_sync(struct resource *res)
 int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 			   size_t errlen)
 {
-	if (res->repl != RS_ESTABLISHED || !res->state_received) {
+	if (res->repl != RS_ESTABLISHED || !res->peer.state_received) {
 		snprintf(err, errlen, "needs a connected pair with no resync or "
 			 "verify running (replication is %s)",
 			 repl_state_name(res->repl));
@@ -916,9 +825,9 @@ int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 	if (bitmap) {
 		/* Send our bitmap; the peer ORs it into its own and sends
 		 * the union. */
-		become_target(res, &res->peer_state, false);
+		become_target(res, &res->peer.state, false);
 		send_state_flags(res, FRAME_STATE_F_INVALIDATE_BITMAP);
-		bm_exchange_start(res);
+		bmx_start(res);
 	} else {
 		send_state_flags(res, FRAME_STATE_F_INVALIDATE);
 	}

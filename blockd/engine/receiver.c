@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockd/engine/receiver.h"
 #include "blockd/engine/resource.h"
 #include "common/crc32c.h"
 #include "common/log.h"
@@ -50,33 +51,33 @@ static void receiver_process(struct resource *res);
 
 int receiver_init(struct resource *res)
 {
-	res->preqs = calloc(PEER_REQS_MAX, sizeof(*res->preqs));
-	if (!res->preqs)
+	res->rx.preqs = calloc(PEER_REQS_MAX, sizeof(*res->rx.preqs));
+	if (!res->rx.preqs)
 		return -ENOMEM;
 	for (unsigned i = 0; i < PEER_REQS_MAX; i++) {
-		res->preqs[i].next = res->preq_free;
-		res->preq_free = &res->preqs[i];
+		res->rx.preqs[i].next = res->rx.preq_free;
+		res->rx.preq_free = &res->rx.preqs[i];
 	}
 	return 0;
 }
 
 void receiver_fini(struct resource *res)
 {
-	free(res->preqs);
-	res->preqs = NULL;
+	free(res->rx.preqs);
+	res->rx.preqs = NULL;
 }
 
 /* A peer_req is free once its work is finished and no ack frame that
  * lives in it is still queued on the link. */
 static void preq_maybe_free(struct resource *res, struct peer_req *p)
 {
-	bool was_empty = !res->preq_free;
+	bool was_empty = !res->rx.preq_free;
 
 	if (!p->finished || p->recv_ack_pending || p->ack_pending)
 		return;
 	p->finished = false;
-	p->next = res->preq_free;
-	res->preq_free = p;
+	p->next = res->rx.preq_free;
+	res->rx.preq_free = p;
 	if (was_empty)
 		link_kick(res->link);	/* it may be holding a frame back */
 }
@@ -173,7 +174,7 @@ bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 {
 	const struct resource *res = owner;
 
-	return !is_stream_frame(h->type) || res->preq_free;
+	return !is_stream_frame(h->type) || res->rx.preq_free;
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -191,18 +192,18 @@ static bool list_overlaps(const struct peer_req *q, uint64_t off, uint64_t len)
 
 bool receiver_overlaps(const struct resource *res, uint64_t off, uint64_t len)
 {
-	return list_overlaps(res->fifo, off, len) ||
-	       list_overlaps(res->inflight, off, len);
+	return list_overlaps(res->rx.fifo, off, len) ||
+	       list_overlaps(res->rx.inflight, off, len);
 }
 
 bool receiver_writing(const struct resource *res, uint64_t off, uint64_t len)
 {
-	return list_overlaps(res->inflight, off, len);
+	return list_overlaps(res->rx.inflight, off, len);
 }
 
 static bool overlaps_inflight(const struct resource *res, const struct peer_req *p)
 {
-	for (const struct peer_req *q = res->inflight; q; q = q->next)
+	for (const struct peer_req *q = res->rx.inflight; q; q = q->next)
 		if (q->type != FRAME_BARRIER && p->off < q->off + q->len &&
 		    q->off < p->off + p->len)
 			return true;
@@ -214,17 +215,17 @@ static void inflight_del(struct resource *res, struct peer_req *p)
 	if (p->prev)
 		p->prev->next = p->next;
 	else
-		res->inflight = p->next;
+		res->rx.inflight = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	res->inflight_count--;
+	res->rx.inflight_count--;
 }
 
 static void rx_kick_run(struct loop_op *op, int r)
 {
-	struct resource *res = container_of(op, struct resource, rx_kick_op);
+	struct resource *res = container_of(op, struct resource, rx.kick_op);
 
-	res->rx_kick_queued = false;
+	res->rx.kick_queued = false;
 	receiver_process(res);
 }
 
@@ -335,8 +336,8 @@ static void read_frame_done(struct resource *res, struct peer_req *p, int err)
 	if (err) {	/* this disk failed the read (and is being detached) */
 		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_FAILED);
 	} else if (same) {
-		res->resync_same_bytes += p->len;
-		res->rs_applied_bytes += p->len;
+		res->rs.same_bytes += p->len;
+		res->rs.applied_bytes += p->len;
 		bitmap_clear_range(&res->oos, p->off, p->len);
 		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_SAME);
 	} else {
@@ -349,8 +350,8 @@ static void rs_write_done(struct resource *res, struct peer_req *p, int err)
 {
 	if (err == 0) {
 		if (p->type == FRAME_RS_DATA)
-			res->resync_received_bytes += p->len;
-		res->rs_applied_bytes += p->len;
+			res->rs.received_bytes += p->len;
+		res->rs.applied_bytes += p->len;
 		bitmap_clear_range(&res->oos, p->off, p->len);
 		if (res->role == ROLE_PRIMARY)
 			resource_retry_reads(res);
@@ -427,11 +428,11 @@ static void rs_nothing_run(struct loop_op *op, int r)
 static void start_io(struct resource *res, struct peer_req *p)
 {
 	p->prev = NULL;
-	p->next = res->inflight;
-	if (res->inflight)
-		res->inflight->prev = p;
-	res->inflight = p;
-	res->inflight_count++;
+	p->next = res->rx.inflight;
+	if (res->rx.inflight)
+		res->rx.inflight->prev = p;
+	res->rx.inflight = p;
+	res->rx.inflight_count++;
 	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO) {
 		p->run_off = p->off;
 		p->run_len = 0;
@@ -492,9 +493,9 @@ static void refuse(struct resource *res, struct peer_req *p)
 
 void receiver_kick(struct resource *res)
 {
-	if (!res->rx_kick_queued && res->preqs) {
-		res->rx_kick_queued = true;
-		loop_defer(res->loop, &res->rx_kick_op, rx_kick_run, 0);
+	if (!res->rx.kick_queued && res->rx.preqs) {
+		res->rx.kick_queued = true;
+		loop_defer(res->loop, &res->rx.kick_op, rx_kick_run, 0);
 	}
 }
 
@@ -504,13 +505,13 @@ static void receiver_process(struct resource *res)
 	 * before any write of the stream lands. */
 	if (meta_busy(&res->meta))
 		return;
-	while (res->fifo) {
-		struct peer_req *p = res->fifo;
+	while (res->rx.fifo) {
+		struct peer_req *p = res->rx.fifo;
 
 		if (!can_serve(res, p)) {
-			res->fifo = p->next;
-			if (!res->fifo)
-				res->fifo_tail = NULL;
+			res->rx.fifo = p->next;
+			if (!res->rx.fifo)
+				res->rx.fifo_tail = NULL;
 			p->next = NULL;
 			refuse(res, p);
 			continue;
@@ -527,7 +528,7 @@ static void receiver_process(struct resource *res)
 			    !(p->buf = bufpool_get(&res->pool, p->len)))
 				return;	/* io_done frees buffers and retries */
 		} else if (p->type == FRAME_BARRIER) {
-			if (res->inflight_count || p->flushing)
+			if (res->rx.inflight_count || p->flushing)
 				return;
 			if ((p->flags & FRAME_F_FLUSH) && !p->flushed) {
 				/* Everything before it is done: flush, then ack. */
@@ -539,9 +540,9 @@ static void receiver_process(struct resource *res)
 				return;
 			}
 		}
-		res->fifo = p->next;
-		if (!res->fifo)
-			res->fifo_tail = NULL;
+		res->rx.fifo = p->next;
+		if (!res->rx.fifo)
+			res->rx.fifo_tail = NULL;
 		p->next = NULL;
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			start_io(res, p);
@@ -591,7 +592,7 @@ static void frame_refused(struct resource *res, const struct frame_hdr *h,
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf)
 {
-	struct peer_req *p = res->preq_free;
+	struct peer_req *p = res->rx.preq_free;
 	const char *why;
 
 	if (h->type != FRAME_BARRIER && h->length == 0) {
@@ -613,7 +614,7 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		frame_refused(res, h, buf, "found no free request slot");
 		return;
 	}
-	res->preq_free = p->next;
+	res->rx.preq_free = p->next;
 	memset(p, 0, offsetof(struct peer_req, ack_tx));
 	p->res = res;
 	p->type = h->type;
@@ -638,14 +639,14 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		p->recv_ack_pending = true;
 		link_send(res->link, tx);
 	}
-	if (res->fifo_tail)
-		res->fifo_tail->next = p;
+	if (res->rx.fifo_tail)
+		res->rx.fifo_tail->next = p;
 	else
-		res->fifo = p;
-	res->fifo_tail = p;
-	if (!res->rx_kick_queued) {
-		res->rx_kick_queued = true;
-		loop_defer(res->loop, &res->rx_kick_op, rx_kick_run, 0);
+		res->rx.fifo = p;
+	res->rx.fifo_tail = p;
+	if (!res->rx.kick_queued) {
+		res->rx.kick_queued = true;
+		loop_defer(res->loop, &res->rx.kick_op, rx_kick_run, 0);
 	}
 }
 
@@ -653,26 +654,26 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
  * disk, and the Primary marks all of it out of sync. Drop it. */
 void receiver_peer_lost(struct resource *res)
 {
-	struct peer_req *head = res->fifo;
+	struct peer_req *head = res->rx.fifo;
 
 	/* A barrier whose fdatasync is running stays until it completes;
 	 * there is nobody to ack it to any more. */
 	if (head && head->flushing) {
-		res->fifo = head->next;
+		res->rx.fifo = head->next;
 		head->next = NULL;
 		head->flags &= ~FRAME_F_FLUSH;
 	} else {
 		head = NULL;
 	}
-	while (res->fifo) {
-		struct peer_req *p = res->fifo;
+	while (res->rx.fifo) {
+		struct peer_req *p = res->rx.fifo;
 
-		res->fifo = p->next;
+		res->rx.fifo = p->next;
 		if (p->buf)
 			bufpool_put(&res->pool, p->buf, p->len);
 		p->buf = NULL;
 		p->flushing = false;
 		preq_put(res, p);
 	}
-	res->fifo = res->fifo_tail = head;
+	res->rx.fifo = res->rx.fifo_tail = head;
 }

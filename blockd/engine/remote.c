@@ -16,20 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockd/engine/remote.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 #include "common/container_of.h"
 
 int remote_init(struct resource *res)
 {
-	res->rreads = calloc(REMOTE_READS_MAX, sizeof(*res->rreads));
-	return res->rreads ? 0 : -ENOMEM;
+	res->rr.reads = calloc(REMOTE_READS_MAX, sizeof(*res->rr.reads));
+	return res->rr.reads ? 0 : -ENOMEM;
 }
 
 void remote_fini(struct resource *res)
 {
-	free(res->rreads);
-	res->rreads = NULL;
+	free(res->rr.reads);
+	res->rr.reads = NULL;
 }
 
 static void rread_maybe_next(struct resource *res);
@@ -52,7 +53,7 @@ static void rread_sent(struct link_tx *tx, int err)
 static struct remote_read *rread_free_slot(struct resource *res)
 {
 	for (unsigned i = 0; i < REMOTE_READS_MAX; i++) {
-		struct remote_read *rr = &res->rreads[i];
+		struct remote_read *rr = &res->rr.reads[i];
 
 		if (!rr->req && !rr->tx_busy)
 			return rr;
@@ -63,12 +64,12 @@ static struct remote_read *rread_free_slot(struct resource *res)
 static void rread_start(struct resource *res, struct remote_read *rr,
 			struct blk_req *r)
 {
-	unsigned slot = (unsigned)(rr - res->rreads);
+	unsigned slot = (unsigned)(rr - res->rr.reads);
 	struct frame_hdr *h = &rr->tx.h;
 
 	rr->res = res;
 	rr->req = r;
-	rr->id = ++res->rread_uses * REMOTE_READS_MAX + slot;
+	rr->id = ++res->rr.uses * REMOTE_READS_MAX + slot;
 	rr->tx_busy = true;
 	memset(h, 0, sizeof(*h));
 	h->type = FRAME_READ_REQ;
@@ -82,13 +83,13 @@ static void rread_start(struct resource *res, struct remote_read *rr,
 
 static void rread_maybe_next(struct resource *res)
 {
-	while (res->rread_waiting) {
+	while (res->rr.waiting) {
 		struct remote_read *rr = rread_free_slot(res);
-		struct blk_req *r = res->rread_waiting;
+		struct blk_req *r = res->rr.waiting;
 
 		if (!rr)
 			return;
-		res->rread_waiting = r->next;
+		res->rr.waiting = r->next;
 		r->next = NULL;
 		rread_start(res, rr, r);
 	}
@@ -96,17 +97,17 @@ static void rread_maybe_next(struct resource *res)
 
 void remote_read_submit(struct resource *res, struct blk_req *r)
 {
-	struct remote_read *rr = res->rread_waiting ? NULL : rread_free_slot(res);
+	struct remote_read *rr = res->rr.waiting ? NULL : rread_free_slot(res);
 
 	if (rr) {
 		rread_start(res, rr, r);
 		return;
 	}
 	r->next = NULL;
-	if (!res->rread_waiting) {
-		res->rread_waiting = r;
+	if (!res->rr.waiting) {
+		res->rr.waiting = r;
 	} else {
-		struct blk_req *t = res->rread_waiting;
+		struct blk_req *t = res->rr.waiting;
 
 		while (t->next)
 			t = t->next;
@@ -119,7 +120,7 @@ void remote_read_submit(struct resource *res, struct blk_req *r)
 void remote_read_reply(struct resource *res, const struct frame_hdr *h,
 		       uint8_t *buf)
 {
-	struct remote_read *rr = &res->rreads[h->id % REMOTE_READS_MAX];
+	struct remote_read *rr = &res->rr.reads[h->id % REMOTE_READS_MAX];
 	struct blk_req *r = rr->req;
 	int err = 0;
 
@@ -151,13 +152,13 @@ void remote_read_reply(struct resource *res, const struct frame_hdr *h,
  * copy); the READ_REQs still queued come back through rread_sent. */
 void remote_read_peer_lost(struct resource *res)
 {
-	struct blk_req *list = res->rread_waiting;
+	struct blk_req *list = res->rr.waiting;
 
-	if (!res->rreads)
+	if (!res->rr.reads)
 		return;
-	res->rread_waiting = NULL;
+	res->rr.waiting = NULL;
 	for (unsigned i = 0; i < REMOTE_READS_MAX; i++) {
-		struct remote_read *rr = &res->rreads[i];
+		struct remote_read *rr = &res->rr.reads[i];
 		struct blk_req *r = rr->req;
 
 		if (!r || rr->tx_busy)

@@ -114,7 +114,7 @@ void resource_meta_done(struct resource *res)
 {
 	writepath_retry_waiting(res);
 	receiver_kick(res);
-	peer_bitmap_saved(res);
+	resync_bitmap_saved(res);
 }
 
 void resource_shutdown_meta(struct resource *res)
@@ -216,7 +216,7 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 		last_status_ms = now_ms;
 		resync_update_status(res, now_ms);
 		resync_target_tick(res);
-		res->app_busy = res->active != NULL;
+		res->wp.app_busy = res->wp.active != NULL;
 	}
 	resync_pump(res);
 	verify_pump(res);

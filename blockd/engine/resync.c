@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blockd/engine/resync.h"
 #include "blockd/engine/resource.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
@@ -60,7 +61,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static const struct rs_req *chunk_at(const struct resource *res, uint64_t off)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		const struct rs_req *rs = &res->rsreqs[i];
+		const struct rs_req *rs = &res->rs.reqs[i];
 
 		if (rs->in_use && off >= rs->off && off < rs->off + rs->len)
 			return rs;
@@ -73,7 +74,7 @@ static uint64_t next_chunk_start(const struct resource *res, uint64_t off,
 				 uint64_t limit)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		const struct rs_req *rs = &res->rsreqs[i];
+		const struct rs_req *rs = &res->rs.reqs[i];
 
 		if (rs->in_use && rs->off > off && rs->off < limit)
 			limit = rs->off;
@@ -84,7 +85,7 @@ static uint64_t next_chunk_start(const struct resource *res, uint64_t off,
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		const struct rs_req *rs = &res->rsreqs[i];
+		const struct rs_req *rs = &res->rs.reqs[i];
 
 		if (rs->in_use && rs->busy && off < rs->off + rs->len &&
 		    rs->off < off + len)
@@ -102,10 +103,10 @@ static void rs_unbusy(struct resource *res)
 
 static void rs_unbusy_run(struct loop_op *op, int r)
 {
-	struct resource *res = container_of(op, struct resource, rs_unbusy_op);
+	struct resource *res = container_of(op, struct resource, rs.unbusy_op);
 
 	(void)r;
-	res->rs_unbusy_queued = false;
+	res->rs.unbusy_queued = false;
 	rs_unbusy(res);
 }
 
@@ -117,7 +118,7 @@ static void rs_free(struct resource *res, struct rs_req *rs)
 	rs->in_use = false;
 	rs->busy = false;
 	rs->need = false;
-	res->rs_inflight--;
+	res->rs.inflight--;
 }
 
 /* Does this chunk still belong to the connection it was read for? */
@@ -146,7 +147,7 @@ void resync_chunk_sent(struct link_tx *tx, int err)
 	}
 	if (err) {
 		rs_free(res, rs);	/* no RS_ACK will come */
-		res->rs_skipped = true;
+		res->rs.skipped = true;
 	}
 	rs_unbusy(res);
 }
@@ -187,7 +188,7 @@ static void rs_read_done(struct disk_io *io, int err)
 			log_err("resync read of %u bytes at %llu failed: %s",
 				rs->len, (unsigned long long)rs->off, strerror(-err));
 		rs_free(res, rs);
-		res->rs_skipped = true;	/* its bits stay set: come back for it */
+		res->rs.skipped = true;	/* its bits stay set: come back for it */
 		rs_unbusy(res);
 		return;
 	}
@@ -219,8 +220,8 @@ static void rs_read(struct resource *res, struct rs_req *rs)
 struct rs_req *resync_req_get(struct resource *res)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++)
-		if (!res->rsreqs[i].in_use)
-			return &res->rsreqs[i];
+		if (!res->rs.reqs[i].in_use)
+			return &res->rs.reqs[i];
 	return NULL;
 }
 
@@ -245,14 +246,14 @@ static enum rs_start rs_start_chunk(struct resource *res, uint64_t off,
 	rs->res = res;
 	rs->off = off;
 	rs->len = (uint32_t)len;
-	rs->id = ++res->rs_next_id;
+	rs->id = ++res->rs.next_id;
 	rs->in_use = rs->busy = true;
 	rs->zero = rs->need = false;
 	rs->csum = res->cfg->resync_checksum &&
 		   (link_features(res->link) & FRAME_FEAT_CSUM_RESYNC);
 	rs->link_gen = link_generation(res->link);
-	res->rs_inflight++;
-	res->rs_tokens -= (int64_t)len;
+	res->rs.inflight++;
+	res->rs.tokens -= (int64_t)len;
 	rs_read(res, rs);
 	return RS_STARTED;
 }
@@ -274,7 +275,7 @@ static void rs_need_try(struct resource *res, struct rs_req *rs)
 {
 	if (!is_source(res) || !rs_current(res, rs)) {
 		rs_free(res, rs);
-		res->rs_skipped = true;
+		res->rs.skipped = true;
 		rs_unbusy(res);
 		return;
 	}
@@ -292,7 +293,7 @@ static void rs_need_try(struct resource *res, struct rs_req *rs)
 void resync_need(struct resource *res, uint64_t id)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		struct rs_req *rs = &res->rsreqs[i];
+		struct rs_req *rs = &res->rs.reqs[i];
 
 		if (rs->in_use && !rs->busy && rs->id == id && rs->csum) {
 			rs->csum = false;
@@ -314,13 +315,13 @@ void resync_rate_tick(struct resource *res, uint32_t ms)
 	int64_t cap;
 
 	if (!max) {
-		res->rs_tokens = INT64_MAX / 2;
+		res->rs.tokens = INT64_MAX / 2;
 		return;
 	}
 	cap = (int64_t)(max * ms / 1000) + RS_CHUNK_BYTES;
-	res->rs_tokens += (int64_t)(max * ms / 1000);
-	if (res->rs_tokens > cap)
-		res->rs_tokens = cap;
+	res->rs.tokens += (int64_t)(max * ms / 1000);
+	if (res->rs.tokens > cap)
+		res->rs.tokens = cap;
 }
 
 static unsigned rs_window(const struct resource *res)
@@ -329,7 +330,7 @@ static unsigned rs_window(const struct resource *res)
 	 * busy: at least two. */
 	unsigned min = res->cfg->resync_rate_min_mib / 8 + 2;
 
-	if (!res->app_busy && !res->active)
+	if (!res->wp.app_busy && !res->wp.active)
 		return RS_REQS_MAX;
 	return min < RS_REQS_MAX ? min : RS_REQS_MAX;
 }
@@ -348,19 +349,19 @@ void resync_prio(struct resource *res, uint64_t off, uint64_t len)
 	end = min_u64(off + len, size);
 	end = min_u64((end + B - 1) / B * B, size);
 	off = off / B * B;
-	for (unsigned i = 0; i < res->rs_prio_n; i++) {
-		const struct rs_prio *p = &res->rs_prio[i];
+	for (unsigned i = 0; i < res->rs.prio_n; i++) {
+		const struct rs_prio *p = &res->rs.prio[i];
 
 		if (p->next <= off && end <= p->off + p->len) {
 			resync_pump(res);	/* on the list already */
 			return;
 		}
 	}
-	if (res->rs_prio_n < RS_PRIO_MAX) {
-		res->rs_prio[res->rs_prio_n].off = off;
-		res->rs_prio[res->rs_prio_n].len = end - off;
-		res->rs_prio[res->rs_prio_n].next = off;
-		res->rs_prio_n++;
+	if (res->rs.prio_n < RS_PRIO_MAX) {
+		res->rs.prio[res->rs.prio_n].off = off;
+		res->rs.prio[res->rs.prio_n].len = end - off;
+		res->rs.prio[res->rs.prio_n].next = off;
+		res->rs.prio_n++;
 	}
 	resync_pump(res);
 }
@@ -370,8 +371,8 @@ void resync_prio(struct resource *res, uint64_t off, uint64_t len)
  * left. */
 static bool prio_pump(struct resource *res)
 {
-	while (res->rs_inflight < RS_REQS_MAX && res->rs_prio_n) {
-		struct rs_prio *p = &res->rs_prio[0];
+	while (res->rs.inflight < RS_REQS_MAX && res->rs.prio_n) {
+		struct rs_prio *p = &res->rs.prio[0];
 		uint64_t end = p->off + p->len, off = p->next, stop;
 		const struct rs_req *rs;
 
@@ -379,9 +380,9 @@ static bool prio_pump(struct resource *res)
 			off = rs->off + rs->len;
 		p->next = off;
 		if (off >= end) {
-			memmove(&res->rs_prio[0], &res->rs_prio[1],
-				(res->rs_prio_n - 1) * sizeof(res->rs_prio[0]));
-			res->rs_prio_n--;
+			memmove(&res->rs.prio[0], &res->rs.prio[1],
+				(res->rs.prio_n - 1) * sizeof(res->rs.prio[0]));
+			res->rs.prio_n--;
 			continue;
 		}
 		stop = chunk_end(res, off, end);
@@ -401,35 +402,35 @@ static bool prio_pump(struct resource *res)
 /* The background scan from rs_cursor. */
 static void scan_pump(struct resource *res)
 {
-	while (res->rs_inflight < rs_window(res) && res->rs_tokens > 0) {
-		uint64_t blk = bitmap_next_set(&res->oos, res->rs_cursor);
+	while (res->rs.inflight < rs_window(res) && res->rs.tokens > 0) {
+		uint64_t blk = bitmap_next_set(&res->oos, res->rs.cursor);
 		uint64_t off = blk * B, run_end, end;
 		const struct rs_req *rs;
 
 		if (blk >= res->oos.nbits) {
-			if (res->rs_inflight == 0 && res->oos.set_bits == 0) {
+			if (res->rs.inflight == 0 && res->oos.set_bits == 0) {
 				peer_source_synced(res);
-			} else if (res->rs_skipped || res->oos.set_bits) {
+			} else if (res->rs.skipped || res->oos.set_bits) {
 				/* Round again for what was skipped or failed
 				 * (chunks in flight are stepped over). */
-				res->rs_skipped = false;
-				res->rs_cursor = 0;
+				res->rs.skipped = false;
+				res->rs.cursor = 0;
 			}
 			return;
 		}
 		if ((rs = chunk_at(res, off))) {
-			res->rs_cursor = (rs->off + rs->len + B - 1) / B;
+			res->rs.cursor = (rs->off + rs->len + B - 1) / B;
 			continue;
 		}
 		run_end = bitmap_next_clear(&res->oos, blk) * B;
 		end = chunk_end(res, off, run_end);
 		switch (rs_start_chunk(res, off, end - off)) {
 		case RS_STARTED:
-			res->rs_cursor = (end + B - 1) / B;
+			res->rs.cursor = (end + B - 1) / B;
 			break;
 		case RS_CONFLICT:
-			res->rs_cursor = (end + B - 1) / B;
-			res->rs_skipped = true;
+			res->rs.cursor = (end + B - 1) / B;
+			res->rs.skipped = true;
 			break;
 		case RS_NO_ROOM:
 			return;
@@ -439,11 +440,11 @@ static void scan_pump(struct resource *res)
 
 void resync_pump(struct resource *res)
 {
-	if (!is_source(res) || !link_is_up(res->link) || res->bm_exchange ||
-	    res->rs_save_ticket)
+	if (!is_source(res) || !link_is_up(res->link) || res->bmx.running ||
+	    res->rs.save_ticket)
 		return;
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		struct rs_req *rs = &res->rsreqs[i];
+		struct rs_req *rs = &res->rs.reqs[i];
 
 		if (rs->in_use && rs->need && !rs->buf)
 			rs_need_try(res, rs);
@@ -455,16 +456,34 @@ void resync_pump(struct resource *res)
 		scan_pump(res);
 }
 
+/* The resync starts once the bitmap it works from is durable, so a crash
+ * meanwhile finds every block still marked; resync_pump waits for it. */
+void resync_start_saved(struct resource *res)
+{
+	res->rs.save_ticket = meta_save_bitmap(&res->meta);
+	resync_bitmap_saved(res);
+}
+
+void resync_bitmap_saved(struct resource *res)
+{
+	if (!res->rs.save_ticket ||
+	    !meta_bitmap_durable(&res->meta, res->rs.save_ticket))
+		return;
+	res->rs.save_ticket = 0;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		resync_start(res);
+}
+
 void resync_start(struct resource *res)
 {
 	/* Ranges asked for during the bitmap exchange are kept. */
-	res->rs_cursor = 0;
-	res->rs_skipped = false;
-	res->rs_total_bytes = bitmap_dirty_bytes(&res->oos);
-	res->rs_started_ms = clock_mono_ms();
-	res->resync_rate_bytes_s = 0;
-	res->resync_eta_s = 0;
-	res->resync_done_pct = 0;
+	res->rs.cursor = 0;
+	res->rs.skipped = false;
+	res->rs.total_bytes = bitmap_dirty_bytes(&res->oos);
+	res->rs.started_ms = clock_mono_ms();
+	res->rs.rate_bytes_s = 0;
+	res->rs.eta_s = 0;
+	res->rs.done_pct = 0;
 	resync_rate_tick(res, RESOURCE_TICK_MS);
 	resync_pump(res);
 }
@@ -472,11 +491,11 @@ void resync_start(struct resource *res)
 void resync_ack(struct resource *res, uint64_t id, bool same, bool failed)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		struct rs_req *rs = &res->rsreqs[i];
+		struct rs_req *rs = &res->rs.reqs[i];
 
 		if (rs->in_use && !rs->busy && rs->id == id && failed) {
 			rs_free(res, rs);	/* the bits stay: sent again later */
-			res->rs_skipped = true;
+			res->rs.skipped = true;
 			return;
 		}
 		if (rs->in_use && !rs->busy && rs->id == id) {
@@ -484,11 +503,11 @@ void resync_ack(struct resource *res, uint64_t id, bool same, bool failed)
 			/* Only block data that crossed the wire counts as
 			 * sent; zeroes and matching checksums did not. */
 			if (same)
-				res->resync_same_bytes += rs->len;
+				res->rs.same_bytes += rs->len;
 			else if (rs->zero)
-				res->resync_zero_bytes += rs->len;
+				res->rs.zero_bytes += rs->len;
 			else
-				res->resync_sent_bytes += rs->len;
+				res->rs.sent_bytes += rs->len;
 			rs_free(res, rs);
 			resync_pump(res);
 			return;
@@ -500,7 +519,7 @@ void resync_ack(struct resource *res, uint64_t id, bool same, bool failed)
 void resync_peer_lost(struct resource *res)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		struct rs_req *rs = &res->rsreqs[i];
+		struct rs_req *rs = &res->rs.reqs[i];
 
 		/* A chunk still being read is freed by its read completion;
 		 * a chunk in the socket by its sent callback; one waiting to
@@ -508,45 +527,45 @@ void resync_peer_lost(struct resource *res)
 		if (rs->in_use && (!rs->busy || (rs->need && !rs->buf)))
 			rs_free(res, rs);
 	}
-	res->rs_prio_n = 0;	/* asked for on the connection that ended */
+	res->rs.prio_n = 0;	/* asked for on the connection that ended */
 	/* Writes that waited for a freed chunk are retried once the loss
 	 * is fully handled (a new generation first, for instance). */
-	if (!res->rs_unbusy_queued) {
-		res->rs_unbusy_queued = true;
-		loop_defer(res->loop, &res->rs_unbusy_op, rs_unbusy_run, 0);
+	if (!res->rs.unbusy_queued) {
+		res->rs.unbusy_queued = true;
+		loop_defer(res->loop, &res->rs.unbusy_op, rs_unbusy_run, 0);
 	}
 }
 
 void resync_update_status(struct resource *res, uint64_t now_ms)
 {
 	uint64_t left = bitmap_dirty_bytes(&res->oos);
-	uint64_t elapsed = now_ms - res->rs_started_ms;
+	uint64_t elapsed = now_ms - res->rs.started_ms;
 	uint64_t done;
 
 	if (res->repl != RS_SYNC_SOURCE && res->repl != RS_SYNC_TARGET)
 		return;
 	if (res->repl == RS_SYNC_TARGET) {
-		done = res->rs_applied_bytes - res->rs_received_base;
-		if (!res->rs_started_ms)
-			res->rs_started_ms = now_ms;
-		elapsed = now_ms - res->rs_started_ms;
-		left = res->rs_total_bytes > done ? res->rs_total_bytes - done : 0;
-		res->resync_done_pct = res->rs_total_bytes
-			? 100.0 * (double)done / (double)res->rs_total_bytes : 0;
-		if (res->resync_done_pct > 99.9)
-			res->resync_done_pct = 99.9;	/* until RS_DONE */
-		res->resync_rate_bytes_s = elapsed ? done * 1000 / elapsed : 0;
-		res->resync_eta_s = res->resync_rate_bytes_s
-			? left / res->resync_rate_bytes_s : 0;
+		done = res->rs.applied_bytes - res->rs.received_base;
+		if (!res->rs.started_ms)
+			res->rs.started_ms = now_ms;
+		elapsed = now_ms - res->rs.started_ms;
+		left = res->rs.total_bytes > done ? res->rs.total_bytes - done : 0;
+		res->rs.done_pct = res->rs.total_bytes
+			? 100.0 * (double)done / (double)res->rs.total_bytes : 0;
+		if (res->rs.done_pct > 99.9)
+			res->rs.done_pct = 99.9;	/* until RS_DONE */
+		res->rs.rate_bytes_s = elapsed ? done * 1000 / elapsed : 0;
+		res->rs.eta_s = res->rs.rate_bytes_s
+			? left / res->rs.rate_bytes_s : 0;
 	} else {
-		if (res->rs_total_bytes < left)
-			res->rs_total_bytes = left;
-		done = res->rs_total_bytes - left;
-		res->resync_done_pct = res->rs_total_bytes
-			? 100.0 * (double)done / (double)res->rs_total_bytes : 100.0;
-		res->resync_rate_bytes_s = elapsed ? done * 1000 / elapsed : 0;
-		res->resync_eta_s = res->resync_rate_bytes_s
-			? left / res->resync_rate_bytes_s : 0;
+		if (res->rs.total_bytes < left)
+			res->rs.total_bytes = left;
+		done = res->rs.total_bytes - left;
+		res->rs.done_pct = res->rs.total_bytes
+			? 100.0 * (double)done / (double)res->rs.total_bytes : 100.0;
+		res->rs.rate_bytes_s = elapsed ? done * 1000 / elapsed : 0;
+		res->rs.eta_s = res->rs.rate_bytes_s
+			? left / res->rs.rate_bytes_s : 0;
 	}
 }
 
@@ -567,7 +586,7 @@ bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len)
 	if (res->role != ROLE_PRIMARY ||
 	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T))
 		return false;
-	return res->bm_exchange || bitmap_test_range(&res->oos, off, len);
+	return res->bmx.running || bitmap_test_range(&res->oos, off, len);
 }
 
 /* The same, and ask the source for the range first. true when the
@@ -578,7 +597,7 @@ bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
 
 	if (!resync_target_waits(res, off, len))
 		return false;
-	if (res->bm_exchange)
+	if (res->bmx.running)
 		return true;
 	/* From the first block lacking on: what is before it is here. */
 	first = bitmap_next_set(&res->oos, off / B) * B;
@@ -587,7 +606,7 @@ bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
 		off = first;
 	}
 	for (unsigned i = 0; i < PRIO_TX_MAX; i++) {
-		struct prio_req *p = &res->prio[i];
+		struct prio_req *p = &res->rs.prio_tx[i];
 
 		if (p->busy)
 			continue;

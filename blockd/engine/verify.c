@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blockd/engine/verify.h"
 #include "blockd/engine/resource.h"
 #include "common/crc32c.h"
 #include "common/log.h"
@@ -62,18 +63,18 @@ static void verify_finish(struct resource *res)
 	char first[160] = "";
 	size_t used = 0;
 
-	for (unsigned i = 0; i < res->v_first_n && used < sizeof(first) - 24; i++)
+	for (unsigned i = 0; i < res->vf.first_n && used < sizeof(first) - 24; i++)
 		used += (size_t)snprintf(first + used, sizeof(first) - used, "%s%llu",
-					 i ? ", " : "", (unsigned long long)res->v_first[i]);
+					 i ? ", " : "", (unsigned long long)res->vf.first[i]);
 	res->repl = RS_ESTABLISHED;
-	res->verify_done_pct = 100;
+	res->vf.done_pct = 100;
 	log_info("verify finished: %llu blocks of 4 KiB differ%s%s%s",
-		 (unsigned long long)res->v_mismatch,
-		 res->v_mismatch ? " (first at byte offsets " : "", first,
-		 res->v_mismatch ? ")" : "");
+		 (unsigned long long)res->vf.mismatch,
+		 res->vf.mismatch ? " (first at byte offsets " : "", first,
+		 res->vf.mismatch ? ")" : "");
 	peer_send_state(res);
 	resource_event(res, "verify-finished");
-	if (!res->v_mismatch)
+	if (!res->vf.mismatch)
 		return;
 	resource_hook(res, res->cfg->out_of_sync, "out-of-sync", NULL, NULL);
 	if (res->cfg->verify_auto_resync)
@@ -86,12 +87,12 @@ void verify_pump(struct resource *res)
 
 	if (res->repl != RS_VERIFY_S || !link_is_up(res->link))
 		return;
-	while (res->rs_inflight < RS_REQS_MAX && res->rs_tokens > 0) {
-		uint64_t off = res->v_cursor * BITMAP_BLOCK_BYTES, len;
+	while (res->rs.inflight < RS_REQS_MAX && res->rs.tokens > 0) {
+		uint64_t off = res->vf.cursor * BITMAP_BLOCK_BYTES, len;
 		struct rs_req *rs;
 
-		if (res->v_cursor >= nbits) {
-			if (res->rs_inflight == 0)
+		if (res->vf.cursor >= nbits) {
+			if (res->rs.inflight == 0)
 				verify_finish(res);
 			return;
 		}
@@ -100,7 +101,7 @@ void verify_pump(struct resource *res)
 			len = (res->disk.size_bytes - off) / BITMAP_BLOCK_BYTES *
 			      BITMAP_BLOCK_BYTES;
 		if (!len) {	/* a partial last block is not verified */
-			res->v_cursor = nbits;
+			res->vf.cursor = nbits;
 			continue;
 		}
 		if (writepath_overlaps_active(res, off, len))
@@ -114,14 +115,14 @@ void verify_pump(struct resource *res)
 		rs->res = res;
 		rs->off = off;
 		rs->len = (uint32_t)len;
-		rs->id = ++res->rs_next_id;
+		rs->id = ++res->rs.next_id;
 		rs->in_use = rs->busy = true;
 		rs->csum = rs->zero = rs->need = false;
 		rs->link_gen = link_generation(res->link);
-		res->rs_inflight++;
-		res->rs_tokens -= (int64_t)len;
-		res->v_cursor += len / BITMAP_BLOCK_BYTES;
-		res->verify_done_pct = 100.0 * (double)res->v_cursor / (double)nbits;
+		res->rs.inflight++;
+		res->rs.tokens -= (int64_t)len;
+		res->vf.cursor += len / BITMAP_BLOCK_BYTES;
+		res->vf.done_pct = 100.0 * (double)res->vf.cursor / (double)nbits;
 		memset(&rs->io, 0, sizeof(rs->io));
 		rs->io.cmd = DISK_READ;
 		rs->io.off = off;
@@ -135,7 +136,7 @@ void verify_pump(struct resource *res)
 void verify_reply(struct resource *res, uint64_t id, uint64_t mask)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
-		struct rs_req *rs = &res->rsreqs[i];
+		struct rs_req *rs = &res->rs.reqs[i];
 
 		if (!rs->in_use || rs->busy || rs->id != id)
 			continue;
@@ -145,12 +146,12 @@ void verify_reply(struct resource *res, uint64_t id, uint64_t mask)
 			if (!(mask >> b & 1) || off >= rs->off + rs->len)
 				continue;
 			bitmap_mark_range(&res->oos, off, BITMAP_BLOCK_BYTES);
-			if (res->v_first_n < sizeof(res->v_first) / sizeof(res->v_first[0]))
-				res->v_first[res->v_first_n++] = off;
-			res->v_mismatch++;
+			if (res->vf.first_n < sizeof(res->vf.first) / sizeof(res->vf.first[0]))
+				res->vf.first[res->vf.first_n++] = off;
+			res->vf.mismatch++;
 		}
 		rs->in_use = false;
-		res->rs_inflight--;
+		res->rs.inflight--;
 		verify_pump(res);
 		return;
 	}
@@ -171,10 +172,10 @@ int verify_start(struct resource *res, char *err, size_t errlen)
 		return -EOPNOTSUPP;
 	}
 	res->repl = RS_VERIFY_S;
-	res->v_cursor = 0;
-	res->v_mismatch = 0;
-	res->v_first_n = 0;
-	res->verify_done_pct = 0;
+	res->vf.cursor = 0;
+	res->vf.mismatch = 0;
+	res->vf.first_n = 0;
+	res->vf.done_pct = 0;
 	log_info("online verify started");
 	peer_send_state(res);	/* carries F_VERIFY: the peer is VerifyT */
 	resync_rate_tick(res, RESOURCE_TICK_MS);

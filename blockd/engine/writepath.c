@@ -25,6 +25,7 @@
 
 #include <time.h>
 
+#include "blockd/engine/writepath.h"
 #include "blockd/engine/resource.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -32,18 +33,18 @@
 
 int writepath_init(struct resource *res)
 {
-	res->tl = calloc(TL_SIZE, sizeof(*res->tl));
-	if (!res->tl)
+	res->wp.tl = calloc(TL_SIZE, sizeof(*res->wp.tl));
+	if (!res->wp.tl)
 		return -ENOMEM;
-	res->tl_next_seq = res->tl_tail_seq = 1;
-	res->epoch = 1;
+	res->wp.tl_next_seq = res->wp.tl_tail_seq = 1;
+	res->wp.epoch = 1;
 	return 0;
 }
 
 void writepath_fini(struct resource *res)
 {
-	free(res->tl);
-	res->tl = NULL;
+	free(res->wp.tl);
+	res->wp.tl = NULL;
 }
 
 static bool is_write(const struct blk_req *r)
@@ -121,7 +122,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 			       uint64_t len)
 {
-	for (const struct blk_req *r = res->active; r; r = r->next)
+	for (const struct blk_req *r = res->wp.active; r; r = r->next)
 		if (ranges_overlap(r->local.off, r->local.len, off, len))
 			return true;
 	return false;
@@ -129,14 +130,14 @@ bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 
 static bool tl_full(const struct resource *res)
 {
-	return res->tl_next_seq - res->tl_tail_seq >= TL_SIZE;
+	return res->wp.tl_next_seq - res->wp.tl_tail_seq >= TL_SIZE;
 }
 
 /* Must r wait? The activity log check comes last because a pass takes
  * references the write then holds until it completes. */
 static bool must_wait(struct resource *res, struct blk_req *r)
 {
-	if (res->io_frozen || meta_busy(&res->meta))
+	if (res->fence.io_frozen || meta_busy(&res->meta))
 		return true;
 	if (!is_write(r))
 		return false;
@@ -195,10 +196,10 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 static void active_add(struct resource *res, struct blk_req *r)
 {
 	r->prev = NULL;
-	r->next = res->active;
-	if (res->active)
-		res->active->prev = r;
-	res->active = r;
+	r->next = res->wp.active;
+	if (res->wp.active)
+		res->wp.active->prev = r;
+	res->wp.active = r;
 	r->active = true;
 }
 
@@ -207,7 +208,7 @@ static void active_del(struct resource *res, struct blk_req *r)
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		res->active = r->next;
+		res->wp.active = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
 	r->next = r->prev = NULL;
@@ -221,7 +222,7 @@ static struct tl_entry *tl_entry_of(struct resource *res, const struct blk_req *
 
 	if (!r->seq)
 		return NULL;
-	e = &res->tl[r->seq % TL_SIZE];
+	e = &res->wp.tl[r->seq % TL_SIZE];
 	return e->seq == r->seq ? e : NULL;
 }
 
@@ -233,10 +234,10 @@ static void tl_free(struct resource *res, struct tl_entry *e)
 	}
 	e->seq = 0;
 	e->req = NULL;
-	res->pending_writes--;
-	while (res->tl_tail_seq < res->tl_next_seq &&
-	       res->tl[res->tl_tail_seq % TL_SIZE].seq == 0)
-		res->tl_tail_seq++;
+	res->wp.pending_writes--;
+	while (res->wp.tl_tail_seq < res->wp.tl_next_seq &&
+	       res->wp.tl[res->wp.tl_tail_seq % TL_SIZE].seq == 0)
+		res->wp.tl_tail_seq++;
 }
 
 static void req_check_done(struct resource *res, struct blk_req *r)
@@ -259,12 +260,12 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 		r->al_held = false;
 	}
 	if (is_write(r))
-		res->app_busy = true;
+		res->wp.app_busy = true;
 	if (r->replicated) {
 		struct tl_entry *e = tl_entry_of(res, r);
 
-		if (r->epoch == res->epoch && is_write(r))
-			res->epoch_close_pending = true;
+		if (r->epoch == res->wp.epoch && is_write(r))
+			res->wp.epoch_close_pending = true;
 		if (e)
 			e->req = NULL;	/* the entry waits for its ack */
 		/* A local failure after the peer got the write: they differ
@@ -316,7 +317,7 @@ static void frame_sent(struct link_tx *tx, int err)
 		if (e)
 			bitmap_mark_range(&res->oos, e->off, e->len);
 	} else if (tx->h.type == FRAME_DATA) {
-		res->data_sent_bytes += tx->h.length;
+		res->wp.data_sent_bytes += tx->h.length;
 	}
 	r->pending &= (uint8_t)~LEG_SENT;
 	req_check_done(res, r);
@@ -326,15 +327,15 @@ static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
 {
 	memset(&tx->h, 0, sizeof(tx->h));
 	tx->h.type = FRAME_BARRIER;
-	tx->h.id = res->epoch;
+	tx->h.id = res->wp.epoch;
 	tx->h.flags = flush ? FRAME_F_FLUSH : 0;
 	tx->payload = NULL;
 	if (!flush)
 		tx->sent = NULL;
 	link_send(res->link, tx);
-	res->epoch++;
-	res->epoch_close_pending = false;
-	res->epoch_has_writes = false;
+	res->wp.epoch++;
+	res->wp.epoch_close_pending = false;
+	res->wp.epoch_has_writes = false;
 }
 
 static void fail_deferred_done(struct loop_op *op, int err)
@@ -351,13 +352,13 @@ static void start_flush(struct resource *res, struct blk_req *r)
 	r->pending = local ? LEG_LOCAL : 0;
 	if (peer_live(res)) {
 		r->replicated = true;
-		r->epoch = res->epoch;
+		r->epoch = res->wp.epoch;
 		r->tx.sent = frame_sent;
 		r->pending |= LEG_SENT;
 		if (res->protocol != 'A' || !local) {
 			r->pending |= LEG_WRITTEN;
-			r->next = res->flushes;
-			res->flushes = r;
+			r->next = res->wp.flushes;
+			res->wp.flushes = r;
 		}
 		send_barrier(res, &r->tx, true);
 	}
@@ -387,10 +388,10 @@ static void start_write(struct resource *res, struct blk_req *r)
 	} else if (peer_live(res)) {
 		struct tl_entry *e;
 
-		if (res->epoch_close_pending)
+		if (res->wp.epoch_close_pending)
 			send_barrier(res, &r->barrier_tx, false);
-		r->seq = res->tl_next_seq++;
-		e = &res->tl[r->seq % TL_SIZE];
+		r->seq = res->wp.tl_next_seq++;
+		e = &res->wp.tl[r->seq % TL_SIZE];
 		e->seq = r->seq;
 		e->off = io->off;
 		e->len = io->len;
@@ -398,7 +399,7 @@ static void start_write(struct resource *res, struct blk_req *r)
 		e->big = r->big;
 		e->sent_ms = clock_coarse_ms();
 		e->recv_acked = false;
-		res->pending_writes++;
+		res->wp.pending_writes++;
 
 		memset(h, 0, sizeof(*h));
 		h->type = io->cmd == DISK_WRITE ? FRAME_DATA :
@@ -416,8 +417,8 @@ static void start_write(struct resource *res, struct blk_req *r)
 		r->tx.payload = h->type == FRAME_DATA ? io->buf : NULL;
 		r->tx.sent = frame_sent;
 		r->replicated = true;
-		r->epoch = res->epoch;
-		res->epoch_has_writes = true;
+		r->epoch = res->wp.epoch;
+		res->wp.epoch_has_writes = true;
 		r->pending |= LEG_SENT | LEG_WRITTEN;
 		r->needed |= LEG_SENT;
 		if (res->protocol == 'B') {
@@ -467,12 +468,12 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 	r->bm_ticket = 0;
 	/* Strict FIFO behind earlier waiters, so no write overtakes one it
 	 * may overlap. */
-	if (res->waiting || must_wait(res, r)) {
-		if (res->waiting_tail)
-			res->waiting_tail->next = r;
+	if (res->wp.waiting || must_wait(res, r)) {
+		if (res->wp.waiting_tail)
+			res->wp.waiting_tail->next = r;
 		else
-			res->waiting = r;
-		res->waiting_tail = r;
+			res->wp.waiting = r;
+		res->wp.waiting_tail = r;
 		return;
 	}
 	start(res, r);
@@ -480,12 +481,12 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 
 void writepath_retry_waiting(struct resource *res)
 {
-	while (res->waiting && !must_wait(res, res->waiting)) {
-		struct blk_req *r = res->waiting;
+	while (res->wp.waiting && !must_wait(res, res->wp.waiting)) {
+		struct blk_req *r = res->wp.waiting;
 
-		res->waiting = r->next;
-		if (!res->waiting)
-			res->waiting_tail = NULL;
+		res->wp.waiting = r->next;
+		if (!res->wp.waiting)
+			res->wp.waiting_tail = NULL;
 		r->next = NULL;
 		start(res, r);
 	}
@@ -496,7 +497,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 	struct tl_entry *e;
 
 	if (type == FRAME_BARRIER_ACK) {
-		struct blk_req **pp = &res->flushes;
+		struct blk_req **pp = &res->wp.flushes;
 
 		while (*pp) {
 			struct blk_req *r = *pp;
@@ -514,17 +515,17 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 			r->pending &= (uint8_t)~LEG_WRITTEN;
 			req_check_done(res, r);
 		}
-		res->pos_flushed_bytes = res->pos_written_bytes;
-		res->pos_flushed_ms = clock_coarse_ms();
+		res->wp.pos_flushed_bytes = res->wp.pos_written_bytes;
+		res->wp.pos_flushed_ms = clock_coarse_ms();
 		return;
 	}
-	e = &res->tl[id % TL_SIZE];
+	e = &res->wp.tl[id % TL_SIZE];
 	if (id == 0 || e->seq != id) {
 		link_drop(res->link, "acknowledgement for an unknown write");
 		return;
 	}
 	if (type == FRAME_RECV_ACK) {
-		res->pos_received_bytes += e->len;
+		res->wp.pos_received_bytes += e->len;
 		e->recv_acked = true;
 		if (e->req) {
 			e->req->pending &= (uint8_t)~LEG_RECV;
@@ -533,10 +534,10 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		return;
 	}
 	/* WRITE_ACK */
-	res->pos_written_bytes += e->len;
-	res->pos_written_ms = clock_coarse_ms();
+	res->wp.pos_written_bytes += e->len;
+	res->wp.pos_written_ms = clock_coarse_ms();
 	if (!e->recv_acked)
-		res->pos_received_bytes += e->len;	/* no separate RECV_ACK */
+		res->wp.pos_received_bytes += e->len;	/* no separate RECV_ACK */
 	if (err) {
 		log_err("peer failed to write %u bytes at %llu: %s; marked out of sync",
 			e->len, (unsigned long long)e->off, strerror((int)-err));
@@ -579,8 +580,8 @@ static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t leg
 {
 	if (hold_on_loss(res)) {
 		r->held_legs |= legs;
-		r->held_next = res->held;
-		res->held = r;
+		r->held_next = res->wp.held;
+		res->wp.held = r;
 		return;
 	}
 	r->pending &= (uint8_t)~legs;
@@ -589,15 +590,15 @@ static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t leg
 
 void writepath_peer_lost(struct resource *res)
 {
-	struct blk_req *flushes = res->flushes;
+	struct blk_req *flushes = res->wp.flushes;
 	/* A Primary SyncTarget loses its only good copy, a Primary without a
 	 * disk its only copy: the writes in flight fail (a resync brings the
 	 * source's blocks back). */
 	bool fail = res->role == ROLE_PRIMARY && data_on_peer(res);
 
 	/* Everything the peer may not have written is out of sync. */
-	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
-		struct tl_entry *e = &res->tl[seq % TL_SIZE];
+	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
+		struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
 		struct blk_req *r = e->req;
 
 		if (e->seq != seq)
@@ -612,8 +613,8 @@ void writepath_peer_lost(struct resource *res)
 			release_or_hold(res, r, LEG_RECV | LEG_WRITTEN);
 		}
 	}
-	res->tl_tail_seq = res->tl_next_seq;
-	res->flushes = NULL;
+	res->wp.tl_tail_seq = res->wp.tl_next_seq;
+	res->wp.flushes = NULL;
 	while (flushes) {
 		struct blk_req *r = flushes;
 
@@ -627,15 +628,15 @@ void writepath_peer_lost(struct resource *res)
 			release_or_hold(res, r, LEG_WRITTEN);
 		}
 	}
-	res->epoch_close_pending = false;
+	res->wp.epoch_close_pending = false;
 	writepath_retry_waiting(res);
 }
 
 void writepath_release_held(struct resource *res)
 {
-	struct blk_req *list = res->held;
+	struct blk_req *list = res->wp.held;
 
-	res->held = NULL;
+	res->wp.held = NULL;
 	while (list) {
 		struct blk_req *r = list;
 
@@ -655,8 +656,8 @@ void writepath_lag(const struct resource *res, uint64_t *write_lag_s_ms,
 {
 	uint64_t now = clock_coarse_ms(), oldest = now;
 
-	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++) {
-		const struct tl_entry *e = &res->tl[seq % TL_SIZE];
+	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
+		const struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
 
 		if (e->seq == seq) {
 			oldest = e->sent_ms;
@@ -664,7 +665,7 @@ void writepath_lag(const struct resource *res, uint64_t *write_lag_s_ms,
 		}
 	}
 	*oldest_unacked_ms = now - oldest;
-	*write_lag_s_ms = res->pos_flushed_ms ? now - res->pos_flushed_ms : 0;
+	*write_lag_s_ms = res->wp.pos_flushed_ms ? now - res->wp.pos_flushed_ms : 0;
 }
 
 /* Shutting down while fencing holds writes: none of them may be
@@ -674,12 +675,12 @@ void writepath_fail_held(struct resource *res, int err)
 {
 	unsigned n = 0;
 
-	while (res->waiting) {
-		struct blk_req *r = res->waiting;
+	while (res->wp.waiting) {
+		struct blk_req *r = res->wp.waiting;
 
-		res->waiting = r->next;
-		if (!res->waiting)
-			res->waiting_tail = NULL;
+		res->wp.waiting = r->next;
+		if (!res->wp.waiting)
+			res->wp.waiting_tail = NULL;
 		r->next = NULL;
 		if (r->al_held) {
 			al_end(&res->meta.al, r->local.off, r->local.len);
@@ -688,7 +689,7 @@ void writepath_fail_held(struct resource *res, int err)
 		n++;
 		r->done(r, err);
 	}
-	for (struct blk_req *r = res->held; r; r = r->held_next) {
+	for (struct blk_req *r = res->wp.held; r; r = r->held_next) {
 		r->err = err;
 		n++;
 	}
@@ -703,10 +704,10 @@ void writepath_fail_held(struct resource *res, int err)
  * without being released into a log that no longer exists. */
 void writepath_forget_al(struct resource *res)
 {
-	for (struct blk_req *r = res->active; r; r = r->next)
+	for (struct blk_req *r = res->wp.active; r; r = r->next)
 		r->al_held = false;
-	for (struct blk_req *r = res->waiting; r; r = r->next)
+	for (struct blk_req *r = res->wp.waiting; r; r = r->next)
 		r->al_held = false;
-	for (uint64_t seq = res->tl_tail_seq; seq < res->tl_next_seq; seq++)
-		res->tl[seq % TL_SIZE].al_held = false;
+	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++)
+		res->wp.tl[seq % TL_SIZE].al_held = false;
 }
