@@ -117,6 +117,23 @@ struct json_object *node_status_json(struct node *n)
 	return o;
 }
 
+static void node_event(void *arg, struct resource *res, const char *what)
+{
+	struct node *n = arg;
+	struct json_object *ev;
+
+	if (!n->ctl)
+		return;
+	ev = node_status_json(n);
+	json_object_object_add(ev, "event", json_object_new_string(what));
+	control_emit(n->ctl, ev);
+	json_object_put(ev);
+}
+
+const struct resource_observer node_observer = {
+	.event = node_event,
+};
+
 static int cmd_status(struct node *n, struct json_object *req,
 		      struct json_object **result, char *err, size_t errlen)
 {

@@ -208,6 +208,7 @@ static int resource_start(struct node *n)
 	res->node = self->name;
 	res->loop = &n->loop;
 	res->protocol = n->cfg.protocol;
+	resource_observe(res, &node_observer, n);
 	if (!self->disk[0]) {
 		log_err("node %s has no disk: set 'disk' or --disk", self->name);
 		return -EINVAL;
@@ -242,9 +243,9 @@ static int resource_start(struct node *n)
 			.ping_timeout_ms = n->cfg.ping_timeout_ms,
 			.connect_retry_max_ms = n->cfg.connect_retry_max_ms,
 		};
-		ret = resource_init(res, n, &n->cfg, &lc);
+		ret = resource_init(res, &n->cfg, &lc);
 	} else {
-		ret = resource_init(res, n, &n->cfg, NULL);
+		ret = resource_init(res, &n->cfg, NULL);
 	}
 	if (ret < 0)
 		return ret;

@@ -29,4 +29,8 @@ control_cmd_fn commands_find(const char *name);
 /* Status as a JSON object (commands.c): the contract of DESIGN.md 6. */
 struct json_object *node_status_json(struct node *n);
 
+/* Streams each state change of the resource to the control socket's
+ * subscribers, tagged with "event" (commands.c; arg: the node). */
+extern const struct resource_observer node_observer;
+
 #endif

@@ -26,30 +26,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blockd/daemon/node.h"
 #include "blockd/engine/peer.h"
 #include "blockd/engine/resource.h"
 #include "blockd/core/uuid.h"
 #include "common/log.h"
 #include "common/container_of.h"
 #include "common/clock.h"
-
-void resource_event(struct resource *res, const char *what)
-{
-	struct node *n = res->owner;
-	struct json_object *ev;
-
-	log_info("%s: role %s, disk %s; peer %s %s %s, replication %s", what,
-		 role_name(res->role), disk_state_name(res->disk_state),
-		 conn_state_name(res->peer_conn), role_name(res->peer_role),
-		 disk_state_name(res->peer_disk), repl_state_name(res->repl));
-	if (!n || !n->ctl)
-		return;
-	ev = node_status_json(n);
-	json_object_object_add(ev, "event", json_object_new_string(what));
-	control_emit(n->ctl, ev);
-	json_object_put(ev);
-}
 
 static void state_sent(struct link_tx *tx, int err)
 {

@@ -49,13 +49,12 @@ void resource_meta_bind(struct resource *res)
 	meta_bind(&res->meta, res->loop, &res->oos, &res_meta_ops, res);
 }
 
-int resource_init(struct resource *res, struct node *owner,
-		  const struct config *cfg, const struct link_config *peer)
+int resource_init(struct resource *res, const struct config *cfg,
+		  const struct link_config *peer)
 {
 	const struct config_node *self = &cfg->nodes[cfg->self];
 	int ret;
 
-	res->owner = owner;
 	res->cfg = cfg;
 	resource_disk_bind(res);
 	res->peer_role = ROLE_UNKNOWN;
@@ -220,6 +219,23 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 	}
 	resync_pump(res);
 	verify_pump(res);
+}
+
+void resource_observe(struct resource *res,
+		      const struct resource_observer *obs, void *arg)
+{
+	res->observer = obs;
+	res->observer_arg = arg;
+}
+
+void resource_event(struct resource *res, const char *what)
+{
+	log_info("%s: role %s, disk %s; peer %s %s %s, replication %s", what,
+		 role_name(res->role), disk_state_name(res->disk_state),
+		 conn_state_name(res->peer_conn), role_name(res->peer_role),
+		 disk_state_name(res->peer_disk), repl_state_name(res->repl));
+	if (res->observer)
+		res->observer->event(res->observer_arg, res, what);
 }
 
 int resource_hook(struct resource *res, const char *path, const char *name,

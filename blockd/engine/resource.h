@@ -53,7 +53,6 @@
 #include "transport/link.h"
 
 struct resource;
-struct node;
 
 /* resource_tick() runs this often: resync pacing grants a tick's worth of
  * tokens, waiting work is retried, a bitmap page is saved lazily. */
@@ -88,11 +87,18 @@ struct blk_req {
 	struct link_tx barrier_tx; /* closes the previous epoch first */
 };
 
+/* Who watches the resource: the daemon renders its status and streams
+ * events from here. event() runs after each state change, from the loop,
+ * with the change's name ("connected", "role-changed", ...); it may read
+ * the resource but must not change it. */
+struct resource_observer {
+	void (*event)(void *arg, struct resource *res, const char *what);
+};
+
 struct resource {
 	const char *name;
 	const char *node;
 	const char *peer_name;
-	struct node *owner;
 	const struct config *cfg;
 	struct meta meta;
 	struct loop *loop;
@@ -117,6 +123,9 @@ struct resource {
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
 	bool sync_paused;	/* pause-sync here */
 	bool peer_paused;	/* pause-sync on the peer */
+
+	const struct resource_observer *observer;	/* or NULL */
+	void *observer_arg;
 
 	struct link *link;
 	struct writepath wp;
@@ -144,8 +153,8 @@ struct resource {
 
 /* Set up metadata, the write path, the receiver and (with a peer) the
  * link. */
-int resource_init(struct resource *res, struct node *owner,
-		  const struct config *cfg, const struct link_config *peer);
+int resource_init(struct resource *res, const struct config *cfg,
+		  const struct link_config *peer);
 void resource_fini(struct resource *res);
 /* Metadata became durable (superblock, activity log, bitmap pages):
  * resume I/O. */
@@ -163,7 +172,10 @@ void resource_retry_reads(struct resource *res);
 /* Every RESOURCE_TICK_MS: resync pacing and retries; progress once a
  * second. */
 void resource_tick(struct resource *res, uint64_t now_ms);
-/* A state change: logged, and told to whoever watches (status events). */
+/* Tell obs about every state change from now on (one observer). */
+void resource_observe(struct resource *res,
+		      const struct resource_observer *obs, void *arg);
+/* A state change: logged, and told to the observer. */
 void resource_event(struct resource *res, const char *what);
 /* Run a configured hook (path "" = none configured: nothing happens).
  * done may be NULL. 0, or -errno when it could not be started. */
