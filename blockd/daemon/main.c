@@ -249,7 +249,9 @@ static int resource_start(struct node *n)
 	}
 	if (ret < 0)
 		return ret;
-	ret = nbd_server_new(&n->nbd, &n->loop, res, self->nbd, n->cfg.read_only);
+	resource_nbd_init(&n->nbd_backend, res, &n->cfg);
+	ret = nbd_server_new(&n->nbd, &n->loop, &res->pool, &resource_nbd_ops,
+			     &n->nbd_backend, self->nbd);
 	if (ret < 0)
 		return ret;
 	ret = control_start(n);

@@ -10,6 +10,7 @@
 #include "blockd/core/config.h"
 #include "blockd/daemon/control.h"
 #include "blockd/daemon/metrics.h"
+#include "blockd/daemon/nbd_backend.h"
 #include "blockd/engine/resource.h"
 #include "nbd/server.h"
 
@@ -18,6 +19,7 @@ struct node {
 	struct loop loop;
 	struct resource res;
 	struct nbd_server *nbd;
+	struct resource_nbd nbd_backend;	/* what nbd serves: res */
 	struct control *ctl;
 	struct metrics *metrics;
 	char control_path[CONFIG_STR];
