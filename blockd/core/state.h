@@ -1,7 +1,9 @@
 /* state.h - the names users know from DRBD: roles, disk states,
  * connection states, replication states.
  *
- * Pure: enums and their names only. The names appear verbatim in
+ * Pure: enums and their names only. Each enum has a *_COUNT, so whoever
+ * lists every value (the metrics' one-hot series) iterates the enum and
+ * asks for the names here instead of copying them. The names appear verbatim in
  * `blockctl status`, `status --json` and `events`, which tests and scripts
  * outside the project parse: never rename one, only add.
  */
@@ -9,6 +11,7 @@
 #define BLOCKD_STATE_H
 
 enum role { ROLE_UNKNOWN, ROLE_PRIMARY, ROLE_SECONDARY };
+#define ROLE_COUNT (ROLE_SECONDARY + 1)
 
 enum disk_state {
 	DS_DISKLESS,

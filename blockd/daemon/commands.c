@@ -1,8 +1,9 @@
 /* commands.c - what each control-socket command does.
  *
- * Owns: the command table and the status document. Each command checks
- * its preconditions and refuses with a one-line reason that blockctl
- * prints verbatim; the state changes themselves belong to the resource.
+ * Owns: the command table (the status document is status.c's). Each
+ * command checks its preconditions and refuses with a one-line reason
+ * that blockctl prints verbatim; the state changes themselves belong to
+ * the resource.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,128 +12,6 @@
 #include "blockd/daemon/node.h"
 #include "blockd/core/state.h"
 #include "common/log.h"
-
-static void add_str(struct json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
-}
-
-static void add_u64(struct json_object *o, const char *k, uint64_t v)
-{
-	json_object_object_add(o, k, json_object_new_uint64(v));
-}
-
-static struct json_object *peer_status_json(struct node *n)
-{
-	struct resource *res = &n->res;
-	struct json_object *p = json_object_new_object();
-	struct json_object *rs = json_object_new_object();
-	const struct config *cfg = &n->cfg;
-
-	add_str(p, "node", cfg->peer >= 0 ? cfg->nodes[cfg->peer].name : NULL);
-	add_str(p, "connection", conn_state_name(res->peer_conn));
-	add_str(p, "role", role_name(res->peer_role));
-	add_str(p, "disk", disk_state_name(res->peer_disk));
-	add_str(p, "replication", repl_state_name(res->repl));
-	add_u64(p, "out_of_sync_bytes", bitmap_dirty_bytes(&res->oos));
-	add_u64(p, "pending_writes", res->wp.pending_writes);
-	json_object_object_add(rs, "done_pct", json_object_new_double(res->rs.done_pct));
-	add_u64(rs, "rate_bytes_s", res->rs.rate_bytes_s);
-	add_u64(rs, "eta_s", res->rs.eta_s);
-	json_object_object_add(p, "resync", rs);
-	{
-		struct json_object *l = json_object_new_object();
-		uint64_t since_flush_ms, oldest_ms;
-		uint64_t sent = res->wp.data_sent_bytes;
-
-		writepath_lag(res, &since_flush_ms, &oldest_ms);
-		add_u64(l, "sent_bytes", sent);
-		add_u64(l, "received_bytes", res->wp.pos_received_bytes);
-		add_u64(l, "written_bytes", res->wp.pos_written_bytes);
-		add_u64(l, "flushed_bytes", res->wp.pos_flushed_bytes);
-		add_u64(l, "receive_lag_bytes", sent > res->wp.pos_received_bytes
-			? sent - res->wp.pos_received_bytes : 0);
-		add_u64(l, "write_lag_bytes", sent > res->wp.pos_written_bytes
-			? sent - res->wp.pos_written_bytes : 0);
-		add_u64(l, "flush_lag_bytes", sent > res->wp.pos_flushed_bytes
-			? sent - res->wp.pos_flushed_bytes : 0);
-		json_object_object_add(l, "write_lag_s",
-				       json_object_new_double(oldest_ms / 1000.0));
-		json_object_object_add(l, "flush_lag_s", json_object_new_double(
-			sent > res->wp.pos_flushed_bytes ? since_flush_ms / 1000.0 : 0));
-		json_object_object_add(p, "lag", l);
-	}
-	{
-		struct json_object *v = json_object_new_object();
-
-		json_object_object_add(v, "done_pct",
-				       json_object_new_double(res->vf.done_pct));
-		add_u64(v, "out_of_sync_blocks", res->vf.mismatch);
-		json_object_object_add(p, "verify", v);
-	}
-	add_u64(p, "data_sent_bytes", res->wp.data_sent_bytes);
-	add_u64(p, "data_received_bytes", res->rx.data_received_bytes);
-	add_u64(p, "resync_sent_bytes", res->rs.sent_bytes);
-	add_u64(p, "resync_received_bytes", res->rs.received_bytes);
-	add_u64(p, "resync_same_bytes", res->rs.same_bytes);
-	add_u64(p, "resync_zero_bytes", res->rs.zero_bytes);
-	return p;
-}
-
-struct json_object *node_status_json(struct node *n)
-{
-	struct resource *res = &n->res;
-	struct json_object *o = json_object_new_object();
-	char proto[2] = { res->protocol, 0 };
-
-	add_str(o, "resource", n->cfg.name);
-	add_str(o, "node", n->cfg.nodes[n->cfg.self].name);
-	add_str(o, "role", role_name(res->role));
-	add_str(o, "disk", disk_state_name(res->disk_state));
-	add_str(o, "protocol", proto);
-	add_u64(o, "size_bytes", res->disk.size_bytes);
-	json_object_object_add(o, "io_frozen", json_object_new_boolean(res->fence.io_frozen));
-	add_str(o, "io_frozen_reason", res->fence.io_frozen ? res->fence.frozen_reason : NULL);
-	json_object_object_add(o, "peer_outdated", json_object_new_boolean(
-		(res->meta.sb.flags & MDF_PEER_OUTDATED) != 0));
-	add_str(o, "fencing", config_fencing_name(n->cfg.fencing));
-	add_u64(o, "nbd_connections", n->nbd ? nbd_server_connections(n->nbd) : 0);
-	add_u64(o, "instance", res->instance);
-	if (res->meta.enabled) {
-		struct json_object *u = json_object_new_array();
-		char hex[20];
-
-		for (int i = 0; i < UUID_N; i++) {
-			snprintf(hex, sizeof(hex), "%016llx",
-				 (unsigned long long)res->meta.sb.uuid[i]);
-			json_object_array_add(u, json_object_new_string(hex));
-		}
-		json_object_object_add(o, "uuids", u);
-	}
-	add_u64(o, "io_errors", res->io_errors);
-	add_str(o, "disk_error", res->detach.disk_error ? strerror(-res->detach.disk_error) : NULL);
-	add_u64(o, "read_bytes", res->read_bytes);
-	add_u64(o, "written_bytes", res->written_bytes);
-	json_object_object_add(o, "peer", peer_status_json(n));
-	return o;
-}
-
-static void node_event(void *arg, struct resource *res, const char *what)
-{
-	struct node *n = arg;
-	struct json_object *ev;
-
-	if (!n->ctl)
-		return;
-	ev = node_status_json(n);
-	json_object_object_add(ev, "event", json_object_new_string(what));
-	control_emit(n->ctl, ev);
-	json_object_put(ev);
-}
-
-const struct resource_observer node_observer = {
-	.event = node_event,
-};
 
 static int cmd_status(struct node *n, struct json_object *req,
 		      struct json_object **result, char *err, size_t errlen)

@@ -208,7 +208,7 @@ static int resource_start(struct node *n)
 	res->node = self->name;
 	res->loop = &n->loop;
 	res->protocol = n->cfg.protocol;
-	resource_observe(res, &node_observer, n);
+	resource_observe(res, &status_observer, n);
 	if (!self->disk[0]) {
 		log_err("node %s has no disk: set 'disk' or --disk", self->name);
 		return -EINVAL;

@@ -95,15 +95,37 @@ static void counter(struct buf *b, const char *lbl, const char *name,
 	bprintf(b, "%s{%s} %llu\n", name, lbl, (unsigned long long)v);
 }
 
-/* One-hot state: a series per possible value, 1 for the current one. */
+/* One-hot state: a series per value of an enum (0 .. count - 1, but
+ * skip), named by state.c, 1 for the current one. */
 static void state_set(struct buf *b, const char *lbl, const char *name,
-		      const char *help, const char *const *names, int n,
-		      const char *cur)
+		      const char *help, const char *(*value_name)(int v),
+		      int count, int skip, int cur)
 {
 	metric_head(b, name, "gauge", help);
-	for (int i = 0; i < n; i++)
-		bprintf(b, "%s{%s,state=\"%s\"} %d\n", name, lbl, names[i],
-			!strcmp(names[i], cur));
+	for (int i = 0; i < count; i++)
+		if (i != skip)
+			bprintf(b, "%s{%s,state=\"%s\"} %d\n", name, lbl,
+				value_name(i), i == cur);
+}
+
+static const char *role_value(int v)
+{
+	return role_name((enum role)v);
+}
+
+static const char *disk_value(int v)
+{
+	return disk_state_name((enum disk_state)v);
+}
+
+static const char *conn_value(int v)
+{
+	return conn_state_name((enum conn_state)v);
+}
+
+static const char *repl_value(int v)
+{
+	return repl_state_name((enum repl_state)v);
 }
 
 static const char *const nbd_cmd_names[NBD_STATS_CMDS] = {
@@ -158,100 +180,110 @@ static void render_nbd(struct buf *b, const char *lbl,
 	}
 }
 
-char *metrics_render(struct node *n, size_t *len)
+static void render_states(struct buf *b, const char *lbl,
+			  const struct status *st)
 {
-	static const char *const roles[] = { "Primary", "Secondary", "Unknown" };
-	const char *disks[DISK_STATE_COUNT], *conns[CONN_STATE_COUNT];
-	const char *repls[REPL_STATE_COUNT];
-	struct resource *res = &n->res;
-	struct buf b = { 0 };
-	char lbl[200];
-	uint64_t since_flush_ms = 0, oldest_ms = 0;
-	uint64_t sent = res->wp.data_sent_bytes;
+	/* A node's own role is never Unknown; its peer's may be. */
+	state_set(b, lbl, "blockd_role", "This node's role", role_value,
+		  ROLE_COUNT, ROLE_UNKNOWN, st->role);
+	state_set(b, lbl, "blockd_disk_state", "This node's disk state",
+		  disk_value, DISK_STATE_COUNT, -1, st->disk);
+	state_set(b, lbl, "blockd_peer_role", "The peer's role", role_value,
+		  ROLE_COUNT, -1, st->peer_role);
+	state_set(b, lbl, "blockd_peer_disk_state", "The peer's disk state",
+		  disk_value, DISK_STATE_COUNT, -1, st->peer_disk);
+	state_set(b, lbl, "blockd_connection_state", "The peer link",
+		  conn_value, CONN_STATE_COUNT, -1, st->connection);
+	state_set(b, lbl, "blockd_replication_state", "Replication state",
+		  repl_value, REPL_STATE_COUNT, -1, st->replication);
+}
 
-	/* Every state by the names status shows, in enum order. */
-	for (int i = 0; i < DISK_STATE_COUNT; i++)
-		disks[i] = disk_state_name((enum disk_state)i);
-	for (int i = 0; i < CONN_STATE_COUNT; i++)
-		conns[i] = conn_state_name((enum conn_state)i);
-	for (int i = 0; i < REPL_STATE_COUNT; i++)
-		repls[i] = repl_state_name((enum repl_state)i);
-	snprintf(lbl, sizeof(lbl), "resource=\"%s\",node=\"%s\"", n->cfg.name,
-		 n->cfg.nodes[n->cfg.self].name);
-	state_set(&b, lbl, "blockd_role", "This node's role", roles, 2,
-		  role_name(res->role));
-	state_set(&b, lbl, "blockd_disk_state", "This node's disk state", disks,
-		  DISK_STATE_COUNT,
-		  disk_state_name(res->disk_state));
-	state_set(&b, lbl, "blockd_peer_role", "The peer's role", roles, 3,
-		  role_name(res->peer_role));
-	state_set(&b, lbl, "blockd_peer_disk_state", "The peer's disk state",
-		  disks, DISK_STATE_COUNT, disk_state_name(res->peer_disk));
-	state_set(&b, lbl, "blockd_connection_state", "The peer link", conns,
-		  CONN_STATE_COUNT,
-		  conn_state_name(res->peer_conn));
-	state_set(&b, lbl, "blockd_replication_state", "Replication state",
-		  repls, REPL_STATE_COUNT, repl_state_name(res->repl));
+static void render_replication(struct buf *b, const char *lbl,
+			       const struct status *st)
+{
+	gauge(b, lbl, "blockd_out_of_sync_bytes", "Bytes marked out of sync",
+	      (double)st->out_of_sync_bytes);
+	gauge(b, lbl, "blockd_pending_writes",
+	      "Writes sent to the peer, not yet written",
+	      (double)st->pending_writes);
+	counter(b, lbl, "blockd_replication_sent_bytes_total",
+		"Write payload handed to the peer socket", st->lag.sent_bytes);
+	counter(b, lbl, "blockd_replication_received_bytes_total",
+		"Write payload the peer acknowledged receiving",
+		st->lag.received_bytes);
+	counter(b, lbl, "blockd_replication_written_bytes_total",
+		"Write payload the peer acknowledged writing",
+		st->lag.written_bytes);
+	counter(b, lbl, "blockd_replication_flushed_bytes_total",
+		"Write payload the peer had written at its last flush",
+		st->lag.flushed_bytes);
+	gauge(b, lbl, "blockd_replication_write_lag_bytes",
+	      "Sent to the peer and not yet written there",
+	      (double)st->lag.write_lag_bytes);
+	gauge(b, lbl, "blockd_replication_write_lag_seconds",
+	      "Age of the oldest write the peer has not acknowledged",
+	      st->lag.write_lag_s);
+	gauge(b, lbl, "blockd_replication_flush_lag_bytes",
+	      "Sent to the peer and not yet flushed there",
+	      (double)st->lag.flush_lag_bytes);
+	counter(b, lbl, "blockd_replication_data_received_bytes_total",
+		"Write payload received from the peer (as Secondary)",
+		st->data_received_bytes);
+}
+
+static void render_resync(struct buf *b, const char *lbl,
+			  const struct status *st)
+{
+	counter(b, lbl, "blockd_resync_sent_bytes_total",
+		"Resync block data sent", st->resync_sent_bytes);
+	counter(b, lbl, "blockd_resync_received_bytes_total",
+		"Resync block data received", st->resync_received_bytes);
+	counter(b, lbl, "blockd_resync_same_bytes_total",
+		"Resync ranges found identical by checksum",
+		st->resync_same_bytes);
+	gauge(b, lbl, "blockd_resync_done_ratio", "Progress of the running resync",
+	      st->resync_done_pct / 100.0);
+	gauge(b, lbl, "blockd_resync_rate_bytes_per_second", "Resync rate",
+	      (double)st->resync_rate_bytes_s);
+	gauge(b, lbl, "blockd_verify_done_ratio", "Progress of the last verify",
+	      st->verify_done_pct / 100.0);
+	gauge(b, lbl, "blockd_verify_out_of_sync_blocks",
+	      "4 KiB blocks the last verify found different",
+	      (double)st->verify_out_of_sync_blocks);
+	metric_head(b, "blockd_fence_events_total", "counter",
+		    "fence-peer runs by outcome");
+	bprintf(b, "blockd_fence_events_total{%s,outcome=\"started\"} %llu\n",
+		lbl, (unsigned long long)st->fence_runs);
+	bprintf(b, "blockd_fence_events_total{%s,outcome=\"fenced\"} %llu\n",
+		lbl, (unsigned long long)st->fence_ok);
+	bprintf(b, "blockd_fence_events_total{%s,outcome=\"failed\"} %llu\n",
+		lbl, (unsigned long long)st->fence_failed);
+}
+
+char *metrics_render(const struct node *n, size_t *len)
+{
+	struct buf b = { 0 };
+	struct status st;
+	char lbl[200];
+
+	status_fill(&st, n);
+	snprintf(lbl, sizeof(lbl), "resource=\"%s\",node=\"%s\"", st.resource,
+		 st.node);
+	render_states(&b, lbl, &st);
 	gauge(&b, lbl, "blockd_io_frozen", "1 while fencing holds writes",
-	      res->fence.io_frozen);
-	gauge(&b, lbl, "blockd_size_bytes", "Exported size", (double)res->disk.size_bytes);
+	      st.io_frozen);
+	gauge(&b, lbl, "blockd_size_bytes", "Exported size", (double)st.size_bytes);
 	gauge(&b, lbl, "blockd_nbd_connections", "NBD clients connected",
-	      n->nbd ? nbd_server_connections(n->nbd) : 0);
+	      st.nbd_connections);
 	counter(&b, lbl, "blockd_disk_read_bytes_total", "Bytes read from the disk",
-		res->read_bytes);
+		st.read_bytes);
 	counter(&b, lbl, "blockd_disk_written_bytes_total",
 		"Bytes written to the disk (application and peer writes)",
-		res->written_bytes);
-	if (n->nbd)
-		render_nbd(&b, lbl, nbd_server_stats(n->nbd));
-	gauge(&b, lbl, "blockd_out_of_sync_bytes", "Bytes marked out of sync",
-	      (double)bitmap_dirty_bytes(&res->oos));
-	gauge(&b, lbl, "blockd_pending_writes", "Writes sent to the peer, not yet written",
-	      (double)res->wp.pending_writes);
-	counter(&b, lbl, "blockd_replication_sent_bytes_total",
-		"Write payload handed to the peer socket", sent);
-	counter(&b, lbl, "blockd_replication_received_bytes_total",
-		"Write payload the peer acknowledged receiving", res->wp.pos_received_bytes);
-	counter(&b, lbl, "blockd_replication_written_bytes_total",
-		"Write payload the peer acknowledged writing", res->wp.pos_written_bytes);
-	counter(&b, lbl, "blockd_replication_flushed_bytes_total",
-		"Write payload the peer had written at its last flush",
-		res->wp.pos_flushed_bytes);
-	writepath_lag(res, &since_flush_ms, &oldest_ms);
-	gauge(&b, lbl, "blockd_replication_write_lag_bytes",
-	      "Sent to the peer and not yet written there",
-	      (double)(sent > res->wp.pos_written_bytes ? sent - res->wp.pos_written_bytes : 0));
-	gauge(&b, lbl, "blockd_replication_write_lag_seconds",
-	      "Age of the oldest write the peer has not acknowledged",
-	      oldest_ms / 1000.0);
-	gauge(&b, lbl, "blockd_replication_flush_lag_bytes",
-	      "Sent to the peer and not yet flushed there",
-	      (double)(sent > res->wp.pos_flushed_bytes ? sent - res->wp.pos_flushed_bytes : 0));
-	counter(&b, lbl, "blockd_replication_data_received_bytes_total",
-		"Write payload received from the peer (as Secondary)",
-		res->rx.data_received_bytes);
-	counter(&b, lbl, "blockd_resync_sent_bytes_total", "Resync block data sent",
-		res->rs.sent_bytes);
-	counter(&b, lbl, "blockd_resync_received_bytes_total",
-		"Resync block data received", res->rs.received_bytes);
-	counter(&b, lbl, "blockd_resync_same_bytes_total",
-		"Resync ranges found identical by checksum", res->rs.same_bytes);
-	gauge(&b, lbl, "blockd_resync_done_ratio", "Progress of the running resync",
-	      res->rs.done_pct / 100.0);
-	gauge(&b, lbl, "blockd_resync_rate_bytes_per_second", "Resync rate",
-	      (double)res->rs.rate_bytes_s);
-	gauge(&b, lbl, "blockd_verify_done_ratio", "Progress of the last verify",
-	      res->vf.done_pct / 100.0);
-	gauge(&b, lbl, "blockd_verify_out_of_sync_blocks",
-	      "4 KiB blocks the last verify found different", (double)res->vf.mismatch);
-	metric_head(&b, "blockd_fence_events_total", "counter",
-		    "fence-peer runs by outcome");
-	bprintf(&b, "blockd_fence_events_total{%s,outcome=\"started\"} %llu\n", lbl,
-		(unsigned long long)res->fence.runs);
-	bprintf(&b, "blockd_fence_events_total{%s,outcome=\"fenced\"} %llu\n", lbl,
-		(unsigned long long)res->fence.ok);
-	bprintf(&b, "blockd_fence_events_total{%s,outcome=\"failed\"} %llu\n", lbl,
-		(unsigned long long)res->fence.failed);
+		st.written_bytes);
+	if (st.nbd)
+		render_nbd(&b, lbl, st.nbd);
+	render_replication(&b, lbl, &st);
+	render_resync(&b, lbl, &st);
 	*len = b.len;
 	return b.p;
 }

@@ -18,7 +18,8 @@ int metrics_new(struct metrics **out, struct loop *l, struct node *n,
 void metrics_shutdown(struct metrics *m);
 void metrics_free(struct metrics *m);
 
-/* The exposition text for n (malloc'd, NUL-terminated). */
-char *metrics_render(struct node *n, size_t *len);
+/* The exposition text for n (malloc'd, NUL-terminated), rendered from
+ * the same snapshot as `status --json` (status.h). */
+char *metrics_render(const struct node *n, size_t *len);
 
 #endif

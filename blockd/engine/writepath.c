@@ -648,24 +648,19 @@ void writepath_release_held(struct resource *res)
 	}
 }
 
-/* Replication lag as status shows it: bytes sent and not yet written (or
- * flushed) by the peer, and the age of the oldest write it has not
- * acknowledged. */
-void writepath_lag(const struct resource *res, uint64_t *write_lag_s_ms,
-		   uint64_t *oldest_unacked_ms)
+/* The age of the oldest write the peer has not acknowledged is the
+ * replication lag status shows (blockd/daemon/status.c). */
+bool writepath_oldest_unacked(const struct resource *res, uint64_t *sent_ms)
 {
-	uint64_t now = clock_coarse_ms(), oldest = now;
-
 	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
 		const struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
 
 		if (e->seq == seq) {
-			oldest = e->sent_ms;
-			break;
+			*sent_ms = e->sent_ms;
+			return true;
 		}
 	}
-	*oldest_unacked_ms = now - oldest;
-	*write_lag_s_ms = res->wp.pos_flushed_ms ? now - res->wp.pos_flushed_ms : 0;
+	return false;
 }
 
 /* Shutting down while fencing holds writes: none of them may be

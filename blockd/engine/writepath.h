@@ -62,8 +62,9 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 void writepath_retry_waiting(struct resource *res);
 void writepath_release_held(struct resource *res);
 void writepath_fail_held(struct resource *res, int err);
-void writepath_lag(const struct resource *res, uint64_t *since_flush_ms,
-		   uint64_t *oldest_unacked_ms);
+/* When the oldest write the peer has not acknowledged was sent
+ * (clock_coarse_ms): false when every write is acknowledged. */
+bool writepath_oldest_unacked(const struct resource *res, uint64_t *sent_ms);
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 			       uint64_t len);
 /* A Primary whose data is on its UpToDate peer only (no usable disk, or
