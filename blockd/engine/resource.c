@@ -207,12 +207,10 @@ void resource_submit(struct resource *res, struct blk_req *r)
 
 void resource_tick(struct resource *res, uint64_t now_ms)
 {
-	static uint64_t last_status_ms;
-
 	resync_rate_tick(res, RESOURCE_TICK_MS);
 	meta_bitmap_save(&res->meta);
-	if (now_ms - last_status_ms >= 1000) {
-		last_status_ms = now_ms;
+	if (now_ms - res->status_tick_ms >= 1000) {
+		res->status_tick_ms = now_ms;
 		resync_update_status(res, now_ms);
 		resync_target_tick(res);
 		res->wp.app_busy = res->wp.active != NULL;

@@ -143,6 +143,7 @@ struct resource {
 	struct blk_req *reads_waiting;
 	/* Hooks running now (fire and forget, or fence-peer). */
 	struct hook_run hooks[4];
+	uint64_t status_tick_ms;	/* resource_tick's last once-a-second round */
 	/* Local disk errors, and when the local-io-error hook last ran. */
 	uint64_t io_errors;
 	uint64_t last_io_error_hook_s;
