@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/log.h"
 #include "common/container_of.h"
+#include "common/log.h"
 
 extern char **environ;
 

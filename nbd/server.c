@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
 #include "common/listen.h"
+#include "common/log.h"
 #include "nbd/server.h"
 #include "nbd/server_priv.h"
 

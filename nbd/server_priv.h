@@ -10,11 +10,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/container_of.h"
 #include "common/loop.h"
 #include "nbd/codec.h"
 #include "nbd/handshake.h"
 #include "nbd/server.h"
-#include "common/container_of.h"
 
 #define NBD_LISTENERS_MAX 8
 #define NBD_CONNS_MAX 256

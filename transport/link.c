@@ -24,12 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/crc32c.h"
-#include "common/log.h"
 #include "common/endian.h"
+#include "common/log.h"
 
 static void sock_process(struct lsock *s);
 static void sock_kick_tx(struct lsock *s);

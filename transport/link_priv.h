@@ -9,11 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "common/clock.h"
-#include "transport/link.h"
 #include "common/container_of.h"
+#include "transport/link.h"
 
 #define LINK_SOCKS_MAX 4
 #define LINK_RX_BYTES (256U * 1024)

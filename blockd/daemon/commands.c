@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blockd/daemon/node.h"
 #include "blockd/core/state.h"
+#include "blockd/daemon/node.h"
 #include "common/log.h"
 
 static int cmd_status(struct node *n, struct json_object *req,

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "blockd/daemon/node.h"
-#include "common/log.h"
-#include "common/listen.h"
 #include "common/container_of.h"
+#include "common/listen.h"
+#include "common/log.h"
 
 #define CTL_RX_MAX 4096		/* one request line */
 #define CTL_TX_MAX (1U << 20)	/* queued events before a client is dropped */

@@ -14,15 +14,14 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
 
 #include "blockd/daemon/node.h"
 #include "common/clock.h"
-#include "common/log.h"
 #include "common/container_of.h"
+#include "common/log.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "blockd/daemon/node.h"
-#include "common/log.h"
-#include "common/listen.h"
-#include "nbd/proto.h"
 #include "common/container_of.h"
+#include "common/listen.h"
+#include "common/log.h"
+#include "nbd/proto.h"
 
 #define METRICS_REQ_MAX 4096
 #define METRICS_CLIENTS_MAX 256

@@ -26,12 +26,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/core/uuid.h"
 #include "blockd/engine/peer.h"
 #include "blockd/engine/resource.h"
-#include "blockd/core/uuid.h"
-#include "common/log.h"
-#include "common/container_of.h"
 #include "common/clock.h"
+#include "common/container_of.h"
+#include "common/log.h"
 
 static void state_sent(struct link_tx *tx, int err)
 {

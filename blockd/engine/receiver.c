@@ -42,10 +42,10 @@
 
 #include "blockd/engine/receiver.h"
 #include "blockd/engine/resource.h"
-#include "common/crc32c.h"
-#include "common/log.h"
-#include "common/endian.h"
 #include "common/container_of.h"
+#include "common/crc32c.h"
+#include "common/endian.h"
+#include "common/log.h"
 
 static void receiver_process(struct resource *res);
 

@@ -18,8 +18,8 @@
 
 #include "blockd/engine/remote.h"
 #include "blockd/engine/resource.h"
-#include "common/log.h"
 #include "common/container_of.h"
+#include "common/log.h"
 
 int remote_init(struct resource *res)
 {

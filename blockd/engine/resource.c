@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "common/log.h"
-#include "common/container_of.h"
 #include "common/clock.h"
+#include "common/container_of.h"
+#include "common/log.h"
 
 /* The disk state the metadata proves at start-up, before the peer is
  * reached. A clean image is Consistent: it cannot know whether its peer

@@ -40,15 +40,14 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
-#include "blockd/engine/resync.h"
 #include "blockd/engine/resource.h"
+#include "blockd/engine/resync.h"
 #include "common/clock.h"
-#include "common/crc32c.h"
-#include "common/log.h"
-#include "common/endian.h"
 #include "common/container_of.h"
+#include "common/crc32c.h"
+#include "common/endian.h"
+#include "common/log.h"
 
 #define B BITMAP_BLOCK_BYTES
 

@@ -17,14 +17,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "blockd/engine/verify.h"
 #include "blockd/engine/resource.h"
-#include "common/crc32c.h"
-#include "common/log.h"
-#include "common/endian.h"
+#include "blockd/engine/verify.h"
 #include "common/container_of.h"
+#include "common/crc32c.h"
+#include "common/endian.h"
+#include "common/log.h"
 
 #define VERIFY_CHUNK_BYTES (FRAME_VERIFY_BLOCKS * BITMAP_BLOCK_BYTES)
 

@@ -23,13 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
-#include "blockd/engine/writepath.h"
 #include "blockd/engine/resource.h"
+#include "blockd/engine/writepath.h"
 #include "common/clock.h"
-#include "common/log.h"
 #include "common/container_of.h"
+#include "common/log.h"
 
 int writepath_init(struct resource *res)
 {

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "common/bufpool.h"
-#include "common/log.h"
 #include "common/container_of.h"
+#include "common/log.h"
 
 /* Largest write issued per SQE by the zero-writing fallback. */
 #define DISK_ZERO_CHUNK (1U << 20)

@@ -10,14 +10,13 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "blockd/store/metafile.h"
+#include "common/clock.h"
+#include "common/container_of.h"
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "common/container_of.h"
-#include "common/clock.h"
 
 /* Per-page flags (m->bm_flags). */
 #define META_BM_WRITING	(1U << 0)	/* a write of the page is in flight */
