@@ -16,10 +16,11 @@
  * Called from peer.c: the sync decision and invalidate start it, the
  * frames and the link's up and down arrive there.
  */
+#include "blockd/engine/bmx.h"
+
 #include <stddef.h>
 #include <string.h>
 
-#include "blockd/engine/bmx.h"
 #include "blockd/engine/resource.h"
 #include "common/container_of.h"
 #include "common/log.h"

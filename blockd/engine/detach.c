@@ -22,11 +22,12 @@
  * Called from the disk's and the metadata's failure callbacks, and from
  * the detach and attach commands.
  */
+#include "blockd/engine/detach.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "blockd/engine/detach.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 

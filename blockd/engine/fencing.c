@@ -19,11 +19,12 @@
  * the source (or found both equal); a split brain keeps I/O frozen. The unfence-peer hook runs
  * once the peer is UpToDate again after having been fenced.
  */
+#include "blockd/engine/fencing.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "blockd/engine/fencing.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 

@@ -22,12 +22,13 @@
  * source's bitmap UUID into history and gives the target the source's
  * current UUID.
  */
+#include "blockd/engine/peer.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "blockd/core/uuid.h"
-#include "blockd/engine/peer.h"
 #include "blockd/engine/resource.h"
 #include "common/clock.h"
 #include "common/container_of.h"

@@ -34,13 +34,14 @@
  * waits while a resync chunk over it is being read (resync.c), so the
  * read sees it whole or not at all.
  */
+#include "blockd/engine/receiver.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "blockd/engine/receiver.h"
 #include "blockd/engine/resource.h"
 #include "common/container_of.h"
 #include "common/crc32c.h"

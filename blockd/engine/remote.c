@@ -12,11 +12,12 @@
  *
  * Called from resource.c (submitting reads), peer.c (replies, peer lost).
  */
+#include "blockd/engine/remote.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "blockd/engine/remote.h"
 #include "blockd/engine/resource.h"
 #include "common/container_of.h"
 #include "common/log.h"

@@ -38,11 +38,12 @@
  * target), also while the resync is paused, and the target asks again
  * every second for what its I/O still waits on, so none waits forever.
  */
+#include "blockd/engine/resync.h"
+
 #include <errno.h>
 #include <string.h>
 
 #include "blockd/engine/resource.h"
-#include "blockd/engine/resync.h"
 #include "common/clock.h"
 #include "common/container_of.h"
 #include "common/crc32c.h"

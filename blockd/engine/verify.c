@@ -14,12 +14,13 @@
  * verify reads in stream order, so both sides compare the same moment.
  * Chunks share the resync's request slots and pacing.
  */
+#include "blockd/engine/verify.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "blockd/engine/resource.h"
-#include "blockd/engine/verify.h"
 #include "common/container_of.h"
 #include "common/crc32c.h"
 #include "common/endian.h"

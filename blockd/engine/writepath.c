@@ -19,12 +19,13 @@
  *   WRITE_ACK; if the peer is lost first, its range is marked out of sync.
  * - Requests complete from callbacks only, never inside submit.
  */
+#include "blockd/engine/writepath.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blockd/engine/resource.h"
-#include "blockd/engine/writepath.h"
 #include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
