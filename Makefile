@@ -37,7 +37,7 @@ check: deps
 
 # The include rule alone (also the first step of check): seconds, no build.
 layers:
-	python3 tests/layers.py
+	python3 tests/layers.py --self-test && python3 tests/layers.py
 
 demo: deps all
 	tests/demo.sh

@@ -75,6 +75,7 @@ setup() { # builddir, meson args...
 	ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
+step "layers check finds planted problems" python3 tests/layers.py --self-test
 step "layers (includes point down, no cycles)" python3 tests/layers.py
 step "build ($BUILD)" setup "$BUILD"
 suite_tests "$BUILD" unit

@@ -15,12 +15,17 @@ Fails, naming file and line, on an include that points up a layer or
 sideways, one that does not name its layer ("nbd/server.h", not
 "server.h"), one that names no file of the tree, and on any include cycle
 between headers. Run from anywhere: python3 tests/layers.py [ROOT]
+
+python3 tests/layers.py --self-test builds a small tree with one problem
+of each kind (and a clean one) and checks that each is found, so the
+check cannot quietly pass everything.
 """
 
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 # Folder prefix -> (layer name, rank). Longest prefix wins.
 LAYERS = {
@@ -147,9 +152,8 @@ def find_cycles(edges):
     return cycles
 
 
-def main():
-    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
-                           os.path.join(os.path.dirname(__file__), ".."))
+def check_tree(root):
+    """(problems, files, header includes) of the tree at root."""
     errors, edges = [], {}
     files = source_files(root)
     for src in files:
@@ -157,10 +161,74 @@ def main():
     for cycle in find_cycles(edges):
         path = " -> ".join(f"{h}:{ln}" for h, ln in cycle) + f" -> {cycle[0][0]}"
         errors.append(f"{cycle[0][0]}:{cycle[0][1]}: include cycle: {path}")
+    return errors, len(files), sum(len(v) for v in edges.values())
+
+
+# A tree with one problem of each kind; each expected line must be found
+# (as a substring) and nothing else.
+SELF_TEST_TREE = {
+    "common/ok.h": "",
+    "nbd/ok.c": '#include "nbd/ok.h"\n#include "common/ok.h"\n',
+    "nbd/ok.h": "",
+    "nbd/side.c": '#include "transport/t.h"\n',
+    "nbd/bare.c": '#include "ok.h"\n',
+    "nbd/priv_priv.h": "",
+    "transport/t.h": "",
+    "fence/f.c": '#include "nbd/priv_priv.h"\n',
+    "blockd/engine/e.h": '#include "blockd/daemon/d.h"\n',
+    "blockd/daemon/d.h": '#include "blockd/engine/e.h"\n',
+    "blockd/core/p.h": '#include "blockd/core/q.h"\n',
+    "blockd/core/q.h": '\n#include "blockd/core/p.h"\n',
+    "blockd/tools/tool.c": '#include "blockd/store/s.h"\n'
+                           '#include "blockd/engine/e.h"\n#include "missing.h"\n',
+    "blockd/store/s.h": '#include "blockd/core/p.h"\n',
+    "tests/unit/t.c": '#include "blockd/daemon/d.h"\n',
+    "misc/lost.c": "",
+}
+SELF_TEST_EXPECT = [
+    "nbd/side.c:1: nbd includes transport/t.h (transport): points sideways",
+    'nbd/bare.c:1: #include "ok.h" does not name its layer',
+    "fence/f.c:1: fence includes nbd/priv_priv.h (nbd): points sideways",
+    "fence/f.c:1: nbd/priv_priv.h is private to nbd/",
+    "blockd/engine/e.h:1: blockd/engine includes blockd/daemon/d.h "
+    "(blockd/daemon): points up",
+    "blockd/tools/tool.c:2: blockd/tools includes blockd/engine/e.h "
+    "(blockd/engine): points sideways",
+    'blockd/tools/tool.c:3: #include "missing.h" names no file',
+    "misc/lost.c:1: not in any layer",
+    "blockd/core/p.h:1: include cycle: blockd/core/p.h:1 -> blockd/core/q.h:2",
+    "blockd/daemon/d.h:1: include cycle: blockd/daemon/d.h:1 -> "
+    "blockd/engine/e.h:1",
+]
+
+
+def self_test():
+    with tempfile.TemporaryDirectory() as root:
+        for path, text in SELF_TEST_TREE.items():
+            os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
+            with open(os.path.join(root, path), "w") as f:
+                f.write(text)
+        errors, _, _ = check_tree(root)
+    missing = [e for e in SELF_TEST_EXPECT if not any(e in x for x in errors)]
+    extra = [x for x in errors if not any(e in x for e in SELF_TEST_EXPECT)]
+    for e in missing:
+        print(f"self-test: not found: {e}")
+    for x in extra:
+        print(f"self-test: unexpected: {x}")
+    print(f"layers self-test: {len(SELF_TEST_EXPECT)} planted problems, "
+          f"{len(missing)} missed, {len(extra)} unexpected")
+    return 1 if missing or extra else 0
+
+
+def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
+    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                           os.path.join(os.path.dirname(__file__), ".."))
+    errors, nfiles, nincludes = check_tree(root)
     for e in errors:
         print(e)
-    print(f"layers: {len(files)} files, "
-          f"{sum(len(v) for v in edges.values())} header includes, "
+    print(f"layers: {nfiles} files, {nincludes} header includes, "
           f"{len(errors)} problem{'s' if len(errors) != 1 else ''}")
     return 1 if errors else 0
 
