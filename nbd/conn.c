@@ -162,10 +162,11 @@ void nbd_io_done(struct nbd_io *io, int err)
 void nbd_io_extent(struct nbd_io *io, uint64_t len, bool hole)
 {
 	struct nbd_req *r = container_of(io, struct nbd_req, io);
-	uint8_t *d = r->extra + 4 + 8 * r->extents;
+	uint8_t *d;
 
 	if (r->extents >= io->extents_max)
 		return;
+	d = r->extra + 4 + 8 * r->extents;
 	/* Descriptor lengths are 32-bit: clamp to a block multiple. */
 	if (len > UINT32_MAX)
 		len = UINT32_MAX & ~4095U;
