@@ -76,7 +76,8 @@ struct nbd_req *req_get(struct nbd_conn *c)
 		return NULL;
 	srv->free_reqs = r->next;
 	memset(r, 0, offsetof(struct nbd_req, hdr));
-	r->io.priv = srv->priv + (size_t)(r - srv->reqs) * srv->priv_stride;
+	r->io.priv = srv->priv ? srv->priv + (size_t)(r - srv->reqs) *
+					  srv->priv_stride : NULL;
 	r->conn = c;
 	c->inflight++;
 	return r;
