@@ -243,6 +243,8 @@ net_start() {
 #   NAME.rc       exit code (default 0)
 #   NAME.sleep    seconds to sleep before exiting (default 0)
 #   NAME.stonith  a PID to SIGKILL before exiting (the STONITH action)
+#   NAME.wait     a path: exit only once it exists (after the sleep), so
+#                 a test decides when a hook answers (net_hook_release)
 # A NODE.NAME.* file (e.g. alice.fence-peer.rc) wins over NAME.*, and a
 # file for the Nth call of NAME on that node (NODE.NAME.N.*, then
 # NAME.N.*: net_hook_set_call) wins over both; the start line records the
@@ -271,7 +273,7 @@ printf 'start %s argc=%s node=%s peer=%s peer_address=%s role=%s resource=%s t=%
 	"\${BLOCKD_RESOURCE-UNSET}" "\$(date +%s.%N)" "\$call" >>"\$d/calls.log"
 # Per-call settings are copied now, so a later net_hook_set_call for the
 # next call cannot change this one.
-for k in rc sleep stonith; do
+for k in rc sleep stonith wait; do
 	for f in "\$d/\$node.\$name.\$call.\$k" "\$d/\$name.\$call.\$k"; do
 		[ -f "\$f" ] && { cp "\$f" "\$d/.call.\$\$.\$k"; break; }
 	done
@@ -292,6 +294,10 @@ if [ "\$s" != 0 ]; then
 	echo \$! >>"\$d/pids"
 	wait \$!
 fi
+w=\$(pick wait '')
+if [ -n "\$w" ]; then
+	while [ ! -e "\$w" ]; do sleep 0.05; done
+fi
 v=\$(pick stonith '')
 [ -n "\$v" ] && kill -KILL "\$v"
 rc=\$(pick rc 0)
@@ -302,6 +308,10 @@ exit "\$rc"
 EOF
 	chmod +x "$NET_HOOK"
 }
+
+# net_hook_release NAME: create the file a hook set to wait for NAME
+# (net_hook_set[_call] ... wait $NET_HOOK_DIR/NAME) is waiting for.
+net_hook_release() { : >"$NET_HOOK_DIR/$1"; }
 
 # net_hook_reap: end hook processes (and their sleeps) still running.
 net_hook_reap() {
