@@ -257,7 +257,9 @@ def decode(data, b, initial):
     if data == sec * (BLK // SECTOR):
         m = HDR.match(sec)
         if not m:
-            return [INITIAL] if data == initial else "garbage"
+            if data == initial:
+                return [INITIAL]
+            return "zeros" if data == bytes(BLK) else "other data (not a logged write)"
         if int(m.group(3)) != b:
             return f"block {m.group(3).decode()}'s data (misplaced)"
         return [(int(m.group(1)), int(m.group(2)))]
@@ -309,8 +311,9 @@ def cmd_check(a):
         chain = chains.get(b) or [floor.get(b, INITIAL)]
         got = decode(data, b, initial)
         if isinstance(got, str):
-            bad.append(f"block {b}: holds {got}, expected one of its chain "
-                       f"({vname(chain[0])} .. {vname(chain[-1])})")
+            want = (vname(chain[0]) if len(chain) == 1 else
+                    f"one of its chain ({vname(chain[0])} .. {vname(chain[-1])})")
+            bad.append(f"block {b}: holds {got}, expected {want}")
             continue
         if len(got) > 1:
             torn += 1
