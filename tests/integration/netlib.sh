@@ -493,9 +493,10 @@ net_ck_init() { # OFFSET LENGTH
 	mkdir -p "$NET_CK_DIR"
 }
 
-# net_ck_writer NODE [BS [QD [FLUSH_EVERY [SEED [MAX_S]]]]]: a new writer
-# session on NODE's export, in the background (NET_CK_PID). Defaults:
-# 4 KiB, depth 16, no FLUSH, seed = session number, 60 s.
+# net_ck_writer NODE [BS [QD [FLUSH_EVERY [SEED [MAX_S [OFF LEN]]]]]]: a
+# new writer session on NODE's export, in the background (NET_CK_PID).
+# Defaults: 4 KiB, depth 16, no FLUSH, seed = session number, 60 s, the
+# whole region (OFF LEN: a part of it; checks still cover all of it).
 net_ck_writer() {
 	[ -n "$NET_CK_DIR" ] || bt_fail "net_ck_writer called before net_ck_init"
 	if [ -n "$NET_CK_PID" ] && bt_pid_running "$NET_CK_PID"; then
@@ -504,7 +505,7 @@ net_ck_writer() {
 	NET_CK_SESSION=$((NET_CK_SESSION + 1))
 	/usr/bin/python3 "$BT_DIR/ackcheck.py" write --uri "$(pair_uri "$1")" \
 		--dir "$NET_CK_DIR" --session "$NET_CK_SESSION" \
-		--offset "$NET_CK_OFF" --length "$NET_CK_LEN" --bs "${2:-4096}" \
+		--offset "${7:-$NET_CK_OFF}" --length "${8:-$NET_CK_LEN}" --bs "${2:-4096}" \
 		--qd "${3:-16}" --flush-every "${4:-0}" --seed "${5:-$NET_CK_SESSION}" \
 		--max-s "${6:-60}" >>"$NET_CK_DIR/writers.out" 2>&1 &
 	NET_CK_PID=$!

@@ -4,9 +4,11 @@
 # small activity log (al-extents = 7 against a 48 MiB write region),
 # fencing resource-and-stonith (resource-only in protocol A, which refuses
 # stonith). Each round starts from a connected, synced pair, starts a new
-# writer session on the Primary (block size, depth and FLUSH rate drawn
-# from the seed), sometimes slows the Primary's link (tc tbf), then does
-# one of:
+# writer session on the Primary (block size, depth, FLUSH rate and span
+# drawn from the seed: the whole region, which keeps the activity log
+# evicting and throttles the writes, or 16 MiB of it, which fits in the
+# log and lets 256 KiB x 32 fill the peer socket), sometimes slows the
+# Primary's link (tc tbf), then does one of:
 #   cut-stonith-peer  [stall+]cut; the Primary's fence-peer kills the
 #                     Secondary and exits 7; the Primary writes on; heal,
 #                     restart the Secondary, resync
@@ -30,8 +32,9 @@
 # One seed drives every choice and is printed: TORTURE_SEED=S reproduces
 # the same sequence of actions (TORTURE_PLAN_ONLY=1 prints it without
 # running). Environment: ROUNDS (default 6: the bounded run of make
-# check), TORTURE_SEED (default 118: its first 6 rounds use all but one
-# action, 256 KiB writes at depth 32 and a stall before a cut), TORTURE_PROTO (A, B or C; default C),
+# check), TORTURE_SEED (default 367: its first 6 rounds use 6 of the 8
+# actions, both spans, slow links, and open with 256 KiB x 32 writes over
+# a slow link stalled and cut), TORTURE_PROTO (A, B or C; default C),
 # TORTURE_KEEP_GOING=1 (count violations and go on instead of failing at
 # the first one: the long run, make torture).
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +43,7 @@
 . "$(dirname "$0")/resynclib.sh"
 
 ROUNDS=${ROUNDS:-6}
-SEED=${TORTURE_SEED:-118}
+SEED=${TORTURE_SEED:-367}
 PROTO=${TORTURE_PROTO:-C}
 KEEP_GOING=${TORTURE_KEEP_GOING:-0}
 case "$PROTO" in A | B | C) ;; *) echo "TORTURE_PROTO must be A, B or C" >&2; exit 2 ;; esac
@@ -80,7 +83,12 @@ plan_round() {
 	rng 10; HOOK_S=0.$((RNG_V + 1))
 	rng 2; NEWPRI=$PRI
 	[ "$RNG_V" = 1 ] && NEWPRI=$SEC
-	PLAN="$ACT on $PRI/$SEC, writer ${BS}B x$QD flush/${FL}${SLOW:+, link $SLOW}"
+	rng 2; SPAN_OFF=0 SPAN_LEN=$REGION
+	if [ "$RNG_V" = 1 ]; then
+		SPAN_LEN=$((16 * M))
+		rng $(((REGION - SPAN_LEN) / (4 * M) + 1)); SPAN_OFF=$((RNG_V * 4 * M))
+	fi
+	PLAN="$ACT on $PRI/$SEC, writer ${BS}B x$QD flush/$FL over $((SPAN_LEN / M))M@$((SPAN_OFF / M))M${SLOW:+, link $SLOW}"
 	case "$ACT" in cut-*) [ "$STALL" = 1 ] && PLAN="$PLAN, stall first" ;; esac
 	case "$ACT" in restart-primary | crash-both) PLAN="$PLAN, then $NEWPRI promoted" ;; esac
 }
@@ -369,7 +377,7 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 	echo "round $ROUND/$ROUNDS: $PLAN"
 	for n in alice bob; do hook_for "$n" 0 0; done
 	[ -n "$SLOW" ] && { net_slow "$PRI" "$SLOW" || bt_fail "tc tbf (rate $SLOW) on $PRI failed"; }
-	net_ck_writer "$PRI" "$BS" "$QD" "$FL" $((SEED * 1000 + ROUND)) 600
+	net_ck_writer "$PRI" "$BS" "$QD" "$FL" $((SEED * 1000 + ROUND)) 600 "$SPAN_OFF" "$SPAN_LEN"
 	WARM=$((2 * M / BS + 16))
 	net_ck_wait_acks "$WARM" 30
 	"act_${ACT//-/_}"
