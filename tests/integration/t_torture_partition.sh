@@ -172,7 +172,15 @@ wait_synced() {
 	fi
 	out=$(rl_poll "$a" "$2" "$ea") && out=$(rl_poll "$b" 10 "$eb") && return 0
 	STALLS=$((STALLS + 1))
-	violation "not in sync within ${2}s (last: $out; $(tail -n 1 "$NET_CK_DIR/writers.out"))"
+	if [ -n "$NET_CK_PID" ] && bt_pid_running "$NET_CK_PID"; then
+		out="$out; writer s$NET_CK_SESSION still running, $(net_ck_acks) acknowledged"
+	else
+		out="$out; $(tail -n 1 "$NET_CK_DIR/writers.out")"
+	fi
+	violation "not in sync within ${2}s (last: $out)"
+	# Going on: the client stops (its writes in flight stay unknown) and
+	# the Secondary restarts.
+	net_ck_stop 2
 	kill_node "$b"
 	net_start "$b"
 	if [ "$1" = - ]; then rl_wait_secondaries_synced 90; else pair_wait_synced "$1" 90; fi
@@ -211,8 +219,12 @@ stall_and_cut() {
 	net_cut
 }
 
-# more_writes: the writer goes on (K more acknowledged).
-more_writes() { net_ck_wait_acks $(($(net_ck_acks) + WARM)) 30; }
+# more_writes: the writer goes on (K more acknowledged), unless a stall
+# recovery (wait_synced) stopped it.
+more_writes() {
+	[ -n "$NET_CK_PID" ] || return 0
+	net_ck_wait_acks $(($(net_ck_acks) + WARM)) 30
+}
 
 kill_node() { # NODE
 	bt_daemon_kill9 "$1"
