@@ -179,11 +179,24 @@ wait_synced() {
 	fi
 	violation "not in sync within ${2}s (last: $out)"
 	# Going on: the client stops (its writes in flight stay unknown) and
-	# the Secondary restarts.
+	# the Secondary restarts; if the Primary is wedged (writes that never
+	# complete keep the resync off their blocks), it restarts too and is
+	# promoted again.
 	net_ck_stop 2
 	kill_node "$b"
 	net_start "$b"
-	if [ "$1" = - ]; then rl_wait_secondaries_synced 90; else pair_wait_synced "$1" 90; fi
+	if [ "$1" = - ]; then
+		rl_wait_secondaries_synced 90
+		return
+	fi
+	out=$(rl_poll "$a" 60 "$ea") && out=$(rl_poll "$b" 10 "$eb") && return 0
+	bt_log "round $ROUND: still not in sync after restarting $b ($out); restarting $a too"
+	kill_node "$a"
+	net_start "$a"
+	rl_wait_secondaries_synced 90
+	promote "$a"
+	check "$a" "$PROTO" "$a promoted again after its resync hung"
+	pair_wait_synced "$a" 30
 }
 
 # promote NODE: as an operator would: plain `primary`, --force only if
