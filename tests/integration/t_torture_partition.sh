@@ -39,7 +39,8 @@
 # actions, both spans, slow links, and open with 256 KiB x 32 writes over
 # a slow link stalled and cut), TORTURE_PROTO (A, B or C; default C),
 # TORTURE_KEEP_GOING=1 (count violations and go on instead of failing at
-# the first one: the long run, make torture).
+# the first one: the long run, make torture), TORTURE_ACTIONS (a subset of
+# the actions to draw from).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pairlib.sh"
 . "$(dirname "$0")/netlib.sh"
@@ -59,6 +60,14 @@ FENCING=resource-and-stonith
 ACTIONS=(cut-stonith-peer cut-stonith-peer cut-fail cut-fail cut-fail kill-primary
 	kill-primary kill-secondary kill-secondary cut-heal cut-heal switchover
 	restart-primary crash-both)
+# TORTURE_ACTIONS="a b ...": draw from these actions only (to dwell on
+# one failure; the seed then gives another, equally fixed, sequence).
+if [ -n "${TORTURE_ACTIONS:-}" ]; then
+	for a in $TORTURE_ACTIONS; do
+		case " ${ACTIONS[*]} " in *" $a "*) ;; *) echo "TORTURE_ACTIONS: no action '$a'" >&2; exit 2 ;; esac
+	done
+	read -r -a ACTIONS <<<"$TORTURE_ACTIONS"
+fi
 BSS=(4096 65536 262144 262144)
 QDS=(8 16 32)
 FLUSHES=(0 8 32)
@@ -387,6 +396,8 @@ act_switchover() {
 		[ "$SECONDS" -ge "$end" ] && bt_fail "round $ROUND: 'secondary' on $PRI refused for 15s"
 		sleep 0.1
 	done
+	# The operator promotes once the other node shows the demotion.
+	pair_wait "$SEC" 10 "peer demoted" 'p["role"] == "Secondary"'
 	promote "$SEC"
 	wait_synced "$SEC" 30
 	identical_as "$SEC"
