@@ -13,7 +13,7 @@
 # in the timing sense: it lives here because it runs for tens of minutes.
 # Exit 0 only if every protocol ran all its rounds without a violation.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 ROUNDS=${ROUNDS:-200}
 PROTOS=${PROTOS:-C B A}

@@ -129,7 +129,7 @@ fi
 bt_init $((90 + ROUNDS * 50))
 
 VIOL=0 LOST=0 CHECKS=0 FORCED=0 DIVERGED=0 STALLS=0 SPLITS=0
-declare -A DONE=()
+declare -A ACT_COUNT=()
 REPRO="TORTURE_SEED=$SEED TORTURE_PROTO=$PROTO ROUNDS=\$ROUND tests/integration/t_torture_partition.sh"
 
 # violation MSG: the first one fails the run (seed and round named),
@@ -452,12 +452,12 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 	net_ck_wait_acks "$WARM" 30
 	"act_${ACT//-/_}"
 	net_heal
-	DONE[$ACT]=$((${DONE[$ACT]:-0} + 1))
+	ACT_COUNT[$ACT]=$((${ACT_COUNT[$ACT]:-0} + 1))
 	plan_next
 	bt_log "round $ROUND done at $((SECONDS - t0))s; Primary now $PRI"
 done
 
-hist=$(for a in "${!DONE[@]}"; do echo "$a ${DONE[$a]}"; done | sort | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+hist=$(for a in "${!ACT_COUNT[@]}"; do echo "$a ${ACT_COUNT[$a]}"; done | sort | tr '\n' ',' | sed 's/,$//; s/,/, /g')
 summary="seed $SEED, protocol $PROTO, $ROUNDS rounds in $((SECONDS - t0))s ($hist): $CHECKS checks, $LOST acknowledged writes lost, $DIVERGED divergences, $STALLS resyncs that did not finish"
 [ "$FORCED" = 0 ] || summary="$summary, $FORCED promotions needed --force"
 [ "$SPLITS" = 0 ] || summary="$summary, $SPLITS split brains resolved by hand (resource-only)"
