@@ -162,7 +162,11 @@ identical() {
 	DIVERGED=$((DIVERGED + 1))
 	violation "data areas differ after a resync that reported success: $(echo "$diff" | wc -w) blocks of 4 KiB, first $(echo "$diff" | cut -d' ' -f1-5)"
 	pair_ok "$SEC" invalidate
-	pair_wait_synced "$PRI" 90
+	if [ "$(pair_get "$PRI" role)" = Primary ]; then
+		pair_wait_synced "$PRI" 90
+	else
+		rl_wait_secondaries_synced 90
+	fi
 }
 
 SYNCED_P='s["role"] == "Primary" and s["disk"] == "UpToDate" and p["connection"] == "Connected" and p["role"] == "Secondary" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
