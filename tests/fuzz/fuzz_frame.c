@@ -219,7 +219,7 @@ static void check_state(const uint8_t *p, uint32_t len)
 		CHECK(ret == -EPROTO);
 		return;
 	}
-	valid = p[0] <= 2 && p[1] <= 6 &&
+	valid = p[0] <= 2 && p[1] <= FRAME_STATE_DISK_MAX &&
 		(p[2] == 'A' || p[2] == 'B' || p[2] == 'C');
 	CHECK((ret == 0) == valid);
 	if (ret != 0)
