@@ -194,7 +194,10 @@ static void rs_read_done(struct disk_io *io, int err)
 	}
 	if (all_zero(rs->buf, rs->len)) {
 		/* Holes and written zeroes alike cross as a range, found
-		 * without asking the filesystem (lseek would block the loop). */
+		 * without asking the filesystem (lseek would block the loop).
+		 * The rate limit paces data over the link: a range is free
+		 * (a sparse disk syncs its holes at once, as it always did). */
+		res->rs.tokens += rs->len;
 		bufpool_put(&res->pool, rs->buf, rs->len);
 		rs->buf = NULL;
 		rs->zero = true;
