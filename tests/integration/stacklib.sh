@@ -112,12 +112,13 @@ stack_share_dir() {
 }
 
 # stack_unshare_dir DIR: remove our bind once nothing else is on DIR.
+# Never fails: a bind left over pins nothing, stack_cleanup retries it.
 stack_unshare_dir() {
 	local d=$1
 	[ -n "${STACK_SHARED[$d]:-}" ] || return 0
-	stack_mounted "$d" && return 1
+	stack_mounted "$d" && return 0
 	if [ "$(stack_mounts_at "$d")" -gt 0 ]; then
-		umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || return 1
+		umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || return 0
 	fi
 	unset "STACK_SHARED[$d]"
 }
@@ -237,7 +238,7 @@ stack_openers() {
 stack_loop_holders() {
 	local n=${1#/dev/} h out
 	out="autoclear=$(cat "/sys/block/$n/loop/autoclear" 2>/dev/null)"
-	out="$out inflight=$(tr -s ' ' <"/sys/block/$n/inflight" 2>/dev/null | sed 's/^ //')"
+	out="$out inflight=$(cat "/sys/block/$n/inflight" 2>/dev/null | tr -s ' ' | sed 's/^ //')"
 	for h in /sys/block/"$n"/holders/*; do
 		[ -e "$h" ] && out="$out; holder ${h##*/}"
 	done
