@@ -213,7 +213,7 @@ fault_detach() {
 	local d dev pid
 	d=$(fault_dir "$1")
 	dev=$(cat "$d/loop" 2>/dev/null)
-	[ -n "$dev" ] && stack_teardown_loop "$dev" 20
+	[ -n "$dev" ] && stack_teardown_loop "$dev" 5
 	rm -f "$d/loop"
 	stack_teardown_fuse "$d/mnt"
 	pid=$(cat "$d/nbdkit.pid" 2>/dev/null)

@@ -316,6 +316,12 @@ stack_fuse_stop() {
 	stack_unshare_dir "$dir"
 }
 
+# The stack_teardown_* functions are for a stack that may be half dead,
+# and for the exit trap, which timeout(1) ends with SIGKILL 10 s after its
+# SIGTERM: each asks for its release at once (a lazy unmount, autoclear on
+# the loop device) so that the kernel finishes it even if this shell is
+# killed, and only then waits, briefly.
+
 # stack_teardown_fs DIR: unmount DIR, lazily if it is busy; never fails.
 stack_teardown_fs() {
 	if stack_mounted "$1"; then
@@ -326,10 +332,10 @@ stack_teardown_fs() {
 }
 
 # stack_teardown_loop DEV [DEADLINE_S]: detach DEV if it is still ours and
-# wait (default 10 s) for it to let go; logs what holds it; never fails.
+# wait (default 2 s) for it to let go; logs what holds it; never fails.
 stack_teardown_loop() {
 	[ -n "${STACK_LOOP_FILE[$1]:-}" ] || return 0
-	stack_loop_detach "$1" "${2:-10}" || bt_log "teardown: $STACK_ERR"
+	stack_loop_detach "$1" "${2:-2}" || bt_log "teardown: $STACK_ERR"
 	# Ours or not by now, it is no longer this test's to touch.
 	unset "STACK_LOOP_FILE[$1]" "STACK_LOOP_CLEARED[$1]"
 	return 0
@@ -347,7 +353,7 @@ stack_teardown_fuse() {
 		# nbdfuse may abort once its server is gone: no job report for it.
 		disown "$pid" 2>/dev/null
 		# Exits by itself once unmounted; by PID if its server is gone.
-		bt_wait_exit "$pid" 5 || bt_kill_pid "$pid"
+		bt_wait_exit "$pid" 2 || bt_kill_pid "$pid"
 		wait "$pid" 2>/dev/null
 		unset "STACK_FUSE_PID[$dir]"
 	fi
@@ -364,7 +370,7 @@ stack_cleanup() {
 		stack_teardown_fs "${STACK_FS[$i]}"
 	done
 	STACK_FS=()
-	for d in "${!STACK_LOOP_FILE[@]}"; do stack_teardown_loop "$d" 5; done
+	for d in "${!STACK_LOOP_FILE[@]}"; do stack_teardown_loop "$d"; done
 	for d in "${!STACK_FUSE_PID[@]}"; do stack_teardown_fuse "$d"; done
 	for d in "${!STACK_SHARED[@]}"; do
 		stack_mounted "$d" && umount -l "$d" 2>/dev/null
