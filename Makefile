@@ -13,7 +13,7 @@ DEPS_TEST  = libnbd-bin nbdfuse python3 python3-libnbd qemu-utils fio \
 	nbdkit nbdkit-plugin-python e2fsprogs fuse3 util-linux iproute2 procps \
 	postgresql postgresql-contrib
 
-.PHONY: all deps check demo bench clean
+.PHONY: all deps check demo bench torture clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -40,6 +40,14 @@ demo: deps all
 
 bench: deps all
 	bench/run.sh && bench/replicated.sh && bench/resync.sh
+
+# The partition torture at length (bench/torture.sh): ROUNDS rounds for
+# each protocol in PROTOS under one SEED (default: new each time, printed).
+# make check runs a bounded, fixed-seed part of it.
+ROUNDS ?= 200
+PROTOS ?= C B A
+torture: deps all
+	ROUNDS=$(ROUNDS) PROTOS="$(PROTOS)" $(if $(SEED),SEED=$(SEED)) bench/torture.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

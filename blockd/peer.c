@@ -794,10 +794,18 @@ void peer_promoted(struct resource *res, bool forced)
 	bool in_sync = res->state_received && res->repl == RS_ESTABLISHED &&
 		       res->peer_disk == DS_UPTODATE;
 
-	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED)
+	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED) {
 		sb->uuid[UUID_CURRENT] = meta_uuid_random();
-	else if (!in_sync)
-		res->uuid_rotate_pending = true;	/* at the first write */
+	} else if (!res->state_received) {
+		/* Promoted while the peer is away: a new generation now, as
+		 * DRBD does, so if the old Primary also wrote on, meeting
+		 * again is a split brain an operator can resolve, not a
+		 * sync toward this Primary it refuses. */
+		meta_uuid_new_current(&res->meta);
+		res->uuid_rotate_pending = false;
+	} else if (!in_sync) {
+		res->uuid_rotate_pending = true;	/* at the first lone write */
+	}
 	/* A SyncTarget promoted ahead of its resync is not consistent yet. */
 	if (res->disk_state == DS_UPTODATE)
 		sb->flags |= MDF_CONSISTENT;

@@ -82,7 +82,10 @@ step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite_tests "$BUILD_SAN" unit
-integration "$BUILD_SAN/blockd" sanitizer
+# The round-based soak tests (kill/failover loops, the partition torture)
+# run the same paths many times: a few rounds under the sanitizers cover
+# them, the release pass runs them in full.
+ROUNDS=${SAN_ROUNDS:-3} integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 CC=clang step "build ($BUILD_FUZZ, libFuzzer)" setup "$BUILD_FUZZ" -Dfuzz=true

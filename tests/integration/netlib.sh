@@ -23,7 +23,11 @@
 # environment) to $NET_HOOK_LOG and exits with a code the test chooses,
 # and a writer that logs every write the server acknowledged
 # (net_acked_writer / net_acked_check: proof that no acknowledged write
-# was lost, block by block).
+# was lost, block by block), and the checker of ackcheck.py behind the
+# net_ck_* helpers: writers of any block size, depth and FLUSH rate whose
+# every submission and acknowledgement is logged in order, and a check of
+# a node after a failover (protocol C: no acknowledged write lost; A and
+# B: the node holds a prefix of the epoch order).
 # Invariants: a cut takes both veth ends down, so no packet crosses and no
 # reset is sent: an established connection only sees silence, as on a real
 # link failure (new connection attempts fail at once: no route). net_stall
@@ -134,6 +138,33 @@ net_stall() {
 	NET_STALLED="${NET_STALLED:-} $1"
 }
 
+# net_slow NODE RATE: NODE's outgoing packets leave at RATE (a tc rate
+# such as 40mbit; token bucket, at most 200 ms queued): a slow link that
+# still delivers. net_heal restores full speed. 1 if tc cannot.
+net_slow() {
+	ip -n "$(net_ns_of "$1")" link show "$NET_IF" >/dev/null 2>&1 || return 1
+	ip netns exec "$(net_ns_of "$1")" tc qdisc replace dev "$NET_IF" root \
+		tbf rate "$2" burst 64k latency 200ms 2>/dev/null || return 1
+	NET_STALLED="${NET_STALLED:-} $1"
+}
+
+# net_wait_backlog NODE BYTES DEADLINE_S: poll until NODE's stalled or
+# slowed veth end holds at least BYTES queued (tc's backlog): proof that
+# frames are in flight before a cut drops them.
+net_wait_backlog() {
+	local end=$((SECONDS + $3)) q
+	while :; do
+		# tc prints the backlog as 1234b, 45Kb or 3Mb.
+		q=$(ip netns exec "$(net_ns_of "$1")" tc -s qdisc show dev "$NET_IF" 2>/dev/null |
+			sed -nE 's/.*backlog ([0-9]+)([KMG]?)b .*/\1 \2/p' | head -n 1 |
+			awk '{ m = $2 == "K" ? 1024 : $2 == "M" ? 1048576 : $2 == "G" ? 1073741824 : 1; print $1 * m }')
+		[ "${q:-0}" -ge "$2" ] && return 0
+		[ "$SECONDS" -ge "$end" ] &&
+			bt_fail "$1: no $2 bytes queued on its link within ${3}s (backlog ${q:-none})"
+		sleep 0.02
+	done
+}
+
 # net_heal: join them again (and deliver normally again after net_stall).
 net_heal() {
 	local n
@@ -212,7 +243,13 @@ net_start() {
 #   NAME.rc       exit code (default 0)
 #   NAME.sleep    seconds to sleep before exiting (default 0)
 #   NAME.stonith  a PID to SIGKILL before exiting (the STONITH action)
-# A NODE.NAME.* file (e.g. alice.fence-peer.rc) wins over NAME.*.
+#   NAME.wait     a path: exit only once it exists (after the sleep), so
+#                 a test decides when a hook answers (net_hook_release)
+# A NODE.NAME.* file (e.g. alice.fence-peer.rc) wins over NAME.*, and a
+# file for the Nth call of NAME on that node (NODE.NAME.N.*, then
+# NAME.N.*: net_hook_set_call) wins over both; the start line records the
+# call number as call=N. Per-call settings are read when the call starts,
+# so a test can steer two overlapping runs apart.
 net_hook_install() {
 	NET_HOOK_DIR=$BT_TMP/hook
 	NET_HOOK=$NET_HOOK_DIR/hook.sh
@@ -224,15 +261,31 @@ net_hook_install() {
 d=$NET_HOOK_DIR
 name=\${1:-none}
 echo \$\$ >>"\$d/pids"
+node=\${BLOCKD_NODE-UNSET}
+# The call number and the start line under one lock: two runs of the same
+# hook that start together still get distinct numbers.
+exec 9>>"\$d/lock"
+flock 9
+call=\$((\$(grep -c "^start \$name argc=[0-9]* node=\$node " "\$d/calls.log") + 1))
+printf 'start %s argc=%s node=%s peer=%s peer_address=%s role=%s resource=%s t=%s call=%s\n' \\
+	"\$name" "\$#" "\$node" "\${BLOCKD_PEER-UNSET}" \\
+	"\${BLOCKD_PEER_ADDRESS-UNSET}" "\${BLOCKD_ROLE-UNSET}" \\
+	"\${BLOCKD_RESOURCE-UNSET}" "\$(date +%s.%N)" "\$call" >>"\$d/calls.log"
+# Per-call settings are copied now, so a later net_hook_set_call for the
+# next call cannot change this one.
+for k in rc sleep stonith wait; do
+	for f in "\$d/\$node.\$name.\$call.\$k" "\$d/\$name.\$call.\$k"; do
+		[ -f "\$f" ] && { cp "\$f" "\$d/.call.\$\$.\$k"; break; }
+	done
+done
+flock -u 9
+exec 9>&-
 pick() { # SUFFIX DEFAULT
-	if [ -f "\$d/\$BLOCKD_NODE.\$name.\$1" ]; then cat "\$d/\$BLOCKD_NODE.\$name.\$1"
+	if [ -f "\$d/.call.\$\$.\$1" ]; then cat "\$d/.call.\$\$.\$1"
+	elif [ -f "\$d/\$node.\$name.\$1" ]; then cat "\$d/\$node.\$name.\$1"
 	elif [ -f "\$d/\$name.\$1" ]; then cat "\$d/\$name.\$1"
 	else echo "\$2"; fi
 }
-printf 'start %s argc=%s node=%s peer=%s peer_address=%s role=%s resource=%s t=%s\n' \\
-	"\$name" "\$#" "\${BLOCKD_NODE-UNSET}" "\${BLOCKD_PEER-UNSET}" \\
-	"\${BLOCKD_PEER_ADDRESS-UNSET}" "\${BLOCKD_ROLE-UNSET}" \\
-	"\${BLOCKD_RESOURCE-UNSET}" "\$(date +%s.%N)" >>"\$d/calls.log"
 s=\$(pick sleep 0)
 if [ "\$s" != 0 ]; then
 	# The sleep's output does not hold the daemon's pipe open, and its PID
@@ -241,15 +294,24 @@ if [ "\$s" != 0 ]; then
 	echo \$! >>"\$d/pids"
 	wait \$!
 fi
+w=\$(pick wait '')
+if [ -n "\$w" ]; then
+	while [ ! -e "\$w" ]; do sleep 0.05; done
+fi
 v=\$(pick stonith '')
 [ -n "\$v" ] && kill -KILL "\$v"
 rc=\$(pick rc 0)
+rm -f "\$d/.call.\$\$."*
 echo "hook \$name on \$BLOCKD_NODE: exit \$rc"
 printf 'end %s node=%s rc=%s t=%s\n' "\$name" "\${BLOCKD_NODE-UNSET}" "\$rc" "\$(date +%s.%N)" >>"\$d/calls.log"
 exit "\$rc"
 EOF
 	chmod +x "$NET_HOOK"
 }
+
+# net_hook_release NAME: create the file a hook set to wait for NAME
+# (net_hook_set[_call] ... wait $NET_HOOK_DIR/NAME) is waiting for.
+net_hook_release() { : >"$NET_HOOK_DIR/$1"; }
 
 # net_hook_reap: end hook processes (and their sleeps) still running.
 net_hook_reap() {
@@ -265,6 +327,13 @@ net_hook_reap() {
 net_hook_set() {
 	local f=$NET_HOOK_DIR/${4:+$4.}$1.$2
 	if [ "$3" = - ]; then rm -f "$f"; else echo "$3" >"$f"; fi
+}
+
+# net_hook_set_call NAME N KEY VALUE [NODE]: like net_hook_set, for the
+# Nth call of NAME only (on NODE only, if given).
+net_hook_set_call() {
+	local f=$NET_HOOK_DIR/${5:+$5.}$1.$2.$3
+	if [ "$4" = - ]; then rm -f "$f"; else echo "$4" >"$f"; fi
 }
 
 # net_hook_count EVENT NAME [NODE]: recorded lines "EVENT NAME" (EVENT
@@ -316,6 +385,21 @@ EOF
 
 # net_log_has NODE ERE: NODE's log has a matching line.
 net_log_has() { grep -Eq -- "$2" "$BT_TMP/$1.log"; }
+
+# net_wait_log NODE ERE DEADLINE_S [FROM_LINE]: poll until NODE's log has
+# a line matching ERE (after line FROM_LINE, if given).
+net_wait_log() {
+	local end=$((SECONDS + $3))
+	until tail -n +"$((${4:-0} + 1))" "$BT_TMP/$1.log" | grep -E -- "$2" >/dev/null; do
+		[ "$SECONDS" -ge "$end" ] &&
+			bt_fail "$1 logged no line matching /$2/ within ${3}s"
+		sleep 0.05
+	done
+}
+
+# net_log_lines NODE: the number of lines NODE's log has now (a mark for
+# net_wait_log).
+net_log_lines() { grep -c '' "$BT_TMP/$1.log" 2>/dev/null || echo 0; }
 
 # net_acked_writer URI OFFSET LENGTH LOG TAG: background writer (libnbd, 16
 # writes in flight, 4 KiB blocks cycling through [OFFSET, OFFSET+LENGTH)).
@@ -384,4 +468,115 @@ sys.exit(1 if bad else 0)
 EOF2
 		bt_fail "$4: acknowledged writes lost: $(cat "$2.why" 2>/dev/null)"
 	NET_ACKED=$(cat "$2.count")
+}
+
+# ---- the acknowledged-write checker (ackcheck.py; its header has the rules)
+#
+#   net_ck_init OFFSET LENGTH            # the writers' region, state dir
+#   net_ck_writer alice 262144 32 16     # session 1: 256 KiB, QD32, FLUSH/16
+#   net_ck_wait_acks 200 20              # 200 acknowledged in this session
+#   ...failover...
+#   net_ck_check bob C "bob after the failover" --commit
+#
+# Sessions follow one another: net_ck_writer refuses to start while the
+# previous writer runs (net_ck_stop, or the node it wrote to died).
+NET_CK_DIR=
+NET_CK_SESSION=0
+NET_CK_PID=
+NET_CK_OFF=0
+NET_CK_LEN=0
+
+net_ck_init() { # OFFSET LENGTH
+	NET_CK_DIR=$BT_TMP/ck
+	NET_CK_OFF=$1
+	NET_CK_LEN=$2
+	mkdir -p "$NET_CK_DIR"
+}
+
+# net_ck_writer NODE [BS [QD [FLUSH_EVERY [SEED [MAX_S [OFF LEN]]]]]]: a
+# new writer session on NODE's export, in the background (NET_CK_PID).
+# Defaults: 4 KiB, depth 16, no FLUSH, seed = session number, 60 s, the
+# whole region (OFF LEN: a part of it; checks still cover all of it).
+net_ck_writer() {
+	[ -n "$NET_CK_DIR" ] || bt_fail "net_ck_writer called before net_ck_init"
+	if [ -n "$NET_CK_PID" ] && bt_pid_running "$NET_CK_PID"; then
+		bt_fail "net_ck_writer: session $NET_CK_SESSION (pid $NET_CK_PID) still runs"
+	fi
+	NET_CK_SESSION=$((NET_CK_SESSION + 1))
+	/usr/bin/python3 "$BT_DIR/ackcheck.py" write --uri "$(pair_uri "$1")" \
+		--dir "$NET_CK_DIR" --session "$NET_CK_SESSION" \
+		--offset "${7:-$NET_CK_OFF}" --length "${8:-$NET_CK_LEN}" --bs "${2:-4096}" \
+		--qd "${3:-16}" --flush-every "${4:-0}" --seed "${5:-$NET_CK_SESSION}" \
+		--max-s "${6:-60}" >>"$NET_CK_DIR/writers.out" 2>&1 &
+	NET_CK_PID=$!
+	bt_on_exit "bt_kill_pid $NET_CK_PID"
+	bt_log "writer session $NET_CK_SESSION on $1 (pid $NET_CK_PID): bs ${2:-4096} qd ${3:-16} flush every ${4:-0}"
+}
+
+# net_ck_acks [SESSION]: acknowledged writes logged in SESSION (default:
+# the current one).
+net_ck_acks() {
+	local f=$NET_CK_DIR/s${1:-$NET_CK_SESSION}.log
+	[ -f "$f" ] || { echo 0; return; }
+	grep -c '^A ' "$f"
+}
+
+# net_ck_wait_acks COUNT DEADLINE_S: poll until the current session has
+# COUNT acknowledged writes; fails if its writer ends first.
+net_ck_wait_acks() {
+	local end=$((SECONDS + $2))
+	while [ "$(net_ck_acks)" -lt "$1" ]; do
+		bt_pid_running "$NET_CK_PID" ||
+			bt_fail "writer session $NET_CK_SESSION ended with $(net_ck_acks) of $1 writes acknowledged: $(tail -n 2 "$NET_CK_DIR/writers.out" | tr '\n' ' ')"
+		[ "$SECONDS" -ge "$end" ] &&
+			bt_fail "writer session $NET_CK_SESSION: $(net_ck_acks) of $1 writes acknowledged within ${2}s"
+		sleep 0.05
+	done
+}
+
+# net_ck_stop [DRAIN_S]: end the writer: SIGTERM, it stops submitting
+# and waits up to DRAIN_S (default 5) for the writes in flight; killed if
+# it has not ended 5 s after that.
+net_ck_stop() {
+	[ -n "$NET_CK_PID" ] || return 0
+	if bt_pid_running "$NET_CK_PID"; then
+		kill -TERM "$NET_CK_PID" 2>/dev/null
+		bt_wait_exit "$NET_CK_PID" $((${1:-5} + 5)) || kill -KILL "$NET_CK_PID" 2>/dev/null
+	fi
+	wait "$NET_CK_PID" 2>/dev/null
+	NET_CK_PID=
+}
+
+# net_ck_verify TARGET PROTO WHAT [ackcheck check options]: check what
+# TARGET holds against every session logged: TARGET is a node (read through
+# its export: it must be Primary) or image:NODE (its backing file: stop it
+# first, or let it be idle). Returns ackcheck's status (0 held, 1 rules
+# broken, 2 could not check); NET_CK_SUMMARY is its summary line,
+# NET_CK_REPORT the whole report, NET_CK_LOST the acknowledged writes lost.
+net_ck_verify() {
+	local target=$1 proto=$2 what=$3 rc src
+	shift 3
+	rm -f "$NET_CK_DIR/last.json"
+	case "$target" in
+	image:*) src=(--image "$(pair_img "${target#image:}")") ;;
+	*) src=(--uri "$(pair_uri "$target")") ;;
+	esac
+	NET_CK_REPORT=$(/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$NET_CK_DIR" \
+		--proto "$proto" --offset "$NET_CK_OFF" --length "$NET_CK_LEN" \
+		--what "$what" "${src[@]}" "$@" 2>&1)
+	rc=$?
+	NET_CK_SUMMARY=$(printf '%s\n' "$NET_CK_REPORT" | head -n 1)
+	NET_CK_LOST=$(/usr/bin/python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["lost_writes"])' "$NET_CK_DIR/last.json" 2>/dev/null)
+	[ "$rc" = 0 ] || NET_CK_LOST=${NET_CK_LOST:-?}
+	printf '%s\n' "$NET_CK_REPORT" >>"$NET_CK_DIR/checks.out"
+	return "$rc"
+}
+
+# net_ck_check TARGET PROTO WHAT [options]: net_ck_verify or fail the test
+# with the report.
+net_ck_check() {
+	net_ck_verify "$@" ||
+		bt_fail "$(printf '%s\n' "$NET_CK_REPORT" | head -n 6 | tr '\n' '|')"
+	bt_log "$NET_CK_SUMMARY"
 }

@@ -39,7 +39,6 @@ ROUNDS=${ROUNDS:-10}
 net_init
 net_hook_install
 net_pair_setup C "$SIZE" 'fencing = resource-and-stonith' "fence-peer = $NET_HOOK"
-net_hook_set fence-peer sleep 1
 net_start alice
 net_start bob
 pair_wait_connected 20
@@ -125,6 +124,9 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 	seed=$((9100 + ROUND))
 	jobfile "$rd/write.fio" "$(pair_uri "$PRI")" "$seed" $'do_verify=0\nverify_state_save=1'
 	fences0=$(net_hook_count start fence-peer "$PRI")
+	# The hook answers when the test has seen the freeze (a 1 s sleep in
+	# the hook raced that check on a slow machine).
+	net_hook_set fence-peer wait "$NET_HOOK_DIR/release-$ROUND" "$PRI"
 	if [ $((ROUND % 2)) = 1 ]; then
 		net_hook_set fence-peer rc 7 "$PRI"
 		net_hook_set fence-peer stonith "${BT_PIDS[$SEC]}" "$PRI"
@@ -145,12 +147,16 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 	# The link stalls first: the frames of the writes then in flight never
 	# reach the Secondary. Those writes must not be acknowledged before
 	# the fence-peer hook answered (held, not completed).
-	net_stall "$PRI" || stall=unavailable
-	sleep 0.2
+	# A frame queued on the stalled link shows there are frames to lose.
+	if net_stall "$PRI"; then
+		net_wait_backlog "$PRI" 4096 10
+	else
+		stall=unavailable
+	fi
 	net_cut
-	# The hook sleeps 1 s before it answers: the freeze is visible meanwhile.
 	net_hook_wait start fence-peer $((fences0 + 1)) 5 "$PRI"
 	bt_expect_eq "$(pair_get "$PRI" io_frozen)" true "round $ROUND: $PRI io_frozen while fence-peer runs"
+	net_hook_release "release-$ROUND"
 	net_hook_wait end fence-peer $((fences0 + 1)) 10 "$PRI"
 
 	if [ $((ROUND % 2)) = 1 ]; then

@@ -27,7 +27,9 @@ pair_wait_connected 20
 pair_promote_first alice 30
 bt_expect_eq "$(pair_get bob disk)" UpToDate "bob's disk before the cut"
 
-net_hook_set fence-peer sleep 2
+# Held until the write below has completed: it is done while the hook
+# runs, whatever the machine's speed.
+net_hook_set fence-peer wait "$NET_HOOK_DIR/release"
 net_hook_set fence-peer rc 4
 net_cut
 pair_wait bob 5 "peer lost" 'p["connection"] != "Connected"'
@@ -36,6 +38,8 @@ bt_expect_eq "$(pair_get alice io_frozen)" false "alice io_frozen under resource
 timeout 5 /usr/bin/python3 -m nbd -u "$(pair_uri alice)" \
 	-c 'h.pwrite(b"\x5a" * 4096, 8192); h.flush()' ||
 	bt_fail "a write on alice did not complete while fence-peer ran (resource-only)"
+bt_expect_eq "$(net_hook_count end fence-peer alice)" 0 "fence-peer runs ended before the write completed"
+net_hook_release release
 net_hook_wait end fence-peer 1 10 alice
 pair_wait alice 5 "peer recorded Outdated after exit 4" 's["peer_outdated"] is True'
 

@@ -24,7 +24,6 @@ fio --enghelp 2>&1 | grep -qw nbd || bt_skip "fio has no nbd engine"
 
 SIZE=$((64 * M))
 REGION=$((48 * M))
-HOOK_SLEEP=3
 
 net_init
 net_hook_install
@@ -38,7 +37,9 @@ pair_promote_first alice 30
 bt_expect_eq "$(pair_get alice io_frozen)" false "io_frozen before the cut"
 bt_expect_eq "$(pair_get alice peer_outdated)" false "peer_outdated before the cut"
 
-net_hook_set fence-peer sleep "$HOOK_SLEEP"
+# The hook answers only when the test lets it (after the checks of the
+# frozen state), so those checks never race its answer.
+net_hook_set fence-peer wait "$NET_HOOK_DIR/release"
 net_hook_set fence-peer rc 7
 
 jobfile() { # FILE EXTRA
@@ -86,7 +87,8 @@ bt_pid_running "$FIO_PID" || bt_fail "fio ended while I/O was frozen: $(tail -3 
 bt_expect_eq "$(net_hook_count start fence-peer)" 1 "fence-peer calls while frozen"
 
 # Exit 7: the peer is STONITHed, writes resume and the peer is Outdated.
-net_hook_wait end fence-peer 1 $((HOOK_SLEEP + 5))
+net_hook_release release
+net_hook_wait end fence-peer 1 10
 pair_wait alice 5 "I/O resumed after fence-peer exit 7" \
 	's["io_frozen"] is False and s["peer_outdated"] is True'
 line=$(net_hook_line start fence-peer 1)
