@@ -1,7 +1,8 @@
 # Helpers for database-on-blockd integration tests: the block stack on a
-# node's export (nbdfuse + loop device + ext4 mount), a PostgreSQL server on
-# it, and a load generator whose every committed row is logged by the test.
-# Source it after lib.sh, pairlib.sh and bt_init:
+# node's export (nbdfuse + loop device + ext4 mount, built and torn down by
+# stacklib.sh), a PostgreSQL server on it, and a load generator whose every
+# committed row is logged by the test. Source it after lib.sh, pairlib.sh
+# and bt_init:
 #
 #   . "$(dirname "$0")/lib.sh"
 #   . "$(dirname "$0")/pairlib.sh"
@@ -18,6 +19,8 @@
 # Invariants: readiness is polled against a deadline; PostgreSQL runs as the
 # postgres user with fsync, full_page_writes and synchronous_commit on.
 
+. "$(dirname "${BASH_SOURCE[0]}")/stacklib.sh"
+
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 PG_USER=${PG_USER:-postgres}
 PG_DB=bench
@@ -30,13 +33,10 @@ DB_PGBENCH_PID=
 # db_require: skip unless everything the stack and the server need is here.
 db_require() {
 	local c
-	[ "$(id -u)" = 0 ] || bt_skip "needs root (loop devices, mount)"
-	[ -c /dev/fuse ] || bt_skip "no /dev/fuse"
-	[ -e /dev/loop-control ] || bt_skip "no /dev/loop-control"
-	for c in nbdfuse fusermount3 losetup mkfs.ext4 mount umount mountpoint setpriv; do
+	stack_require
+	for c in mkfs.ext4 setpriv; do
 		command -v "$c" >/dev/null || bt_skip "$c not installed"
 	done
-	losetup -f >/dev/null 2>&1 || bt_skip "no free loop device"
 	[ -n "$PG_BIN" ] || bt_skip "PostgreSQL binaries not installed (/usr/lib/postgresql/*/bin)"
 	for c in initdb postgres pgbench psql pg_controldata; do
 		[ -x "$PG_BIN/$c" ] || bt_skip "PostgreSQL binary $PG_BIN/$c missing"
@@ -54,83 +54,43 @@ db_as_pg() { (cd "$BT_TMP" && setpriv --reuid="$PG_USER" --regid="$PG_USER" --in
 # db_attach NODE: nbdfuse of NODE's export on $BT_TMP/fuse-NODE, a loop
 # device on the file it shows; sets DB_LOOP[NODE].
 db_attach() {
-	local n=$1 dir=$BT_TMP/fuse-$1 end=$((SECONDS + 20))
-	mkdir -p "$dir"
-	rm -f "$BT_TMP/nbdfuse-$n.pid"
-	nbdfuse -P "$BT_TMP/nbdfuse-$n.pid" "$dir/nbd" "$(pair_uri "$n")" >>"$BT_TMP/nbdfuse-$n.log" 2>&1 &
-	DB_FUSE_PID[$n]=$!
-	until [ -s "$BT_TMP/nbdfuse-$n.pid" ] && mountpoint -q "$dir"; do
-		bt_pid_running "${DB_FUSE_PID[$n]}" || bt_fail "nbdfuse on $n's export exited before mounting: $(tail -2 "$BT_TMP/nbdfuse-$n.log")"
-		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdfuse on $n's export did not mount within 20s"
-		sleep 0.05
-	done
-	DB_LOOP[$n]=$(losetup --direct-io=off -f --show "$dir/nbd") || bt_fail "losetup on $n's export failed"
+	local n=$1 dir=$BT_TMP/fuse-$1
+	stack_fuse_start "$dir" nbd "$BT_TMP/nbdfuse-$n.log" "$(pair_uri "$n")" ||
+		bt_fail "$n's export: $STACK_ERR"
+	DB_FUSE_PID[$n]=$STACK_PID
+	stack_loop_attach "$dir/nbd" --direct-io=off || bt_fail "$n's export: $STACK_ERR"
+	DB_LOOP[$n]=$STACK_DEV
 	bt_log "$n: loop device ${DB_LOOP[$n]}"
 }
 
 # db_mount NODE: mount the ext4 on NODE's loop device at $BT_TMP/fs-NODE
 # (after a crash this replays the journal).
 db_mount() {
-	mkdir -p "$BT_TMP/fs-$1"
-	mount -t ext4 "${DB_LOOP[$1]}" "$BT_TMP/fs-$1" 2>"$BT_TMP/mount-$1.err" ||
-		bt_fail "mounting ext4 on $1's export failed: $(cat "$BT_TMP/mount-$1.err")"
+	stack_fs_mount "${DB_LOOP[$1]}" "$BT_TMP/fs-$1" -t ext4 ||
+		bt_fail "mounting ext4 on $1's export failed: $STACK_ERR"
 }
 
-# db_is_mounted DIR: DIR is a mount point, even a dead one (a FUSE mount whose
-# server is gone fails stat, so mountpoint(1) cannot tell).
-db_is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
-
-# db_wait_loop_gone DEV DEADLINE_S [FILE]: poll until DEV has no backing
-# file (or, given FILE, until its backing file is no longer FILE).
-db_wait_loop_gone() {
-	local f=/sys/block/${1#/dev/}/loop/backing_file end=$((SECONDS + $2))
-	local ours=${3:-}
-	# Another test may attach the same device number at once: only our
-	# backing file still being there counts.
-	while [ -e "$f" ] && { [ -z "$ours" ] || [ "$(cat "$f" 2>/dev/null)" = "$ours" ]; }; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# db_detach NODE: clean unmount and detach; any failure fails the test.
+# db_detach NODE: clean unmount, detach, nbdfuse exited; any failure fails
+# the test, naming what still holds the device or the mount.
 db_detach() {
-	local n=$1 dir=$BT_TMP/fuse-$1
-	if db_is_mounted "$BT_TMP/fs-$n"; then
-		umount "$BT_TMP/fs-$n" || bt_fail "umount of $n's ext4 failed"
-	fi
+	local n=$1
+	stack_fs_umount "$BT_TMP/fs-$n" || bt_fail "$n's ext4: $STACK_ERR"
 	if [ -n "${DB_LOOP[$n]:-}" ]; then
-		losetup -d "${DB_LOOP[$n]}" || bt_fail "losetup -d ${DB_LOOP[$n]} failed"
-		# A loop device still open elsewhere (udev probing it after the
-		# unmount) is only marked for autoclear: wait until it lets go of
-		# the nbdfuse file, or the FUSE unmount finds it busy.
-		db_wait_loop_gone "${DB_LOOP[$n]}" 20 "$dir/nbd" || bt_fail "${DB_LOOP[$n]} still attached 20s after losetup -d"
+		stack_loop_detach "${DB_LOOP[$n]}" 20 || bt_fail "$STACK_ERR"
 		DB_LOOP[$n]=
 	fi
-	if db_is_mounted "$dir"; then
-		fusermount3 -u "$dir" || bt_fail "fusermount3 -u $dir failed"
-	fi
-	if [ -n "${DB_FUSE_PID[$n]:-}" ]; then
-		bt_wait_exit "${DB_FUSE_PID[$n]}" 30 || bt_fail "nbdfuse on $n's export did not exit within 30s of the unmount"
-		wait "${DB_FUSE_PID[$n]}" 2>/dev/null
-		DB_FUSE_PID[$n]=
-	fi
+	stack_fuse_stop "$BT_TMP/fuse-$n" 30 || bt_fail "$n's export: $STACK_ERR"
+	DB_FUSE_PID[$n]=
 }
 
 # db_teardown NODE: unmount and detach whatever is left of NODE's stack,
 # even with its daemon dead (lazy unmounts, nbdfuse ended by PID).
 db_teardown() {
-	local n=$1 dir=$BT_TMP/fuse-$1
-	# nbdfuse may abort once its server is gone: no job report for that.
-	[ -n "${DB_FUSE_PID[$n]:-}" ] && disown "${DB_FUSE_PID[$n]}" 2>/dev/null
-	if db_is_mounted "$BT_TMP/fs-$n"; then umount "$BT_TMP/fs-$n" 2>/dev/null || umount -l "$BT_TMP/fs-$n"; fi
-	[ -n "${DB_LOOP[$n]:-}" ] && losetup -d "${DB_LOOP[$n]}" 2>/dev/null
+	local n=$1
+	stack_teardown_fs "$BT_TMP/fs-$n"
+	[ -n "${DB_LOOP[$n]:-}" ] && stack_teardown_loop "${DB_LOOP[$n]}"
 	DB_LOOP[$n]=
-	if db_is_mounted "$dir"; then
-		fusermount3 -u "$dir" 2>/dev/null || fusermount3 -u -z "$dir" 2>/dev/null || umount -l "$dir"
-	fi
-	[ -n "${DB_FUSE_PID[$n]:-}" ] && bt_kill_pid "${DB_FUSE_PID[$n]}"
+	stack_teardown_fuse "$BT_TMP/fuse-$n"
 	DB_FUSE_PID[$n]=
 	return 0
 }

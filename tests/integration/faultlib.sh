@@ -16,12 +16,14 @@
 # backing file (back.img), the nbdkit server on a unix socket, an nbdfuse
 # mount (mnt/, the export shown as the file mnt/dev), the loop device
 # attached to that file with --direct-io=on, the error switch files, the
-# logs and a symlink `link` to the current loop device. Call the functions
+# logs and a symlink `link` to the current loop device. nbdfuse and the
+# loop device are set up and taken down by stacklib.sh. Call the functions
 # that start servers directly, never inside $(...): nbdkit started from a
-# command substitution shuts down once that subshell is gone. Every
-# process is recorded in a PID file there, and fault_cleanup (registered
-# by fault_require with bt_on_exit) undoes every device by PID: loop
-# detach, FUSE unmount, nbdfuse, nbdkit.
+# command substitution shuts down once that subshell is gone. nbdkit's PID
+# is recorded in nbdkit.pid there, nbdfuse's by stacklib, and fault_cleanup
+# (registered by fault_require with bt_on_exit) ends the test's daemons
+# (the devices' users), then undoes every device: loop detach, FUSE
+# unmount, nbdfuse, nbdkit, by PID.
 #
 # The stack: nbdkit file plugin (+ the error or the cache filter) --unix->
 # nbdfuse --FUSE--> mnt/dev --loop--> /dev/loopN. What nbdkit 1.32 does,
@@ -39,20 +41,17 @@
 # Invariants: nothing outside $BT_TMP is touched except the loop devices
 # attached here; a test may use several devices and run beside others.
 
+. "$(dirname "${BASH_SOURCE[0]}")/stacklib.sh"
+
 FAULT_OPS="read write trim zero"
 FAULT_DEV=
 
 # fault_require: skip unless root, FUSE, loop devices, nbdkit (with the
 # error and cache filters) and nbdfuse are here; registers the cleanup.
 fault_require() {
-	local c filterdir f
-	[ "$(id -u)" = 0 ] || bt_skip "needs root (loop devices, FUSE)"
-	[ -c /dev/fuse ] || bt_skip "no /dev/fuse"
-	[ -e /dev/loop-control ] || bt_skip "no /dev/loop-control"
-	for c in nbdkit nbdfuse fusermount3 losetup mountpoint; do
-		command -v "$c" >/dev/null || bt_skip "$c not installed"
-	done
-	losetup -f >/dev/null 2>&1 || bt_skip "no free loop device"
+	local filterdir f
+	stack_require
+	command -v nbdkit >/dev/null || bt_skip "nbdkit not installed"
 	filterdir=$(nbdkit --dump-config 2>/dev/null | sed -n 's/^filterdir=//p')
 	for f in error cache; do
 		[ -e "$filterdir/nbdkit-$f-filter.so" ] ||
@@ -164,7 +163,7 @@ fault_attach() {
 	d=$(fault_dir "$n")
 	mode=$(cat "$d/mode")
 	mkdir -p "$d/mnt"
-	rm -f "$d/sock" "$d/nbdkit.pid" "$d/fuse.pid" "$d/loop"
+	rm -f "$d/sock" "$d/nbdkit.pid" "$d/loop"
 	local filter=(--filter=error file "$d/back.img")
 	local op
 	if [ "$mode" = error ]; then
@@ -191,16 +190,10 @@ fault_attach() {
 		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdkit for $n: no socket within 20s"
 		sleep 0.05
 	done
-	nbdfuse "$d/mnt/dev" "nbd+unix:///?socket=$d/sock" >>"$d/fuse.log" 2>&1 </dev/null &
-	echo $! >"$d/fuse.pid"
-	until mountpoint -q "$d/mnt" && [ -e "$d/mnt/dev" ]; do
-		bt_pid_running "$(cat "$d/fuse.pid")" ||
-			bt_fail "nbdfuse for $n exited: $(tail -2 "$d/fuse.log")"
-		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdfuse for $n did not mount within 20s"
-		sleep 0.05
-	done
-	dev=$(losetup --direct-io=on -f --show "$d/mnt/dev" 2>>"$d/losetup.log") ||
-		bt_fail "losetup for $n failed: $(tail -1 "$d/losetup.log")"
+	stack_fuse_start "$d/mnt" dev "$d/fuse.log" "nbd+unix:///?socket=$d/sock" ||
+		bt_fail "fault device $n: $STACK_ERR"
+	stack_loop_attach "$d/mnt/dev" --direct-io=on || bt_fail "fault device $n: $STACK_ERR"
+	dev=$STACK_DEV
 	# No readahead: the device's page cache then holds 4 KiB folios, so
 	# writing one block back (a ranged fsync, as RWF_DSYNC does) never
 	# carries its neighbours along: what reaches the device is what was
@@ -220,35 +213,24 @@ fault_detach() {
 	local d dev pid
 	d=$(fault_dir "$1")
 	dev=$(cat "$d/loop" 2>/dev/null)
-	if [ -n "$dev" ]; then
-		losetup -d "$dev" 2>/dev/null
-		fault_wait_loop_gone "$dev" 20
-	fi
+	[ -n "$dev" ] && stack_teardown_loop "$dev" 5
 	rm -f "$d/loop"
-	if awk -v m="$d/mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; then
-		fusermount3 -u "$d/mnt" 2>/dev/null || fusermount3 -u -z "$d/mnt" 2>/dev/null
-	fi
-	for pid in $(cat "$d/fuse.pid" "$d/nbdkit.pid" 2>/dev/null); do
-		bt_kill_pid "$pid"
-	done
-	rm -f "$d/fuse.pid" "$d/nbdkit.pid"
-	return 0
-}
-
-# fault_wait_loop_gone DEV DEADLINE_S: a loop device still open elsewhere
-# (udev probing) is only marked for autoclear by losetup -d: wait until it
-# lets go of the FUSE file, or the unmount finds it busy.
-fault_wait_loop_gone() {
-	local f=/sys/block/${1#/dev/}/loop/backing_file end=$((SECONDS + $2))
-	while [ -e "$f" ]; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
+	stack_teardown_fuse "$d/mnt"
+	pid=$(cat "$d/nbdkit.pid" 2>/dev/null)
+	[ -n "$pid" ] && bt_kill_pid "$pid"
+	rm -f "$d/nbdkit.pid"
 	return 0
 }
 
 fault_cleanup() {
-	local d
+	local d id
+	# The devices' users are the test's daemons: end them first (by PID,
+	# as the exit trap would next), or each loop device stays attached
+	# until the wait runs out.
+	for id in "${!BT_PIDS[@]}"; do
+		bt_kill_pid "${BT_PIDS[$id]}"
+		unset "BT_PIDS[$id]"
+	done
 	for d in "$BT_TMP"/fault-*; do
 		[ -d "$d" ] && fault_detach "${d##*/fault-}"
 	done

@@ -12,15 +12,18 @@
 #   pd_resume bob                     # and completes
 #
 # What it owns: per node, $BT_TMP/pd-NODE (the FUSE mount with the file
-# "disk"), the pause control socket $BT_TMP/pd-NODE.sock, the nbdfuse
-# process (which runs nbdkit by socket activation), and NODE's `disk =`
-# line in the pair's config files. Invariants: the node's image keeps its
-# bytes (nbdkit serves the very file), so pair_img and the data-area
-# comparisons still apply; at exit the disk is resumed first, then the
-# node's daemon is ended by PID (it cannot finish I/O on a paused disk),
-# then the mount is taken down and nbdfuse (and with it nbdkit) exits.
+# "disk", mounted and unmounted by stacklib.sh), the pause control socket
+# $BT_TMP/pd-NODE.sock, the nbdfuse process (which runs nbdkit by socket
+# activation), and NODE's `disk =` line in the pair's config files.
+# Invariants: the node's image keeps its bytes (nbdkit serves the very
+# file), so pair_img and the data-area comparisons still apply; at exit
+# the disk is resumed first, then the node's daemon is ended by PID (it
+# cannot finish I/O on a paused disk), then the mount is taken down and
+# nbdfuse (and with it nbdkit) exits.
 # Writes to one file through FUSE are serialised by the kernel (the inode
 # lock), so while paused they also queue in the order they were issued.
+
+. "$(dirname "${BASH_SOURCE[0]}")/stacklib.sh"
 
 declare -A PD_FUSE_PID=()
 
@@ -29,23 +32,23 @@ declare -A PD_FUSE_PID=()
 # 5ms) every write also takes that long: a slow disk. Call before NODE
 # starts.
 pd_attach() {
-	local n=$1 dir=$BT_TMP/pd-$1 img f end=$((SECONDS + 20)) filt=() arg=()
-	for c in nbdkit nbdfuse fusermount3 mountpoint; do
-		command -v "$c" >/dev/null || bt_skip "$c not installed"
-	done
-	[ -e /dev/fuse ] || bt_skip "no /dev/fuse"
+	local n=$1 dir=$BT_TMP/pd-$1 img f end filt=() arg=()
+	command -v nbdkit >/dev/null || bt_skip "nbdkit not installed"
+	stack_require_fuse
 	img=$(pair_img "$n")
-	mkdir -p "$dir"
 	[ -n "${2:-}" ] && filt=(--filter=delay) && arg=(delay-write="$2")
-	nbdfuse "$dir/disk" --socket-activation nbdkit --filter=pause "${filt[@]}" \
-		file "$img" pause-control="$BT_TMP/pd-$n.sock" "${arg[@]}" \
-		>>"$BT_TMP/pd-$n.log" 2>&1 &
-	PD_FUSE_PID[$n]=$!
 	bt_on_exit "pd_detach $n"
-	until mountpoint -q "$dir" && [ -S "$BT_TMP/pd-$n.sock" ]; do
-		bt_pid_running "${PD_FUSE_PID[$n]}" ||
-			bt_skip "nbdfuse for $n's disk exited: $(tail -2 "$BT_TMP/pd-$n.log")"
-		[ "$SECONDS" -ge "$end" ] && bt_fail "the pausable disk of $n did not appear within 20s"
+	if ! stack_fuse_start "$dir" disk "$BT_TMP/pd-$n.log" --socket-activation \
+		nbdkit --filter=pause "${filt[@]}" file "$img" \
+		pause-control="$BT_TMP/pd-$n.sock" "${arg[@]}"; then
+		# nbdkit refusing the filter ends nbdfuse: this machine cannot.
+		bt_pid_running "$STACK_PID" || bt_skip "$n's disk: $STACK_ERR"
+		bt_fail "the pausable disk of $n: $STACK_ERR"
+	fi
+	PD_FUSE_PID[$n]=$STACK_PID
+	end=$((SECONDS + 20))
+	until [ -S "$BT_TMP/pd-$n.sock" ]; do
+		[ "$SECONDS" -ge "$end" ] && bt_fail "no pause control socket for $n's disk within 20s"
 		sleep 0.05
 	done
 	pd_unthrottle "$dir"
@@ -95,13 +98,7 @@ pd_detach() {
 	local n=$1 dir=$BT_TMP/pd-$1
 	[ -S "$BT_TMP/pd-$n.sock" ] && pd_send "$n" r 2>/dev/null
 	[ -n "${BT_PIDS[$n]:-}" ] && bt_kill_pid "${BT_PIDS[$n]}"
-	if mountpoint -q "$dir"; then
-		fusermount3 -u "$dir" 2>/dev/null || fusermount3 -u -z "$dir" 2>/dev/null
-	fi
-	if [ -n "${PD_FUSE_PID[$n]:-}" ]; then
-		bt_wait_exit "${PD_FUSE_PID[$n]}" 10 || kill -KILL "${PD_FUSE_PID[$n]}" 2>/dev/null
-		wait "${PD_FUSE_PID[$n]}" 2>/dev/null
-	fi
+	stack_teardown_fuse "$dir"
 	PD_FUSE_PID[$n]=
 }
 

@@ -4,17 +4,15 @@
 # checksums are written (buffered and O_DIRECT), fstrim sends discards, fsck
 # must find the filesystem clean; after a daemon restart the filesystem is
 # mounted again and every checksum verified; finally the backing file itself
-# must fsck clean.
+# must fsck clean. The stack is built and taken down by stacklib.sh.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/stacklib.sh"
 bt_init 180
 
-[ "$(id -u)" = 0 ] || bt_skip "needs root (loop devices, mount)"
-[ -c /dev/fuse ] || bt_skip "no /dev/fuse"
-[ -e /dev/loop-control ] || bt_skip "no /dev/loop-control"
-for c in nbdfuse fusermount3 losetup mkfs.ext4 fsck.ext4 mount umount mountpoint fstrim; do
+stack_require
+for c in mkfs.ext4 fsck.ext4 fstrim; do
 	command -v "$c" >/dev/null || bt_skip "$c not installed"
 done
-losetup -f >/dev/null 2>&1 || bt_skip "no free loop device"
 
 M=$((1024 * 1024))
 img=$BT_TMP/disk.img
@@ -22,69 +20,37 @@ sock=$BT_TMP/nbd.sock
 uri=$(bt_unix_uri "$sock")
 mnt=$BT_TMP/fuse
 fs=$BT_TMP/fs
-mkdir -p "$mnt" "$fs"
 truncate -s $((256 * M)) "$img"
 
-FUSE_PID=
 LOOP=
 
-# attach: daemon already running; nbdfuse + loop device + mount on $fs.
+# attach: daemon already running; nbdfuse + loop device (mounted later).
 attach() {
-	rm -f "$BT_TMP/nbdfuse.pid"
-	nbdfuse -P "$BT_TMP/nbdfuse.pid" "$mnt/nbd" "$uri" >>"$BT_TMP/nbdfuse.log" 2>&1 &
-	FUSE_PID=$!
-	local end=$((SECONDS + 20))
-	until [ -s "$BT_TMP/nbdfuse.pid" ] && mountpoint -q "$mnt"; do
-		bt_pid_running "$FUSE_PID" || bt_fail "nbdfuse exited before mounting"
-		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdfuse did not mount within 20s"
-		sleep 0.05
-	done
+	stack_fuse_start "$mnt" nbd "$BT_TMP/nbdfuse.log" "$uri" || bt_fail "$STACK_ERR"
 	bt_expect_eq "$(stat -c %s "$mnt/nbd")" $((256 * M)) "size of the nbdfuse file"
-	LOOP=$(losetup --direct-io=off -f --show "$mnt/nbd") || bt_fail "losetup failed"
+	stack_loop_attach "$mnt/nbd" --direct-io=off || bt_fail "$STACK_ERR"
+	LOOP=$STACK_DEV
 	bt_log "loop device $LOOP"
 }
 
 mount_fs() {
-	mount -t ext4 "$LOOP" "$fs" || bt_fail "mount $LOOP failed"
+	stack_fs_mount "$LOOP" "$fs" -t ext4 || bt_fail "$STACK_ERR"
 }
 
 umount_fs() {
-	if mountpoint -q "$fs"; then
-		umount "$fs" || bt_fail "umount $fs failed"
-	fi
+	stack_fs_umount "$fs" || bt_fail "$STACK_ERR"
 }
 
+# detach: each step must complete; a failure names what holds the device
+# or the mount. (Whatever is left at exit, stack_cleanup takes down.)
 detach() {
 	umount_fs
 	if [ -n "$LOOP" ]; then
-		losetup -d "$LOOP" || bt_fail "losetup -d $LOOP failed"
+		stack_loop_detach "$LOOP" 20 || bt_fail "$STACK_ERR"
 		LOOP=
 	fi
-	if mountpoint -q "$mnt"; then
-		# losetup -d releases the backing file asynchronously: the FUSE
-		# mount stays busy until the loop device has let go.
-		local deadline=$((SECONDS + 10))
-		until fusermount3 -u "$mnt" 2>/dev/null; do
-			[ "$SECONDS" -lt "$deadline" ] || bt_fail "fusermount3 -u failed"
-			sleep 0.1
-		done
-	fi
-	if [ -n "$FUSE_PID" ]; then
-		bt_wait_exit "$FUSE_PID" 10 || bt_fail "nbdfuse did not exit after unmount"
-		wait "$FUSE_PID" 2>/dev/null
-		FUSE_PID=
-	fi
+	stack_fuse_stop "$mnt" 20 || bt_fail "$STACK_ERR"
 }
-
-# Cleanup on any exit: unmount, detach, end nbdfuse (by PID), in that order.
-cleanup_stack() {
-	if mountpoint -q "$fs"; then umount "$fs" || umount -l "$fs"; fi
-	[ -n "$LOOP" ] && losetup -d "$LOOP"
-	if mountpoint -q "$mnt"; then fusermount3 -u "$mnt" || umount -l "$mnt"; fi
-	[ -n "$FUSE_PID" ] && bt_kill_pid "$FUSE_PID"
-	return 0
-}
-bt_on_exit cleanup_stack
 
 bt_daemon_start d --name r0 --disk "$img" --nbd "unix:$sock"
 bt_wait_ready d "$uri"

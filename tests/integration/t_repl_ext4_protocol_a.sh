@@ -8,53 +8,38 @@
 # `fsck.ext4 -n -f` must find nothing to fix.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pairlib.sh"
+. "$(dirname "$0")/stacklib.sh"
 bt_init 150
 
-[ "$(id -u)" = 0 ] || bt_skip "needs root (loop devices, mount)"
-[ -c /dev/fuse ] || bt_skip "no /dev/fuse"
-[ -e /dev/loop-control ] || bt_skip "no /dev/loop-control"
-for c in nbdfuse fusermount3 losetup mkfs.ext4 fsck.ext4 mount umount mountpoint; do
+stack_require
+for c in mkfs.ext4 fsck.ext4; do
 	command -v "$c" >/dev/null || bt_skip "$c not installed"
 done
-losetup -f >/dev/null 2>&1 || bt_skip "no free loop device"
 
 M=$((1024 * 1024))
 SIZE=$((128 * M))
-declare -A FUSE_PID=() LOOP=()
+declare -A LOOP=()
 WRITER_PID=
 
 # attach NODE: nbdfuse of NODE's export on $BT_TMP/fuse-NODE, then a loop
 # device on the file it shows; sets LOOP[NODE].
 attach() {
-	local n=$1 dir=$BT_TMP/fuse-$1 end=$((SECONDS + 20))
-	mkdir -p "$dir"
-	nbdfuse -P "$BT_TMP/nbdfuse-$n.pid" "$dir/nbd" "$(pair_uri "$n")" >>"$BT_TMP/nbdfuse-$n.log" 2>&1 &
-	FUSE_PID[$n]=$!
-	until [ -s "$BT_TMP/nbdfuse-$n.pid" ] && mountpoint -q "$dir"; do
-		bt_pid_running "${FUSE_PID[$n]}" || bt_fail "nbdfuse on $n's export exited before mounting: $(tail -2 "$BT_TMP/nbdfuse-$n.log")"
-		[ "$SECONDS" -ge "$end" ] && bt_fail "nbdfuse on $n's export did not mount within 20s"
-		sleep 0.05
-	done
-	LOOP[$n]=$(losetup --direct-io=off -f --show "$dir/nbd") || bt_fail "losetup on $n's export failed"
+	local n=$1 dir=$BT_TMP/fuse-$1
+	stack_fuse_start "$dir" nbd "$BT_TMP/nbdfuse-$n.log" "$(pair_uri "$n")" ||
+		bt_fail "$n's export: $STACK_ERR"
+	stack_loop_attach "$dir/nbd" --direct-io=off || bt_fail "$n's export: $STACK_ERR"
+	LOOP[$n]=$STACK_DEV
 	bt_log "$n: loop device ${LOOP[$n]}"
 }
-
-# is_mounted DIR: DIR is a mount point, even a dead one (a FUSE mount whose
-# server is gone fails stat, so mountpoint(1) cannot tell).
-is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 
 # teardown NODE: unmount and detach whatever is left of NODE's stack, even
 # with its daemon dead (lazy unmounts, nbdfuse ended by PID).
 teardown() {
-	local n=$1 dir=$BT_TMP/fuse-$1
-	if is_mounted "$BT_TMP/fs-$n"; then umount "$BT_TMP/fs-$n" 2>/dev/null || umount -l "$BT_TMP/fs-$n"; fi
-	[ -n "${LOOP[$n]:-}" ] && losetup -d "${LOOP[$n]}" 2>/dev/null
+	local n=$1
+	stack_teardown_fs "$BT_TMP/fs-$n"
+	[ -n "${LOOP[$n]:-}" ] && stack_teardown_loop "${LOOP[$n]}"
 	LOOP[$n]=
-	if is_mounted "$dir"; then
-		fusermount3 -u "$dir" 2>/dev/null || fusermount3 -u -z "$dir" 2>/dev/null || umount -l "$dir"
-	fi
-	[ -n "${FUSE_PID[$n]:-}" ] && bt_kill_pid "${FUSE_PID[$n]}"
-	FUSE_PID[$n]=
+	stack_teardown_fuse "$BT_TMP/fuse-$n"
 	return 0
 }
 
@@ -90,8 +75,7 @@ pair_promote_first alice 30
 
 attach alice
 mkfs.ext4 -q -F "${LOOP[alice]}" >"$BT_TMP/mkfs.out" 2>&1 || bt_fail "mkfs.ext4 failed: $(tail -2 "$BT_TMP/mkfs.out")"
-mkdir -p "$BT_TMP/fs-alice" "$BT_TMP/fs-bob"
-mount -t ext4 "${LOOP[alice]}" "$BT_TMP/fs-alice" || bt_fail "mount on alice failed"
+stack_fs_mount "${LOOP[alice]}" "$BT_TMP/fs-alice" -t ext4 || bt_fail "mount on alice failed: $STACK_ERR"
 
 w0=$(pair_get alice written_bytes)
 writer "$BT_TMP/fs-alice/data" >>"$BT_TMP/writer.log" 2>&1 &
@@ -114,10 +98,9 @@ pair_wait bob 5 "Primary" 's["role"] == "Primary"'
 
 attach bob
 # Mounting replays the journal; then the check must find nothing to fix.
-mount -t ext4 "${LOOP[bob]}" "$BT_TMP/fs-bob" 2>"$BT_TMP/mount-bob.err" ||
-	bt_fail "mounting bob's copy failed: $(cat "$BT_TMP/mount-bob.err")"
+stack_fs_mount "${LOOP[bob]}" "$BT_TMP/fs-bob" -t ext4 || bt_fail "mounting bob's copy failed: $STACK_ERR"
 files=$(find "$BT_TMP/fs-bob" -type f | wc -l)
-umount "$BT_TMP/fs-bob" || bt_fail "umount of bob's copy failed"
+stack_fs_umount "$BT_TMP/fs-bob" || bt_fail "umount of bob's copy failed: $STACK_ERR"
 fsck.ext4 -n -f "${LOOP[bob]}" >"$BT_TMP/fsck.out" 2>&1
 rc=$?
 [ "$rc" = 0 ] || bt_fail "fsck.ext4 -n -f on bob's copy exited $rc: $(grep -v '^Pass' "$BT_TMP/fsck.out" | head -8 | tr '\n' ' ')"
