@@ -153,3 +153,61 @@ bool oracle_allows(const struct oracle *o, uint64_t block, uint64_t found,
 			 b->inflight ? ", in flight" : "");
 	return ok;
 }
+
+uint64_t oracle_floor(const struct oracle *o, uint64_t block,
+		      enum oracle_promise p)
+{
+	const struct oracle_block *b = &o->b[block];
+
+	if (p == ORACLE_FLUSHED)
+		return b->flushed;
+	return b->nhist ? b->hist[b->nhist - 1].gen : 0;
+}
+
+bool oracle_allows_floor(const struct oracle *o, uint64_t block,
+			 uint64_t found, uint64_t floor, char *why,
+			 size_t whylen)
+{
+	const struct oracle_block *b = &o->b[block];
+	bool ok;
+
+	if (found == (uint64_t)-1)
+		ok = false;
+	else if (found == 0)
+		ok = floor == 0 || (b->last_zero && b->last_zero >= floor);
+	else
+		ok = found >= floor && found <= b->issued;
+	if (!ok && why)
+		snprintf(why, whylen, "block %llu holds %s%lld, the promised "
+			 "write is generation %llu (newest issued %llu%s)",
+			 (unsigned long long)block,
+			 found == (uint64_t)-1 ? "garbage " : "generation ",
+			 found == (uint64_t)-1 ? -1LL : (long long)found,
+			 (unsigned long long)floor, (unsigned long long)b->issued,
+			 b->inflight ? ", in flight" : "");
+	return ok;
+}
+
+void oracle_power_loss(struct oracle *o)
+{
+	for (uint64_t i = 0; i < o->nblocks; i++) {
+		struct oracle_block *b = &o->b[i];
+
+		while (b->nhist && b->hist[b->nhist - 1].gen > b->flushed)
+			b->nhist--;
+	}
+}
+
+void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found)
+{
+	struct oracle_block *b = &o->b[block];
+
+	b->nhist = 0;
+	b->flushed = 0;
+	if (found != (uint64_t)-1 && found != 0) {
+		b->hist[0].gen = found;
+		b->hist[0].ack_seq = o->next_ack++;
+		b->nhist = 1;
+		b->flushed = found;
+	}
+}

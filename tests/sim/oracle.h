@@ -75,4 +75,19 @@ enum oracle_promise {
 bool oracle_allows(const struct oracle *o, uint64_t block, uint64_t found,
 		   enum oracle_promise p, char *why, size_t whylen);
 
+/* The promise a read issued now must meet: the newest acknowledged (or
+ * flushed) generation of the block, 0 for none. */
+uint64_t oracle_floor(const struct oracle *o, uint64_t block,
+		      enum oracle_promise p);
+/* May block hold found, given the floor taken when the read was issued? */
+bool oracle_allows_floor(const struct oracle *o, uint64_t block,
+			 uint64_t found, uint64_t floor, char *why,
+			 size_t whylen);
+/* Both nodes lost power (or the only node holding them did): what was
+ * acknowledged but not flushed is no longer promised. */
+void oracle_power_loss(struct oracle *o);
+/* A forced promotion: the node's content (found, per block) is the new
+ * baseline; earlier promises are void. */
+void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found);
+
 #endif
