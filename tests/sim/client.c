@@ -139,7 +139,10 @@ static void creq_done(struct blk_req *b, int err)
 			break;
 		}
 		oracle_acked(o, q->block, q->gen);
-		if (n && !replicating(&n->res))
+		/* Acknowledged alone, without having fenced the peer: the
+		 * peer may be promoted without it (a split brain). */
+		if (n && !replicating(&n->res) &&
+		    !(n->res.meta.sb.flags & MDF_PEER_OUTDATED))
 			client_local_only_acks++;
 		sim_write_acked(q->node, q->gen);
 		break;

@@ -132,7 +132,7 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 	ret = node_assemble(n);
 	if (ret < 0) {
 		sim_trace("n%d start-up failed: %s", idx, strerror(-ret));
-		node_crash(n);
+		node_crash(n, false);
 		return NULL;
 	}
 	if (n->res.disk.map_worker)
@@ -144,10 +144,13 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 	return n;
 }
 
-void node_crash(struct sim_node *n)
+void node_crash(struct sim_node *n, bool power)
 {
 	sim_run->current = n->idx;
-	simdisk_crash(&sim_run->disk[n->idx]);
+	if (power)
+		simdisk_crash(&sim_run->disk[n->idx]);
+	else
+		simdisk_process_crash(&sim_run->disk[n->idx]);
 	simloop_abandon(&n->sl);
 	simhook_abandon(&n->sl);
 	sched_cancel(&sim_run->sched, &n->tick_ev);

@@ -41,7 +41,9 @@ extern const char *const sim_node_names[2];
 int node_create_md(int idx);
 /* Start node idx from its disk. NULL when it cannot start (logged). */
 struct sim_node *node_start(int idx, const struct sim_node_knobs *k);
-/* Power loss of node idx. */
-void node_crash(struct sim_node *n);
+/* The node dies: a power loss (power: its disk keeps only what was
+ * durable, at random beyond that) or a process crash (the disk's cache
+ * survives). */
+void node_crash(struct sim_node *n, bool power);
 
 #endif

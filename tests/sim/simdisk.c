@@ -209,6 +209,18 @@ static void crash_apply(struct simdisk *d, uint64_t off, uint32_t len,
 	}
 }
 
+void simdisk_process_crash(struct simdisk *d)
+{
+	while (d->inflight) {
+		struct simdisk_req *q = d->inflight;
+
+		sched_cancel(d->sched, &q->ev);
+		inflight_del(d, q);
+		if (q->op == SD_WRITE || q->op == SD_ZERO)
+			vw_add(d, q->off, q->len, q->op == SD_WRITE ? q->buf : NULL);
+	}
+}
+
 void simdisk_crash(struct simdisk *d)
 {
 	/* Writes in flight may have reached the media too. */

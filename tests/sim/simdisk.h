@@ -90,6 +90,11 @@ void simdisk_submit(struct simdisk *d, struct simdisk_req *q);
  * afterwards. */
 void simdisk_crash(struct simdisk *d);
 
+/* The process using the disk died but the machine did not: requests in
+ * flight are dropped from the caller's view yet still reach the cache
+ * (the kernel completes them), and the cache survives. */
+void simdisk_process_crash(struct simdisk *d);
+
 /* The content as a reader sees it now (durable + completed writes). */
 void simdisk_peek(struct simdisk *d, uint64_t off, uint32_t len, uint8_t *out);
 
