@@ -655,7 +655,7 @@ static void swarm(void)
 	S.dk.crash_block_keep = (uint32_t)rng_range(r, 0, 1000000);
 	S.netk.delay_min_us = (uint32_t)rng_range(r, 20, 500);
 	S.netk.delay_max_us = S.netk.delay_min_us + (uint32_t)rng_range(r, 0, 20000);
-	S.netk.buf_bytes = (uint32_t)rng_range(r, 16, 512) * 1024;
+	S.netk.buf_bytes = (uint32_t)rng_range(r, 8, 160) * 1024;
 	S.ck.depth = (unsigned)rng_range(r, 1, CLIENT_SLOTS);
 	S.ck.gap_min_us = (uint32_t)rng_range(r, 10, 500);
 	S.ck.gap_max_us = S.ck.gap_min_us + (uint32_t)rng_range(r, 0, 20000);
