@@ -13,7 +13,7 @@ DEPS_TEST  = libnbd-bin nbdfuse python3 python3-libnbd qemu-utils fio \
 	nbdkit nbdkit-plugin-python e2fsprogs fuse3 util-linux iproute2 procps \
 	postgresql postgresql-contrib
 
-.PHONY: all deps check demo bench torture clean
+.PHONY: all deps check layers demo bench torture clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -34,6 +34,10 @@ deps:
 
 check: deps
 	BUILD=$(BUILD) BUILD_SAN=$(BUILD_SAN) BUILD_FUZZ=$(BUILD_FUZZ) tests/check.sh
+
+# The include rule alone (also the first step of check): seconds, no build.
+layers:
+	python3 tests/layers.py --self-test && python3 tests/layers.py
 
 demo: deps all
 	tests/demo.sh

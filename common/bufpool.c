@@ -5,13 +5,15 @@
  * bounded by nchunks / 64 words. Waiters are a doubly linked FIFO, so a
  * closing owner leaves it in O(1).
  */
-#include "bufpool.h"
+#include "common/bufpool.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "common/container_of.h"
 
 int bufpool_init(struct bufpool *p, size_t size_bytes, size_t chunk_bytes)
 {
@@ -144,8 +146,7 @@ static void waiter_unlink(struct bufpool *p, struct bufpool_waiter *w)
  * then joins the next round) or cancel later waiters. */
 static void bufpool_wake_run(struct loop_op *op, int res)
 {
-	struct bufpool *p = (struct bufpool *)((char *)op -
-					       offsetof(struct bufpool, wake_op));
+	struct bufpool *p = container_of(op, struct bufpool, wake_op);
 	uint64_t round = ++p->wake_epoch;
 	struct bufpool_waiter *w;
 

@@ -1,6 +1,6 @@
 /* crc32c.c - see crc32c.h. isa-l's crc32_iscsi takes and returns the
  * non-inverted register, so the usual pre/post inversion happens here. */
-#include "crc32c.h"
+#include "common/crc32c.h"
 
 #include <isa-l/crc.h>
 

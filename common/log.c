@@ -1,10 +1,11 @@
 /* log.c - see log.h. */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 static char log_prefix[128] = "blockd";
 static enum log_level log_level_max = LOG_LVL_INFO;
@@ -26,15 +27,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
 	char line[1024];
-	struct timespec ts;
+	uint64_t now_ms = clock_wall_ms();
 	va_list ap;
 	int n;
 
 	if (level > log_level_max)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(line, sizeof(line), "%lld.%03ld %s %s: ",
-		     (long long)ts.tv_sec, ts.tv_nsec / 1000000, log_prefix,
+	n = snprintf(line, sizeof(line), "%llu.%03u %s %s: ",
+		     (unsigned long long)(now_ms / 1000), (unsigned)(now_ms % 1000),
+		     log_prefix,
 		     names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

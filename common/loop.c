@@ -1,10 +1,10 @@
 /* loop.c - see loop.h. */
-#include "loop.h"
+#include "common/loop.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "log.h"
+#include "common/log.h"
 
 int loop_init(struct loop *l, unsigned entries)
 {

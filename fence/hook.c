@@ -1,5 +1,5 @@
 /* hook.c - see hook.h. */
-#include "hook.h"
+#include "fence/hook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/container_of.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 extern char **environ;
 

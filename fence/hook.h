@@ -40,6 +40,16 @@ struct hook_run {
 	uint64_t cookie;	/* the caller's, e.g. which event it answers */
 };
 
+/* What a fence-peer handler's exit code says (DRBD's contract, which
+ * existing scripts follow). Any other code, or a timeout, says nothing. */
+enum fence_peer_exit {
+	FENCE_PEER_INCONSISTENT = 3,	/* the peer's disk is Inconsistent */
+	FENCE_PEER_OUTDATED = 4,	/* the peer was outdated */
+	FENCE_PEER_UNREACHABLE = 5,	/* could not reach the peer: not fenced */
+	FENCE_PEER_IS_PRIMARY = 6,	/* the peer is Primary: outdate myself */
+	FENCE_PEER_STONITHED = 7,	/* the peer's node was powered off */
+};
+
 struct hook_env {
 	const char *resource, *node, *peer, *peer_address, *role;
 };

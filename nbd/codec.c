@@ -1,5 +1,5 @@
 /* codec.c - see codec.h. */
-#include "codec.h"
+#include "nbd/codec.h"
 
 #include <errno.h>
 
@@ -23,40 +23,40 @@ uint16_t nbd_transmission_flags(const struct nbd_export_info *ex,
 
 void nbd_encode_greeting(uint8_t out[NBD_GREETING_BYTES])
 {
-	nbd_put64(out, NBD_MAGIC_INIT);
-	nbd_put64(out + 8, NBD_MAGIC_OPTS);
-	nbd_put16(out + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+	be_put64(out, NBD_MAGIC_INIT);
+	be_put64(out + 8, NBD_MAGIC_OPTS);
+	be_put16(out + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
 }
 
 int nbd_parse_option_header(const uint8_t in[NBD_OPT_HDR_BYTES],
 			    struct nbd_option *out)
 {
-	if (nbd_get64(in) != NBD_MAGIC_OPTS)
+	if (be_get64(in) != NBD_MAGIC_OPTS)
 		return -EBADMSG;
-	out->opt = nbd_get32(in + 8);
-	out->len = nbd_get32(in + 12);
+	out->opt = be_get32(in + 8);
+	out->len = be_get32(in + 12);
 	return 0;
 }
 
 void nbd_encode_opt_reply(uint8_t out[NBD_OPT_REPLY_BYTES], uint32_t opt,
 			  uint32_t type, uint32_t len)
 {
-	nbd_put64(out, NBD_MAGIC_OPT_REPLY);
-	nbd_put32(out + 8, opt);
-	nbd_put32(out + 12, type);
-	nbd_put32(out + 16, len);
+	be_put64(out, NBD_MAGIC_OPT_REPLY);
+	be_put32(out + 8, opt);
+	be_put32(out + 12, type);
+	be_put32(out + 16, len);
 }
 
 int nbd_parse_request(const uint8_t in[NBD_REQUEST_BYTES],
 		      struct nbd_request *out)
 {
-	if (nbd_get32(in) != NBD_MAGIC_REQUEST)
+	if (be_get32(in) != NBD_MAGIC_REQUEST)
 		return -EBADMSG;
-	out->flags = nbd_get16(in + 4);
-	out->type = nbd_get16(in + 6);
-	out->cookie = nbd_get64(in + 8);
-	out->offset = nbd_get64(in + 16);
-	out->length = nbd_get32(in + 24);
+	out->flags = be_get16(in + 4);
+	out->type = be_get16(in + 6);
+	out->cookie = be_get64(in + 8);
+	out->offset = be_get64(in + 16);
+	out->length = be_get32(in + 24);
 	return 0;
 }
 
@@ -143,20 +143,20 @@ int nbd_check_request(const struct nbd_request *rq,
 void nbd_encode_simple_reply(uint8_t out[NBD_SIMPLE_REPLY_BYTES],
 			     uint32_t error, uint64_t cookie)
 {
-	nbd_put32(out, NBD_MAGIC_SIMPLE_REPLY);
-	nbd_put32(out + 4, error);
-	nbd_put64(out + 8, cookie);
+	be_put32(out, NBD_MAGIC_SIMPLE_REPLY);
+	be_put32(out + 4, error);
+	be_put64(out + 8, cookie);
 }
 
 void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
 			     uint16_t flags, uint16_t type, uint64_t cookie,
 			     uint32_t len)
 {
-	nbd_put32(out, NBD_MAGIC_STRUCT_REPLY);
-	nbd_put16(out + 4, flags);
-	nbd_put16(out + 6, type);
-	nbd_put64(out + 8, cookie);
-	nbd_put32(out + 16, len);
+	be_put32(out, NBD_MAGIC_STRUCT_REPLY);
+	be_put16(out + 4, flags);
+	be_put16(out + 6, type);
+	be_put64(out + 8, cookie);
+	be_put32(out + 16, len);
 }
 
 uint32_t nbd_errno_for_request(const struct nbd_request *rq, int err)

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "common/endian.h"
+#include "nbd/proto.h"
 
 /* What one export looks like to clients. */
 struct nbd_export_info {
@@ -88,42 +89,5 @@ uint32_t nbd_errno_to_wire(int err);
  * WRITE_ZEROES with FAST_ZERO and EOVERFLOW for a READ with DF, so on any
  * other request they become EINVAL (as nbdkit answers). */
 uint32_t nbd_errno_for_request(const struct nbd_request *rq, int err);
-
-/* Big-endian helpers shared by the NBD modules. */
-static inline void nbd_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void nbd_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void nbd_put64(uint8_t *p, uint64_t v)
-{
-	nbd_put32(p, (uint32_t)(v >> 32));
-	nbd_put32(p + 4, (uint32_t)v);
-}
-
-static inline uint16_t nbd_get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t nbd_get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t nbd_get64(const uint8_t *p)
-{
-	return ((uint64_t)nbd_get32(p) << 32) | nbd_get32(p + 4);
-}
 
 #endif

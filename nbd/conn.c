@@ -11,8 +11,9 @@
  * either runs out the connection stops parsing and reading: out of slots
  * until a request of this server is released, out of buffers until a
  * bufpool waiter wakes it (any put, whoever holds the buffers).
- * BLOCK_STATUS is answered when the disk's allocation-map lookup, done off
- * the loop thread, comes back; replies may leave in any order.
+ * Every other request goes to the backend's ops (server.h), which answers
+ * through nbd_io_done(); BLOCK_STATUS may take long there (an allocation
+ * lookup off the loop thread), so replies may leave in any order.
  * A connection is freed only from a deferred callback once no recv, send
  * or request is in flight, so no completion ever sees a freed object.
  */
@@ -23,9 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "nbd/server_priv.h"
 
@@ -41,7 +42,7 @@ static bool conn_blocked(const struct nbd_conn *c)
 
 static void req_build_reply(struct nbd_req *r)
 {
-	struct nbd_request *rq = &r->rq;
+	struct nbd_request *rq = &r->io.rq;
 	bool structured = r->conn->hs.session.structured;
 	uint32_t extra_len = 0;
 
@@ -50,24 +51,24 @@ static void req_build_reply(struct nbd_req *r)
 		nbd_encode_simple_reply(r->hdr, r->error, rq->cookie);
 		r->iov[0] = (struct iovec){ r->hdr, NBD_SIMPLE_REPLY_BYTES };
 		if (rq->type == NBD_CMD_READ && !r->error) {
-			r->iov[1] = (struct iovec){ r->buf, rq->length };
+			r->iov[1] = (struct iovec){ r->io.buf, rq->length };
 			r->niov = 2;
 		}
 	} else if (r->error) {
 		/* ERROR chunk: error, message length 0. */
 		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
 					NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
-		nbd_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, r->error);
-		nbd_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
+		be_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, r->error);
+		be_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
 		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 6 };
 	} else if (rq->type == NBD_CMD_READ) {
 		/* One OFFSET_DATA chunk, so DF is always honoured. */
 		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
 					NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
 					8 + rq->length);
-		nbd_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, rq->offset);
+		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, rq->offset);
 		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 8 };
-		r->iov[1] = (struct iovec){ r->buf, rq->length };
+		r->iov[1] = (struct iovec){ r->io.buf, rq->length };
 		r->niov = 2;
 	} else if (rq->type == NBD_CMD_BLOCK_STATUS) {
 		extra_len = r->extra_len;
@@ -85,19 +86,11 @@ static void req_build_reply(struct nbd_req *r)
 	r->reply_bytes = r->iov[0].iov_len + (r->niov > 1 ? r->iov[1].iov_len : 0);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void req_account(struct nbd_req *r)
 {
 	struct nbd_stats *st = &r->conn->srv->stats;
-	unsigned cmd = r->rq.type, b = 0;
-	uint64_t us = (now_ns() - r->start_ns) / 1000;
+	unsigned cmd = r->io.rq.type, b = 0;
+	uint64_t us = (clock_mono_ns() - r->start_ns) / 1000;
 
 	if (cmd >= NBD_STATS_CMDS)
 		return;
@@ -105,7 +98,7 @@ static void req_account(struct nbd_req *r)
 	if (r->error)
 		st->errors[cmd]++;
 	else if (cmd == NBD_CMD_READ || cmd == NBD_CMD_WRITE)
-		st->bytes[cmd] += r->rq.length;
+		st->bytes[cmd] += r->io.rq.length;
 	st->sum_us[cmd] += us;
 	while (b < NBD_STATS_BUCKETS - 1 && us > nbd_stats_bounds_us[b])
 		b++;
@@ -138,17 +131,48 @@ static void req_reply_error(struct nbd_req *r, uint32_t error)
 	req_reply(r);
 }
 
-static void req_blk_done(struct blk_req *b, int err)
+static void req_block_status_reply(struct nbd_req *r)
 {
-	struct nbd_req *r = container_of(b, struct nbd_req, blk);
-
-	if (err < 0)
-		log_err("%s: %s of %u bytes at %llu failed: %s", r->conn->name,
-			r->rq.type == NBD_CMD_READ ? "read" : "request",
-			r->rq.length, (unsigned long long)r->rq.offset,
-			strerror(-err));
-	r->error = nbd_errno_for_request(&r->rq, -err);
+	be_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
+	r->extra_len = 4 + 8 * r->extents;
 	req_reply(r);
+}
+
+void nbd_io_done(struct nbd_io *io, int err)
+{
+	struct nbd_req *r = container_of(io, struct nbd_req, io);
+
+	if (err < 0 && r->io.rq.type == NBD_CMD_BLOCK_STATUS)
+		log_err("%s: block status of %u bytes at %llu failed: %s",
+			r->conn->name, r->io.rq.length,
+			(unsigned long long)r->io.rq.offset, strerror(-err));
+	else if (err < 0)
+		log_err("%s: %s of %u bytes at %llu failed: %s", r->conn->name,
+			r->io.rq.type == NBD_CMD_READ ? "read" : "request",
+			r->io.rq.length, (unsigned long long)r->io.rq.offset,
+			strerror(-err));
+	if (err == 0 && r->io.rq.type == NBD_CMD_BLOCK_STATUS) {
+		req_block_status_reply(r);
+		return;
+	}
+	r->error = nbd_errno_for_request(&r->io.rq, -err);
+	req_reply(r);
+}
+
+void nbd_io_extent(struct nbd_io *io, uint64_t len, bool hole)
+{
+	struct nbd_req *r = container_of(io, struct nbd_req, io);
+	uint8_t *d;
+
+	if (r->extents >= io->extents_max)
+		return;
+	d = r->extra + 4 + 8 * r->extents;
+	/* Descriptor lengths are 32-bit: clamp to a block multiple. */
+	if (len > UINT32_MAX)
+		len = UINT32_MAX & ~4095U;
+	be_put32(d, (uint32_t)len);
+	be_put32(d + 4, hole ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
+	r->extents++;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -199,7 +223,6 @@ static void conn_hs_send(struct nbd_conn *c)
 				    c->out.len - c->out_sent };
 	conn_send_iov(c, 1);
 }
-
 
 static void conn_hs_sent(struct nbd_conn *c)
 {
@@ -279,10 +302,10 @@ static void conn_arm_recv(struct nbd_conn *c)
 	    c->state == CONN_CLOSING)
 		return;
 	c->recv_direct = r && c->rx_start == c->rx_end &&
-			 r->rq.length - r->payload_have >= NBD_DIRECT_RECV_MIN;
+			 r->io.rq.length - r->payload_have >= NBD_DIRECT_RECV_MIN;
 	if (c->recv_direct) {
-		dst = r->buf + r->payload_have;
-		len = r->rq.length - r->payload_have;
+		dst = r->io.buf + r->payload_have;
+		len = r->io.rq.length - r->payload_have;
 		flags = MSG_WAITALL;
 	} else {
 		if (c->rx_start == c->rx_end) {
@@ -384,86 +407,19 @@ static bool conn_hs_step(struct nbd_conn *c)
 
 /* ---- transmission ----------------------------------------------------- */
 
-/* The allocation map arrived (from the disk's lookup worker). */
-static void req_block_status_done(struct disk_map_req *m, int n)
-{
-	struct nbd_req *r = container_of(m, struct nbd_req, map);
-
-	if (n < 0) {
-		log_err("%s: block status of %u bytes at %llu failed: %s",
-			r->conn->name, r->rq.length,
-			(unsigned long long)r->rq.offset, strerror(-n));
-		req_reply_error(r, nbd_errno_for_request(&r->rq, -n));
-		return;
-	}
-	nbd_put32(r->extra, NBD_META_ID_BASE_ALLOCATION);
-	for (int i = 0; i < n; i++) {
-		uint64_t len = r->bs_ext[i].len;
-
-		/* Descriptor lengths are 32-bit: clamp to a block multiple. */
-		if (len > UINT32_MAX)
-			len = UINT32_MAX & ~4095U;
-		nbd_put32(r->extra + 4 + 8 * i, (uint32_t)len);
-		nbd_put32(r->extra + 8 + 8 * i, r->bs_ext[i].hole
-			  ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
-	}
-	r->extra_len = 4 + 8 * (uint32_t)n;
-	req_reply(r);
-}
-
-/* lseek may wait for the inode lock: answered later, off the loop. */
-static void req_block_status(struct nbd_req *r)
-{
-	struct disk_map_req *m = &r->map;
-
-	m->off = r->rq.offset;
-	m->len = r->rq.length;
-	m->ext = r->bs_ext;
-	m->max = (r->rq.flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : NBD_BS_EXTENTS_MAX;
-	m->done = req_block_status_done;
-	disk_map_submit(&r->conn->srv->res->disk, m);
-}
-
+/* Hand a checked request to the backend: BLOCK_STATUS may wait for a
+ * slow allocation lookup there, answered later. */
 static void req_submit(struct nbd_req *r)
 {
-	struct disk_io *io = &r->blk.local;
-	uint16_t f = r->rq.flags;
+	struct nbd_server *srv = r->conn->srv;
 
-	if (r->rq.type == NBD_CMD_BLOCK_STATUS) {
-		req_block_status(r);	/* r->map, not r->blk */
+	if (r->io.rq.type == NBD_CMD_BLOCK_STATUS) {
+		r->io.extents_max = (r->io.rq.flags & NBD_CMD_FLAG_REQ_ONE)
+			? 1 : NBD_EXTENTS_MAX;
+		srv->ops->block_status(srv->backend, &r->io);
 		return;
 	}
-	io->off = r->rq.offset;
-	io->len = r->rq.length;
-	io->buf = r->buf;
-	io->flags = (f & NBD_CMD_FLAG_FUA) ? DISK_F_FUA : 0;
-	switch (r->rq.type) {
-	case NBD_CMD_READ:
-		io->cmd = DISK_READ;
-		io->flags = 0;
-		break;
-	case NBD_CMD_WRITE:
-		io->cmd = DISK_WRITE;
-		break;
-	case NBD_CMD_FLUSH:
-		io->cmd = DISK_FLUSH;
-		break;
-	case NBD_CMD_TRIM:
-		io->cmd = DISK_TRIM;
-		break;
-	case NBD_CMD_WRITE_ZEROES:
-		io->cmd = DISK_ZERO;
-		if (f & NBD_CMD_FLAG_NO_HOLE)
-			io->flags |= DISK_F_NO_HOLE;
-		if (f & NBD_CMD_FLAG_FAST_ZERO)
-			io->flags |= DISK_F_FAST;
-		break;
-	case NBD_CMD_CACHE:
-		io->cmd = DISK_CACHE;
-		break;
-	}
-	r->blk.done = req_blk_done;
-	resource_submit(r->conn->srv->res, &r->blk);
+	srv->ops->submit(srv->backend, &r->io);
 }
 
 /* Move buffered payload bytes into the pending WRITE; submit it once
@@ -471,14 +427,14 @@ static void req_submit(struct nbd_req *r)
 static bool conn_fill_payload(struct nbd_conn *c)
 {
 	struct nbd_req *r = c->rx_req;
-	uint32_t need = r->rq.length - r->payload_have;
+	uint32_t need = r->io.rq.length - r->payload_have;
 	uint32_t avail = c->rx_end - c->rx_start;
 	uint32_t n = need < avail ? need : avail;
 
-	memcpy(r->buf + r->payload_have, c->rx + c->rx_start, n);
+	memcpy(r->io.buf + r->payload_have, c->rx + c->rx_start, n);
 	r->payload_have += n;
 	c->rx_start += n;
-	if (r->payload_have < r->rq.length)
+	if (r->payload_have < r->io.rq.length)
 		return false;
 	c->rx_req = NULL;
 	req_submit(r);
@@ -527,15 +483,15 @@ static bool conn_parse_request(struct nbd_conn *c)
 		conn_stall(c);
 		return false;
 	}
-	r->rq = rq;
-	r->start_ns = now_ns();
+	r->io.rq = rq;
+	r->start_ns = clock_mono_ns();
 	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
-		r->buf = bufpool_get(&srv->res->pool, rq.length);
-		if (!r->buf) {
+		r->io.buf = bufpool_get(srv->pool, rq.length);
+		if (!r->io.buf) {
 			/* Give the slot back quietly: nothing was freed, so
 			 * waking the stalled connections would only spin. */
 			req_give_back(r);
-			bufpool_wait(&srv->res->pool, srv->loop, &c->buf_wait,
+			bufpool_wait(srv->pool, srv->loop, &c->buf_wait,
 				     conn_buf_ready);
 			return false;
 		}
@@ -609,7 +565,7 @@ void conn_close(struct nbd_conn *c, const char *why)
 	c->state = CONN_CLOSING;
 	if (c->stalled)
 		conn_unlink_stalled(c);
-	bufpool_cancel_wait(&c->srv->res->pool, &c->buf_wait);
+	bufpool_cancel_wait(c->srv->pool, &c->buf_wait);
 	/* Wake anything pending on the socket; completions bring it back. */
 	shutdown(c->fd, SHUT_RDWR);
 	if (c->recv_armed)
@@ -736,14 +692,9 @@ void conn_start(struct nbd_server *srv, struct nbd_listener *li, int fd)
 	srv->conns = c;
 	srv->n_conns++;
 
-	nbd_hs_init(&c->hs, &srv->ex, srv->res->name, srv->description);
-	if (srv->res->role != ROLE_PRIMARY) {
-		snprintf(srv->refuse_msg, sizeof(srv->refuse_msg),
-			 "%s is Secondary on node %s: only the Primary serves "
-			 "NBD; run 'blockctl primary' on the node to use",
-			 srv->res->name, srv->res->node);
-		c->hs.refuse_msg = srv->refuse_msg;
-	}
+	nbd_hs_init(&c->hs, &srv->ex, srv->export.name,
+		    srv->export.description);
+	c->hs.refuse_msg = srv->ops->may_serve(srv->backend);
 	c->state = CONN_HS_FLAGS;
 	nbd_encode_greeting(c->out.buf);
 	c->out.len = NBD_GREETING_BYTES;

@@ -4,7 +4,7 @@
  * malformed payload is ERR_INVALID before an unknown export is
  * ERR_UNKNOWN, and a refused export is ERR_POLICY last.
  */
-#include "handshake.h"
+#include "nbd/handshake.h"
 
 #include <errno.h>
 #include <string.h>
@@ -20,7 +20,7 @@ void nbd_hs_init(struct nbd_hs *hs, const struct nbd_export_info *ex,
 
 int nbd_hs_client_flags(struct nbd_hs *hs, const uint8_t in[4])
 {
-	uint32_t flags = nbd_get32(in);
+	uint32_t flags = be_get32(in);
 
 	if (!(flags & NBD_FLAG_C_FIXED_NEWSTYLE))
 		return -EPROTO;
@@ -69,9 +69,9 @@ static void reply_info_export(struct nbd_hs *hs, struct nbd_out *out,
 {
 	uint8_t b[12];
 
-	nbd_put16(b, NBD_INFO_EXPORT);
-	nbd_put64(b + 2, hs->ex->size_bytes);
-	nbd_put16(b + 10, nbd_transmission_flags(hs->ex, &hs->session));
+	be_put16(b, NBD_INFO_EXPORT);
+	be_put64(b + 2, hs->ex->size_bytes);
+	be_put16(b + 10, nbd_transmission_flags(hs->ex, &hs->session));
 	reply(out, opt, NBD_REP_INFO, b, sizeof(b));
 }
 
@@ -80,10 +80,10 @@ static void reply_info_block_size(struct nbd_hs *hs, struct nbd_out *out,
 {
 	uint8_t b[14];
 
-	nbd_put16(b, NBD_INFO_BLOCK_SIZE);
-	nbd_put32(b + 2, hs->ex->block_min);
-	nbd_put32(b + 6, hs->ex->block_pref);
-	nbd_put32(b + 10, hs->ex->block_max);
+	be_put16(b, NBD_INFO_BLOCK_SIZE);
+	be_put32(b + 2, hs->ex->block_min);
+	be_put32(b + 6, hs->ex->block_pref);
+	be_put32(b + 10, hs->ex->block_max);
 	reply(out, opt, NBD_REP_INFO, b, sizeof(b));
 }
 
@@ -93,7 +93,7 @@ static void reply_info_string(struct nbd_out *out, uint32_t opt,
 	uint8_t b[2 + 512];
 	size_t n = strnlen(s, sizeof(b) - 2);
 
-	nbd_put16(b, type);
+	be_put16(b, type);
 	memcpy(b + 2, s, n);
 	reply(out, opt, NBD_REP_INFO, b, (uint32_t)(2 + n));
 }
@@ -110,10 +110,10 @@ static enum nbd_hs_result opt_info_go(struct nbd_hs *hs, uint32_t opt,
 
 	if (len < 6)
 		goto invalid;
-	name_len = nbd_get32(d);
+	name_len = be_get32(d);
 	if (name_len > len - 6)
 		goto invalid;
-	n_info = nbd_get16(d + 4 + name_len);
+	n_info = be_get16(d + 4 + name_len);
 	if ((uint32_t)n_info * 2 != len - 6 - name_len)
 		goto invalid;
 	infos = d + 6 + name_len;
@@ -131,7 +131,7 @@ static enum nbd_hs_result opt_info_go(struct nbd_hs *hs, uint32_t opt,
 	/* Each info is answered at most once however often it is asked
 	 * for, which bounds the reply below NBD_OUT_BYTES_MAX. */
 	for (uint16_t i = 0; i < n_info; i++) {
-		uint16_t type = nbd_get16(infos + 2 * i);
+		uint16_t type = be_get16(infos + 2 * i);
 
 		if (type == NBD_INFO_NAME)
 			want_name = true;
@@ -162,8 +162,8 @@ static enum nbd_hs_result opt_export_name(struct nbd_hs *hs,
 	/* This option has no error reply: closing is the only refusal. */
 	if (!name_matches(hs, d, len) || hs->refuse_msg)
 		return NBD_HS_CLOSE;
-	nbd_put64(b, hs->ex->size_bytes);
-	nbd_put16(b + 8, nbd_transmission_flags(hs->ex, &hs->session));
+	be_put64(b, hs->ex->size_bytes);
+	be_put16(b + 8, nbd_transmission_flags(hs->ex, &hs->session));
 	out_put(out, b, hs->no_zeroes ? NBD_EXPORT_NAME_REPLY_BYTES : sizeof(b));
 	return NBD_HS_TRANSMIT;
 }
@@ -180,7 +180,7 @@ static void opt_list(struct nbd_hs *hs, const uint8_t *d, uint32_t len,
 			  "LIST takes no payload");
 		return;
 	}
-	nbd_put32(b, (uint32_t)n);
+	be_put32(b, (uint32_t)n);
 	memcpy(b + 4, hs->export_name, n);
 	reply(out, NBD_OPT_LIST, NBD_REP_SERVER, b, (uint32_t)(4 + n));
 	reply(out, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0);
@@ -191,7 +191,7 @@ static void reply_meta_context(struct nbd_out *out, uint32_t opt)
 	static const char name[] = NBD_META_BASE_ALLOCATION;
 	uint8_t b[4 + sizeof(name)];
 
-	nbd_put32(b, NBD_META_ID_BASE_ALLOCATION);
+	be_put32(b, NBD_META_ID_BASE_ALLOCATION);
 	memcpy(b + 4, name, sizeof(name) - 1);
 	reply(out, opt, NBD_REP_META_CONTEXT, b, 4 + sizeof(name) - 1);
 }
@@ -222,10 +222,10 @@ static void opt_meta(struct nbd_hs *hs, uint32_t opt, const uint8_t *d,
 	}
 	if (len < 8)
 		goto invalid;
-	name_len = nbd_get32(d);
+	name_len = be_get32(d);
 	if (name_len > len - 8)
 		goto invalid;
-	n_q = nbd_get32(d + 4 + name_len);
+	n_q = be_get32(d + 4 + name_len);
 	if (n_q > NBD_META_QUERIES_MAX) {
 		reply_err(out, opt, NBD_REP_ERR_TOO_BIG, "too many queries");
 		return;
@@ -237,7 +237,7 @@ static void opt_meta(struct nbd_hs *hs, uint32_t opt, const uint8_t *d,
 
 		if (len - pos < 4)
 			goto invalid;
-		qlen = nbd_get32(d + pos);
+		qlen = be_get32(d + pos);
 		if (qlen > len - pos - 4)
 			goto invalid;
 		pos += 4 + qlen;
@@ -251,7 +251,7 @@ static void opt_meta(struct nbd_hs *hs, uint32_t opt, const uint8_t *d,
 
 	pos = 8 + name_len;
 	for (uint32_t i = 0; i < n_q; i++) {
-		uint32_t qlen = nbd_get32(d + pos);
+		uint32_t qlen = be_get32(d + pos);
 
 		if (query_matches(d + pos + 4, qlen, listing))
 			selected = true;

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "nbd/codec.h"
 
 /* Longest option payload accepted; longer drops the connection. Export
  * names are at most 4096 bytes, meta context queries a few more. */

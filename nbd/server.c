@@ -3,13 +3,14 @@
  * owns each connection.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/listen.h"
 #include "common/log.h"
-#include "nbd/listen.h"
 #include "nbd/server.h"
 #include "nbd/server_priv.h"
 
@@ -75,6 +76,8 @@ struct nbd_req *req_get(struct nbd_conn *c)
 		return NULL;
 	srv->free_reqs = r->next;
 	memset(r, 0, offsetof(struct nbd_req, hdr));
+	r->io.priv = srv->priv ? srv->priv + (size_t)(r - srv->reqs) *
+					  srv->priv_stride : NULL;
 	r->conn = c;
 	c->inflight++;
 	return r;
@@ -94,9 +97,9 @@ void req_release(struct nbd_req *r)
 	struct nbd_conn *c = r->conn;
 	struct nbd_server *srv = c->srv;
 
-	if (r->buf)
-		bufpool_put(&srv->res->pool, r->buf, r->rq.length);
-	r->buf = NULL;
+	if (r->io.buf)
+		bufpool_put(srv->pool, r->io.buf, r->io.rq.length);
+	r->io.buf = NULL;
 	r->next = srv->free_reqs;
 	srv->free_reqs = r;
 	c->inflight--;
@@ -164,7 +167,7 @@ static int server_listen(struct nbd_server *srv, const char *list)
 		li->fd = fd;
 		snprintf(li->spec, sizeof(li->spec), "%s", tok);
 		srv->n_listeners++;
-		log_info("NBD export '%s' listening on %s", srv->res->name, tok);
+		log_info("NBD export '%s' listening on %s", srv->export.name, tok);
 	}
 	if (srv->n_listeners == 0) {
 		log_err("no NBD listen address given (nbd = unix:PATH or tcp:HOST:PORT)");
@@ -173,8 +176,21 @@ static int server_listen(struct nbd_server *srv, const char *list)
 	return 0;
 }
 
+/* The backend's per-request areas, allocated with the slots. */
+static int server_alloc_priv(struct nbd_server *srv)
+{
+	const size_t align = _Alignof(max_align_t);
+
+	srv->priv_stride = (srv->ops->priv_bytes + align - 1) / align * align;
+	if (!srv->priv_stride)
+		return 0;
+	srv->priv = calloc(NBD_REQS_MAX, srv->priv_stride);
+	return srv->priv ? 0 : -ENOMEM;
+}
+
 int nbd_server_new(struct nbd_server **out, struct loop *l,
-		   struct resource *res, const char *listen, bool read_only)
+		   struct bufpool *pool, const struct nbd_backend_ops *ops,
+		   void *backend, const char *listen)
 {
 	struct nbd_server *srv = calloc(1, sizeof(*srv));
 	int ret;
@@ -182,18 +198,20 @@ int nbd_server_new(struct nbd_server **out, struct loop *l,
 	if (!srv)
 		return -ENOMEM;
 	srv->loop = l;
-	srv->res = res;
-	srv->ex.size_bytes = res->disk.size_bytes;
-	srv->ex.read_only = read_only || res->disk.read_only;
+	srv->pool = pool;
+	srv->ops = ops;
+	srv->backend = backend;
+	ops->describe(backend, &srv->export);
+	srv->ex.size_bytes = srv->export.size_bytes;
+	srv->ex.read_only = srv->export.read_only;
 	srv->ex.block_min = 1;
 	srv->ex.block_pref = 4096;
 	srv->ex.block_max = NBD_BLOCK_MAX;
-	if (srv->ex.block_max > res->pool.size_bytes)
-		srv->ex.block_max = (uint32_t)res->pool.size_bytes;
-	snprintf(srv->description, sizeof(srv->description),
-		 "blockd resource %s on node %s", res->name, res->node);
+	if (srv->ex.block_max > pool->size_bytes)
+		srv->ex.block_max = (uint32_t)pool->size_bytes;
 	srv->reqs = calloc(NBD_REQS_MAX, sizeof(*srv->reqs));
-	if (!srv->reqs) {
+	if (!srv->reqs || server_alloc_priv(srv) < 0) {
+		free(srv->reqs);
 		free(srv);
 		return -ENOMEM;
 	}
@@ -306,6 +324,7 @@ void nbd_server_free(struct nbd_server *srv)
 			unlink(li->spec + 5);
 	}
 	free(srv->reqs);
+	free(srv->priv);
 	free(srv);
 }
 

@@ -1,27 +1,85 @@
-/* server.h - the NBD server: listeners, connections, requests.
+/* server.h - the NBD server: listeners, connections, requests, over a
+ * backend that owns the data.
  *
  * Owns: every NBD socket and the request slots of the data path. Binds the
- * pure handshake and codec modules to the loop and hands block requests to
- * the resource. Many clients on Unix and TCP listeners share one export;
- * CAN_MULTI_CONN holds because FLUSH is an fdatasync of the one backing
- * file, covering every write already replied to on any connection.
+ * pure handshake and codec modules to the loop and hands each checked
+ * request to its backend through an ops table, as nbdkit's server hands
+ * them to a plugin. The server knows nothing of what is behind the
+ * table; the backend knows nothing of sockets or the wire. Many clients on
+ * Unix and TCP listeners share one export; CAN_MULTI_CONN is advertised,
+ * so the backend's FLUSH must cover every write already replied to on any
+ * connection.
  *
- * Called from blockd/main.c (start, shutdown) and nothing else.
+ * A request's life:
+ *
+ *   parsed, checked --> ops->submit / ops->block_status --> (backend)
+ *     --> nbd_io_done() --> reply queued --> sent --> slot free
+ *
+ * Called from the daemon (start, shutdown, status) and nothing else.
  */
 #ifndef BLOCKD_NBD_SERVER_H
 #define BLOCKD_NBD_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "blockd/resource.h"
+#include "common/bufpool.h"
 #include "common/loop.h"
+#include "nbd/codec.h"
 
 struct nbd_server;
 
-/* listen is a comma-separated list of unix:PATH and tcp:HOST:PORT. */
+/* BLOCK_STATUS descriptors in one reply at most. */
+#define NBD_EXTENTS_MAX 64U
+
+/* One request handed to the backend: the server's from parsing to the
+ * reply; the backend uses priv in between. */
+struct nbd_io {
+	struct nbd_request rq;	/* checked: in range, known command */
+	uint8_t *buf;		/* READ: to fill; WRITE: the payload (bufpool) */
+	unsigned extents_max;	/* BLOCK_STATUS: descriptors wanted at most */
+	void *priv;		/* the backend's area: ops->priv_bytes, aligned */
+};
+
+/* The export as clients see it. The strings belong to the backend and
+ * live as long as the server. */
+struct nbd_export {
+	const char *name;		/* export name (the empty name works too) */
+	const char *description;
+	uint64_t size_bytes;
+	bool read_only;
+};
+
+struct nbd_backend_ops {
+	/* Bytes of the per-request area (nbd_io.priv), allocated with the
+	 * request slots at start-up: the data path allocates nothing. */
+	size_t priv_bytes;
+	/* The export's name, size and flags; asked once, by nbd_server_new. */
+	void (*describe)(void *backend, struct nbd_export *ex);
+	/* NULL when a new client may use the export, or the message its GO
+	 * (or EXPORT_NAME) is refused with; asked when a client connects. */
+	const char *(*may_serve)(void *backend);
+	/* READ, WRITE, FLUSH, TRIM, WRITE_ZEROES or CACHE: run it, then
+	 * nbd_io_done() (from a loop callback, or before submit returns). */
+	void (*submit)(void *backend, struct nbd_io *io);
+	/* BLOCK_STATUS: nbd_io_extent() for each extent from rq.offset on,
+	 * then nbd_io_done(). */
+	void (*block_status)(void *backend, struct nbd_io *io);
+};
+
+/* listen is a comma-separated list of unix:PATH and tcp:HOST:PORT.
+ * READ and WRITE buffers come from pool. */
 int nbd_server_new(struct nbd_server **out, struct loop *l,
-		   struct resource *res, const char *listen, bool read_only);
+		   struct bufpool *pool, const struct nbd_backend_ops *ops,
+		   void *backend, const char *listen);
+
+/* The backend finished io: 0, or -errno (logged, then sent as the NBD
+ * error the spec names for it). */
+void nbd_io_done(struct nbd_io *io, int err);
+/* BLOCK_STATUS: the next extent, len bytes (hole: unallocated, reads as
+ * zeroes). Extents past extents_max are dropped. */
+void nbd_io_extent(struct nbd_io *io, uint64_t len, bool hole);
 
 /* Stop accepting and reading; finish in-flight requests, send their
  * replies, close every connection, then call done(arg). */

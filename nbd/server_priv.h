@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "blockd/resource.h"
+#include "common/container_of.h"
 #include "common/loop.h"
 #include "nbd/codec.h"
 #include "nbd/handshake.h"
@@ -23,22 +23,17 @@
 #define NBD_RX_BYTES (128U * 1024)
 #define NBD_DIRECT_RECV_MIN (16U * 1024) /* payloads received in place */
 #define NBD_TX_IOV_MAX 256
-#define NBD_BS_EXTENTS_MAX 64	/* descriptors in one BLOCK_STATUS reply */
 #define NBD_BLOCK_MAX (32U * 1024 * 1024)
 #define NBD_DRAIN_TIMEOUT_S 10	/* SIGTERM: wait this long for clients */
 
 struct nbd_conn;
 
 struct nbd_req {
-	union {
-		struct blk_req blk;	/* every command but BLOCK_STATUS */
-		struct disk_map_req map;	/* BLOCK_STATUS */
-	};
+	struct nbd_io io;	/* rq, buf (bufpool, or NULL), the backend's area */
 	struct nbd_conn *conn;
 	struct nbd_req *next;	/* free list, or the connection's tx queue */
-	struct nbd_request rq;
-	uint8_t *buf;		/* bufpool buffer, or NULL */
 	uint32_t payload_have;	/* WRITE bytes received so far */
+	uint32_t extents;	/* BLOCK_STATUS: descriptors in extra[] */
 	uint32_t error;		/* NBD error for the reply */
 	uint32_t extra_len;	/* bytes of extra[] in the reply */
 	uint64_t start_ns;	/* when it was parsed, for the latency */
@@ -47,10 +42,7 @@ struct nbd_req {
 	struct iovec iov[2];
 	/* Reply header: structured header, then an offset or error body. */
 	uint8_t hdr[NBD_STRUCT_REPLY_BYTES + 8];
-	uint8_t extra[4 + 8 * NBD_BS_EXTENTS_MAX];
-	/* BLOCK_STATUS: the map the disk fills in (after hdr, so req_get
-	 * does not clear it for every request). */
-	struct disk_extent bs_ext[NBD_BS_EXTENTS_MAX];
+	uint8_t extra[4 + 8 * NBD_EXTENTS_MAX];	/* BLOCK_STATUS reply */
 };
 
 enum nbd_conn_state { CONN_HS_FLAGS, CONN_HS_OPTIONS, CONN_TRANSMIT, CONN_CLOSING };
@@ -98,10 +90,11 @@ struct nbd_listener {
 
 struct nbd_server {
 	struct loop *loop;
-	struct resource *res;
-	struct nbd_export_info ex;
-	char description[128];
-	char refuse_msg[256];
+	struct bufpool *pool;		/* READ and WRITE buffers */
+	const struct nbd_backend_ops *ops;
+	void *backend;
+	struct nbd_export export;	/* as the backend described it */
+	struct nbd_export_info ex;	/* what the handshake advertises */
 	struct nbd_listener listeners[NBD_LISTENERS_MAX];
 	unsigned n_listeners;
 	struct nbd_conn *conns;
@@ -111,6 +104,8 @@ struct nbd_server {
 	bool unstall_queued;
 	struct nbd_req *reqs;
 	struct nbd_req *free_reqs;
+	uint8_t *priv;			/* the backend's areas, one per slot */
+	size_t priv_stride;
 	bool draining;
 	void (*drained)(void *arg);
 	void *drained_arg;
@@ -120,9 +115,6 @@ struct nbd_server {
 	struct __kernel_timespec drain_ts;
 	struct nbd_stats stats;
 };
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 /* server.c */
 void server_kick_stalled(struct nbd_server *srv);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make check` runs it:
+#   0. the layer rule: every include points down a layer, no include
+#      cycle (tests/layers.py; DESIGN.md section 1)
 #   1. release build, cmocka unit tests, integration tests against it
 #   2. ASan+UBSan build, unit and integration tests again
 #   3. clang libFuzzer build, a short fuzz run of each target
@@ -73,6 +75,8 @@ setup() { # builddir, meson args...
 	ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
+step "layers check finds planted problems" python3 tests/layers.py --self-test
+step "layers (includes point down, no cycles)" python3 tests/layers.py
 step "build ($BUILD)" setup "$BUILD"
 suite_tests "$BUILD" unit
 integration "$BUILD/blockd" release

@@ -12,7 +12,7 @@
 
 #include "common/crc32c.h"
 #include "common/log.h"
-#include "link_priv.h"
+#include "transport/link_priv.h"
 
 static void link_dial(struct link *k);
 
@@ -177,7 +177,7 @@ static void link_arm_keepalive(struct link *k);
 static void link_keepalive_done(struct loop_op *op, int res)
 {
 	struct link *k = container_of(op, struct link, ka_op);
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 
 	(void)res;
 	k->ka_armed = false;

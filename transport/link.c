@@ -9,8 +9,8 @@
  * resumes from link_kick(). A newly authenticated socket that must wait
  * for an old one's down() is stalled the same way until then.
  */
-#include "link.h"
-#include "link_priv.h"
+#include "transport/link.h"
+#include "transport/link_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -24,12 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/endian.h"
 #include "common/log.h"
-#include "nbd/codec.h"	/* big-endian helpers for log messages */
 
 static void sock_process(struct lsock *s);
 static void sock_kick_tx(struct lsock *s);
@@ -61,7 +60,7 @@ struct lsock *sock_new(struct link *k, int fd, bool dialed)
 	s->k = k;
 	s->fd = fd;
 	s->dialed = dialed;
-	s->started_ms = s->last_rx_ms = now_ms();
+	s->started_ms = s->last_rx_ms = clock_mono_ms();
 	k->socks[slot] = s;
 	return s;
 }
@@ -468,7 +467,7 @@ static void sock_recv_done(struct loop_op *op, int res)
 					      : strerror(-res));
 		return;
 	}
-	s->last_rx_ms = now_ms();
+	s->last_rx_ms = clock_mono_ms();
 	if (s->recv_direct)
 		s->cur_have += (uint32_t)res;
 	else
@@ -679,7 +678,7 @@ static void sock_process(struct lsock *s)
 			sock_close(s, "bad frame header (%s): type %u, %u-byte payload",
 				   ret == -EBADMSG ? "bad magic" :
 				   ret == -E2BIG ? "payload too large" : "invalid",
-				   nbd_get16(p + 6), nbd_get32(p + 12));
+				   be_get16(p + 6), be_get32(p + 12));
 			break;
 		}
 		if (frame_has_data(&h)) {

@@ -9,8 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "common/clock.h"
+#include "common/container_of.h"
 #include "transport/link.h"
 
 #define LINK_SOCKS_MAX 4
@@ -18,9 +19,6 @@
 #define LINK_DIRECT_RECV_MIN (16U * 1024)
 #define LINK_IOV_MAX 256
 #define LINK_RETRY_MIN_MS 100
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 enum lsock_state { LS_CONNECTING, LS_HELLO, LS_UP, LS_CLOSING };
 
@@ -92,14 +90,6 @@ struct link {
 	uint64_t generation;	/* of the up (or last) connection */
 	unsigned downs_pending;	/* up sockets closed, down() not yet run */
 };
-
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* link.c */
 struct lsock *sock_new(struct link *k, int fd, bool dialed);

@@ -101,8 +101,8 @@ static void check_export_name(const struct nbd_hs *hs,
 	CHECK(res == NBD_HS_TRANSMIT);
 	CHECK(out->len == (hs->no_zeroes ? NBD_EXPORT_NAME_REPLY_BYTES
 					 : NBD_EXPORT_NAME_REPLY_BYTES + 124));
-	CHECK(nbd_get64(out->buf) == hs->ex->size_bytes);
-	CHECK(nbd_get16(out->buf + 8) ==
+	CHECK(be_get64(out->buf) == hs->ex->size_bytes);
+	CHECK(be_get16(out->buf + 8) ==
 	      nbd_transmission_flags(hs->ex, &hs->session));
 	for (size_t i = NBD_EXPORT_NAME_REPLY_BYTES; i < out->len; i++)
 		CHECK(out->buf[i] == 0);
@@ -112,18 +112,18 @@ static void check_info(const struct nbd_hs *hs, const uint8_t *d,
 		       uint32_t len)
 {
 	CHECK(len >= 2);
-	switch (nbd_get16(d)) {
+	switch (be_get16(d)) {
 	case NBD_INFO_EXPORT:
 		CHECK(len == 12);
-		CHECK(nbd_get64(d + 2) == hs->ex->size_bytes);
-		CHECK(nbd_get16(d + 10) ==
+		CHECK(be_get64(d + 2) == hs->ex->size_bytes);
+		CHECK(be_get16(d + 10) ==
 		      nbd_transmission_flags(hs->ex, &hs->session));
 		break;
 	case NBD_INFO_BLOCK_SIZE:
 		CHECK(len == 14);
-		CHECK(nbd_get32(d + 2) == hs->ex->block_min);
-		CHECK(nbd_get32(d + 6) == hs->ex->block_pref);
-		CHECK(nbd_get32(d + 10) == hs->ex->block_max);
+		CHECK(be_get32(d + 2) == hs->ex->block_min);
+		CHECK(be_get32(d + 6) == hs->ex->block_pref);
+		CHECK(be_get32(d + 10) == hs->ex->block_max);
 		break;
 	case NBD_INFO_NAME:
 		CHECK(len == 2 + strlen(hs->export_name));
@@ -160,10 +160,10 @@ static void check_replies(const struct nbd_hs *hs, uint32_t opt,
 		uint32_t len;
 
 		CHECK(out->len - pos >= NBD_OPT_REPLY_BYTES);
-		CHECK(nbd_get64(r) == NBD_MAGIC_OPT_REPLY);
-		CHECK(nbd_get32(r + 8) == opt);
-		last_type = nbd_get32(r + 12);
-		len = nbd_get32(r + 16);
+		CHECK(be_get64(r) == NBD_MAGIC_OPT_REPLY);
+		CHECK(be_get32(r + 8) == opt);
+		last_type = be_get32(r + 12);
+		len = be_get32(r + 16);
 		CHECK(len <= out->len - pos - NBD_OPT_REPLY_BYTES);
 		if (last_type & NBD_REP_FLAG_ERROR)
 			error = true;
@@ -180,7 +180,7 @@ static void check_replies(const struct nbd_hs *hs, uint32_t opt,
 			      opt == NBD_OPT_SET_META_CONTEXT);
 			CHECK(hs->session.structured);
 			CHECK(len == 4 + strlen(NBD_META_BASE_ALLOCATION));
-			CHECK(nbd_get32(r + NBD_OPT_REPLY_BYTES) ==
+			CHECK(be_get32(r + NBD_OPT_REPLY_BYTES) ==
 			      NBD_META_ID_BASE_ALLOCATION);
 		}
 		if (last_type == NBD_REP_SERVER)
@@ -208,7 +208,7 @@ static bool run_handshake(struct nbd_hs *hs, struct input *in)
 	if (!p)
 		return false;
 	if (nbd_hs_client_flags(hs, p) != 0) {
-		uint32_t f = nbd_get32(p);
+		uint32_t f = be_get32(p);
 
 		CHECK(!(f & NBD_FLAG_C_FIXED_NEWSTYLE) ||
 		      (f & ~(NBD_FLAG_C_FIXED_NEWSTYLE |
@@ -297,18 +297,18 @@ static void check_reply_encoding(const struct nbd_request *rq, int err,
 	uint8_t b[NBD_STRUCT_REPLY_BYTES];
 
 	nbd_encode_simple_reply(b, (uint32_t)err, rq->cookie);
-	CHECK(nbd_get32(b) == NBD_MAGIC_SIMPLE_REPLY);
-	CHECK(nbd_get32(b + 4) == (uint32_t)err);
-	CHECK(nbd_get64(b + 8) == rq->cookie);
+	CHECK(be_get32(b) == NBD_MAGIC_SIMPLE_REPLY);
+	CHECK(be_get32(b + 4) == (uint32_t)err);
+	CHECK(be_get64(b + 8) == rq->cookie);
 	if (!s->structured)
 		return;
 	nbd_encode_struct_reply(b, NBD_REPLY_FLAG_DONE,
 				err ? NBD_REPLY_TYPE_ERROR
 				    : NBD_REPLY_TYPE_NONE,
 				rq->cookie, err ? 6 : 0);
-	CHECK(nbd_get32(b) == NBD_MAGIC_STRUCT_REPLY);
-	CHECK(nbd_get16(b + 4) == NBD_REPLY_FLAG_DONE);
-	CHECK(nbd_get64(b + 8) == rq->cookie);
+	CHECK(be_get32(b) == NBD_MAGIC_STRUCT_REPLY);
+	CHECK(be_get16(b + 4) == NBD_REPLY_FLAG_DONE);
+	CHECK(be_get64(b + 8) == rq->cookie);
 }
 
 static void run_requests(const struct nbd_hs *hs, struct input *in)
@@ -322,10 +322,10 @@ static void run_requests(const struct nbd_hs *hs, struct input *in)
 		int err;
 
 		if (nbd_parse_request(p, &rq) != 0) {
-			CHECK(nbd_get32(p) != NBD_MAGIC_REQUEST);
+			CHECK(be_get32(p) != NBD_MAGIC_REQUEST);
 			return;
 		}
-		CHECK(nbd_get32(p) == NBD_MAGIC_REQUEST);
+		CHECK(be_get32(p) == NBD_MAGIC_REQUEST);
 		err = nbd_check_request(&rq, ex, s);
 		CHECK(err == 0 || err == NBD_EPERM || err == NBD_EINVAL ||
 		      err == NBD_ENOSPC || err == -EPROTO);

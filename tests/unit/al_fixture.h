@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blockd/al.h"
+#include "blockd/core/al.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

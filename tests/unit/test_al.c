@@ -1,4 +1,4 @@
-/* test_al.c - blockd/al.c: the activity log of hot 4 MiB extents, fixed
+/* test_al.c - blockd/core/al.c: the activity log of hot 4 MiB extents, fixed
  * cases (the seeded random sequences are in test_al_model.c).
  *
  * The contract under test (al.h): al_begin() answers one of three ways.

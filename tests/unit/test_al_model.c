@@ -1,4 +1,4 @@
-/* test_al_model.c - blockd/al.c: seeded random sequences of writes
+/* test_al_model.c - blockd/core/al.c: seeded random sequences of writes
  * against an exact model of the activity log (the contract is spelled out
  * in test_al.c).
  *

@@ -1,4 +1,4 @@
-/* test_bitmap.c - blockd/bitmap.c: the out-of-sync map, 1 bit per 4 KiB.
+/* test_bitmap.c - blockd/core/bitmap.c: the out-of-sync map, 1 bit per 4 KiB.
  *
  * Fixed cases pin the byte-to-block widening, word boundaries and the
  * clamp at the end of the device. A seeded random sequence of marks and
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blockd/bitmap.h"
+#include "blockd/core/bitmap.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,4 +1,4 @@
-/* test_metafmt.c - blockd/metafmt.c: the on-disk metadata format.
+/* test_metafmt.c - blockd/core/metafmt.c: the on-disk metadata format.
  *
  * Blocks are also built byte by byte here from the layout metafmt.c
  * documents, sealed with a bitwise CRC32C written in this file, so a
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "blockd/metafmt.h"
+#include "blockd/core/metafmt.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,4 +1,4 @@
-/* test_uuid.c - blockd/uuid.c: who syncs whom on connect, by table
+/* test_uuid.c - blockd/core/uuid.c: who syncs whom on connect, by table
  * (the exhaustive checks are in test_uuid_exhaustive.c).
  *
  * Every rule of uuid_compare has at least one table row naming the

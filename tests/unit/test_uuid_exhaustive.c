@@ -1,4 +1,4 @@
-/* test_uuid_exhaustive.c - blockd/uuid.c: uuid_compare over a small
+/* test_uuid_exhaustive.c - blockd/core/uuid.c: uuid_compare over a small
  * alphabet of UUIDs, flags (crashed Primary, Consistent, Outdated), roles and
  * bitmap sizes, exhaustively: the mirror property (each node reaches the
  * mirrored decision from its side), each rule's decision, what each

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blockd/uuid.h"
+#include "blockd/core/uuid.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,0 +1,225 @@
+/* detach.c - a node without a usable disk: what happens when its backing
+ * disk fails (DRBD's on-io-error detach), a detach the operator asks for,
+ * and attaching a disk again.
+ *
+ *   any state --I/O error--> Failed --nothing in flight--> Diskless
+ *   any state --detach--> (drains) --> Diskless
+ *   Diskless --attach--> Inconsistent --full resync from the peer--> UpToDate
+ *
+ * Invariants:
+ * - A disk that failed a request is not trusted again: no I/O is issued
+ *   to it and its metadata is not written (it may sit on the same disk);
+ *   a disk attached again is resynced in full.
+ * - A node without a usable disk is never promotable without --force (and
+ *   even then only with an UpToDate peer connected: it has no data of its
+ *   own). A Primary keeps serving through an UpToDate peer: writes go to
+ *   the peer only and complete at its WRITE_ACK, reads are forwarded
+ *   (remote.c); without such a peer its I/O fails with EIO.
+ * - The peer, told by STATE, stops counting this node as UpToDate, marks
+ *   every block out of sync and starts a new generation at its next write
+ *   (peer.c).
+ *
+ * Called from the disk's and the metadata's failure callbacks, and from
+ * the detach and attach commands.
+ */
+#include "blockd/engine/detach.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "blockd/engine/resource.h"
+#include "common/log.h"
+
+bool resource_has_disk(const struct resource *res)
+{
+	return res->disk_state != DS_FAILED && res->disk_state != DS_DISKLESS &&
+	       !res->detach.detaching;
+}
+
+/* Nothing is in flight on the old disk any more: let go of it. */
+static void detach_finish(struct resource *res)
+{
+	res->disk_state = DS_DISKLESS;
+	res->detach.detaching = false;
+	disk_close(&res->disk);
+	log_warn("detached: this node has no disk now%s",
+		 res->role == ROLE_PRIMARY
+		 ? "; its I/O is served by the peer while the peer is UpToDate"
+		 : "");
+	peer_send_state(res);
+	resource_event(res, "detached");
+}
+
+static void disk_idle(void *arg)
+{
+	struct resource *res = arg;
+
+	if (res->disk_state == DS_FAILED || res->detach.detaching)
+		detach_finish(res);
+}
+
+/* Stop using the disk: the metadata first (it writes through the loop
+ * without the disk layer), then wait for the requests in flight. */
+static void detach_start(struct resource *res)
+{
+	res->meta.enabled = false;
+	writepath_forget_al(res);
+	/* No resync or verify goes on without a disk (the peer stops its
+	 * side when it sees this node's disk state). */
+	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED)
+		res->repl = RS_ESTABLISHED;
+	peer_send_state(res);
+	if (disk_busy(&res->disk)) {
+		res->disk.want_idle = true;
+		return;
+	}
+	detach_finish(res);
+}
+
+void resource_disk_failed(struct resource *res, int err)
+{
+	if (res->disk_state == DS_FAILED || res->disk_state == DS_DISKLESS)
+		return;
+	res->detach.disk_error = err;
+	log_err("the disk failed a request (%s): detaching it (disk state "
+		"Failed, then Diskless); its data is no longer used%s",
+		strerror(-err),
+		res->role == ROLE_PRIMARY ? "; I/O goes on through the peer "
+					    "while it is UpToDate" : "");
+	resource_local_io_error(res, err);
+	res->disk_state = DS_FAILED;
+	resource_event(res, "disk-failed");
+	detach_start(res);
+	writepath_retry_waiting(res);
+}
+
+static void disk_failed_cb(void *arg, int err)
+{
+	struct resource *res = arg;
+
+	if (res->disk_state == DS_FAILED || res->disk_state == DS_DISKLESS) {
+		res->io_errors++;	/* requests still in flight failing */
+		return;
+	}
+	resource_disk_failed(res, err);
+}
+
+void resource_disk_bind(struct resource *res)
+{
+	res->disk.failed = disk_failed_cb;
+	res->disk.idle = disk_idle;
+	res->disk.owner_arg = res;
+}
+
+int resource_detach(struct resource *res, char *err, size_t errlen)
+{
+	if (!resource_has_disk(res)) {
+		snprintf(err, errlen, "this node has no disk attached (%s)",
+			 disk_state_name(res->disk_state));
+		return -EINVAL;
+	}
+	if (!res->link) {
+		snprintf(err, errlen, "a one-node resource cannot run without "
+			 "its disk");
+		return -EPERM;
+	}
+	if (res->peer_role == ROLE_PRIMARY && res->peer_disk != DS_UPTODATE) {
+		snprintf(err, errlen, "the Primary peer reads and writes its data "
+			 "through this disk (it is %s): detaching would leave it "
+			 "none", disk_state_name(res->peer_disk));
+		return -EPERM;
+	}
+	if (res->role == ROLE_PRIMARY &&
+	    !(res->repl == RS_ESTABLISHED && res->peer_disk == DS_UPTODATE)) {
+		snprintf(err, errlen, "this Primary's peer is not connected and "
+			 "UpToDate: without its disk no data would be left to "
+			 "serve. Demote it first, or wait for the peer");
+		return -EPERM;
+	}
+	log_info("detaching the disk by request");
+	res->detach.detaching = true;
+	resource_event(res, "detaching");
+	detach_start(res);
+	return 0;
+}
+
+/* A disk coming back is not trusted: everything is resynced into it. */
+static void attach_distrust(struct resource *res)
+{
+	struct meta_sb *sb = &res->meta.sb;
+
+	if (res->meta.enabled) {
+		sb->flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED |
+			       MDF_CRASHED_PRIMARY);
+		bitmap_mark_all(&res->oos);
+		meta_write_sb(&res->meta);
+	}
+	res->disk_state = DS_INCONSISTENT;
+}
+
+int resource_attach(struct resource *res, char *err, size_t errlen)
+{
+	const struct config *cfg = res->cfg;
+	const struct config_node *self = &cfg->nodes[cfg->self];
+	uint64_t export_bytes = res->disk.size_bytes;
+	int ret;
+
+	if (res->disk_state != DS_DISKLESS) {
+		snprintf(err, errlen, "this node's disk is %s: only a Diskless "
+			 "node attaches one", disk_state_name(res->disk_state));
+		return -EINVAL;
+	}
+	if (!meta_idle(&res->meta)) {
+		snprintf(err, errlen, "the old disk's metadata writes have not all "
+			 "returned yet: try again");
+		return -EBUSY;
+	}
+	ret = disk_open(&res->disk, res->loop, self->disk,
+			cfg->io_mode == CONFIG_IO_DIRECT,
+			cfg->read_only);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", self->disk,
+			 strerror(-ret));
+		return ret;
+	}
+	resource_disk_bind(res);
+	meta_close(&res->meta);
+	bitmap_fini(&res->oos);
+	ret = meta_open(&res->meta, self->meta, res->disk.fd, res->disk.size_bytes,
+			self->name, cfg->al_extents, &res->oos);
+	if (ret < 0) {
+		snprintf(err, errlen, "no usable metadata for %s (%s): run "
+			 "'blockctl create-md' for this node first", self->disk,
+			 strerror(-ret));
+	} else if (meta_data_bytes(&res->meta) != export_bytes) {
+		snprintf(err, errlen, "the new disk's data area is %llu bytes, the "
+			 "resource's %llu: create-md on a device of the same size",
+			 (unsigned long long)meta_data_bytes(&res->meta),
+			 (unsigned long long)export_bytes);
+		ret = -EINVAL;
+	}
+	if (ret < 0) {
+		/* Back to Diskless as before: the metadata and bitmap objects
+		 * stay valid (empty) for the status and the peer. */
+		meta_close(&res->meta);
+		disk_close(&res->disk);
+		res->disk.size_bytes = export_bytes;
+		bitmap_fini(&res->oos);
+		bitmap_init(&res->oos, export_bytes);
+		return ret;
+	}
+	resource_meta_bind(res);
+	res->disk.size_bytes = export_bytes;
+	res->detach.disk_error = 0;
+	attach_distrust(res);
+	log_info("disk %s attached: Inconsistent until a full resync from the "
+		 "peer", self->disk);
+	resource_event(res, "attached");
+	/* Connected to an UpToDate peer: ask it for everything now. */
+	if (res->repl == RS_ESTABLISHED && res->peer_disk == DS_UPTODATE)
+		peer_request_attach_sync(res);
+	else
+		peer_send_state(res);
+	return 0;
+}

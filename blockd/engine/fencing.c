@@ -1,0 +1,218 @@
+/* fencing.c - what a Primary does when it loses its peer under a fencing
+ * policy, and the outdated state that results.
+ *
+ *   dont-care              writes go on locally (bitmap marks them)
+ *   resource-only          fence-peer runs; writes go on
+ *   resource-and-stonith   writes are frozen (held, never failed) and
+ *                          fence-peer runs; writes that were in flight to
+ *                          the peer are not completed either (writepath
+ *                          holds them) until I/O resumes:
+ *       exit 3 (peer Inconsistent), 4 (peer Outdated), 7 (peer STONITHed)
+ *              -> the peer is recorded Outdated, writes resume
+ *       exit 6 (the peer is Primary) -> this disk is Outdated, stays frozen
+ *       anything else, or the timeout -> stays frozen until
+ *              'blockctl resume-io' or the peer comes back
+ *
+ * A result that answers an earlier loss, or arrives after the peer came
+ * back, is ignored: each run carries the loss it answers. The peer coming
+ * back releases held writes only once the connect decision made this node
+ * the source (or found both equal); a split brain keeps I/O frozen. The unfence-peer hook runs
+ * once the peer is UpToDate again after having been fenced.
+ */
+#include "blockd/engine/fencing.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "blockd/engine/resource.h"
+#include "common/log.h"
+
+static void set_frozen(struct resource *res, bool frozen, const char *why)
+{
+	if (res->fence.io_frozen == frozen)
+		return;
+	res->fence.io_frozen = frozen;
+	snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason), "%s",
+		 frozen ? why : "");
+	if (frozen) {
+		log_warn("I/O frozen: %s", why);
+	} else {
+		log_info("I/O resumed: %s", why);
+		writepath_release_held(res);
+		writepath_retry_waiting(res);
+	}
+	resource_event(res, frozen ? "io-frozen" : "io-resumed");
+}
+
+static void fence_done(struct hook_run *h, int result)
+{
+	struct resource *res = h->arg;
+
+	/* The run answers the loss it was started for (its cookie), not
+	 * whatever loss is current: after lose, back, lose, the first
+	 * run's answer says nothing about the second loss. */
+	if (h->cookie != res->fence.epoch) {
+		log_info("fence-peer result %d ignored: it answers an earlier "
+			 "loss of the peer", result);
+		return;
+	}
+	res->fence.running = false;
+	if (res->repl != RS_OFF) {
+		log_info("fence-peer result %d ignored: the peer is back", result);
+		return;
+	}
+	switch (result) {
+	case FENCE_PEER_INCONSISTENT:
+	case FENCE_PEER_OUTDATED:
+	case FENCE_PEER_STONITHED:
+		log_info("fence-peer: peer %s (exit %d): recording it Outdated",
+			 result == FENCE_PEER_INCONSISTENT ? "Inconsistent" :
+			 result == FENCE_PEER_OUTDATED ? "Outdated" : "STONITHed",
+			 result);
+		res->fence.ok++;
+		res->meta.sb.flags |= MDF_PEER_OUTDATED;
+		meta_write_sb(&res->meta);
+		res->peer_disk = result == FENCE_PEER_INCONSISTENT
+			? DS_INCONSISTENT : DS_OUTDATED;
+		set_frozen(res, false, "the peer is fenced");
+		break;
+	case FENCE_PEER_IS_PRIMARY:
+		log_err("fence-peer: the peer is Primary (exit 6): outdating this "
+			"disk; I/O stays frozen");
+		res->meta.sb.flags |= MDF_OUTDATED;
+		meta_write_sb(&res->meta);
+		res->disk_state = DS_OUTDATED;
+		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
+			 "the peer is Primary: this disk is Outdated");
+		resource_event(res, "outdated");
+		break;
+	default:
+		res->fence.failed++;
+		if (res->fence.io_frozen) {
+			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
+				 "fence-peer failed (%s %d): waiting for the peer "
+				 "or 'blockctl resume-io'",
+				 result < 0 ? "error" : "exit", result);
+			log_err("%s", res->fence.frozen_reason);
+			resource_event(res, "fence-failed");
+		} else {
+			log_err("fence-peer failed (%s %d)",
+				result < 0 ? "error" : "exit", result);
+		}
+	}
+}
+
+/* The peer is gone while this node is Primary. */
+void fencing_peer_lost(struct resource *res)
+{
+	const struct config *cfg = res->cfg;
+
+	if (res->role != ROLE_PRIMARY || res->stopping ||
+	    cfg->fencing == FENCING_DONT_CARE)
+		return;
+	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH)
+		set_frozen(res, true, "lost the peer: fence-peer is running");
+	if (!cfg->fence_peer[0]) {
+		if (res->fence.io_frozen)
+			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
+				 "lost the peer and no fence-peer hook is "
+				 "configured: waiting for the peer or 'blockctl "
+				 "resume-io'");
+		log_err("fencing %s but no fence-peer hook is configured",
+			config_fencing_name(cfg->fencing));
+		return;
+	}
+	res->fence.epoch++;
+	res->fence.running = true;
+	res->fence.runs++;
+	if (resource_hook_run(res, cfg->fence_peer, "fence-peer", fence_done, res,
+			      res->fence.epoch) < 0)
+		res->fence.running = false;
+}
+
+/* The peer is back and the connect decision made this node the one the
+ * peer syncs from (or found them equal): every held write reaches the peer
+ * through the resync, so I/O resumes. A fence run still going answers a
+ * loss that is over. */
+void fencing_peer_back(struct resource *res)
+{
+	res->fence.epoch++;
+	res->fence.running = false;
+	if (res->fence.io_frozen)
+		set_frozen(res, false, "the peer is back and in sync or syncing "
+			   "from here");
+}
+
+/* The peer came back but the connection did not settle who is current
+ * (split brain, unrelated data, refused): I/O stays frozen; a fence run
+ * for the earlier loss no longer answers anything. */
+void fencing_peer_unsettled(struct resource *res)
+{
+	res->fence.epoch++;
+	res->fence.running = false;
+	if (res->fence.io_frozen)
+		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
+			 "the peer came back but the connection did not settle "
+			 "which data is current: waiting for an operator");
+}
+
+/* What the peer's disk state, seen while connected, says about fencing:
+ * a Primary whose peer reports Outdated records it durably (it may then
+ * restart alone UpToDate); an UpToDate peer, in sync, ends that. */
+void fencing_peer_disk_seen(struct resource *res)
+{
+	if (res->role == ROLE_PRIMARY && res->peer_disk == DS_OUTDATED &&
+	    res->meta.enabled && !(res->meta.sb.flags & MDF_PEER_OUTDATED)) {
+		log_info("the peer reports its disk Outdated: recording it");
+		res->meta.sb.flags |= MDF_PEER_OUTDATED;
+		meta_write_sb(&res->meta);
+	}
+	if (res->peer_disk == DS_UPTODATE && res->disk_state == DS_UPTODATE &&
+	    res->repl == RS_ESTABLISHED)
+		fencing_peer_uptodate(res);
+}
+
+/* Both sides UpToDate after the peer had been fenced. */
+void fencing_peer_uptodate(struct resource *res)
+{
+	if (!(res->meta.sb.flags & MDF_PEER_OUTDATED))
+		return;
+	res->meta.sb.flags &= ~MDF_PEER_OUTDATED;
+	meta_write_sb(&res->meta);
+	resource_hook(res, res->cfg->unfence_peer, "unfence-peer", NULL, NULL);
+}
+
+int fencing_resume_io(struct resource *res, char *err, size_t errlen)
+{
+	if (!res->fence.io_frozen) {
+		snprintf(err, errlen, "I/O is not frozen");
+		return -EINVAL;
+	}
+	set_frozen(res, false, "resumed by the operator");
+	return 0;
+}
+
+int fencing_outdate(struct resource *res, char *err, size_t errlen)
+{
+	if (res->role == ROLE_PRIMARY) {
+		snprintf(err, errlen, "a Primary cannot be outdated: demote it first");
+		return -EPERM;
+	}
+	if (res->disk_state != DS_UPTODATE && res->disk_state != DS_OUTDATED &&
+	    res->disk_state != DS_CONSISTENT) {
+		snprintf(err, errlen, "this disk is %s: nothing to outdate",
+			 disk_state_name(res->disk_state));
+		return -EINVAL;
+	}
+	if (!res->meta.enabled) {
+		snprintf(err, errlen, "this resource has no metadata");
+		return -EINVAL;
+	}
+	res->meta.sb.flags |= MDF_OUTDATED;
+	meta_write_sb(&res->meta);
+	res->disk_state = DS_OUTDATED;
+	peer_send_state(res);
+	resource_event(res, "outdated");
+	return 0;
+}

@@ -1,0 +1,32 @@
+/* fencing.h - what a Primary does when it loses its peer under a fencing
+ * policy, and the outdated state that results (see fencing.c).
+ *
+ * Called from peer.c (the peer lost, back, seen) and the resume-io and
+ * outdate commands.
+ */
+#ifndef BLOCKD_ENGINE_FENCING_H
+#define BLOCKD_ENGINE_FENCING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct resource;
+
+struct fencing {
+	bool io_frozen;		/* writes held (read by the write path) */
+	char frozen_reason[160];
+	bool running;		/* a fence-peer run answers the current loss */
+	uint64_t epoch;		/* losses and returns: a stale result is ignored */
+	uint64_t runs, ok, failed;	/* for metrics */
+};
+
+void fencing_peer_lost(struct resource *res);
+void fencing_peer_back(struct resource *res);
+void fencing_peer_unsettled(struct resource *res);
+void fencing_peer_uptodate(struct resource *res);
+void fencing_peer_disk_seen(struct resource *res);
+int fencing_resume_io(struct resource *res, char *err, size_t errlen);
+int fencing_outdate(struct resource *res, char *err, size_t errlen);
+
+#endif

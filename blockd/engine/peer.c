@@ -1,0 +1,827 @@
+/* peer.c - the resource's side of the peer link: state exchange, the
+ * decision of who syncs whom on connect, role changes, and the frame
+ * dispatch to the modules (write path, receiver, resync, verify, remote
+ * reads, the bitmap exchange of bmx.c).
+ *
+ * On connect each node sends STATE (role, disk, generation UUIDs, flags,
+ * what its bitmap holds). The first STATE received triggers the decision
+ * (uuid.c; its rule name is logged), which both nodes reach alike:
+ *
+ *   no sync / both new        Established
+ *   source|target, full       the source marks every block; resync
+ *   source|target, bitmap     both send their bitmaps (RLE), both OR in
+ *                             the other's, then the source resyncs
+ *   split brain               the after-sb policies, or connect
+ *                             --discard-my-data, pick a loser whose
+ *                             changes are rolled back by bitmap; else
+ *                             disconnect
+ *   unrelated data            disconnect, loudly
+ *
+ * Generation UUIDs move here: a Primary that writes without its peer
+ * takes a new current UUID first; a finished resync retires the
+ * source's bitmap UUID into history and gives the target the source's
+ * current UUID.
+ */
+#include "blockd/engine/peer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "blockd/core/uuid.h"
+#include "blockd/engine/resource.h"
+#include "common/clock.h"
+#include "common/container_of.h"
+#include "common/log.h"
+
+static void state_sent(struct link_tx *tx, int err)
+{
+	struct resource *res = container_of(tx, struct resource, peer.state_tx);
+
+	res->peer.state_tx_queued = false;
+	if (res->peer.state_tx_again && !err) {
+		res->peer.state_tx_again = false;
+		peer_send_state(res);
+	}
+}
+
+static void send_state_flags(struct resource *res, uint8_t flags)
+{
+	struct frame_state st = { 0 };
+
+	if (!link_is_up(res->link))
+		return;
+	if (res->peer.state_tx_queued) {
+		/* Send the newest once this one left, flags included. */
+		res->peer.state_tx_again = true;
+		res->peer.state_flags_pending |= flags;
+		return;
+	}
+	flags |= res->peer.state_flags_pending;
+	res->peer.state_flags_pending = 0;
+	st.role = (uint8_t)res->role;
+	st.disk = (uint8_t)res->disk_state;
+	st.protocol = (uint8_t)res->protocol;
+	st.flags = flags;
+	st.size_bytes = res->disk.size_bytes;
+	st.instance = res->instance;
+	st.dirty_bytes = bitmap_dirty_bytes(&res->oos);
+	memcpy(st.uuid, res->meta.sb.uuid, sizeof(st.uuid));
+	/* A live Primary's crashed-primary flag only guards against a crash
+	 * to come: it never tells the peer this node crashed. */
+	st.md_flags = res->meta.sb.flags &
+		      (res->role == ROLE_PRIMARY ? ~MDF_CRASHED_PRIMARY : ~0U);
+	st.primary_since = res->meta.sb.primary_since;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		st.flags |= FRAME_STATE_F_SYNC_SOURCE;
+	if (res->sync_paused)
+		st.flags |= FRAME_STATE_F_PAUSED;
+	if (res->repl == RS_VERIFY_S)
+		st.flags |= FRAME_STATE_F_VERIFY;
+	if (res->discard_my_data)
+		st.flags |= FRAME_STATE_F_DISCARD;
+	memset(&res->peer.state_tx.h, 0, sizeof(res->peer.state_tx.h));
+	res->peer.state_tx.h.type = FRAME_STATE;
+	res->peer.state_tx.h.payload_len = FRAME_STATE_BYTES;
+	frame_encode_state(res->peer.state_tx.inline_payload, &st);
+	res->peer.state_tx.payload = res->peer.state_tx.inline_payload;
+	res->peer.state_tx.sent = state_sent;
+	res->peer.state_tx_queued = true;
+	link_send(res->link, &res->peer.state_tx);
+}
+
+void peer_send_state(struct resource *res)
+{
+	send_state_flags(res, 0);
+}
+
+/* ---- the decision ----------------------------------------------------- */
+
+static void become_source(struct resource *res, bool full)
+{
+	/* A restart of either node resumes from this bitmap: it is saved
+	 * before the resync starts (resync_start_saved). */
+	if (full)
+		bitmap_mark_all(&res->oos);
+	res->repl = res->sync_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+	res->peer_disk = DS_INCONSISTENT;
+}
+
+static void become_target(struct resource *res, const struct frame_state *ps,
+			  bool full)
+{
+	struct meta_sb *sb = &res->meta.sb;
+
+	resource_hook(res, res->cfg->before_resync_target,
+		      "before-resync-target", NULL, NULL);
+	res->repl = res->sync_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	res->disk_state = DS_INCONSISTENT;
+	res->rs.total_bytes = ps->dirty_bytes;
+	res->rs.received_base = res->rs.applied_bytes;
+	res->rs.started_ms = 0;
+	if (full)
+		bitmap_mark_all(&res->oos);	/* cleared as ranges arrive */
+	/* This disk now heads for the source's generation and is not usable
+	 * until it gets there: a restart finds it Inconsistent with the
+	 * source's current UUID, and the resync resumes from the source's
+	 * bitmap. Durable before the first resync write (receiver waits). */
+	sb->uuid[UUID_CURRENT] = ps->uuid[UUID_CURRENT];
+	sb->uuid[UUID_BITMAP] = 0;
+	sb->flags &= ~MDF_CONSISTENT;
+	meta_write_sb(&res->meta);
+}
+
+static void split_brain(struct resource *res, const char *why)
+{
+	log_err("split brain detected: %s; disconnecting. Resolve it with "
+		"'blockctl connect --discard-my-data' on the node whose changes "
+		"are to be dropped, or set after-sb-*pri policies", why);
+	res->peer_conn = CS_STANDALONE;
+	link_disconnect_after_send(res->link, "split brain");
+	fencing_peer_unsettled(res);
+	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
+	resource_event(res, "split-brain");
+}
+
+static struct uuid_side side_self(const struct resource *res)
+{
+	struct uuid_side s = { 0 };
+
+	memcpy(s.uuid, res->meta.sb.uuid, sizeof(s.uuid));
+	s.flags = res->meta.sb.flags;
+	s.primary = res->role == ROLE_PRIMARY;
+	if (s.primary)
+		s.flags &= ~MDF_CRASHED_PRIMARY;	/* alive: not crashed */
+	s.dirty_bytes = bitmap_dirty_bytes(&res->oos);
+	s.primary_since = res->meta.sb.primary_since;
+	return s;
+}
+
+static struct uuid_side side_peer(const struct frame_state *ps)
+{
+	struct uuid_side s = { 0 };
+
+	memcpy(s.uuid, ps->uuid, sizeof(s.uuid));
+	s.flags = ps->md_flags;
+	s.primary = ps->role == ROLE_PRIMARY;
+	s.dirty_bytes = ps->dirty_bytes;
+	s.primary_since = ps->primary_since;
+	return s;
+}
+
+static struct uuid_result resolve_split_brain(struct resource *res,
+					      const struct uuid_side *me,
+					      const struct uuid_side *peer,
+					      bool tiebreak)
+{
+	const struct config *cfg = res->cfg;
+
+	if (res->discard_my_data)
+		return (struct uuid_result){ UD_TARGET_BITMAP, "discard-my-data" };
+	if (res->peer.state.flags & FRAME_STATE_F_DISCARD)
+		return (struct uuid_result){ UD_SOURCE_BITMAP, "peer-discards-its-data" };
+	return uuid_resolve_split_brain(me, peer, tiebreak, cfg->after_sb[0],
+					cfg->after_sb[1], cfg->after_sb[2]);
+}
+
+/* May a disk in state src be the SyncSource of one in state dst? Only a
+ * disk that holds a clean image: UpToDate, or Consistent (the decision
+ * that picks it is what makes it UpToDate); an Outdated one only for a
+ * peer that has nothing usable. Never an Inconsistent one: it lacks
+ * blocks it would hand out as data (DRBD: "I shall become SyncSource,
+ * but I am inconsistent"). */
+static bool may_sync_from(enum disk_state src, enum disk_state dst)
+{
+	if (src == DS_UPTODATE || src == DS_CONSISTENT)
+		return true;
+	return src == DS_OUTDATED && dst == DS_INCONSISTENT;
+}
+
+/* Both nodes check the direction the rules chose against both disk
+ * states, so both refuse alike. The node that would be the bad source
+ * goes StandAlone (an operator must act); the other only drops the link. */
+static bool sync_direction_ok(struct resource *res, const struct frame_state *ps,
+			      struct uuid_result r)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
+	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
+
+	if (self_src && !may_sync_from(res->disk_state, peer_disk)) {
+		log_err("sync decision %s (rule %s) would make this node SyncSource, "
+			"but its disk is %s: refusing to connect. Its data is "
+			"incomplete; let an UpToDate peer sync it ('connect "
+			"--discard-my-data' on a Secondary) or, if the peer's data "
+			"is lost for good, 'primary --force'",
+			uuid_decision_name(r.d), r.rule,
+			disk_state_name(res->disk_state));
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "would be SyncSource while not UpToDate");
+		fencing_peer_unsettled(res);
+		resource_event(res, "sync-refused");
+		return false;
+	}
+	if (peer_src && !may_sync_from(peer_disk, res->disk_state)) {
+		log_err("sync decision %s (rule %s) would make the peer SyncSource, "
+			"but its disk is %s: not syncing from it",
+			uuid_decision_name(r.d), r.rule, disk_state_name(peer_disk));
+		link_drop(res->link, "the peer would be SyncSource while not UpToDate");
+		fencing_peer_unsettled(res);
+		resource_event(res, "sync-refused");
+		return false;
+	}
+	return true;
+}
+
+/* A Primary SyncTarget that lost its source and reconnects resumes as
+ * SyncTarget: it did not write without the source (its writes fail while
+ * it lacks good data), so the generations are still equal and nothing of
+ * its own is discarded. */
+static bool primary_resumes_target(const struct resource *res,
+				   const struct frame_state *ps,
+				   enum uuid_decision d)
+{
+	return d == UD_TARGET_BITMAP && res->disk_state == DS_INCONSISTENT &&
+	       ps->uuid[UUID_CURRENT] == res->meta.sb.uuid[UUID_CURRENT] &&
+	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
+	       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
+}
+
+/* After a decision both nodes know what each disk became: a Consistent
+ * disk that is the source, or equal to its peer, is UpToDate (the
+ * handshake showed nothing newer exists); the target is Inconsistent
+ * until its resync ends. */
+static void settle_disk_states(struct resource *res, const struct frame_state *ps,
+			       enum uuid_decision d)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = d == UD_SOURCE_BITMAP || d == UD_SOURCE_FULL;
+	bool peer_src = d == UD_TARGET_BITMAP || d == UD_TARGET_FULL;
+
+	if ((self_src || d == UD_NO_SYNC) && res->disk_state == DS_CONSISTENT) {
+		log_info("disk Consistent -> UpToDate: the peer holds no newer "
+			 "generation");
+		res->disk_state = DS_UPTODATE;
+	}
+	if ((peer_src || d == UD_NO_SYNC) && peer_disk == DS_CONSISTENT)
+		res->peer_disk = DS_UPTODATE;
+}
+
+static void decide(struct resource *res, const struct frame_state *ps)
+{
+	struct uuid_side me = side_self(res), peer = side_peer(ps);
+	bool tiebreak = strcmp(res->node, res->peer_name) < 0;
+	struct uuid_result r;
+
+	if (me.primary && peer.primary) {
+		split_brain(res, "both nodes are Primary");
+		return;
+	}
+	if (ps->size_bytes < res->disk.size_bytes) {
+		log_err("peer data area (%llu bytes) is smaller than this one "
+			"(%llu): refusing to connect",
+			(unsigned long long)ps->size_bytes,
+			(unsigned long long)res->disk.size_bytes);
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "peer disk too small");
+		fencing_peer_unsettled(res);
+		return;
+	}
+	res->uuid_rotate_pending = false;	/* connected again first */
+	r = uuid_compare(&me, &peer, tiebreak);
+	log_info("sync decision: %s (rule %s; uuids %016llx:%016llx here, "
+		 "%016llx:%016llx on the peer)", uuid_decision_name(r.d), r.rule,
+		 (unsigned long long)me.uuid[UUID_CURRENT],
+		 (unsigned long long)me.uuid[UUID_BITMAP],
+		 (unsigned long long)peer.uuid[UUID_CURRENT],
+		 (unsigned long long)peer.uuid[UUID_BITMAP]);
+	if (r.d == UD_SPLIT_BRAIN) {
+		r = resolve_split_brain(res, &me, &peer, tiebreak);
+		log_warn("split brain: %s (rule %s)", uuid_decision_name(r.d), r.rule);
+		if (r.d != UD_SPLIT_BRAIN)	/* split_brain() runs it otherwise */
+			resource_hook(res, res->cfg->split_brain, "split-brain",
+				      NULL, NULL);
+		resource_event(res, "split-brain-detected");
+	}
+	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary &&
+	    !primary_resumes_target(res, ps, r.d)) {
+		split_brain(res, "this Primary would have to discard its data");
+		return;
+	}
+	if (!sync_direction_ok(res, ps, r))
+		return;
+	switch (r.d) {
+	case UD_SPLIT_BRAIN:
+		split_brain(res, "no policy resolves it");
+		return;
+	case UD_UNRELATED:
+		log_err("the peer holds unrelated data (no common generation): "
+			"refusing to connect; 'create-md --force' one side to "
+			"start it over");
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "unrelated data");
+		fencing_peer_unsettled(res);
+		resource_event(res, "unrelated-data");
+		return;
+	case UD_SOURCE_FULL:
+		become_source(res, true);
+		break;
+	case UD_TARGET_FULL:
+		become_target(res, ps, true);
+		break;
+	case UD_SOURCE_BITMAP:
+		/* Without the bitmap exchange the peer's changes are unknown
+		 * here: everything is resynced instead. */
+		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
+			become_source(res, true);
+			r.d = UD_SOURCE_FULL;
+			break;
+		}
+		become_source(res, false);
+		bmx_start(res);
+		break;
+	case UD_TARGET_BITMAP:
+		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
+			become_target(res, ps, true);
+			break;
+		}
+		become_target(res, ps, false);
+		bmx_start(res);
+		break;
+	default:
+		res->repl = RS_ESTABLISHED;
+		break;
+	}
+	settle_disk_states(res, ps, r.d);
+	res->discard_my_data = false;
+	res->peer_conn = CS_CONNECTED;
+	peer_send_state(res);
+	if (r.d == UD_SOURCE_FULL)
+		resync_start_saved(res);	/* after STATE: the target knows first */
+	/* Held writes may go on once the peer gets everything from here. */
+	if (r.d != UD_TARGET_BITMAP && r.d != UD_TARGET_FULL)
+		fencing_peer_back(res);
+	writepath_retry_waiting(res);	/* writes that waited for the handshake */
+	fencing_peer_disk_seen(res);
+	resource_event(res, "connected");
+}
+
+static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
+{
+	res->meta.sb.uuid[UUID_CURRENT] = ps->uuid[UUID_CURRENT];
+	res->meta.sb.uuid[UUID_BITMAP] = 0;
+	res->meta.sb.uuid[UUID_HISTORY1] = ps->uuid[UUID_HISTORY1];
+	res->meta.sb.uuid[UUID_HISTORY2] = ps->uuid[UUID_HISTORY2];
+	res->meta.sb.flags |= MDF_CONSISTENT;
+	res->meta.sb.flags &= ~(MDF_OUTDATED | MDF_CRASHED_PRIMARY);
+	bitmap_clear_all(&res->oos);
+	meta_write_sb(&res->meta);
+}
+
+static bool disk_usable(enum disk_state d)
+{
+	return d != DS_FAILED && d != DS_DISKLESS;
+}
+
+/* The peer's disk failed or was detached while connected: it holds no
+ * data any more. Everything is out of sync (its disk, if it comes back,
+ * is resynced in full), a Primary starts a new generation at its next
+ * write, and a resync or verify with it stops. */
+static void peer_disk_lost(struct resource *res)
+{
+	log_warn("the peer's disk is %s: it no longer counts as UpToDate; "
+		 "every block is marked out of sync for it",
+		 disk_state_name(res->peer_disk));
+	if (resource_has_disk(res) && res->disk_state == DS_UPTODATE) {
+		bitmap_mark_all(&res->oos);
+		if (res->role == ROLE_PRIMARY && res->meta.enabled)
+			res->uuid_rotate_pending = true;
+	}
+	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
+		log_warn("%s stopped: the peer has no disk",
+			 repl_state_name(res->repl));
+		res->repl = RS_ESTABLISHED;
+	}
+	resource_retry_reads(res);
+	writepath_retry_waiting(res);
+	resource_event(res, "peer-disk-failed");
+}
+
+static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
+{
+	struct frame_state ps;
+	bool first = !res->peer.state_received;
+	bool had_disk = !first && disk_usable(res->peer_disk);
+
+	if (frame_parse_state(payload, len, &ps) < 0) {
+		link_drop(res->link, "malformed STATE");
+		return;
+	}
+	res->peer.state_received = true;
+	res->peer.state = ps;
+	res->peer_role = (enum role)ps.role;
+	res->peer_disk = (enum disk_state)ps.disk;
+	if (had_disk && !disk_usable(res->peer_disk))
+		peer_disk_lost(res);
+	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
+	/* The Primary's protocol is the pair's: a Secondary shows it. */
+	if (ps.role == ROLE_PRIMARY && res->role != ROLE_PRIMARY)
+		res->protocol = (char)ps.protocol;
+	if (first) {
+		decide(res, &ps);
+		return;
+	}
+	if ((ps.flags & FRAME_STATE_F_NEW_UUID) && res->repl == RS_ESTABLISHED &&
+	    res->role == ROLE_SECONDARY) {
+		log_info("the peer started a new generation over blank disks: "
+			 "adopting it, no initial sync");
+		adopt_peer_uuid(res, &ps);
+		res->disk_state = DS_UPTODATE;
+		peer_send_state(res);
+	}
+	if ((ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_ESTABLISHED)
+		res->repl = RS_VERIFY_T;
+	else if (!(ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_VERIFY_T)
+		res->repl = RS_ESTABLISHED;
+	if ((ps.flags & FRAME_STATE_F_INVALIDATE_BITMAP) &&
+	    res->repl == RS_ESTABLISHED) {
+		log_info("the peer invalidated the blocks in its bitmap: "
+			 "bitmap resync from here");
+		become_source(res, false);
+		peer_send_state(res);
+		bmx_start(res);
+	}
+	if ((ps.flags & FRAME_STATE_F_INVALIDATE) && res->repl == RS_ESTABLISHED) {
+		log_info("the peer invalidated its disk: full resync from here");
+		peer_start_resync(res, true, NULL, 0);
+	}
+	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED) {
+		/* The peer was promoted over this disk: it syncs us. */
+		become_target(res, &ps, true);
+		peer_send_state(res);
+	}
+	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+		res->repl = res->peer_paused || res->sync_paused
+			? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S) {
+		res->repl = res->peer_paused || res->sync_paused
+			? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+		resync_pump(res);
+	}
+	if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
+	    ps.dirty_bytes > res->rs.total_bytes)
+		res->rs.total_bytes = ps.dirty_bytes;
+	if (res->role == ROLE_PRIMARY && ps.role == ROLE_PRIMARY) {
+		split_brain(res, "both nodes are Primary");
+		return;
+	}
+	fencing_peer_disk_seen(res);
+	resource_event(res, "peer-changed");
+}
+
+/* ---- link callbacks --------------------------------------------------- */
+
+static void peer_up(void *owner)
+{
+	struct resource *res = owner;
+
+	res->peer.state_received = false;
+	res->repl = RS_OFF;
+	bmx_stop(res);
+	res->peer.state_flags_pending = 0;
+	peer_send_state(res);
+}
+
+static void peer_down(void *owner, const char *why)
+{
+	struct resource *res = owner;
+
+	res->peer.state_received = false;
+	res->peer_role = ROLE_UNKNOWN;
+	res->peer_disk = DS_DUNKNOWN;
+	res->repl = RS_OFF;
+	bmx_stop(res);
+	if (res->peer_conn != CS_STANDALONE)
+		res->peer_conn = CS_CONNECTING;
+	/* A Primary that now writes what the peer will lack starts a new
+	 * generation first: at its first such write (writepath), so a
+	 * Primary kept frozen by fencing never diverges on paper. */
+	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
+		res->uuid_rotate_pending = true;
+	/* Fencing first: under resource-and-stonith I/O is frozen before the
+	 * write path settles what the peer lacks, so nothing it releases or
+	 * retries completes as a lone write. */
+	fencing_peer_lost(res);
+	writepath_peer_lost(res);
+	receiver_peer_lost(res);
+	resync_peer_lost(res);
+	remote_read_peer_lost(res);
+	resource_retry_reads(res);	/* reads of what never came now fail */
+	resource_event(res, "disconnected");
+}
+
+static bool frame_is_stream(uint16_t type)
+{
+	return type == FRAME_DATA || type == FRAME_TRIM || type == FRAME_ZERO ||
+	       type == FRAME_BARRIER || type == FRAME_RS_DATA ||
+	       type == FRAME_RS_ZERO || type == FRAME_RS_CSUM ||
+	       type == FRAME_V_REQ || type == FRAME_READ_REQ;
+}
+
+static bool is_target(const struct resource *res)
+{
+	return res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T;
+}
+
+static void peer_frame(void *owner, const struct frame_hdr *h,
+		       const uint8_t *payload, uint8_t *buf)
+{
+	struct resource *res = owner;
+
+	if (h->type == FRAME_STATE) {
+		on_state(res, payload, h->payload_len);
+		return;
+	}
+	if (!res->peer.state_received) {
+		if (buf)
+			bufpool_put(&res->pool, buf, h->length);
+		link_drop(res->link, "frame before STATE");
+		return;
+	}
+	if (frame_is_stream(h->type)) {
+		bool rs = h->type == FRAME_RS_DATA || h->type == FRAME_RS_ZERO ||
+			  h->type == FRAME_RS_CSUM;
+		bool src = res->repl == RS_SYNC_SOURCE ||
+			   res->repl == RS_PAUSED_SYNC_S;
+		bool ok;
+
+		/* Resync data goes to a target, Primary or not; application
+		 * writes to a Secondary, also while it is the source of a
+		 * Primary SyncTarget's resync. */
+		if (h->type == FRAME_READ_REQ)
+			ok = res->role == ROLE_SECONDARY;
+		else if (!resource_has_disk(res))
+			ok = true;	/* refused by the receiver, with errors */
+		else if (h->type == FRAME_V_REQ)
+			ok = res->role == ROLE_SECONDARY && res->repl == RS_VERIFY_T;
+		else if (rs)
+			ok = is_target(res);
+		else
+			ok = res->role == ROLE_SECONDARY &&
+			     (res->repl == RS_ESTABLISHED || is_target(res) ||
+			      res->repl == RS_VERIFY_T ||
+			      (src && res->peer_role == ROLE_PRIMARY));
+
+		if (!ok) {
+			if (buf)
+				bufpool_put(&res->pool, buf, h->length);
+			link_drop(res->link, "write stream frame this node cannot take "
+				  "in its current state");
+			return;
+		}
+		if (h->type == FRAME_DATA)
+			res->rx.data_received_bytes += h->length;
+		receiver_frame(res, h, payload, buf);
+		return;
+	}
+	switch (h->type) {
+	case FRAME_RECV_ACK:
+	case FRAME_WRITE_ACK:
+	case FRAME_BARRIER_ACK:
+		writepath_ack(res, h->type, h->id, (int64_t)h->offset);
+		return;
+	case FRAME_RS_ACK:
+		resync_ack(res, h->id, h->flags & FRAME_F_SAME,
+			   h->flags & FRAME_F_FAILED);
+		return;
+	case FRAME_RS_NEED:
+		resync_need(res, h->id);
+		return;
+	case FRAME_RS_PRIO:
+		if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+			resync_prio(res, h->offset, h->length);
+		return;
+	case FRAME_V_REPLY:
+		/* Also after a verify stopped (the peer's disk failed): the
+		 * replies of its chunks still in flight free them. */
+		verify_reply(res, h->id, h->offset);
+		return;
+	case FRAME_BITMAP:
+	case FRAME_BITMAP_DONE:
+		bmx_frame(res, h, payload);
+		return;
+	case FRAME_READ_REPLY:
+		remote_read_reply(res, h, buf);
+		return;
+	case FRAME_RS_DONE:
+		if (!is_target(res)) {
+			link_drop(res->link, "RS_DONE while not SyncTarget");
+			return;
+		}
+		peer_target_synced(res);
+		return;
+	default:
+		link_drop(res->link, "unexpected frame");
+	}
+}
+
+const struct link_ops peer_link_ops = {
+	.up = peer_up,
+	.down = peer_down,
+	.frame = peer_frame,
+	.ready = receiver_frame_ready,	/* back-pressure: see receiver.c */
+};
+
+/* ---- resync end, roles, commands ------------------------------------- */
+
+void peer_target_synced(struct resource *res)
+{
+	res->repl = RS_ESTABLISHED;
+	res->disk_state = DS_UPTODATE;
+	res->rs.done_pct = 100;
+	adopt_peer_uuid(res, &res->peer.state);
+	resource_retry_reads(res);
+	writepath_retry_waiting(res);
+	log_info("resync finished: this disk is UpToDate");
+	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
+		      NULL, NULL);
+	peer_send_state(res);
+	resource_event(res, "resync-finished");
+}
+
+void peer_source_synced(struct resource *res)
+{
+	struct meta_sb *sb = &res->meta.sb;
+
+	memset(&res->peer.done_tx.h, 0, sizeof(res->peer.done_tx.h));
+	res->peer.done_tx.h.type = FRAME_RS_DONE;
+	res->peer.done_tx.payload = NULL;
+	res->peer.done_tx.sent = NULL;
+	if (sb->uuid[UUID_BITMAP]) {
+		sb->uuid[UUID_HISTORY2] = sb->uuid[UUID_HISTORY1];
+		sb->uuid[UUID_HISTORY1] = sb->uuid[UUID_BITMAP];
+		sb->uuid[UUID_BITMAP] = 0;
+	}
+	if (res->role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
+		sb->flags &= ~MDF_CRASHED_PRIMARY;
+	meta_write_sb(&res->meta);
+	/* STATE first, so the target adopts the retired history. */
+	peer_send_state(res);
+	link_send(res->link, &res->peer.done_tx);
+	res->repl = RS_ESTABLISHED;
+	res->peer_disk = DS_UPTODATE;
+	res->rs.done_pct = 100;
+	fencing_peer_uptodate(res);
+	log_info("resync finished: the peer is UpToDate");
+	resource_event(res, "resync-finished");
+}
+
+/* This node was promoted. Without an UpToDate peer in sync it starts a new
+ * generation; a connected peer that is not UpToDate is synced from here. */
+void peer_promoted(struct resource *res, bool forced)
+{
+	struct meta_sb *sb = &res->meta.sb;
+	bool in_sync = res->peer.state_received && res->repl == RS_ESTABLISHED &&
+		       res->peer_disk == DS_UPTODATE;
+
+	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED) {
+		sb->uuid[UUID_CURRENT] = meta_uuid_random();
+	} else if (!res->peer.state_received) {
+		/* Promoted while the peer is away: a new generation now, as
+		 * DRBD does, so if the old Primary also wrote on, meeting
+		 * again is a split brain an operator can resolve, not a
+		 * sync toward this Primary it refuses. */
+		meta_uuid_new_current(&res->meta);
+		res->uuid_rotate_pending = false;
+	} else if (!in_sync) {
+		res->uuid_rotate_pending = true;	/* at the first lone write */
+	}
+	/* A SyncTarget promoted ahead of its resync is not consistent yet. */
+	if (res->disk_state == DS_UPTODATE)
+		sb->flags |= MDF_CONSISTENT;
+	sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
+	sb->flags &= ~MDF_OUTDATED;
+	sb->primary_since = clock_wall_s();
+	meta_write_sb(&res->meta);
+	if (res->peer.state_received && res->repl == RS_ESTABLISHED &&
+	    res->peer_disk != DS_UPTODATE) {
+		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
+			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
+		become_source(res, true);
+		peer_send_state(res);	/* carries F_SYNC_SOURCE */
+		resync_start_saved(res);
+		return;
+	}
+	peer_send_state(res);
+}
+
+void peer_demoted(struct resource *res)
+{
+	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
+	meta_write_sb(&res->meta);
+	peer_send_state(res);
+}
+
+/* new-current-uuid --clear-bitmap: two blank disks need no initial sync. */
+int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
+{
+	if (!res->meta.enabled) {
+		snprintf(err, errlen, "this resource has no metadata");
+		return -EINVAL;
+	}
+	if (res->repl != RS_ESTABLISHED || res->role != ROLE_SECONDARY ||
+	    res->peer_role != ROLE_SECONDARY ||
+	    res->meta.sb.uuid[UUID_CURRENT] != UUID_JUST_CREATED ||
+	    res->peer.state.uuid[UUID_CURRENT] != UUID_JUST_CREATED) {
+		snprintf(err, errlen, "needs two connected Secondaries with fresh "
+			 "metadata (create-md) on both");
+		return -EPERM;
+	}
+	res->meta.sb.uuid[UUID_CURRENT] = meta_uuid_random();
+	res->meta.sb.uuid[UUID_BITMAP] = 0;
+	res->meta.sb.flags |= MDF_CONSISTENT;
+	bitmap_clear_all(&res->oos);
+	meta_write_sb(&res->meta);
+	res->disk_state = DS_UPTODATE;
+	send_state_flags(res, FRAME_STATE_F_NEW_UUID);
+	resource_event(res, "new-current-uuid");
+	return 0;
+}
+
+void peer_set_paused(struct resource *res, bool paused)
+{
+	res->sync_paused = paused;
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		res->repl = paused || res->peer_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+		res->repl = paused || res->peer_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	peer_send_state(res);
+	resync_pump(res);
+	resource_event(res, paused ? "sync-paused" : "sync-resumed");
+}
+
+int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
+{
+	if (res->repl != RS_ESTABLISHED || !res->peer.state_received) {
+		if (err)
+			snprintf(err, errlen, "needs a connected pair with no resync "
+				 "or verify running (replication is %s)",
+				 repl_state_name(res->repl));
+		return -EPERM;
+	}
+	/* A Primary that attached a new disk is the one Primary that may be
+	 * synced: its data is all on this node. */
+	if (res->peer_role == ROLE_PRIMARY && res->peer_disk != DS_INCONSISTENT) {
+		if (err)
+			snprintf(err, errlen, "the peer is Primary: it cannot be a "
+				 "resync target");
+		return -EPERM;
+	}
+	if (res->disk_state != DS_UPTODATE) {
+		if (err)
+			snprintf(err, errlen, "this disk is %s: only an UpToDate "
+				 "disk can be the sync source",
+				 disk_state_name(res->disk_state));
+		return -EPERM;
+	}
+	log_info("resync started by request: %s", full ? "every block"
+		 : "the blocks marked out of sync");
+	become_source(res, full);
+	peer_send_state(res);	/* carries F_SYNC_SOURCE */
+	resync_start_saved(res);
+	resource_event(res, "resync-started");
+	return 0;
+}
+
+void peer_request_attach_sync(struct resource *res)
+{
+	log_info("asking the peer for a full resync into the new disk");
+	send_state_flags(res, FRAME_STATE_F_INVALIDATE);
+}
+
+int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
+			   size_t errlen)
+{
+	if (res->repl != RS_ESTABLISHED || !res->peer.state_received) {
+		snprintf(err, errlen, "needs a connected pair with no resync or "
+			 "verify running (replication is %s)",
+			 repl_state_name(res->repl));
+		return -EPERM;
+	}
+	if (res->role == ROLE_PRIMARY) {
+		snprintf(err, errlen, "a Primary cannot discard its data: demote it "
+			 "first, or run invalidate-remote here");
+		return -EPERM;
+	}
+	if (bitmap) {
+		/* Send our bitmap; the peer ORs it into its own and sends
+		 * the union. */
+		become_target(res, &res->peer.state, false);
+		send_state_flags(res, FRAME_STATE_F_INVALIDATE_BITMAP);
+		bmx_start(res);
+	} else {
+		send_state_flags(res, FRAME_STATE_F_INVALIDATE);
+	}
+	resource_event(res, "invalidate-requested");
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* peer.h - the resource's side of the peer link: state exchange, the
+ * decision of who syncs whom on connect, role changes and the frame
+ * dispatch (see peer.c).
+ *
+ * Called from resource.c (the link's callbacks), the commands, and the
+ * modules that change what STATE tells the peer.
+ */
+#ifndef BLOCKD_ENGINE_PEER_H
+#define BLOCKD_ENGINE_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/link.h"
+
+struct resource;
+
+struct peer {
+	bool state_received;		/* the peer's first STATE since connect */
+	struct frame_state state;	/* the last one */
+	struct link_tx state_tx, done_tx;
+	bool state_tx_queued, state_tx_again;
+	uint8_t state_flags_pending;	/* for the STATE sent next */
+};
+
+extern const struct link_ops peer_link_ops;
+void peer_send_state(struct resource *res);
+void peer_promoted(struct resource *res, bool forced);
+void peer_demoted(struct resource *res);
+int peer_new_current_uuid(struct resource *res, char *err, size_t errlen);
+void peer_set_paused(struct resource *res, bool paused);
+/* Become SyncSource now (full: every block; else the bitmap). */
+int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen);
+/* Ask the peer to sync this node: entirely, or (bitmap) the blocks either
+ * side has marked out of sync (invalidate). */
+int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
+			   size_t errlen);
+void peer_target_synced(struct resource *res);
+/* A disk was attached while connected to an UpToDate peer: ask it for a
+ * full resync into the new disk. */
+void peer_request_attach_sync(struct resource *res);
+void peer_source_synced(struct resource *res);
+
+#endif

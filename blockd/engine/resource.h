@@ -1,0 +1,190 @@
+/* resource.h - one replicated resource on this node: its disk, its role,
+ * its peer, and the route every block request takes.
+ *
+ * A frontend (the daemon's NBD backend) embeds a struct blk_req, fills
+ * the local disk_io's cmd/flags/off/len/buf, sets done, and calls
+ * resource_submit(); done runs once the request is complete per the
+ * protocol's ack point:
+ *
+ *   protocol A: local write done and the frame handed to the peer socket
+ *   protocol B: local write done and the peer's RECV_ACK
+ *   protocol C: local write done and the peer's WRITE_ACK
+ *
+ * struct resource composes the engine's modules, each with its own
+ * header and its own part of the state:
+ *
+ *   writepath (wp)  Primary: conflicts, epochs, transfer log, acks
+ *   receiver (rx)   Secondary: applies the stream in epoch order
+ *   resync (rs)     SyncSource/SyncTarget, and the chunk slots
+ *   bmx             the bitmap exchange before a bitmap-based resync
+ *   verify (vf)     online verify, over the resync's chunk slots
+ *   remote (rr)     reads served by the peer
+ *   peer            link events, state exchange, sync decision, roles
+ *   fencing (fence) the peer lost under a fencing policy
+ *   detach          a node whose disk failed or was detached
+ *
+ * What the whole resource shares stays here: the disk, metadata, bitmap,
+ * buffers, the states users see (role, disk, connection, replication) and
+ * the request routing of resource.c. All run on the one loop; none blocks.
+ */
+#ifndef BLOCKD_RESOURCE_H
+#define BLOCKD_RESOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blockd/core/bitmap.h"
+#include "blockd/core/config.h"
+#include "blockd/core/state.h"
+#include "blockd/engine/bmx.h"
+#include "blockd/engine/detach.h"
+#include "blockd/engine/fencing.h"
+#include "blockd/engine/peer.h"
+#include "blockd/engine/receiver.h"
+#include "blockd/engine/remote.h"
+#include "blockd/engine/resync.h"
+#include "blockd/engine/verify.h"
+#include "blockd/engine/writepath.h"
+#include "blockd/store/disk.h"
+#include "blockd/store/meta.h"
+#include "common/bufpool.h"
+#include "common/loop.h"
+#include "fence/hook.h"
+#include "transport/link.h"
+
+struct resource;
+
+/* resource_tick() runs this often: resync pacing grants a tick's worth of
+ * tokens, waiting work is retried, a bitmap page is saved lazily. */
+#define RESOURCE_TICK_MS 100U
+
+/* Legs of a request still outstanding (blk_req.pending). */
+#define LEG_LOCAL	(1U << 0)	/* local disk */
+#define LEG_SENT	(1U << 1)	/* frame handed to the socket */
+#define LEG_RECV	(1U << 2)	/* peer's RECV_ACK */
+#define LEG_WRITTEN	(1U << 3)	/* peer's WRITE_ACK / BARRIER_ACK */
+
+struct blk_req {
+	struct disk_io local;	/* the local leg */
+	struct resource *res;
+	void (*done)(struct blk_req *r, int err); /* 0 or -errno */
+	/* Private to the write path. */
+	struct blk_req *next, *prev;	/* active list, or a wait queue */
+	uint8_t pending;	/* LEG_* still outstanding */
+	uint8_t needed;		/* legs that gate completion (protocol) */
+	bool active;		/* on the write path's active list */
+	bool al_held;		/* holds activity log references */
+	bool big;		/* wider than the activity log can cover */
+	uint64_t bm_ticket;	/* big: its bitmap pages' save (meta_mark_durable) */
+	uint8_t held_legs;	/* peer legs held by fencing (see held) */
+	struct blk_req *held_next;
+	bool replicated;	/* sent to the peer */
+	bool local_failed;	/* the disk failed it: the peer's copy counts */
+	int err;
+	uint64_t seq;		/* transfer log sequence, 0 if none */
+	uint64_t epoch;
+	struct link_tx tx;	/* DATA/TRIM/ZERO, or the FLUSH barrier */
+	struct link_tx barrier_tx; /* closes the previous epoch first */
+};
+
+/* Who watches the resource: the daemon renders its status and streams
+ * events from here. event() runs after each state change, from the loop,
+ * with the change's name ("connected", "role-changed", ...); it may read
+ * the resource but must not change it. */
+struct resource_observer {
+	void (*event)(void *arg, struct resource *res, const char *what);
+};
+
+struct resource {
+	const char *name;
+	const char *node;
+	const char *peer_name;
+	const struct config *cfg;
+	struct meta meta;
+	struct loop *loop;
+	struct disk disk;
+	struct bufpool pool;
+	struct bitmap oos;	/* blocks the peer lacks */
+	char protocol;		/* 'A', 'B', 'C': for new writes */
+	uint64_t instance;	/* random per start */
+	bool stopping;		/* SIGTERM: the peer link goes down on purpose */
+	/* A new generation at the next write the peer will lack: set where
+	 * the peer is lost or lacks data (peer.c), taken by the write path. */
+	bool uuid_rotate_pending;
+
+	/* The states users see (DESIGN.md section 4). Several modules write
+	 * them today (peer.c most); one state machine will own them. */
+	enum role role;
+	enum disk_state disk_state;
+	enum conn_state peer_conn;
+	enum role peer_role;
+	enum disk_state peer_disk;
+	enum repl_state repl;
+	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
+	bool sync_paused;	/* pause-sync here */
+	bool peer_paused;	/* pause-sync on the peer */
+
+	const struct resource_observer *observer;	/* or NULL */
+	void *observer_arg;
+
+	struct link *link;
+	struct writepath wp;
+	struct receiver rx;
+	struct resync rs;
+	struct bmx bmx;
+	struct verify vf;
+	struct remote rr;
+	struct peer peer;
+	struct fencing fence;
+	struct detach detach;
+
+	/* Reads waiting for blocks a Primary SyncTarget lacks, or for the
+	 * old Primary's writes still applied here (resource.c). */
+	struct blk_req *reads_waiting;
+	/* Hooks running now (fire and forget, or fence-peer). */
+	struct hook_run hooks[4];
+	uint64_t status_tick_ms;	/* resource_tick's last once-a-second round */
+	/* Local disk errors, and when the local-io-error hook last ran. */
+	uint64_t io_errors;
+	uint64_t last_io_error_hook_s;
+	/* Cumulative counters: the disk's reads and writes, the application's
+	 * and the peer's (resource.c, writepath.c, receiver.c, remote.c). */
+	uint64_t read_bytes, written_bytes;
+};
+
+/* Set up metadata, the write path, the receiver and (with a peer) the
+ * link. */
+int resource_init(struct resource *res, const struct config *cfg,
+		  const struct link_config *peer);
+void resource_fini(struct resource *res);
+/* Metadata became durable (superblock, activity log, bitmap pages):
+ * resume I/O. */
+void resource_meta_done(struct resource *res);
+/* Bind the metadata to this resource's loop, bitmap and callbacks. */
+void resource_meta_bind(struct resource *res);
+/* Clean shutdown: save the bitmap and superblock. */
+void resource_shutdown_meta(struct resource *res);
+/* The backing disk failed a request (runs the local-io-error hook). */
+void resource_local_io_error(struct resource *res, int err);
+void resource_submit(struct resource *res, struct blk_req *r);
+/* Resync data arrived, a write of the peer's was applied, or the resync
+ * ended: reads that waited for it. */
+void resource_retry_reads(struct resource *res);
+/* Every RESOURCE_TICK_MS: resync pacing and retries; progress once a
+ * second. */
+void resource_tick(struct resource *res, uint64_t now_ms);
+/* Tell obs about every state change from now on (one observer). */
+void resource_observe(struct resource *res,
+		      const struct resource_observer *obs, void *arg);
+/* A state change: logged, and told to the observer. */
+void resource_event(struct resource *res, const char *what);
+/* Run a configured hook (path "" = none configured: nothing happens).
+ * done may be NULL. 0, or -errno when it could not be started. */
+int resource_hook(struct resource *res, const char *path, const char *name,
+		  void (*done)(struct hook_run *h, int result), void *arg);
+/* The same, tagging the run with a cookie its done() reads back. */
+int resource_hook_run(struct resource *res, const char *path, const char *name,
+		      void (*done)(struct hook_run *h, int result), void *arg,
+		      uint64_t cookie);
+
+#endif

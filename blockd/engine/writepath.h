@@ -1,0 +1,76 @@
+/* writepath.h - the Primary's write path: conflicts, epochs, the transfer
+ * log and the ack points of protocols A, B and C (see writepath.c).
+ *
+ * Called from resource.c (submitting writes and flushes), peer.c (acks,
+ * the peer lost), fencing.c (held writes), resync.c, verify.c and
+ * receiver.c (conflict checks and retries) and the daemon (shutdown).
+ */
+#ifndef BLOCKD_ENGINE_WRITEPATH_H
+#define BLOCKD_ENGINE_WRITEPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct blk_req;
+struct resource;
+
+/* Transfer log entries: writes sent to the peer and not yet WRITE_ACKed. */
+#define TL_SIZE 4096U
+
+/* Transfer log entry: a write sent to the peer and not yet WRITE_ACKed.
+ * Outlives its request in protocol A; on connection loss every entry's
+ * range is marked out of sync. */
+struct tl_entry {
+	uint64_t seq;		/* 0 = free */
+	uint64_t off;
+	uint32_t len;
+	struct blk_req *req;	/* NULL once the request completed */
+	bool big;		/* its range was marked on disk beforehand */
+	uint64_t sent_ms;	/* when it was sent, for the lag */
+	bool recv_acked;	/* protocol B: RECV_ACK already counted */
+	bool al_held;		/* holds the activity log references of its
+				 * request, which completed first (A, B) */
+};
+
+struct writepath {
+	struct blk_req *active;		/* writes in flight (conflicts) */
+	struct blk_req *waiting, *waiting_tail; /* blocked writes, FIFO */
+	struct blk_req *flushes;	/* FLUSHes awaiting BARRIER_ACK */
+	struct blk_req *held;		/* completions held by fencing */
+	uint64_t epoch;
+	bool epoch_close_pending;	/* a write of it was replied to */
+	bool epoch_has_writes;
+	struct tl_entry *tl;		/* TL_SIZE entries, by seq */
+	uint64_t tl_next_seq, tl_tail_seq;
+	uint64_t pending_writes;	/* transfer log entries in use */
+	/* Application writes completed since the last status tick: set
+	 * here, cleared by resource_tick(), read by the resync's pacing. */
+	bool app_busy;
+	/* Replication positions, like pg_stat_replication: bytes handed to
+	 * the socket, received and written by the peer, and written by it
+	 * as of its last completed flush. */
+	uint64_t data_sent_bytes;
+	uint64_t pos_received_bytes, pos_written_bytes, pos_flushed_bytes;
+	uint64_t pos_written_ms, pos_flushed_ms;	/* when each last moved */
+};
+
+int writepath_init(struct resource *res);
+void writepath_fini(struct resource *res);
+void writepath_submit(struct resource *res, struct blk_req *r);
+void writepath_peer_lost(struct resource *res);
+void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err);
+void writepath_retry_waiting(struct resource *res);
+void writepath_release_held(struct resource *res);
+void writepath_fail_held(struct resource *res, int err);
+/* When the oldest write the peer has not acknowledged was sent
+ * (clock_coarse_ms): false when every write is acknowledged. */
+bool writepath_oldest_unacked(const struct resource *res, uint64_t *sent_ms);
+bool writepath_overlaps_active(const struct resource *res, uint64_t off,
+			       uint64_t len);
+/* A Primary whose data is on its UpToDate peer only (no usable disk, or
+ * a Primary SyncTarget): reads of what it lacks go to the peer. */
+bool writepath_data_on_peer(const struct resource *res);
+/* The disk is gone: requests stop holding activity log references. */
+void writepath_forget_al(struct resource *res);
+
+#endif
