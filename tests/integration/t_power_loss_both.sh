@@ -9,6 +9,9 @@
 # unaligned offsets (the buffered path), each followed by a FLUSH; then
 # both daemons are killed and both devices lose power. Restarted over
 # what survived, the pair must connect and resync, and then:
+#  - in C and B, before the restart: every write acknowledged before a
+#    completed FLUSH, and every flushed unaligned write, is on bob's disk
+#    alone (what the Secondary's flushing barriers promised);
 #  - every write acknowledged before a FLUSH that completed is on alice
 #    (ackcheck --flushed: no flushed write lost, nothing foreign);
 #  - every flushed unaligned write reads back;
@@ -57,15 +60,53 @@ h.shutdown()
 EOF
 }
 
-# power_loss: both daemons killed, both devices lose their caches, both
-# come back over what survived and resync.
+# unaligned_check SOURCE: every logged unaligned write reads back from
+# SOURCE (an NBD URI or a device); prints the first that does not.
+unaligned_check() {
+	/usr/bin/python3 - "$1" "$BT_TMP/unaligned.log" <<'EOF'
+import sys
+src, log = sys.argv[1], sys.argv[2]
+if src.startswith("nbd"):
+    import nbd
+    h = nbd.NBD()
+    h.connect_uri(src)
+    read = h.pread
+else:
+    f = open(src, "rb")
+    read = lambda n, off: (f.seek(off), f.read(n))[1]
+for line in open(log):
+    off, byte = map(int, line.split())
+    if read(512, off) != bytes([byte]) * 512:
+        print(f"offset {off}: flushed byte {byte} lost")
+        break
+EOF
+}
+
+# power_loss PROTO: both daemons killed, both devices lose their caches.
+# In C and B bob's disk alone must then hold every flushed write (the
+# Secondary's flushing barriers made them durable there; in A a FLUSH
+# promises only the Primary's disk). Then both come back over what
+# survived and resync.
 power_loss() {
+	local bad
 	bt_daemon_kill9 alice
 	bt_daemon_kill9 bob
+	net_ck_stop 0
 	fault_power_cut alicedisk
 	fault_power_cut bobdisk
 	fault_power_restore alicedisk >/dev/null
 	fault_power_restore bobdisk >/dev/null
+	if [ "$1" != A ]; then
+		/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$NET_CK_DIR" \
+			--proto "$1" --offset 0 --length "$REGION" --flushed \
+			--what "protocol $1: bob's disk after the power loss" \
+			--image "$(fault_link bobdisk)" >"$BT_TMP/bobcheck.out" 2>&1 ||
+			bt_fail "$(head -n 6 "$BT_TMP/bobcheck.out" | tr '\n' '|')"
+		bt_log "$(head -n 1 "$BT_TMP/bobcheck.out")"
+		bad=$(unaligned_check "$(fault_link bobdisk)") ||
+			bt_fail "protocol $1: reading bob's unaligned writes back failed"
+		[ -z "$bad" ] || bt_fail "protocol $1: bob lost a flushed unaligned write: $bad"
+	fi
 	net_start alice
 	net_start bob
 	pair_wait alice 60 "connected and in sync after the power loss" \
@@ -81,21 +122,10 @@ for proto in C B A; do
 	net_ck_writer alice 4096 16 8 "$round" 20
 	unaligned_writes "$round" 40 || bt_fail "protocol $proto: an unaligned write or its FLUSH failed"
 	net_ck_wait_acks 400 30
-	power_loss
-	net_ck_stop 0
+	power_loss "$proto"
 	net_ck_check alice "$proto" "protocol $proto: alice after a power loss of both" --flushed --commit
-	bad=$(/usr/bin/python3 - "$(pair_uri alice)" "$BT_TMP/unaligned.log" <<'EOF'
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-for line in open(sys.argv[2]):
-    off, byte = map(int, line.split())
-    if h.pread(512, off) != bytes([byte]) * 512:
-        print(f"offset {off}: flushed byte {byte} lost")
-        break
-h.shutdown()
-EOF
-) || bt_fail "protocol $proto: reading the unaligned writes back failed"
+	bad=$(unaligned_check "$(pair_uri alice)") ||
+		bt_fail "protocol $proto: reading the unaligned writes back failed"
 	[ -z "$bad" ] || bt_fail "protocol $proto: an unaligned write lost after its FLUSH: $bad"
 	size=$(pair_get alice size_bytes)
 	sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
