@@ -127,6 +127,16 @@ void *bufpool_get(struct bufpool *p, size_t len)
 	return p->base + (size_t)first * p->chunk_bytes;
 }
 
+void *bufpool_get_leaving(struct bufpool *p, size_t len, size_t keep)
+{
+	uint64_t need = (len + p->chunk_bytes - 1) / p->chunk_bytes;
+	uint64_t keep_chunks = (keep + p->chunk_bytes - 1) / p->chunk_bytes;
+
+	if (need + keep_chunks > p->free_chunks)
+		return NULL;
+	return bufpool_get(p, len);
+}
+
 static void waiter_unlink(struct bufpool *p, struct bufpool_waiter *w)
 {
 	if (w->prev)

@@ -486,7 +486,8 @@ static bool conn_parse_request(struct nbd_conn *c)
 	r->io.rq = rq;
 	r->start_ns = clock_mono_ns();
 	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
-		r->io.buf = bufpool_get(srv->pool, rq.length);
+		r->io.buf = bufpool_get_leaving(srv->pool, rq.length,
+						srv->export.pool_reserve);
 		if (!r->io.buf) {
 			/* Give the slot back quietly: nothing was freed, so
 			 * waking the stalled connections would only spin. */

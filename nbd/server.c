@@ -207,8 +207,13 @@ int nbd_server_new(struct nbd_server **out, struct loop *l,
 	srv->ex.block_min = 1;
 	srv->ex.block_pref = 4096;
 	srv->ex.block_max = NBD_BLOCK_MAX;
-	if (srv->ex.block_max > pool->size_bytes)
-		srv->ex.block_max = (uint32_t)pool->size_bytes;
+	if (srv->export.pool_reserve >= pool->size_bytes) {
+		free(srv);
+		return -EINVAL;
+	}
+	if (srv->ex.block_max > pool->size_bytes - srv->export.pool_reserve)
+		srv->ex.block_max = (uint32_t)(pool->size_bytes -
+					       srv->export.pool_reserve);
 	srv->reqs = calloc(NBD_REQS_MAX, sizeof(*srv->reqs));
 	if (!srv->reqs || server_alloc_priv(srv) < 0) {
 		free(srv->reqs);

@@ -49,6 +49,11 @@ struct nbd_export {
 	const char *description;
 	uint64_t size_bytes;
 	bool read_only;
+	/* Bytes of the pool READ and WRITE buffers never take: a request
+	 * may wait, holding its buffer, for the backend's own I/O (data from
+	 * a peer), which needs buffers too. The largest request is the pool
+	 * less this. */
+	size_t pool_reserve;
 };
 
 struct nbd_backend_ops {

@@ -34,9 +34,9 @@ step() { # name, command...
 # Count each cmocka/meson unit test and each integration script on its own.
 # Count each unit-test case (cmocka reports them as TAP subtests) and each
 # test without subtests (the fuzz runs) once.
-suite_tests() { # builddir, suite
+suite_tests() { # builddir, suite, [meson test options]
 	local out rc ok fail
-	out=$(meson test -C "$1" --suite "$2" --print-errorlogs 2>&1)
+	out=$(meson test -C "$1" --suite "$2" --print-errorlogs "${@:3}" 2>&1)
 	rc=$?
 	echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
 	ok=$(echo "$out" | awk '/^ *[0-9]+\/[0-9]+ / && / OK / {
@@ -73,8 +73,9 @@ setup() { # builddir, meson args...
 	if [ ! -f "$dir/build.ninja" ]; then
 		meson setup "$dir" "$@" >/dev/null || return 1
 	fi
-	ninja -C "$dir" >/dev/null || ninja -C "$dir"
+	ninja -C "$dir" $TARGETS >/dev/null || ninja -C "$dir" $TARGETS
 }
+TARGETS=
 
 step "layers check finds planted problems" python3 tests/layers.py --self-test
 step "layers (includes point down, no cycles)" python3 tests/layers.py
@@ -89,14 +90,21 @@ step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite_tests "$BUILD_SAN" unit
-# The round-based soak tests (kill/failover loops, the partition torture)
-# run the same paths many times: a few rounds under the sanitizers cover
-# them, the release pass runs them in full.
-ROUNDS=${SAN_ROUNDS:-3} integration "$BUILD_SAN/blockd" sanitizer
+# The round-based soak tests (kill/failover loops, the partition torture,
+# the power losses) run the same paths many times: two rounds under the
+# sanitizers cover them, the release pass runs them in full. The tests of
+# the block stack (nbdfuse, loop, ext4, PostgreSQL, qemu) exercise that
+# stack more than the daemon, whose paths they share with the others: the
+# release pass runs them. This keeps make check under 15 minutes.
+SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown"
+BT_SKIP=${BT_SKIP-$SAN_SKIP} ROUNDS=${SAN_ROUNDS:-2} integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-CC=clang step "build ($BUILD_FUZZ, libFuzzer)" setup "$BUILD_FUZZ" -Dfuzz=true
-suite_tests "$BUILD_FUZZ" fuzz
+# Only the fuzz targets: the rest of the tree under clang is not run here
+# (a minute of CPU saved).
+TARGETS="tests/fuzz/fuzz_nbd tests/fuzz/fuzz_frame" CC=clang \
+	step "build ($BUILD_FUZZ, libFuzzer)" setup "$BUILD_FUZZ" -Dfuzz=true
+suite_tests "$BUILD_FUZZ" fuzz --no-rebuild
 
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"

@@ -353,7 +353,7 @@ static void config_defaults(struct config *cfg)
 	cfg->fencing = FENCING_DONT_CARE;
 	cfg->io_mode = CONFIG_IO_DIRECT;
 	cfg->mlock = true;
-	cfg->buffer_bytes = 32ULL << 20;
+	cfg->buffer_bytes = 64ULL << 20;
 	cfg->ping_interval_ms = 1000;
 	cfg->ping_timeout_ms = 5000;
 	cfg->connect_retry_max_ms = 5000;

@@ -11,7 +11,7 @@ directly. Two commands:
                     [--max-s T] [--drain-s D]
   ackcheck.py check --dir DIR --proto A|B|C --offset O --length L
                     (--uri URI | --image PATH) [--initial-image PATH]
-                    [--commit] [--what TEXT]
+                    [--commit] [--flushed] [--what TEXT]
 
 Writer. Writes of B bytes (a multiple of 4 KiB) at random 4 KiB-aligned
 offsets inside [O, O+L), Q in flight, a FLUSH after every F writes (0:
@@ -52,6 +52,11 @@ floor followed by the live writes to it, in order. Rules:
       that every write acknowledged before the FLUSH was sent reached the
       peer: those writes must be present whether or not a later write is
       held. (In A a FLUSH is a local promise only: DESIGN.md section 2.)
+
+With --flushed (after a power loss of the node's disk) the rule is the
+flush promise alone, in every protocol: each write acknowledged before a
+FLUSH was sent that then completed is present (its block holds it or a
+later write of its chain); unflushed writes may be lost or torn.
 
 With --commit the blocks' writes become the new floor and every session
 seen so far is closed (`through`): call it after a failover, once the new
@@ -333,7 +338,23 @@ def cmd_check(a):
         obs[b] = [chain[k] for k in sorted(set(idx))]
 
     lost = {}               # (s, w) -> lost block count
-    if a.proto == "C":
+    if a.flushed:
+        # After a power loss only what a completed FLUSH covered is kept
+        # (any protocol): every write acknowledged before that FLUSH was
+        # sent. Later acknowledged writes may be gone, each block on its
+        # own, so neither the protocol C nor the prefix rule applies.
+        f_idx = max((fs for s in sessions for fs, fa in s.flushes if fa is not None),
+                    default=-1)
+        for v, rec in writes.items():
+            if rec[3] is None or rec[3] >= f_idx:
+                continue
+            for b in range(rec[0] // BLK, (rec[0] + rec[1]) // BLK):
+                if b in pos and pos[b] < chains[b].index(v):
+                    lost[v] = lost.get(v, 0) + 1
+                    if lost[v] == 1:
+                        bad.append(f"block {b}: lost flushed {vname(v)} "
+                                   f"(offset {rec[0]}), holds {vname(chains[b][pos[b]])}")
+    elif a.proto == "C":
         for b, chain in chains.items():
             if b not in pos:
                 continue
@@ -415,6 +436,8 @@ def main():
     c.add_argument("--image")
     c.add_argument("--initial-image")
     c.add_argument("--commit", action="store_true")
+    c.add_argument("--flushed", action="store_true",
+                   help="after a power loss: only FLUSH-covered writes are promised")
     c.add_argument("--what", default="check")
     for p in (w, c):
         p.add_argument("--dir", required=True)

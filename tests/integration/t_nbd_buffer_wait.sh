@@ -1,14 +1,15 @@
 #!/bin/bash
 # An NBD request that found the buffer pool empty completes once another
 # part of the daemon frees buffers. alice runs with the smallest pool
-# (buffer-mib = 4, so the largest request is 4 MiB: the whole pool) and is
+# (buffer-mib = 4, so the largest request is 3 MiB: the pool less the
+# 1 MiB kept for resync data) and is
 # the source of a rate-limited full sync (20 MiB/s) of 192 MiB of seeded
 # data. bob is stopped (SIGSTOP; ping-timeout-ms is long, so the link
 # stays up) before alice is promoted, so its socket never grew a large
 # receive buffer: the connection takes a few MiB, while the resync keeps
 # up to 16 MiB of chunks in flight, so chunks sit in alice's send queue,
 # each holding its buffer, and the pool runs dry. A client reads the whole
-# pool's worth (4 MiB) from alice: retried until one read is still
+# largest request (3 MiB) from alice: retried until one read is still
 # waiting after a second, i.e. it found no buffer. Then bob continues:
 # the resync's chunks reach the socket and their buffers are freed. The
 # read must complete (within 30 s) with the right data, though nothing on
@@ -38,14 +39,14 @@ pair_ok alice primary --force
 pair_wait alice 20 "full sync under way" \
 	"p['replication'] == 'SyncSource' and p['out_of_sync_bytes'] > 0"
 
-# The client: 4 MiB reads until one is still pending after a second
+# The client: 3 MiB reads until one is still pending after a second
 # (then "stalled" goes to the marker file), then wait for that read.
 /usr/bin/python3 - "$(pair_sock alice)" "$(pair_img alice)" "$BT_TMP/stalled" \
 	>"$BT_TMP/client.out" 2>&1 <<'EOF' &
 import os, sys, time
 import nbd
 sock, img, marker = sys.argv[1:]
-N = 4 << 20
+N = 3 << 20
 with open(img, "rb") as f:
     want = f.read(N)
 h = nbd.NBD()
@@ -65,10 +66,10 @@ while True:
     if not completes_within(cookie, 1):
         break
     if time.monotonic() > end:
-        sys.exit("every 4 MiB read completed at once for 30 s: the pool never ran dry")
+        sys.exit("every 3 MiB read completed at once for 30 s: the pool never ran dry")
 open(marker, "w").write("stalled\n")
 if not completes_within(cookie, 30):
-    sys.exit("a 4 MiB read that found no buffer was still waiting 30 s "
+    sys.exit("a 3 MiB read that found no buffer was still waiting 30 s "
              "after the resync went on freeing buffers")
 if buf.to_bytearray() != want:
     sys.exit("the read that waited for a buffer returned wrong data")
@@ -91,4 +92,4 @@ wait "$client" || bt_fail "client: $(tail -n 3 "$BT_TMP/client.out")"
 
 pair_wait_synced alice 60
 rl_expect_identical "after the full sync"
-bt_pass "a 4 MiB read waited for the resync's buffers and completed"
+bt_pass "a 3 MiB read waited for the resync's buffers and completed"

@@ -323,6 +323,31 @@ static void test_random_against_model(void **state)
 
 /* Returning a buffer twice is a programmer error: the pool's assertion
  * stops the process rather than hand the chunk out twice. */
+/* bufpool_get_leaving: a buffer only while keep bytes stay free after
+ * it; plain gets may still take the kept part. */
+static void test_get_leaving(void **state)
+{
+	struct bufpool p;
+	void *a, *b, *c;
+
+	(void)state;
+	assert_int_equal(bufpool_init(&p, 8 * CHUNK, CHUNK), 0);
+	a = bufpool_get_leaving(&p, 5 * CHUNK, 2 * CHUNK);
+	assert_non_null(a);			/* 3 left >= 2 kept */
+	assert_null(bufpool_get_leaving(&p, 2 * CHUNK, 2 * CHUNK));
+	b = bufpool_get_leaving(&p, 1, 2 * CHUNK);	/* one chunk */
+	assert_non_null(b);
+	assert_null(bufpool_get_leaving(&p, 1, 2 * CHUNK));
+	c = bufpool_get(&p, 2 * CHUNK);		/* the kept part */
+	assert_non_null(c);
+	bufpool_put(&p, c, 2 * CHUNK);
+	bufpool_put(&p, b, 1);
+	bufpool_put(&p, a, 5 * CHUNK);
+	assert_int_equal(p.free_chunks, 8);
+	assert_null(bufpool_get_leaving(&p, 7 * CHUNK, 2 * CHUNK));
+	bufpool_fini(&p);
+}
+
 static void test_double_put_aborts(void **state)
 {
 	int status;
@@ -356,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_init_rounds_down),
 		cmocka_unit_test(test_exhaust_singles),
 		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_get_leaving),
 		cmocka_unit_test(test_fragmentation),
 		cmocka_unit_test(test_run_across_words),
 		cmocka_unit_test(test_random_against_model),
