@@ -2,7 +2,8 @@
 # The whole test suite, as `make check` runs it:
 #   0. the layer rule: every include points down a layer, no include
 #      cycle (tests/layers.py; DESIGN.md section 1)
-#   1. release build, cmocka unit tests, integration tests against it
+#   1. release build, cmocka unit tests, the simulator's seed range,
+#      integration tests against it
 #   2. ASan+UBSan build, unit and integration tests again
 #   3. clang libFuzzer build, a short fuzz run of each target
 # Each step counts as passed or failed; the last line is the total.
@@ -80,6 +81,8 @@ step "layers check finds planted problems" python3 tests/layers.py --self-test
 step "layers (includes point down, no cycles)" python3 tests/layers.py
 step "build ($BUILD)" setup "$BUILD"
 suite_tests "$BUILD" unit
+# The deterministic simulator: a fixed seed range (tests/sim/meson.build).
+suite_tests "$BUILD" sim
 integration "$BUILD/blockd" release
 
 step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \

@@ -267,6 +267,24 @@ static void settle_disk_states(struct resource *res, const struct frame_state *p
 		res->peer_disk = DS_UPTODATE;
 }
 
+static bool disk_usable(enum disk_state d);
+
+/* A side without a usable disk (Diskless, Failed) takes part in no
+ * resync: it has nothing to send and nowhere to write; it is synced in
+ * full once it attaches a disk. */
+static void connect_without_disk(struct resource *res, const struct frame_state *ps)
+{
+	log_info("sync decision: none (rule %s-has-no-disk)",
+		 disk_usable(res->disk_state) ? "peer" : "self");
+	res->repl = RS_ESTABLISHED;
+	res->discard_my_data = false;
+	res->peer_conn = CS_CONNECTED;
+	peer_send_state(res);
+	writepath_retry_waiting(res);
+	fencing_peer_disk_seen(res);
+	resource_event(res, "connected");
+}
+
 static void decide(struct resource *res, const struct frame_state *ps)
 {
 	struct uuid_side me = side_self(res), peer = side_peer(ps);
@@ -285,6 +303,10 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "peer disk too small");
 		fencing_peer_unsettled(res);
+		return;
+	}
+	if (!disk_usable(res->disk_state) || !disk_usable((enum disk_state)ps->disk)) {
+		connect_without_disk(res, ps);
 		return;
 	}
 	res->uuid_rotate_pending = false;	/* connected again first */
@@ -455,7 +477,8 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		log_info("the peer invalidated its disk: full resync from here");
 		peer_start_resync(res, true, NULL, 0);
 	}
-	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED) {
+	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED &&
+	    resource_has_disk(res)) {
 		/* The peer was promoted over this disk: it syncs us. */
 		become_target(res, &ps, true);
 		peer_send_state(res);
@@ -703,8 +726,10 @@ void peer_promoted(struct resource *res, bool forced)
 	sb->flags &= ~MDF_OUTDATED;
 	sb->primary_since = clock_wall_s();
 	meta_write_sb(&res->meta);
+	/* A peer without a usable disk (Diskless, Failed) has nothing to
+	 * sync into: it gets a full resync once it attaches one. */
 	if (res->peer.state_received && res->repl == RS_ESTABLISHED &&
-	    res->peer_disk != DS_UPTODATE) {
+	    res->peer_disk != DS_UPTODATE && disk_usable(res->peer_disk)) {
 		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
 			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
 		become_source(res, true);

@@ -5,11 +5,11 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
+#include "common/rand.h"
 
 /* The disk state the metadata proves at start-up, before the peer is
  * reached. A clean image is Consistent: it cannot know whether its peer
@@ -60,9 +60,7 @@ int resource_init(struct resource *res, const struct config *cfg,
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
-	if (getrandom(&res->instance, sizeof(res->instance), 0) !=
-	    sizeof(res->instance))
-		return -EIO;
+	res->instance = rand_u64();
 	if (strcmp(self->meta, "none") != 0) {
 		ret = meta_open(&res->meta, self->meta, res->disk.fd,
 				res->disk.size_bytes, self->name, cfg->al_extents,

@@ -39,6 +39,7 @@
 #include "blockd/engine/bmx.h"
 #include "blockd/engine/detach.h"
 #include "blockd/engine/fencing.h"
+#include "blockd/engine/operator.h"
 #include "blockd/engine/peer.h"
 #include "blockd/engine/receiver.h"
 #include "blockd/engine/remote.h"

@@ -52,7 +52,6 @@ static uint32_t disk_probe_align(struct disk *d)
 	return BUFPOOL_ALIGN;
 }
 
-static void disk_map_start(struct disk *d, const char *path);
 static void disk_map_stop(struct disk *d);
 
 int disk_open(struct disk *d, struct loop *l, const char *path, bool direct,
@@ -97,8 +96,6 @@ int disk_open(struct disk *d, struct loop *l, const char *path, bool direct,
 		goto fail;
 	}
 	memset((void *)d->zeroes, 0, DISK_ZERO_CHUNK);
-	if (!d->is_blockdev)
-		disk_map_start(d, path);
 	log_info("disk %s: %llu bytes, %s I/O%s", path,
 		 (unsigned long long)d->size_bytes,
 		 d->direct ? "direct" : "buffered",
@@ -442,11 +439,13 @@ static void *disk_map_worker(void *arg)
 
 /* Without a worker, lookups run on the loop as they always could: slower
  * for everyone when the filesystem makes lseek wait, never wrong. */
-static void disk_map_start(struct disk *d, const char *path)
+static void disk_map_start(struct disk *d)
 {
+	const char *path = "disk";
 	sigset_t all, old;
 	int ret;
 
+	d->map_worker_tried = true;
 	if (pipe2(d->map_to_worker, O_CLOEXEC) < 0 ||
 	    pipe2(d->map_from_worker, O_CLOEXEC) < 0) {
 		log_warn("%s: no pipe for the block status worker (%s); "
@@ -544,7 +543,14 @@ void disk_map_submit(struct disk *d, struct disk_map_req *r)
 		r->ext[0].len = r->len;
 		r->ext[0].hole = false;
 		r->result = 1;
-	} else if (d->map_worker) {
+		loop_defer(d->loop, &r->op, disk_map_deferred, r->result);
+		return;
+	}
+	/* The worker starts with the first lookup: a process that never
+	 * asks for an allocation map (the simulator) runs no thread. */
+	if (!d->is_blockdev && !d->map_worker_tried)
+		disk_map_start(d);
+	if (d->map_worker) {
 		ssize_t n = write(d->map_to_worker[1], &r, sizeof(r));
 
 		if (n == (ssize_t)sizeof(r)) {

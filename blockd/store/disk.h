@@ -11,9 +11,9 @@
  * Allocation maps (NBD BLOCK_STATUS) come from lseek(SEEK_DATA/SEEK_HOLE),
  * which io_uring cannot issue and which waits for the file's inode lock
  * (behind a long write, a truncate) or for a slow filesystem. So a regular
- * file gets one worker thread that does nothing but those lseeks: the
- * loop hands it a request through a pipe and reads the finished request
- * back through another pipe on the ring. The worker touches only the
+ * file gets one worker thread, started at the first lookup, that does
+ * nothing but those lseeks: the loop hands it a request through a pipe
+ * and reads the finished request back through another pipe on the ring. The worker touches only the
  * request and the immutable descriptor; everything else stays on the loop
  * thread, without locks.
  *
@@ -74,6 +74,7 @@ struct disk {
 	const uint8_t *zeroes;	/* for WRITE_ZEROES without fallocate */
 	/* The allocation-map worker (regular files only). */
 	bool map_worker;	/* running; else lookups run on the loop */
+	bool map_worker_tried;	/* started (or failed to) at the first lookup */
 	pthread_t map_thread;
 	int map_to_worker[2];	/* request pointers: loop -> worker */
 	int map_from_worker[2];	/* finished request pointers: worker -> loop */

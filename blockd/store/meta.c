@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "common/container_of.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "common/rand.h"
 
 /* Per-page flags (m->bm_flags). */
 #define META_BM_WRITING	(1U << 0)	/* a write of the page is in flight */
@@ -27,8 +27,7 @@ uint64_t meta_uuid_random(void)
 	uint64_t u = 0;
 
 	while (u == 0 || u == UUID_JUST_CREATED)
-		if (getrandom(&u, sizeof(u), 0) != sizeof(u))
-			u = clock_wall_s() * 2654435761u;
+		u = rand_u64();
 	return u;
 }
 

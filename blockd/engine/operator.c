@@ -1,0 +1,154 @@
+/* operator.c - see operator.h. The refusals name what a person would
+ * check next; the state changes are the resource's (peer.c tells the
+ * peer). */
+#include "blockd/engine/operator.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "blockd/engine/resource.h"
+#include "common/log.h"
+
+#define REFUSE(...) do { snprintf(err, errlen, __VA_ARGS__); return -EPERM; } while (0)
+
+/* A node without a usable disk holds no data: only --force, and only
+ * with its peer connected and UpToDate, makes it a Primary that serves
+ * everything through the peer. */
+static int promote_diskless(struct resource *res, bool force, char *err,
+			    size_t errlen)
+{
+	if (!force)
+		REFUSE("this node has no usable disk (%s): it holds no data. "
+		       "Attach a disk, or promote the peer; 'primary --force' "
+		       "serves all I/O through an UpToDate connected peer",
+		       disk_state_name(res->disk_state));
+	if (res->repl != RS_ESTABLISHED || res->peer_disk != DS_UPTODATE ||
+	    !(link_features(res->link) & FRAME_FEAT_DISKLESS))
+		REFUSE("this node has no usable disk (%s) and no connected "
+		       "UpToDate peer to serve its I/O",
+		       disk_state_name(res->disk_state));
+	log_warn("promoted without a disk: all I/O goes through the peer");
+	res->role = ROLE_PRIMARY;
+	peer_send_state(res);
+	resource_event(res, "role-changed");
+	return 0;
+}
+
+/* Why this disk may not be promoted without --force, or 0. */
+static int promote_refusal(struct resource *res, char *err, size_t errlen)
+{
+	if (res->disk_state == DS_INCONSISTENT || res->disk_state == DS_OUTDATED)
+		REFUSE("this disk is %s: promote with --force only if you know it "
+		       "holds the newest data", disk_state_name(res->disk_state));
+	if (res->disk_state == DS_CONSISTENT)
+		REFUSE("this disk is Consistent: it has not reached its peer %s "
+		       "since it started, so it cannot know whether the peer holds "
+		       "newer data. Wait for the peer to connect (the handshake "
+		       "makes this disk UpToDate or Outdated), or use 'primary "
+		       "--force' if the peer is gone for good", res->peer_name);
+	if (res->disk_state != DS_UPTODATE)
+		REFUSE("this disk is %s, not UpToDate: use --force to promote anyway",
+		       disk_state_name(res->disk_state));
+	return 0;
+}
+
+int resource_promote(struct resource *res, bool force, char *err,
+		     size_t errlen)
+{
+	bool synced_by_peer;
+	int ret;
+
+	if (res->role == ROLE_PRIMARY)
+		return 0;
+	if (res->peer_conn == CS_CONNECTED && res->peer_role == ROLE_PRIMARY)
+		REFUSE("the peer %s is Primary: demote it first (two Primaries "
+		       "would split the data)", res->peer_name);
+	if (!resource_has_disk(res))
+		return promote_diskless(res, force, err, errlen);
+	/* A SyncTarget of an UpToDate source may be Primary: what it lacks
+	 * is fetched first, before any read or write of it. */
+	synced_by_peer = (res->repl == RS_SYNC_TARGET ||
+			  res->repl == RS_PAUSED_SYNC_T) &&
+			 res->peer_disk == DS_UPTODATE &&
+			 (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
+	if (!force && !synced_by_peer &&
+	    (ret = promote_refusal(res, err, errlen)) < 0)
+		return ret;
+	if (synced_by_peer) {
+		res->role = ROLE_PRIMARY;
+		log_info("promoted while SyncTarget: blocks not yet resynced are "
+			 "fetched from %s before use", res->peer_name);
+		peer_promoted(res, force);
+		resource_event(res, "role-changed");
+		return 0;
+	}
+	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+		REFUSE("a resync into this disk is running: wait for it to finish");
+	if (res->disk_state != DS_UPTODATE) {
+		log_warn("promotion forced: %s disk declared UpToDate",
+			 disk_state_name(res->disk_state));
+		res->disk_state = DS_UPTODATE;
+	}
+	res->role = ROLE_PRIMARY;
+	peer_promoted(res, force);
+	resource_event(res, "role-changed");
+	return 0;
+}
+
+int resource_demote(struct resource *res, char *err, size_t errlen)
+{
+	if (res->role == ROLE_SECONDARY)
+		return 0;
+	if (!res->link)
+		REFUSE("a one-node resource is always Primary");
+	res->role = ROLE_SECONDARY;
+	peer_demoted(res);
+	resource_event(res, "role-changed");
+	return 0;
+}
+
+int resource_connect(struct resource *res, bool discard_my_data, char *err,
+		     size_t errlen)
+{
+	if (!res->link)
+		REFUSE("no peer is configured for %s", res->name);
+	if (discard_my_data) {
+		if (res->role == ROLE_PRIMARY)
+			REFUSE("a Primary cannot discard its data: demote it first");
+		res->discard_my_data = true;
+	}
+	if (res->peer_conn == CS_STANDALONE) {
+		res->peer_conn = CS_CONNECTING;
+		link_connect(res->link);
+		resource_event(res, "connecting");
+	}
+	return 0;
+}
+
+int resource_disconnect(struct resource *res, char *err, size_t errlen)
+{
+	if (!res->link)
+		REFUSE("no peer is configured for %s", res->name);
+	if (res->peer_conn != CS_STANDALONE) {
+		res->peer_conn = CS_STANDALONE;
+		link_disconnect(res->link, "disconnected by the operator");
+		resource_event(res, "standalone");
+	}
+	return 0;
+}
+
+int resource_set_protocol(struct resource *res, char p, char *err,
+			  size_t errlen)
+{
+	if (p != 'A' && p != 'B' && p != 'C') {
+		snprintf(err, errlen, "usage: protocol A|B|C");
+		return -EINVAL;
+	}
+	if (p == 'A' && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH)
+		REFUSE("protocol A cannot be used with fencing "
+		       "resource-and-stonith: acknowledged writes could be lost");
+	res->protocol = p;
+	peer_send_state(res);
+	resource_event(res, "protocol-changed");
+	return 0;
+}

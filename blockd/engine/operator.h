@@ -1,0 +1,31 @@
+/* operator.h - what an operator's role and connection commands change:
+ * promote, demote, connect, disconnect, the replication protocol.
+ *
+ * Each checks its preconditions against the resource and refuses with a
+ * one-line reason (err) that blockctl prints verbatim, or makes the
+ * change and tells the peer and the observer. Called by the daemon's
+ * command table (blockd/daemon/commands.c) and by the simulator's
+ * operators (tests/sim), so both run the same rules.
+ */
+#ifndef BLOCKD_ENGINE_OPERATOR_H
+#define BLOCKD_ENGINE_OPERATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct resource;
+
+/* primary [--force]. 0 or -EPERM with the reason in err. */
+int resource_promote(struct resource *res, bool force, char *err,
+		     size_t errlen);
+/* secondary (the caller first checks that no client is connected). */
+int resource_demote(struct resource *res, char *err, size_t errlen);
+/* connect [--discard-my-data] */
+int resource_connect(struct resource *res, bool discard_my_data, char *err,
+		     size_t errlen);
+int resource_disconnect(struct resource *res, char *err, size_t errlen);
+/* protocol A|B|C for new writes (p is upper case). */
+int resource_set_protocol(struct resource *res, char p, char *err,
+			  size_t errlen);
+
+#endif

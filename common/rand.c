@@ -1,0 +1,24 @@
+/* rand.c - see rand.h: getrandom(2). */
+#include "common/rand.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/log.h"
+
+uint64_t rand_u64(void)
+{
+	uint64_t u;
+	struct timespec ts;
+
+	if (getrandom(&u, sizeof(u), 0) == (ssize_t)sizeof(u))
+		return u;
+	/* No entropy source (a very early boot, a seccomp filter): the
+	 * values are ids, not secrets, so time-derived ones still work. */
+	log_warn("getrandom: %s; using a time-derived value", strerror(errno));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) *
+	       0x9e3779b97f4a7c15ULL;
+}

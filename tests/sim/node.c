@@ -1,0 +1,161 @@
+/* node.c - see node.h. */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blockd/store/metafile.h"
+#include "sim.h"
+#include "simhook.h"
+
+#define NODE_BUF_BYTES (4U << 20)
+#define NODE_AL_EXTENTS 7
+
+const char *const sim_node_names[2] = { "alpha", "bravo" };
+
+static void disk_path(int idx, char *out, size_t len)
+{
+	snprintf(out, len, "/proc/self/fd/%d", sim_run->disk[idx].fd);
+}
+
+int node_create_md(int idx)
+{
+	char path[64], msg[256];
+	int ret;
+
+	disk_path(idx, path, sizeof(path));
+	ret = metafile_create("internal", path, sim_node_names[idx],
+			      NODE_AL_EXTENTS, true, msg, sizeof(msg));
+	sim_trace("n%d create-md: %s", idx, msg);
+	return ret;
+}
+
+static void config_fill(struct sim_node *n, const struct sim_node_knobs *k)
+{
+	struct config *c = &n->cfg;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "r0");
+	c->protocol = k->protocol;
+	c->fencing = k->fencing;
+	/* Hooks are named only so that the engine runs them: simhook.c
+	 * answers in their place. */
+	snprintf(c->fence_peer, sizeof(c->fence_peer), "sim:fence-peer");
+	snprintf(c->split_brain, sizeof(c->split_brain), "sim:split-brain");
+	snprintf(c->local_io_error, sizeof(c->local_io_error), "sim:local-io-error");
+	snprintf(c->unfence_peer, sizeof(c->unfence_peer), "sim:unfence-peer");
+	c->hook_timeout_ms = k->hook_timeout_ms;
+	snprintf(c->secret, sizeof(c->secret), "sim");
+	c->io_mode = CONFIG_IO_BUFFERED;
+	c->buffer_bytes = NODE_BUF_BYTES;
+	c->ping_interval_ms = k->ping_timeout_ms / 4;
+	c->ping_timeout_ms = k->ping_timeout_ms;
+	c->connect_retry_max_ms = 1000;
+	c->al_extents = NODE_AL_EXTENTS;
+	c->resync_checksum = k->resync_checksum;
+	c->resync_rate_min_mib = 1;
+	c->resync_rate_max_mib = k->resync_rate_max_mib;
+	c->n_nodes = 2;
+	for (int i = 0; i < 2; i++) {
+		struct config_node *cn = &c->nodes[i];
+
+		snprintf(cn->name, sizeof(cn->name), "%s", sim_node_names[i]);
+		snprintf(cn->address, sizeof(cn->address), "10.0.0.%d:7789", i + 1);
+		snprintf(cn->meta, sizeof(cn->meta), "internal");
+	}
+	snprintf(c->nodes[n->idx].disk, sizeof(c->nodes[n->idx].disk), "%s",
+		 n->disk_path);
+	c->self = n->idx;
+	c->peer = 1 - n->idx;
+}
+
+static void tick_fire(struct sim_event *ev)
+{
+	struct sim_node *n = ev->arg;
+
+	sim_run->current = n->idx;
+	resource_tick(&n->res, sim_now_us() / 1000);
+	sched_after(&sim_run->sched, &n->tick_ev, RESOURCE_TICK_MS * 1000ULL,
+		    tick_fire, n, "tick");
+}
+
+/* The steps of resource_start() in blockd/daemon/main.c. */
+static int node_assemble(struct sim_node *n)
+{
+	const struct config *c = &n->cfg;
+	const struct config_node *self = &c->nodes[c->self];
+	const struct config_node *peer = &c->nodes[c->peer];
+	struct resource *res = &n->res;
+	struct link_config lc = {
+		.resource = c->name,
+		.self_name = self->name,
+		.peer_name = peer->name,
+		.listen_addr = self->address,
+		.peer_addr = peer->address,
+		.secret = c->secret,
+		.ping_interval_ms = c->ping_interval_ms,
+		.ping_timeout_ms = c->ping_timeout_ms,
+		.connect_retry_max_ms = c->connect_retry_max_ms,
+	};
+	int ret;
+
+	res->name = c->name;
+	res->node = self->name;
+	res->loop = &n->sl.loop;
+	res->protocol = c->protocol;
+	ret = bufpool_init(&res->pool, c->buffer_bytes, 4096);
+	if (ret < 0)
+		return ret;
+	loop_register_arena(&n->sl.loop, res->pool.base, res->pool.size_bytes);
+	ret = disk_open(&res->disk, &n->sl.loop, self->disk, false, false);
+	if (ret < 0)
+		return ret;
+	return resource_init(res, c, &lc);
+}
+
+struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
+{
+	struct sim_node *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n)
+		sim_fail("out of memory");
+	n->idx = idx;
+	n->sl.node = idx;
+	sim_run->current = idx;
+	disk_path(idx, n->disk_path, sizeof(n->disk_path));
+	config_fill(n, k);
+	sched_event_init(&n->tick_ev);
+	loop_init(&n->sl.loop, 0);
+	ret = node_assemble(n);
+	if (ret < 0) {
+		sim_trace("n%d start-up failed: %s", idx, strerror(-ret));
+		node_crash(n, false);
+		return NULL;
+	}
+	if (n->res.disk.map_worker)
+		sim_fail("n%d: the disk's block status thread started", idx);
+	sim_trace("n%d started: %s %s", idx, role_name(n->res.role),
+		  disk_state_name(n->res.disk_state));
+	sched_after(&sim_run->sched, &n->tick_ev, RESOURCE_TICK_MS * 1000ULL,
+		    tick_fire, n, "tick");
+	return n;
+}
+
+void node_crash(struct sim_node *n, bool power)
+{
+	sim_run->current = n->idx;
+	if (power)
+		simdisk_crash(&sim_run->disk[n->idx]);
+	else
+		simdisk_process_crash(&sim_run->disk[n->idx]);
+	simloop_abandon(&n->sl);
+	simhook_abandon(&n->sl);
+	sched_cancel(&sim_run->sched, &n->tick_ev);
+	resource_fini(&n->res);
+	disk_close(&n->res.disk);
+	bufpool_fini(&n->res.pool);
+	free(n);
+}

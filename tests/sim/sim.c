@@ -1,0 +1,831 @@
+/* sim.c - the deterministic simulator: two nodes running the real engine
+ * over simulated disks, network, hooks and time, a client on the
+ * Primary, operators and faults, all drawn from one 64-bit seed, with
+ * the invariants checked after every step.
+ *
+ *   blockd-sim --seed N [--steps K] [--trace]
+ *   blockd-sim --seeds A..B [--steps K]
+ *
+ * Each seed picks its own options (swarm testing): protocol, fencing,
+ * fault rates, client mix. A violation prints the seed, the step, the
+ * trace's last lines and the command that replays it, and exits 1.
+ *
+ * Invariants (numbers as in issue 10's list, see docs/architecture.md):
+ *   1 protocol C: a node promoted without --force reads every
+ *     acknowledged write (audit through its engine);
+ *   2 a node becomes SyncSource only with an UpToDate disk (or an
+ *     Outdated one toward an Inconsistent peer, DRBD's exception);
+ *   3 a resync that ended leaves both disks equal on the working set
+ *     once no write is in flight;
+ *   4 resource-and-stonith: no write issued after the peer was lost is
+ *     acknowledged before fence-peer answered 3, 4 or 7 (or the peer
+ *     came back);
+ *   5 what a completed FLUSH covered survives losing power on both
+ *     nodes (protocols B and C; audit at a promotion without --force).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "node.h"
+#include "sim.h"
+#include "simhook.h"
+#include "simnet.h"
+
+#define DISK_BYTES (16ULL << 20)
+
+struct sim_run *sim_run;
+
+/* What the run still promises, and the per-node history the invariants
+ * look at. */
+static struct {
+	struct sim_node_knobs nk;
+	struct client_knobs ck;
+	struct simdisk_knobs dk;
+	struct simnet_knobs netk;
+	/* fault rates, per mille per fault tick */
+	unsigned p_cut, p_stall, p_crash, p_site, p_disk_bad;
+	bool strict;		/* --strict: single nodes lose power too */
+	unsigned p_op;		/* operator tick: per mille something happens */
+	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
+	bool switch_protocol;
+	bool forced;		/* a promotion with --force voided promises */
+	bool ever_a;		/* a write may have been acked in protocol A */
+	bool ever_b;
+	uint64_t steps_max;
+	struct sim_event op_ev, fault_ev, heal_ev, setup_ev;
+	struct sim_event restart_ev[SIM_NODES];
+	uint64_t down_since_us[SIM_NODES];
+	enum repl_state prev_repl[SIM_NODES];
+	bool prev_alive[SIM_NODES];
+	/* invariant 4: the window after a Primary lost its peer */
+	bool fence_window[SIM_NODES];
+	uint64_t fence_window_gen[SIM_NODES];	/* writes issued after it */
+	bool resync_ended;	/* invariant 3 is due */
+	uint64_t resync_end_gen;	/* writes from this generation on: since */
+	bool demote_pending[SIM_NODES];
+	uint64_t no_primary_since_us;
+	uint64_t promotions, crashes, cuts, audits;
+} S;
+
+static const int hook_codes[8] = { 0, 1, 3, 4, 5, 6, 7, SIMHOOK_NEVER };
+
+/* ---- trace and failure ------------------------------------------------- */
+
+void sim_trace(const char *fmt, ...)
+{
+	char *line = sim_run->trace[sim_run->trace_next];
+	uint64_t t = sim_now_us();
+	va_list ap;
+	int n;
+
+	n = snprintf(line, 256, "%6" PRIu64 ".%06" PRIu64 " ", t / 1000000,
+		     t % 1000000);
+	va_start(ap, fmt);
+	vsnprintf(line + n, 256 - (size_t)n, fmt, ap);
+	va_end(ap);
+	sim_run->trace_next = (sim_run->trace_next + 1) % SIM_TRACE_LINES;
+	sim_run->trace_count++;
+	if (sim_run->trace_all)
+		printf("%s\n", line);
+}
+
+void sim_fail(const char *fmt, ...)
+{
+	struct sim_run *r = sim_run;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	if (!r->trace_all) {
+		unsigned n = r->trace_count < SIM_TRACE_LINES ?
+			     (unsigned)r->trace_count : SIM_TRACE_LINES;
+
+		fprintf(stderr, "--- last %u trace lines\n", n);
+		for (unsigned i = 0; i < n; i++)
+			fprintf(stderr, "%s\n", r->trace[(r->trace_next +
+				SIM_TRACE_LINES - n + i) % SIM_TRACE_LINES]);
+	}
+	fprintf(stderr, "FAIL seed %" PRIu64 " step %" PRIu64 " at %" PRIu64
+		" us: %s\n", r->seed, r->sched.steps, r->sched.now_us, msg);
+	fprintf(stderr, "replay: build/tests/sim/blockd-sim --seed %" PRIu64
+		" --steps %" PRIu64 "%s --trace\n", r->seed, S.steps_max,
+		S.strict ? " --strict" : "");
+	exit(1);
+}
+
+/* ---- promises ---------------------------------------------------------- */
+
+/* Could a node other than the one that acknowledged lack a write? Only
+ * when a Primary acknowledged alone without having fenced its peer
+ * (dont-care, resource-only, or promoted while the peer was away: an
+ * operator may then promote the stale node, DRBD's split brain). */
+static bool peer_may_lack(void)
+{
+	return client_local_only_acks > 0;
+}
+
+bool sim_promise_holds(int promise)
+{
+	if (S.forced || S.ever_a || peer_may_lack())
+		return false;
+	if (promise == ORACLE_FLUSHED)
+		return true;
+	return !S.ever_b;
+}
+
+/* The pair is in sync again with nothing in flight, in protocol C: what
+ * both disks hold is every write's fate, so a run whose promises were
+ * void (forced promotion, protocol A/B, a Primary alone) takes the disks
+ * as its new baseline and holds the engine to its promises again. */
+static void promises_rebase(void)
+{
+	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
+	struct sim_node *p;
+	uint8_t buf[ORACLE_BLOCK];
+
+	if (sim_promise_holds(ORACLE_ACKED) || !a || !b ||
+	    a->res.repl != RS_ESTABLISHED || b->res.repl != RS_ESTABLISHED ||
+	    a->res.disk_state != DS_UPTODATE || b->res.disk_state != DS_UPTODATE ||
+	    client_inflight(0) || client_inflight(1) || client_auditing())
+		return;
+	p = a->res.role == ROLE_PRIMARY ? a : b;
+	if (p->res.protocol != 'C' || (a->res.protocol != b->res.protocol))
+		return;
+	for (uint64_t blk = 0; blk < sim_run->oracle.nblocks; blk++) {
+		simdisk_peek(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
+			     ORACLE_BLOCK, buf);
+		oracle_rebase(&sim_run->oracle, blk, oracle_parse(blk, buf));
+	}
+	S.forced = S.ever_a = S.ever_b = false;
+	client_local_only_acks = 0;
+	sim_trace("promises: the pair is in sync in protocol C; its disks are "
+		  "the new baseline");
+}
+
+bool sim_client_paused(void)
+{
+	return S.demote_pending[0] || S.demote_pending[1];
+}
+
+void sim_write_acked(int idx, uint64_t gen)
+{
+	struct sim_node *n = sim_run->node[idx];
+
+	if (n && n->res.protocol == 'A')
+		S.ever_a = true;
+	if (n && n->res.protocol == 'B')
+		S.ever_b = true;
+	if (S.fence_window[idx] && gen > S.fence_window_gen[idx])
+		sim_fail("invariant 4: n%d acknowledged write generation %" PRIu64
+			 ", issued after it lost its peer, before fence-peer "
+			 "answered", idx, gen);
+}
+
+/* ---- hooks ------------------------------------------------------------- */
+
+static int pick_weighted(const uint32_t *w, unsigned n)
+{
+	uint64_t total = 0, x;
+
+	for (unsigned i = 0; i < n; i++)
+		total += w[i];
+	x = rng_below(&sim_run->rng_hook, total ? total : 1);
+	for (unsigned i = 0; i < n; i++) {
+		if (x < w[i])
+			return (int)i;
+		x -= w[i];
+	}
+	return 0;
+}
+
+int sim_hook_outcome(int node, const char *name, uint64_t *delay_us)
+{
+	(void)node;
+	if (strcmp(name, "fence-peer") != 0) {
+		*delay_us = rng_range(&sim_run->rng_hook, 1000, 50000);
+		return 0;
+	}
+	*delay_us = rng_range(&sim_run->rng_hook, 1000, 3000000);
+	return hook_codes[pick_weighted(S.hook_code_weights, 8)];
+}
+
+static void node_down(int idx, const char *why, bool power);
+
+/* Make a fence-peer answer true before the engine hears it: the hook
+ * does to the peer what its exit code says it did. An answer it could
+ * not have given becomes 5 (could not reach the peer). */
+int sim_hook_finished(int node, const char *name, int result)
+{
+	struct sim_node *p = sim_run->node[1 - node];
+	char err[256];
+
+	if (strcmp(name, "fence-peer") != 0)
+		return result;
+	switch (result) {
+	case 7:
+		if (p)
+			node_down(1 - node, "STONITH by fence-peer", S.strict);
+		break;
+	case 3:
+	case 4:
+		if (!p)
+			return 5;
+		if (result == 3 && p->res.disk_state == DS_INCONSISTENT)
+			break;
+		sim_run->current = p->idx;
+		if (fencing_outdate(&p->res, err, sizeof(err)) < 0) {
+			sim_trace("n%d fence-peer cannot outdate the peer: %s",
+				  node, err);
+			return p->res.role == ROLE_PRIMARY ? 6 : 5;
+		}
+		result = 4;
+		break;
+	case 6:
+		if (!p || p->res.role != ROLE_PRIMARY)
+			return 5;
+		break;
+	}
+	if (result == 3 || result == 4 || result == 7)
+		S.fence_window[node] = false;
+	return result;
+}
+
+/* ---- nodes: crash and restart ----------------------------------------- */
+
+static bool both_down_after(int idx)
+{
+	return !sim_run->node[1 - idx];
+}
+
+static void restart_fire(struct sim_event *ev)
+{
+	int idx = (int)(intptr_t)ev->arg;
+
+	if (sim_run->node[idx])
+		return;
+	sim_run->node[idx] = node_start(idx, &S.nk);
+	if (!sim_run->node[idx]) {
+		sched_after(&sim_run->sched, &S.restart_ev[idx], 1000000,
+			    restart_fire, (void *)(intptr_t)idx, "restart");
+		return;
+	}
+	S.prev_repl[idx] = RS_OFF;
+}
+
+/* A node dies. A power loss (power) keeps only what its disk made
+ * durable; a process crash keeps the disk's cache. The oracle forgets
+ * what only a powered-off node held unflushed: the other node is down
+ * too, or this Primary replicated to nobody. In the default model a
+ * single node loses power only together with its peer (a site power
+ * loss): see --strict and docs/architecture.md for the two engine
+ * findings a single power loss shows. */
+static void node_down(int idx, const char *why, bool power)
+{
+	struct sim_node *n = sim_run->node[idx];
+	bool primary = n->res.role == ROLE_PRIMARY;
+	bool connected = n->res.repl != RS_OFF;
+
+	sim_trace("n%d CRASH (%s, %s): %s %s, replication %s", idx, why,
+		  power ? "power lost" : "process died", role_name(n->res.role),
+		  disk_state_name(n->res.disk_state),
+		  repl_state_name(n->res.repl));
+	if (power && (both_down_after(idx) || (primary && !connected)))
+		oracle_power_loss(&sim_run->oracle);
+	client_node_gone(idx);
+	sim_run->node[idx] = NULL;
+	node_crash(n, power);
+	S.crashes++;
+	S.fence_window[idx] = false;
+	S.demote_pending[idx] = false;
+	S.down_since_us[idx] = sim_now_us();
+	if (!sched_queued(&S.restart_ev[idx]))
+		sched_after(&sim_run->sched, &S.restart_ev[idx],
+			    rng_range(&sim_run->rng, 100000, 5000000),
+			    restart_fire, (void *)(intptr_t)idx, "restart");
+}
+
+/* ---- operators --------------------------------------------------------- */
+
+static bool syncing(const struct resource *res)
+{
+	return res->repl == RS_SYNC_SOURCE || res->repl == RS_SYNC_TARGET ||
+	       res->repl == RS_PAUSED_SYNC_S || res->repl == RS_PAUSED_SYNC_T;
+}
+
+/* A promotion without --force that worked: what the node reads must meet
+ * the promises still held. */
+static void promoted(int idx, bool forced)
+{
+	S.promotions++;
+	if (forced) {
+		struct sim_node *n = sim_run->node[idx];
+		uint8_t buf[ORACLE_BLOCK];
+		uint64_t off0 = 0;
+
+		/* The operator declared this disk's content current: it is
+		 * the new baseline of every promise. */
+		(void)off0;
+		for (uint64_t b = 0; b < sim_run->oracle.nblocks; b++) {
+			simdisk_peek(&sim_run->disk[idx], b * ORACLE_BLOCK,
+				     ORACLE_BLOCK, buf);
+			oracle_rebase(&sim_run->oracle, b, oracle_parse(b, buf));
+		}
+		(void)n;
+		return;
+	}
+	if (sim_promise_holds(ORACLE_ACKED)) {
+		S.audits++;
+		client_audit(idx, ORACLE_ACKED, "promoted, protocol C");
+	} else if (sim_promise_holds(ORACLE_FLUSHED)) {
+		S.audits++;
+		client_audit(idx, ORACLE_FLUSHED, "promoted, flushed data");
+	}
+}
+
+static void op_promote(struct sim_node *n)
+{
+	struct sim_node *p = sim_run->node[1 - n->idx];
+	char err[512];
+	bool force = false;
+	int ret;
+
+	if (n->res.role == ROLE_PRIMARY)
+		return;
+	/* A person forces only when the peer is gone for good: down for
+	 * a long while and nobody else can serve. */
+	if (!p && sim_now_us() - S.down_since_us[1 - n->idx] > 8000000 &&
+	    rng_below(&sim_run->rng, 4) == 0)
+		force = true;
+	sim_run->current = n->idx;
+	ret = resource_promote(&n->res, force, err, sizeof(err));
+	sim_trace("n%d operator: primary%s -> %s%s", n->idx,
+		  force ? " --force" : "", ret ? "refused: " : "ok",
+		  ret ? err : "");
+	if (ret == 0) {
+		if (force)
+			S.forced = true;
+		promoted(n->idx, force);
+	}
+}
+
+static void op_demote(struct sim_node *n)
+{
+	char err[256];
+	int ret;
+
+	if (n->res.role != ROLE_PRIMARY || client_auditing())
+		return;
+	/* The clients disconnect first (the daemon refuses otherwise). */
+	if (client_inflight(n->idx)) {
+		S.demote_pending[n->idx] = true;
+		return;
+	}
+	S.demote_pending[n->idx] = false;
+	sim_run->current = n->idx;
+	ret = resource_demote(&n->res, err, sizeof(err));
+	sim_trace("n%d operator: secondary -> %s%s", n->idx,
+		  ret ? "refused: " : "ok", ret ? err : "");
+}
+
+static void op_connection(struct sim_node *n)
+{
+	struct resource *res = &n->res;
+	char err[256];
+	int ret;
+
+	sim_run->current = n->idx;
+	if (res->peer_conn == CS_STANDALONE) {
+		/* After a split brain the Secondary gives up its changes. */
+		bool discard = res->role != ROLE_PRIMARY &&
+			       rng_below(&sim_run->rng, 2) == 0;
+
+		ret = resource_connect(res, discard, err, sizeof(err));
+		sim_trace("n%d operator: connect%s -> %s%s", n->idx,
+			  discard ? " --discard-my-data" : "",
+			  ret ? "refused: " : "ok", ret ? err : "");
+	} else if (rng_below(&sim_run->rng, 4) == 0) {
+		ret = resource_disconnect(res, err, sizeof(err));
+		sim_trace("n%d operator: disconnect -> %s", n->idx,
+			  ret ? err : "ok");
+	}
+}
+
+static void op_sync_pause(struct sim_node *n)
+{
+	sim_run->current = n->idx;
+	if (n->res.sync_paused) {
+		sim_trace("n%d operator: resume-sync", n->idx);
+		peer_set_paused(&n->res, false);
+	} else if (syncing(&n->res)) {
+		sim_trace("n%d operator: pause-sync", n->idx);
+		peer_set_paused(&n->res, true);
+	}
+}
+
+static void op_protocol(struct sim_node *n)
+{
+	static const char protos[] = "ABC";
+	char p = protos[rng_below(&sim_run->rng, 3)], err[256];
+	int ret;
+
+	sim_run->current = n->idx;
+	ret = resource_set_protocol(&n->res, p, err, sizeof(err));
+	sim_trace("n%d operator: protocol %c -> %s", n->idx, p, ret ? err : "ok");
+}
+
+static void op_fire(struct sim_event *ev)
+{
+	int idx = (int)rng_below(&sim_run->rng, SIM_NODES);
+	struct sim_node *n = sim_run->node[idx];
+	unsigned what = (unsigned)rng_below(&sim_run->rng, 100);
+
+	(void)ev;
+	if (S.demote_pending[idx] && n) {
+		op_demote(n);
+	} else if (n && rng_below(&sim_run->rng, 1000) < S.p_op) {
+		if (what < 25)
+			op_promote(n);
+		else if (what < 40)
+			op_demote(n);
+		else if (what < 70)
+			op_connection(n);
+		else if (what < 85)
+			op_sync_pause(n);
+		else if (S.switch_protocol)
+			op_protocol(n);
+	}
+	/* With nobody Primary for long, a person promotes someone. */
+	if (!(sim_run->node[0] && sim_run->node[0]->res.role == ROLE_PRIMARY) &&
+	    !(sim_run->node[1] && sim_run->node[1]->res.role == ROLE_PRIMARY)) {
+		if (!S.no_primary_since_us)
+			S.no_primary_since_us = sim_now_us();
+		else if (sim_now_us() - S.no_primary_since_us > 3000000 && n)
+			op_promote(n);
+	} else {
+		S.no_primary_since_us = 0;
+	}
+	sched_after(&sim_run->sched, &S.op_ev,
+		    rng_range(&sim_run->rng, 50000, 1000000), op_fire, NULL,
+		    "operator");
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+static void heal_fire(struct sim_event *ev)
+{
+	(void)ev;
+	sim_trace("net: healed");
+	simnet_heal(sim_run->net);
+}
+
+static void fault_fire(struct sim_event *ev)
+{
+	unsigned x = (unsigned)rng_below(&sim_run->rng, 1000);
+	int idx = (int)rng_below(&sim_run->rng, SIM_NODES);
+
+	(void)ev;
+	if (x < S.p_cut) {
+		if (!simnet_is_cut(sim_run->net)) {
+			sim_trace("net: CUT");
+			S.cuts++;
+			simnet_cut(sim_run->net);
+			sched_after(&sim_run->sched, &S.heal_ev,
+				    rng_range(&sim_run->rng, 200000, 12000000),
+				    heal_fire, NULL, "heal");
+		}
+	} else if (x < S.p_cut + S.p_stall) {
+		uint64_t d = rng_range(&sim_run->rng, 1000,
+				       (uint64_t)S.nk.ping_timeout_ms * 500);
+
+		sim_trace("net: stall for %" PRIu64 " ms", d / 1000);
+		simnet_stall(sim_run->net, sim_now_us() + d);
+	} else if (x < S.p_cut + S.p_stall + S.p_crash) {
+		if (sim_run->node[idx])
+			node_down(idx, S.strict ? "power loss" : "crash", S.strict);
+	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_site) {
+		/* The whole site: both nodes lose power at once. */
+		for (int i = 0; i < SIM_NODES; i++)
+			if (sim_run->node[i])
+				node_down(i, "site power loss", true);
+		x = 1000;	/* nothing else this round */
+	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_site + S.p_disk_bad) {
+		struct simdisk *d = &sim_run->disk[idx];
+
+		d->k.write_err = d->k.write_err ? 0 : 20000;
+		d->k.read_err = d->k.read_err ? 0 : 20000;
+		sim_trace("n%d disk: errors %s", idx, d->k.write_err ? "on" : "off");
+	}
+	sched_after(&sim_run->sched, &S.fault_ev,
+		    rng_range(&sim_run->rng, 100000, 3000000), fault_fire, NULL,
+		    "fault");
+}
+
+/* ---- invariants after every step --------------------------------------- */
+
+static bool is_source(enum repl_state r)
+{
+	return r == RS_SYNC_SOURCE || r == RS_PAUSED_SYNC_S;
+}
+
+static bool is_target(enum repl_state r)
+{
+	return r == RS_SYNC_TARGET || r == RS_PAUSED_SYNC_T;
+}
+
+static void check_resync_equal(void)
+{
+	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
+	uint8_t x[ORACLE_BLOCK], y[ORACLE_BLOCK];
+
+	if (!a || !b || a->res.repl != RS_ESTABLISHED ||
+	    b->res.repl != RS_ESTABLISHED || a->res.disk_state != DS_UPTODATE ||
+	    b->res.disk_state != DS_UPTODATE)
+		return;
+	if (client_inflight(0) || client_inflight(1))
+		return;		/* not yet: writes still travel */
+	S.resync_ended = false;
+	for (unsigned i = 0; i < CLIENT_WORKING_SET; i++) {
+		uint64_t blk = client_block(i);
+
+		/* Written since the resync ended: a failed write may be on
+		 * one side only until the next resync. */
+		if (sim_run->oracle.b[blk].issued >= S.resync_end_gen)
+			continue;
+
+		simdisk_peek(&sim_run->disk[0], blk * ORACLE_BLOCK, ORACLE_BLOCK, x);
+		simdisk_peek(&sim_run->disk[1], blk * ORACLE_BLOCK, ORACLE_BLOCK, y);
+		if (memcmp(x, y, ORACLE_BLOCK))
+			sim_fail("invariant 3: after the resync, block %" PRIu64
+				 " holds generation %" PRId64 " on n0 and %" PRId64
+				 " on n1", blk, (int64_t)oracle_parse(blk, x),
+				 (int64_t)oracle_parse(blk, y));
+	}
+	sim_trace("resync check: both disks equal on the working set");
+}
+
+static void check_node(int idx)
+{
+	struct sim_node *n = sim_run->node[idx];
+	struct resource *res;
+	enum repl_state was = S.prev_repl[idx];
+
+	if (!n)
+		return;
+	res = &n->res;
+	if (is_source(res->repl) && !is_source(was) &&
+	    res->disk_state != DS_UPTODATE &&
+	    !(res->disk_state == DS_OUTDATED && res->peer_disk == DS_INCONSISTENT))
+		sim_fail("invariant 2: n%d became %s with a %s disk", idx,
+			 repl_state_name(res->repl),
+			 disk_state_name(res->disk_state));
+	if (is_target(was) && res->repl == RS_ESTABLISHED) {
+		S.resync_ended = true;
+		S.resync_end_gen = sim_run->oracle.next_gen;
+	}
+	/* Writes acknowledged in A or B may still travel: no comparison. */
+	if (res->role == ROLE_PRIMARY && res->protocol != 'C')
+		S.resync_ended = false;
+	/* Invariant 4's window: a Primary lost its peer under stonith. */
+	if (S.nk.fencing == FENCING_RESOURCE_AND_STONITH &&
+	    res->role == ROLE_PRIMARY && was != RS_OFF && res->repl == RS_OFF &&
+	    !S.fence_window[idx]) {
+		S.fence_window[idx] = true;
+		S.fence_window_gen[idx] = sim_run->oracle.next_gen;
+	}
+	if (res->repl != RS_OFF || res->role != ROLE_PRIMARY)
+		S.fence_window[idx] = false;
+	S.prev_repl[idx] = res->repl;
+}
+
+static void check_all(void)
+{
+	for (int i = 0; i < SIM_NODES; i++)
+		check_node(i);
+	if (S.resync_ended)
+		check_resync_equal();
+	promises_rebase();
+}
+
+/* ---- a run ------------------------------------------------------------- */
+
+static void setup_fire(struct sim_event *ev)
+{
+	struct sim_node *n = sim_run->node[0];
+	char err[256];
+
+	(void)ev;
+	if (!n)
+		return;
+	/* The first promotion of a fresh pair (DRBD's initial sync). */
+	sim_run->current = 0;
+	if (resource_promote(&n->res, true, err, sizeof(err)) < 0)
+		sim_fail("initial primary --force refused: %s", err);
+	sim_trace("n0 operator: primary --force (initial)");
+}
+
+static void swarm(void)
+{
+	struct rng *r = &sim_run->rng;
+	static const enum config_fencing fences[] = {
+		FENCING_DONT_CARE, FENCING_RESOURCE_ONLY,
+		FENCING_RESOURCE_AND_STONITH, FENCING_RESOURCE_AND_STONITH,
+	};
+
+	memset(&S.nk, 0, sizeof(S.nk));
+	S.nk.fencing = fences[rng_below(r, 4)];
+	S.nk.protocol = 'C';
+	S.switch_protocol = rng_below(r, 4) == 0;
+	S.nk.ping_timeout_ms = (uint32_t)rng_range(r, 500, 3000);
+	S.nk.hook_timeout_ms = (uint32_t)rng_range(r, 1000, 5000);
+	S.nk.resync_rate_max_mib = rng_below(r, 2) ? 0 :
+				   (uint32_t)rng_range(r, 1, 20);
+	S.nk.resync_checksum = rng_below(r, 2);
+	S.dk.lat_min_us = (uint32_t)rng_range(r, 10, 200);
+	S.dk.lat_max_us = S.dk.lat_min_us + (uint32_t)rng_range(r, 0, 5000);
+	S.dk.flush_err = rng_below(r, 4) == 0 ? (uint32_t)rng_range(r, 0, 20000) : 0;
+	S.dk.crash_keep = (uint32_t)rng_range(r, 0, 1000000);
+	S.dk.crash_block_keep = (uint32_t)rng_range(r, 0, 1000000);
+	S.netk.delay_min_us = (uint32_t)rng_range(r, 20, 500);
+	S.netk.delay_max_us = S.netk.delay_min_us + (uint32_t)rng_range(r, 0, 20000);
+	S.netk.buf_bytes = (uint32_t)rng_range(r, 8, 160) * 1024;
+	S.ck.depth = (unsigned)rng_range(r, 1, CLIENT_SLOTS);
+	S.ck.gap_min_us = (uint32_t)rng_range(r, 10, 500);
+	S.ck.gap_max_us = S.ck.gap_min_us + (uint32_t)rng_range(r, 0, 20000);
+	S.ck.pct_read = (unsigned)rng_range(r, 0, 40);
+	S.ck.pct_flush = (unsigned)rng_range(r, 0, 15);
+	S.ck.pct_trim = (unsigned)rng_range(r, 0, 5);
+	S.ck.pct_zero = (unsigned)rng_range(r, 0, 5);
+	S.ck.pct_fua = (unsigned)rng_range(r, 0, 20);
+	S.p_cut = (unsigned)rng_range(r, 0, 150);
+	S.p_stall = (unsigned)rng_range(r, 0, 150);
+	S.p_crash = (unsigned)rng_range(r, 0, 100);
+	S.p_site = (unsigned)rng_range(r, 0, 30);
+	S.p_disk_bad = rng_below(r, 4) == 0 ? (unsigned)rng_range(r, 0, 30) : 0;
+	S.p_op = (unsigned)rng_range(r, 100, 1000);
+	for (int i = 0; i < 8; i++)
+		S.hook_code_weights[i] = (uint32_t)rng_below(r, 10);
+	sim_trace("swarm: fencing %s, ping timeout %u ms, disk latency %u-%u us, "
+		  "net delay %u-%u us, buffer %u KiB, depth %u, faults cut %u "
+		  "stall %u crash %u disk %u, protocol switches %s",
+		  config_fencing_name(S.nk.fencing), S.nk.ping_timeout_ms,
+		  S.dk.lat_min_us, S.dk.lat_max_us, S.netk.delay_min_us,
+		  S.netk.delay_max_us, S.netk.buf_bytes / 1024, S.ck.depth,
+		  S.p_cut, S.p_stall, S.p_crash, S.p_disk_bad,
+		  S.switch_protocol ? "yes" : "no");
+}
+
+static bool opt_strict;
+
+static void run_init(struct sim_run *r, uint64_t seed, bool trace)
+{
+	memset(r, 0, sizeof(*r));
+	memset(&S, 0, sizeof(S));
+	S.strict = opt_strict;
+	sim_run = r;
+	r->seed = seed;
+	r->trace_all = trace;
+	sched_init(&r->sched);
+	rng_seed(&r->rng, seed);
+	rng_fork(&r->rng, &r->rng_env);
+	rng_fork(&r->rng, &r->rng_net);
+	rng_fork(&r->rng, &r->rng_hook);
+	swarm();
+	for (int i = 0; i < SIM_NODES; i++) {
+		static const char *const names[] = { "disk-alpha", "disk-bravo" };
+
+		if (simdisk_init(&r->disk[i], names[i], &r->sched,
+				 rng_next(&r->rng), DISK_BYTES, &S.dk) < 0)
+			sim_fail("memfd: %s", strerror(errno));
+	}
+	r->net = simnet_new(&S.netk);
+	sched_event_init(&S.op_ev);
+	sched_event_init(&S.fault_ev);
+	sched_event_init(&S.heal_ev);
+	sched_event_init(&S.setup_ev);
+	for (int i = 0; i < SIM_NODES; i++)
+		sched_event_init(&S.restart_ev[i]);
+}
+
+static void run_fini(struct sim_run *r)
+{
+	client_fini();
+	for (int i = 0; i < SIM_NODES; i++)
+		if (r->node[i]) {
+			node_crash(r->node[i], false);
+			r->node[i] = NULL;
+		}
+	for (int i = 0; i < SIM_NODES; i++)
+		simdisk_fini(&r->disk[i]);
+	simnet_free(r->net);
+	oracle_fini(&r->oracle);
+	sched_fini(&r->sched);
+}
+
+struct run_stats {
+	uint64_t steps, sim_us;
+};
+
+static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
+{
+	static struct sim_run run;
+	struct sim_run *r = &run;
+	struct run_stats st;
+	uint64_t nblocks;
+
+	run_init(r, seed, trace);
+	S.steps_max = steps;
+	for (int i = 0; i < SIM_NODES; i++)
+		if (node_create_md(i) < 0)
+			sim_fail("create-md failed on n%d", i);
+	for (int i = 0; i < SIM_NODES; i++) {
+		r->node[i] = node_start(i, &S.nk);
+		if (!r->node[i])
+			sim_fail("n%d does not start", i);
+	}
+	nblocks = r->node[0]->res.disk.size_bytes / ORACLE_BLOCK;
+	if (oracle_init(&r->oracle, nblocks) < 0)
+		sim_fail("out of memory");
+	client_init(&S.ck, nblocks);
+	sched_after(&r->sched, &S.setup_ev, 1000, setup_fire, NULL, "setup");
+	client_start();
+	sched_after(&r->sched, &S.op_ev, 500000, op_fire, NULL, "operator");
+	sched_after(&r->sched, &S.fault_ev, 1000000, fault_fire, NULL, "fault");
+	while (r->sched.steps < steps && sched_step(&r->sched)) {
+		for (int i = 0; i < SIM_NODES; i++)
+			if (r->node[i])
+				simloop_drain(&r->node[i]->sl);
+		check_all();
+	}
+	st.steps = r->sched.steps;
+	st.sim_us = r->sched.now_us;
+	if (trace)
+		sim_trace("end: %" PRIu64 " steps, %" PRIu64 " ms simulated, "
+			  "%" PRIu64 " promotions, %" PRIu64 " audits, %" PRIu64
+			  " crashes, %" PRIu64 " cuts", st.steps, st.sim_us / 1000,
+			  S.promotions, S.audits, S.crashes, S.cuts);
+	run_fini(r);
+	return st;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--trace]\n"
+		   "       blockd-sim --seeds A..B [--steps K] [--strict]\n"
+		   "--strict: a single node loses power too (not only a whole "
+		   "site), which shows two known engine findings\n");
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t first = 1, last = 1, steps = 20000;
+	bool trace = false, have_seed = false;
+	struct run_stats total = { 0, 0 };
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			first = last = strtoull(argv[++i], NULL, 0);
+			have_seed = true;
+		} else if (!strcmp(argv[i], "--seeds") && i + 1 < argc) {
+			if (sscanf(argv[++i], "%" SCNu64 "..%" SCNu64, &first,
+				   &last) != 2 || last < first) {
+				usage(stderr);
+				return 2;
+			}
+			have_seed = true;
+		} else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
+			steps = strtoull(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--strict")) {
+			opt_strict = true;
+		} else if (!strcmp(argv[i], "--trace")) {
+			trace = true;
+		} else {
+			usage(!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")
+			      ? stdout : stderr);
+			return argv[i][1] == 'h' || !strcmp(argv[i], "--help") ? 0 : 2;
+		}
+	}
+	if (!have_seed) {
+		usage(stderr);
+		return 2;
+	}
+	for (uint64_t s = first; s <= last; s++) {
+		struct run_stats st = run_seed(s, steps, trace);
+
+		total.steps += st.steps;
+		total.sim_us += st.sim_us;
+		if (s == UINT64_MAX)
+			break;
+	}
+	printf("ok: %" PRIu64 " seed%s, %" PRIu64 " steps, %" PRIu64
+	       " s simulated\n", last - first + 1, last == first ? "" : "s",
+	       total.steps, total.sim_us / 1000000);
+	return 0;
+}
