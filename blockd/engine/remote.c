@@ -1,8 +1,13 @@
 /* remote.c - reads served by the peer, for a Primary whose data is there
  * only: its disk failed or was detached (Diskless).
  *
- *   submit --slot free--> READ_REQ queued --READ_REPLY--> data copied, done
- *      \--no slot--> waiting (FIFO)       \--peer lost--> EIO
+ *   submit --slot free--> READ_REQ queued --READ_REPLY--> data copied,
+ *      \--no slot--> waiting (FIFO)    |        next piece or done
+ *                                       \--peer lost--> EIO
+ *
+ * A read crosses in pieces of at most REMOTE_PIECE_BYTES, one after the
+ * other on its slot: the reply's data arrives in a pool buffer while the
+ * read holds its own, and only pieces that small always find one.
  *
  * The peer takes a READ_REQ in its stream order, after every write sent
  * before it, so a read sees every write that completed before it was
@@ -35,6 +40,7 @@ void remote_fini(struct resource *res)
 }
 
 static void rread_maybe_next(struct resource *res);
+static void rread_piece(struct resource *res, struct remote_read *rr);
 
 static void rread_sent(struct link_tx *tx, int err)
 {
@@ -46,7 +52,12 @@ static void rread_sent(struct link_tx *tx, int err)
 		struct blk_req *r = rr->req;
 
 		rr->req = NULL;
+		rr->next_piece = false;
 		r->done(r, -EIO);
+	}
+	if (rr->next_piece && rr->req) {
+		rr->next_piece = false;
+		rread_piece(res, rr);
 	}
 	rread_maybe_next(res);
 }
@@ -62,24 +73,34 @@ static struct remote_read *rread_free_slot(struct resource *res)
 	return NULL;
 }
 
-static void rread_start(struct resource *res, struct remote_read *rr,
-			struct blk_req *r)
+/* Ask for the next piece of rr's read (its tx is free). */
+static void rread_piece(struct resource *res, struct remote_read *rr)
 {
 	unsigned slot = (unsigned)(rr - res->rr.reads);
 	struct frame_hdr *h = &rr->tx.h;
+	uint32_t left = rr->req->local.len - rr->done;
 
-	rr->res = res;
-	rr->req = r;
 	rr->id = ++res->rr.uses * REMOTE_READS_MAX + slot;
+	rr->piece = left < REMOTE_PIECE_BYTES ? left : REMOTE_PIECE_BYTES;
 	rr->tx_busy = true;
 	memset(h, 0, sizeof(*h));
 	h->type = FRAME_READ_REQ;
 	h->id = rr->id;
-	h->offset = r->local.off;
-	h->length = r->local.len;
+	h->offset = rr->req->local.off + rr->done;
+	h->length = rr->piece;
 	rr->tx.payload = NULL;
 	rr->tx.sent = rread_sent;
 	link_send(res->link, &rr->tx);
+}
+
+static void rread_start(struct resource *res, struct remote_read *rr,
+			struct blk_req *r)
+{
+	rr->res = res;
+	rr->req = r;
+	rr->done = 0;
+	rr->next_piece = false;
+	rread_piece(res, rr);
 }
 
 static void rread_maybe_next(struct resource *res)
@@ -125,18 +146,26 @@ void remote_read_reply(struct resource *res, const struct frame_hdr *h,
 	struct blk_req *r = rr->req;
 	int err = 0;
 
-	if (!r || rr->id != h->id ||
-	    (h->length && h->length != r->local.len)) {
+	if (!r || rr->id != h->id || rr->next_piece ||
+	    (h->length && h->length != rr->piece)) {
 		if (buf)
 			bufpool_put(&res->pool, buf, h->length);
 		link_drop(res->link, "read reply for an unknown request");
 		return;
 	}
-	rr->req = NULL;
 	if (h->length) {
-		memcpy(r->local.buf, buf, h->length);
+		memcpy(r->local.buf + rr->done, buf, h->length);
 		bufpool_put(&res->pool, buf, h->length);
 		res->read_bytes += h->length;
+		rr->done += h->length;
+		if (rr->done < r->local.len) {
+			/* The next piece; its READ_REQ may still be leaving. */
+			if (rr->tx_busy)
+				rr->next_piece = true;
+			else
+				rread_piece(res, rr);
+			return;
+		}
 	} else {
 		int64_t e = (int64_t)h->offset;
 
@@ -145,6 +174,7 @@ void remote_read_reply(struct resource *res, const struct frame_hdr *h,
 			r->local.len, (unsigned long long)r->local.off,
 			strerror(-err));
 	}
+	rr->req = NULL;
 	r->done(r, err);
 	rread_maybe_next(res);
 }

@@ -16,6 +16,10 @@ struct blk_req;
 struct resource;
 
 #define REMOTE_READS_MAX 256U
+/* A read goes to the peer in pieces of at most this: each reply's data
+ * takes a pool buffer while the read holds its own, and the NBD server
+ * always leaves a resync chunk (this much) of the pool free. */
+#define REMOTE_PIECE_BYTES (1U << 20)
 
 /* A read sent to the peer, from READ_REQ to READ_REPLY. */
 struct remote_read {
@@ -23,7 +27,10 @@ struct remote_read {
 	struct resource *res;
 	struct blk_req *req;	/* NULL: free (once tx_busy is false too) */
 	uint64_t id;		/* use count * REMOTE_READS_MAX + slot */
+	uint32_t done;		/* bytes of req received so far */
+	uint32_t piece;		/* bytes the READ_REQ in flight asks for */
 	bool tx_busy;		/* READ_REQ not yet handed to the socket */
+	bool next_piece;	/* a piece is due once tx is free again */
 };
 
 struct remote {
