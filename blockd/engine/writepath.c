@@ -17,6 +17,12 @@
  *   replicated write is preceded by a BARRIER frame.
  * - A write sent to the peer stays in the transfer log until its
  *   WRITE_ACK; if the peer is lost first, its range is marked out of sync.
+ *   From its WRITE_ACK until the peer acknowledges a flushing barrier
+ *   its extent stays in the unflushed set: the peer's disk cache may
+ *   still lose it (a power loss), so losing the peer marks those extents
+ *   out of sync too. The peer sends no WRITE_ACK of a later epoch before
+ *   a barrier's ack, so that ack covers every write acknowledged before
+ *   it: the whole set is cleared.
  * - Requests complete from callbacks only, never inside submit.
  */
 #include "blockd/engine/writepath.h"
@@ -37,6 +43,19 @@ int writepath_init(struct resource *res)
 		return -ENOMEM;
 	res->wp.tl_next_seq = res->wp.tl_tail_seq = 1;
 	res->wp.epoch = 1;
+	if (res->oos.nbits) {
+		uint64_t bytes = res->oos.nbits * BITMAP_BLOCK_BYTES;
+
+		res->wp.unflushed_extents = (bytes + UNFLUSHED_EXTENT_BYTES - 1) /
+					    UNFLUSHED_EXTENT_BYTES;
+		res->wp.unflushed = calloc((res->wp.unflushed_extents + 63) / 64,
+					   sizeof(uint64_t));
+		if (!res->wp.unflushed) {
+			free(res->wp.tl);
+			res->wp.tl = NULL;
+			return -ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -44,6 +63,50 @@ void writepath_fini(struct resource *res)
 {
 	free(res->wp.tl);
 	res->wp.tl = NULL;
+	free(res->wp.unflushed);
+	res->wp.unflushed = NULL;
+}
+
+/* The peer acknowledged writing [off, off + len): unflushed there. */
+static void unflushed_add(struct resource *res, uint64_t off, uint64_t len)
+{
+	uint64_t first = off / UNFLUSHED_EXTENT_BYTES;
+	uint64_t last = (off + len - 1) / UNFLUSHED_EXTENT_BYTES;
+
+	if (!res->wp.unflushed || !len)
+		return;
+	for (uint64_t x = first; x <= last && x < res->wp.unflushed_extents; x++)
+		res->wp.unflushed[x / 64] |= 1ULL << (x % 64);
+	res->wp.unflushed_any = true;
+}
+
+/* The peer flushed everything it acknowledged. */
+static void unflushed_clear(struct resource *res)
+{
+	if (!res->wp.unflushed_any)
+		return;
+	memset(res->wp.unflushed, 0,
+	       (res->wp.unflushed_extents + 63) / 64 * sizeof(uint64_t));
+	res->wp.unflushed_any = false;
+}
+
+/* The peer is gone: what it may have lost from its cache is out of sync. */
+static void unflushed_mark(struct resource *res)
+{
+	uint64_t size = res->oos.nbits * BITMAP_BLOCK_BYTES;
+
+	if (!res->wp.unflushed_any)
+		return;
+	for (uint64_t x = 0; x < res->wp.unflushed_extents; x++) {
+		uint64_t off = x * UNFLUSHED_EXTENT_BYTES;
+
+		if (!(res->wp.unflushed[x / 64] & (1ULL << (x % 64))))
+			continue;
+		bitmap_mark_range(&res->oos, off,
+				  off + UNFLUSHED_EXTENT_BYTES > size ?
+				  size - off : UNFLUSHED_EXTENT_BYTES);
+	}
+	unflushed_clear(res);
 }
 
 static bool is_write(const struct blk_req *r)
@@ -516,6 +579,8 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		}
 		res->wp.pos_flushed_bytes = res->wp.pos_written_bytes;
 		res->wp.pos_flushed_ms = clock_coarse_ms();
+		if (!err)
+			unflushed_clear(res);
 		return;
 	}
 	e = &res->wp.tl[id % TL_SIZE];
@@ -544,7 +609,10 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		/* Neither disk has it. */
 		if (e->req && (e->req->local_failed || !resource_has_disk(res)))
 			e->req->err = -EIO;
-	} else if (e->big && res->repl == RS_ESTABLISHED) {
+	} else {
+		unflushed_add(res, e->off, e->len);
+	}
+	if (!err && e->big && res->repl == RS_ESTABLISHED) {
 		/* Both have it now: clear the blocks it covers whole. */
 		uint64_t first = (e->off + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
 		uint64_t end = (e->off + e->len) / BITMAP_BLOCK_BYTES;
@@ -613,6 +681,7 @@ void writepath_peer_lost(struct resource *res)
 		}
 	}
 	res->wp.tl_tail_seq = res->wp.tl_next_seq;
+	unflushed_mark(res);
 	res->wp.flushes = NULL;
 	while (flushes) {
 		struct blk_req *r = flushes;

@@ -52,7 +52,16 @@ struct writepath {
 	uint64_t data_sent_bytes;
 	uint64_t pos_received_bytes, pos_written_bytes, pos_flushed_bytes;
 	uint64_t pos_written_ms, pos_flushed_ms;	/* when each last moved */
+	/* Extents (UNFLUSHED_EXTENT_BYTES) with writes the peer acknowledged
+	 * (WRITE_ACK) but has not flushed yet (no BARRIER_ACK of a flushing
+	 * barrier since): its disk cache may lose them, so losing the peer
+	 * marks them out of sync. One bit per extent. */
+	uint64_t *unflushed;
+	uint64_t unflushed_extents;
+	bool unflushed_any;
 };
+
+#define UNFLUSHED_EXTENT_BYTES (4ULL << 20)
 
 int writepath_init(struct resource *res);
 void writepath_fini(struct resource *res);
