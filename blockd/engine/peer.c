@@ -418,6 +418,20 @@ static void peer_disk_lost(struct resource *res)
 		bitmap_mark_all(&res->oos);
 		if (res->role == ROLE_PRIMARY && res->meta.enabled)
 			res->uuid_rotate_pending = true;
+		/* A Primary without a disk now writes here only: this disk
+		 * leaves the generation the peer's old disk still names, or
+		 * that disk, back after a restart, could win the handshake
+		 * (equal UUIDs, crashed-primary rule) and be synced over this
+		 * one. Durable before the first of its writes is applied (the
+		 * receiver waits for the superblock). */
+		if (res->role == ROLE_SECONDARY && res->peer_role == ROLE_PRIMARY &&
+		    res->meta.enabled) {
+			log_info("the Primary writes through this disk only: a new "
+				 "generation");
+			meta_uuid_new_current(&res->meta);
+			meta_write_sb(&res->meta);
+			peer_send_state(res);
+		}
 	}
 	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
 		log_warn("%s stopped: the peer has no disk",
