@@ -67,6 +67,8 @@ static struct {
 	uint64_t fence_window_gen[SIM_NODES];	/* writes issued after it */
 	bool resync_ended;	/* invariant 3 is due */
 	uint64_t resync_end_gen;	/* writes from this generation on: since */
+	bool src_ended;			/* the source finished first: */
+	uint64_t src_end_gen;		/* writes from here on may still travel */
 	bool demote_pending[SIM_NODES];
 	uint64_t no_primary_since_us;
 	uint64_t promotions, crashes, cuts, audits;
@@ -586,13 +588,22 @@ static void check_node(int idx)
 		sim_fail("invariant 2: n%d became %s with a %s disk", idx,
 			 repl_state_name(res->repl),
 			 disk_state_name(res->disk_state));
+	if (is_source(res->repl) && !is_source(was))
+		S.src_ended = false;
+	if (is_source(was) && res->repl == RS_ESTABLISHED) {
+		S.src_ended = true;
+		S.src_end_gen = sim_run->oracle.next_gen;
+	}
+	/* Since the resync ended: from the first side that saw it end (a
+	 * write issued after the source finished may still travel when the
+	 * target finishes). */
 	if (is_target(was) && res->repl == RS_ESTABLISHED) {
 		S.resync_ended = true;
 		S.resync_end_gen = sim_run->oracle.next_gen;
+		if (S.src_ended && S.src_end_gen < S.resync_end_gen)
+			S.resync_end_gen = S.src_end_gen;
+		S.src_ended = false;
 	}
-	/* Writes acknowledged in A or B may still travel: no comparison. */
-	if (res->role == ROLE_PRIMARY && res->protocol != 'C')
-		S.resync_ended = false;
 	/* Invariant 4's window: a Primary lost its peer under stonith. */
 	if (S.nk.fencing == FENCING_RESOURCE_AND_STONITH &&
 	    res->role == ROLE_PRIMARY && was != RS_OFF && res->repl == RS_OFF &&
@@ -609,6 +620,14 @@ static void check_all(void)
 {
 	for (int i = 0; i < SIM_NODES; i++)
 		check_node(i);
+	/* Writes acknowledged in A or B may still travel: no comparison
+	 * (after both nodes' transitions of this step). */
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i];
+
+		if (n && n->res.role == ROLE_PRIMARY && n->res.protocol != 'C')
+			S.resync_ended = false;
+	}
 	if (S.resync_ended)
 		check_resync_equal();
 	promises_rebase();
