@@ -735,12 +735,14 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 
 static void run_fini(struct sim_run *r)
 {
-	client_fini();
+	/* The nodes first: their requests in flight point into the
+	 * client's buffers. */
 	for (int i = 0; i < SIM_NODES; i++)
 		if (r->node[i]) {
 			node_crash(r->node[i], false);
 			r->node[i] = NULL;
 		}
+	client_fini();
 	for (int i = 0; i < SIM_NODES; i++)
 		simdisk_fini(&r->disk[i]);
 	simnet_free(r->net);
