@@ -228,15 +228,28 @@ stop_server() {
 	fi
 }
 
-# log_findings LOG: warn/error lines a daemon logged before its stop began.
+# log_findings LOG WHO ROUND CUTOFF: warn/error lines a daemon logged before
+# its stop began (CUTOFF, epoch seconds), collected per WHO and line with
+# the rounds they were seen in; findings_notes turns them into notes.
+declare -A FINDINGS=()
+FINDINGS_ORDER=()
 log_findings() {
-	local line
+	local line key
 	[[ -f $1 ]] || return 0
 	while IFS= read -r line; do
-		notes+=("$2 log: $line")
-	done < <(awk -v cut="$3" '$1 + 0 < cut && / (warn|error|crit|fatal): / {
-			$1 = ""; sub(/^ /, ""); print }' "$1" | sort | uniq -c |
-		awk '{ n = $1; $1 = ""; sub(/^ /, ""); printf "%s%s\n", $0, (n > 1 ? " (" n " times)" : "") }')
+		key="$2 log: $line"
+		[[ -n ${FINDINGS[$key]:-} ]] || FINDINGS_ORDER+=("$key")
+		FINDINGS[$key]+=" $3"
+	done < <(awk -v cut="$4" '$1 + 0 < cut && / (warn|error|crit|fatal): / {
+			$1 = ""; sub(/^ /, ""); print }' "$1" | sort -u)
+}
+findings_notes() {
+	local key rounds
+	for key in "${FINDINGS_ORDER[@]}"; do
+		rounds=${FINDINGS[$key]# }
+		rounds=${rounds// /,}
+		notes+=("$key (round $rounds)")
+	done
 }
 
 target_stop() {
@@ -245,7 +258,7 @@ target_stop() {
 	case $name in
 	blockd-C | blockd-A)
 		for n in alice bob; do
-			log_findings "${BENCH_SERVER_LOG[$n]:-}" "$name round $round $n" "$cut"
+			log_findings "${BENCH_SERVER_LOG[$n]:-}" "$name $n" "$round" "$cut"
 		done
 		# Demoted first, so the next round starts from a clean Secondary pair.
 		if bench_server_alive alice && ! out=$(ctl alice secondary 2>&1); then
@@ -256,7 +269,7 @@ target_stop() {
 		;;
 	*)
 		[[ $name == nbdkit-file ]] ||
-			log_findings "${BENCH_SERVER_LOG[$name]:-}" "$name round $round" "$cut"
+			log_findings "${BENCH_SERVER_LOG[$name]:-}" "$name" "$round" "$cut"
 		stop_server "$name"
 		;;
 	esac
@@ -315,8 +328,10 @@ bg_wait() {
 	return "$rc"
 }
 
+# pgbench_q ARGS...: exec'd, so that under bg_wait the PID is timeout's,
+# which passes a SIGTERM on to pgbench.
 pgbench_q() {
-	timeout -k 5 $((RUNTIME + PGBENCH_SLACK_S)) \
+	exec timeout -k 5 $((RUNTIME + PGBENCH_SLACK_S)) \
 		"$PG_BIN/pgbench" -h "$BENCH_TMP/pgsock" -U "$PG_USER" "$@" "$PG_DB"
 }
 
@@ -456,6 +471,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	done
 done
 read -r load_after _ </proc/loadavg
+findings_notes
 
 meta=(
 	--meta "date: $(date -u '+%F %H:%M UTC')"
