@@ -430,6 +430,7 @@ bench_cleanup_hook() {
 # ---- main -----------------------------------------------------------------
 
 bench_init
+# shellcheck disable=SC2034 # stacklib.sh keeps its error output there
 BT_TMP=$BENCH_TMP
 # postgres runs as $PG_USER and must reach its socket dir under the scratch dir.
 chmod 711 "$BENCH_TMP"
