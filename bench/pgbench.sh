@@ -184,7 +184,7 @@ pair_start() {
 	for n in alice bob; do
 		bench_server_start "$n" "$BENCH_TMP/$n-r$round-$name.log" "$BD" -c "$CONF" -n "$n"
 	done
-	((round > 1)) || commands+=("$name: $(cmd_display "$BD" -c "$CONF" -n alice) and -n bob; $(cmd_display "$BC") -n alice primary, protocol $proto")
+	((round > 1)) || commands+=("$name: $(cmd_display "$BD" -c "$CONF" -n alice) and -n bob (after create-md on each, the first time); $(cmd_display "$BC") -n alice primary (--force the first time: bob gets a full copy), protocol $proto")
 	if ((!PAIR_MD)); then
 		status_wait alice 30 'p["connection"] == "Connected"' >/dev/null ||
 			{ note "$name: the pair did not connect within 30 s"; return 1; }
