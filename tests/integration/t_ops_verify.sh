@@ -243,6 +243,13 @@ bt_expect_eq "$(pair_diff_blocks "$SIZE")" "" "blocks differing on disk after th
 # ---- 4: verify-auto-resync = yes ------------------------------------------
 BAD2="77 5000 12345"
 conf_set verify-auto-resync yes
+# A FLUSH first: the extents alice wrote since bob's last flush would be
+# resynced when he comes back (his disk cache could have lost them), and
+# repair a corrupted block before the verify sees it.
+timeout 20 /usr/bin/python3 -c '
+import nbd, sys
+h = nbd.NBD(); h.connect_uri(sys.argv[1]); h.flush(); h.shutdown()' "$(pair_uri alice)" ||
+	bt_fail "a FLUSH through alice before stopping bob failed"
 bt_daemon_stop bob
 pair_corrupt bob 42 $BAD2
 bt_daemon_stop alice
