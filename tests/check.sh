@@ -91,13 +91,13 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite_tests "$BUILD_SAN" unit
 # The round-based soak tests (kill/failover loops, the partition torture,
-# the power losses) run the same paths many times: two rounds under the
+# the power losses) run the same paths many times: one round under the
 # sanitizers cover them, the release pass runs them in full. The tests of
 # the block stack (nbdfuse, loop, ext4, PostgreSQL, qemu) exercise that
 # stack more than the daemon, whose paths they share with the others: the
 # release pass runs them. This keeps make check under 15 minutes.
 SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown"
-BT_SKIP=${BT_SKIP-$SAN_SKIP} ROUNDS=${SAN_ROUNDS:-2} integration "$BUILD_SAN/blockd" sanitizer
+BT_SKIP=${BT_SKIP-$SAN_SKIP} ROUNDS=${SAN_ROUNDS:-1} integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # Only the fuzz targets: the rest of the tree under clang is not run here
