@@ -75,20 +75,6 @@ struct io_uring_sqe *loop_sqe(struct loop *l)
 	return sqe;
 }
 
-void loop_defer(struct loop *l, struct loop_op *op, loop_done_fn done, int res)
-{
-	op->done = done;
-	op->res = res;
-	op->next = NULL;
-	*l->done_tail = op;
-	l->done_tail = &op->next;
-}
-
-void loop_stop(struct loop *l)
-{
-	l->stopping = true;
-}
-
 /* Move every available CQE to the completed list, then advance once.
  * Called from loop_run and, when the SQ is full, from loop_sqe: either
  * way the callbacks run later, from loop_dispatch. */

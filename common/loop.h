@@ -61,10 +61,21 @@ static inline void loop_op_arm(struct loop *l, struct io_uring_sqe *sqe,
 }
 
 /* Run done(op, res) in this or the next dispatch pass, without I/O. */
-void loop_defer(struct loop *l, struct loop_op *op, loop_done_fn done, int res);
+static inline void loop_defer(struct loop *l, struct loop_op *op,
+			      loop_done_fn done, int res)
+{
+	op->done = done;
+	op->res = res;
+	op->next = NULL;
+	*l->done_tail = op;
+	l->done_tail = &op->next;
+}
 
 /* Run until loop_stop() was called and nothing is in flight. */
 int loop_run(struct loop *l);
-void loop_stop(struct loop *l);
+static inline void loop_stop(struct loop *l)
+{
+	l->stopping = true;
+}
 
 #endif

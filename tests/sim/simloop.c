@@ -60,20 +60,6 @@ struct io_uring_sqe *loop_sqe(struct loop *l)
 	return sqe;
 }
 
-void loop_defer(struct loop *l, struct loop_op *op, loop_done_fn done, int res)
-{
-	op->done = done;
-	op->res = res;
-	op->next = NULL;
-	*l->done_tail = op;
-	l->done_tail = &op->next;
-}
-
-void loop_stop(struct loop *l)
-{
-	l->stopping = true;
-}
-
 int loop_run(struct loop *l)
 {
 	(void)l;
