@@ -32,6 +32,7 @@ struct ctl_client {
 	char *tx;		/* queued output */
 	size_t tx_len, tx_sent, tx_cap;
 	bool close_after_send;
+	bool waiting;		/* its command answers later */
 };
 
 struct control {
@@ -168,10 +169,22 @@ static void client_reply_error(struct ctl_client *cl, const char *msg)
 	json_object_put(o);
 }
 
+static void client_reply_ok(struct ctl_client *cl, struct json_object *result)
+{
+	struct json_object *reply = json_object_new_object();
+
+	json_object_object_add(reply, "ok", json_object_new_boolean(1));
+	if (result)
+		json_object_object_add(reply, "result", result);
+	cl->close_after_send = !cl->subscriber;
+	client_queue_json(cl, reply);
+	json_object_put(reply);
+}
+
 static void client_run(struct ctl_client *cl, const char *line, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(8);
-	struct json_object *req = NULL, *cmd, *result = NULL, *reply;
+	struct json_object *req = NULL, *cmd, *result = NULL;
 	char err[256] = "";
 	control_cmd_fn fn;
 	const char *name;
@@ -199,6 +212,11 @@ static void client_run(struct ctl_client *cl, const char *line, size_t len)
 			goto out;
 		}
 		ret = fn(cl->ctl->node, req, &result, err, sizeof(err));
+		if (ret == -EINPROGRESS) {
+			log_info("control: %s waits for its answer", name);
+			cl->waiting = true;
+			goto out;
+		}
 		if (ret < 0) {
 			if (!err[0])
 				snprintf(err, sizeof(err), "%s", strerror(-ret));
@@ -207,13 +225,7 @@ static void client_run(struct ctl_client *cl, const char *line, size_t len)
 			goto out;
 		}
 	}
-	reply = json_object_new_object();
-	json_object_object_add(reply, "ok", json_object_new_boolean(1));
-	if (result)
-		json_object_object_add(reply, "result", result);
-	cl->close_after_send = !cl->subscriber;
-	client_queue_json(cl, reply);
-	json_object_put(reply);
+	client_reply_ok(cl, result);
 out:
 	json_object_put(req);
 }
@@ -342,6 +354,21 @@ void control_emit(struct control *c, struct json_object *event)
 	for (struct ctl_client *cl = c->clients; cl; cl = cl->next)
 		if (cl->subscriber && !cl->closing)
 			client_queue_json(cl, event);
+}
+
+void control_answer_waiting(struct control *c, int ret, const char *err)
+{
+	if (!c)
+		return;
+	for (struct ctl_client *cl = c->clients; cl; cl = cl->next) {
+		if (!cl->waiting || cl->closing)
+			continue;
+		cl->waiting = false;
+		if (ret < 0)
+			client_reply_error(cl, err && err[0] ? err : strerror(-ret));
+		else
+			client_reply_ok(cl, NULL);
+	}
 }
 
 void control_shutdown(struct control *c)

@@ -21,7 +21,9 @@ struct control;
 struct node;
 
 /* Run one command. Fill *result (may stay NULL) and return 0, or return
- * -errno with a one-line reason in err. */
+ * -errno with a one-line reason in err, or -EINPROGRESS: the answer comes
+ * later, through control_answer_waiting() (a promotion waiting for
+ * fence-peer; the client is kept open until then). */
 typedef int (*control_cmd_fn)(struct node *n, struct json_object *req,
 			      struct json_object **result, char *err,
 			      size_t errlen);
@@ -32,6 +34,11 @@ void control_free(struct control *c);
 
 /* Send one event line to every subscriber. */
 void control_emit(struct control *c, struct json_object *event);
+
+/* Answer every client whose command returned -EINPROGRESS: ok (ret 0)
+ * or the error err. One kind of command waits today (primary), so one
+ * answer serves them all. */
+void control_answer_waiting(struct control *c, int ret, const char *err);
 
 /* Close listeners and subscribers; done(arg) when nothing is in flight. */
 void control_shutdown(struct control *c);

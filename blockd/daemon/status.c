@@ -212,6 +212,16 @@ static void status_event(void *arg, struct resource *res, const char *what)
 	json_object_put(ev);
 }
 
+static void status_promoted(void *arg, struct resource *res, int ret,
+			    const char *err)
+{
+	struct node *n = arg;
+
+	(void)res;
+	control_answer_waiting(n->ctl, ret, err);
+}
+
 const struct resource_observer status_observer = {
 	.event = status_event,
+	.promoted = status_promoted,
 };

@@ -13,6 +13,11 @@
  *       anything else, or the timeout -> stays frozen until
  *              'blockctl resume-io' or the peer comes back
  *
+ * A Secondary promoted while its peer is away and not known outdated runs
+ * fence-peer first (the peer may be Primary across a partition): the
+ * promotion goes on after exit 3, 4 or 7 and is refused otherwise
+ * (operator.c).
+ *
  * A result that answers an earlier loss, or arrives after the peer came
  * back, is ignored: each run carries the loss it answers. The peer coming
  * back releases held writes only once the connect decision made this node
@@ -45,23 +50,8 @@ static void set_frozen(struct resource *res, bool frozen, const char *why)
 	resource_event(res, frozen ? "io-frozen" : "io-resumed");
 }
 
-static void fence_done(struct hook_run *h, int result)
+static void fence_record(struct resource *res, int result)
 {
-	struct resource *res = h->arg;
-
-	/* The run answers the loss it was started for (its cookie), not
-	 * whatever loss is current: after lose, back, lose, the first
-	 * run's answer says nothing about the second loss. */
-	if (h->cookie != res->fence.epoch) {
-		log_info("fence-peer result %d ignored: it answers an earlier "
-			 "loss of the peer", result);
-		return;
-	}
-	res->fence.running = false;
-	if (res->repl != RS_OFF) {
-		log_info("fence-peer result %d ignored: the peer is back", result);
-		return;
-	}
 	switch (result) {
 	case FENCE_PEER_INCONSISTENT:
 	case FENCE_PEER_OUTDATED:
@@ -79,12 +69,14 @@ static void fence_done(struct hook_run *h, int result)
 		break;
 	case FENCE_PEER_IS_PRIMARY:
 		log_err("fence-peer: the peer is Primary (exit 6): outdating this "
-			"disk; I/O stays frozen");
+			"disk%s", res->fence.io_frozen ? "; I/O stays frozen" : "");
 		res->meta.sb.flags |= MDF_OUTDATED;
 		meta_write_sb(&res->meta);
 		res->disk_state = DS_OUTDATED;
-		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
-			 "the peer is Primary: this disk is Outdated");
+		if (res->fence.io_frozen)
+			snprintf(res->fence.frozen_reason,
+				 sizeof(res->fence.frozen_reason),
+				 "the peer is Primary: this disk is Outdated");
 		resource_event(res, "outdated");
 		break;
 	default:
@@ -101,6 +93,38 @@ static void fence_done(struct hook_run *h, int result)
 				result < 0 ? "error" : "exit", result);
 		}
 	}
+}
+
+static void fence_done(struct hook_run *h, int result)
+{
+	struct resource *res = h->arg;
+
+	/* The run answers the loss it was started for (its cookie), not
+	 * whatever loss is current: after lose, back, lose, the first
+	 * run's answer says nothing about the second loss. A promotion
+	 * waiting for it looks again (-ESTALE): at the peer, or at the
+	 * run now going. */
+	if (h->cookie != res->fence.epoch) {
+		log_info("fence-peer result %d ignored: it answers an earlier "
+			 "loss of the peer", result);
+		resource_promote_answered(res, -ESTALE);
+		return;
+	}
+	res->fence.running = false;
+	if (res->repl != RS_OFF) {
+		log_info("fence-peer result %d ignored: the peer is back", result);
+		resource_promote_answered(res, -ESTALE);
+		return;
+	}
+	fence_record(res, result);
+	resource_promote_answered(res, result);
+}
+
+static void fence_start(struct resource *res)
+{
+	res->fence.epoch++;
+	res->fence.running = true;
+	res->fence.runs++;
 }
 
 /* The peer is gone while this node is Primary. */
@@ -123,12 +147,32 @@ void fencing_peer_lost(struct resource *res)
 			config_fencing_name(cfg->fencing));
 		return;
 	}
-	res->fence.epoch++;
-	res->fence.running = true;
-	res->fence.runs++;
+	fence_start(res);
 	if (resource_hook_run(res, cfg->fence_peer, "fence-peer", fence_done, res,
 			      res->fence.epoch) < 0)
 		res->fence.running = false;
+}
+
+int fencing_run_for_promotion(struct resource *res)
+{
+	int ret;
+
+	if (res->fence.running)
+		return 0;
+	fence_start(res);
+	log_info("promotion: the peer %s is away and not known to be outdated: "
+		 "running fence-peer first", res->peer_name);
+	ret = resource_hook_run(res, res->cfg->fence_peer, "fence-peer",
+				fence_done, res, res->fence.epoch);
+	if (ret < 0)
+		res->fence.running = false;
+	return ret;
+}
+
+void fencing_peer_returned(struct resource *res)
+{
+	res->fence.epoch++;
+	res->fence.running = false;
 }
 
 /* The peer is back and the connect decision made this node the one the
@@ -137,8 +181,7 @@ void fencing_peer_lost(struct resource *res)
  * loss that is over. */
 void fencing_peer_back(struct resource *res)
 {
-	res->fence.epoch++;
-	res->fence.running = false;
+	fencing_peer_returned(res);
 	if (res->fence.io_frozen)
 		set_frozen(res, false, "the peer is back and in sync or syncing "
 			   "from here");
@@ -149,8 +192,7 @@ void fencing_peer_back(struct resource *res)
  * for the earlier loss no longer answers anything. */
 void fencing_peer_unsettled(struct resource *res)
 {
-	res->fence.epoch++;
-	res->fence.running = false;
+	fencing_peer_returned(res);
 	if (res->fence.io_frozen)
 		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 			 "the peer came back but the connection did not settle "

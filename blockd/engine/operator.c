@@ -4,7 +4,9 @@
 #include "blockd/engine/operator.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "blockd/engine/resource.h"
 #include "common/log.h"
@@ -52,8 +54,47 @@ static int promote_refusal(struct resource *res, char *err, size_t errlen)
 	return 0;
 }
 
-int resource_promote(struct resource *res, bool force, char *err,
-		     size_t errlen)
+#define NOT_ASKED INT_MIN	/* no fence-peer answer for this promotion */
+
+/* Could the peer be Primary right now, unknown to this node? Under a
+ * fencing policy a promotion first makes sure it is not: connected, or
+ * recorded outdated or fenced, or fence-peer outdates it now (DRBD's
+ * try_outdate_peer on promotion). 0 when the promotion may go on,
+ * -EINPROGRESS while fence-peer runs, -EPERM with the reason. */
+static int fence_before_promotion(struct resource *res, int answer, char *err,
+				  size_t errlen)
+{
+	const struct config *cfg = res->cfg;
+	int ret;
+
+	if (!res->link || cfg->fencing == FENCING_DONT_CARE ||
+	    res->repl != RS_OFF || (res->meta.sb.flags & MDF_PEER_OUTDATED) ||
+	    res->peer_disk == DS_OUTDATED || res->peer_disk == DS_INCONSISTENT)
+		return 0;
+	if (answer != NOT_ASKED && answer != -ESTALE)
+		REFUSE("fencing %s: fence-peer could not outdate the peer %s "
+		       "(%s %d), so it may be Primary with newer data: connect "
+		       "it, outdate it ('blockctl outdate' there), or use "
+		       "'primary --force' if it is down for good",
+		       config_fencing_name(cfg->fencing), res->peer_name,
+		       answer < 0 ? "error" : "exit", answer);
+	if (!cfg->fence_peer[0])
+		REFUSE("fencing %s: the peer %s is not connected and not known "
+		       "to be outdated, and no fence-peer hook is configured to "
+		       "outdate it: connect it, outdate it ('blockctl outdate' "
+		       "there), or use 'primary --force' if it is down for good",
+		       config_fencing_name(cfg->fencing), res->peer_name);
+	ret = fencing_run_for_promotion(res);
+	if (ret < 0)
+		REFUSE("fencing %s: the peer %s is away and fence-peer could not "
+		       "be started (%s)", config_fencing_name(cfg->fencing),
+		       res->peer_name, strerror(-ret));
+	res->fence.promotion_waits = true;
+	return -EINPROGRESS;
+}
+
+static int promote(struct resource *res, bool force, int answer, char *err,
+		   size_t errlen)
 {
 	bool synced_by_peer;
 	int ret;
@@ -84,6 +125,12 @@ int resource_promote(struct resource *res, bool force, char *err,
 	}
 	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
 		REFUSE("a resync into this disk is running: wait for it to finish");
+	if (!force && (ret = fence_before_promotion(res, answer, err, errlen)))
+		return ret;
+	if (force && res->link && res->cfg->fencing != FENCING_DONT_CARE &&
+	    res->repl == RS_OFF && !(res->meta.sb.flags & MDF_PEER_OUTDATED))
+		log_warn("promotion forced with the peer %s away and not fenced: "
+			 "if it is Primary, this is a split brain", res->peer_name);
 	if (res->disk_state != DS_UPTODATE) {
 		log_warn("promotion forced: %s disk declared UpToDate",
 			 disk_state_name(res->disk_state));
@@ -95,8 +142,42 @@ int resource_promote(struct resource *res, bool force, char *err,
 	return 0;
 }
 
+int resource_promote(struct resource *res, bool force, char *err,
+		     size_t errlen)
+{
+	if (res->fence.promotion_waits && !force && res->role != ROLE_PRIMARY)
+		return -EINPROGRESS;	/* the same answer for both */
+	return promote(res, force, NOT_ASKED, err, errlen);
+}
+
+static void promotion_answer(struct resource *res, int ret, const char *err)
+{
+	if (ret < 0)
+		log_info("promotion refused: %s", err);
+	if (res->observer && res->observer->promoted)
+		res->observer->promoted(res->observer_arg, res, ret, err);
+}
+
+void resource_promote_answered(struct resource *res, int result)
+{
+	char err[512] = "";
+	int ret;
+
+	if (!res->fence.promotion_waits)
+		return;
+	res->fence.promotion_waits = false;
+	ret = promote(res, false, result, err, sizeof(err));
+	if (ret != -EINPROGRESS)
+		promotion_answer(res, ret, err);
+}
+
 int resource_demote(struct resource *res, char *err, size_t errlen)
 {
+	if (res->fence.promotion_waits) {
+		res->fence.promotion_waits = false;
+		promotion_answer(res, -ECANCELED, "the promotion was cancelled by "
+				 "'secondary' while fence-peer ran");
+	}
 	if (res->role == ROLE_SECONDARY)
 		return 0;
 	if (!res->link)

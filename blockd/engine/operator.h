@@ -15,10 +15,20 @@
 
 struct resource;
 
-/* primary [--force]. 0 or -EPERM with the reason in err. */
+/* primary [--force]. 0 or -EPERM with the reason in err, or
+ * -EINPROGRESS: under a fencing policy, with the peer away and not known
+ * outdated, fence-peer runs first and the outcome (0 or -errno with the
+ * reason) reaches the observer's promoted() once the hook answers.
+ * --force skips that step: the operator vouches that the peer is not
+ * Primary. */
 int resource_promote(struct resource *res, bool force, char *err,
 		     size_t errlen);
-/* secondary (the caller first checks that no client is connected). */
+/* The fence-peer run a promotion waits for answered (its exit code), or
+ * answers nothing any more (-ESTALE: the peer came back or was lost
+ * again). No-op when no promotion waits. */
+void resource_promote_answered(struct resource *res, int result);
+/* secondary (the caller first checks that no client is connected); it
+ * also cancels a promotion waiting for fence-peer. */
 int resource_demote(struct resource *res, char *err, size_t errlen);
 /* connect [--discard-my-data] */
 int resource_connect(struct resource *res, bool discard_my_data, char *err,

@@ -383,6 +383,8 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	/* Held writes may go on once the peer gets everything from here. */
 	if (r.d != UD_TARGET_BITMAP && r.d != UD_TARGET_FULL)
 		fencing_peer_back(res);
+	else
+		fencing_peer_returned(res);
 	writepath_retry_waiting(res);	/* writes that waited for the handshake */
 	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");

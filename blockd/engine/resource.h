@@ -94,6 +94,10 @@ struct blk_req {
  * the resource but must not change it. */
 struct resource_observer {
 	void (*event)(void *arg, struct resource *res, const char *what);
+	/* A promotion that waited for fence-peer (resource_promote returned
+	 * -EINPROGRESS) ended: 0, or -errno with the reason in err. */
+	void (*promoted)(void *arg, struct resource *res, int ret,
+			 const char *err);
 };
 
 struct resource {

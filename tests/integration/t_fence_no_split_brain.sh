@@ -13,12 +13,15 @@
 #    comes back Secondary and is resynced (SyncTarget) from the Primary;
 #  even rounds, the Secondary's side wins: the Primary's fence-peer fails
 #    (exit 1), so it stays frozen until it is killed (SIGKILL, the STONITH
-#    of the Primary); the Secondary, still UpToDate, is promoted (without
-#    --force when the daemon allows it) and must hold every write the old
+#    of the Primary); the Secondary, still UpToDate, is promoted with a
+#    plain `primary`, which first runs its own fence-peer (the peer is
+#    away, not known outdated: the hook answers 7, the node is gone) and
+#    records the old Primary fenced; it must hold every write the old
 #    Primary acknowledged (protocol C: those stalled writes must have been
 #    held, not acknowledged, while fencing was undecided); the link heals,
 #    the old Primary restarts and must become SyncTarget of the new one;
-# in every round: fence-peer ran exactly once, on the Primary, no log has a
+# in every round: fence-peer ran exactly once on the Primary (and once on
+# the promoted Secondary in even rounds), no log has a
 # split-brain line, `fio --verify_only` over the (new) Primary finds every
 # write fio saw acknowledged (all but its last iodepth, which fio's verify
 # state cannot tell apart), so do the logged writes, and the two data areas
@@ -114,7 +117,6 @@ print(j["read"]["io_bytes"] if j["error"] == 0 else -1)' "$2/verify.json") ||
 }
 
 PRI=alice
-forced=
 stall=
 t_start=$SECONDS
 for ROUND in $(seq 1 "$ROUNDS"); do
@@ -183,11 +185,13 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 			bt_fail "round $ROUND: fio saved no verify state ($(ls "$rd"))"
 		pair_wait "$SEC" 5 "peer loss noticed" 'p["connection"] != "Connected"'
 		bt_expect_eq "$(pair_get "$SEC" disk)" UpToDate "round $ROUND: $SEC's disk after the cut"
-		if ! out=$(pair_ctl "$SEC" primary 2>&1); then
-			bt_log "round $ROUND: 'primary' on $SEC refused ($out); using --force"
-			forced=$((${forced:-0} + 1))
-			pair_ok "$SEC" primary --force
-		fi
+		sec_fences0=$(net_hook_count end fence-peer "$SEC")
+		net_hook_set fence-peer wait - "$SEC"
+		net_hook_set fence-peer stonith - "$SEC"
+		net_hook_set fence-peer rc 7 "$SEC"
+		pair_ok "$SEC" primary
+		bt_expect_eq "$(net_hook_count end fence-peer "$SEC")" $((sec_fences0 + 1)) "round $ROUND: fence-peer runs on $SEC for its promotion"
+		bt_expect_eq "$(pair_get "$SEC" peer_outdated)" true "round $ROUND: $SEC records $PRI fenced"
 		pair_wait "$SEC" 5 "Primary" 's["role"] == "Primary"'
 		# Protocol C: every write the old Primary acknowledged is here.
 		bt_wait_exit "$WRITER_PID" 10 || bt_fail "round $ROUND: the writer did not end after $PRI was killed"
@@ -222,8 +226,8 @@ print(json.loads(raw[raw.index("{"):])["jobs"][0]["write"]["io_bytes"])' "$rd/wr
 	rm -rf "$rd"
 	PRI=$VER
 done
-bt_expect_eq "$(net_hook_count start fence-peer)" "$ROUNDS" "fence-peer calls in all"
+bt_expect_eq "$(net_hook_count start fence-peer)" $((ROUNDS + ROUNDS / 2)) "fence-peer calls in all (one per round, one per promotion in even rounds)"
 # The Primary first: the Secondary going away would make it fence again.
 bt_daemon_stop "$PRI"
 bt_daemon_stop "$(pair_peer_of "$PRI")"
-bt_pass "$ROUNDS rounds without a split brain in $((SECONDS - t_start))s${forced:+ ($forced promotions needed --force)}${stall:+ (no link stall: tc tbf unavailable)}"
+bt_pass "$ROUNDS rounds without a split brain in $((SECONDS - t_start))s${stall:+ (no link stall: tc tbf unavailable)}"

@@ -213,9 +213,12 @@ wait_synced() {
 }
 
 # promote NODE: as an operator would: plain `primary`, --force only if
-# that is refused (counted and logged).
+# that is refused (counted and logged). With the peer away, `primary` runs
+# fence-peer first: the peer is down (killed), so the hook answers 7, as
+# a STONITH hook that finds it powered off does.
 promote() {
 	local out
+	hook_for "$1" 7 0
 	if ! out=$(pair_ctl "$1" primary 2>&1); then
 		FORCED=$((FORCED + 1))
 		bt_log "round $ROUND: 'primary' on $1 refused ($out); using --force"

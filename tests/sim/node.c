@@ -115,6 +115,27 @@ static int node_assemble(struct sim_node *n)
 	return resource_init(res, c, &lc);
 }
 
+static void observed_event(void *arg, struct resource *res, const char *what)
+{
+	(void)arg;
+	(void)res;
+	(void)what;
+}
+
+static void observed_promotion(void *arg, struct resource *res, int ret,
+			       const char *err)
+{
+	struct sim_node *n = arg;
+
+	(void)res;
+	sim_promotion_answered(n->idx, ret, err);
+}
+
+static const struct resource_observer sim_observer = {
+	.event = observed_event,
+	.promoted = observed_promotion,
+};
+
 struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 {
 	struct sim_node *n = calloc(1, sizeof(*n));
@@ -135,6 +156,7 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 		node_crash(n, false);
 		return NULL;
 	}
+	resource_observe(&n->res, &sim_observer, n);
 	if (n->res.disk.map_worker)
 		sim_fail("n%d: the disk's block status thread started", idx);
 	sim_trace("n%d started: %s %s", idx, role_name(n->res.role),

@@ -127,8 +127,10 @@ void sim_fail(const char *fmt, ...)
 
 /* Could a node other than the one that acknowledged lack a write? Only
  * when a Primary acknowledged alone without having fenced its peer
- * (dont-care, resource-only, or promoted while the peer was away: an
- * operator may then promote the stale node, DRBD's split brain). */
+ * (dont-care, resource-only after a failed fence-peer, or a forced
+ * promotion): an operator may then promote the stale node, DRBD's split
+ * brain. Under a fencing policy a plain promotion with the peer away
+ * runs fence-peer first. */
 static bool peer_may_lack(void)
 {
 	return client_local_only_acks > 0;
@@ -368,6 +370,10 @@ static void op_promote(struct sim_node *n)
 		force = true;
 	sim_run->current = n->idx;
 	ret = resource_promote(&n->res, force, err, sizeof(err));
+	if (ret == -EINPROGRESS) {
+		sim_trace("n%d operator: primary -> waits for fence-peer", n->idx);
+		return;
+	}
 	sim_trace("n%d operator: primary%s -> %s%s", n->idx,
 		  force ? " --force" : "", ret ? "refused: " : "ok",
 		  ret ? err : "");
@@ -376,6 +382,14 @@ static void op_promote(struct sim_node *n)
 			S.forced = true;
 		promoted(n->idx, force);
 	}
+}
+
+void sim_promotion_answered(int idx, int ret, const char *err)
+{
+	sim_trace("n%d operator: primary (after fence-peer) -> %s%s", idx,
+		  ret ? "refused: " : "ok", ret ? err : "");
+	if (ret == 0)
+		promoted(idx, false);
 }
 
 static void op_demote(struct sim_node *n)

@@ -61,6 +61,8 @@ bool sim_promise_holds(int promise);
 bool sim_client_paused(void);
 /* A write of the client was acknowledged by node idx. */
 void sim_write_acked(int idx, uint64_t gen);
+/* A promotion that waited for fence-peer ended (0 or -errno). */
+void sim_promotion_answered(int idx, int ret, const char *err);
 
 static inline uint64_t sim_now_us(void)
 {
