@@ -93,7 +93,8 @@ struct frame_hdr {
 #define FRAME_FEAT_BITMAP_RLE	(1U << 3)	/* BITMAP exchange */
 #define FRAME_FEAT_PRIMARY_TARGET (1U << 4)	/* RS_PRIO: a Primary SyncTarget */
 #define FRAME_FEAT_DISKLESS	(1U << 5)	/* READ_REQ/REPLY: serve a peer's reads */
-#define FRAME_FEAT_ALL		0x3fU
+#define FRAME_FEAT_HOLDS_ACKED	(1U << 6)	/* STATE_F_HOLDS_ACKED and its rule */
+#define FRAME_FEAT_ALL		0x7fU
 
 #define FRAME_CHALLENGE_BYTES 32
 #define FRAME_MAC_BYTES 32
@@ -139,6 +140,10 @@ struct frame_state {
 #define FRAME_STATE_F_VERIFY	(1U << 4)	/* an online verify toward you runs */
 #define FRAME_STATE_F_INVALIDATE (1U << 5)	/* sync me from you, everything */
 #define FRAME_STATE_F_INVALIDATE_BITMAP (1U << 6) /* ... the blocks in our bitmaps */
+/* A Secondary that was in sync under its Primary in protocol C until the
+ * connection ended, and has not restarted since: it holds every write
+ * the Primary acknowledged (FRAME_FEAT_HOLDS_ACKED). */
+#define FRAME_STATE_F_HOLDS_ACKED (1U << 7)
 /* Blocks one verify request covers: its CRCs fill a small payload. */
 #define FRAME_VERIFY_BLOCKS	64
 

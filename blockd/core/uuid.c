@@ -56,8 +56,18 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 			return self->primary
 				? R(UD_SOURCE_BITMAP, "equal-current-self-primary")
 				: R(UD_TARGET_BITMAP, "equal-current-peer-primary");
-		/* After a Primary crash its activity log extents may differ:
-		 * the crashed Primary is the source. */
+		/* After a Primary crash its activity log extents may differ.
+		 * A Secondary that stayed up in sync with it in protocol C
+		 * holds every write it acknowledged, while the crashed
+		 * Primary's disk may have lost the unflushed ones (a power
+		 * loss): that Secondary is the source; writes it lacks were
+		 * never acknowledged. Otherwise the crashed Primary is the
+		 * source (its disk has the writes the peer may lack in A or
+		 * B). */
+		if (s_crash && !p_crash && peer->holds_acked)
+			return R(UD_TARGET_BITMAP, "equal-current-self-crashed-primary-peer-holds-acked");
+		if (p_crash && !s_crash && self->holds_acked)
+			return R(UD_SOURCE_BITMAP, "equal-current-peer-crashed-primary-self-holds-acked");
 		if (s_crash && !p_crash)
 			return R(UD_SOURCE_BITMAP, "equal-current-self-crashed-primary");
 		if (p_crash && !s_crash)

@@ -24,6 +24,10 @@ struct uuid_side {
 	bool primary;		/* role now */
 	uint64_t dirty_bytes;	/* what this node's bitmap holds */
 	uint64_t primary_since;	/* when it last became Primary (seconds) */
+	/* A Secondary in sync under its Primary in protocol C until the
+	 * connection ended, not restarted since: every write the Primary
+	 * acknowledged is here (FRAME_STATE_F_HOLDS_ACKED). */
+	bool holds_acked;
 };
 
 enum uuid_decision {

@@ -45,6 +45,36 @@ static void state_sent(struct link_tx *tx, int err)
 	}
 }
 
+/* Does this Secondary hold every write its Primary acknowledged? It did
+ * when last connected: UpToDate, Established, under a Primary in
+ * protocol C (each write the Primary completed was written here first;
+ * frames before a protocol change arrive before its STATE). The answer
+ * is kept when the connection ends - that is when it matters, the
+ * Primary may have crashed - and dropped by anything that can leave a
+ * gap since: another protocol, a resync into this disk, a promotion, a
+ * failed disk. Never durable: after a restart this disk's own cache may
+ * have lost writes. */
+void peer_note_state(struct resource *res)
+{
+	if (res->role != ROLE_SECONDARY || res->disk_state != DS_UPTODATE) {
+		res->peer.holds_acked = false;
+		return;
+	}
+	if (res->repl == RS_OFF)
+		return;
+	res->peer.holds_acked = res->repl == RS_ESTABLISHED &&
+				res->peer_role == ROLE_PRIMARY &&
+				res->peer.state_received &&
+				res->peer.state.protocol == 'C';
+}
+
+static bool holds_acked(const struct resource *res)
+{
+	return res->peer.holds_acked && res->role == ROLE_SECONDARY &&
+	       res->disk_state == DS_UPTODATE &&
+	       (link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);
+}
+
 static void send_state_flags(struct resource *res, uint8_t flags)
 {
 	struct frame_state st = { 0 };
@@ -80,6 +110,8 @@ static void send_state_flags(struct resource *res, uint8_t flags)
 		st.flags |= FRAME_STATE_F_VERIFY;
 	if (res->discard_my_data)
 		st.flags |= FRAME_STATE_F_DISCARD;
+	if (holds_acked(res))
+		st.flags |= FRAME_STATE_F_HOLDS_ACKED;
 	memset(&res->peer.state_tx.h, 0, sizeof(res->peer.state_tx.h));
 	res->peer.state_tx.h.type = FRAME_STATE;
 	res->peer.state_tx.h.payload_len = FRAME_STATE_BYTES;
@@ -154,10 +186,12 @@ static struct uuid_side side_self(const struct resource *res)
 		s.flags &= ~MDF_CRASHED_PRIMARY;	/* alive: not crashed */
 	s.dirty_bytes = bitmap_dirty_bytes(&res->oos);
 	s.primary_since = res->meta.sb.primary_since;
+	s.holds_acked = holds_acked(res);
 	return s;
 }
 
-static struct uuid_side side_peer(const struct frame_state *ps)
+static struct uuid_side side_peer(const struct resource *res,
+				  const struct frame_state *ps)
 {
 	struct uuid_side s = { 0 };
 
@@ -166,6 +200,8 @@ static struct uuid_side side_peer(const struct frame_state *ps)
 	s.primary = ps->role == ROLE_PRIMARY;
 	s.dirty_bytes = ps->dirty_bytes;
 	s.primary_since = ps->primary_since;
+	s.holds_acked = (ps->flags & FRAME_STATE_F_HOLDS_ACKED) &&
+			(link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);
 	return s;
 }
 
@@ -287,7 +323,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 
 static void decide(struct resource *res, const struct frame_state *ps)
 {
-	struct uuid_side me = side_self(res), peer = side_peer(ps);
+	struct uuid_side me = side_self(res), peer = side_peer(res, ps);
 	bool tiebreak = strcmp(res->node, res->peer_name) < 0;
 	struct uuid_result r;
 
@@ -467,6 +503,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		res->protocol = (char)ps.protocol;
 	if (first) {
 		decide(res, &ps);
+		peer_note_state(res);
 		return;
 	}
 	if ((ps.flags & FRAME_STATE_F_NEW_UUID) && res->repl == RS_ESTABLISHED &&

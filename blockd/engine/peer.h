@@ -22,10 +22,16 @@ struct peer {
 	struct link_tx state_tx, done_tx;
 	bool state_tx_queued, state_tx_again;
 	uint8_t state_flags_pending;	/* for the STATE sent next */
+	/* In sync under a Primary in protocol C when last connected, not
+	 * restarted since (FRAME_STATE_F_HOLDS_ACKED): peer_note_state. */
+	bool holds_acked;
 };
 
 extern const struct link_ops peer_link_ops;
 void peer_send_state(struct resource *res);
+/* After any state change: does this Secondary still hold every write its
+ * Primary acknowledged? */
+void peer_note_state(struct resource *res);
 void peer_promoted(struct resource *res, bool forced);
 void peer_demoted(struct resource *res);
 int peer_new_current_uuid(struct resource *res, char *err, size_t errlen);

@@ -226,6 +226,7 @@ void resource_observe(struct resource *res,
 
 void resource_event(struct resource *res, const char *what)
 {
+	peer_note_state(res);
 	log_info("%s: role %s, disk %s; peer %s %s %s, replication %s", what,
 		 role_name(res->role), disk_state_name(res->disk_state),
 		 conn_state_name(res->peer_conn), role_name(res->peer_role),

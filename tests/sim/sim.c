@@ -49,7 +49,7 @@ static struct {
 	struct simnet_knobs netk;
 	/* fault rates, per mille per fault tick */
 	unsigned p_cut, p_stall, p_crash, p_site, p_disk_bad;
-	bool strict;		/* --strict: single nodes lose power too */
+	bool strict;		/* --strict: every node crash is a power loss */
 	unsigned p_op;		/* operator tick: per mille something happens */
 	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
 	bool switch_protocol;
@@ -287,15 +287,17 @@ static void restart_fire(struct sim_event *ev)
 /* A node dies. A power loss (power) keeps only what its disk made
  * durable; a process crash keeps the disk's cache. The oracle forgets
  * what only a powered-off node held unflushed: the other node is down
- * too, or this Primary replicated to nobody. In the default model a
- * single node loses power only together with its peer (a site power
- * loss): see --strict and docs/architecture.md for the two engine
- * findings a single power loss shows. */
+ * too, or this Primary replicated to no UpToDate peer. A single node's
+ * crash is a power loss half of the time (--strict: always); a site
+ * power loss takes both. */
 static void node_down(int idx, const char *why, bool power)
 {
 	struct sim_node *n = sim_run->node[idx];
 	bool primary = n->res.role == ROLE_PRIMARY;
-	bool connected = n->res.repl != RS_OFF;
+	/* Replicated to a copy that can stand in: an UpToDate peer (a
+	 * SyncTarget's disk is not a copy until its resync ends). */
+	bool connected = n->res.repl != RS_OFF &&
+			 n->res.peer_disk == DS_UPTODATE;
 
 	sim_trace("n%d CRASH (%s, %s): %s %s, replication %s", idx, why,
 		  power ? "power lost" : "process died", role_name(n->res.role),
@@ -524,8 +526,13 @@ static void fault_fire(struct sim_event *ev)
 		sim_trace("net: stall for %" PRIu64 " ms", d / 1000);
 		simnet_stall(sim_run->net, sim_now_us() + d);
 	} else if (x < S.p_cut + S.p_stall + S.p_crash) {
-		if (sim_run->node[idx])
-			node_down(idx, S.strict ? "power loss" : "crash", S.strict);
+		if (sim_run->node[idx]) {
+			/* One node loses power (its disk keeps only what
+			 * was flushed) or only its process dies. */
+			bool power = S.strict || rng_below(&sim_run->rng, 2);
+
+			node_down(idx, power ? "power loss" : "crash", power);
+		}
 	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_site) {
 		/* The whole site: both nodes lose power at once. */
 		for (int i = 0; i < SIM_NODES; i++)
@@ -814,8 +821,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--trace]\n"
 		   "       blockd-sim --seeds A..B [--steps K] [--strict]\n"
-		   "--strict: a single node loses power too (not only a whole "
-		   "site), which shows two known engine findings\n");
+		   "--strict: every single-node crash is a power loss (by "
+		   "default half of them are)\n");
 }
 
 int main(int argc, char **argv)

@@ -150,6 +150,21 @@ static const struct compare_row {
 	{ "self crashed as Primary, peer has bits: crash wins",
 	  { UA, 0, UB, 0, CRASH, 0 }, { UA, 0, UB, 0, 0, 4096 },
 	  false, UD_SOURCE_BITMAP, "equal-current-self-crashed-primary" },
+	/* ... unless the other side stayed in sync with it in protocol C
+	 * and up since: it holds every acknowledged write, the crashed
+	 * Primary's disk may have lost unflushed ones. */
+	{ "self crashed as Primary, peer holds every acknowledged write",
+	  { UA, 0, 0, 0, CRASH, 0 }, { UA, 0, 0, 0, HACK, 0 },
+	  false, UD_TARGET_BITMAP, "equal-current-self-crashed-primary-peer-holds-acked" },
+	{ "peer crashed as Primary, self holds every acknowledged write, with bits",
+	  { UA, 0, UB, 0, HACK, 4096 }, { UA, 0, UB, 0, CRASH, 8192 },
+	  true, UD_SOURCE_BITMAP, "equal-current-peer-crashed-primary-self-holds-acked" },
+	{ "peer crashed as Primary, self holds acked writes but is Primary now",
+	  { UA, 0, 0, 0, HACK | PRIM, 0 }, { UA, 0, 0, 0, CRASH, 0 },
+	  true, UD_SOURCE_BITMAP, "equal-current-self-primary" },
+	{ "self crashed, peer holds acked writes but is Outdated",
+	  { UA, 0, 0, 0, CRASH, 0 }, { UA, 0, 0, 0, HACK | OUTD, 0 },
+	  true, UD_SOURCE_BITMAP, "equal-current-peer-outdated" },
 	{ "same generation, peer crashed as Primary",
 	  { UA, 0, 0, 0, 0, 0 }, { UA, 0, 0, 0, CRASH, 0 },
 	  true, UD_TARGET_BITMAP, "equal-current-peer-crashed-primary" },

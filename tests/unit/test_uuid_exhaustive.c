@@ -27,6 +27,8 @@ static const struct {
 	{ "equal-current-peer-outdated", UD_SOURCE_BITMAP },
 	{ "equal-current-self-primary", UD_SOURCE_BITMAP },
 	{ "equal-current-peer-primary", UD_TARGET_BITMAP },
+	{ "equal-current-self-crashed-primary-peer-holds-acked", UD_TARGET_BITMAP },
+	{ "equal-current-peer-crashed-primary-self-holds-acked", UD_SOURCE_BITMAP },
 	{ "equal-current-self-crashed-primary", UD_SOURCE_BITMAP },
 	{ "equal-current-peer-crashed-primary", UD_TARGET_BITMAP },
 	{ "equal-current-both-crashed", TB },
@@ -88,15 +90,27 @@ static void for_all_pairs(void (*fn)(const struct uuid_side *,
 				  (m & 256 ? MDF_OUTDATED : 0);
 			s.dirty_bytes = m & 4 ? 4096 : 0;
 			p.dirty_bytes = m & 8 ? 4096 : 0;
-			for (unsigned r = 0; r < 4; r++) {
-				if (r && s.uuid[UUID_CURRENT] !=
-					 p.uuid[UUID_CURRENT])
+			/* A Secondary that holds every acknowledged write
+			 * matters against a lone crashed Primary: tried
+			 * there, on the side that did not crash. */
+			for (unsigned h = 0; h < 2; h++) {
+				if (h && (s.uuid[UUID_CURRENT] !=
+					  p.uuid[UUID_CURRENT] ||
+					  ((m & 3) != 1 && (m & 3) != 2)))
 					break;
-				s.primary = r & 1;
-				p.primary = r & 2;
-				fn(&s, &p, m & 64, arg);
+				s.holds_acked = h && (m & 3) == 2;
+				p.holds_acked = h && (m & 3) == 1;
+				for (unsigned r = 0; r < 4; r++) {
+					if (r && s.uuid[UUID_CURRENT] !=
+						 p.uuid[UUID_CURRENT])
+						break;
+					s.primary = r & 1;
+					p.primary = r & 2;
+					fn(&s, &p, m & 64, arg);
+				}
 			}
 			s.primary = p.primary = false;
+			s.holds_acked = p.holds_acked = false;
 		}
 	}
 }
@@ -200,6 +214,8 @@ static const char *spec_violation(const struct uuid_side *s,
 		else if (s->primary != p->primary &&
 			 (s_cr || p_cr || s_bits || p_bits))
 			want = s->primary ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
+		else if (s_cr != p_cr && (s_cr ? p->holds_acked : s->holds_acked))
+			want = s_cr ? UD_TARGET_BITMAP : UD_SOURCE_BITMAP;
 		else if (s_cr != p_cr)
 			want = s_cr ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		else if (s_cr)
@@ -210,7 +226,9 @@ static const char *spec_violation(const struct uuid_side *s,
 				   : "same generation: the Consistent side over an "
 				     "Inconsistent one, else the one not Outdated, "
 				     "else with a crash flag or "
-				     "bits the one Primary now, else the crashed "
+				     "bits the one Primary now, else a Secondary "
+				     "holding every acknowledged write over a lone "
+				     "crashed Primary, else the crashed "
 				     "Primary, else among two the tiebreak, else "
 				     "the side with bits, is the source";
 	}

@@ -31,9 +31,11 @@
 #define OUTD MDF_OUTDATED
 /* Row-only markers, not MDF_* bits: INC, this node is Inconsistent
  * (side_of leaves MDF_CONSISTENT off; rows without it describe
- * Consistent nodes); PRIM, it is Primary now. */
+ * Consistent nodes); PRIM, it is Primary now; HACK, below. */
 #define INC (1U << 31)
 #define PRIM (1U << 30)
+/* HACK: it holds every write its Primary acknowledged (holds_acked). */
+#define HACK (1U << 29)
 
 /* A node as a row spells it: current, bitmap, history 1 and 2, flags,
  * bytes in its bitmap. */
@@ -47,11 +49,12 @@ static struct uuid_side side_of(const struct node *n)
 {
 	struct uuid_side s = {
 		.uuid = { n->c, n->b, n->h1, n->h2 },
-		.flags = (n->flags & ~(INC | PRIM)) |
+		.flags = (n->flags & ~(INC | PRIM | HACK)) |
 			 (n->flags & INC ? 0 : MDF_CONSISTENT),
 		.primary = n->flags & PRIM,
 		.primary_since = n->flags & PRIM ? 1764288000 : 0,
 		.dirty_bytes = n->dirty,
+		.holds_acked = n->flags & HACK,
 	};
 
 	return s;
