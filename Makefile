@@ -43,7 +43,7 @@ demo: deps all
 	tests/demo.sh
 
 bench: deps all
-	bench/run.sh && bench/replicated.sh && bench/resync.sh && bench/pgbench.sh
+	bench/run.sh && bench/replicated.sh && bench/resync.sh && bench/pgbench.sh && bench/perreq.sh
 
 # The partition torture at length (bench/torture.sh): ROUNDS rounds for
 # each protocol in PROTOS under one SEED (default: new each time, printed).
