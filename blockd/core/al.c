@@ -3,6 +3,8 @@
  * which only happens on a miss. */
 #include "blockd/core/al.h"
 
+#include <assert.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +154,12 @@ void al_end(struct al *al, uint64_t off, uint64_t len)
 	for (uint32_t e = first; e <= last; e++) {
 		uint32_t s = al->slot_of[e];
 
-		if (s && al->slots[s - 1].refs)
-			al->slots[s - 1].refs--;
+		/* A write gives back only what it holds: an extent not in the
+		 * log, or one without references, means a reference was lost
+		 * and the extent could have left the log with writes in
+		 * flight (not resynced after a crash). */
+		assert(s && al->slots[s - 1].refs);
+		al->slots[s - 1].refs--;
 	}
 }
 

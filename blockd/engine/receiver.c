@@ -219,6 +219,7 @@ static void inflight_del(struct resource *res, struct peer_req *p)
 		res->rx.inflight = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
+	assert(res->rx.inflight_count > 0);
 	res->rx.inflight_count--;
 }
 

@@ -40,6 +40,7 @@
  */
 #include "blockd/engine/resync.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -118,6 +119,7 @@ static void rs_free(struct resource *res, struct rs_req *rs)
 	rs->in_use = false;
 	rs->busy = false;
 	rs->need = false;
+	assert(res->rs.inflight > 0);
 	res->rs.inflight--;
 }
 

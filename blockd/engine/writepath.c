@@ -27,6 +27,7 @@
  */
 #include "blockd/engine/writepath.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,7 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 
 static void active_add(struct resource *res, struct blk_req *r)
 {
+	assert(!r->active);
 	r->prev = NULL;
 	r->next = res->wp.active;
 	if (res->wp.active)
@@ -267,6 +269,7 @@ static void active_add(struct resource *res, struct blk_req *r)
 
 static void active_del(struct resource *res, struct blk_req *r)
 {
+	assert(r->active);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -290,6 +293,7 @@ static struct tl_entry *tl_entry_of(struct resource *res, const struct blk_req *
 
 static void tl_free(struct resource *res, struct tl_entry *e)
 {
+	assert(e->seq && res->wp.pending_writes > 0);
 	if (e->al_held) {
 		al_end(&res->meta.al, e->off, e->len);
 		e->al_held = false;
@@ -454,6 +458,8 @@ static void start_write(struct resource *res, struct blk_req *r)
 			send_barrier(res, &r->barrier_tx, false);
 		r->seq = res->wp.tl_next_seq++;
 		e = &res->wp.tl[r->seq % TL_SIZE];
+		/* must_wait keeps the log from wrapping onto a live entry. */
+		assert(e->seq == 0 && r->seq - res->wp.tl_tail_seq < TL_SIZE);
 		e->seq = r->seq;
 		e->off = io->off;
 		e->len = io->len;
