@@ -207,6 +207,7 @@ void resource_tick(struct resource *res, uint64_t now_ms)
 {
 	resync_rate_tick(res, RESOURCE_TICK_MS);
 	meta_bitmap_save(&res->meta);
+	writepath_tick(res, now_ms);
 	if (now_ms - res->status_tick_ms >= 1000) {
 		res->status_tick_ms = now_ms;
 		resync_update_status(res, now_ms);

@@ -22,7 +22,9 @@
  *   still lose it (a power loss), so losing the peer marks those extents
  *   out of sync too. The peer sends no WRITE_ACK of a later epoch before
  *   a barrier's ack, so that ack covers every write acknowledged before
- *   it: the whole set is cleared.
+ *   it: the whole set is cleared. A client that never flushes would keep
+ *   the set growing: writepath_tick sends a flushing barrier of its own
+ *   once a second while the set is not empty.
  * - Requests complete from callbacks only, never inside submit.
  */
 #include "blockd/engine/writepath.h"
@@ -404,6 +406,29 @@ static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
 	res->wp.epoch_has_writes = false;
 }
 
+static void sync_sent(struct link_tx *tx, int err)
+{
+	struct resource *res = container_of(tx, struct resource, wp.sync_tx);
+
+	res->wp.sync_queued = false;
+	if (err)
+		res->wp.sync_pending = false;
+}
+
+void writepath_tick(struct resource *res, uint64_t now_ms)
+{
+	struct writepath *wp = &res->wp;
+
+	if (res->role != ROLE_PRIMARY || !wp->unflushed_any || !peer_live(res) ||
+	    wp->sync_queued || wp->sync_pending ||
+	    now_ms - wp->sync_last_ms < WP_SYNC_INTERVAL_MS)
+		return;
+	wp->sync_last_ms = now_ms;
+	wp->sync_queued = wp->sync_pending = true;
+	wp->sync_tx.sent = sync_sent;
+	send_barrier(res, &wp->sync_tx, true);
+}
+
 static void fail_deferred_done(struct loop_op *op, int err)
 {
 	struct blk_req *r = container_of(op, struct blk_req, local.op);
@@ -427,6 +452,7 @@ static void start_flush(struct resource *res, struct blk_req *r)
 			res->wp.flushes = r;
 		}
 		send_barrier(res, &r->tx, true);
+		res->wp.sync_last_ms = clock_coarse_ms();	/* no extra one due */
 	}
 	r->needed = r->pending;
 	if (local)
@@ -585,6 +611,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		}
 		res->wp.pos_flushed_bytes = res->wp.pos_written_bytes;
 		res->wp.pos_flushed_ms = clock_coarse_ms();
+		res->wp.sync_pending = false;
 		if (!err)
 			unflushed_clear(res);
 		return;
@@ -688,6 +715,7 @@ void writepath_peer_lost(struct resource *res)
 	}
 	res->wp.tl_tail_seq = res->wp.tl_next_seq;
 	unflushed_mark(res);
+	res->wp.sync_pending = false;
 	res->wp.flushes = NULL;
 	while (flushes) {
 		struct blk_req *r = flushes;

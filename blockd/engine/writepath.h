@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "transport/link.h"
+
 struct blk_req;
 struct resource;
 
@@ -59,7 +61,17 @@ struct writepath {
 	uint64_t *unflushed;
 	uint64_t unflushed_extents;
 	bool unflushed_any;
+	/* The write path's own flushing barrier (writepath_tick): it bounds
+	 * how long a write stays unflushed when the client never flushes. */
+	struct link_tx sync_tx;
+	bool sync_queued;		/* sync_tx on the link's queue */
+	bool sync_pending;		/* sent, its BARRIER_ACK not back */
+	uint64_t sync_last_ms;		/* when the last flushing barrier went */
 };
+
+/* A flushing barrier goes to the peer at least this often while some
+ * acknowledged write is unflushed there. */
+#define WP_SYNC_INTERVAL_MS 1000U
 
 #define UNFLUSHED_EXTENT_BYTES (4ULL << 20)
 
@@ -69,6 +81,8 @@ void writepath_submit(struct resource *res, struct blk_req *r);
 void writepath_peer_lost(struct resource *res);
 void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err);
 void writepath_retry_waiting(struct resource *res);
+/* From resource_tick: the periodic flushing barrier. */
+void writepath_tick(struct resource *res, uint64_t now_ms);
 void writepath_release_held(struct resource *res);
 void writepath_fail_held(struct resource *res, int err);
 /* When the oldest write the peer has not acknowledged was sent
