@@ -97,6 +97,19 @@ fault_dev_flush() {
 	fault_attach "$1"
 }
 
+# fault_pair_disk NODE KIND SIZE: NODE of the pair (PAIR_CONF) gets a
+# KIND (error, writeback or flush) device of SIZE bytes as its disk, named
+# NODEdisk, with fresh metadata on it.
+fault_pair_disk() {
+	local n=$1 name=$1disk
+	"fault_dev_$2" "$name" "$3" >/dev/null
+	sed -i "s|^disk = $BT_TMP/$n.img\$|disk = $(fault_link "$name")|" "$PAIR_CONF"
+	grep -q "^disk = $(fault_link "$name")\$" "$PAIR_CONF" ||
+		bt_fail "could not point $n at the fault device"
+	"$BLOCKCTL" -c "$PAIR_CONF" -n "$n" create-md >/dev/null ||
+		bt_fail "create-md on $n's $2 device failed"
+}
+
 # fault_require_flush: fault_require, and nbdkit's python plugin.
 fault_require_flush() {
 	local plugindir

@@ -24,9 +24,7 @@ NET_LOOPBACK=1
 net_init
 net_hook_install
 net_pair_setup C "$SIZE" "local-io-error = $NET_HOOK" 'resync-rate-max-mib = 40'
-fault_dev_error alicedisk "$SIZE" >/dev/null
-sed -i "s|^disk = $BT_TMP/alice.img\$|disk = $(fault_link alicedisk)|" "$PAIR_CONF"
-"$BLOCKCTL" -c "$PAIR_CONF" -n alice create-md >/dev/null || bt_fail "create-md on alice's fault device failed"
+fault_pair_disk alice error "$SIZE"
 net_start alice
 net_start bob
 pair_wait_connected 20

@@ -25,9 +25,7 @@ SIZE=$((64 * M))
 NET_LOOPBACK=1
 net_init
 net_pair_setup A "$SIZE"
-fault_dev_error alicedisk "$SIZE" >/dev/null
-sed -i "s|^disk = $BT_TMP/alice.img\$|disk = $(fault_link alicedisk)|" "$PAIR_CONF"
-"$BLOCKCTL" -c "$PAIR_CONF" -n alice create-md >/dev/null || bt_fail "create-md on alice's fault device failed"
+fault_pair_disk alice error "$SIZE"
 net_start alice
 net_start bob
 pair_wait_connected 20

@@ -24,10 +24,7 @@ NET_LOOPBACK=1
 net_init
 net_hook_install
 net_pair_setup C "$SIZE" "local-io-error = $NET_HOOK"
-fault_dev_error bobdisk "$SIZE" >/dev/null
-sed -i "s|^disk = $BT_TMP/bob.img\$|disk = $(fault_link bobdisk)|" "$PAIR_CONF"
-grep -q "disk = $(fault_link bobdisk)" "$PAIR_CONF" || bt_fail "could not point bob at the fault device"
-"$BLOCKCTL" -c "$PAIR_CONF" -n bob create-md >/dev/null || bt_fail "create-md on bob's fault device failed"
+fault_pair_disk bob error "$SIZE"
 net_start alice
 net_start bob
 pair_wait_connected 20

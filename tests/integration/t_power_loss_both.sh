@@ -30,10 +30,7 @@ NET_LOOPBACK=1
 net_init
 net_pair_setup C "$SIZE"
 for n in alice bob; do
-	fault_dev_writeback "${n}disk" "$SIZE" >/dev/null
-	sed -i "s|^disk = $BT_TMP/$n.img\$|disk = $(fault_link "${n}disk")|" "$PAIR_CONF"
-	"$BLOCKCTL" -c "$PAIR_CONF" -n "$n" create-md >/dev/null ||
-		bt_fail "create-md on $n's write-cache device failed"
+	fault_pair_disk "$n" writeback "$SIZE"
 done
 net_start alice
 net_start bob

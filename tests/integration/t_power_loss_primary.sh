@@ -23,10 +23,7 @@ REGION=$((16 * M))
 NET_LOOPBACK=1
 net_init
 net_pair_setup C "$SIZE"
-fault_dev_writeback alicedisk "$SIZE" >/dev/null
-sed -i "s|^disk = $BT_TMP/alice.img\$|disk = $(fault_link alicedisk)|" "$PAIR_CONF"
-"$BLOCKCTL" -c "$PAIR_CONF" -n alice create-md >/dev/null ||
-	bt_fail "create-md on alice's write-cache device failed"
+fault_pair_disk alice writeback "$SIZE"
 net_start alice
 net_start bob
 pair_wait_connected 20

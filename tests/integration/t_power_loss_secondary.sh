@@ -21,10 +21,7 @@ REGION=$((16 * M))
 NET_LOOPBACK=1
 net_init
 net_pair_setup C "$SIZE"
-fault_dev_writeback bobdisk "$SIZE" >/dev/null
-sed -i "s|^disk = $BT_TMP/bob.img\$|disk = $(fault_link bobdisk)|" "$PAIR_CONF"
-"$BLOCKCTL" -c "$PAIR_CONF" -n bob create-md >/dev/null ||
-	bt_fail "create-md on bob's write-cache device failed"
+fault_pair_disk bob writeback "$SIZE"
 net_start alice
 net_start bob
 pair_wait_connected 20
