@@ -225,6 +225,7 @@ static int resource_start(struct node *n)
 			n->cfg.read_only);
 	if (ret < 0)
 		return ret;
+	res->disk.inline_write_max = DISK_INLINE_WRITE_MAX;
 	if (!self->nbd[0]) {
 		log_err("node %s has no NBD address: set 'nbd' or --nbd", self->name);
 		return -EINVAL;

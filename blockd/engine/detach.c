@@ -163,6 +163,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	const struct config *cfg = res->cfg;
 	const struct config_node *self = &cfg->nodes[cfg->self];
 	uint64_t export_bytes = res->disk.size_bytes;
+	uint32_t inline_max;
 	int ret;
 
 	if (res->disk_state != DS_DISKLESS) {
@@ -175,6 +176,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 "returned yet: try again");
 		return -EBUSY;
 	}
+	inline_max = res->disk.inline_write_max;	/* the owner's choice */
 	ret = disk_open(&res->disk, res->loop, self->disk,
 			cfg->io_mode == CONFIG_IO_DIRECT,
 			cfg->read_only);
@@ -183,6 +185,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
+	res->disk.inline_write_max = inline_max;
 	resource_disk_bind(res);
 	meta_close(&res->meta);
 	bitmap_fini(&res->oos);

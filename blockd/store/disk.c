@@ -125,16 +125,39 @@ static bool disk_aligned(const struct disk *d, uint64_t off, uint32_t len)
 
 static void disk_io_done(struct loop_op *op, int res);
 
+/* A small write into the page cache, done now: no filesystem here takes
+ * a non-blocking buffered write (ext4 answers RWF_NOWAIT with
+ * EOPNOTSUPP), so io_uring would hand every one to an io-wq worker, and
+ * that thread hand-off costs more than the copy (a few microseconds). It
+ * can block the loop under dirty-page throttling, which is why only
+ * small ones go this way. The result completes from the loop like a CQE
+ * (a short write continues through io_uring). */
+static bool disk_write_inline(struct disk *d, struct disk_io *io, int fd,
+			      const uint8_t *buf, uint32_t len, uint64_t off)
+{
+	ssize_t r;
+
+	if (io->cmd != DISK_WRITE || (io->flags & DISK_F_FUA) ||
+	    len > d->inline_write_max || io->done_bytes)
+		return false;
+	r = pwrite(fd, buf, len, (off_t)off);
+	loop_defer(d->loop, &io->op, disk_io_done, r < 0 ? -errno : (int)r);
+	return true;
+}
+
 /* Queue the next (or first) piece of a READ or WRITE. */
 static void disk_rw_issue(struct disk *d, struct disk_io *io)
 {
-	struct io_uring_sqe *sqe = loop_sqe(d->loop);
+	struct io_uring_sqe *sqe;
 	uint64_t off = io->off + io->done_bytes;
 	uint32_t len = io->len - io->done_bytes;
 	uint8_t *buf = io->buf + io->done_bytes;
 	bool direct = d->direct && disk_aligned(d, io->off, io->len);
 	int fd = direct ? d->fd : d->fd_buffered;
 
+	if (!direct && disk_write_inline(d, io, fd, buf, len, off))
+		return;
+	sqe = loop_sqe(d->loop);
 	if (io->cmd == DISK_READ) {
 		if (d->loop->has_fixed_buf)
 			io_uring_prep_read_fixed(sqe, fd, buf, len, off, 0);

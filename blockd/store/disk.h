@@ -62,6 +62,9 @@ struct disk_map_req;
 
 #define DISK_MAP_BATCH 64	/* finished lookups collected per read */
 
+/* What the daemon lets disk_rw_issue write at once (inline_write_max). */
+#define DISK_INLINE_WRITE_MAX (64U * 1024)
+
 struct disk {
 	struct loop *loop;
 	int fd;			/* O_DIRECT when direct */
@@ -83,6 +86,10 @@ struct disk {
 	struct loop_op map_read_op;
 	struct disk_map_req *map_done[DISK_MAP_BATCH];
 	unsigned inflight;	/* disk_ios submitted, not yet completed */
+	/* Page-cache writes up to this many bytes (without FUA) are written
+	 * at once from the loop instead of through io_uring (0: never). The
+	 * owner sets it after disk_open; see disk_rw_issue. */
+	uint32_t inline_write_max;
 	/* The owner's: failed() runs before the completion of any request
 	 * the device failed (the error says the disk can no longer be
 	 * trusted); idle() runs after a completion leaves nothing in flight
