@@ -31,6 +31,10 @@ struct sim_run {
 	struct rng rng_env;	/* the engine's randomness (rand_u64) */
 	struct rng rng_net;	/* link delays */
 	struct rng rng_hook;	/* hook delays and outcomes */
+	/* Pool size and request sizes: a stream of its own, so that a run
+	 * with the old model (4 MiB pool, 4 KiB requests) draws everything
+	 * else as before. */
+	struct rng rng_size;
 	struct simdisk disk[SIM_NODES];
 	struct sim_node *node[SIM_NODES];
 	struct simnet *net;
