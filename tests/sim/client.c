@@ -40,6 +40,7 @@ static struct {
 	struct creq *pend;
 	struct bufpool_waiter buf_wait;
 	bool stopped;
+	uint64_t next_us;	/* bytes_per_s: no READ/WRITE before this */
 	/* audit in progress */
 	int audit_node;
 	int audit_promise;
@@ -301,6 +302,9 @@ static void start_rw(struct sim_node *n, struct creq *q, bool fua)
 	struct oracle *o = &sim_run->oracle;
 
 	q->issued_us = sim_now_us();
+	if (cl.k.bytes_per_s)
+		cl.next_us = sim_now_us() + (uint64_t)q->nblocks * ORACLE_BLOCK *
+			     1000000 / cl.k.bytes_per_s;
 	if (q->kind == CR_READ) {
 		q->check = sim_promise_holds(ORACLE_ACKED);
 		for (uint32_t i = 0; i < q->nblocks; i++)
@@ -418,14 +422,16 @@ static void issue_one(struct sim_node *n)
 static void client_fire(struct sim_event *ev)
 {
 	struct sim_node *n = primary();
+	uint64_t gap;
 
 	(void)ev;
 	if (n && !cl.auditing && !cl.pend && !cl.stopped &&
 	    client_inflight(n->idx) < cl.k.depth && !sim_client_paused())
 		issue_one(n);
-	sched_after(&sim_run->sched, &cl.ev,
-		    rng_range(&sim_run->rng, cl.k.gap_min_us, cl.k.gap_max_us),
-		    client_fire, NULL, "client");
+	gap = rng_range(&sim_run->rng, cl.k.gap_min_us, cl.k.gap_max_us);
+	if (cl.next_us > sim_now_us() + gap)
+		gap = cl.next_us - sim_now_us();
+	sched_after(&sim_run->sched, &cl.ev, gap, client_fire, NULL, "client");
 }
 
 void client_start(void)

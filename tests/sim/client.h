@@ -35,6 +35,10 @@ struct client_knobs {
 	 * and blocks_max blocks (log-uniform: small ones stay common). */
 	unsigned pct_multi;
 	uint32_t blocks_max;
+	/* READ/WRITE bytes per simulated second at most (0: no limit): a
+	 * client of large requests is as fast as its link, and the run's
+	 * cost follows the bytes it moves. */
+	uint64_t bytes_per_s;
 };
 
 /* The largest READ/WRITE the NBD server takes from a pool of pool_bytes

@@ -33,6 +33,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -890,29 +891,33 @@ static void swarm(void)
 	S.p_op = (unsigned)rng_range(r, 100, 1000);
 	for (int i = 0; i < 8; i++)
 		S.hook_code_weights[i] = (uint32_t)rng_below(r, 10);
-	/* The pool and the request sizes (their own stream): a third of the
-	 * runs keep 4 KiB requests and a 4 MiB pool; the others take a pool
-	 * of 4..16 MiB and requests up to the largest the NBD server allows
+	/* The pool and the request sizes (their own stream): half the runs
+	 * keep 4 KiB requests and a 4 MiB pool; the others take a pool of
+	 * 4..8 MiB and requests up to the largest the NBD server allows
 	 * (client_blocks_max, set once the disk's size is known), at a
-	 * depth that can fill it. */
+	 * depth that can fill it, moving at most 1..8 MiB per simulated
+	 * second (a run's cost is the bytes it copies: unlimited, a seed
+	 * took up to 20 s). */
 	S.nk.buffer_bytes = 4ULL << 20;
-	S.big = rng_below(&sim_run->rng_size, 3) != 0;
+	S.big = rng_below(&sim_run->rng_size, 2) != 0;
 	if (S.big) {
-		S.nk.buffer_bytes = rng_range(&sim_run->rng_size, 4, 16) << 20;
+		S.nk.buffer_bytes = rng_range(&sim_run->rng_size, 4, 8) << 20;
 		S.ck.pct_multi = (unsigned)rng_range(&sim_run->rng_size, 10, 100);
+		S.ck.bytes_per_s = rng_range(&sim_run->rng_size, 1, 8) << 20;
 		if (S.ck.depth < 2)
 			S.ck.depth = 2;
 	}
 	sim_trace("swarm: fencing %s, ping timeout %u ms, disk latency %u-%u us, "
 		  "net delay %u-%u us, buffer %u KiB, depth %u, faults cut %u "
 		  "stall %u crash %u disk %u, protocol switches %s, pool %u MiB, "
-		  "multi-block requests %u%%",
+		  "multi-block requests %u%% at %u MiB/s",
 		  config_fencing_name(S.nk.fencing), S.nk.ping_timeout_ms,
 		  S.dk.lat_min_us, S.dk.lat_max_us, S.netk.delay_min_us,
 		  S.netk.delay_max_us, S.netk.buf_bytes / 1024, S.ck.depth,
 		  S.p_cut, S.p_stall, S.p_crash, S.p_disk_bad,
 		  S.switch_protocol ? "yes" : "no",
-		  (unsigned)(S.nk.buffer_bytes >> 20), S.ck.pct_multi);
+		  (unsigned)(S.nk.buffer_bytes >> 20), S.ck.pct_multi,
+		  (unsigned)(S.ck.bytes_per_s >> 20));
 }
 
 static bool opt_strict;
@@ -1073,6 +1078,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Large frames and cached writes come and go by the megabyte: keep
+	 * them on the heap rather than map and unmap (and fault in) each. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	for (uint64_t s = first; s <= last; s++) {
 		struct run_stats st = run_seed(s, steps, trace);
 

@@ -69,6 +69,7 @@ struct simdisk {
 	struct simdisk_knobs k;
 	uint64_t size;
 	int fd;			/* memfd: the durable image */
+	uint8_t *map;		/* the memfd mapped: copies without syscalls */
 	struct simdisk_vw *vw;	/* completed, volatile, in completion order */
 	size_t nvw, capvw;
 	uint64_t next_seq;	/* completion sequence */
