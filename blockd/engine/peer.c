@@ -233,6 +233,34 @@ static bool sync_direction_ok(struct resource *res, const struct frame_state *ps
 	return true;
 }
 
+/* DRBD's "Becoming sync source/target due to disk states": when one side
+ * is Inconsistent and the other holds a whole image (may_sync_from), the
+ * whole image is the source whatever the generations say. An Inconsistent
+ * disk has nothing to hand out (its writes failed without its source, so
+ * it holds nothing the other lacks), and refusing instead leaves two
+ * nodes that never connect. Against the generations' direction the
+ * bitmaps describe the wrong history: everything is resynced. */
+static struct uuid_result by_disk_states(const struct resource *res,
+					 const struct frame_state *ps,
+					 struct uuid_result r)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
+	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
+
+	if (r.d == UD_UNRELATED)
+		return r;
+	if (res->disk_state == DS_INCONSISTENT && peer_disk != DS_INCONSISTENT &&
+	    may_sync_from(peer_disk, res->disk_state) && !peer_src)
+		return (struct uuid_result){ UD_TARGET_FULL,
+					     "self-inconsistent-peer-has-data" };
+	if (peer_disk == DS_INCONSISTENT && res->disk_state != DS_INCONSISTENT &&
+	    may_sync_from(res->disk_state, peer_disk) && !self_src)
+		return (struct uuid_result){ UD_SOURCE_FULL,
+					     "peer-inconsistent-self-has-data" };
+	return r;
+}
+
 /* A Primary SyncTarget that lost its source and reconnects resumes as
  * SyncTarget: it did not write without the source (its writes fail while
  * it lacks good data), so the generations are still equal and nothing of
@@ -241,6 +269,9 @@ static bool primary_resumes_target(const struct resource *res,
 				   const struct frame_state *ps,
 				   enum uuid_decision d)
 {
+	if (d == UD_TARGET_FULL && res->disk_state == DS_INCONSISTENT)
+		return (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
+		       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
 	return d == UD_TARGET_BITMAP && res->disk_state == DS_INCONSISTENT &&
 	       ps->uuid[UUID_CURRENT] == res->meta.sb.uuid[UUID_CURRENT] &&
 	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
@@ -324,6 +355,16 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			resource_hook(res, res->cfg->split_brain, "split-brain",
 				      NULL, NULL);
 		resource_event(res, "split-brain-detected");
+	}
+	{
+		struct uuid_result by_disk = by_disk_states(res, ps, r);
+
+		if (by_disk.d != r.d) {
+			log_info("sync decision: %s (rule %s, over %s)",
+				 uuid_decision_name(by_disk.d), by_disk.rule,
+				 r.rule);
+			r = by_disk;
+		}
 	}
 	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary &&
 	    !primary_resumes_target(res, ps, r.d)) {
@@ -445,11 +486,31 @@ static void peer_disk_lost(struct resource *res)
 	resource_event(res, "peer-disk-failed");
 }
 
+/* The peer attached a disk (Inconsistent until synced) while this one is
+ * Consistent or Outdated: it asked for nothing, because it asks only an
+ * UpToDate peer. This image is the only one there is, so it is the
+ * source, as a new handshake would decide (by_disk_states); a Consistent
+ * disk is UpToDate from here, as settle_disk_states makes a source. */
+static void sync_attached_peer(struct resource *res)
+{
+	if (res->disk_state == DS_CONSISTENT) {
+		log_info("disk Consistent -> UpToDate: the peer attached a disk "
+			 "that holds nothing yet");
+		res->disk_state = DS_UPTODATE;
+	}
+	log_info("the peer attached a disk: full resync from here");
+	become_source(res, true);
+	peer_send_state(res);
+	resync_start_saved(res);
+	resource_event(res, "resync-started");
+}
+
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
 	bool first = !res->peer.state_received;
 	bool had_disk = !first && disk_usable(res->peer_disk);
+	bool attached = !first && !had_disk;
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
 		link_drop(res->link, "malformed STATE");
@@ -492,6 +553,11 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if ((ps.flags & FRAME_STATE_F_INVALIDATE) && res->repl == RS_ESTABLISHED) {
 		log_info("the peer invalidated its disk: full resync from here");
 		peer_start_resync(res, true, NULL, 0);
+	} else if (attached && res->peer_disk == DS_INCONSISTENT &&
+		   res->repl == RS_ESTABLISHED && disk_usable(res->disk_state) &&
+		   res->disk_state != DS_UPTODATE &&
+		   may_sync_from(res->disk_state, DS_INCONSISTENT)) {
+		sync_attached_peer(res);
 	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED &&
 	    resource_has_disk(res)) {
