@@ -14,7 +14,8 @@
  *              'blockctl resume-io' or the peer comes back
  *   a Primary whose data was on the peer (Inconsistent, Diskless) fences
  *   nothing: its writes fail without the peer, and the peer holds the
- *   only good copy
+ *   only good copy; an Outdated Primary neither (it freezes under
+ *   stonith): outdating the peer would leave no current disk
  *
  * A Secondary promoted while its peer is away and not known outdated runs
  * fence-peer first (the peer may be Primary across a partition): the
@@ -150,6 +151,20 @@ void fencing_peer_lost(struct resource *res)
 	}
 	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH)
 		set_frozen(res, true, "lost the peer: fence-peer is running");
+	/* An Outdated disk (fence-peer answered 6 before: the peer was
+	 * Primary) is not the newest copy: outdating the peer could only
+	 * leave two Outdated disks. I/O stays frozen (stonith) until the
+	 * peer is back or an operator resumes it. */
+	if (res->disk_state == DS_OUTDATED) {
+		if (res->fence.io_frozen)
+			snprintf(res->fence.frozen_reason,
+				 sizeof(res->fence.frozen_reason),
+				 "lost the peer with an Outdated disk: waiting "
+				 "for the peer or 'blockctl resume-io'");
+		log_warn("not fencing the peer: this disk is Outdated, the peer "
+			 "may hold newer data");
+		return;
+	}
 	if (!cfg->fence_peer[0]) {
 		if (res->fence.io_frozen)
 			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
