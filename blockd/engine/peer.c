@@ -751,6 +751,9 @@ void peer_target_synced(struct resource *res)
 	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
 		      NULL, NULL);
 	peer_send_state(res);
+	/* An UpToDate source is no longer outdated (it may have been while
+	 * it synced this disk): a record of that must not outlive it. */
+	fencing_peer_disk_seen(res);
 	resource_event(res, "resync-finished");
 }
 
@@ -769,6 +772,18 @@ void peer_source_synced(struct resource *res)
 	}
 	if (res->role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
 		sb->flags &= ~MDF_CRASHED_PRIMARY;
+	/* An Outdated source synced an Inconsistent peer: the two disks are
+	 * now the only copies and equal, and the target counts as UpToDate
+	 * (peer_target_synced): so does this one, as DRBD ends a resync with
+	 * both UpToDate. Otherwise it stays Outdated next to an UpToDate
+	 * peer for good. */
+	if (res->disk_state == DS_OUTDATED) {
+		log_info("disk Outdated -> UpToDate: the peer now holds the same "
+			 "data, synced from here");
+		res->disk_state = DS_UPTODATE;
+		sb->flags &= ~MDF_OUTDATED;
+		sb->flags |= MDF_CONSISTENT;
+	}
 	meta_write_sb(&res->meta);
 	/* STATE first, so the target adopts the retired history. */
 	peer_send_state(res);
