@@ -116,9 +116,10 @@ static int node_assemble(struct sim_node *n)
 
 static void observed_event(void *arg, struct resource *res, const char *what)
 {
-	(void)arg;
+	struct sim_node *n = arg;
+
 	(void)res;
-	(void)what;
+	sim_event(n->idx, what);
 }
 
 static void observed_promotion(void *arg, struct resource *res, int ret,

@@ -92,6 +92,7 @@ static struct {
 	uint64_t heal_start_us;
 	uint64_t heal_cmp_us;	/* last comparison of the disks */
 	bool big;		/* large requests, small pools */
+	bool unrelated[SIM_NODES];	/* its last connect found unrelated data */
 } S;
 
 static const int hook_codes[8] = { 0, 1, 3, 4, 5, 6, 7, SIMHOOK_NEVER };
@@ -412,6 +413,14 @@ void sim_promotion_answered(int idx, int ret, const char *err)
 		promoted(idx, false);
 }
 
+void sim_event(int idx, const char *what)
+{
+	if (!strcmp(what, "unrelated-data"))
+		S.unrelated[idx] = true;
+	else if (!strcmp(what, "connected"))
+		S.unrelated[idx] = false;
+}
+
 static void op_demote(struct sim_node *n)
 {
 	char err[256];
@@ -510,6 +519,81 @@ static void heal_node(struct sim_node *n)
 		op_demote(n);
 }
 
+/* How much a person trusts a disk when none is UpToDate. */
+static int disk_rank(const struct sim_node *n)
+{
+	switch (n->res.disk_state) {
+	case DS_UPTODATE:
+		return 4;
+	case DS_CONSISTENT:
+		return 3;
+	case DS_OUTDATED:
+		return 2;
+	case DS_INCONSISTENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The heal's operator when the engine cannot converge on its own, after
+ * HEAL_PATIENCE_US of looking (doing what its refusals tell a person):
+ * - no disk is UpToDate (both failed, outdated, or cut mid-resync): the
+ *   best one is promoted with --force, the data of the others is lost
+ *   for good (its promises are void: a forced promotion);
+ * - an Inconsistent disk refused as unrelated data (its generation fell
+ *   out of the peer's history while it waited): 'create-md --force'
+ *   there, it holds nothing worth keeping. */
+#define HEAL_PATIENCE_US (10ULL * 1000000)
+static void heal_last_resort(void)
+{
+	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
+	struct sim_node *best, *p;
+	char err[512];
+	int ret;
+
+	if (!a || !b || sim_now_us() - S.heal_start_us < HEAL_PATIENCE_US ||
+	    a->res.disk_state == DS_UPTODATE || b->res.disk_state == DS_UPTODATE)
+		goto unrelated;
+	best = disk_rank(b) > disk_rank(a) ? b : a;
+	p = sim_run->node[1 - best->idx];
+	if (!disk_rank(best))
+		return;
+	if (p->res.role == ROLE_PRIMARY) {
+		op_demote(p);
+		return;
+	}
+	sim_run->current = best->idx;
+	if (best->res.role == ROLE_PRIMARY) {
+		op_demote(best);
+		return;
+	}
+	ret = resource_promote(&best->res, true, err, sizeof(err));
+	sim_trace("n%d heal: no disk is UpToDate: primary --force -> %s%s",
+		  best->idx, ret ? "refused: " : "ok", ret ? err : "");
+	if (ret == 0) {
+		S.forced = true;
+		promoted(best->idx, true);
+	}
+	return;
+unrelated:
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i];
+
+		struct sim_node *p = sim_run->node[1 - i];
+
+		if (!n || !p || !S.unrelated[i] || disk_rank(p) < 2 ||
+		    n->res.disk_state != DS_INCONSISTENT ||
+		    n->res.role == ROLE_PRIMARY)
+			continue;
+		S.unrelated[i] = false;
+		node_down(i, "heal: unrelated data on an Inconsistent disk, "
+			  "create-md --force", false);
+		if (node_create_md(i) < 0)
+			sim_fail("create-md failed on n%d", i);
+	}
+}
+
 static void heal_fire(struct sim_event *ev);
 
 /* The steps are done: faults stop, the network heals, the disks work,
@@ -544,6 +628,7 @@ static void op_fire(struct sim_event *ev)
 		for (int i = 0; i < SIM_NODES; i++)
 			if (sim_run->node[i])
 				heal_node(sim_run->node[i]);
+		heal_last_resort();
 	} else if (S.demote_pending[idx] && n) {
 		op_demote(n);
 	} else if (n && rng_below(&sim_run->rng, 1000) < S.p_op) {

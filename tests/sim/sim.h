@@ -67,6 +67,8 @@ bool sim_client_paused(void);
 void sim_write_acked(int idx, uint64_t gen);
 /* A promotion that waited for fence-peer ended (0 or -errno). */
 void sim_promotion_answered(int idx, int ret, const char *err);
+/* An event of node idx's engine (resource_event's name). */
+void sim_event(int idx, const char *what);
 
 static inline uint64_t sim_now_us(void)
 {
