@@ -182,6 +182,7 @@ int resource_demote(struct resource *res, char *err, size_t errlen)
 		return 0;
 	if (!res->link)
 		REFUSE("a one-node resource is always Primary");
+	peer_demote_flush(res);	/* while Primary: the peer takes its barrier */
 	res->role = ROLE_SECONDARY;
 	peer_demoted(res);
 	resource_event(res, "role-changed");

@@ -311,6 +311,14 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
+	/* Fenced I/O resumes: one side holds all the data there is (this
+	 * disk, or the peer's UpToDate one that a Diskless Primary writes
+	 * to), the other none it could be promoted with. It stayed frozen
+	 * for good before (sim seed 79). */
+	if (disk_usable(res->disk_state) || ps->disk == DS_UPTODATE)
+		fencing_peer_back(res);
+	else
+		fencing_peer_unsettled(res);
 	writepath_retry_waiting(res);
 	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");
@@ -837,10 +845,53 @@ void peer_promoted(struct resource *res, bool forced)
 	peer_send_state(res);
 }
 
-void peer_demoted(struct resource *res)
+/* The crashed-primary mark makes a restart resync the activity log's
+ * extents: writes a power loss may have kept on one disk and not the
+ * other. It may go only once every write is durable here and at the peer
+ * (a site power loss after a demotion lost different unflushed writes on
+ * each disk, then neither knew: sim seed 58). */
+static void demote_flushed(struct blk_req *r, int err)
 {
+	struct resource *res = r->res;
+
+	res->demote_flushing = false;
+	if (res->demote_flush_again) {
+		/* Promoted and demoted again while it ran: this flush does
+		 * not cover that term's writes. The mark stays (until the
+		 * next demotion or a clean stop): a resync too many. */
+		res->demote_flush_again = false;
+		return;
+	}
+	if (err < 0) {
+		log_warn("the flush at demotion failed (%s): the crashed-primary "
+			 "mark stays until a clean stop", strerror(-err));
+		return;
+	}
+	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
+		return;		/* promoted again meanwhile: it stays */
 	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	meta_write_sb(&res->meta);
+}
+
+void peer_demote_flush(struct resource *res)
+{
+	struct blk_req *r = &res->demote_flush;
+
+	if (res->demote_flushing) {
+		res->demote_flush_again = true;
+		return;
+	}
+	if (!res->meta.enabled || !(res->meta.sb.flags & MDF_CRASHED_PRIMARY))
+		return;
+	memset(r, 0, sizeof(*r));
+	r->local.cmd = DISK_FLUSH;
+	r->done = demote_flushed;
+	res->demote_flushing = true;
+	resource_submit(res, r);
+}
+
+void peer_demoted(struct resource *res)
+{
 	peer_send_state(res);
 }
 
