@@ -174,7 +174,7 @@ static void promises_rebase(void)
 {
 	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
 	struct sim_node *p;
-	uint8_t buf[ORACLE_BLOCK];
+	uint8_t buf[ORACLE_BLOCK], dbuf[ORACLE_BLOCK];
 
 	if (sim_promise_holds(ORACLE_ACKED) || !a || !b ||
 	    a->res.repl != RS_ESTABLISHED || b->res.repl != RS_ESTABLISHED ||
@@ -187,7 +187,10 @@ static void promises_rebase(void)
 	for (uint64_t blk = 0; blk < sim_run->oracle.nblocks; blk++) {
 		simdisk_peek(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
 			     ORACLE_BLOCK, buf);
-		oracle_rebase(&sim_run->oracle, blk, oracle_parse(blk, buf));
+		simdisk_peek_durable(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
+				     ORACLE_BLOCK, dbuf);
+		oracle_rebase(&sim_run->oracle, blk, oracle_parse(blk, buf),
+			      oracle_parse(blk, dbuf));
 	}
 	S.forced = S.ever_a = S.ever_b = false;
 	client_local_only_acks = 0;
@@ -352,7 +355,7 @@ static void promoted(int idx, bool forced)
 	S.promotions++;
 	if (forced) {
 		struct sim_node *n = sim_run->node[idx];
-		uint8_t buf[ORACLE_BLOCK];
+		uint8_t buf[ORACLE_BLOCK], dbuf[ORACLE_BLOCK];
 		uint64_t off0 = 0;
 
 		/* The operator declared this disk's content current: it is
@@ -361,7 +364,10 @@ static void promoted(int idx, bool forced)
 		for (uint64_t b = 0; b < sim_run->oracle.nblocks; b++) {
 			simdisk_peek(&sim_run->disk[idx], b * ORACLE_BLOCK,
 				     ORACLE_BLOCK, buf);
-			oracle_rebase(&sim_run->oracle, b, oracle_parse(b, buf));
+			simdisk_peek_durable(&sim_run->disk[idx], b * ORACLE_BLOCK,
+					     ORACLE_BLOCK, dbuf);
+			oracle_rebase(&sim_run->oracle, b, oracle_parse(b, buf),
+				      oracle_parse(b, dbuf));
 		}
 		(void)n;
 		return;

@@ -104,6 +104,13 @@ static void vw_add(struct simdisk *d, uint64_t off, uint32_t len,
 	}
 }
 
+void simdisk_peek_durable(struct simdisk *d, uint64_t off, uint32_t len,
+			  uint8_t *out)
+{
+	assert(off + len <= d->size);
+	memcpy(out, d->map + off, len);
+}
+
 void simdisk_peek(struct simdisk *d, uint64_t off, uint32_t len, uint8_t *out)
 {
 	assert(off + len <= d->size);

@@ -97,6 +97,9 @@ void simdisk_crash(struct simdisk *d);
 void simdisk_process_crash(struct simdisk *d);
 
 /* The content as a reader sees it now (durable + completed writes). */
+/* What survives a power loss now: the durable image only. */
+void simdisk_peek_durable(struct simdisk *d, uint64_t off, uint32_t len,
+			  uint8_t *out);
 void simdisk_peek(struct simdisk *d, uint64_t off, uint32_t len, uint8_t *out);
 
 /* Has every completed write been made durable? */
