@@ -263,17 +263,17 @@ static struct uuid_result by_disk_states(const struct resource *res,
 
 /* A Primary SyncTarget that lost its source and reconnects resumes as
  * SyncTarget: it did not write without the source (its writes fail while
- * it lacks good data), so the generations are still equal and nothing of
- * its own is discarded. */
+ * it lacks good data, and it does not fence the source), so nothing of
+ * its own is discarded, even if the source started a new generation
+ * meanwhile (promoted while this node was away: it was a split brain
+ * before). The bitmap exchange resyncs the union of what each side
+ * lacks or changed. */
 static bool primary_resumes_target(const struct resource *res,
 				   const struct frame_state *ps,
 				   enum uuid_decision d)
 {
-	if (d == UD_TARGET_FULL && res->disk_state == DS_INCONSISTENT)
-		return (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
-		       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
-	return d == UD_TARGET_BITMAP && res->disk_state == DS_INCONSISTENT &&
-	       ps->uuid[UUID_CURRENT] == res->meta.sb.uuid[UUID_CURRENT] &&
+	return (d == UD_TARGET_FULL || d == UD_TARGET_BITMAP) &&
+	       res->disk_state == DS_INCONSISTENT &&
 	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
 	       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
 }

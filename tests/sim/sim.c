@@ -181,8 +181,11 @@ static void promises_rebase(void)
 	    a->res.disk_state != DS_UPTODATE || b->res.disk_state != DS_UPTODATE ||
 	    client_inflight(0) || client_inflight(1) || client_auditing())
 		return;
+	/* The Primary's durable image is what a power loss leaves of the
+	 * baseline (a Secondary's may still hold what a resync replaced). */
 	p = a->res.role == ROLE_PRIMARY ? a : b;
-	if (p->res.protocol != 'C' || (a->res.protocol != b->res.protocol))
+	if (p->res.role != ROLE_PRIMARY || p->res.protocol != 'C' ||
+	    a->res.protocol != b->res.protocol)
 		return;
 	for (uint64_t blk = 0; blk < sim_run->oracle.nblocks; blk++) {
 		simdisk_peek(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
