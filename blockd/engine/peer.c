@@ -176,9 +176,19 @@ static struct uuid_result resolve_split_brain(struct resource *res,
 {
 	const struct config *cfg = res->cfg;
 
+	bool theirs = res->peer.state.flags & FRAME_STATE_F_DISCARD;
+
+	/* Both discarding theirs would make both SyncTargets of each other
+	 * (sim seed 25): like DRBD, that resolves nothing. */
+	if (res->discard_my_data && theirs) {
+		log_err("split brain: both nodes were connected with "
+			"--discard-my-data; only the side whose changes are to "
+			"be dropped may be");
+		return (struct uuid_result){ UD_SPLIT_BRAIN, "both-discard" };
+	}
 	if (res->discard_my_data)
 		return (struct uuid_result){ UD_TARGET_BITMAP, "discard-my-data" };
-	if (res->peer.state.flags & FRAME_STATE_F_DISCARD)
+	if (theirs)
 		return (struct uuid_result){ UD_SOURCE_BITMAP, "peer-discards-its-data" };
 	return uuid_resolve_split_brain(me, peer, tiebreak, cfg->after_sb[0],
 					cfg->after_sb[1], cfg->after_sb[2]);
