@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockd/daemon/nbd_backend.h"
 #include "blockd/engine/resync.h"
 #include "node.h"
 #include "sim.h"
@@ -62,7 +63,7 @@ uint64_t client_block(unsigned i)
 #define CLIENT_NBD_BLOCK_MAX (32ULL << 20)
 /* nbd_export.pool_reserve as blockd/daemon/nbd_backend.c sets it: the
  * bytes of the pool READ/WRITE buffers never take (one resync chunk). */
-#define CLIENT_POOL_RESERVE RS_CHUNK_BYTES
+#define CLIENT_POOL_RESERVE NBD_BACKEND_POOL_RESERVE
 
 uint32_t client_blocks_max(uint64_t pool_bytes, uint64_t disk_blocks)
 {
