@@ -652,7 +652,9 @@ static void op_fire(struct sim_event *ev)
 		else if (S.switch_protocol)
 			op_protocol(n);
 	}
-	/* With nobody Primary for long, a person promotes someone. */
+	/* With nobody Primary for long, a person promotes someone (the
+	 * heal may have taken n down meanwhile: look again). */
+	n = sim_run->node[idx];
 	if (!(sim_run->node[0] && sim_run->node[0]->res.role == ROLE_PRIMARY) &&
 	    !(sim_run->node[1] && sim_run->node[1]->res.role == ROLE_PRIMARY)) {
 		if (!S.no_primary_since_us)
