@@ -34,9 +34,7 @@ static void describe(void *arg, struct nbd_export *ex)
 	ex->description = be->description;
 	ex->size_bytes = res->disk.size_bytes;
 	ex->read_only = be->cfg->read_only || res->disk.read_only;
-	/* A Primary SyncTarget's requests wait for resync chunks, which
-	 * arrive in pool buffers: one chunk's worth is always left. */
-	ex->pool_reserve = RS_CHUNK_BYTES;
+	ex->pool_reserve = NBD_BACKEND_POOL_RESERVE;
 }
 
 static const char *may_serve(void *arg)

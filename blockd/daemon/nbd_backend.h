@@ -11,7 +11,15 @@
 
 #include "blockd/core/config.h"
 #include "blockd/engine/resource.h"
+#include "blockd/engine/resync.h"
 #include "nbd/server.h"
+
+/* nbd_export.pool_reserve: the bytes of the pool READ and WRITE buffers
+ * never take. A Primary SyncTarget's requests wait, holding their
+ * buffers, for resync chunks that arrive in pool buffers, and a Diskless
+ * Primary's reads for replies of REMOTE_PIECE_BYTES: one chunk is always
+ * left (the simulator's client takes its buffers the same way). */
+#define NBD_BACKEND_POOL_RESERVE RS_CHUNK_BYTES
 
 struct resource_nbd {
 	struct resource *res;

@@ -12,6 +12,10 @@
  *       exit 6 (the peer is Primary) -> this disk is Outdated, stays frozen
  *       anything else, or the timeout -> stays frozen until
  *              'blockctl resume-io' or the peer comes back
+ *   a Primary whose data was on the peer (Inconsistent, Diskless) fences
+ *   nothing: its writes fail without the peer, and the peer holds the
+ *   only good copy; an Outdated Primary neither (it freezes under
+ *   stonith): outdating the peer would leave no current disk
  *
  * A Secondary promoted while its peer is away and not known outdated runs
  * fence-peer first (the peer may be Primary across a partition): the
@@ -135,8 +139,32 @@ void fencing_peer_lost(struct resource *res)
 	if (res->role != ROLE_PRIMARY || res->stopping ||
 	    cfg->fencing == FENCING_DONT_CARE)
 		return;
+	/* Its good data was on the peer (Inconsistent, or no disk): its
+	 * writes fail from now on (writepath), so the peer cannot fall
+	 * behind it, and outdating the peer would leave no good copy at
+	 * all (DRBD: "Not fencing peer, I'm not even Consistent myself"). */
+	if (res->disk_state == DS_INCONSISTENT || !resource_has_disk(res)) {
+		log_warn("not fencing the peer: this node's disk is %s, its data "
+			 "was on the peer; its writes fail until the peer is back",
+			 disk_state_name(res->disk_state));
+		return;
+	}
 	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH)
 		set_frozen(res, true, "lost the peer: fence-peer is running");
+	/* An Outdated disk (fence-peer answered 6 before: the peer was
+	 * Primary) is not the newest copy: outdating the peer could only
+	 * leave two Outdated disks. I/O stays frozen (stonith) until the
+	 * peer is back or an operator resumes it. */
+	if (res->disk_state == DS_OUTDATED) {
+		if (res->fence.io_frozen)
+			snprintf(res->fence.frozen_reason,
+				 sizeof(res->fence.frozen_reason),
+				 "lost the peer with an Outdated disk: waiting "
+				 "for the peer or 'blockctl resume-io'");
+		log_warn("not fencing the peer: this disk is Outdated, the peer "
+			 "may hold newer data");
+		return;
+	}
 	if (!cfg->fence_peer[0]) {
 		if (res->fence.io_frozen)
 			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),

@@ -31,6 +31,7 @@ static int promote_diskless(struct resource *res, bool force, char *err,
 		       disk_state_name(res->disk_state));
 	log_warn("promoted without a disk: all I/O goes through the peer");
 	res->role = ROLE_PRIMARY;
+	res->discard_my_data = false;
 	peer_send_state(res);
 	resource_event(res, "role-changed");
 	return 0;
@@ -117,6 +118,7 @@ static int promote(struct resource *res, bool force, int answer, char *err,
 		return ret;
 	if (synced_by_peer) {
 		res->role = ROLE_PRIMARY;
+		res->discard_my_data = false;
 		log_info("promoted while SyncTarget: blocks not yet resynced are "
 			 "fetched from %s before use", res->peer_name);
 		peer_promoted(res, force);
@@ -137,6 +139,10 @@ static int promote(struct resource *res, bool force, int answer, char *err,
 		res->disk_state = DS_UPTODATE;
 	}
 	res->role = ROLE_PRIMARY;
+	/* A Primary never discards its data: a --discard-my-data given as
+	 * Secondary ends here (DRBD refuses it on a Primary), or every
+	 * reconnect would be a split brain it loses or refuses. */
+	res->discard_my_data = false;
 	peer_promoted(res, force);
 	resource_event(res, "role-changed");
 	return 0;
@@ -182,6 +188,7 @@ int resource_demote(struct resource *res, char *err, size_t errlen)
 		return 0;
 	if (!res->link)
 		REFUSE("a one-node resource is always Primary");
+	peer_demote_flush(res);	/* while Primary: the peer takes its barrier */
 	res->role = ROLE_SECONDARY;
 	peer_demoted(res);
 	resource_event(res, "role-changed");
@@ -193,11 +200,11 @@ int resource_connect(struct resource *res, bool discard_my_data, char *err,
 {
 	if (!res->link)
 		REFUSE("no peer is configured for %s", res->name);
-	if (discard_my_data) {
-		if (res->role == ROLE_PRIMARY)
-			REFUSE("a Primary cannot discard its data: demote it first");
-		res->discard_my_data = true;
-	}
+	if (discard_my_data && res->role == ROLE_PRIMARY)
+		REFUSE("a Primary cannot discard its data: demote it first");
+	/* Each connect says it anew (DRBD's net options): a --discard-my-
+	 * data that ended in a refused handshake does not outlive it. */
+	res->discard_my_data = discard_my_data;
 	if (res->peer_conn == CS_STANDALONE) {
 		res->peer_conn = CS_CONNECTING;
 		link_connect(res->link);

@@ -212,9 +212,19 @@ static struct uuid_result resolve_split_brain(struct resource *res,
 {
 	const struct config *cfg = res->cfg;
 
+	bool theirs = res->peer.state.flags & FRAME_STATE_F_DISCARD;
+
+	/* Both discarding theirs would make both SyncTargets of each other
+	 * (sim seed 25): like DRBD, that resolves nothing. */
+	if (res->discard_my_data && theirs) {
+		log_err("split brain: both nodes were connected with "
+			"--discard-my-data; only the side whose changes are to "
+			"be dropped may be");
+		return (struct uuid_result){ UD_SPLIT_BRAIN, "both-discard" };
+	}
 	if (res->discard_my_data)
 		return (struct uuid_result){ UD_TARGET_BITMAP, "discard-my-data" };
-	if (res->peer.state.flags & FRAME_STATE_F_DISCARD)
+	if (theirs)
 		return (struct uuid_result){ UD_SOURCE_BITMAP, "peer-discards-its-data" };
 	return uuid_resolve_split_brain(me, peer, tiebreak, cfg->after_sb[0],
 					cfg->after_sb[1], cfg->after_sb[2]);
@@ -269,16 +279,47 @@ static bool sync_direction_ok(struct resource *res, const struct frame_state *ps
 	return true;
 }
 
+/* DRBD's "Becoming sync source/target due to disk states": when one side
+ * is Inconsistent and the other holds a whole image (may_sync_from), the
+ * whole image is the source whatever the generations say. An Inconsistent
+ * disk has nothing to hand out (its writes failed without its source, so
+ * it holds nothing the other lacks), and refusing instead leaves two
+ * nodes that never connect. Against the generations' direction the
+ * bitmaps describe the wrong history: everything is resynced. */
+static struct uuid_result by_disk_states(const struct resource *res,
+					 const struct frame_state *ps,
+					 struct uuid_result r)
+{
+	enum disk_state peer_disk = (enum disk_state)ps->disk;
+	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
+	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
+
+	if (r.d == UD_UNRELATED)
+		return r;
+	if (res->disk_state == DS_INCONSISTENT && peer_disk != DS_INCONSISTENT &&
+	    may_sync_from(peer_disk, res->disk_state) && !peer_src)
+		return (struct uuid_result){ UD_TARGET_FULL,
+					     "self-inconsistent-peer-has-data" };
+	if (peer_disk == DS_INCONSISTENT && res->disk_state != DS_INCONSISTENT &&
+	    may_sync_from(res->disk_state, peer_disk) && !self_src)
+		return (struct uuid_result){ UD_SOURCE_FULL,
+					     "peer-inconsistent-self-has-data" };
+	return r;
+}
+
 /* A Primary SyncTarget that lost its source and reconnects resumes as
  * SyncTarget: it did not write without the source (its writes fail while
- * it lacks good data), so the generations are still equal and nothing of
- * its own is discarded. */
+ * it lacks good data, and it does not fence the source), so nothing of
+ * its own is discarded, even if the source started a new generation
+ * meanwhile (promoted while this node was away: it was a split brain
+ * before). The bitmap exchange resyncs the union of what each side
+ * lacks or changed. */
 static bool primary_resumes_target(const struct resource *res,
 				   const struct frame_state *ps,
 				   enum uuid_decision d)
 {
-	return d == UD_TARGET_BITMAP && res->disk_state == DS_INCONSISTENT &&
-	       ps->uuid[UUID_CURRENT] == res->meta.sb.uuid[UUID_CURRENT] &&
+	return (d == UD_TARGET_FULL || d == UD_TARGET_BITMAP) &&
+	       res->disk_state == DS_INCONSISTENT &&
 	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
 	       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
 }
@@ -316,6 +357,14 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
+	/* Fenced I/O resumes: one side holds all the data there is (this
+	 * disk, or the peer's UpToDate one that a Diskless Primary writes
+	 * to), the other none it could be promoted with. It stayed frozen
+	 * for good before (sim seed 79). */
+	if (disk_usable(res->disk_state) || ps->disk == DS_UPTODATE)
+		fencing_peer_back(res);
+	else
+		fencing_peer_unsettled(res);
 	writepath_retry_waiting(res);
 	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");
@@ -360,6 +409,16 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			resource_hook(res, res->cfg->split_brain, "split-brain",
 				      NULL, NULL);
 		resource_event(res, "split-brain-detected");
+	}
+	{
+		struct uuid_result by_disk = by_disk_states(res, ps, r);
+
+		if (by_disk.d != r.d) {
+			log_info("sync decision: %s (rule %s, over %s)",
+				 uuid_decision_name(by_disk.d), by_disk.rule,
+				 r.rule);
+			r = by_disk;
+		}
 	}
 	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary &&
 	    !primary_resumes_target(res, ps, r.d)) {
@@ -481,11 +540,31 @@ static void peer_disk_lost(struct resource *res)
 	resource_event(res, "peer-disk-failed");
 }
 
+/* The peer attached a disk (Inconsistent until synced) while this one is
+ * Consistent or Outdated: it asked for nothing, because it asks only an
+ * UpToDate peer. This image is the only one there is, so it is the
+ * source, as a new handshake would decide (by_disk_states); a Consistent
+ * disk is UpToDate from here, as settle_disk_states makes a source. */
+static void sync_attached_peer(struct resource *res)
+{
+	if (res->disk_state == DS_CONSISTENT) {
+		log_info("disk Consistent -> UpToDate: the peer attached a disk "
+			 "that holds nothing yet");
+		res->disk_state = DS_UPTODATE;
+	}
+	log_info("the peer attached a disk: full resync from here");
+	become_source(res, true);
+	peer_send_state(res);
+	resync_start_saved(res);
+	resource_event(res, "resync-started");
+}
+
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
 	bool first = !res->peer.state_received;
 	bool had_disk = !first && disk_usable(res->peer_disk);
+	bool attached = !first && !had_disk;
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
 		link_drop(res->link, "malformed STATE");
@@ -529,6 +608,11 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if ((ps.flags & FRAME_STATE_F_INVALIDATE) && res->repl == RS_ESTABLISHED) {
 		log_info("the peer invalidated its disk: full resync from here");
 		peer_start_resync(res, true, NULL, 0);
+	} else if (attached && res->peer_disk == DS_INCONSISTENT &&
+		   res->repl == RS_ESTABLISHED && disk_usable(res->disk_state) &&
+		   res->disk_state != DS_UPTODATE &&
+		   may_sync_from(res->disk_state, DS_INCONSISTENT)) {
+		sync_attached_peer(res);
 	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED &&
 	    resource_has_disk(res)) {
@@ -722,6 +806,9 @@ void peer_target_synced(struct resource *res)
 	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
 		      NULL, NULL);
 	peer_send_state(res);
+	/* An UpToDate source is no longer outdated (it may have been while
+	 * it synced this disk): a record of that must not outlive it. */
+	fencing_peer_disk_seen(res);
 	resource_event(res, "resync-finished");
 }
 
@@ -740,6 +827,18 @@ void peer_source_synced(struct resource *res)
 	}
 	if (res->role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
 		sb->flags &= ~MDF_CRASHED_PRIMARY;
+	/* An Outdated source synced an Inconsistent peer: the two disks are
+	 * now the only copies and equal, and the target counts as UpToDate
+	 * (peer_target_synced): so does this one, as DRBD ends a resync with
+	 * both UpToDate. Otherwise it stays Outdated next to an UpToDate
+	 * peer for good. */
+	if (res->disk_state == DS_OUTDATED) {
+		log_info("disk Outdated -> UpToDate: the peer now holds the same "
+			 "data, synced from here");
+		res->disk_state = DS_UPTODATE;
+		sb->flags &= ~MDF_OUTDATED;
+		sb->flags |= MDF_CONSISTENT;
+	}
 	meta_write_sb(&res->meta);
 	/* STATE first, so the target adopts the retired history. */
 	peer_send_state(res);
@@ -793,10 +892,53 @@ void peer_promoted(struct resource *res, bool forced)
 	peer_send_state(res);
 }
 
-void peer_demoted(struct resource *res)
+/* The crashed-primary mark makes a restart resync the activity log's
+ * extents: writes a power loss may have kept on one disk and not the
+ * other. It may go only once every write is durable here and at the peer
+ * (a site power loss after a demotion lost different unflushed writes on
+ * each disk, then neither knew: sim seed 58). */
+static void demote_flushed(struct blk_req *r, int err)
 {
+	struct resource *res = r->res;
+
+	res->demote_flushing = false;
+	if (res->demote_flush_again) {
+		/* Promoted and demoted again while it ran: this flush does
+		 * not cover that term's writes. The mark stays (until the
+		 * next demotion or a clean stop): a resync too many. */
+		res->demote_flush_again = false;
+		return;
+	}
+	if (err < 0) {
+		log_warn("the flush at demotion failed (%s): the crashed-primary "
+			 "mark stays until a clean stop", strerror(-err));
+		return;
+	}
+	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
+		return;		/* promoted again meanwhile: it stays */
 	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	meta_write_sb(&res->meta);
+}
+
+void peer_demote_flush(struct resource *res)
+{
+	struct blk_req *r = &res->demote_flush;
+
+	if (res->demote_flushing) {
+		res->demote_flush_again = true;
+		return;
+	}
+	if (!res->meta.enabled || !(res->meta.sb.flags & MDF_CRASHED_PRIMARY))
+		return;
+	memset(r, 0, sizeof(*r));
+	r->local.cmd = DISK_FLUSH;
+	r->done = demote_flushed;
+	res->demote_flushing = true;
+	resource_submit(res, r);
+}
+
+void peer_demoted(struct resource *res)
+{
 	peer_send_state(res);
 }
 

@@ -34,6 +34,9 @@ void peer_send_state(struct resource *res);
 void peer_note_state(struct resource *res);
 void peer_promoted(struct resource *res, bool forced);
 void peer_demoted(struct resource *res);
+/* Called while still Primary: flush here and at the peer, then drop the
+ * crashed-primary mark (unless promoted again meanwhile). */
+void peer_demote_flush(struct resource *res);
 int peer_new_current_uuid(struct resource *res, char *err, size_t errlen);
 void peer_set_paused(struct resource *res, bool paused);
 /* Become SyncSource now (full: every block; else the bitmap). */

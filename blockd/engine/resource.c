@@ -129,13 +129,21 @@ static void read_fail_done(struct loop_op *op, int err)
 	r->done(r, err);
 }
 
-/* A Primary whose resync into it stopped half way (the peer is gone):
- * blocks it never got cannot be read. */
+/* A Primary whose resync into it stopped half way: blocks it never got
+ * cannot be read. Without the peer none can: it does not fence its
+ * source (fencing.c), which may be promoted and write, so even the
+ * blocks it got may be stale (DRBD's on-no-data-accessible io-error). */
 static bool lacks_for_good(struct resource *res, const struct disk_io *io)
 {
 	if (res->role != ROLE_PRIMARY || res->disk_state != DS_INCONSISTENT ||
 	    res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
 		return false;
+	if (res->repl == RS_OFF) {
+		log_err("read of %u bytes at %llu failed: this disk is "
+			"Inconsistent and its source is gone, which may have "
+			"written since", io->len, (unsigned long long)io->off);
+		return true;
+	}
 	if (!bitmap_test_range(&res->oos, io->off, io->len))
 		return false;
 	log_err("read of %u bytes at %llu: this Inconsistent disk never got "

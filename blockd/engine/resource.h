@@ -126,6 +126,11 @@ struct resource {
 	enum disk_state peer_disk;
 	enum repl_state repl;
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
+	/* Demotion: a FLUSH (local disk and the peer's) before the
+	 * crashed-primary mark goes (peer_demoted). */
+	struct blk_req demote_flush;
+	bool demote_flushing;
+	bool demote_flush_again;	/* demoted again while it ran */
 	bool sync_paused;	/* pause-sync here */
 	bool peer_paused;	/* pause-sync on the peer */
 

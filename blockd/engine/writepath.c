@@ -672,8 +672,12 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
  * writepath_release_held() when I/O resumes. */
 static bool hold_on_loss(const struct resource *res)
 {
+	/* Held only while fencing froze I/O (fencing_peer_lost ran first):
+	 * unfreezing releases them. A Primary that does not fence (its
+	 * data was on the peer) never unfreezes, so it holds nothing. */
 	return res->cfg && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH &&
-	       res->role == ROLE_PRIMARY && !res->stopping;
+	       res->fence.io_frozen && res->role == ROLE_PRIMARY &&
+	       !res->stopping;
 }
 
 static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t legs)
@@ -722,7 +726,7 @@ void writepath_peer_lost(struct resource *res)
 
 		flushes = r->next;
 		r->next = NULL;
-		if (!resource_has_disk(res)) {	/* flushed nowhere */
+		if (!resource_has_disk(res) || fail) {	/* flushed nowhere */
 			r->err = -EIO;
 			r->pending &= (uint8_t)~LEG_WRITTEN;
 			req_check_done(res, r);

@@ -2,15 +2,25 @@
  * reads that check a new Primary against the oracle.
  *
  * Requests enter the engine where blockd/daemon/nbd_backend.c hands NBD
- * requests over (resource_submit with a struct blk_req). Every write is
- * one whole 4 KiB block of a working set, filled by oracle_fill, one
- * write per block in flight; reads are checked against what the oracle
- * allows at the moment they were issued.
+ * requests over (resource_submit with a struct blk_req). A READ or WRITE
+ * covers one or more whole 4 KiB blocks from a working-set block on, up
+ * to the largest request the NBD server advertises (the pool less the
+ * backend's reserve), each block filled by oracle_fill, one write per
+ * block in flight; reads are checked against what the oracle allows at
+ * the moment they were issued.
+ *
+ * Buffers: as nbd/conn.c does, a READ or WRITE takes its buffer from the
+ * Primary's pool with bufpool_get_leaving(pool, len, RS_CHUNK_BYTES) and
+ * holds it until answered; when the pool cannot give one, the client (one
+ * NBD connection, requests in order) issues nothing until a put wakes it.
+ * That is what lets the simulator find requests that hold the pool while
+ * waiting for data that needs the pool (a liveness failure).
  */
 #ifndef SIM_CLIENT_H
 #define SIM_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CLIENT_SLOTS 32
@@ -21,14 +31,33 @@ struct client_knobs {
 	uint32_t gap_min_us, gap_max_us;	/* between two requests */
 	/* per hundred: what a request is */
 	unsigned pct_read, pct_flush, pct_trim, pct_zero, pct_fua;
+	/* READ/WRITE size: 1 block, or per hundred (pct_multi) between 1
+	 * and blocks_max blocks (log-uniform: small ones stay common). */
+	unsigned pct_multi;
+	uint32_t blocks_max;
+	/* READ/WRITE bytes per simulated second at most (0: no limit): a
+	 * client of large requests is as fast as its link, and the run's
+	 * cost follows the bytes it moves. */
+	uint64_t bytes_per_s;
 };
+
+/* The largest READ/WRITE the NBD server takes from a pool of pool_bytes
+ * (nbd/server.c: NBD_BLOCK_MAX, the pool less the backend's reserve),
+ * in blocks, at most disk_blocks. */
+uint32_t client_blocks_max(uint64_t pool_bytes, uint64_t disk_blocks);
 
 void client_init(const struct client_knobs *k, uint64_t nblocks);
 void client_fini(void);
 /* Start issuing requests (the client loop runs until the run ends). */
 void client_start(void);
-/* Requests in flight on node idx. */
+/* Requests in flight on node idx, with one waiting for a buffer. */
 unsigned client_inflight(int idx);
+/* Stop issuing new requests (the final heal phase). */
+void client_stop(void);
+/* The oldest request not answered yet (in flight, or waiting for a
+ * buffer): when it was issued, and what it is. false when there is
+ * none. */
+bool client_oldest(uint64_t *issued_us, char *what, size_t len);
 /* Node idx lost power: its requests are answered with an error (the
  * client's connection broke). */
 void client_node_gone(int idx);

@@ -10,7 +10,6 @@
 #include "sim.h"
 #include "simhook.h"
 
-#define NODE_BUF_BYTES (4U << 20)
 #define NODE_AL_EXTENTS 7
 
 const char *const sim_node_names[2] = { "alpha", "bravo" };
@@ -49,7 +48,7 @@ static void config_fill(struct sim_node *n, const struct sim_node_knobs *k)
 	c->hook_timeout_ms = k->hook_timeout_ms;
 	snprintf(c->secret, sizeof(c->secret), "sim");
 	c->io_mode = CONFIG_IO_BUFFERED;
-	c->buffer_bytes = NODE_BUF_BYTES;
+	c->buffer_bytes = k->buffer_bytes;
 	c->ping_interval_ms = k->ping_timeout_ms / 4;
 	c->ping_timeout_ms = k->ping_timeout_ms;
 	c->connect_retry_max_ms = 1000;
@@ -117,9 +116,10 @@ static int node_assemble(struct sim_node *n)
 
 static void observed_event(void *arg, struct resource *res, const char *what)
 {
-	(void)arg;
+	struct sim_node *n = arg;
+
 	(void)res;
-	(void)what;
+	sim_event(n->idx, what);
 }
 
 static void observed_promotion(void *arg, struct resource *res, int ret,

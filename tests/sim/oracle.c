@@ -45,12 +45,13 @@ void oracle_fill(uint64_t block, uint64_t gen, uint8_t *buf)
 	put64(buf, ORACLE_MAGIC);
 	put64(buf + 8, block);
 	put64(buf + 16, gen);
-	/* The rest depends on both, so a torn or stale copy shows. */
+	/* The rest depends on both, so a torn or stale copy shows (an
+	 * arithmetic sequence: cheap, and runs copy gigabytes). */
+	x ^= x >> 29;
 	for (unsigned i = 24; i + 8 <= ORACLE_BLOCK; i += 8) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		put64(buf + i, x);
+		uint64_t v = x + i * 0xbf58476d1ce4e5b9ULL;
+
+		memcpy(buf + i, &v, 8);	/* host order: fill and parse agree */
 	}
 	put64(buf + ORACLE_BLOCK - 8, gen);
 }
@@ -198,16 +199,26 @@ void oracle_power_loss(struct oracle *o)
 	}
 }
 
-void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found)
+void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found,
+		   uint64_t durable)
 {
 	struct oracle_block *b = &o->b[block];
+	bool durable_ok = durable != (uint64_t)-1 && durable != 0;
 
 	b->nhist = 0;
 	b->flushed = 0;
+	/* Only what the disk holds durably counts as flushed: the rest of
+	 * what it shows may be lost in a power loss like any unflushed
+	 * write (its older durable copy then shows). */
+	if (durable_ok && durable != found) {
+		b->hist[b->nhist].gen = durable;
+		b->hist[b->nhist++].ack_seq = o->next_ack++;
+		b->flushed = durable;
+	}
 	if (found != (uint64_t)-1 && found != 0) {
-		b->hist[0].gen = found;
-		b->hist[0].ack_seq = o->next_ack++;
-		b->nhist = 1;
-		b->flushed = found;
+		b->hist[b->nhist].gen = found;
+		b->hist[b->nhist++].ack_seq = o->next_ack++;
+		if (found == durable)
+			b->flushed = found;
 	}
 }

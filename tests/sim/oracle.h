@@ -86,8 +86,11 @@ bool oracle_allows_floor(const struct oracle *o, uint64_t block,
 /* Both nodes lost power (or the only node holding them did): what was
  * acknowledged but not flushed is no longer promised. */
 void oracle_power_loss(struct oracle *o);
-/* A forced promotion: the node's content (found, per block) is the new
- * baseline; earlier promises are void. */
-void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found);
+/* A forced promotion, or the pair in sync again: the node's content
+ * (found, per block, with its cache; durable, what a power loss keeps)
+ * is the new baseline; earlier promises are void. Only the durable
+ * content counts as flushed. */
+void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found,
+		   uint64_t durable);
 
 #endif

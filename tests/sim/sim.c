@@ -22,9 +22,18 @@
  *     came back);
  *   5 what a completed FLUSH covered survives losing power on both
  *     nodes (protocols B and C; audit at a promotion without --force).
+ * Liveness (a deadlock, e.g. requests holding the pool while they wait
+ * for data that needs the pool):
+ *   6 no client request stays unanswered LIVE_REQ_US while both nodes are
+ *     up and connected and no fault (cut, stall, disk errors) is active;
+ *   7 after the steps, a heal phase (faults stop, an operator restarts,
+ *     attaches, connects and resumes what is needed, the client stops
+ *     issuing): within LIVE_HEAL_US every request is answered and the
+ *     pair converges (both UpToDate, Established, disks identical).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +46,8 @@
 #include "simnet.h"
 
 #define DISK_BYTES (16ULL << 20)
+#define LIVE_REQ_US (60ULL * 1000000)
+#define LIVE_HEAL_US (60ULL * 1000000)
 
 struct sim_run *sim_run;
 
@@ -72,6 +83,16 @@ static struct {
 	bool demote_pending[SIM_NODES];
 	uint64_t no_primary_since_us;
 	uint64_t promotions, crashes, cuts, audits;
+	/* invariant 6: since when the pair is up, connected and free of
+	 * faults (0: it is not) */
+	uint64_t calm_since_us;
+	uint64_t stall_until_us;
+	/* invariant 7: the final heal phase */
+	bool healing;
+	uint64_t heal_start_us;
+	uint64_t heal_cmp_us;	/* last comparison of the disks */
+	bool big;		/* large requests, small pools */
+	bool unrelated[SIM_NODES];	/* its last connect found unrelated data */
 } S;
 
 static const int hook_codes[8] = { 0, 1, 3, 4, 5, 6, 7, SIMHOOK_NEVER };
@@ -153,20 +174,26 @@ static void promises_rebase(void)
 {
 	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
 	struct sim_node *p;
-	uint8_t buf[ORACLE_BLOCK];
+	uint8_t buf[ORACLE_BLOCK], dbuf[ORACLE_BLOCK];
 
 	if (sim_promise_holds(ORACLE_ACKED) || !a || !b ||
 	    a->res.repl != RS_ESTABLISHED || b->res.repl != RS_ESTABLISHED ||
 	    a->res.disk_state != DS_UPTODATE || b->res.disk_state != DS_UPTODATE ||
 	    client_inflight(0) || client_inflight(1) || client_auditing())
 		return;
+	/* The Primary's durable image is what a power loss leaves of the
+	 * baseline (a Secondary's may still hold what a resync replaced). */
 	p = a->res.role == ROLE_PRIMARY ? a : b;
-	if (p->res.protocol != 'C' || (a->res.protocol != b->res.protocol))
+	if (p->res.role != ROLE_PRIMARY || p->res.protocol != 'C' ||
+	    a->res.protocol != b->res.protocol)
 		return;
 	for (uint64_t blk = 0; blk < sim_run->oracle.nblocks; blk++) {
 		simdisk_peek(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
 			     ORACLE_BLOCK, buf);
-		oracle_rebase(&sim_run->oracle, blk, oracle_parse(blk, buf));
+		simdisk_peek_durable(&sim_run->disk[p->idx], blk * ORACLE_BLOCK,
+				     ORACLE_BLOCK, dbuf);
+		oracle_rebase(&sim_run->oracle, blk, oracle_parse(blk, buf),
+			      oracle_parse(blk, dbuf));
 	}
 	S.forced = S.ever_a = S.ever_b = false;
 	client_local_only_acks = 0;
@@ -333,7 +360,7 @@ static void promoted(int idx, bool forced)
 	S.promotions++;
 	if (forced) {
 		struct sim_node *n = sim_run->node[idx];
-		uint8_t buf[ORACLE_BLOCK];
+		uint8_t buf[ORACLE_BLOCK], dbuf[ORACLE_BLOCK];
 		uint64_t off0 = 0;
 
 		/* The operator declared this disk's content current: it is
@@ -342,7 +369,10 @@ static void promoted(int idx, bool forced)
 		for (uint64_t b = 0; b < sim_run->oracle.nblocks; b++) {
 			simdisk_peek(&sim_run->disk[idx], b * ORACLE_BLOCK,
 				     ORACLE_BLOCK, buf);
-			oracle_rebase(&sim_run->oracle, b, oracle_parse(b, buf));
+			simdisk_peek_durable(&sim_run->disk[idx], b * ORACLE_BLOCK,
+					     ORACLE_BLOCK, dbuf);
+			oracle_rebase(&sim_run->oracle, b, oracle_parse(b, buf),
+				      oracle_parse(b, dbuf));
 		}
 		(void)n;
 		return;
@@ -392,6 +422,14 @@ void sim_promotion_answered(int idx, int ret, const char *err)
 		  ret ? "refused: " : "ok", ret ? err : "");
 	if (ret == 0)
 		promoted(idx, false);
+}
+
+void sim_event(int idx, const char *what)
+{
+	if (!strcmp(what, "unrelated-data"))
+		S.unrelated[idx] = true;
+	else if (!strcmp(what, "connected"))
+		S.unrelated[idx] = false;
 }
 
 static void op_demote(struct sim_node *n)
@@ -459,6 +497,137 @@ static void op_protocol(struct sim_node *n)
 	sim_trace("n%d operator: protocol %c -> %s", n->idx, p, ret ? err : "ok");
 }
 
+/* The heal phase's operator: whatever keeps the pair from converging
+ * that a person would undo (a detached disk, a StandAlone node after a
+ * split brain, a paused resync, two Primaries). */
+static void heal_node(struct sim_node *n)
+{
+	struct sim_node *p = sim_run->node[1 - n->idx];
+	struct resource *res = &n->res;
+	char err[256];
+	int ret;
+
+	sim_run->current = n->idx;
+	if (res->disk_state == DS_DISKLESS) {
+		ret = resource_attach(res, err, sizeof(err));
+		sim_trace("n%d heal: attach -> %s", n->idx, ret ? err : "ok");
+	}
+	if (res->sync_paused) {
+		sim_trace("n%d heal: resume-sync", n->idx);
+		peer_set_paused(res, false);
+	}
+	if (res->peer_conn == CS_STANDALONE) {
+		/* The Secondary gives up its changes (of two, the second). */
+		bool discard = res->role != ROLE_PRIMARY &&
+			       (n->idx == 1 || (p && p->res.role == ROLE_PRIMARY));
+
+		ret = resource_connect(res, discard, err, sizeof(err));
+		sim_trace("n%d heal: connect%s -> %s", n->idx,
+			  discard ? " --discard-my-data" : "", ret ? err : "ok");
+	}
+	if (res->role == ROLE_PRIMARY && n->idx == 1 && p &&
+	    p->res.role == ROLE_PRIMARY)
+		op_demote(n);
+}
+
+/* How much a person trusts a disk when none is UpToDate. */
+static int disk_rank(const struct sim_node *n)
+{
+	switch (n->res.disk_state) {
+	case DS_UPTODATE:
+		return 4;
+	case DS_CONSISTENT:
+		return 3;
+	case DS_OUTDATED:
+		return 2;
+	case DS_INCONSISTENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The heal's operator when the engine cannot converge on its own, after
+ * HEAL_PATIENCE_US of looking (doing what its refusals tell a person):
+ * - no disk is UpToDate (both failed, outdated, or cut mid-resync): the
+ *   best one is promoted with --force, the data of the others is lost
+ *   for good (its promises are void: a forced promotion);
+ * - an Inconsistent disk refused as unrelated data (its generation fell
+ *   out of the peer's history while it waited): 'create-md --force'
+ *   there, it holds nothing worth keeping. */
+#define HEAL_PATIENCE_US (10ULL * 1000000)
+static void heal_last_resort(void)
+{
+	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
+	struct sim_node *best, *p;
+	char err[512];
+	int ret;
+
+	if (!a || !b || sim_now_us() - S.heal_start_us < HEAL_PATIENCE_US ||
+	    a->res.disk_state == DS_UPTODATE || b->res.disk_state == DS_UPTODATE)
+		goto unrelated;
+	best = disk_rank(b) > disk_rank(a) ? b : a;
+	p = sim_run->node[1 - best->idx];
+	if (!disk_rank(best))
+		return;
+	if (p->res.role == ROLE_PRIMARY) {
+		op_demote(p);
+		return;
+	}
+	sim_run->current = best->idx;
+	if (best->res.role == ROLE_PRIMARY) {
+		op_demote(best);
+		return;
+	}
+	ret = resource_promote(&best->res, true, err, sizeof(err));
+	sim_trace("n%d heal: no disk is UpToDate: primary --force -> %s%s",
+		  best->idx, ret ? "refused: " : "ok", ret ? err : "");
+	if (ret == 0) {
+		S.forced = true;
+		promoted(best->idx, true);
+	}
+	return;
+unrelated:
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i];
+
+		struct sim_node *p = sim_run->node[1 - i];
+
+		if (!n || !p || !S.unrelated[i] || disk_rank(p) < 2 ||
+		    n->res.disk_state != DS_INCONSISTENT ||
+		    n->res.role == ROLE_PRIMARY)
+			continue;
+		S.unrelated[i] = false;
+		node_down(i, "heal: unrelated data on an Inconsistent disk, "
+			  "create-md --force", false);
+		if (node_create_md(i) < 0)
+			sim_fail("create-md failed on n%d", i);
+	}
+}
+
+static void heal_fire(struct sim_event *ev);
+
+/* The steps are done: faults stop, the network heals, the disks work,
+ * the client issues nothing new; invariant 7 is due within LIVE_HEAL_US. */
+static void heal_begin(void)
+{
+	S.healing = true;
+	S.heal_start_us = sim_now_us();
+	sim_trace("heal: faults stop; every request must be answered and the "
+		  "pair converge within %llu s", LIVE_HEAL_US / 1000000);
+	client_stop();
+	sched_cancel(&sim_run->sched, &S.fault_ev);
+	if (simnet_is_cut(sim_run->net)) {
+		sched_cancel(&sim_run->sched, &S.heal_ev);
+		heal_fire(&S.heal_ev);
+	}
+	for (int i = 0; i < SIM_NODES; i++) {
+		sim_run->disk[i].k.write_err = 0;
+		sim_run->disk[i].k.read_err = 0;
+		sim_run->disk[i].k.flush_err = 0;
+	}
+}
+
 static void op_fire(struct sim_event *ev)
 {
 	int idx = (int)rng_below(&sim_run->rng, SIM_NODES);
@@ -466,7 +635,12 @@ static void op_fire(struct sim_event *ev)
 	unsigned what = (unsigned)rng_below(&sim_run->rng, 100);
 
 	(void)ev;
-	if (S.demote_pending[idx] && n) {
+	if (S.healing) {
+		for (int i = 0; i < SIM_NODES; i++)
+			if (sim_run->node[i])
+				heal_node(sim_run->node[i]);
+		heal_last_resort();
+	} else if (S.demote_pending[idx] && n) {
 		op_demote(n);
 	} else if (n && rng_below(&sim_run->rng, 1000) < S.p_op) {
 		if (what < 25)
@@ -480,7 +654,9 @@ static void op_fire(struct sim_event *ev)
 		else if (S.switch_protocol)
 			op_protocol(n);
 	}
-	/* With nobody Primary for long, a person promotes someone. */
+	/* With nobody Primary for long, a person promotes someone (the
+	 * heal may have taken n down meanwhile: look again). */
+	n = sim_run->node[idx];
 	if (!(sim_run->node[0] && sim_run->node[0]->res.role == ROLE_PRIMARY) &&
 	    !(sim_run->node[1] && sim_run->node[1]->res.role == ROLE_PRIMARY)) {
 		if (!S.no_primary_since_us)
@@ -525,6 +701,8 @@ static void fault_fire(struct sim_event *ev)
 
 		sim_trace("net: stall for %" PRIu64 " ms", d / 1000);
 		simnet_stall(sim_run->net, sim_now_us() + d);
+		if (sim_now_us() + d > S.stall_until_us)
+			S.stall_until_us = sim_now_us() + d;
 	} else if (x < S.p_cut + S.p_stall + S.p_crash) {
 		if (sim_run->node[idx]) {
 			/* One node loses power (its disk keeps only what
@@ -637,6 +815,40 @@ static void check_node(int idx)
 	S.prev_repl[idx] = res->repl;
 }
 
+/* Up, connected, and no fault at work: a request has no excuse to wait. */
+static bool pair_calm(void)
+{
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i];
+
+		if (!n || n->res.peer_conn != CS_CONNECTED || n->res.repl == RS_OFF ||
+		    sim_run->disk[i].k.write_err || sim_run->disk[i].k.read_err)
+			return false;
+	}
+	return !simnet_is_cut(sim_run->net) && sim_now_us() >= S.stall_until_us;
+}
+
+/* Invariant 6. */
+static void check_liveness(void)
+{
+	uint64_t issued, from;
+	char what[160];
+
+	if (!pair_calm()) {
+		S.calm_since_us = 0;
+		return;
+	}
+	if (!S.calm_since_us)
+		S.calm_since_us = sim_now_us();
+	if (!client_oldest(&issued, what, sizeof(what)))
+		return;
+	from = issued > S.calm_since_us ? issued : S.calm_since_us;
+	if (sim_now_us() - from > LIVE_REQ_US)
+		sim_fail("invariant 6 (liveness): %s unanswered for %" PRIu64
+			 " s while the pair is connected and no fault is active",
+			 what, (sim_now_us() - issued) / 1000000);
+}
+
 static void check_all(void)
 {
 	for (int i = 0; i < SIM_NODES; i++)
@@ -649,9 +861,79 @@ static void check_all(void)
 		if (n && n->res.role == ROLE_PRIMARY && n->res.protocol != 'C')
 			S.resync_ended = false;
 	}
+	check_liveness();
 	if (S.resync_ended)
 		check_resync_equal();
 	promises_rebase();
+}
+
+/* Invariant 7: has the pair converged? If not, why (for the report).
+ * The disks are compared at most every 100 ms of simulated time. */
+static bool heal_converged(char *why, size_t len)
+{
+	static uint8_t x[1 << 20], y[1 << 20];
+	uint64_t issued, bytes = sim_run->oracle.nblocks * ORACLE_BLOCK;
+	char what[160];
+
+	if (client_oldest(&issued, what, sizeof(what))) {
+		snprintf(why, len, "%s, issued %" PRIu64 " s before, is not "
+			 "answered", what, (sim_now_us() - issued) / 1000000);
+		return false;
+	}
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i];
+
+		if (!n) {
+			snprintf(why, len, "n%d is down", i);
+			return false;
+		}
+	}
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct resource *a = &sim_run->node[i]->res;
+		struct resource *b = &sim_run->node[1 - i]->res;
+
+		if (a->repl != RS_ESTABLISHED || a->disk_state != DS_UPTODATE) {
+			snprintf(why, len, "n%d is %s %s %s %s, n%d %s %s %s %s",
+				 i, role_name(a->role), conn_state_name(a->peer_conn),
+				 repl_state_name(a->repl),
+				 disk_state_name(a->disk_state), 1 - i,
+				 role_name(b->role), conn_state_name(b->peer_conn),
+				 repl_state_name(b->repl),
+				 disk_state_name(b->disk_state));
+			return false;
+		}
+	}
+	if (client_auditing()) {
+		snprintf(why, len, "an audit is still reading");
+		return false;
+	}
+	if (sim_now_us() - S.heal_cmp_us < 100000 && S.heal_cmp_us) {
+		snprintf(why, len, "the disks differ");
+		return false;
+	}
+	S.heal_cmp_us = sim_now_us();
+	for (uint64_t off = 0; off < bytes; off += sizeof(x)) {
+		uint32_t l = bytes - off < sizeof(x) ? (uint32_t)(bytes - off) :
+			     (uint32_t)sizeof(x);
+
+		simdisk_peek(&sim_run->disk[0], off, l, x);
+		simdisk_peek(&sim_run->disk[1], off, l, y);
+		if (!memcmp(x, y, l))
+			continue;
+		for (uint32_t b = 0; b < l; b += ORACLE_BLOCK)
+			if (memcmp(x + b, y + b, ORACLE_BLOCK)) {
+				uint64_t blk = (off + b) / ORACLE_BLOCK;
+
+				snprintf(why, len, "the disks differ: block %" PRIu64
+					 " holds generation %" PRId64 " on n0 and %"
+					 PRId64 " on n1", blk,
+					 (int64_t)oracle_parse(blk, x + b),
+					 (int64_t)oracle_parse(blk, y + b));
+				break;
+			}
+		return false;
+	}
+	return true;
 }
 
 /* ---- a run ------------------------------------------------------------- */
@@ -712,14 +994,33 @@ static void swarm(void)
 	S.p_op = (unsigned)rng_range(r, 100, 1000);
 	for (int i = 0; i < 8; i++)
 		S.hook_code_weights[i] = (uint32_t)rng_below(r, 10);
+	/* The pool and the request sizes (their own stream): half the runs
+	 * keep 4 KiB requests and a 4 MiB pool; the others take a pool of
+	 * 4..8 MiB and requests up to the largest the NBD server allows
+	 * (client_blocks_max, set once the disk's size is known), at a
+	 * depth that can fill it, moving at most 1..8 MiB per simulated
+	 * second (a run's cost is the bytes it copies: unlimited, a seed
+	 * took up to 20 s). */
+	S.nk.buffer_bytes = 4ULL << 20;
+	S.big = rng_below(&sim_run->rng_size, 2) != 0;
+	if (S.big) {
+		S.nk.buffer_bytes = rng_range(&sim_run->rng_size, 4, 8) << 20;
+		S.ck.pct_multi = (unsigned)rng_range(&sim_run->rng_size, 10, 100);
+		S.ck.bytes_per_s = rng_range(&sim_run->rng_size, 1, 8) << 20;
+		if (S.ck.depth < 2)
+			S.ck.depth = 2;
+	}
 	sim_trace("swarm: fencing %s, ping timeout %u ms, disk latency %u-%u us, "
 		  "net delay %u-%u us, buffer %u KiB, depth %u, faults cut %u "
-		  "stall %u crash %u disk %u, protocol switches %s",
+		  "stall %u crash %u disk %u, protocol switches %s, pool %u MiB, "
+		  "multi-block requests %u%% at %u MiB/s",
 		  config_fencing_name(S.nk.fencing), S.nk.ping_timeout_ms,
 		  S.dk.lat_min_us, S.dk.lat_max_us, S.netk.delay_min_us,
 		  S.netk.delay_max_us, S.netk.buf_bytes / 1024, S.ck.depth,
 		  S.p_cut, S.p_stall, S.p_crash, S.p_disk_bad,
-		  S.switch_protocol ? "yes" : "no");
+		  S.switch_protocol ? "yes" : "no",
+		  (unsigned)(S.nk.buffer_bytes >> 20), S.ck.pct_multi,
+		  (unsigned)(S.ck.bytes_per_s >> 20));
 }
 
 static bool opt_strict;
@@ -737,6 +1038,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	rng_fork(&r->rng, &r->rng_env);
 	rng_fork(&r->rng, &r->rng_net);
 	rng_fork(&r->rng, &r->rng_hook);
+	rng_seed(&r->rng_size, seed ^ 0x706f6f6c73697a65ULL);
 	swarm();
 	for (int i = 0; i < SIM_NODES; i++) {
 		static const char *const names[] = { "disk-alpha", "disk-bravo" };
@@ -795,6 +1097,8 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 	nblocks = r->node[0]->res.disk.size_bytes / ORACLE_BLOCK;
 	if (oracle_init(&r->oracle, nblocks) < 0)
 		sim_fail("out of memory");
+	if (S.big)
+		S.ck.blocks_max = client_blocks_max(S.nk.buffer_bytes, nblocks);
 	client_init(&S.ck, nblocks);
 	sched_after(&r->sched, &S.setup_ev, 1000, setup_fire, NULL, "setup");
 	client_start();
@@ -806,6 +1110,25 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 				simloop_drain(&r->node[i]->sl);
 		check_all();
 	}
+	heal_begin();
+	for (;;) {
+		char why[320];
+
+		if (heal_converged(why, sizeof(why)))
+			break;
+		if (sim_now_us() - S.heal_start_us > LIVE_HEAL_US)
+			sim_fail("invariant 7 (liveness): %llu s after the heal "
+				 "began: %s", LIVE_HEAL_US / 1000000, why);
+		if (!sched_step(&r->sched))
+			sim_fail("invariant 7 (liveness): nothing left to run "
+				 "after the heal began: %s", why);
+		for (int i = 0; i < SIM_NODES; i++)
+			if (r->node[i])
+				simloop_drain(&r->node[i]->sl);
+		check_all();
+	}
+	sim_trace("heal: converged after %" PRIu64 " ms",
+		  (sim_now_us() - S.heal_start_us) / 1000);
 	st.steps = r->sched.steps;
 	st.sim_us = r->sched.now_us;
 	if (trace)
@@ -858,6 +1181,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Large frames and cached writes come and go by the megabyte: keep
+	 * them on the heap rather than map and unmap (and fault in) each. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	for (uint64_t s = first; s <= last; s++) {
 		struct run_stats st = run_seed(s, steps, trace);
 

@@ -31,6 +31,10 @@ struct sim_run {
 	struct rng rng_env;	/* the engine's randomness (rand_u64) */
 	struct rng rng_net;	/* link delays */
 	struct rng rng_hook;	/* hook delays and outcomes */
+	/* Pool size and request sizes: a stream of its own, so that a run
+	 * with the old model (4 MiB pool, 4 KiB requests) draws everything
+	 * else as before. */
+	struct rng rng_size;
 	struct simdisk disk[SIM_NODES];
 	struct sim_node *node[SIM_NODES];
 	struct simnet *net;
@@ -63,6 +67,8 @@ bool sim_client_paused(void);
 void sim_write_acked(int idx, uint64_t gen);
 /* A promotion that waited for fence-peer ended (0 or -errno). */
 void sim_promotion_answered(int idx, int ret, const char *err);
+/* An event of node idx's engine (resource_event's name). */
+void sim_event(int idx, const char *what);
 
 static inline uint64_t sim_now_us(void)
 {

@@ -69,6 +69,7 @@ struct simdisk {
 	struct simdisk_knobs k;
 	uint64_t size;
 	int fd;			/* memfd: the durable image */
+	uint8_t *map;		/* the memfd mapped: copies without syscalls */
 	struct simdisk_vw *vw;	/* completed, volatile, in completion order */
 	size_t nvw, capvw;
 	uint64_t next_seq;	/* completion sequence */
@@ -96,6 +97,9 @@ void simdisk_crash(struct simdisk *d);
 void simdisk_process_crash(struct simdisk *d);
 
 /* The content as a reader sees it now (durable + completed writes). */
+/* What survives a power loss now: the durable image only. */
+void simdisk_peek_durable(struct simdisk *d, uint64_t off, uint32_t len,
+			  uint8_t *out);
 void simdisk_peek(struct simdisk *d, uint64_t off, uint32_t len, uint8_t *out);
 
 /* Has every completed write been made durable? */

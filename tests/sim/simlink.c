@@ -375,7 +375,9 @@ static void end_read(struct simend *e)
 		frame_free(f);
 		k = e->k;
 	}
-	if (k && k->conn == c && !k->stalled)
+	/* Not up yet: up_fire reads what waits. Arming now would fire at
+	 * this very time again and again, and time would never reach it. */
+	if (k && k->conn == c && !k->stalled && k->up)
 		wire_arm(e);
 	conn_put(c);
 }
