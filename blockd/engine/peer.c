@@ -346,6 +346,27 @@ static void settle_disk_states(struct resource *res, const struct frame_state *p
 
 static bool disk_usable(enum disk_state d);
 
+/* A Primary without a disk writes here only: this disk leaves the
+ * generation the Primary's old disk still names, or that disk, back after
+ * a restart, could win the handshake (equal UUIDs, crashed-primary rule)
+ * and be synced over this one. Once per connection, whether the Primary
+ * lost its disk while connected, came back without one, or was promoted
+ * without one. Durable before the first of its writes is applied (the
+ * receiver waits for the superblock). */
+static void diskless_primary_generation(struct resource *res)
+{
+	if (res->peer.diskless_gen || res->role != ROLE_SECONDARY ||
+	    res->peer_role != ROLE_PRIMARY || disk_usable(res->peer_disk) ||
+	    !resource_has_disk(res) || res->disk_state != DS_UPTODATE ||
+	    !res->meta.enabled)
+		return;
+	res->peer.diskless_gen = true;
+	log_info("the Primary writes through this disk only: a new generation");
+	meta_uuid_new_current(&res->meta);
+	meta_write_sb(&res->meta);
+	peer_send_state(res);
+}
+
 /* A side without a usable disk (Diskless, Failed) takes part in no
  * resync: it has nothing to send and nowhere to write; it is synced in
  * full once it attaches a disk. */
@@ -365,6 +386,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 		fencing_peer_back(res);
 	else
 		fencing_peer_unsettled(res);
+	diskless_primary_generation(res);	/* a Primary came back Diskless */
 	writepath_retry_waiting(res);
 	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");
@@ -515,20 +537,7 @@ static void peer_disk_lost(struct resource *res)
 		bitmap_mark_all(&res->oos);
 		if (res->role == ROLE_PRIMARY && res->meta.enabled)
 			res->uuid_rotate_pending = true;
-		/* A Primary without a disk now writes here only: this disk
-		 * leaves the generation the peer's old disk still names, or
-		 * that disk, back after a restart, could win the handshake
-		 * (equal UUIDs, crashed-primary rule) and be synced over this
-		 * one. Durable before the first of its writes is applied (the
-		 * receiver waits for the superblock). */
-		if (res->role == ROLE_SECONDARY && res->peer_role == ROLE_PRIMARY &&
-		    res->meta.enabled) {
-			log_info("the Primary writes through this disk only: a new "
-				 "generation");
-			meta_uuid_new_current(&res->meta);
-			meta_write_sb(&res->meta);
-			peer_send_state(res);
-		}
+		diskless_primary_generation(res);
 	}
 	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
 		log_warn("%s stopped: the peer has no disk",
@@ -585,6 +594,8 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		peer_note_state(res);
 		return;
 	}
+	if (res->repl == RS_ESTABLISHED)
+		diskless_primary_generation(res);	/* promoted without a disk */
 	if ((ps.flags & FRAME_STATE_F_NEW_UUID) && res->repl == RS_ESTABLISHED &&
 	    res->role == ROLE_SECONDARY) {
 		log_info("the peer started a new generation over blank disks: "
@@ -646,6 +657,7 @@ static void peer_up(void *owner)
 	struct resource *res = owner;
 
 	res->peer.state_received = false;
+	res->peer.diskless_gen = false;
 	res->repl = RS_OFF;
 	bmx_stop(res);
 	res->peer.state_flags_pending = 0;

@@ -25,6 +25,8 @@ struct peer {
 	/* In sync under a Primary in protocol C when last connected, not
 	 * restarted since (FRAME_STATE_F_HOLDS_ACKED): peer_note_state. */
 	bool holds_acked;
+	/* This connection's Diskless Primary got a new generation here. */
+	bool diskless_gen;
 };
 
 extern const struct link_ops peer_link_ops;

@@ -750,6 +750,10 @@ void writepath_release_held(struct resource *res)
 		r->held_next = NULL;
 		r->pending &= (uint8_t)~r->held_legs;
 		r->held_legs = 0;
+		/* Held for the peer it may not have reached, written only to
+		 * a disk that failed since: no copy anyone reads holds it. */
+		if (!resource_has_disk(res) && !r->err)
+			r->err = -EIO;
 		req_check_done(res, r);
 	}
 }
