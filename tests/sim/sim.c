@@ -29,7 +29,9 @@
  *   7 after the steps, a heal phase (faults stop, an operator restarts,
  *     attaches, connects and resumes what is needed, the client stops
  *     issuing): within LIVE_HEAL_US every request is answered and the
- *     pair converges (both UpToDate, Established, disks identical).
+ *     pair converges (both UpToDate, Established, disks identical);
+ *   8 two Primaries never exchange data: a node that stays Primary takes
+ *     none of its peer's writes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,6 +74,10 @@ static struct {
 	struct sim_event restart_ev[SIM_NODES];
 	uint64_t down_since_us[SIM_NODES];
 	enum repl_state prev_repl[SIM_NODES];
+	/* Invariant 8: a Primary's count of its peer's writes received, and
+	 * whether it was Primary at the last check. */
+	uint64_t prev_rx_bytes[SIM_NODES];
+	bool prev_primary[SIM_NODES];
 	bool prev_alive[SIM_NODES];
 	/* invariant 4: the window after a Primary lost its peer */
 	bool fence_window[SIM_NODES];
@@ -309,6 +315,8 @@ static void restart_fire(struct sim_event *ev)
 		return;
 	}
 	S.prev_repl[idx] = RS_OFF;
+	S.prev_primary[idx] = false;
+	S.prev_rx_bytes[idx] = 0;
 }
 
 /* A node dies. A power loss (power) keeps only what its disk made
@@ -781,6 +789,15 @@ static void check_node(int idx)
 	if (!n)
 		return;
 	res = &n->res;
+	/* Two Primaries never exchange data: a node that stayed Primary
+	 * takes none of its peer's writes. */
+	if (S.prev_primary[idx] && res->role == ROLE_PRIMARY &&
+	    res->rx.data_received_bytes != S.prev_rx_bytes[idx])
+		sim_fail("invariant 8: n%d, Primary, took %" PRIu64 " bytes of "
+			 "its peer's writes", idx,
+			 res->rx.data_received_bytes - S.prev_rx_bytes[idx]);
+	S.prev_primary[idx] = res->role == ROLE_PRIMARY;
+	S.prev_rx_bytes[idx] = res->rx.data_received_bytes;
 	if (is_source(res->repl) && !is_source(was) &&
 	    res->disk_state != DS_UPTODATE &&
 	    !(res->disk_state == DS_OUTDATED && res->peer_disk == DS_INCONSISTENT))
