@@ -497,6 +497,29 @@ static void op_protocol(struct sim_node *n)
 	sim_trace("n%d operator: protocol %c -> %s", n->idx, p, ret ? err : "ok");
 }
 
+/* A Primary the heal demotes waits for its clients, but fencing froze
+ * their writes and no fence-peer run will end that: it failed, or the
+ * peer came back Primary (split brain) or without a disk to sync from.
+ * Its log says what a person does then: 'blockctl resume-io'. The
+ * writes it then acknowledges alone void the promises (client.c counts
+ * them), and invariant 4's window closes: the operator took the risk. */
+static void heal_resume_io(struct sim_node *n)
+{
+	struct resource *res = &n->res;
+	char err[256];
+	int ret;
+
+	if (!S.demote_pending[n->idx] || res->role != ROLE_PRIMARY ||
+	    !res->fence.io_frozen || res->fence.running ||
+	    res->peer_conn == CS_CONNECTED)
+		return;
+	sim_run->current = n->idx;
+	ret = fencing_resume_io(res, err, sizeof(err));
+	sim_trace("n%d heal: resume-io -> %s", n->idx, ret ? err : "ok");
+	if (ret == 0)
+		S.fence_window[n->idx] = false;
+}
+
 /* The heal phase's operator: whatever keeps the pair from converging
  * that a person would undo (a detached disk, a StandAlone node after a
  * split brain, a paused resync, two Primaries). */
@@ -528,6 +551,7 @@ static void heal_node(struct sim_node *n)
 	if (res->role == ROLE_PRIMARY && n->idx == 1 && p &&
 	    p->res.role == ROLE_PRIMARY)
 		op_demote(n);
+	heal_resume_io(n);
 }
 
 /* How much a person trusts a disk when none is UpToDate. */
