@@ -520,6 +520,21 @@ static void heal_resume_io(struct sim_node *n)
 		S.fence_window[n->idx] = false;
 }
 
+/* Whose changes a person gives up after a split brain: a disk that is
+ * not UpToDate against an UpToDate one (the engine refuses to make a
+ * Primary SyncTarget over its own writes, and an Outdated disk is never
+ * SyncSource), else of two alike, the second node's. */
+static bool heal_victim(const struct sim_node *n)
+{
+	const struct sim_node *p = sim_run->node[1 - n->idx];
+	bool mine = n->res.disk_state == DS_UPTODATE;
+	bool theirs = p && p->res.disk_state == DS_UPTODATE;
+
+	if (p && mine != theirs)
+		return theirs;
+	return n->idx == 1;
+}
+
 /* The heal phase's operator: whatever keeps the pair from converging
  * that a person would undo (a detached disk, a StandAlone node after a
  * split brain, a paused resync, two Primaries). */
@@ -542,14 +557,14 @@ static void heal_node(struct sim_node *n)
 	if (res->peer_conn == CS_STANDALONE) {
 		/* The Secondary gives up its changes (of two, the second). */
 		bool discard = res->role != ROLE_PRIMARY &&
-			       (n->idx == 1 || (p && p->res.role == ROLE_PRIMARY));
+			       (heal_victim(n) || (p && p->res.role == ROLE_PRIMARY));
 
 		ret = resource_connect(res, discard, err, sizeof(err));
 		sim_trace("n%d heal: connect%s -> %s", n->idx,
 			  discard ? " --discard-my-data" : "", ret ? err : "ok");
 	}
-	if (res->role == ROLE_PRIMARY && n->idx == 1 && p &&
-	    p->res.role == ROLE_PRIMARY)
+	if (res->role == ROLE_PRIMARY && heal_victim(n) && p &&
+	    (p->res.role == ROLE_PRIMARY || res->peer_conn != CS_CONNECTED))
 		op_demote(n);
 	heal_resume_io(n);
 }
