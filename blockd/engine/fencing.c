@@ -275,6 +275,16 @@ int fencing_outdate(struct resource *res, char *err, size_t errlen)
 			 disk_state_name(res->disk_state));
 		return -EINVAL;
 	}
+	/* DRBD: "Refusing to be Outdated while Connected". A connected
+	 * peer holds no newer data than this disk and would keep counting
+	 * it in sync, so nothing would ever make it UpToDate again; a
+	 * fence-peer answer that arrives after the peer came back is what
+	 * asks this. */
+	if (res->peer_conn == CS_CONNECTED) {
+		snprintf(err, errlen,
+			 "refusing to be Outdated while connected to the peer");
+		return -EBUSY;
+	}
 	if (!res->meta.enabled) {
 		snprintf(err, errlen, "this resource has no metadata");
 		return -EINVAL;

@@ -293,6 +293,7 @@ static struct uuid_result by_disk_states(const struct resource *res,
 	enum disk_state peer_disk = (enum disk_state)ps->disk;
 	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
 	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
+	bool theirs = ps->flags & FRAME_STATE_F_DISCARD;
 
 	if (r.d == UD_UNRELATED)
 		return r;
@@ -304,6 +305,22 @@ static struct uuid_result by_disk_states(const struct resource *res,
 	    may_sync_from(res->disk_state, peer_disk) && !self_src)
 		return (struct uuid_result){ UD_SOURCE_FULL,
 					     "peer-inconsistent-self-has-data" };
+	/* A disk that may not be the source the generations pick (an
+	 * Outdated one that wrote after it was outdated) is refused in
+	 * sync_direction_ok, which tells the operator to connect it with
+	 * --discard-my-data: that makes it the target of a peer that may
+	 * sync it, as after a split brain. Everything is resynced: the
+	 * bitmaps follow the generations, not this direction. Both sides
+	 * see both flags and both disk states, so both decide alike. */
+	if (res->discard_my_data && !theirs && self_src &&
+	    !may_sync_from(res->disk_state, peer_disk) &&
+	    may_sync_from(peer_disk, res->disk_state))
+		return (struct uuid_result){ UD_TARGET_FULL, "discard-my-data" };
+	if (theirs && !res->discard_my_data && peer_src &&
+	    !may_sync_from(peer_disk, res->disk_state) &&
+	    may_sync_from(res->disk_state, peer_disk))
+		return (struct uuid_result){ UD_SOURCE_FULL,
+					     "peer-discards-its-data" };
 	return r;
 }
 

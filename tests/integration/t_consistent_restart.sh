@@ -63,6 +63,8 @@ pair_wait_connected 20
 pair_wait alice 30 "alice and bob in sync" \
 	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0 and s["peer_outdated"] is False'
 bt_daemon_stop alice
+# A disk is not outdated while connected (DRBD refuses it too).
+pair_wait bob 10 "bob saw alice go" 'p["connection"] != "Connected"'
 pair_ok bob outdate
 bt_expect_eq "$(pair_get bob disk)" Outdated "bob after outdate"
 bt_daemon_stop bob

@@ -505,6 +505,44 @@ static void op_protocol(struct sim_node *n)
 	sim_trace("n%d operator: protocol %c -> %s", n->idx, p, ret ? err : "ok");
 }
 
+/* A Primary the heal demotes waits for its clients, but fencing froze
+ * their writes and no fence-peer run will end that: it failed, or the
+ * peer came back Primary (split brain) or without a disk to sync from.
+ * Its log says what a person does then: 'blockctl resume-io'. The
+ * writes it then acknowledges alone void the promises (client.c counts
+ * them), and invariant 4's window closes: the operator took the risk. */
+static void heal_resume_io(struct sim_node *n)
+{
+	struct resource *res = &n->res;
+	char err[256];
+	int ret;
+
+	if (!S.demote_pending[n->idx] || res->role != ROLE_PRIMARY ||
+	    !res->fence.io_frozen || res->fence.running ||
+	    res->peer_conn == CS_CONNECTED)
+		return;
+	sim_run->current = n->idx;
+	ret = fencing_resume_io(res, err, sizeof(err));
+	sim_trace("n%d heal: resume-io -> %s", n->idx, ret ? err : "ok");
+	if (ret == 0)
+		S.fence_window[n->idx] = false;
+}
+
+/* Whose changes a person gives up after a split brain: a disk that is
+ * not UpToDate against an UpToDate one (the engine refuses to make a
+ * Primary SyncTarget over its own writes, and an Outdated disk is never
+ * SyncSource), else of two alike, the second node's. */
+static bool heal_victim(const struct sim_node *n)
+{
+	const struct sim_node *p = sim_run->node[1 - n->idx];
+	bool mine = n->res.disk_state == DS_UPTODATE;
+	bool theirs = p && p->res.disk_state == DS_UPTODATE;
+
+	if (p && mine != theirs)
+		return theirs;
+	return n->idx == 1;
+}
+
 /* The heal phase's operator: whatever keeps the pair from converging
  * that a person would undo (a detached disk, a StandAlone node after a
  * split brain, a paused resync, two Primaries). */
@@ -527,15 +565,16 @@ static void heal_node(struct sim_node *n)
 	if (res->peer_conn == CS_STANDALONE) {
 		/* The Secondary gives up its changes (of two, the second). */
 		bool discard = res->role != ROLE_PRIMARY &&
-			       (n->idx == 1 || (p && p->res.role == ROLE_PRIMARY));
+			       (heal_victim(n) || (p && p->res.role == ROLE_PRIMARY));
 
 		ret = resource_connect(res, discard, err, sizeof(err));
 		sim_trace("n%d heal: connect%s -> %s", n->idx,
 			  discard ? " --discard-my-data" : "", ret ? err : "ok");
 	}
-	if (res->role == ROLE_PRIMARY && n->idx == 1 && p &&
-	    p->res.role == ROLE_PRIMARY)
+	if (res->role == ROLE_PRIMARY && heal_victim(n) && p &&
+	    (p->res.role == ROLE_PRIMARY || res->peer_conn != CS_CONNECTED))
 		op_demote(n);
+	heal_resume_io(n);
 }
 
 /* How much a person trusts a disk when none is UpToDate. */
