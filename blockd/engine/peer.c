@@ -531,7 +531,12 @@ static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
 	res->meta.sb.uuid[UUID_HISTORY1] = ps->uuid[UUID_HISTORY1];
 	res->meta.sb.uuid[UUID_HISTORY2] = ps->uuid[UUID_HISTORY2];
 	res->meta.sb.flags |= MDF_CONSISTENT;
-	res->meta.sb.flags &= ~(MDF_OUTDATED | MDF_CRASHED_PRIMARY);
+	res->meta.sb.flags &= ~MDF_OUTDATED;
+	/* A Primary SyncTarget keeps the crashed-primary mark: its writes
+	 * go on, and a crash must still resync its activity log (as
+	 * peer_source_synced keeps it on a Primary source). */
+	if (res->role != ROLE_PRIMARY)
+		res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	bitmap_clear_all(&res->oos);
 	meta_write_sb(&res->meta);
 }
