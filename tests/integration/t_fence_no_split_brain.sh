@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fencing keeps a partition from turning into a split brain: 5 rounds (ROUNDS) of
+# Fencing keeps a partition from turning into a split brain: 3 rounds (ROUNDS) of
 # resource-and-stonith, protocol C, a fio randwrite job (crc32c verify
 # headers, verify state saved, a new seed each round) and a writer that
 # logs each acknowledged write by name, both on the Primary; then the
@@ -37,7 +37,7 @@ SIZE=$((32 * M))
 REGION=$((24 * M))
 WOFF=$((25 * M))	# the acknowledged-writes logger's area, after fio's
 WLEN=$((6 * M))
-ROUNDS=${ROUNDS:-5}	# make check; ROUNDS=50 for a soak
+ROUNDS=${ROUNDS:-3}	# make check; ROUNDS=50 for a soak
 
 net_init
 net_hook_install

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Protocol C keeps every acknowledged write when the Primary dies: 10 rounds (ROUNDS)
+# Protocol C keeps every acknowledged write when the Primary dies: 5 rounds (ROUNDS)
 # of fio 4 KiB random writes (crc32c verify headers, queue depth 32, a new
 # seed each round) against the Primary's export; once the Primary has
 # written a few MiB it is killed with SIGKILL mid-run, the Secondary is
@@ -17,7 +17,7 @@ fio --enghelp 2>&1 | grep -qw nbd || bt_skip "fio has no nbd engine"
 M=$((1024 * 1024))
 SIZE=$((64 * M))
 REGION=$((60 * M))	# fio's region: inside the export (metadata follows it)
-ROUNDS=${ROUNDS:-10}	# make check; ROUNDS=100 for a soak
+ROUNDS=${ROUNDS:-5}	# make check; ROUNDS=100 for a soak
 KILL_DELTA=$((6 * M))	# bytes the Primary writes in a round before the kill
 
 # jobfile FILE URI SEED EXTRA: the one fio job, shared by both phases.
