@@ -97,11 +97,12 @@ suite_tests "$BUILD_SAN" unit
 # stack more than the daemon, whose paths they share with the others: the
 # release pass runs them. So do four long tests whose daemon paths the
 # sanitizers see elsewhere: protocol switching (t_repl_events switches
-# live; protocol A and B in t_repl_slow_secondary_a, t_al_protocol_a), checksum resync (t_ops_verify's checksums, the frame fuzzer),
-# a Primary SyncTarget cut off (t_resync_primary_target,
-# t_resync_target_race) and the split-brain policies (their decisions
-# are the pure uuid code, unit-tested under the sanitizers). This keeps
-# make check under 15 minutes.
+# live; A and B in t_repl_slow_secondary_a, t_al_protocol_a), checksum
+# resync (t_ops_verify's checksums, the frame fuzzer), a Primary
+# SyncTarget cut off (t_resync_primary_target, t_resync_target_race) and
+# the split-brain policies (their decisions are the pure uuid code,
+# unit-tested under the sanitizers). This keeps make check under 15
+# minutes.
 SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown t_repl_switchover t_resync_checksum t_partition_primary_synctarget t_splitbrain_policies"
 BT_SKIP=${BT_SKIP-$SAN_SKIP} ROUNDS=${SAN_ROUNDS:-1} integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
