@@ -57,20 +57,27 @@ static int promote_refusal(struct resource *res, char *err, size_t errlen)
 
 #define NOT_ASKED INT_MIN	/* no fence-peer answer for this promotion */
 
-/* Could the peer be Primary right now, unknown to this node? Under a
- * fencing policy a promotion first makes sure it is not: connected, or
- * recorded outdated or fenced, or fence-peer outdates it now (DRBD's
- * try_outdate_peer on promotion). 0 when the promotion may go on,
- * -EINPROGRESS while fence-peer runs, -EPERM with the reason. */
+/* Could the peer be Primary right now, unknown to this node, under a
+ * fencing policy? Not when connected, nor when recorded outdated or
+ * fenced. */
+static bool peer_unfenced(const struct resource *res)
+{
+	return res->link && res->cfg->fencing != FENCING_DONT_CARE &&
+	       res->repl == RS_OFF && !(res->meta.sb.flags & MDF_PEER_OUTDATED) &&
+	       res->peer_disk != DS_OUTDATED && res->peer_disk != DS_INCONSISTENT;
+}
+
+/* Under a fencing policy a promotion first makes sure the peer is not
+ * Primary: fence-peer outdates it now (DRBD's try_outdate_peer on
+ * promotion). 0 when the promotion may go on, -EINPROGRESS while
+ * fence-peer runs, -EPERM with the reason. */
 static int fence_before_promotion(struct resource *res, int answer, char *err,
 				  size_t errlen)
 {
 	const struct config *cfg = res->cfg;
 	int ret;
 
-	if (!res->link || cfg->fencing == FENCING_DONT_CARE ||
-	    res->repl != RS_OFF || (res->meta.sb.flags & MDF_PEER_OUTDATED) ||
-	    res->peer_disk == DS_OUTDATED || res->peer_disk == DS_INCONSISTENT)
+	if (!peer_unfenced(res))
 		return 0;
 	if (answer != NOT_ASKED && answer != -ESTALE)
 		REFUSE("fencing %s: fence-peer could not outdate the peer %s "
@@ -129,8 +136,7 @@ static int promote(struct resource *res, bool force, int answer, char *err,
 		REFUSE("a resync into this disk is running: wait for it to finish");
 	if (!force && (ret = fence_before_promotion(res, answer, err, errlen)))
 		return ret;
-	if (force && res->link && res->cfg->fencing != FENCING_DONT_CARE &&
-	    res->repl == RS_OFF && !(res->meta.sb.flags & MDF_PEER_OUTDATED))
+	if (force && peer_unfenced(res))
 		log_warn("promotion forced with the peer %s away and not fenced: "
 			 "if it is Primary, this is a split brain", res->peer_name);
 	if (res->disk_state != DS_UPTODATE) {

@@ -203,6 +203,16 @@ net_pair_setup() {
 	done
 }
 
+# net_pair_up PROTO SIZE_BYTES [RESOURCE_LINE...]: net_pair_setup, both
+# daemons started and connected, alice promoted and bob fully synced.
+net_pair_up() {
+	net_pair_setup "$@"
+	net_start alice
+	net_start bob
+	pair_wait_connected 20
+	pair_promote_first alice 60
+}
+
 # net_write_conf FILE PROTO [RESOURCE_LINE...]
 net_write_conf() {
 	local f=$1 proto=$2 n l

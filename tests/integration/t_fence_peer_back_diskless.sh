@@ -20,12 +20,8 @@ URI=$(pair_uri alice)
 
 net_init
 net_hook_install
-net_pair_setup C "$SIZE" 'fencing = resource-and-stonith' \
+net_pair_up C "$SIZE" 'fencing = resource-and-stonith' \
 	"fence-peer = $NET_HOOK" 'hook-timeout-ms = 20000'
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 30
 
 # writer NAME OFFSET BYTE: a 4 KiB NBD write in the background; its exit
 # status lands in $BT_TMP/NAME.rc.

@@ -25,11 +25,7 @@ SIZE=$((16 * M))
 
 net_init
 net_hook_install
-net_pair_setup C "$SIZE" 'fencing = resource-and-stonith' "fence-peer = $NET_HOOK"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 30
+net_pair_up C "$SIZE" 'fencing = resource-and-stonith' "fence-peer = $NET_HOOK"
 
 net_hook_set fence-peer wait "$NET_HOOK_DIR/release-alice" alice
 net_hook_set fence-peer rc 1 alice

@@ -17,11 +17,7 @@ bt_init 60
 SIZE=$((128 * M))
 NET_LOOPBACK=1
 net_init
-net_pair_setup C "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+net_pair_up C "$SIZE"
 timeout 20 /usr/bin/python3 -m nbd -u "$(pair_uri alice)" -c '
 for i in range(16):
     h.pwrite(bytes([i + 1]) * 4096, i * 4 * 1048576 + 8192)' ||
