@@ -47,7 +47,11 @@
 #define MDF_PEER_OUTDATED	(1U << 2)	/* the peer was fenced */
 #define MDF_CRASHED_PRIMARY	(1U << 3)	/* Primary and not shut down */
 #define MDF_OUTDATED		(1U << 4)	/* this disk was fenced */
-#define MDF_ALL			0x1fU
+/* The disk failed or was detached (or was attached again and is not yet
+ * resynced): it may lack writes acknowledged since. It is Inconsistent,
+ * the target of a full resync, and never a source. */
+#define MDF_GIVEN_UP		(1U << 5)
+#define MDF_ALL			0x3fU
 
 enum meta_uuid_idx { UUID_CURRENT, UUID_BITMAP, UUID_HISTORY1, UUID_HISTORY2, UUID_N };
 

@@ -8,8 +8,10 @@
  *
  * Invariants:
  * - A disk that failed a request is not trusted again: no I/O is issued
- *   to it and its metadata is not written (it may sit on the same disk);
- *   a disk attached again is resynced in full.
+ *   to it but one last superblock (meta_retire: no generation, not
+ *   Consistent), also after a detach by request, so a restart over it
+ *   finds it Inconsistent; a disk attached again is resynced in full.
+ *   The disk is closed only once no metadata write is in flight on it.
  * - A node without a usable disk is never promotable without --force (and
  *   even then only with an UpToDate peer connected: it has no data of its
  *   own). A Primary keeps serving through an UpToDate peer: writes go to
@@ -51,30 +53,37 @@ static void detach_finish(struct resource *res)
 	resource_event(res, "detached");
 }
 
-static void disk_idle(void *arg)
+/* The disk is let go of once neither data nor metadata writes are in
+ * flight on it (internal metadata shares its descriptor). */
+void detach_poll(struct resource *res)
 {
-	struct resource *res = arg;
-
-	if (res->disk_state == DS_FAILED || res->detach.detaching)
+	if (res->disk_state != DS_FAILED && !res->detach.detaching)
+		return;
+	if (disk_busy(&res->disk)) {
+		res->disk.want_idle = true;
+		return;
+	}
+	if (meta_idle(&res->meta))	/* else: again at its completion */
 		detach_finish(res);
 }
 
-/* Stop using the disk: the metadata first (it writes through the loop
- * without the disk layer), then wait for the requests in flight. */
+static void disk_idle(void *arg)
+{
+	detach_poll(arg);
+}
+
+/* Stop using the disk: the metadata first (its last superblock, then
+ * nothing), then wait for the requests in flight. */
 static void detach_start(struct resource *res)
 {
-	res->meta.enabled = false;
+	meta_retire(&res->meta);
 	writepath_forget_al(res);
 	/* No resync or verify goes on without a disk (the peer stops its
 	 * side when it sees this node's disk state). */
 	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED)
 		res->repl = RS_ESTABLISHED;
 	peer_send_state(res);
-	if (disk_busy(&res->disk)) {
-		res->disk.want_idle = true;
-		return;
-	}
-	detach_finish(res);
+	detach_poll(res);
 }
 
 void resource_disk_failed(struct resource *res, int err)
@@ -152,6 +161,7 @@ static void attach_distrust(struct resource *res)
 	if (res->meta.enabled) {
 		sb->flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED |
 			       MDF_CRASHED_PRIMARY);
+		sb->flags |= MDF_GIVEN_UP;	/* full resync, even after a crash */
 		bitmap_mark_all(&res->oos);
 		meta_write_sb(&res->meta);
 	}

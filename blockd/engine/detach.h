@@ -22,6 +22,8 @@ struct detach {
 bool resource_has_disk(const struct resource *res);
 /* The disk (or its metadata) failed: detach it. */
 void resource_disk_failed(struct resource *res, int err);
+/* A metadata write completed: a detach waiting for it may finish. */
+void detach_poll(struct resource *res);
 /* Route the disk's failure and idle callbacks here (after disk_open). */
 void resource_disk_bind(struct resource *res);
 int resource_detach(struct resource *res, char *err, size_t errlen);

@@ -184,6 +184,8 @@ static struct uuid_side side_self(const struct resource *res)
 	s.primary = res->role == ROLE_PRIMARY;
 	if (s.primary)
 		s.flags &= ~MDF_CRASHED_PRIMARY;	/* alive: not crashed */
+	if (s.flags & MDF_GIVEN_UP)	/* its extents are no source */
+		s.flags &= ~MDF_CRASHED_PRIMARY;
 	s.dirty_bytes = bitmap_dirty_bytes(&res->oos);
 	s.primary_since = res->meta.sb.primary_since;
 	s.holds_acked = holds_acked(res);
@@ -197,6 +199,8 @@ static struct uuid_side side_peer(const struct resource *res,
 
 	memcpy(s.uuid, ps->uuid, sizeof(s.uuid));
 	s.flags = ps->md_flags;
+	if (s.flags & MDF_GIVEN_UP)
+		s.flags &= ~MDF_CRASHED_PRIMARY;
 	s.primary = ps->role == ROLE_PRIMARY;
 	s.dirty_bytes = ps->dirty_bytes;
 	s.primary_since = ps->primary_since;
@@ -254,13 +258,25 @@ static bool sync_direction_ok(struct resource *res, const struct frame_state *ps
 	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
 
 	if (self_src && !may_sync_from(res->disk_state, peer_disk)) {
-		log_err("sync decision %s (rule %s) would make this node SyncSource, "
-			"but its disk is %s: refusing to connect. Its data is "
-			"incomplete; let an UpToDate peer sync it ('connect "
-			"--discard-my-data' on a Secondary) or, if the peer's data "
-			"is lost for good, 'primary --force'",
-			uuid_decision_name(r.d), r.rule,
-			disk_state_name(res->disk_state));
+		if (res->meta.sb.flags & MDF_GIVEN_UP)
+			log_err("sync decision %s (rule %s) would make this node "
+				"SyncSource, but its disk was given up (it failed "
+				"or was detached) after it took writes the peer "
+				"lacks: refusing to connect. Neither disk is known "
+				"to hold every write: if this one is readable and "
+				"to be kept, 'primary --force' here; otherwise "
+				"'primary --force' on the peer and 'connect "
+				"--discard-my-data' here",
+				uuid_decision_name(r.d), r.rule);
+		else
+			log_err("sync decision %s (rule %s) would make this node "
+				"SyncSource, but its disk is %s: refusing to "
+				"connect. Its data is incomplete; let an UpToDate "
+				"peer sync it ('connect --discard-my-data' on a "
+				"Secondary) or, if the peer's data is lost for "
+				"good, 'primary --force'",
+				uuid_decision_name(r.d), r.rule,
+				disk_state_name(res->disk_state));
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "would be SyncSource while not UpToDate");
 		fencing_peer_unsettled(res);
@@ -294,9 +310,24 @@ static struct uuid_result by_disk_states(const struct resource *res,
 	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
 	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
 	bool theirs = ps->flags & FRAME_STATE_F_DISCARD;
+	bool self_gave_up = res->meta.sb.flags & MDF_GIVEN_UP;
+	bool peer_gave_up = ps->md_flags & MDF_GIVEN_UP;
 
 	if (r.d == UD_UNRELATED)
 		return r;
+	/* A disk given up (MDF_GIVEN_UP) whose generations are the newer,
+	 * or diverged (split brain), holds writes the other lacks and may
+	 * lack some of its own: it is no source (sync_direction_ok
+	 * refuses), an operator picks one with --force or resolves the
+	 * split brain. Otherwise it is the target of everything: what it
+	 * missed since it failed is in no bitmap that survived. */
+	if ((self_gave_up && self_src) || (peer_gave_up && peer_src) ||
+	    r.d == UD_SPLIT_BRAIN)
+		return r;
+	if (self_gave_up && !peer_gave_up && may_sync_from(peer_disk, res->disk_state))
+		return (struct uuid_result){ UD_TARGET_FULL, "self-given-up" };
+	if (peer_gave_up && !self_gave_up && may_sync_from(res->disk_state, peer_disk))
+		return (struct uuid_result){ UD_SOURCE_FULL, "peer-given-up" };
 	if (res->disk_state == DS_INCONSISTENT && peer_disk != DS_INCONSISTENT &&
 	    may_sync_from(peer_disk, res->disk_state) && !peer_src)
 		return (struct uuid_result){ UD_TARGET_FULL,
@@ -531,7 +562,7 @@ static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
 	res->meta.sb.uuid[UUID_HISTORY1] = ps->uuid[UUID_HISTORY1];
 	res->meta.sb.uuid[UUID_HISTORY2] = ps->uuid[UUID_HISTORY2];
 	res->meta.sb.flags |= MDF_CONSISTENT;
-	res->meta.sb.flags &= ~MDF_OUTDATED;
+	res->meta.sb.flags &= ~(MDF_OUTDATED | MDF_GIVEN_UP);
 	/* A Primary SyncTarget keeps the crashed-primary mark: its writes
 	 * go on, and a crash must still resync its activity log (as
 	 * peer_source_synced keeps it on a Primary source). */
@@ -906,8 +937,10 @@ void peer_promoted(struct resource *res, bool forced)
 		res->uuid_rotate_pending = true;	/* at the first lone write */
 	}
 	/* A SyncTarget promoted ahead of its resync is not consistent yet. */
-	if (res->disk_state == DS_UPTODATE)
+	if (res->disk_state == DS_UPTODATE) {
 		sb->flags |= MDF_CONSISTENT;
+		sb->flags &= ~MDF_GIVEN_UP;	/* forced: the operator vouches */
+	}
 	sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 	sb->flags &= ~MDF_OUTDATED;
 	sb->primary_since = clock_wall_s();

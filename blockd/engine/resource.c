@@ -83,6 +83,10 @@ int resource_init(struct resource *res, const struct config *cfg,
 	res->peer_name = peer->peer_name;
 	res->role = ROLE_SECONDARY;
 	res->disk_state = disk_state_from_meta(&res->meta);
+	if (res->meta.sb.flags & MDF_GIVEN_UP)
+		log_warn("this disk was given up before (it failed, or was "
+			 "detached) and not resynced since: it is Inconsistent, "
+			 "resynced in full from an UpToDate peer, never a source");
 	ret = receiver_init(res);
 	if (ret == 0)
 		ret = remote_init(res);
@@ -109,6 +113,7 @@ void resource_fini(struct resource *res)
 
 void resource_meta_done(struct resource *res)
 {
+	detach_poll(res);
 	writepath_retry_waiting(res);
 	receiver_kick(res);
 	resync_bitmap_saved(res);

@@ -229,7 +229,7 @@ bool meta_idle(const struct meta *m)
 
 bool meta_busy(const struct meta *m)
 {
-	return m->enabled && !m->failed && m->sb_writing;
+	return m->retiring || (m->enabled && !m->failed && m->sb_writing);
 }
 
 /* ---- failure ---------------------------------------------------------- */
@@ -274,16 +274,46 @@ static void meta_fail(struct meta *m, const char *what, int res)
 
 static void sb_write_issue(struct meta *m);
 
+/* Tries of the last superblock before the disk is left as it is. */
+#define META_RETIRE_TRIES 3
+
+/* A superblock write completed while the disk is being given up: write
+ * the last one (again), or finish. */
+static void retire_done(struct meta *m, bool ok, int res)
+{
+	if (!ok && ++m->retire_tries >= META_RETIRE_TRIES) {
+		log_err("the disk's last superblock (marking it Inconsistent) "
+			"could not be written (%s): a restart over this disk "
+			"would find its old state. Do not start this node over "
+			"it: run 'blockctl create-md' first, or attach a new disk",
+			res < 0 ? strerror(-res) : "short write");
+	} else if (!ok || m->sb_again) {
+		m->sb_again = false;
+		sb_write_issue(m);
+		return;
+	} else {
+		log_info("the disk's last superblock is written: a restart "
+			 "over it finds it Inconsistent (resynced in full)");
+	}
+	m->sb_writing = m->retiring = false;
+	m->ops->durable(m->arg);	/* held I/O goes on */
+}
+
 static void sb_write_done(struct loop_op *op, int res)
 {
 	struct meta *m = container_of(op, struct meta, sb_op);
 
+	if (res == (int)META_BLOCK)
+		m->sb_slot = 1 - m->sb_slot;
+	if (m->retiring) {
+		retire_done(m, res == (int)META_BLOCK, res);
+		return;
+	}
 	if (res != (int)META_BLOCK) {
 		m->sb_writing = m->sb_again = false;
 		meta_fail(m, "superblock", res);
 		return;
 	}
-	m->sb_slot = 1 - m->sb_slot;
 	if (m->sb_again) {
 		m->sb_again = false;
 		sb_write_issue(m);
@@ -315,6 +345,27 @@ void meta_write_sb(struct meta *m)
 	}
 	if (m->sb_writing) {
 		m->sb_again = true;
+		return;
+	}
+	m->sb_writing = true;
+	sb_write_issue(m);
+}
+
+void meta_retire(struct meta *m)
+{
+	if (!m->enabled)
+		return;
+	m->enabled = false;
+	/* The crashed-Primary mark stays: at the next start its activity
+	 * log extents are marked out of sync again, as the bitmap pages
+	 * not yet saved are lost with the disk (an operator who vouches for
+	 * this disk with --force then syncs them to the peer). */
+	m->sb.flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED | MDF_OUTDATED);
+	m->sb.flags |= MDF_GIVEN_UP;
+	m->retiring = true;
+	m->retire_tries = 0;
+	if (m->sb_writing) {
+		m->sb_again = true;	/* after the write in flight */
 		return;
 	}
 	m->sb_writing = true;

@@ -90,6 +90,8 @@ struct meta {
 	uint8_t *sync_buf;	/* start-up and shutdown only, off the loop */
 	/* Superblock write: one at a time, a change meanwhile writes again. */
 	bool sb_writing, sb_again;
+	bool retiring;		/* the last superblock is being written */
+	unsigned retire_tries;
 	struct loop_op sb_op;
 	/* Activity log commit: evicted pages durable, then the block. */
 	struct al al;
@@ -147,6 +149,17 @@ int meta_flush_sync(struct meta *m);
  * after ops->durable). */
 bool meta_mark_durable(struct meta *m, uint64_t *ticket, uint64_t off,
 		       uint64_t len);
+
+/* The disk is given up (it failed, or the operator detached it): one
+ * last superblock says its data is not to be trusted (MDF_GIVEN_UP, not
+ * Consistent, no peer outdated), so a restart over this disk finds it
+ * Inconsistent and resyncs it in full instead of serving stale data.
+ * Its generations stay: they tell whether it holds writes its peer
+ * lacks (then neither is a source: an operator decides).
+ * Tried even after a failed metadata write, a few times (DRBD's "last
+ * chance" write); meta_busy() holds new I/O until it is done, and
+ * nothing else is written after it (m->enabled is false from here). */
+void meta_retire(struct meta *m);
 
 /* Generation UUID moves. */
 void meta_uuid_new_current(struct meta *m);

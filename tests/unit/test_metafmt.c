@@ -139,7 +139,8 @@ static void test_constants(void **state)
 	assert_true(meta_al_offset() == 2 * 4096);
 	assert_true(meta_bitmap_offset() == (2 + 8) * 4096);
 	assert_int_equal(MDF_ALL, MDF_CONSISTENT | MDF_WAS_PRIMARY |
-			 MDF_PEER_OUTDATED | MDF_CRASHED_PRIMARY | MDF_OUTDATED);
+			 MDF_PEER_OUTDATED | MDF_CRASHED_PRIMARY | MDF_OUTDATED |
+			 MDF_GIVEN_UP);
 }
 
 /* The encoder's bytes equal the documented layout, magic "BLKMD001". */
@@ -211,7 +212,8 @@ static void test_sb_decode_rules(void **state)
 		{ "next magic", 0x424c4b4d44303032ULL, 1, 0, 64, -EBADMSG },
 		{ "AL magic", META_AL_MAGIC, 1, 0, 64, -EBADMSG },
 		{ "foreign magic, newer version", 0x1234, 2, 0, 64, -EBADMSG },
-		{ "flag bit 5", META_MAGIC, 1, 1U << 5, 64, -EBADMSG },
+		{ "flag bit 5 (given up)", META_MAGIC, 1, 1U << 5, 64, 0 },
+		{ "flag bit 6", META_MAGIC, 1, 1U << 6, 64, -EBADMSG },
 		{ "flag bit 31", META_MAGIC, 1, MDF_CONSISTENT | (1U << 31), 64,
 		  -EBADMSG },
 		{ "all flag bits", META_MAGIC, 1, 0xffffffffU, 64, -EBADMSG },
