@@ -51,7 +51,13 @@
  * resynced): it may lack writes acknowledged since. It is Inconsistent,
  * the target of a full resync, and never a source. */
 #define MDF_GIVEN_UP		(1U << 5)
-#define MDF_ALL			0x3fU
+/* A Secondary's disk durably holds every write its protocol C Primary
+ * acknowledged before their connection ended (flushed after it ended):
+ * it is the source of that Primary's extents after the Primary crashed,
+ * also after a restart of this node. Dropped at the next connection to
+ * a Primary, a promotion, or when the disk stops being a whole image. */
+#define MDF_HOLDS_ACKED		(1U << 6)
+#define MDF_ALL			0x7fU
 
 enum meta_uuid_idx { UUID_CURRENT, UUID_BITMAP, UUID_HISTORY1, UUID_HISTORY2, UUID_N };
 

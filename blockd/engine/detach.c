@@ -160,7 +160,7 @@ static void attach_distrust(struct resource *res)
 
 	if (res->meta.enabled) {
 		sb->flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED |
-			       MDF_CRASHED_PRIMARY);
+			       MDF_CRASHED_PRIMARY | MDF_HOLDS_ACKED);
 		sb->flags |= MDF_GIVEN_UP;	/* full resync, even after a crash */
 		bitmap_mark_all(&res->oos);
 		meta_write_sb(&res->meta);

@@ -25,8 +25,10 @@
  * A result that answers an earlier loss, or arrives after the peer came
  * back, is ignored: each run carries the loss it answers. The peer coming
  * back releases held writes only once the connect decision made this node
- * the source (or found both equal); a split brain keeps I/O frozen. The unfence-peer hook runs
- * once the peer is UpToDate again after having been fenced.
+ * the source (or found both equal); a split brain keeps I/O frozen. A
+ * node demoted while frozen that turns out the target fails its held
+ * writes (the resync replaces them) and resumes. The unfence-peer hook
+ * runs once the peer is UpToDate again after having been fenced.
  */
 #include "blockd/engine/fencing.h"
 
@@ -213,6 +215,24 @@ void fencing_peer_back(struct resource *res)
 	if (res->fence.io_frozen)
 		set_frozen(res, false, "the peer is back and in sync or syncing "
 			   "from here");
+}
+
+void fencing_peer_back_as_source(struct resource *res)
+{
+	unsigned n = 0;
+
+	fencing_peer_returned(res);
+	if (!res->fence.io_frozen)
+		return;
+	for (struct blk_req *r = res->wp.held; r; r = r->held_next) {
+		r->err = -EIO;
+		n++;
+	}
+	if (n)
+		log_warn("%u held write%s failed: the peer is back as the source "
+			 "of this node's resync, which replaces their blocks", n,
+			 n == 1 ? "" : "s");
+	set_frozen(res, false, "the peer is back as this node's sync source");
 }
 
 /* The peer came back but the connection did not settle who is current

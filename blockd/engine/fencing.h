@@ -29,6 +29,10 @@ void fencing_peer_unsettled(struct resource *res);
 /* The handshake with a returning peer finished, this node its target: a
  * fence run still going answers a loss that is over. */
 void fencing_peer_returned(struct resource *res);
+/* ... and this node is frozen (demoted while fence-peer had not
+ * answered): writes held since never reached the peer and the resync
+ * replaces their blocks, so they fail with EIO; I/O resumes. */
+void fencing_peer_back_as_source(struct resource *res);
 /* A promotion while the peer is away and not known outdated: run
  * fence-peer (or wait for the run already going). 0, or -errno when the
  * hook could not be started. Its answer goes to

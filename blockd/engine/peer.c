@@ -52,16 +52,70 @@ static void state_sent(struct link_tx *tx, int err)
  * is kept when the connection ends - that is when it matters, the
  * Primary may have crashed - and dropped by anything that can leave a
  * gap since: another protocol, a resync into this disk, a promotion, a
- * failed disk. Never durable: after a restart this disk's own cache may
- * have lost writes. */
+ * failed disk.
+ *
+ * In memory it does not survive a restart (this disk's cache may have
+ * lost writes), so once the connection ended a flush makes those writes
+ * durable and MDF_HOLDS_ACKED records it: a restart, even a power loss
+ * here, then still knows (sim seed 234: the Secondary's restart made the
+ * crashed Primary the source of its extents, rolling back a write only
+ * the Secondary held). The record goes at the next connection to a
+ * Primary (new writes arrive unflushed: the in-memory answer takes
+ * over), a promotion, or when the disk stops being a whole image. */
+static void holds_acked_forget(struct resource *res)
+{
+	if (!res->meta.enabled || !(res->meta.sb.flags & MDF_HOLDS_ACKED))
+		return;
+	res->meta.sb.flags &= ~MDF_HOLDS_ACKED;
+	meta_write_sb(&res->meta);
+}
+
+static void holds_acked_flushed(struct blk_req *r, int err)
+{
+	struct resource *res = r->res;
+
+	res->holds_acked_flushing = false;
+	if (err < 0 || !res->peer.holds_acked || res->repl != RS_OFF ||
+	    res->role != ROLE_SECONDARY || res->disk_state != DS_UPTODATE ||
+	    !res->meta.enabled)
+		return;
+	res->meta.sb.flags |= MDF_HOLDS_ACKED;
+	meta_write_sb(&res->meta);
+	log_info("this disk holds every write the Primary acknowledged, now "
+		 "flushed: recorded, so that after a restart here it is still "
+		 "the source of a crashed Primary's activity log");
+}
+
+static void holds_acked_persist(struct resource *res)
+{
+	struct blk_req *r = &res->holds_acked_flush;
+
+	if (!res->peer.holds_acked || !res->meta.enabled || res->stopping ||
+	    (res->meta.sb.flags & MDF_HOLDS_ACKED) || res->holds_acked_flushing)
+		return;
+	memset(r, 0, sizeof(*r));
+	r->local.cmd = DISK_FLUSH;
+	r->done = holds_acked_flushed;
+	res->holds_acked_flushing = true;
+	resource_submit(res, r);
+}
+
 void peer_note_state(struct resource *res)
 {
 	if (res->role != ROLE_SECONDARY || res->disk_state != DS_UPTODATE) {
 		res->peer.holds_acked = false;
+		/* A restarted holder is Consistent until its handshake. */
+		if (res->role != ROLE_SECONDARY ||
+		    res->disk_state != DS_CONSISTENT)
+			holds_acked_forget(res);
 		return;
 	}
-	if (res->repl == RS_OFF)
+	if (res->repl == RS_OFF) {
+		holds_acked_persist(res);
 		return;
+	}
+	if (res->peer_role == ROLE_PRIMARY)
+		holds_acked_forget(res);
 	res->peer.holds_acked = res->repl == RS_ESTABLISHED &&
 				res->peer_role == ROLE_PRIMARY &&
 				res->peer.state_received &&
@@ -70,8 +124,13 @@ void peer_note_state(struct resource *res)
 
 static bool holds_acked(const struct resource *res)
 {
-	return res->peer.holds_acked && res->role == ROLE_SECONDARY &&
-	       res->disk_state == DS_UPTODATE &&
+	bool held = (res->peer.holds_acked && res->disk_state == DS_UPTODATE) ||
+		    (res->meta.enabled &&
+		     (res->meta.sb.flags & MDF_HOLDS_ACKED) &&
+		     (res->disk_state == DS_UPTODATE ||
+		      res->disk_state == DS_CONSISTENT));
+
+	return held && res->role == ROLE_SECONDARY &&
 	       (link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);
 }
 
@@ -549,7 +608,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	if (r.d != UD_TARGET_BITMAP && r.d != UD_TARGET_FULL)
 		fencing_peer_back(res);
 	else
-		fencing_peer_returned(res);
+		fencing_peer_back_as_source(res);
 	writepath_retry_waiting(res);	/* writes that waited for the handshake */
 	fencing_peer_disk_seen(res);
 	resource_event(res, "connected");

@@ -131,6 +131,9 @@ struct resource {
 	struct blk_req demote_flush;
 	bool demote_flushing;
 	bool demote_flush_again;	/* demoted again while it ran */
+	/* The flush before MDF_HOLDS_ACKED is recorded (peer.c). */
+	struct blk_req holds_acked_flush;
+	bool holds_acked_flushing;
 	bool sync_paused;	/* pause-sync here */
 	bool peer_paused;	/* pause-sync on the peer */
 

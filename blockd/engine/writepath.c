@@ -342,6 +342,7 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 		    resource_has_disk(res))
 			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
 	}
+	assert(!r->held_legs);	/* never while fencing holds it */
 	r->needed = 0xff;	/* complete once */
 	r->pending = 0xff;
 	r->done(r, r->err);
@@ -680,12 +681,21 @@ static bool hold_on_loss(const struct resource *res)
 	       !res->stopping;
 }
 
+/* Only legs the reply waits for are held: in protocol B a write whose
+ * RECV_ACK came has its answer and completes at its local leg (held, it
+ * completed anyway and stayed listed: sim seed 314 released it again
+ * after its slot carried the next write). */
 static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t legs)
 {
-	if (hold_on_loss(res)) {
-		r->held_legs |= legs;
-		r->held_next = res->wp.held;
-		res->wp.held = r;
+	uint8_t hold = legs & r->needed & r->pending;
+
+	if (hold_on_loss(res) && hold) {
+		r->pending &= (uint8_t)~(legs & ~hold);
+		if (!r->held_legs) {
+			r->held_next = res->wp.held;
+			res->wp.held = r;
+		}
+		r->held_legs |= hold;
 		return;
 	}
 	r->pending &= (uint8_t)~legs;

@@ -1,16 +1,20 @@
 #!/bin/bash
 # A Primary that loses power loses what its disk cache held: writes it
 # acknowledged in protocol C (so its Secondary wrote them too) but never
-# flushed. Its Secondary, still up, holds every one of them. When the old
-# Primary restarts over what survived, both name the same generation and
-# the old Primary crashed: its activity-log extents must be resynced from
-# the Secondary, not over it, or the acknowledged writes are lost from
-# both. alice's disk is a device with a volatile write cache (faultlib:
-# nbdkit cache=writeback, killed); alice takes 4 KiB writes at depth 16
-# without any FLUSH (ackcheck writer); alice is killed and her device
-# loses power; bob stays up. Once alice is back and the resync reports
-# success, both data areas must be identical and hold every write alice
-# acknowledged.
+# flushed. Its Secondary holds every one of them. When the old Primary
+# restarts over what survived, both name the same generation and the old
+# Primary crashed: its activity-log extents must be resynced from the
+# Secondary, not over it, or the acknowledged writes are lost from both.
+# alice's disk is a device with a volatile write cache (faultlib: nbdkit
+# cache=writeback, killed); alice takes 4 KiB writes at depth 16 without
+# any FLUSH (ackcheck writer); alice is killed and her device loses
+# power. Two rounds:
+#  1. bob stays up (he knows he holds them: in memory);
+#  2. bob records it (a flush, then MDF_HOLDS_ACKED) and his daemon is
+#     killed and started again before alice returns (before: the restart
+#     forgot it and alice's extents rolled bob back).
+# Each round: once alice is back and the resync reports success, both
+# data areas must be identical and hold every write alice acknowledged.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pairlib.sh"
 . "$(dirname "$0")/netlib.sh"
@@ -22,39 +26,57 @@ SIZE=$((32 * M))
 REGION=$((16 * M))
 NET_LOOPBACK=1
 net_init
-net_pair_setup C "$SIZE"
-fault_pair_disk alice writeback "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
-sync "$(fault_link alicedisk)" 2>/dev/null
-net_ck_init 0 "$REGION"
 
-net_ck_writer alice 4096 16 0 1 30
-net_ck_wait_acks 2000 30
-bt_daemon_kill9 alice
-fault_power_cut alicedisk
-net_ck_stop
-pair_wait bob 10 "peer lost" 'p["connection"] != "Connected"'
-fault_power_restore alicedisk >/dev/null
-net_start alice
-pair_wait bob 60 "in sync again" \
-	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
-pair_wait alice 10 "in sync again" \
-	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established"'
-size=$(pair_get alice size_bytes)
-bt_daemon_stop alice
-bt_daemon_stop bob
-for n in alice bob; do
-	img=$(pair_img bob)
-	[ "$n" = alice ] && img=$(fault_link alicedisk)
-	/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$NET_CK_DIR" --proto C \
-		--offset 0 --length "$REGION" --what "$n after alice's power loss and the resync" \
-		--image "$img" >"$BT_TMP/$n.check" 2>&1 ||
-		bt_fail "$(head -n 6 "$BT_TMP/$n.check" | tr '\n' '|')"
-done
-sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
-sb=$(head -c "$size" "$(pair_img bob)" | sha256sum | cut -d' ' -f1)
-bt_expect_eq "$sa" "$sb" "alice's data area after her power loss and the resync vs bob's"
-bt_pass "the crashed Primary's extents came back from its Secondary: $(head -n 1 "$BT_TMP/bob.check")"
+# round N: 1 bob stays up, 2 bob restarts before alice returns.
+round() {
+	net_pair_setup C "$SIZE"
+	fault_pair_disk alice writeback "$SIZE"
+	net_start alice
+	net_start bob
+	pair_wait_connected 20
+	pair_promote_first alice 60
+	sync "$(fault_link alicedisk)" 2>/dev/null
+	net_ck_init 0 "$REGION"
+	NET_CK_DIR=$BT_TMP/ck$1
+	mkdir -p "$NET_CK_DIR"
+
+	net_ck_writer alice 4096 16 0 1 30
+	net_ck_wait_acks 2000 30
+	mark=$(net_log_lines bob)
+	bt_daemon_kill9 alice
+	fault_power_cut alicedisk
+	net_ck_stop
+	pair_wait bob 10 "peer lost" 'p["connection"] != "Connected"'
+	if [ "$1" = 2 ]; then
+		net_wait_log bob 'holds every write the Primary acknowledged, now flushed' 10 "$mark"
+		bt_daemon_kill9 bob
+		net_start bob
+	fi
+	fault_power_restore alicedisk >/dev/null
+	net_start alice
+	pair_wait bob 60 "in sync again" \
+		's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
+	pair_wait alice 10 "in sync again" \
+		's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established"'
+	size=$(pair_get alice size_bytes)
+	bt_daemon_stop alice
+	bt_daemon_stop bob
+	for n in alice bob; do
+		img=$(pair_img bob)
+		[ "$n" = alice ] && img=$(fault_link alicedisk)
+		/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$NET_CK_DIR" --proto C \
+			--offset 0 --length "$REGION" --what "round $1: $n after alice's power loss and the resync" \
+			--image "$img" >"$BT_TMP/$n.check" 2>&1 ||
+			bt_fail "$(head -n 6 "$BT_TMP/$n.check" | tr '\n' '|')"
+	done
+	sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
+	sb=$(head -c "$size" "$(pair_img bob)" | sha256sum | cut -d' ' -f1)
+	bt_expect_eq "$sa" "$sb" "round $1: alice's data area after her power loss and the resync vs bob's"
+	ROUND_RESULT[$1]=$(head -n 1 "$BT_TMP/bob.check")
+	fault_detach alicedisk
+	rm -f "$(fault_backing alicedisk)"
+}
+declare -A ROUND_RESULT
+round 1
+round 2
+bt_pass "the crashed Primary's extents came back from its Secondary, also after his restart: ${ROUND_RESULT[1]}; ${ROUND_RESULT[2]}"

@@ -479,6 +479,17 @@ static void audit_pump(void)
 		cl.auditing = false;
 		return;
 	}
+	/* A write acknowledged meanwhile by the other node alone (dont-care,
+	 * across a cut) voids the promise: reads issued from now on have
+	 * nothing to meet. Those in flight keep the floor they took. */
+	if (!sim_promise_holds(cl.audit_promise) &&
+	    cl.audit_next < CLIENT_WORKING_SET) {
+		sim_trace("n%d audit (%s) cut short after %u blocks: the promise "
+			  "no longer holds", cl.audit_node, cl.audit_why,
+			  cl.audit_next);
+		cl.audit_left -= CLIENT_WORKING_SET - cl.audit_next;
+		cl.audit_next = CLIENT_WORKING_SET;
+	}
 	for (unsigned i = 0; i < 8 && cl.audit_next < CLIENT_WORKING_SET; i++) {
 		struct creq *q = &cl.audit[i];
 

@@ -90,6 +90,10 @@ void oracle_acked(struct oracle *o, uint64_t block, uint64_t gen)
 
 	assert(b->inflight && b->issued == gen);
 	b->inflight = false;
+	if (b->lost) {
+		b->lost = false;
+		return;
+	}
 	if (b->nhist == ORACLE_HIST) {
 		memmove(&b->hist[0], &b->hist[1], (ORACLE_HIST - 1) * sizeof(b->hist[0]));
 		b->nhist--;
@@ -105,6 +109,7 @@ void oracle_failed(struct oracle *o, uint64_t block, uint64_t gen)
 
 	assert(b->inflight && b->issued == gen);
 	b->inflight = false;	/* it may or may not have landed */
+	b->lost = false;
 }
 
 uint64_t oracle_flush_token(const struct oracle *o)
@@ -114,6 +119,8 @@ uint64_t oracle_flush_token(const struct oracle *o)
 
 void oracle_flush_done(struct oracle *o, uint64_t token)
 {
+	if (token > o->flushed_ack)
+		o->flushed_ack = token;
 	for (uint64_t i = 0; i < o->nblocks; i++) {
 		struct oracle_block *b = &o->b[i];
 
@@ -197,6 +204,13 @@ void oracle_power_loss(struct oracle *o)
 		while (b->nhist && b->hist[b->nhist - 1].gen > b->flushed)
 			b->nhist--;
 	}
+}
+
+void oracle_lose_inflight(struct oracle *o)
+{
+	for (uint64_t i = 0; i < o->nblocks; i++)
+		if (o->b[i].inflight)
+			o->b[i].lost = true;
 }
 
 void oracle_rebase(struct oracle *o, uint64_t block, uint64_t found,

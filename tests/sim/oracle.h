@@ -34,6 +34,8 @@ struct oracle_ack {
 struct oracle_block {
 	uint64_t issued;	/* newest generation issued (0: none) */
 	bool inflight;		/* that write has no answer yet */
+	bool lost;		/* ... and its only copy lost power: its ack
+				 * (if one comes) promises nothing */
 	struct oracle_ack hist[ORACLE_HIST];	/* newest last */
 	unsigned nhist;
 	uint64_t flushed;	/* newest generation a completed FLUSH covers */
@@ -45,6 +47,7 @@ struct oracle {
 	struct oracle_block *b;
 	uint64_t next_gen;	/* generations are unique across blocks */
 	uint64_t next_ack;
+	uint64_t flushed_ack;	/* acks below this a completed FLUSH covers */
 };
 
 int oracle_init(struct oracle *o, uint64_t nblocks);
@@ -86,6 +89,10 @@ bool oracle_allows_floor(const struct oracle *o, uint64_t block,
 /* Both nodes lost power (or the only node holding them did): what was
  * acknowledged but not flushed is no longer promised. */
 void oracle_power_loss(struct oracle *o);
+/* The only disk the writes in flight went to lost power (a Diskless
+ * Primary's peer): an acknowledgement already on its way promises
+ * nothing. */
+void oracle_lose_inflight(struct oracle *o);
 /* A forced promotion, or the pair in sync again: the node's content
  * (found, per block, with its cache; durable, what a power loss keeps)
  * is the new baseline; earlier promises are void. Only the durable

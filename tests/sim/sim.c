@@ -73,6 +73,10 @@ static struct {
 	struct sim_event op_ev, fault_ev, heal_ev, setup_ev;
 	struct sim_event restart_ev[SIM_NODES];
 	uint64_t down_since_us[SIM_NODES];
+	/* The oracle's ack count when the node last lost power: it lacks
+	 * the unflushed writes acknowledged before, which its peer may then
+	 * hold alone, until a FLUSH covers them. */
+	uint64_t power_lost_ack[SIM_NODES];
 	enum repl_state prev_repl[SIM_NODES];
 	/* Invariant 8: a Primary's count of its peer's writes received, and
 	 * whether it was Primary at the last check. */
@@ -220,7 +224,10 @@ void sim_write_acked(int idx, uint64_t gen)
 		S.ever_a = true;
 	if (n && n->res.protocol == 'B')
 		S.ever_b = true;
-	if (S.fence_window[idx] && gen > S.fence_window_gen[idx])
+	/* The window ends when the peer is back (the connect decision
+	 * released the held writes in this very step), or at the answer. */
+	if (S.fence_window[idx] && n && n->res.repl == RS_OFF &&
+	    gen > S.fence_window_gen[idx])
 		sim_fail("invariant 4: n%d acknowledged write generation %" PRIu64
 			 ", issued after it lost its peer, before fence-peer "
 			 "answered", idx, gen);
@@ -319,12 +326,23 @@ static void restart_fire(struct sim_event *ev)
 	S.prev_rx_bytes[idx] = 0;
 }
 
+/* Does the other node lack unflushed writes this one may hold alone? It
+ * lost power since the last FLUSH completed, or it has no disk. */
+static bool peer_lost_unflushed(int idx)
+{
+	struct sim_node *p = sim_run->node[1 - idx];
+
+	return S.power_lost_ack[1 - idx] > sim_run->oracle.flushed_ack ||
+	       (p && !resource_has_disk(&p->res));	/* wrote through here */
+}
+
 /* A node dies. A power loss (power) keeps only what its disk made
  * durable; a process crash keeps the disk's cache. The oracle forgets
  * what only a powered-off node held unflushed: the other node is down
- * too, or this Primary replicated to no UpToDate peer. A single node's
- * crash is a power loss half of the time (--strict: always); a site
- * power loss takes both. */
+ * too, has no disk, or lost power itself since the last FLUSH (NBD
+ * promises nothing unflushed across power losses), or this Primary
+ * replicated to no UpToDate peer. A single node's crash is a power loss half of the time
+ * (--strict: always); a site power loss takes both. */
 static void node_down(int idx, const char *why, bool power)
 {
 	struct sim_node *n = sim_run->node[idx];
@@ -338,8 +356,14 @@ static void node_down(int idx, const char *why, bool power)
 		  power ? "power lost" : "process died", role_name(n->res.role),
 		  disk_state_name(n->res.disk_state),
 		  repl_state_name(n->res.repl));
-	if (power && (both_down_after(idx) || (primary && !connected)))
+	if (power && (both_down_after(idx) || peer_lost_unflushed(idx) ||
+		      (primary && !connected)))
 		oracle_power_loss(&sim_run->oracle);
+	if (power && sim_run->node[1 - idx] &&
+	    !resource_has_disk(&sim_run->node[1 - idx]->res))
+		oracle_lose_inflight(&sim_run->oracle);
+	if (power)
+		S.power_lost_ack[idx] = sim_run->oracle.next_ack;
 	client_node_gone(idx);
 	sim_run->node[idx] = NULL;
 	node_crash(n, power);

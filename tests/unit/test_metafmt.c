@@ -140,7 +140,7 @@ static void test_constants(void **state)
 	assert_true(meta_bitmap_offset() == (2 + 8) * 4096);
 	assert_int_equal(MDF_ALL, MDF_CONSISTENT | MDF_WAS_PRIMARY |
 			 MDF_PEER_OUTDATED | MDF_CRASHED_PRIMARY | MDF_OUTDATED |
-			 MDF_GIVEN_UP);
+			 MDF_GIVEN_UP | MDF_HOLDS_ACKED);
 }
 
 /* The encoder's bytes equal the documented layout, magic "BLKMD001". */
@@ -213,7 +213,8 @@ static void test_sb_decode_rules(void **state)
 		{ "AL magic", META_AL_MAGIC, 1, 0, 64, -EBADMSG },
 		{ "foreign magic, newer version", 0x1234, 2, 0, 64, -EBADMSG },
 		{ "flag bit 5 (given up)", META_MAGIC, 1, 1U << 5, 64, 0 },
-		{ "flag bit 6", META_MAGIC, 1, 1U << 6, 64, -EBADMSG },
+		{ "flag bit 6 (holds acked)", META_MAGIC, 1, 1U << 6, 64, 0 },
+		{ "flag bit 7", META_MAGIC, 1, 1U << 7, 64, -EBADMSG },
 		{ "flag bit 31", META_MAGIC, 1, MDF_CONSISTENT | (1U << 31), 64,
 		  -EBADMSG },
 		{ "all flag bits", META_MAGIC, 1, 0xffffffffU, 64, -EBADMSG },
