@@ -91,11 +91,12 @@ static int64_t find_one(struct bufpool *p)
 	return -1;
 }
 
-static int64_t find_run(const struct bufpool *p, uint32_t n)
+/* The first run of n free chunks below chunk end. */
+static int64_t find_run(const struct bufpool *p, uint32_t n, uint32_t end)
 {
 	uint32_t run = 0;
 
-	for (uint32_t i = 0; i < p->nchunks; i++) {
+	for (uint32_t i = 0; i < end; i++) {
 		/* Skip whole used words quickly. */
 		if (i % 64 == 0 && p->freemap[i / 64] == 0) {
 			run = 0;
@@ -120,21 +121,34 @@ void *bufpool_get(struct bufpool *p, size_t len)
 	n = (uint32_t)((len + p->chunk_bytes - 1) / p->chunk_bytes);
 	if (n > p->free_chunks)
 		return NULL;
-	first = n == 1 ? find_one(p) : find_run(p, n);
+	first = n == 1 ? find_one(p) : find_run(p, n, p->nchunks);
 	if (first < 0)
 		return NULL;
 	mark(p, (uint32_t)first, n, 0);
 	return p->base + (size_t)first * p->chunk_bytes;
 }
 
+/* Below the kept tail only: free chunks in pieces would not do for the
+ * work a waiting request waits for, one contiguous tail does. */
 void *bufpool_get_leaving(struct bufpool *p, size_t len, size_t keep)
 {
 	uint64_t need = (len + p->chunk_bytes - 1) / p->chunk_bytes;
 	uint64_t keep_chunks = (keep + p->chunk_bytes - 1) / p->chunk_bytes;
+	uint32_t end;
+	int64_t first;
 
-	if (need + keep_chunks > p->free_chunks)
+	assert(len > 0);
+	if (keep_chunks >= p->nchunks || need > p->nchunks - keep_chunks ||
+	    need + keep_chunks > p->free_chunks)
 		return NULL;
-	return bufpool_get(p, len);
+	end = p->nchunks - (uint32_t)keep_chunks;
+	first = need == 1 ? find_one(p) : -1;
+	if (first < 0 || first >= end)
+		first = find_run(p, (uint32_t)need, end);
+	if (first < 0)
+		return NULL;
+	mark(p, (uint32_t)first, (uint32_t)need, 0);
+	return p->base + (size_t)first * p->chunk_bytes;
 }
 
 static void waiter_unlink(struct bufpool *p, struct bufpool_waiter *w)

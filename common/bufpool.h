@@ -67,9 +67,10 @@ void bufpool_fini(struct bufpool *p);
 
 /* A buffer of at least len bytes (len > 0), or NULL when none is free. */
 void *bufpool_get(struct bufpool *p, size_t len);
-/* The same, but only while keep bytes stay free after it: for requests
- * that may wait, holding their buffer, for work that needs buffers of
- * its own (see nbd_export.pool_reserve). */
+/* The same, but never from the arena's last keep bytes (so they stay
+ * free, and whole, for plain gets): for requests that may wait, holding
+ * their buffer, for work that needs buffers of its own (see
+ * nbd_export.pool_reserve). */
 void *bufpool_get_leaving(struct bufpool *p, size_t len, size_t keep);
 /* Free a buffer; wakes the waiters (deferred) when there are any. */
 void bufpool_put(struct bufpool *p, void *buf, size_t len);

@@ -302,6 +302,12 @@ static void submit_io(struct resource *res, struct peer_req *p)
 	}
 	if (p->flags & FRAME_F_FUA)
 		io->flags |= DISK_F_FUA;
+	/* Resync data is durable before its blocks count as in sync here:
+	 * the bitmap pages and the superblock that say so may be written
+	 * any time after, and a power loss must not revert what they
+	 * record (t_resync_power_loss_target). */
+	if (p->type == FRAME_RS_DATA || p->type == FRAME_RS_ZERO)
+		io->flags |= DISK_F_FUA;
 	disk_submit(&res->disk, io);
 }
 
@@ -329,12 +335,14 @@ static void read_frame_done(struct resource *res, struct peer_req *p, int err)
 		send_ack(res, p, FRAME_V_REPLY, 0, 0);
 		return;
 	}
-	/* RS_CSUM */
-	bool same = err == 0 && crc32c(0, p->buf, p->len) == p->csum;
+	/* RS_CSUM (its flush done, if identical) */
+	bool same = err == 0 && p->same_flushing;
 
-	bufpool_put(&res->pool, p->buf, p->len);
-	p->buf = NULL;
-	link_kick(res->link);
+	if (p->buf) {
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+	}
 	if (err) {	/* this disk failed the read (and is being detached) */
 		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_FAILED);
 	} else if (same) {
@@ -388,6 +396,21 @@ static void io_done(struct disk_io *io, int err)
 			submit_io(res, p);	/* stays in flight */
 			return;
 		}
+	}
+	/* A block found identical may be so only in this disk's cache: a
+	 * flush makes it durable before it counts as in sync here, as the
+	 * resync's own writes are (FUA). */
+	if (p->type == FRAME_RS_CSUM && err == 0 && !p->same_flushing &&
+	    crc32c(0, p->buf, p->len) == p->csum) {
+		bufpool_put(&res->pool, p->buf, p->len);
+		p->buf = NULL;
+		link_kick(res->link);
+		p->same_flushing = true;
+		memset(&p->io, 0, sizeof(p->io));
+		p->io.cmd = DISK_FLUSH;
+		p->io.done = io_done;
+		disk_submit(&res->disk, &p->io);	/* stays in flight */
+		return;
 	}
 	inflight_del(res, p);
 	if (is_read_frame(p->type)) {

@@ -446,7 +446,7 @@ static void scan_pump(struct resource *res)
 void resync_pump(struct resource *res)
 {
 	if (!is_source(res) || !link_is_up(res->link) || res->bmx.running ||
-	    res->rs.save_ticket)
+	    res->rs.save_ticket || res->rs.start_flushing)
 		return;
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
 		struct rs_req *rs = &res->rs.reqs[i];
@@ -463,18 +463,55 @@ void resync_pump(struct resource *res)
 
 /* The resync starts once the bitmap it works from is durable, so a crash
  * meanwhile finds every block still marked; resync_pump waits for it. */
+static void start_flush_issue(struct resource *res);
+
+static void start_flushed(struct disk_io *io, int err)
+{
+	struct resource *res = container_of(io, struct resource, rs.start_flush);
+
+	(void)err;	/* a failed disk is being detached: the resync stops */
+	res->rs.start_flushing = false;
+	if (res->rs.start_flush_again) {
+		res->rs.start_flush_again = false;
+		start_flush_issue(res);
+		return;
+	}
+	resync_bitmap_saved(res);
+}
+
+static void start_flush_issue(struct resource *res)
+{
+	struct disk_io *io = &res->rs.start_flush;
+
+	if (!resource_has_disk(res))
+		return;
+	memset(io, 0, sizeof(*io));
+	io->cmd = DISK_FLUSH;
+	io->done = start_flushed;
+	res->rs.start_flushing = true;
+	disk_submit(&res->disk, io);
+}
+
 void resync_start_saved(struct resource *res)
 {
+	res->rs.start_pending = true;
 	res->rs.save_ticket = meta_save_bitmap(&res->meta);
+	if (res->rs.start_flushing)
+		res->rs.start_flush_again = true;	/* covers writes since */
+	else
+		start_flush_issue(res);
 	resync_bitmap_saved(res);
 }
 
 void resync_bitmap_saved(struct resource *res)
 {
-	if (!res->rs.save_ticket ||
+	if (!res->rs.start_pending || res->rs.start_flushing)
+		return;
+	if (res->rs.save_ticket &&
 	    !meta_bitmap_durable(&res->meta, res->rs.save_ticket))
 		return;
 	res->rs.save_ticket = 0;
+	res->rs.start_pending = false;
 	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
 		resync_start(res);
 }

@@ -66,6 +66,11 @@ struct resync {
 	uint64_t cursor;		/* next block to look at */
 	uint64_t save_ticket;		/* the resync waits for this bitmap
 					 * save to be durable (0: none) */
+	/* ... and for a flush of this disk, so what it sends is durable
+	 * here before the target records it in sync. */
+	struct disk_io start_flush;
+	bool start_flushing, start_flush_again;
+	bool start_pending;		/* resync_start_saved waits */
 	bool skipped;			/* a chunk was skipped for a conflict */
 	struct loop_op unbusy_op;	/* writes retried after a peer loss */
 	bool unbusy_queued;
@@ -88,7 +93,9 @@ struct resync {
 
 void resync_start(struct resource *res);
 /* Start the resync once the bitmap it works from is durable, so a crash
- * meanwhile finds every block still marked. */
+ * meanwhile finds every block still marked, and once this disk flushed,
+ * so no block it sends is lost here by a power loss after the target
+ * has it (the two would differ, both saying they are in sync). */
 void resync_start_saved(struct resource *res);
 /* A bitmap save finished: start the resync that waited for it. */
 void resync_bitmap_saved(struct resource *res);

@@ -77,6 +77,10 @@ static struct {
 	 * the unflushed writes acknowledged before, which its peer may then
 	 * hold alone, until a FLUSH covers them. */
 	uint64_t power_lost_ack[SIM_NODES];
+	/* The oracle's ack count after the newest write a node acknowledged
+	 * with no UpToDate peer connected: until a FLUSH covers it, only
+	 * this node's disk cache holds it. */
+	uint64_t lone_ack[SIM_NODES];
 	enum repl_state prev_repl[SIM_NODES];
 	/* Invariant 8: a Primary's count of its peer's writes received, and
 	 * whether it was Primary at the last check. */
@@ -220,6 +224,8 @@ void sim_write_acked(int idx, uint64_t gen)
 {
 	struct sim_node *n = sim_run->node[idx];
 
+	if (n && !(n->res.repl != RS_OFF && n->res.peer_disk == DS_UPTODATE))
+		S.lone_ack[idx] = sim_run->oracle.next_ack;
 	if (n && n->res.protocol == 'A')
 		S.ever_a = true;
 	if (n && n->res.protocol == 'B')
@@ -340,8 +346,9 @@ static bool peer_lost_unflushed(int idx)
  * durable; a process crash keeps the disk's cache. The oracle forgets
  * what only a powered-off node held unflushed: the other node is down
  * too, has no disk, or lost power itself since the last FLUSH (NBD
- * promises nothing unflushed across power losses), or this Primary
- * replicated to no UpToDate peer. A single node's crash is a power loss half of the time
+ * promises nothing unflushed across power losses), or this node
+ * acknowledged a write alone since (even if it is no Primary now), or
+ * this Primary replicated to no UpToDate peer. A single node's crash is a power loss half of the time
  * (--strict: always); a site power loss takes both. */
 static void node_down(int idx, const char *why, bool power)
 {
@@ -357,7 +364,8 @@ static void node_down(int idx, const char *why, bool power)
 		  disk_state_name(n->res.disk_state),
 		  repl_state_name(n->res.repl));
 	if (power && (both_down_after(idx) || peer_lost_unflushed(idx) ||
-		      (primary && !connected)))
+		      (primary && !connected) ||
+		      S.lone_ack[idx] > sim_run->oracle.flushed_ack))
 		oracle_power_loss(&sim_run->oracle);
 	if (power && sim_run->node[1 - idx] &&
 	    !resource_has_disk(&sim_run->node[1 - idx]->res))

@@ -63,8 +63,8 @@ static void durable_write(struct simdisk *d, uint64_t off, uint32_t len,
 		memset(d->map + off, 0, len);
 }
 
-/* Make volatile writes durable: all of them, or (upto) those completed
- * before a flush was issued. */
+/* Make volatile writes durable: those completed before a flush was
+ * issued (seq < upto). */
 static void vw_commit(struct simdisk *d, uint64_t upto)
 {
 	size_t keep = 0;
@@ -82,16 +82,69 @@ static void vw_commit(struct simdisk *d, uint64_t upto)
 	d->nvw = keep;
 }
 
-static void vw_add(struct simdisk *d, uint64_t off, uint32_t len,
-		   const uint8_t *data)
+static void vw_grow(struct simdisk *d)
 {
-	struct simdisk_vw *w;
-
 	if (d->nvw == d->capvw) {
 		d->capvw = d->capvw ? 2 * d->capvw : 64;
 		d->vw = realloc(d->vw, d->capvw * sizeof(*d->vw));
 		assert(d->vw);
 	}
+}
+
+/* A FUA write (the newest volatile one) is durable at once, and alone
+ * (a disk honouring FUA per request): the older volatile writes lose
+ * the part it covers (their data can never show there again), the rest
+ * of them stays volatile. */
+static void vw_commit_fua(struct simdisk *d)
+{
+	struct simdisk_vw f = d->vw[--d->nvw];
+	uint64_t fend = f.off + f.len;
+
+	for (size_t i = 0; i < d->nvw; i++) {
+		struct simdisk_vw *w = &d->vw[i];
+		uint64_t end = w->off + w->len;
+		uint8_t *data = w->data;
+
+		if (w->off >= fend || end <= f.off)
+			continue;
+		if (end > fend) {	/* the part after the FUA write */
+			struct simdisk_vw r = *w;
+
+			r.off = fend;
+			r.len = (uint32_t)(end - fend);
+			r.data = NULL;
+			if (data) {
+				r.data = malloc(r.len);
+				assert(r.data);
+				memcpy(r.data, data + (fend - w->off), r.len);
+			}
+			vw_grow(d);
+			w = &d->vw[i];
+			memmove(&d->vw[i + 2], &d->vw[i + 1],
+				(d->nvw - i - 1) * sizeof(*d->vw));
+			d->vw[i + 1] = r;
+			d->nvw++;
+		}
+		if (w->off < f.off) {	/* the part before it */
+			w->len = (uint32_t)(f.off - w->off);
+		} else {		/* nothing before it: gone */
+			free(w->data);
+			memmove(&d->vw[i], &d->vw[i + 1],
+				(d->nvw - i - 1) * sizeof(*d->vw));
+			d->nvw--;
+			i--;
+		}
+	}
+	durable_write(d, f.off, f.len, f.data);
+	free(f.data);
+}
+
+static void vw_add(struct simdisk *d, uint64_t off, uint32_t len,
+		   const uint8_t *data)
+{
+	struct simdisk_vw *w;
+
+	vw_grow(d);
 	w = &d->vw[d->nvw++];
 	w->off = off;
 	w->len = len;
@@ -167,8 +220,10 @@ static void complete(struct sim_event *ev)
 		case SD_WRITE:
 		case SD_ZERO:
 			vw_add(d, q->off, q->len, q->op == SD_WRITE ? q->buf : NULL);
+			/* FUA makes this write durable, not the others (as on
+			 * a disk that honours it per request). */
 			if (q->fua)
-				vw_commit(d, d->next_seq);
+				vw_commit_fua(d);
 			d->writes++;
 			break;
 		case SD_FLUSH:
