@@ -101,9 +101,13 @@ suite_tests "$BUILD_SAN" unit
 # resync (t_ops_verify's checksums, the frame fuzzer), a Primary
 # SyncTarget cut off (t_resync_primary_target, t_resync_target_race) and
 # the split-brain policies (their decisions are the pure uuid code,
-# unit-tested under the sanitizers). This keeps make check under 15
-# minutes.
-SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown t_repl_switchover t_resync_checksum t_partition_primary_synctarget t_splitbrain_policies"
+# unit-tested under the sanitizers); and three more: the pool's
+# back-pressure under a Primary SyncTarget (t_remote_read_pool,
+# t_resync_primary_target), pause cycles (t_resync_target_io_paused) and
+# both nodes' power loss (t_power_loss_primary, t_power_loss_secondary,
+# t_meta_power_loss restart the same way). This keeps make check under
+# 15 minutes.
+SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown t_repl_switchover t_resync_checksum t_partition_primary_synctarget t_splitbrain_policies t_resync_target_pool t_resync_pause t_power_loss_both"
 BT_SKIP=${BT_SKIP-$SAN_SKIP} ROUNDS=${SAN_ROUNDS:-1} integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 

@@ -50,6 +50,7 @@ static void set_frozen(struct resource *res, bool frozen, const char *why)
 		log_warn("I/O frozen: %s", why);
 	} else {
 		log_info("I/O resumed: %s", why);
+		writepath_lone_generation(res);	/* alone: the held writes */
 		writepath_release_held(res);
 		writepath_retry_waiting(res);
 	}

@@ -524,6 +524,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		return;
 	}
 	res->uuid_rotate_pending = false;	/* connected again first */
+	res->wp.lost_inflight = false;
 	r = uuid_compare(&me, &peer, tiebreak);
 	log_info("sync decision: %s (rule %s; uuids %016llx:%016llx here, "
 		 "%016llx:%016llx on the peer)", uuid_decision_name(r.d), r.rule,
@@ -797,6 +798,8 @@ static void peer_down(void *owner, const char *why)
 	 * retries completes as a lone write. */
 	fencing_peer_lost(res);
 	writepath_peer_lost(res);
+	if (!res->fence.io_frozen)
+		writepath_lone_generation(res);
 	receiver_peer_lost(res);
 	resync_peer_lost(res);
 	remote_read_peer_lost(res);

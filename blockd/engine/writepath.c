@@ -718,6 +718,8 @@ void writepath_peer_lost(struct resource *res)
 		if (e->seq != seq)
 			continue;
 		bitmap_mark_range(&res->oos, e->off, e->len);
+		if (res->role == ROLE_PRIMARY && !fail)	/* kept alone */
+			res->wp.lost_inflight = true;
 		tl_free(res, e);
 		if (r && (fail || r->local_failed)) {
 			r->err = -EIO;
@@ -746,6 +748,25 @@ void writepath_peer_lost(struct resource *res)
 	}
 	res->wp.epoch_close_pending = false;
 	writepath_retry_waiting(res);
+}
+
+/* DRBD starts a new generation as soon as a Primary loses its peer's
+ * disk; here it waits for the first write the peer will lack (must_wait),
+ * so a brief loss without writes needs no resync. Writes that were in
+ * flight at the loss are such writes too, already written: without a
+ * new generation a peer promoted meanwhile would make this node its
+ * target on reconnect, rolling back writes it acknowledged, where both
+ * changed is a split brain to report (t_splitbrain_inflight). Under a
+ * freeze it waits until the held writes are released. */
+void writepath_lone_generation(struct resource *res)
+{
+	if (!res->wp.lost_inflight || !res->uuid_rotate_pending ||
+	    peer_live(res) || res->role != ROLE_PRIMARY || !res->meta.enabled)
+		return;
+	res->wp.lost_inflight = false;
+	res->uuid_rotate_pending = false;
+	meta_uuid_new_current(&res->meta);
+	meta_write_sb(&res->meta);
 }
 
 void writepath_release_held(struct resource *res)

@@ -61,6 +61,10 @@ struct writepath {
 	uint64_t *unflushed;
 	uint64_t unflushed_extents;
 	bool unflushed_any;
+	/* The peer was lost with writes in flight to it (transfer log
+	 * entries marked out of sync): completed here alone, they change
+	 * this Primary's data since the two last agreed (peer.c). */
+	bool lost_inflight;
 	/* The write path's own flushing barrier (writepath_tick): it bounds
 	 * how long a write stays unflushed when the client never flushes. */
 	struct link_tx sync_tx;
@@ -84,6 +88,9 @@ void writepath_retry_waiting(struct resource *res);
 /* From resource_tick: the periodic flushing barrier. */
 void writepath_tick(struct resource *res, uint64_t now_ms);
 void writepath_release_held(struct resource *res);
+/* The peer is gone and writes it may lack complete here now (or did):
+ * start the new generation that records it, if it is due. */
+void writepath_lone_generation(struct resource *res);
 void writepath_fail_held(struct resource *res, int err);
 /* When the oldest write the peer has not acknowledged was sent
  * (clock_coarse_ms): false when every write is acknowledged. */
