@@ -8,9 +8,10 @@
  *
  * Invariants:
  * - A disk that failed a request is not trusted again: no I/O is issued
- *   to it but one last superblock (meta_retire: no generation, not
+ *   to it but one last superblock (meta_retire: MDF_GIVEN_UP, not
  *   Consistent), also after a detach by request, so a restart over it
- *   finds it Inconsistent; a disk attached again is resynced in full.
+ *   finds it Inconsistent and resyncs it in full (peer.c decides); a
+ *   disk attached again is resynced in full.
  *   The disk is closed only once no metadata write is in flight on it.
  * - A node without a usable disk is never promotable without --force (and
  *   even then only with an UpToDate peer connected: it has no data of its

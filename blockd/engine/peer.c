@@ -45,6 +45,17 @@ static void state_sent(struct link_tx *tx, int err)
 	}
 }
 
+/* A flush of this disk through the write path; r is the caller's (idle
+ * until done runs). */
+static void flush_submit(struct resource *res, struct blk_req *r,
+			 void (*done)(struct blk_req *r, int err))
+{
+	memset(r, 0, sizeof(*r));
+	r->local.cmd = DISK_FLUSH;
+	r->done = done;
+	resource_submit(res, r);
+}
+
 /* Does this Secondary hold every write its Primary acknowledged? It did
  * when last connected: UpToDate, Established, under a Primary in
  * protocol C (each write the Primary completed was written here first;
@@ -93,11 +104,8 @@ static void holds_acked_persist(struct resource *res)
 	if (!res->peer.holds_acked || !res->meta.enabled || res->stopping ||
 	    (res->meta.sb.flags & MDF_HOLDS_ACKED) || res->holds_acked_flushing)
 		return;
-	memset(r, 0, sizeof(*r));
-	r->local.cmd = DISK_FLUSH;
-	r->done = holds_acked_flushed;
 	res->holds_acked_flushing = true;
-	resource_submit(res, r);
+	flush_submit(res, r, holds_acked_flushed);
 }
 
 void peer_note_state(struct resource *res)
@@ -1059,11 +1067,8 @@ void peer_demote_flush(struct resource *res)
 	}
 	if (!res->meta.enabled || !(res->meta.sb.flags & MDF_CRASHED_PRIMARY))
 		return;
-	memset(r, 0, sizeof(*r));
-	r->local.cmd = DISK_FLUSH;
-	r->done = demote_flushed;
 	res->demote_flushing = true;
-	resource_submit(res, r);
+	flush_submit(res, r, demote_flushed);
 }
 
 void peer_demoted(struct resource *res)

@@ -110,6 +110,23 @@ fault_pair_disk() {
 		bt_fail "create-md on $n's $2 device failed"
 }
 
+# fault_pair_up NODE KIND PROTO SIZE [RESOURCE_LINE...]: a pair on
+# loopback (net_pair_setup with the lines) whose NODE has a KIND device
+# as its disk (fault_pair_disk), both daemons started and connected,
+# alice promoted and bob synced.
+fault_pair_up() {
+	local node=$1 kind=$2 proto=$3 size=$4
+	shift 4
+	NET_LOOPBACK=1
+	net_init
+	net_pair_setup "$proto" "$size" "$@"
+	fault_pair_disk "$node" "$kind" "$size"
+	net_start alice
+	net_start bob
+	pair_wait_connected 20
+	pair_promote_first alice 60
+}
+
 # fault_require_flush: fault_require, and nbdkit's python plugin.
 fault_require_flush() {
 	local plugindir

@@ -18,14 +18,7 @@ bt_init 180
 
 fault_require_flush
 SIZE=$((16 * M))
-NET_LOOPBACK=1
-net_init
-net_pair_setup C "$SIZE"
-fault_pair_disk bob flush "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+fault_pair_up bob flush C "$SIZE"
 
 flush_write() { # OFFSET BYTE: one 4 KiB write and a FLUSH through alice
 	timeout 30 /usr/bin/python3 -c '

@@ -22,14 +22,7 @@ bt_init 180
 
 fault_require
 SIZE=$((64 * M))
-NET_LOOPBACK=1
-net_init
-net_pair_setup A "$SIZE"
-fault_pair_disk alice error "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+fault_pair_up alice error A "$SIZE"
 
 LOG=$BT_TMP/acked.log
 net_acked_writer "$(pair_uri alice)" 0 $((16 * M)) "$LOG" pri

@@ -25,15 +25,8 @@ bt_init 180
 
 fault_require
 SIZE=$((32 * M))
-NET_LOOPBACK=1
-net_init
 net_hook_install
-net_pair_setup C "$SIZE" 'fencing = resource-only' "fence-peer = $NET_HOOK"
-fault_pair_disk alice error "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+fault_pair_up alice error C "$SIZE" 'fencing = resource-only' "fence-peer = $NET_HOOK"
 
 net_hook_set fence-peer rc 7 alice
 bt_daemon_kill9 bob

@@ -18,14 +18,7 @@ bt_init 150
 fault_require
 SIZE=$((32 * M))
 REGION=$((16 * M))
-NET_LOOPBACK=1
-net_init
-net_pair_setup C "$SIZE"
-fault_pair_disk bob writeback "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+fault_pair_up bob writeback C "$SIZE"
 # The initial sync's data is on bob's device for good before the test.
 sync "$(fault_link bobdisk)" 2>/dev/null
 net_ck_init 0 "$REGION"
