@@ -348,7 +348,8 @@ static bool peer_lost_unflushed(int idx)
  * too, has no disk, or lost power itself since the last FLUSH (NBD
  * promises nothing unflushed across power losses), or this node
  * acknowledged a write alone since (even if it is no Primary now), or
- * this Primary replicated to no UpToDate peer. A single node's crash is a power loss half of the time
+ * this Primary replicated to no UpToDate peer, or not in protocol C (its
+ * peer's copy is rolled back by the crashed Primary's extents). A single node's crash is a power loss half of the time
  * (--strict: always); a site power loss takes both. */
 static void node_down(int idx, const char *why, bool power)
 {
@@ -364,7 +365,7 @@ static void node_down(int idx, const char *why, bool power)
 		  disk_state_name(n->res.disk_state),
 		  repl_state_name(n->res.repl));
 	if (power && (both_down_after(idx) || peer_lost_unflushed(idx) ||
-		      (primary && !connected) ||
+		      (primary && (!connected || n->res.protocol != 'C')) ||
 		      S.lone_ack[idx] > sim_run->oracle.flushed_ack))
 		oracle_power_loss(&sim_run->oracle);
 	if (power && sim_run->node[1 - idx] &&
