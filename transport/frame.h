@@ -61,7 +61,9 @@ enum frame_type {
 				 * its peer: id, offset, length */
 	FRAME_READ_REPLY = 25,	/* id echoed; the data (payload = length), or
 				 * length 0 and offset = -errno */
-	FRAME_TYPE_MAX = 25,
+	FRAME_ROLE_REQ = 26,	/* may I become Primary? id: the request */
+	FRAME_ROLE_REPLY = 27,	/* id echoed; offset = 0 (yes) or -errno */
+	FRAME_TYPE_MAX = 27,
 };
 
 #define FRAME_F_FUA		(1U << 0)	/* DATA/TRIM/ZERO: durable first */
@@ -94,7 +96,10 @@ struct frame_hdr {
 #define FRAME_FEAT_PRIMARY_TARGET (1U << 4)	/* RS_PRIO: a Primary SyncTarget */
 #define FRAME_FEAT_DISKLESS	(1U << 5)	/* READ_REQ/REPLY: serve a peer's reads */
 #define FRAME_FEAT_HOLDS_ACKED	(1U << 6)	/* STATE_F_HOLDS_ACKED and its rule */
-#define FRAME_FEAT_ALL		0x7fU
+/* A connected node becomes Primary only once its peer said yes
+ * (ROLE_REQ / ROLE_REPLY): two promotions at once cannot both win. */
+#define FRAME_FEAT_ROLE_REQ	(1U << 7)
+#define FRAME_FEAT_ALL		0xffU
 
 #define FRAME_CHALLENGE_BYTES 32
 #define FRAME_MAC_BYTES 32

@@ -16,9 +16,14 @@
 /* A node without a usable disk holds no data: only --force, and only
  * with its peer connected and UpToDate, makes it a Primary that serves
  * everything through the peer. */
-static int promote_diskless(struct resource *res, bool force, char *err,
-			    size_t errlen)
+static int ask_peer(struct resource *res, bool force, bool granted, char *err,
+		    size_t errlen);
+
+static int promote_diskless(struct resource *res, bool force, bool granted,
+			    char *err, size_t errlen)
 {
+	int ret;
+
 	if (!force)
 		REFUSE("this node has no usable disk (%s): it holds no data. "
 		       "Attach a disk, or promote the peer; 'primary --force' "
@@ -29,6 +34,8 @@ static int promote_diskless(struct resource *res, bool force, char *err,
 		REFUSE("this node has no usable disk (%s) and no connected "
 		       "UpToDate peer to serve its I/O",
 		       disk_state_name(res->disk_state));
+	if ((ret = ask_peer(res, force, granted, err, errlen)))
+		return ret;
 	log_warn("promoted without a disk: all I/O goes through the peer");
 	res->role = ROLE_PRIMARY;
 	res->discard_my_data = false;
@@ -101,8 +108,25 @@ static int fence_before_promotion(struct resource *res, int answer, char *err,
 	return -EINPROGRESS;
 }
 
-static int promote(struct resource *res, bool force, int answer, char *err,
-		   size_t errlen)
+/* A connected peer says yes first (rolereq.h): -EINPROGRESS while it is
+ * asked, 0 once it said yes or when there is nobody to ask. */
+static int ask_peer(struct resource *res, bool force, bool granted, char *err,
+		    size_t errlen)
+{
+	if (granted || !rolereq_needed(res))
+		return 0;
+	if (rolereq_ask(res, force) < 0) {
+		snprintf(err, errlen, "an earlier promotion request to the peer "
+			 "%s is still being sent: try again", res->peer_name);
+		return -EAGAIN;
+	}
+	return -EINPROGRESS;
+}
+
+/* answer: fence-peer's exit code for this promotion, or NOT_ASKED;
+ * granted: the connected peer said yes to it. */
+static int promote(struct resource *res, bool force, int answer, bool granted,
+		   char *err, size_t errlen)
 {
 	bool synced_by_peer;
 	int ret;
@@ -113,7 +137,7 @@ static int promote(struct resource *res, bool force, int answer, char *err,
 		REFUSE("the peer %s is Primary: demote it first (two Primaries "
 		       "would split the data)", res->peer_name);
 	if (!resource_has_disk(res))
-		return promote_diskless(res, force, err, errlen);
+		return promote_diskless(res, force, granted, err, errlen);
 	/* A SyncTarget of an UpToDate source may be Primary: what it lacks
 	 * is fetched first, before any read or write of it. */
 	synced_by_peer = (res->repl == RS_SYNC_TARGET ||
@@ -124,6 +148,8 @@ static int promote(struct resource *res, bool force, int answer, char *err,
 	    (ret = promote_refusal(res, err, errlen)) < 0)
 		return ret;
 	if (synced_by_peer) {
+		if ((ret = ask_peer(res, force, granted, err, errlen)))
+			return ret;
 		res->role = ROLE_PRIMARY;
 		res->discard_my_data = false;
 		log_info("promoted while SyncTarget: blocks not yet resynced are "
@@ -139,6 +165,8 @@ static int promote(struct resource *res, bool force, int answer, char *err,
 	if (force && peer_unfenced(res))
 		log_warn("promotion forced with the peer %s away and not fenced: "
 			 "if it is Primary, this is a split brain", res->peer_name);
+	if ((ret = ask_peer(res, force, granted, err, errlen)))
+		return ret;
 	if (res->disk_state != DS_UPTODATE) {
 		log_warn("promotion forced: %s disk declared UpToDate",
 			 disk_state_name(res->disk_state));
@@ -159,7 +187,11 @@ int resource_promote(struct resource *res, bool force, char *err,
 {
 	if (res->fence.promotion_waits && !force && res->role != ROLE_PRIMARY)
 		return -EINPROGRESS;	/* the same answer for both */
-	return promote(res, force, NOT_ASKED, err, errlen);
+	if (res->rolereq.asked && res->role != ROLE_PRIMARY) {
+		res->rolereq.force |= force;	/* one answer for both */
+		return -EINPROGRESS;
+	}
+	return promote(res, force, NOT_ASKED, false, err, errlen);
 }
 
 static void promotion_answer(struct resource *res, int ret, const char *err)
@@ -178,7 +210,44 @@ void resource_promote_answered(struct resource *res, int result)
 	if (!res->fence.promotion_waits)
 		return;
 	res->fence.promotion_waits = false;
-	ret = promote(res, false, result, err, sizeof(err));
+	ret = promote(res, false, result, false, err, sizeof(err));
+	if (ret != -EINPROGRESS)
+		promotion_answer(res, ret, err);
+}
+
+void resource_promote_consented(struct resource *res, int result)
+{
+	char err[512] = "";
+	int ret;
+
+	switch (result) {
+	case 0:
+		ret = promote(res, res->rolereq.force, NOT_ASKED, true, err,
+			      sizeof(err));
+		break;
+	case -EBUSY:
+		ret = -EPERM;
+		snprintf(err, sizeof(err), "the peer %s is Primary: demote it "
+			 "first (two Primaries would split the data)",
+			 res->peer_name);
+		break;
+	case -EALREADY:
+		ret = -EPERM;
+		snprintf(err, sizeof(err), "the peer %s is becoming Primary: it "
+			 "was promoted at the same moment and goes first. Demote "
+			 "it first to promote this node", res->peer_name);
+		break;
+	case -ECONNRESET:
+		ret = -EPERM;
+		snprintf(err, sizeof(err), "the connection to the peer %s ended "
+			 "before it answered: it may be Primary now. Check it, "
+			 "then try again", res->peer_name);
+		break;
+	default:
+		ret = -EPERM;
+		snprintf(err, sizeof(err), "the peer %s refused the promotion "
+			 "(%s)", res->peer_name, strerror(-result));
+	}
 	if (ret != -EINPROGRESS)
 		promotion_answer(res, ret, err);
 }
@@ -189,6 +258,11 @@ int resource_demote(struct resource *res, char *err, size_t errlen)
 		res->fence.promotion_waits = false;
 		promotion_answer(res, -ECANCELED, "the promotion was cancelled by "
 				 "'secondary' while fence-peer ran");
+	}
+	if (res->rolereq.asked) {
+		rolereq_forget(res);
+		promotion_answer(res, -ECANCELED, "the promotion was cancelled by "
+				 "'secondary' while the peer was asked");
 	}
 	if (res->role == ROLE_SECONDARY)
 		return 0;

@@ -20,13 +20,20 @@ struct resource;
  * outdated, fence-peer runs first and the outcome (0 or -errno with the
  * reason) reaches the observer's promoted() once the hook answers.
  * --force skips that step: the operator vouches that the peer is not
- * Primary. */
+ * Primary. -EINPROGRESS too while a connected peer is asked first
+ * (rolereq.h; --force does not skip that: the peer is there to say). */
 int resource_promote(struct resource *res, bool force, char *err,
 		     size_t errlen);
 /* The fence-peer run a promotion waits for answered (its exit code), or
  * answers nothing any more (-ESTALE: the peer came back or was lost
  * again). No-op when no promotion waits. */
 void resource_promote_answered(struct resource *res, int result);
+/* The connected peer answered this node's request to become Primary
+ * (rolereq.h): 0 yes, or -errno (-EBUSY it is Primary, -EALREADY it asked
+ * at the same moment and goes first, -ECONNRESET the connection ended
+ * first). The promotion goes on or is refused; the observer's promoted()
+ * gets the outcome. */
+void resource_promote_consented(struct resource *res, int result);
 /* secondary (the caller first checks that no client is connected); it
  * also cancels a promotion waiting for fence-peer. */
 int resource_demote(struct resource *res, char *err, size_t errlen);

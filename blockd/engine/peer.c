@@ -806,6 +806,7 @@ static void peer_down(void *owner, const char *why)
 	 * retries completes as a lone write. */
 	fencing_peer_lost(res);
 	writepath_peer_lost(res);
+	rolereq_peer_lost(res);	/* after the freeze: it may promote nothing */
 	if (!res->fence.io_frozen)
 		writepath_lone_generation(res);
 	receiver_peer_lost(res);
@@ -907,6 +908,10 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		return;
 	case FRAME_READ_REPLY:
 		remote_read_reply(res, h, buf);
+		return;
+	case FRAME_ROLE_REQ:
+	case FRAME_ROLE_REPLY:
+		rolereq_frame(res, h);
 		return;
 	case FRAME_RS_DONE:
 		if (!is_target(res)) {

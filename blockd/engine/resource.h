@@ -43,6 +43,7 @@
 #include "blockd/engine/peer.h"
 #include "blockd/engine/receiver.h"
 #include "blockd/engine/remote.h"
+#include "blockd/engine/rolereq.h"
 #include "blockd/engine/resync.h"
 #include "blockd/engine/verify.h"
 #include "blockd/engine/writepath.h"
@@ -148,6 +149,7 @@ struct resource {
 	struct verify vf;
 	struct remote rr;
 	struct peer peer;
+	struct rolereq rolereq;
 	struct fencing fence;
 	struct detach detach;
 

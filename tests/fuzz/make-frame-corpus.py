@@ -49,6 +49,8 @@ V_REPLY = 22
 RS_PRIO = 23
 READ_REQ = 24
 READ_REPLY = 25
+ROLE_REQ = 26
+ROLE_REPLY = 27
 DS_FAILED = 7
 
 F_FUA = 1 << 0
@@ -297,6 +299,16 @@ def seeds():
         frame(READ_REQ, fid=2, offset=0, length=512) +
         frame(READ_REPLY, fid=2, offset=-5) +
         frame(READ_REPLY, pattern(16, 8), fid=3, length=32))
+
+    # Two promotions at once: each side asks, one says yes, one no; a
+    # reply to a request never made, and a request with a payload
+    # (refused on its size, which ends the stream).
+    yield "role-request", (
+        state(ROLE_SECONDARY, DS_UPTODATE) +
+        frame(ROLE_REQ, fid=1) +
+        frame(ROLE_REPLY, fid=1, offset=0) +
+        frame(ROLE_REPLY, fid=7, offset=-114) +
+        frame(ROLE_REQ, pattern(8, 3), fid=2))
 
     yield "empty-name", hello("")
 

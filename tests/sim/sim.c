@@ -73,6 +73,8 @@ static struct {
 	struct sim_event op_ev, fault_ev, heal_ev, setup_ev;
 	struct sim_event restart_ev[SIM_NODES];
 	uint64_t down_since_us[SIM_NODES];
+	bool promote_forced[SIM_NODES];	/* the promotion that waits */
+	bool initial_waits;	/* the fresh pair's first promotion waits */
 	/* The oracle's ack count when the node last lost power: it lacks
 	 * the unflushed writes acknowledged before, which its peer may then
 	 * hold alone, until a FLUSH covers them. */
@@ -210,6 +212,8 @@ static void promises_rebase(void)
 			      oracle_parse(blk, dbuf));
 	}
 	S.forced = S.ever_a = S.ever_b = false;
+	S.initial_waits = false;
+	memset(S.promote_forced, 0, sizeof(S.promote_forced));
 	client_local_only_acks = 0;
 	sim_trace("promises: the pair is in sync in protocol C; its disks are "
 		  "the new baseline");
@@ -444,7 +448,13 @@ static void op_promote(struct sim_node *n)
 	sim_run->current = n->idx;
 	ret = resource_promote(&n->res, force, err, sizeof(err));
 	if (ret == -EINPROGRESS) {
-		sim_trace("n%d operator: primary -> waits for fence-peer", n->idx);
+		/* A promotion that joins one waiting for the peer's yes
+		 * gets that one's answer: forced as that one was. */
+		S.promote_forced[n->idx] = n->res.rolereq.asked ?
+					   n->res.rolereq.force : force;
+		sim_trace("n%d operator: primary%s -> waits for %s", n->idx,
+			  force ? " --force" : "",
+			  n->res.rolereq.asked ? "the peer's yes" : "fence-peer");
 		return;
 	}
 	sim_trace("n%d operator: primary%s -> %s%s", n->idx,
@@ -459,10 +469,24 @@ static void op_promote(struct sim_node *n)
 
 void sim_promotion_answered(int idx, int ret, const char *err)
 {
-	sim_trace("n%d operator: primary (after fence-peer) -> %s%s", idx,
-		  ret ? "refused: " : "ok", ret ? err : "");
-	if (ret == 0)
-		promoted(idx, false);
+	bool force = S.promote_forced[idx];
+
+	if (S.initial_waits && idx == 0) {
+		S.initial_waits = false;
+		if (ret < 0)
+			sim_fail("initial primary --force refused: %s", err);
+		sim_trace("n0 operator: primary --force (initial) -> ok");
+		return;
+	}
+	S.promote_forced[idx] = false;
+	sim_trace("n%d operator: primary%s (answered) -> %s%s", idx,
+		  force ? " --force" : "", ret ? "refused: " : "ok",
+		  ret ? err : "");
+	if (ret == 0) {
+		if (force)
+			S.forced = true;
+		promoted(idx, force);
+	}
 }
 
 void sim_event(int idx, const char *what)
@@ -660,6 +684,13 @@ static void heal_last_resort(void)
 		return;
 	}
 	ret = resource_promote(&best->res, true, err, sizeof(err));
+	if (ret == -EINPROGRESS) {	/* the connected peer is asked */
+		S.promote_forced[best->idx] = best->res.rolereq.asked ?
+					      best->res.rolereq.force : true;
+		sim_trace("n%d heal: no disk is UpToDate: primary --force -> "
+			  "waits", best->idx);
+		return;
+	}
 	sim_trace("n%d heal: no disk is UpToDate: primary --force -> %s%s",
 		  best->idx, ret ? "refused: " : "ok", ret ? err : "");
 	if (ret == 0) {
@@ -1031,13 +1062,20 @@ static void setup_fire(struct sim_event *ev)
 {
 	struct sim_node *n = sim_run->node[0];
 	char err[256];
+	int ret;
 
 	(void)ev;
 	if (!n)
 		return;
 	/* The first promotion of a fresh pair (DRBD's initial sync). */
 	sim_run->current = 0;
-	if (resource_promote(&n->res, true, err, sizeof(err)) < 0)
+	ret = resource_promote(&n->res, true, err, sizeof(err));
+	if (ret == -EINPROGRESS) {	/* the connected peer is asked */
+		S.initial_waits = true;
+		sim_trace("n0 operator: primary --force (initial) -> waits");
+		return;
+	}
+	if (ret < 0)
 		sim_fail("initial primary --force refused: %s", err);
 	sim_trace("n0 operator: primary --force (initial)");
 }
