@@ -109,13 +109,15 @@ static int fence_before_promotion(struct resource *res, int answer, char *err,
 }
 
 /* A connected peer says yes first (rolereq.h): -EINPROGRESS while it is
- * asked, 0 once it said yes or when there is nobody to ask. */
+ * asked, 0 once it said yes or when there is nobody to ask. --force does
+ * not ask: the operator vouches that the peer is not Primary (a peer
+ * that became Primary meanwhile meets a split brain, never data). */
 static int ask_peer(struct resource *res, bool force, bool granted, char *err,
 		    size_t errlen)
 {
-	if (granted || !rolereq_needed(res))
+	if (granted || force || !rolereq_needed(res))
 		return 0;
-	if (rolereq_ask(res, force) < 0) {
+	if (rolereq_ask(res) < 0) {
 		snprintf(err, errlen, "an earlier promotion request to the peer "
 			 "%s is still being sent: try again", res->peer_name);
 		return -EAGAIN;
@@ -182,24 +184,31 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 	return 0;
 }
 
-int resource_promote(struct resource *res, bool force, char *err,
-		     size_t errlen)
-{
-	if (res->fence.promotion_waits && !force && res->role != ROLE_PRIMARY)
-		return -EINPROGRESS;	/* the same answer for both */
-	if (res->rolereq.asked && res->role != ROLE_PRIMARY) {
-		res->rolereq.force |= force;	/* one answer for both */
-		return -EINPROGRESS;
-	}
-	return promote(res, force, NOT_ASKED, false, err, errlen);
-}
-
 static void promotion_answer(struct resource *res, int ret, const char *err)
 {
 	if (ret < 0)
 		log_info("promotion refused: %s", err);
 	if (res->observer && res->observer->promoted)
 		res->observer->promoted(res->observer_arg, res, ret, err);
+}
+
+int resource_promote(struct resource *res, bool force, char *err,
+		     size_t errlen)
+{
+	if (res->fence.promotion_waits && !force && res->role != ROLE_PRIMARY)
+		return -EINPROGRESS;	/* the same answer for both */
+	if (res->rolereq.asked && res->role != ROLE_PRIMARY) {
+		int ret;
+
+		if (!force)
+			return -EINPROGRESS;	/* the peer's answer, for both */
+		/* --force does not wait: it answers the waiting one too. */
+		rolereq_forget(res);
+		ret = promote(res, true, NOT_ASKED, false, err, errlen);
+		promotion_answer(res, ret, err);
+		return ret;
+	}
+	return promote(res, force, NOT_ASKED, false, err, errlen);
 }
 
 void resource_promote_answered(struct resource *res, int result)
@@ -222,8 +231,7 @@ void resource_promote_consented(struct resource *res, int result)
 
 	switch (result) {
 	case 0:
-		ret = promote(res, res->rolereq.force, NOT_ASKED, true, err,
-			      sizeof(err));
+		ret = promote(res, false, NOT_ASKED, true, err, sizeof(err));
 		break;
 	case -EBUSY:
 		ret = -EPERM;

@@ -21,7 +21,7 @@ struct resource;
  * reason) reaches the observer's promoted() once the hook answers.
  * --force skips that step: the operator vouches that the peer is not
  * Primary. -EINPROGRESS too while a connected peer is asked first
- * (rolereq.h; --force does not skip that: the peer is there to say). */
+ * (rolereq.h; not with --force). */
 int resource_promote(struct resource *res, bool force, char *err,
 		     size_t errlen);
 /* The fence-peer run a promotion waits for answered (its exit code), or

@@ -21,14 +21,13 @@ static void req_sent(struct link_tx *tx, int err)
 	res->rolereq.req_queued = false;
 }
 
-int rolereq_ask(struct resource *res, bool force)
+int rolereq_ask(struct resource *res)
 {
 	struct rolereq *q = &res->rolereq;
 
 	if (q->req_queued)
 		return -EAGAIN;
 	q->asked = ++q->last_id;
-	q->force = force;
 	memset(&q->req_tx.h, 0, sizeof(q->req_tx.h));
 	q->req_tx.h.type = FRAME_ROLE_REQ;
 	q->req_tx.h.id = q->asked;

@@ -6,7 +6,8 @@
  * does, a promotion of a connected node first sends ROLE_REQ and becomes
  * Primary only on a ROLE_REPLY that says yes. The peer says no while it
  * is Primary, and when it asked too (both at once) exactly one side
- * yields, by the instance numbers both know from STATE.
+ * yields, by the instance numbers both know from STATE. primary --force
+ * does not ask (the operator vouches that the peer is not Primary).
  *
  * Why that is enough: frames are ordered. A node that said yes and then
  * asks itself sends its ROLE_REQ after its yes, so the other node has
@@ -27,7 +28,6 @@ struct resource;
 struct rolereq {
 	uint64_t asked;		/* the id of the request in flight, 0: none */
 	uint64_t last_id;
-	bool force;		/* the promotion that waits was --force */
 	bool req_queued;	/* req_tx not sent yet */
 	struct link_tx req_tx;
 	/* One reply at a time on the wire; a newer one waits for it. */
@@ -41,7 +41,7 @@ struct rolereq {
 bool rolereq_needed(const struct resource *res);
 /* Ask it. 0 (the answer reaches resource_promote_consented), or -EAGAIN
  * when an earlier request has not even left yet. */
-int rolereq_ask(struct resource *res, bool force);
+int rolereq_ask(struct resource *res);
 /* The promotion that waits no longer does (cancelled): a late answer is
  * ignored. */
 void rolereq_forget(struct resource *res);

@@ -448,10 +448,7 @@ static void op_promote(struct sim_node *n)
 	sim_run->current = n->idx;
 	ret = resource_promote(&n->res, force, err, sizeof(err));
 	if (ret == -EINPROGRESS) {
-		/* A promotion that joins one waiting for the peer's yes
-		 * gets that one's answer: forced as that one was. */
-		S.promote_forced[n->idx] = n->res.rolereq.asked ?
-					   n->res.rolereq.force : force;
+		S.promote_forced[n->idx] = force;
 		sim_trace("n%d operator: primary%s -> waits for %s", n->idx,
 			  force ? " --force" : "",
 			  n->res.rolereq.asked ? "the peer's yes" : "fence-peer");
@@ -685,8 +682,7 @@ static void heal_last_resort(void)
 	}
 	ret = resource_promote(&best->res, true, err, sizeof(err));
 	if (ret == -EINPROGRESS) {	/* the connected peer is asked */
-		S.promote_forced[best->idx] = best->res.rolereq.asked ?
-					      best->res.rolereq.force : true;
+		S.promote_forced[best->idx] = true;
 		sim_trace("n%d heal: no disk is UpToDate: primary --force -> "
 			  "waits", best->idx);
 		return;
