@@ -82,6 +82,7 @@ struct blk_req {
 	struct blk_req *held_next;
 	bool replicated;	/* sent to the peer */
 	bool local_failed;	/* the disk failed it: the peer's copy counts */
+	bool alone;		/* the peer was lost before it acknowledged */
 	int err;
 	uint64_t seq;		/* transfer log sequence, 0 if none */
 	uint64_t epoch;

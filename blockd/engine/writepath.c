@@ -343,6 +343,12 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
 	}
 	assert(!r->held_legs);	/* never while fencing holds it */
+	/* A write the peer may lack is replied to only once the new
+	 * generation that says so is durable: else a crash forgets it, and
+	 * a peer promoted meanwhile rolls the write back on reconnect. */
+	assert(!(r->alone && is_write(r) && !r->err &&
+		 res->role == ROLE_PRIMARY && res->meta.enabled &&
+		 (res->uuid_rotate_pending || meta_busy(&res->meta))));
 	r->needed = 0xff;	/* complete once */
 	r->pending = 0xff;
 	r->done(r, r->err);
@@ -540,6 +546,7 @@ static void start(struct resource *res, struct blk_req *r)
 	r->err = 0;
 	r->seq = 0;
 	r->replicated = false;
+	r->alone = false;
 	if (is_write(r) && primary_without_data(res)) {
 		log_err("write of %u bytes at %llu failed: this Primary's disk is "
 			"Inconsistent and its peer is gone",
@@ -676,6 +683,8 @@ static bool hold_on_loss(const struct resource *res)
 	/* Held only while fencing froze I/O (fencing_peer_lost ran first):
 	 * unfreezing releases them. A Primary that does not fence (its
 	 * data was on the peer) never unfreezes, so it holds nothing. */
+	if (res->wp.gen_hold)
+		return true;
 	return res->cfg && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH &&
 	       res->fence.io_frozen && res->role == ROLE_PRIMARY &&
 	       !res->stopping;
@@ -710,6 +719,13 @@ void writepath_peer_lost(struct resource *res)
 	 * source's blocks back). */
 	bool fail = res->role == ROLE_PRIMARY && data_on_peer(res);
 
+	/* Writes in flight that complete here alone wait for the new
+	 * generation that records them (under a freeze: at its end). */
+	if (res->role == ROLE_PRIMARY && !fail && !res->fence.io_frozen &&
+	    res->wp.tl_tail_seq != res->wp.tl_next_seq) {
+		res->wp.lost_inflight = true;
+		writepath_lone_generation(res);
+	}
 	/* Everything the peer may not have written is out of sync. */
 	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
 		struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
@@ -721,6 +737,8 @@ void writepath_peer_lost(struct resource *res)
 		if (res->role == ROLE_PRIMARY && !fail)	/* kept alone */
 			res->wp.lost_inflight = true;
 		tl_free(res, e);
+		if (r)
+			r->alone = true;
 		if (r && (fail || r->local_failed)) {
 			r->err = -EIO;
 			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
@@ -767,12 +785,27 @@ void writepath_lone_generation(struct resource *res)
 	res->uuid_rotate_pending = false;
 	meta_uuid_new_current(&res->meta);
 	meta_write_sb(&res->meta);
+	/* The writes may not reply before it is durable: a crash would
+	 * forget the generation (the assertion in req_check_done). */
+	if (meta_busy(&res->meta))
+		res->wp.gen_hold = true;
+}
+
+void writepath_meta_done(struct resource *res)
+{
+	if (!res->wp.gen_hold || meta_busy(&res->meta))
+		return;
+	res->wp.gen_hold = false;
+	if (!res->fence.io_frozen)
+		writepath_release_held(res);
 }
 
 void writepath_release_held(struct resource *res)
 {
 	struct blk_req *list = res->wp.held;
 
+	if (res->wp.gen_hold)
+		return;		/* writepath_meta_done, once it is durable */
 	res->wp.held = NULL;
 	while (list) {
 		struct blk_req *r = list;

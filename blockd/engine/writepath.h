@@ -65,6 +65,9 @@ struct writepath {
 	 * entries marked out of sync): completed here alone, they change
 	 * this Primary's data since the two last agreed (peer.c). */
 	bool lost_inflight;
+	/* Those writes are held until the superblock with the new
+	 * generation is durable (writepath_meta_done releases them). */
+	bool gen_hold;
 	/* The write path's own flushing barrier (writepath_tick): it bounds
 	 * how long a write stays unflushed when the client never flushes. */
 	struct link_tx sync_tx;
@@ -87,10 +90,15 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 void writepath_retry_waiting(struct resource *res);
 /* From resource_tick: the periodic flushing barrier. */
 void writepath_tick(struct resource *res, uint64_t now_ms);
+/* Complete the writes held at the peer's loss (no-op while they wait
+ * for the new generation's superblock). */
 void writepath_release_held(struct resource *res);
-/* The peer is gone and writes it may lack complete here now (or did):
- * start the new generation that records it, if it is due. */
+/* The peer is gone and writes it may lack complete here now: start the
+ * new generation that records it, if it is due; they are held until
+ * its superblock is durable. */
 void writepath_lone_generation(struct resource *res);
+/* A metadata write completed: writes held for the new generation go. */
+void writepath_meta_done(struct resource *res);
 void writepath_fail_held(struct resource *res, int err);
 /* When the oldest write the peer has not acknowledged was sent
  * (clock_coarse_ms): false when every write is acknowledged. */
