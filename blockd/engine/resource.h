@@ -65,6 +65,7 @@ struct resource;
 #define LEG_SENT	(1U << 1)	/* frame handed to the socket */
 #define LEG_RECV	(1U << 2)	/* peer's RECV_ACK */
 #define LEG_WRITTEN	(1U << 3)	/* peer's WRITE_ACK / BARRIER_ACK */
+#define LEG_GEN		(1U << 4)	/* held for the new generation (writepath) */
 
 struct blk_req {
 	struct disk_io local;	/* the local leg */

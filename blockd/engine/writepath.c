@@ -308,6 +308,14 @@ static void tl_free(struct resource *res, struct tl_entry *e)
 		res->wp.tl_tail_seq++;
 }
 
+/* The superblock with the generation started at the peer's loss is on
+ * disk, or there is no disk any more to hold it (the writes then fail). */
+static bool gen_durable(const struct resource *res)
+{
+	return meta_sb_durable(&res->meta, res->wp.gen_ticket) ||
+	       !res->meta.enabled || !resource_has_disk(res);
+}
+
 static void req_check_done(struct resource *res, struct blk_req *r)
 {
 	if (r->pending & r->needed)
@@ -348,7 +356,7 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 	 * a peer promoted meanwhile rolls the write back on reconnect. */
 	assert(!(r->alone && is_write(r) && !r->err &&
 		 res->role == ROLE_PRIMARY && res->meta.enabled &&
-		 (res->uuid_rotate_pending || meta_busy(&res->meta))));
+		 (res->uuid_rotate_pending || !gen_durable(res))));
 	r->needed = 0xff;	/* complete once */
 	r->pending = 0xff;
 	r->done(r, r->err);
@@ -698,6 +706,13 @@ static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t leg
 {
 	uint8_t hold = legs & r->needed & r->pending;
 
+	/* A write completed alone waits for its new generation, whatever
+	 * its protocol's reply waits for. */
+	if (res->wp.gen_hold && is_write(r)) {
+		r->needed |= LEG_GEN;
+		r->pending |= LEG_GEN;
+		hold |= LEG_GEN;
+	}
 	if (hold_on_loss(res) && hold) {
 		r->pending &= (uint8_t)~(legs & ~hold);
 		if (!r->held_legs) {
@@ -784,16 +799,15 @@ void writepath_lone_generation(struct resource *res)
 	res->wp.lost_inflight = false;
 	res->uuid_rotate_pending = false;
 	meta_uuid_new_current(&res->meta);
-	meta_write_sb(&res->meta);
+	res->wp.gen_ticket = meta_write_sb(&res->meta);
 	/* The writes may not reply before it is durable: a crash would
 	 * forget the generation (the assertion in req_check_done). */
-	if (meta_busy(&res->meta))
-		res->wp.gen_hold = true;
+	res->wp.gen_hold = !gen_durable(res);
 }
 
 void writepath_meta_done(struct resource *res)
 {
-	if (!res->wp.gen_hold || meta_busy(&res->meta))
+	if (!res->wp.gen_hold || !gen_durable(res))
 		return;
 	res->wp.gen_hold = false;
 	if (!res->fence.io_frozen)

@@ -68,6 +68,7 @@ struct writepath {
 	/* Those writes are held until the superblock with the new
 	 * generation is durable (writepath_meta_done releases them). */
 	bool gen_hold;
+	uint64_t gen_ticket;	/* meta_write_sb's, for the new generation */
 	/* The write path's own flushing barrier (writepath_tick): it bounds
 	 * how long a write stays unflushed when the client never flushes. */
 	struct link_tx sync_tx;

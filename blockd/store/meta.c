@@ -314,6 +314,7 @@ static void sb_write_done(struct loop_op *op, int res)
 		meta_fail(m, "superblock", res);
 		return;
 	}
+	m->sb_ticket_durable = m->sb_ticket_issued;
 	if (m->sb_again) {
 		m->sb_again = false;
 		sb_write_issue(m);
@@ -327,6 +328,7 @@ static void sb_write_issue(struct meta *m)
 {
 	struct io_uring_sqe *sqe = loop_sqe(m->loop);
 
+	m->sb_ticket_issued = m->sb_ticket;
 	m->sb.seq++;
 	meta_sb_encode(m->sb_buf, &m->sb);
 	io_uring_prep_write(sqe, m->fd, m->sb_buf, META_BLOCK,
@@ -335,20 +337,27 @@ static void sb_write_issue(struct meta *m)
 	loop_op_arm(m->loop, sqe, &m->sb_op, sb_write_done);
 }
 
-void meta_write_sb(struct meta *m)
+uint64_t meta_write_sb(struct meta *m)
 {
 	if (!m->enabled)
-		return;
+		return 0;
 	if (m->failed) {
 		meta_refuse(m);
-		return;
+		return ++m->sb_ticket;	/* never durable */
 	}
+	m->sb_ticket++;
 	if (m->sb_writing) {
 		m->sb_again = true;
-		return;
+		return m->sb_ticket;
 	}
 	m->sb_writing = true;
 	sb_write_issue(m);
+	return m->sb_ticket;
+}
+
+bool meta_sb_durable(const struct meta *m, uint64_t ticket)
+{
+	return m->sb_ticket_durable >= ticket;
 }
 
 void meta_retire(struct meta *m)

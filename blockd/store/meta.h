@@ -90,6 +90,9 @@ struct meta {
 	uint8_t *sync_buf;	/* start-up and shutdown only, off the loop */
 	/* Superblock write: one at a time, a change meanwhile writes again. */
 	bool sb_writing, sb_again;
+	/* meta_write_sb's tickets: handed out, in the write in flight,
+	 * durable (see meta_sb_durable). */
+	uint64_t sb_ticket, sb_ticket_issued, sb_ticket_durable;
 	bool retiring;		/* the last superblock is being written */
 	unsigned retire_tries;
 	struct loop_op sb_op;
@@ -126,8 +129,12 @@ uint64_t meta_data_bytes(const struct meta *m);
 /* Bind to the loop, the bitmap it persists and its owner's callbacks. */
 void meta_bind(struct meta *m, struct loop *l, struct bitmap *oos,
 	       const struct meta_ops *ops, void *arg);
-/* Persist m->sb (the caller changed it). */
-void meta_write_sb(struct meta *m);
+/* Persist m->sb (the caller changed it). The ticket tells when this
+ * content is durable (meta_sb_durable; 0 when there is no metadata). */
+uint64_t meta_write_sb(struct meta *m);
+/* Has a superblock with the content of meta_write_sb's ticket reached
+ * the disk? (Never, once the metadata failed.) */
+bool meta_sb_durable(const struct meta *m, uint64_t ticket);
 bool meta_busy(const struct meta *m);
 /* No metadata write is in flight (the buffers may be freed). */
 bool meta_idle(const struct meta *m);

@@ -561,7 +561,8 @@ static void op_protocol(struct sim_node *n)
 
 /* A Primary the heal demotes waits for its clients, but fencing froze
  * their writes and no fence-peer run will end that: it failed, or the
- * peer came back Primary (split brain) or without a disk to sync from.
+ * peer came back Primary (split brain) or without a disk to sync from
+ * (connected then, but with nothing that could settle it: seed 451).
  * Its log says what a person does then: 'blockctl resume-io'. The
  * writes it then acknowledges alone void the promises (client.c counts
  * them), and invariant 4's window closes: the operator took the risk. */
@@ -573,7 +574,7 @@ static void heal_resume_io(struct sim_node *n)
 
 	if (!S.demote_pending[n->idx] || res->role != ROLE_PRIMARY ||
 	    !res->fence.io_frozen || res->fence.running ||
-	    res->peer_conn == CS_CONNECTED)
+	    (res->peer_conn == CS_CONNECTED && res->peer_disk == DS_UPTODATE))
 		return;
 	sim_run->current = n->idx;
 	ret = fencing_resume_io(res, err, sizeof(err));
