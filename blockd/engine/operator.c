@@ -8,177 +8,110 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/core/sm.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 
 #define REFUSE(...) do { snprintf(err, errlen, __VA_ARGS__); return -EPERM; } while (0)
 
-/* A node without a usable disk holds no data: only --force, and only
- * with its peer connected and UpToDate, makes it a Primary that serves
- * everything through the peer. */
-static int ask_peer(struct resource *res, bool force, bool granted, char *err,
-		    size_t errlen);
-
-static int promote_diskless(struct resource *res, bool force, bool granted,
-			    char *err, size_t errlen)
-{
-	int ret;
-
-	if (!force)
-		REFUSE("this node has no usable disk (%s): it holds no data. "
-		       "Attach a disk, or promote the peer; 'primary --force' "
-		       "serves all I/O through an UpToDate connected peer",
-		       disk_state_name(res->disk_state));
-	if (res->repl != RS_ESTABLISHED || res->peer_disk != DS_UPTODATE ||
-	    !(link_features(res->link) & FRAME_FEAT_DISKLESS))
-		REFUSE("this node has no usable disk (%s) and no connected "
-		       "UpToDate peer to serve its I/O",
-		       disk_state_name(res->disk_state));
-	if ((ret = ask_peer(res, force, granted, err, errlen)))
-		return ret;
-	log_warn("promoted without a disk: all I/O goes through the peer");
-	res->role = ROLE_PRIMARY;
-	res->discard_my_data = false;
-	peer_send_state(res);
-	resource_event(res, "role-changed");
-	return 0;
-}
-
-/* Why this disk may not be promoted without --force, or 0. */
-static int promote_refusal(struct resource *res, char *err, size_t errlen)
-{
-	if (res->disk_state == DS_INCONSISTENT || res->disk_state == DS_OUTDATED)
-		REFUSE("this disk is %s: promote with --force only if you know it "
-		       "holds the newest data", disk_state_name(res->disk_state));
-	if (res->disk_state == DS_CONSISTENT)
-		REFUSE("this disk is Consistent: it has not reached its peer %s "
-		       "since it started, so it cannot know whether the peer holds "
-		       "newer data. Wait for the peer to connect (the handshake "
-		       "makes this disk UpToDate or Outdated), or use 'primary "
-		       "--force' if the peer is gone for good", res->peer_name);
-	if (res->disk_state != DS_UPTODATE)
-		REFUSE("this disk is %s, not UpToDate: use --force to promote anyway",
-		       disk_state_name(res->disk_state));
-	return 0;
-}
-
 #define NOT_ASKED INT_MIN	/* no fence-peer answer for this promotion */
 
-/* Could the peer be Primary right now, unknown to this node, under a
- * fencing policy? Not when connected, nor when recorded outdated or
- * fenced. */
-static bool peer_unfenced(const struct resource *res)
+/* What the state machine's decisions look at (blockd/core/sm.h). */
+static void view_of(const struct resource *res, struct sm_view *v)
 {
-	return res->link && res->cfg->fencing != FENCING_DONT_CARE &&
-	       res->repl == RS_OFF && !(res->meta.sb.flags & MDF_PEER_OUTDATED) &&
-	       res->peer_disk != DS_OUTDATED && res->peer_disk != DS_INCONSISTENT;
+	uint32_t feat = res->link ? link_features(res->link) : 0;
+
+	memset(v, 0, sizeof(*v));
+	v->role = res->role;
+	v->disk = res->disk_state;
+	v->has_disk = resource_has_disk(res);
+	v->has_peer = res->link != NULL;
+	v->peer_conn = res->peer_conn;
+	v->peer_role = res->peer_role;
+	v->peer_disk = res->peer_disk;
+	v->repl = res->repl;
+	v->peer_serves_reads = feat & FRAME_FEAT_DISKLESS;
+	v->peer_syncs_primary = feat & FRAME_FEAT_PRIMARY_TARGET;
+	v->peer_consents = feat & FRAME_FEAT_ROLE_REQ;
+	v->fencing = res->cfg->fencing;
+	v->fencing_name = config_fencing_name(res->cfg->fencing);
+	v->fence_hook = res->cfg->fence_peer[0] != 0;
+	v->peer_recorded_outdated = res->meta.sb.flags & MDF_PEER_OUTDATED;
+	v->peer_name = res->peer_name;
 }
 
-/* Under a fencing policy a promotion first makes sure the peer is not
- * Primary: fence-peer outdates it now (DRBD's try_outdate_peer on
- * promotion). 0 when the promotion may go on, -EINPROGRESS while
- * fence-peer runs, -EPERM with the reason. */
-static int fence_before_promotion(struct resource *res, int answer, char *err,
-				  size_t errlen)
+static void become_primary(struct resource *res)
 {
-	const struct config *cfg = res->cfg;
-	int ret;
-
-	if (!peer_unfenced(res))
-		return 0;
-	if (answer != NOT_ASKED && answer != -ESTALE)
-		REFUSE("fencing %s: fence-peer could not outdate the peer %s "
-		       "(%s %d), so it may be Primary with newer data: connect "
-		       "it, outdate it ('blockctl outdate' there), or use "
-		       "'primary --force' if it is down for good",
-		       config_fencing_name(cfg->fencing), res->peer_name,
-		       answer < 0 ? "error" : "exit", answer);
-	if (!cfg->fence_peer[0])
-		REFUSE("fencing %s: the peer %s is not connected and not known "
-		       "to be outdated, and no fence-peer hook is configured to "
-		       "outdate it: connect it, outdate it ('blockctl outdate' "
-		       "there), or use 'primary --force' if it is down for good",
-		       config_fencing_name(cfg->fencing), res->peer_name);
-	ret = fencing_run_for_promotion(res);
-	if (ret < 0)
-		REFUSE("fencing %s: the peer %s is away and fence-peer could not "
-		       "be started (%s)", config_fencing_name(cfg->fencing),
-		       res->peer_name, strerror(-ret));
-	res->fence.promotion_waits = true;
-	return -EINPROGRESS;
-}
-
-/* A connected peer says yes first (rolereq.h): -EINPROGRESS while it is
- * asked, 0 once it said yes or when there is nobody to ask. --force does
- * not ask: the operator vouches that the peer is not Primary (a peer
- * that became Primary meanwhile meets a split brain, never data). */
-static int ask_peer(struct resource *res, bool force, bool granted, char *err,
-		    size_t errlen)
-{
-	if (granted || force || !rolereq_needed(res))
-		return 0;
-	if (rolereq_ask(res) < 0) {
-		snprintf(err, errlen, "an earlier promotion request to the peer "
-			 "%s is still being sent: try again", res->peer_name);
-		return -EAGAIN;
-	}
-	return -EINPROGRESS;
-}
-
-/* answer: fence-peer's exit code for this promotion, or NOT_ASKED;
- * granted: the connected peer said yes to it. */
-static int promote(struct resource *res, bool force, int answer, bool granted,
-		   char *err, size_t errlen)
-{
-	bool synced_by_peer;
-	int ret;
-
-	if (res->role == ROLE_PRIMARY)
-		return 0;
-	if (res->peer_conn == CS_CONNECTED && res->peer_role == ROLE_PRIMARY)
-		REFUSE("the peer %s is Primary: demote it first (two Primaries "
-		       "would split the data)", res->peer_name);
-	if (!resource_has_disk(res))
-		return promote_diskless(res, force, granted, err, errlen);
-	/* A SyncTarget of an UpToDate source may be Primary: what it lacks
-	 * is fetched first, before any read or write of it. */
-	synced_by_peer = (res->repl == RS_SYNC_TARGET ||
-			  res->repl == RS_PAUSED_SYNC_T) &&
-			 res->peer_disk == DS_UPTODATE &&
-			 (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
-	if (!force && !synced_by_peer &&
-	    (ret = promote_refusal(res, err, errlen)) < 0)
-		return ret;
-	if (synced_by_peer) {
-		if ((ret = ask_peer(res, force, granted, err, errlen)))
-			return ret;
-		res->role = ROLE_PRIMARY;
-		res->discard_my_data = false;
-		log_info("promoted while SyncTarget: blocks not yet resynced are "
-			 "fetched from %s before use", res->peer_name);
-		peer_promoted(res, force);
-		resource_event(res, "role-changed");
-		return 0;
-	}
-	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
-		REFUSE("a resync into this disk is running: wait for it to finish");
-	if (!force && (ret = fence_before_promotion(res, answer, err, errlen)))
-		return ret;
-	if (force && peer_unfenced(res))
-		log_warn("promotion forced with the peer %s away and not fenced: "
-			 "if it is Primary, this is a split brain", res->peer_name);
-	if ((ret = ask_peer(res, force, granted, err, errlen)))
-		return ret;
-	if (res->disk_state != DS_UPTODATE) {
-		log_warn("promotion forced: %s disk declared UpToDate",
-			 disk_state_name(res->disk_state));
-		res->disk_state = DS_UPTODATE;
-	}
 	res->role = ROLE_PRIMARY;
 	/* A Primary never discards its data: a --discard-my-data given as
 	 * Secondary ends here (DRBD refuses it on a Primary), or every
 	 * reconnect would be a split brain it loses or refuses. */
 	res->discard_my_data = false;
+}
+
+/* answer: fence-peer's exit code for this promotion, or NOT_ASKED;
+ * granted: the connected peer said yes to it. The decision is the state
+ * machine's (sm_promote); this carries it out. */
+static int promote(struct resource *res, bool force, int answer, bool granted,
+		   char *err, size_t errlen)
+{
+	struct sm_promote_cmd cmd = {
+		.force = force, .fence_answered = answer != NOT_ASKED,
+		.fence_answer = answer, .granted = granted,
+	};
+	struct sm_view v;
+	struct sm_promote d;
+	int ret;
+
+	view_of(res, &v);
+	sm_promote(&v, &cmd, &d);
+	switch (d.act) {
+	case SM_PROMOTE_ALREADY:
+		return 0;
+	case SM_PROMOTE_REFUSE:
+		snprintf(err, errlen, "%s", d.why);
+		return -EPERM;
+	case SM_PROMOTE_FENCE_PEER:
+		ret = fencing_run_for_promotion(res);
+		if (ret < 0)
+			REFUSE("fencing %s: the peer %s is away and fence-peer "
+			       "could not be started (%s)", v.fencing_name,
+			       res->peer_name, strerror(-ret));
+		res->fence.promotion_waits = true;
+		return -EINPROGRESS;
+	case SM_PROMOTE_ASK_PEER:
+		if (rolereq_ask(res) < 0) {
+			snprintf(err, errlen, "an earlier promotion request to "
+				 "the peer %s is still being sent: try again",
+				 res->peer_name);
+			return -EAGAIN;
+		}
+		return -EINPROGRESS;
+	case SM_PROMOTE_DISKLESS:
+		log_warn("promoted without a disk: all I/O goes through the peer");
+		become_primary(res);
+		peer_send_state(res);
+		resource_event(res, "role-changed");
+		return 0;
+	case SM_PROMOTE_SYNC_TARGET:
+		become_primary(res);
+		log_info("promoted while SyncTarget: blocks not yet resynced are "
+			 "fetched from %s before use", res->peer_name);
+		peer_promoted(res, force);
+		resource_event(res, "role-changed");
+		return 0;
+	case SM_PROMOTE_NOW:
+		break;
+	}
+	if (d.warn_unfenced)
+		log_warn("promotion forced with the peer %s away and not fenced: "
+			 "if it is Primary, this is a split brain", res->peer_name);
+	if (d.declare_uptodate) {
+		log_warn("promotion forced: %s disk declared UpToDate",
+			 disk_state_name(res->disk_state));
+		res->disk_state = DS_UPTODATE;
+	}
+	become_primary(res);
 	peer_promoted(res, force);
 	resource_event(res, "role-changed");
 	return 0;

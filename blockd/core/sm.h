@@ -1,0 +1,75 @@
+/* sm.h - the replication state machine's decisions, pure.
+ *
+ * The first part of the one state machine (docs/architecture.md, "State
+ * machine"): a decision is a function of a view of the states users see
+ * (role, disk, connection, replication, the peer's) and of the command,
+ * and returns what to do, or the refusal and its reason. The engine
+ * builds the view, asks, and carries the decision out (operator.c); it
+ * decides nothing of its own. Unit tests walk every state.
+ *
+ * Pure: no I/O, no allocation, no clock. Today: the promotion.
+ */
+#ifndef BLOCKD_SM_H
+#define BLOCKD_SM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "blockd/core/config.h"
+#include "blockd/core/state.h"
+
+/* What a decision looks at: this node and its peer as the engine sees
+ * them now. */
+struct sm_view {
+	enum role role;
+	enum disk_state disk;
+	bool has_disk;		/* a disk is attached and not failed */
+	bool has_peer;		/* a peer is configured (not a one-node resource) */
+	enum conn_state peer_conn;
+	enum role peer_role;
+	enum disk_state peer_disk;
+	enum repl_state repl;
+	/* What the up connection can do (both sides offered it). */
+	bool peer_serves_reads;	/* FRAME_FEAT_DISKLESS */
+	bool peer_syncs_primary; /* FRAME_FEAT_PRIMARY_TARGET */
+	bool peer_consents;	/* FRAME_FEAT_ROLE_REQ: ask before promoting */
+	enum config_fencing fencing;
+	const char *fencing_name;	/* config_fencing_name(fencing) */
+	bool fence_hook;	/* a fence-peer hook is configured */
+	bool peer_recorded_outdated; /* MDF_PEER_OUTDATED */
+	const char *peer_name;
+};
+
+/* primary [--force], and how far it got. */
+struct sm_promote_cmd {
+	bool force;
+	bool fence_answered;	/* fence-peer ran for it: fence_answer is its exit */
+	int fence_answer;	/* exit code, or -errno; -ESTALE: ask again */
+	bool granted;		/* the connected peer said yes */
+};
+
+enum sm_promote_act {
+	SM_PROMOTE_ALREADY,	/* Primary already: nothing to do */
+	SM_PROMOTE_REFUSE,	/* why says why */
+	SM_PROMOTE_FENCE_PEER,	/* run fence-peer, decide again on its answer */
+	SM_PROMOTE_ASK_PEER,	/* send ROLE_REQ, decide again on the reply */
+	SM_PROMOTE_DISKLESS,	/* Primary without a disk: I/O through the peer */
+	SM_PROMOTE_SYNC_TARGET,	/* Primary while the resync fills this disk */
+	SM_PROMOTE_NOW,		/* Primary */
+};
+
+struct sm_promote {
+	enum sm_promote_act act;
+	bool declare_uptodate;	/* NOW, forced over a disk not UpToDate */
+	bool warn_unfenced;	/* NOW, forced with the peer away, not fenced */
+	char why[512];		/* REFUSE: one line for the operator */
+};
+
+void sm_promote(const struct sm_view *v, const struct sm_promote_cmd *c,
+		struct sm_promote *out);
+/* Could the peer be Primary now, unknown to this node, under a fencing
+ * policy? Not when connected, nor when recorded outdated or fenced. */
+bool sm_peer_unfenced(const struct sm_view *v);
+const char *sm_promote_act_name(enum sm_promote_act a);
+
+#endif

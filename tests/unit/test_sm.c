@@ -1,0 +1,351 @@
+/* test_sm.c - the state machine's promotion decision (blockd/core/sm.c):
+ * every refusal and every outcome by example, then properties over
+ * every combination of the states it looks at. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "blockd/core/sm.h"
+
+/* A connected, in-sync Secondary of a Secondary peer: promotable. */
+static struct sm_view base(void)
+{
+	struct sm_view v = {
+		.role = ROLE_SECONDARY, .disk = DS_UPTODATE, .has_disk = true,
+		.has_peer = true, .peer_conn = CS_CONNECTED,
+		.peer_role = ROLE_SECONDARY, .peer_disk = DS_UPTODATE,
+		.repl = RS_ESTABLISHED, .peer_serves_reads = true,
+		.peer_syncs_primary = true, .peer_consents = false,
+		.fencing = FENCING_DONT_CARE, .fencing_name = "dont-care",
+		.fence_hook = false, .peer_name = "bob",
+	};
+	return v;
+}
+
+/* The peer is away (its last state unknown). */
+static struct sm_view away(enum config_fencing f)
+{
+	struct sm_view v = base();
+
+	v.peer_conn = CS_CONNECTING;
+	v.peer_role = ROLE_UNKNOWN;
+	v.peer_disk = DS_DUNKNOWN;
+	v.repl = RS_OFF;
+	v.peer_serves_reads = v.peer_syncs_primary = v.peer_consents = false;
+	v.fencing = f;
+	v.fencing_name = f == FENCING_RESOURCE_ONLY ? "resource-only" :
+			 f == FENCING_RESOURCE_AND_STONITH ? "resource-and-stonith" :
+			 "dont-care";
+	return v;
+}
+
+static struct sm_promote decide(const struct sm_view *v, bool force)
+{
+	struct sm_promote_cmd c = { .force = force };
+	struct sm_promote d;
+
+	sm_promote(v, &c, &d);
+	return d;
+}
+
+static void expect_refusal(const struct sm_view *v, bool force, const char *needle)
+{
+	struct sm_promote d = decide(v, force);
+
+	if (d.act != SM_PROMOTE_REFUSE)
+		fail_msg("expected a refusal containing '%s', got %s", needle,
+			 sm_promote_act_name(d.act));
+	if (!strstr(d.why, needle))
+		fail_msg("refusal '%s' does not contain '%s'", d.why, needle);
+}
+
+static void expect_act(const struct sm_view *v, bool force, enum sm_promote_act a)
+{
+	struct sm_promote d = decide(v, force);
+
+	if (d.act != a)
+		fail_msg("expected %s, got %s (%s)", sm_promote_act_name(a),
+			 sm_promote_act_name(d.act), d.why);
+	assert_string_equal(d.why, "");
+}
+
+static void test_already_and_peer_primary(void **state)
+{
+	struct sm_view v = base();
+
+	(void)state;
+	v.role = ROLE_PRIMARY;
+	expect_act(&v, false, SM_PROMOTE_ALREADY);
+	v = base();
+	v.peer_role = ROLE_PRIMARY;
+	expect_refusal(&v, false, "the peer bob is Primary: demote it first");
+	expect_refusal(&v, true, "the peer bob is Primary");	/* --force too */
+	v.peer_conn = CS_CONNECTING;	/* a stale view of an away peer */
+	expect_act(&v, false, SM_PROMOTE_NOW);
+}
+
+static void test_disk_refusals(void **state)
+{
+	static const struct {
+		enum disk_state d;
+		const char *why;
+	} rows[] = {
+		{ DS_INCONSISTENT, "this disk is Inconsistent: promote with --force" },
+		{ DS_OUTDATED, "this disk is Outdated: promote with --force" },
+		{ DS_CONSISTENT, "this disk is Consistent: it has not reached its peer bob" },
+		{ DS_ATTACHING, "this disk is Attaching, not UpToDate" },
+		{ DS_DUNKNOWN, "this disk is DUnknown, not UpToDate" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sm_view v = base();
+		struct sm_promote d;
+
+		v.disk = rows[i].d;
+		expect_refusal(&v, false, rows[i].why);
+		/* --force promotes and declares the disk UpToDate. */
+		d = decide(&v, true);
+		assert_int_equal(d.act, SM_PROMOTE_NOW);
+		assert_true(d.declare_uptodate);
+	}
+}
+
+static void test_diskless(void **state)
+{
+	struct sm_view v = base();
+
+	(void)state;
+	v.disk = DS_DISKLESS;
+	v.has_disk = false;
+	expect_refusal(&v, false, "this node has no usable disk (Diskless): it holds no data");
+	expect_act(&v, true, SM_PROMOTE_DISKLESS);
+	v.disk = DS_FAILED;
+	expect_act(&v, true, SM_PROMOTE_DISKLESS);
+	v.peer_disk = DS_OUTDATED;
+	expect_refusal(&v, true, "no connected UpToDate peer to serve its I/O");
+	v = base();
+	v.disk = DS_DISKLESS;
+	v.has_disk = false;
+	v.peer_serves_reads = false;	/* an older peer */
+	expect_refusal(&v, true, "no connected UpToDate peer");
+	v = away(FENCING_DONT_CARE);
+	v.disk = DS_DISKLESS;
+	v.has_disk = false;
+	expect_refusal(&v, true, "no connected UpToDate peer");
+}
+
+static void test_sync_target(void **state)
+{
+	struct sm_view v = base();
+	struct sm_promote_cmd granted = { .granted = true };
+	struct sm_promote d;
+
+	(void)state;
+	v.disk = DS_INCONSISTENT;
+	v.repl = RS_SYNC_TARGET;
+	expect_act(&v, false, SM_PROMOTE_SYNC_TARGET);
+	v.repl = RS_PAUSED_SYNC_T;
+	expect_act(&v, false, SM_PROMOTE_SYNC_TARGET);
+	v.peer_consents = true;
+	expect_act(&v, false, SM_PROMOTE_ASK_PEER);
+	sm_promote(&v, &granted, &d);
+	assert_int_equal(d.act, SM_PROMOTE_SYNC_TARGET);
+	/* The source is not UpToDate, or cannot serve a Primary target. */
+	v = base();
+	v.disk = DS_INCONSISTENT;
+	v.repl = RS_SYNC_TARGET;
+	v.peer_disk = DS_OUTDATED;
+	expect_refusal(&v, false, "this disk is Inconsistent");
+	expect_refusal(&v, true, "a resync into this disk is running");
+	v.peer_disk = DS_UPTODATE;
+	v.peer_syncs_primary = false;
+	expect_refusal(&v, true, "a resync into this disk is running");
+}
+
+static void test_fencing(void **state)
+{
+	struct sm_view v = away(FENCING_RESOURCE_ONLY);
+	struct sm_promote_cmd answered = { .fence_answered = true, .fence_answer = 1 };
+	struct sm_promote d;
+
+	(void)state;
+	expect_refusal(&v, false, "fencing resource-only: the peer bob is not "
+		       "connected and not known to be outdated, and no fence-peer hook");
+	v.fence_hook = true;
+	expect_act(&v, false, SM_PROMOTE_FENCE_PEER);
+	sm_promote(&v, &answered, &d);
+	assert_int_equal(d.act, SM_PROMOTE_REFUSE);
+	assert_non_null(strstr(d.why, "fence-peer could not outdate the peer bob (exit 1)"));
+	answered.fence_answer = -ETIMEDOUT;
+	sm_promote(&v, &answered, &d);
+	assert_non_null(strstr(d.why, "(error -110)"));
+	/* The peer came back or was lost again meanwhile: ask again. */
+	answered.fence_answer = -ESTALE;
+	sm_promote(&v, &answered, &d);
+	assert_int_equal(d.act, SM_PROMOTE_FENCE_PEER);
+	/* Fenced already (recorded, or its last state said so). */
+	v.peer_recorded_outdated = true;
+	expect_act(&v, false, SM_PROMOTE_NOW);
+	v.peer_recorded_outdated = false;
+	v.peer_disk = DS_OUTDATED;
+	expect_act(&v, false, SM_PROMOTE_NOW);
+	v.peer_disk = DS_INCONSISTENT;
+	expect_act(&v, false, SM_PROMOTE_NOW);
+	/* --force: promoted, with the warning. */
+	v.peer_disk = DS_DUNKNOWN;
+	d = decide(&v, true);
+	assert_int_equal(d.act, SM_PROMOTE_NOW);
+	assert_true(d.warn_unfenced);
+	assert_false(d.declare_uptodate);
+	/* No policy, or a one-node resource: nobody to fence. */
+	v = away(FENCING_DONT_CARE);
+	expect_act(&v, false, SM_PROMOTE_NOW);
+	assert_false(decide(&v, true).warn_unfenced);
+	v = away(FENCING_RESOURCE_AND_STONITH);
+	v.has_peer = false;
+	expect_act(&v, false, SM_PROMOTE_NOW);
+}
+
+static void test_consent(void **state)
+{
+	struct sm_view v = base();
+	struct sm_promote_cmd granted = { .granted = true };
+	struct sm_promote d;
+
+	(void)state;
+	v.peer_consents = true;
+	expect_act(&v, false, SM_PROMOTE_ASK_PEER);
+	sm_promote(&v, &granted, &d);
+	assert_int_equal(d.act, SM_PROMOTE_NOW);
+	expect_act(&v, true, SM_PROMOTE_NOW);	/* --force does not ask */
+	/* Refusals come before the question: no round trip to refuse. */
+	v.disk = DS_OUTDATED;
+	expect_refusal(&v, false, "this disk is Outdated");
+	v = base();
+	v.peer_consents = true;
+	v.peer_role = ROLE_PRIMARY;
+	expect_refusal(&v, false, "the peer bob is Primary");
+	/* The answer is decided on the state of its time. */
+	v = base();
+	v.peer_consents = true;
+	v.peer_role = ROLE_PRIMARY;
+	sm_promote(&v, &granted, &d);
+	assert_int_equal(d.act, SM_PROMOTE_REFUSE);
+}
+
+/* ---- properties over every combination -------------------------------- */
+
+static const enum disk_state disks[] = {
+	DS_DISKLESS, DS_ATTACHING, DS_INCONSISTENT, DS_OUTDATED, DS_DUNKNOWN,
+	DS_CONSISTENT, DS_UPTODATE, DS_FAILED,
+};
+#define NDISKS (sizeof(disks) / sizeof(disks[0]))
+
+static void check_one(const struct sm_view *v, const struct sm_promote_cmd *c)
+{
+	struct sm_promote d;
+	bool peer_primary = v->peer_conn == CS_CONNECTED &&
+			    v->peer_role == ROLE_PRIMARY;
+	bool becomes;
+
+	sm_promote(v, c, &d);
+	becomes = d.act == SM_PROMOTE_NOW || d.act == SM_PROMOTE_DISKLESS ||
+		  d.act == SM_PROMOTE_SYNC_TARGET;
+	if ((v->role == ROLE_PRIMARY) != (d.act == SM_PROMOTE_ALREADY))
+		fail_msg("already Primary <=> ALREADY");
+	if (becomes && peer_primary)
+		fail_msg("promoted next to a connected Primary");
+	if (d.act == SM_PROMOTE_NOW && !c->force &&
+	    (v->disk != DS_UPTODATE || !v->has_disk))
+		fail_msg("promoted a %s disk without --force",
+			 disk_state_name(v->disk));
+	if (d.act == SM_PROMOTE_NOW && !c->force && sm_peer_unfenced(v))
+		fail_msg("promoted without --force, peer unfenced");
+	if (becomes && v->peer_consents && !c->force && !c->granted)
+		fail_msg("%s without asking the connected peer",
+			 sm_promote_act_name(d.act));
+	if (d.act == SM_PROMOTE_DISKLESS &&
+	    (!c->force || v->has_disk || v->peer_disk != DS_UPTODATE ||
+	     v->repl != RS_ESTABLISHED || !v->peer_serves_reads))
+		fail_msg("diskless promotion without its conditions");
+	if (d.act == SM_PROMOTE_SYNC_TARGET &&
+	    (v->peer_disk != DS_UPTODATE || !v->peer_syncs_primary ||
+	     (v->repl != RS_SYNC_TARGET && v->repl != RS_PAUSED_SYNC_T)))
+		fail_msg("Primary SyncTarget without an UpToDate source");
+	if (d.act == SM_PROMOTE_NOW &&
+	    (v->repl == RS_SYNC_TARGET || v->repl == RS_PAUSED_SYNC_T))
+		fail_msg("promoted over a running resync into this disk");
+	if (d.act == SM_PROMOTE_FENCE_PEER &&
+	    (c->force || !sm_peer_unfenced(v) || !v->fence_hook ||
+	     (c->fence_answered && c->fence_answer != -ESTALE)))
+		fail_msg("fence-peer without its conditions");
+	if (d.act == SM_PROMOTE_ASK_PEER &&
+	    (!v->peer_consents || c->granted || c->force))
+		fail_msg("asked the peer without reason");
+	if ((d.act == SM_PROMOTE_REFUSE) != (d.why[0] != 0))
+		fail_msg("a refusal without a reason, or a reason without one");
+	if ((d.declare_uptodate || d.warn_unfenced) && d.act != SM_PROMOTE_NOW)
+		fail_msg("NOW's flags on %s", sm_promote_act_name(d.act));
+	if (d.warn_unfenced && !c->force)
+		fail_msg("warned of an unfenced peer without --force");
+}
+
+static void test_properties(void **state)
+{
+	static const int answers[] = { 0, 1, -ESTALE };	/* 0: not asked */
+	uint64_t n = 0;
+
+	(void)state;
+	for (int role = ROLE_PRIMARY; role <= ROLE_SECONDARY; role++)
+	for (size_t di = 0; di < NDISKS; di++)
+	for (int conn = 0; conn < CONN_STATE_COUNT; conn++)
+	for (int prole = 0; prole < ROLE_COUNT; prole++)
+	for (size_t pdi = 0; pdi < NDISKS; pdi++)
+	for (int repl = 0; repl < REPL_STATE_COUNT; repl++)
+	for (int feat = 0; feat < 8; feat++)
+	for (int f = 0; f < 3; f++)
+	for (int misc = 0; misc < 4; misc++)
+	for (int cmd = 0; cmd < 4; cmd++)
+	for (size_t a = 0; a < sizeof(answers) / sizeof(answers[0]); a++) {
+		struct sm_view v = {
+			.role = (enum role)role, .disk = disks[di],
+			.has_disk = disks[di] != DS_DISKLESS && disks[di] != DS_FAILED,
+			.has_peer = true, .peer_conn = (enum conn_state)conn,
+			.peer_role = (enum role)prole, .peer_disk = disks[pdi],
+			.repl = (enum repl_state)repl,
+			.peer_serves_reads = feat & 1, .peer_syncs_primary = feat & 2,
+			.peer_consents = feat & 4, .fencing = (enum config_fencing)f,
+			.fencing_name = "policy", .fence_hook = misc & 1,
+			.peer_recorded_outdated = misc & 2, .peer_name = "bob",
+		};
+		struct sm_promote_cmd c = {
+			.force = cmd & 1, .granted = cmd & 2,
+			.fence_answered = answers[a] != 0, .fence_answer = answers[a],
+		};
+
+		check_one(&v, &c);
+		n++;
+	}
+	assert_true(n > 1000000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_already_and_peer_primary),
+		cmocka_unit_test(test_disk_refusals),
+		cmocka_unit_test(test_diskless),
+		cmocka_unit_test(test_sync_target),
+		cmocka_unit_test(test_fencing),
+		cmocka_unit_test(test_consent),
+		cmocka_unit_test(test_properties),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
