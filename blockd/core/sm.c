@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "blockd/core/metafmt.h"
 
 static void decide(struct sm_promote *out, enum sm_promote_act act)
 {
@@ -154,6 +157,217 @@ const char *sm_promote_act_name(enum sm_promote_act a)
 		[SM_PROMOTE_DISKLESS] = "diskless",
 		[SM_PROMOTE_SYNC_TARGET] = "sync-target",
 		[SM_PROMOTE_NOW] = "now",
+	};
+	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+/* ---- connecting ------------------------------------------------------- */
+
+bool sm_disk_usable(enum disk_state d)
+{
+	return d != DS_FAILED && d != DS_DISKLESS;
+}
+
+/* Only a disk that holds a clean image may be a source: UpToDate, or
+ * Consistent (the decision that picks it is what makes it UpToDate); an
+ * Outdated one only for a peer that has nothing usable. Never an
+ * Inconsistent one: it lacks blocks it would hand out as data (DRBD: "I
+ * shall become SyncSource, but I am inconsistent"). */
+bool sm_may_sync_from(enum disk_state src, enum disk_state dst)
+{
+	if (src == DS_UPTODATE || src == DS_CONSISTENT)
+		return true;
+	return src == DS_OUTDATED && dst == DS_INCONSISTENT;
+}
+
+static bool is_source(enum uuid_decision d)
+{
+	return d == UD_SOURCE_BITMAP || d == UD_SOURCE_FULL;
+}
+
+static bool is_target(enum uuid_decision d)
+{
+	return d == UD_TARGET_BITMAP || d == UD_TARGET_FULL;
+}
+
+static struct uuid_result result(enum uuid_decision d, const char *rule)
+{
+	return (struct uuid_result){ d, rule };
+}
+
+static struct uuid_result resolve(const struct sm_side *self,
+				  const struct sm_side *peer,
+				  const struct sm_pair *pair, struct sm_connect *out)
+{
+	/* Both discarding theirs would make both SyncTargets of each other
+	 * (sim seed 25): like DRBD, that resolves nothing. */
+	if (self->discard && peer->discard) {
+		out->both_discard = true;
+		return result(UD_SPLIT_BRAIN, "both-discard");
+	}
+	if (self->discard)
+		return result(UD_TARGET_BITMAP, "discard-my-data");
+	if (peer->discard)
+		return result(UD_SOURCE_BITMAP, "peer-discards-its-data");
+	return uuid_resolve_split_brain(&self->u, &peer->u, pair->tiebreak,
+					(enum sb_policy)pair->after_sb[0],
+					(enum sb_policy)pair->after_sb[1],
+					(enum sb_policy)pair->after_sb[2]);
+}
+
+/* DRBD's "Becoming sync source/target due to disk states": when one side
+ * is Inconsistent and the other holds a whole image, the whole image is
+ * the source whatever the generations say (an Inconsistent disk holds
+ * nothing the other lacks; refusing leaves two nodes that never
+ * connect). Against the generations' direction the bitmaps describe the
+ * wrong history: everything is resynced. */
+static struct uuid_result by_disk_states(const struct sm_side *self,
+					 const struct sm_side *peer,
+					 struct uuid_result r)
+{
+	bool self_src = is_source(r.d), peer_src = is_target(r.d);
+	bool self_gave_up = self->u.flags & MDF_GIVEN_UP;
+	bool peer_gave_up = peer->u.flags & MDF_GIVEN_UP;
+	enum disk_state me = self->disk, them = peer->disk;
+
+	if (r.d == UD_UNRELATED)
+		return r;
+	/* A disk given up (MDF_GIVEN_UP) whose generations are the newer,
+	 * or diverged (split brain), holds writes the other lacks and may
+	 * lack some of its own: it is no source (refused below), an
+	 * operator picks one with --force or resolves the split brain.
+	 * Otherwise it is the target of everything: what it missed since
+	 * it failed is in no bitmap that survived. */
+	if ((self_gave_up && self_src) || (peer_gave_up && peer_src) ||
+	    r.d == UD_SPLIT_BRAIN)
+		return r;
+	if (self_gave_up && !peer_gave_up && sm_may_sync_from(them, me))
+		return result(UD_TARGET_FULL, "self-given-up");
+	if (peer_gave_up && !self_gave_up && sm_may_sync_from(me, them))
+		return result(UD_SOURCE_FULL, "peer-given-up");
+	if (me == DS_INCONSISTENT && them != DS_INCONSISTENT &&
+	    sm_may_sync_from(them, me) && !peer_src)
+		return result(UD_TARGET_FULL, "self-inconsistent-peer-has-data");
+	if (them == DS_INCONSISTENT && me != DS_INCONSISTENT &&
+	    sm_may_sync_from(me, them) && !self_src)
+		return result(UD_SOURCE_FULL, "peer-inconsistent-self-has-data");
+	/* A disk that may not be the source the generations pick (an
+	 * Outdated one that wrote after it was outdated) is refused, which
+	 * tells the operator to connect it with --discard-my-data: that
+	 * makes it the target of a peer that may sync it, as after a split
+	 * brain. Everything is resynced: the bitmaps follow the
+	 * generations, not this direction. */
+	if (self->discard && !peer->discard && self_src &&
+	    !sm_may_sync_from(me, them) && sm_may_sync_from(them, me))
+		return result(UD_TARGET_FULL, "discard-my-data");
+	if (peer->discard && !self->discard && peer_src &&
+	    !sm_may_sync_from(them, me) && sm_may_sync_from(me, them))
+		return result(UD_SOURCE_FULL, "peer-discards-its-data");
+	return r;
+}
+
+/* A Primary SyncTarget that lost its source and reconnects resumes as
+ * SyncTarget: it did not write without the source (its writes fail while
+ * it lacks good data), so nothing of its own is discarded, even if the
+ * source started a new generation meanwhile. */
+static bool primary_resumes_target(const struct sm_side *self,
+				   const struct sm_side *peer,
+				   const struct sm_pair *pair, enum uuid_decision d)
+{
+	return is_target(d) && self->disk == DS_INCONSISTENT &&
+	       (peer->disk == DS_UPTODATE || peer->disk == DS_CONSISTENT) &&
+	       pair->primary_target;
+}
+
+static void split(struct sm_connect *out, const char *why)
+{
+	out->act = SM_CONN_SPLIT_BRAIN;
+	out->split_why = why;
+}
+
+void sm_connect(const struct sm_side *self, const struct sm_side *peer,
+		const struct sm_pair *pair, struct sm_connect *out)
+{
+	struct uuid_result r;
+
+	memset(out, 0, sizeof(*out));
+	if (self->u.primary && peer->u.primary) {
+		split(out, "both nodes are Primary");
+		return;
+	}
+	if (peer->size_bytes < self->size_bytes) {
+		out->act = SM_CONN_TOO_SMALL;
+		return;
+	}
+	if (!sm_disk_usable(self->disk) || !sm_disk_usable(peer->disk)) {
+		out->act = SM_CONN_NO_DISK;
+		return;
+	}
+	r = out->rules = uuid_compare(&self->u, &peer->u, pair->tiebreak);
+	if (r.d == UD_SPLIT_BRAIN) {
+		out->split = true;
+		r = out->resolved = resolve(self, peer, pair, out);
+	}
+	r = out->d = by_disk_states(self, peer, r);
+	if (is_target(r.d) && self->u.primary &&
+	    !primary_resumes_target(self, peer, pair, r.d)) {
+		split(out, "this Primary would have to discard its data");
+		return;
+	}
+	/* Both nodes check the direction against both disk states, so
+	 * both refuse alike: the node that would be the bad source goes
+	 * StandAlone (an operator must act), the other drops the link. */
+	if (is_source(r.d) && !sm_may_sync_from(self->disk, peer->disk)) {
+		out->act = SM_CONN_SELF_NO_SOURCE;
+		return;
+	}
+	if (is_target(r.d) && !sm_may_sync_from(peer->disk, self->disk)) {
+		out->act = SM_CONN_PEER_NO_SOURCE;
+		return;
+	}
+	switch (r.d) {
+	case UD_SPLIT_BRAIN:
+		split(out, "no policy resolves it");
+		return;
+	case UD_UNRELATED:
+		out->act = SM_CONN_UNRELATED;
+		return;
+	case UD_SOURCE_FULL:
+	case UD_SOURCE_BITMAP:
+		out->act = SM_CONN_SOURCE;
+		break;
+	case UD_TARGET_FULL:
+	case UD_TARGET_BITMAP:
+		out->act = SM_CONN_TARGET;
+		break;
+	default:
+		out->act = SM_CONN_ESTABLISHED;
+		break;
+	}
+	/* Without the bitmap exchange the other side's changes are unknown
+	 * here: everything is resynced instead. */
+	out->full = r.d == UD_SOURCE_FULL || r.d == UD_TARGET_FULL ||
+		    !pair->bitmap_exchange;
+	/* A Consistent disk that is the source, or equal to its peer, is
+	 * UpToDate: the handshake showed that nothing newer exists. */
+	out->self_uptodate = (out->act == SM_CONN_SOURCE || r.d == UD_NO_SYNC) &&
+			     self->disk == DS_CONSISTENT;
+	out->peer_uptodate = (out->act == SM_CONN_TARGET || r.d == UD_NO_SYNC) &&
+			     peer->disk == DS_CONSISTENT;
+}
+
+const char *sm_connect_act_name(enum sm_connect_act a)
+{
+	static const char *const names[] = {
+		[SM_CONN_SPLIT_BRAIN] = "split-brain",
+		[SM_CONN_TOO_SMALL] = "too-small",
+		[SM_CONN_NO_DISK] = "no-disk",
+		[SM_CONN_UNRELATED] = "unrelated",
+		[SM_CONN_SELF_NO_SOURCE] = "self-no-source",
+		[SM_CONN_PEER_NO_SOURCE] = "peer-no-source",
+		[SM_CONN_SOURCE] = "source",
+		[SM_CONN_TARGET] = "target",
+		[SM_CONN_ESTABLISHED] = "established",
 	};
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }

@@ -7,7 +7,8 @@
  * builds the view, asks, and carries the decision out (operator.c); it
  * decides nothing of its own. Unit tests walk every state.
  *
- * Pure: no I/O, no allocation, no clock. Today: the promotion.
+ * Pure: no I/O, no allocation, no clock. Today: the promotion, and who
+ * syncs whom when two nodes meet.
  */
 #ifndef BLOCKD_SM_H
 #define BLOCKD_SM_H
@@ -17,6 +18,7 @@
 
 #include "blockd/core/config.h"
 #include "blockd/core/state.h"
+#include "blockd/core/uuid.h"
 
 /* What a decision looks at: this node and its peer as the engine sees
  * them now. */
@@ -71,5 +73,57 @@ void sm_promote(const struct sm_view *v, const struct sm_promote_cmd *c,
  * policy? Not when connected, nor when recorded outdated or fenced. */
 bool sm_peer_unfenced(const struct sm_view *v);
 const char *sm_promote_act_name(enum sm_promote_act a);
+
+/* ---- connecting: who syncs whom ------------------------------------- */
+
+/* One node as the handshake sees it (its own STATE, or the peer's). */
+struct sm_side {
+	struct uuid_side u;	/* generations, MDF_* flags, role, ... */
+	enum disk_state disk;
+	bool discard;		/* connect --discard-my-data */
+	uint64_t size_bytes;
+};
+
+/* What both nodes share: the policies and what the connection can do. */
+struct sm_pair {
+	int after_sb[3];	/* enum sb_policy, by number of Primaries */
+	bool tiebreak;		/* this node's name sorts first */
+	bool bitmap_exchange;	/* FRAME_FEAT_BITMAP_RLE */
+	bool primary_target;	/* FRAME_FEAT_PRIMARY_TARGET */
+};
+
+enum sm_connect_act {
+	SM_CONN_SPLIT_BRAIN,	/* disconnect, StandAlone: split_why */
+	SM_CONN_TOO_SMALL,	/* the peer's data area is smaller: StandAlone */
+	SM_CONN_NO_DISK,	/* a side has no usable disk: no resync */
+	SM_CONN_UNRELATED,	/* no common generation: StandAlone */
+	SM_CONN_SELF_NO_SOURCE,	/* this node would be a source it may not be: StandAlone */
+	SM_CONN_PEER_NO_SOURCE,	/* the peer would be: drop the connection */
+	SM_CONN_SOURCE,		/* SyncSource (full, or from the bitmaps) */
+	SM_CONN_TARGET,		/* SyncTarget */
+	SM_CONN_ESTABLISHED,	/* nothing to sync */
+};
+
+struct sm_connect {
+	enum sm_connect_act act;
+	struct uuid_result rules;	/* uuid_compare's decision */
+	bool split;			/* the rules found a split brain */
+	struct uuid_result resolved;	/* split: after the policies */
+	bool both_discard;		/* split: both connected --discard-my-data */
+	struct uuid_result d;		/* the decision taken (after disk states) */
+	bool full;			/* SOURCE/TARGET: every block (also when
+					 * the connection cannot exchange bitmaps) */
+	const char *split_why;		/* SPLIT_BRAIN */
+	bool self_uptodate, peer_uptodate; /* Consistent -> UpToDate */
+};
+
+/* Both nodes run it on the same two STATEs, each from its side, and so
+ * decide alike (test_sm checks that they do). */
+void sm_connect(const struct sm_side *self, const struct sm_side *peer,
+		const struct sm_pair *pair, struct sm_connect *out);
+/* May a disk in state src be the SyncSource of one in state dst? */
+bool sm_may_sync_from(enum disk_state src, enum disk_state dst);
+bool sm_disk_usable(enum disk_state d);
+const char *sm_connect_act_name(enum sm_connect_act a);
 
 #endif

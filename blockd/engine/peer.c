@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/core/sm.h"
 #include "blockd/core/uuid.h"
 #include "blockd/engine/resource.h"
 #include "common/clock.h"
@@ -276,55 +277,15 @@ static struct uuid_side side_peer(const struct resource *res,
 	return s;
 }
 
-static struct uuid_result resolve_split_brain(struct resource *res,
-					      const struct uuid_side *me,
-					      const struct uuid_side *peer,
-					      bool tiebreak)
-{
-	const struct config *cfg = res->cfg;
-
-	bool theirs = res->peer.state.flags & FRAME_STATE_F_DISCARD;
-
-	/* Both discarding theirs would make both SyncTargets of each other
-	 * (sim seed 25): like DRBD, that resolves nothing. */
-	if (res->discard_my_data && theirs) {
-		log_err("split brain: both nodes were connected with "
-			"--discard-my-data; only the side whose changes are to "
-			"be dropped may be");
-		return (struct uuid_result){ UD_SPLIT_BRAIN, "both-discard" };
-	}
-	if (res->discard_my_data)
-		return (struct uuid_result){ UD_TARGET_BITMAP, "discard-my-data" };
-	if (theirs)
-		return (struct uuid_result){ UD_SOURCE_BITMAP, "peer-discards-its-data" };
-	return uuid_resolve_split_brain(me, peer, tiebreak, cfg->after_sb[0],
-					cfg->after_sb[1], cfg->after_sb[2]);
-}
-
-/* May a disk in state src be the SyncSource of one in state dst? Only a
- * disk that holds a clean image: UpToDate, or Consistent (the decision
- * that picks it is what makes it UpToDate); an Outdated one only for a
- * peer that has nothing usable. Never an Inconsistent one: it lacks
- * blocks it would hand out as data (DRBD: "I shall become SyncSource,
- * but I am inconsistent"). */
-static bool may_sync_from(enum disk_state src, enum disk_state dst)
-{
-	if (src == DS_UPTODATE || src == DS_CONSISTENT)
-		return true;
-	return src == DS_OUTDATED && dst == DS_INCONSISTENT;
-}
-
-/* Both nodes check the direction the rules chose against both disk
- * states, so both refuse alike. The node that would be the bad source
- * goes StandAlone (an operator must act); the other only drops the link. */
-static bool sync_direction_ok(struct resource *res, const struct frame_state *ps,
-			      struct uuid_result r)
+/* The decision would make this node, or the peer, a source it may not
+ * be (sm_connect): both nodes see it alike. This node goes StandAlone
+ * (an operator must act); for the peer's side only the link drops. */
+static void refuse_direction(struct resource *res, const struct frame_state *ps,
+			     const struct sm_connect *c)
 {
 	enum disk_state peer_disk = (enum disk_state)ps->disk;
-	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
-	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
 
-	if (self_src && !may_sync_from(res->disk_state, peer_disk)) {
+	if (c->act == SM_CONN_SELF_NO_SOURCE) {
 		if (res->meta.sb.flags & MDF_GIVEN_UP)
 			log_err("sync decision %s (rule %s) would make this node "
 				"SyncSource, but its disk was given up (it failed "
@@ -334,7 +295,7 @@ static bool sync_direction_ok(struct resource *res, const struct frame_state *ps
 				"to be kept, 'primary --force' here; otherwise "
 				"'primary --force' on the peer and 'connect "
 				"--discard-my-data' here",
-				uuid_decision_name(r.d), r.rule);
+				uuid_decision_name(c->d.d), c->d.rule);
 		else
 			log_err("sync decision %s (rule %s) would make this node "
 				"SyncSource, but its disk is %s: refusing to "
@@ -342,124 +303,20 @@ static bool sync_direction_ok(struct resource *res, const struct frame_state *ps
 				"peer sync it ('connect --discard-my-data' on a "
 				"Secondary) or, if the peer's data is lost for "
 				"good, 'primary --force'",
-				uuid_decision_name(r.d), r.rule,
+				uuid_decision_name(c->d.d), c->d.rule,
 				disk_state_name(res->disk_state));
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "would be SyncSource while not UpToDate");
-		fencing_peer_unsettled(res);
-		resource_event(res, "sync-refused");
-		return false;
-	}
-	if (peer_src && !may_sync_from(peer_disk, res->disk_state)) {
+	} else {
 		log_err("sync decision %s (rule %s) would make the peer SyncSource, "
 			"but its disk is %s: not syncing from it",
-			uuid_decision_name(r.d), r.rule, disk_state_name(peer_disk));
+			uuid_decision_name(c->d.d), c->d.rule,
+			disk_state_name(peer_disk));
 		link_drop(res->link, "the peer would be SyncSource while not UpToDate");
-		fencing_peer_unsettled(res);
-		resource_event(res, "sync-refused");
-		return false;
 	}
-	return true;
+	fencing_peer_unsettled(res);
+	resource_event(res, "sync-refused");
 }
-
-/* DRBD's "Becoming sync source/target due to disk states": when one side
- * is Inconsistent and the other holds a whole image (may_sync_from), the
- * whole image is the source whatever the generations say. An Inconsistent
- * disk has nothing to hand out (its writes failed without its source, so
- * it holds nothing the other lacks), and refusing instead leaves two
- * nodes that never connect. Against the generations' direction the
- * bitmaps describe the wrong history: everything is resynced. */
-static struct uuid_result by_disk_states(const struct resource *res,
-					 const struct frame_state *ps,
-					 struct uuid_result r)
-{
-	enum disk_state peer_disk = (enum disk_state)ps->disk;
-	bool self_src = r.d == UD_SOURCE_BITMAP || r.d == UD_SOURCE_FULL;
-	bool peer_src = r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL;
-	bool theirs = ps->flags & FRAME_STATE_F_DISCARD;
-	bool self_gave_up = res->meta.sb.flags & MDF_GIVEN_UP;
-	bool peer_gave_up = ps->md_flags & MDF_GIVEN_UP;
-
-	if (r.d == UD_UNRELATED)
-		return r;
-	/* A disk given up (MDF_GIVEN_UP) whose generations are the newer,
-	 * or diverged (split brain), holds writes the other lacks and may
-	 * lack some of its own: it is no source (sync_direction_ok
-	 * refuses), an operator picks one with --force or resolves the
-	 * split brain. Otherwise it is the target of everything: what it
-	 * missed since it failed is in no bitmap that survived. */
-	if ((self_gave_up && self_src) || (peer_gave_up && peer_src) ||
-	    r.d == UD_SPLIT_BRAIN)
-		return r;
-	if (self_gave_up && !peer_gave_up && may_sync_from(peer_disk, res->disk_state))
-		return (struct uuid_result){ UD_TARGET_FULL, "self-given-up" };
-	if (peer_gave_up && !self_gave_up && may_sync_from(res->disk_state, peer_disk))
-		return (struct uuid_result){ UD_SOURCE_FULL, "peer-given-up" };
-	if (res->disk_state == DS_INCONSISTENT && peer_disk != DS_INCONSISTENT &&
-	    may_sync_from(peer_disk, res->disk_state) && !peer_src)
-		return (struct uuid_result){ UD_TARGET_FULL,
-					     "self-inconsistent-peer-has-data" };
-	if (peer_disk == DS_INCONSISTENT && res->disk_state != DS_INCONSISTENT &&
-	    may_sync_from(res->disk_state, peer_disk) && !self_src)
-		return (struct uuid_result){ UD_SOURCE_FULL,
-					     "peer-inconsistent-self-has-data" };
-	/* A disk that may not be the source the generations pick (an
-	 * Outdated one that wrote after it was outdated) is refused in
-	 * sync_direction_ok, which tells the operator to connect it with
-	 * --discard-my-data: that makes it the target of a peer that may
-	 * sync it, as after a split brain. Everything is resynced: the
-	 * bitmaps follow the generations, not this direction. Both sides
-	 * see both flags and both disk states, so both decide alike. */
-	if (res->discard_my_data && !theirs && self_src &&
-	    !may_sync_from(res->disk_state, peer_disk) &&
-	    may_sync_from(peer_disk, res->disk_state))
-		return (struct uuid_result){ UD_TARGET_FULL, "discard-my-data" };
-	if (theirs && !res->discard_my_data && peer_src &&
-	    !may_sync_from(peer_disk, res->disk_state) &&
-	    may_sync_from(res->disk_state, peer_disk))
-		return (struct uuid_result){ UD_SOURCE_FULL,
-					     "peer-discards-its-data" };
-	return r;
-}
-
-/* A Primary SyncTarget that lost its source and reconnects resumes as
- * SyncTarget: it did not write without the source (its writes fail while
- * it lacks good data, and it does not fence the source), so nothing of
- * its own is discarded, even if the source started a new generation
- * meanwhile (promoted while this node was away: it was a split brain
- * before). The bitmap exchange resyncs the union of what each side
- * lacks or changed. */
-static bool primary_resumes_target(const struct resource *res,
-				   const struct frame_state *ps,
-				   enum uuid_decision d)
-{
-	return (d == UD_TARGET_FULL || d == UD_TARGET_BITMAP) &&
-	       res->disk_state == DS_INCONSISTENT &&
-	       (ps->disk == DS_UPTODATE || ps->disk == DS_CONSISTENT) &&
-	       (link_features(res->link) & FRAME_FEAT_PRIMARY_TARGET);
-}
-
-/* After a decision both nodes know what each disk became: a Consistent
- * disk that is the source, or equal to its peer, is UpToDate (the
- * handshake showed nothing newer exists); the target is Inconsistent
- * until its resync ends. */
-static void settle_disk_states(struct resource *res, const struct frame_state *ps,
-			       enum uuid_decision d)
-{
-	enum disk_state peer_disk = (enum disk_state)ps->disk;
-	bool self_src = d == UD_SOURCE_BITMAP || d == UD_SOURCE_FULL;
-	bool peer_src = d == UD_TARGET_BITMAP || d == UD_TARGET_FULL;
-
-	if ((self_src || d == UD_NO_SYNC) && res->disk_state == DS_CONSISTENT) {
-		log_info("disk Consistent -> UpToDate: the peer holds no newer "
-			 "generation");
-		res->disk_state = DS_UPTODATE;
-	}
-	if ((peer_src || d == UD_NO_SYNC) && peer_disk == DS_CONSISTENT)
-		res->peer_disk = DS_UPTODATE;
-}
-
-static bool disk_usable(enum disk_state d);
 
 /* A Primary without a disk writes here only: this disk leaves the
  * generation the Primary's old disk still names, or that disk, back after
@@ -471,7 +328,7 @@ static bool disk_usable(enum disk_state d);
 static void diskless_primary_generation(struct resource *res)
 {
 	if (res->peer.diskless_gen || res->role != ROLE_SECONDARY ||
-	    res->peer_role != ROLE_PRIMARY || disk_usable(res->peer_disk) ||
+	    res->peer_role != ROLE_PRIMARY || sm_disk_usable(res->peer_disk) ||
 	    !resource_has_disk(res) || res->disk_state != DS_UPTODATE ||
 	    !res->meta.enabled)
 		return;
@@ -488,7 +345,7 @@ static void diskless_primary_generation(struct resource *res)
 static void connect_without_disk(struct resource *res, const struct frame_state *ps)
 {
 	log_info("sync decision: none (rule %s-has-no-disk)",
-		 disk_usable(res->disk_state) ? "peer" : "self");
+		 sm_disk_usable(res->disk_state) ? "peer" : "self");
 	res->repl = RS_ESTABLISHED;
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
@@ -497,7 +354,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	 * disk, or the peer's UpToDate one that a Diskless Primary writes
 	 * to), the other none it could be promoted with. It stayed frozen
 	 * for good before (sim seed 79). */
-	if (disk_usable(res->disk_state) || ps->disk == DS_UPTODATE)
+	if (sm_disk_usable(res->disk_state) || ps->disk == DS_UPTODATE)
 		fencing_peer_back(res);
 	else
 		fencing_peer_unsettled(res);
@@ -507,17 +364,30 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	resource_event(res, "connected");
 }
 
+/* The first STATE of a connection: who syncs whom. The decision is the
+ * state machine's (sm_connect, on both STATEs); this carries it out. */
 static void decide(struct resource *res, const struct frame_state *ps)
 {
-	struct uuid_side me = side_self(res), peer = side_peer(res, ps);
-	bool tiebreak = strcmp(res->node, res->peer_name) < 0;
-	struct uuid_result r;
+	uint32_t feat = link_features(res->link);
+	struct sm_side me = {
+		.u = side_self(res), .disk = res->disk_state,
+		.discard = res->discard_my_data, .size_bytes = res->disk.size_bytes,
+	};
+	struct sm_side peer = {
+		.u = side_peer(res, ps), .disk = (enum disk_state)ps->disk,
+		.discard = ps->flags & FRAME_STATE_F_DISCARD,
+		.size_bytes = ps->size_bytes,
+	};
+	struct sm_pair pair = {
+		.tiebreak = strcmp(res->node, res->peer_name) < 0,
+		.bitmap_exchange = feat & FRAME_FEAT_BITMAP_RLE,
+		.primary_target = feat & FRAME_FEAT_PRIMARY_TARGET,
+	};
+	struct sm_connect c;
 
-	if (me.primary && peer.primary) {
-		split_brain(res, "both nodes are Primary");
-		return;
-	}
-	if (ps->size_bytes < res->disk.size_bytes) {
+	memcpy(pair.after_sb, res->cfg->after_sb, sizeof(pair.after_sb));
+	sm_connect(&me, &peer, &pair, &c);
+	if (c.act == SM_CONN_TOO_SMALL) {
 		log_err("peer data area (%llu bytes) is smaller than this one "
 			"(%llu): refusing to connect",
 			(unsigned long long)ps->size_bytes,
@@ -527,49 +397,51 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		fencing_peer_unsettled(res);
 		return;
 	}
-	if (!disk_usable(res->disk_state) || !disk_usable((enum disk_state)ps->disk)) {
+	if (c.act == SM_CONN_NO_DISK) {
 		connect_without_disk(res, ps);
+		return;
+	}
+	if (c.act == SM_CONN_SPLIT_BRAIN && !c.rules.rule) {	/* both Primary */
+		split_brain(res, c.split_why);
 		return;
 	}
 	res->uuid_rotate_pending = false;	/* connected again first */
 	res->wp.lost_inflight = false;
-	r = uuid_compare(&me, &peer, tiebreak);
 	log_info("sync decision: %s (rule %s; uuids %016llx:%016llx here, "
-		 "%016llx:%016llx on the peer)", uuid_decision_name(r.d), r.rule,
-		 (unsigned long long)me.uuid[UUID_CURRENT],
-		 (unsigned long long)me.uuid[UUID_BITMAP],
-		 (unsigned long long)peer.uuid[UUID_CURRENT],
-		 (unsigned long long)peer.uuid[UUID_BITMAP]);
-	if (r.d == UD_SPLIT_BRAIN) {
-		r = resolve_split_brain(res, &me, &peer, tiebreak);
-		log_warn("split brain: %s (rule %s)", uuid_decision_name(r.d), r.rule);
-		if (r.d != UD_SPLIT_BRAIN)	/* split_brain() runs it otherwise */
+		 "%016llx:%016llx on the peer)", uuid_decision_name(c.rules.d),
+		 c.rules.rule,
+		 (unsigned long long)me.u.uuid[UUID_CURRENT],
+		 (unsigned long long)me.u.uuid[UUID_BITMAP],
+		 (unsigned long long)peer.u.uuid[UUID_CURRENT],
+		 (unsigned long long)peer.u.uuid[UUID_BITMAP]);
+	if (c.split) {
+		if (c.both_discard)
+			log_err("split brain: both nodes were connected with "
+				"--discard-my-data; only the side whose changes "
+				"are to be dropped may be");
+		log_warn("split brain: %s (rule %s)",
+			 uuid_decision_name(c.resolved.d), c.resolved.rule);
+		if (c.resolved.d != UD_SPLIT_BRAIN)	/* split_brain() runs it otherwise */
 			resource_hook(res, res->cfg->split_brain, "split-brain",
 				      NULL, NULL);
 		resource_event(res, "split-brain-detected");
 	}
 	{
-		struct uuid_result by_disk = by_disk_states(res, ps, r);
+		struct uuid_result before = c.split ? c.resolved : c.rules;
 
-		if (by_disk.d != r.d) {
+		if (c.d.d != before.d)
 			log_info("sync decision: %s (rule %s, over %s)",
-				 uuid_decision_name(by_disk.d), by_disk.rule,
-				 r.rule);
-			r = by_disk;
-		}
+				 uuid_decision_name(c.d.d), c.d.rule, before.rule);
 	}
-	if ((r.d == UD_TARGET_BITMAP || r.d == UD_TARGET_FULL) && me.primary &&
-	    !primary_resumes_target(res, ps, r.d)) {
-		split_brain(res, "this Primary would have to discard its data");
+	switch (c.act) {
+	case SM_CONN_SPLIT_BRAIN:
+		split_brain(res, c.split_why);
 		return;
-	}
-	if (!sync_direction_ok(res, ps, r))
+	case SM_CONN_SELF_NO_SOURCE:
+	case SM_CONN_PEER_NO_SOURCE:
+		refuse_direction(res, ps, &c);
 		return;
-	switch (r.d) {
-	case UD_SPLIT_BRAIN:
-		split_brain(res, "no policy resolves it");
-		return;
-	case UD_UNRELATED:
+	case SM_CONN_UNRELATED:
 		log_err("the peer holds unrelated data (no common generation): "
 			"refusing to connect; 'create-md --force' one side to "
 			"start it over");
@@ -578,43 +450,34 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		fencing_peer_unsettled(res);
 		resource_event(res, "unrelated-data");
 		return;
-	case UD_SOURCE_FULL:
-		become_source(res, true);
+	case SM_CONN_SOURCE:
+		become_source(res, c.full);
+		if (!c.full)
+			bmx_start(res);
 		break;
-	case UD_TARGET_FULL:
-		become_target(res, ps, true);
-		break;
-	case UD_SOURCE_BITMAP:
-		/* Without the bitmap exchange the peer's changes are unknown
-		 * here: everything is resynced instead. */
-		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
-			become_source(res, true);
-			r.d = UD_SOURCE_FULL;
-			break;
-		}
-		become_source(res, false);
-		bmx_start(res);
-		break;
-	case UD_TARGET_BITMAP:
-		if (!(link_features(res->link) & FRAME_FEAT_BITMAP_RLE)) {
-			become_target(res, ps, true);
-			break;
-		}
-		become_target(res, ps, false);
-		bmx_start(res);
+	case SM_CONN_TARGET:
+		become_target(res, ps, c.full);
+		if (!c.full)
+			bmx_start(res);
 		break;
 	default:
 		res->repl = RS_ESTABLISHED;
 		break;
 	}
-	settle_disk_states(res, ps, r.d);
+	if (c.self_uptodate) {
+		log_info("disk Consistent -> UpToDate: the peer holds no newer "
+			 "generation");
+		res->disk_state = DS_UPTODATE;
+	}
+	if (c.peer_uptodate)
+		res->peer_disk = DS_UPTODATE;
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	peer_send_state(res);
-	if (r.d == UD_SOURCE_FULL)
+	if (c.act == SM_CONN_SOURCE && c.full)
 		resync_start_saved(res);	/* after STATE: the target knows first */
 	/* Held writes may go on once the peer gets everything from here. */
-	if (r.d != UD_TARGET_BITMAP && r.d != UD_TARGET_FULL)
+	if (c.act != SM_CONN_TARGET)
 		fencing_peer_back(res);
 	else
 		fencing_peer_back_as_source(res);
@@ -638,11 +501,6 @@ static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
 		res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	bitmap_clear_all(&res->oos);
 	meta_write_sb(&res->meta);
-}
-
-static bool disk_usable(enum disk_state d)
-{
-	return d != DS_FAILED && d != DS_DISKLESS;
 }
 
 /* The peer's disk failed or was detached while connected: it holds no
@@ -693,7 +551,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
 	bool first = !res->peer.state_received;
-	bool had_disk = !first && disk_usable(res->peer_disk);
+	bool had_disk = !first && sm_disk_usable(res->peer_disk);
 	bool attached = !first && !had_disk;
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
@@ -704,7 +562,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	res->peer.state = ps;
 	res->peer_role = (enum role)ps.role;
 	res->peer_disk = (enum disk_state)ps.disk;
-	if (had_disk && !disk_usable(res->peer_disk))
+	if (had_disk && !sm_disk_usable(res->peer_disk))
 		peer_disk_lost(res);
 	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	/* The Primary's protocol is the pair's: a Secondary shows it. */
@@ -741,9 +599,9 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		log_info("the peer invalidated its disk: full resync from here");
 		peer_start_resync(res, true, NULL, 0);
 	} else if (attached && res->peer_disk == DS_INCONSISTENT &&
-		   res->repl == RS_ESTABLISHED && disk_usable(res->disk_state) &&
+		   res->repl == RS_ESTABLISHED && sm_disk_usable(res->disk_state) &&
 		   res->disk_state != DS_UPTODATE &&
-		   may_sync_from(res->disk_state, DS_INCONSISTENT)) {
+		   sm_may_sync_from(res->disk_state, DS_INCONSISTENT)) {
 		sync_attached_peer(res);
 	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED &&
@@ -1023,7 +881,7 @@ void peer_promoted(struct resource *res, bool forced)
 	/* A peer without a usable disk (Diskless, Failed) has nothing to
 	 * sync into: it gets a full resync once it attaches one. */
 	if (res->peer.state_received && res->repl == RS_ESTABLISHED &&
-	    res->peer_disk != DS_UPTODATE && disk_usable(res->peer_disk)) {
+	    res->peer_disk != DS_UPTODATE && sm_disk_usable(res->peer_disk)) {
 		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
 			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
 		become_source(res, true);

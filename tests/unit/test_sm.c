@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "blockd/core/metafmt.h"
 #include "blockd/core/sm.h"
 
 /* A connected, in-sync Secondary of a Secondary peer: promotable. */
@@ -335,6 +336,245 @@ static void test_properties(void **state)
 	assert_true(n > 1000000);
 }
 
+
+/* ---- connecting ------------------------------------------------------- */
+
+#define U_A 0x1000
+#define U_B 0x2000
+#define U_C 0x3000
+
+static struct sm_side side(enum disk_state d, uint64_t cur, uint64_t bm,
+			   uint64_t h1, uint32_t flags)
+{
+	struct sm_side x = { .disk = d, .size_bytes = 1 << 20 };
+
+	x.u.uuid[UUID_CURRENT] = cur;
+	x.u.uuid[UUID_BITMAP] = bm;
+	x.u.uuid[UUID_HISTORY1] = h1;
+	x.u.flags = flags;
+	return x;
+}
+
+static struct sm_pair pair_of(bool tiebreak)
+{
+	struct sm_pair p = { .tiebreak = tiebreak, .bitmap_exchange = true,
+			     .primary_target = true };
+
+	return p;
+}
+
+static struct sm_connect meet(const struct sm_side *a, const struct sm_side *b)
+{
+	struct sm_pair p = pair_of(true);
+	struct sm_connect c;
+
+	sm_connect(a, b, &p, &c);
+	return c;
+}
+
+static void test_connect_examples(void **state)
+{
+	struct sm_side up = side(DS_UPTODATE, U_A, 0, 0, MDF_CONSISTENT);
+	struct sm_side ahead = side(DS_UPTODATE, U_B, U_A, 0, MDF_CONSISTENT);
+	struct sm_side inc = side(DS_INCONSISTENT, U_A, 0, 0, 0);
+	struct sm_side other = side(DS_UPTODATE, U_C, 0, 0, MDF_CONSISTENT);
+	struct sm_side c1, c2;
+	struct sm_connect c;
+
+	(void)state;
+	c = meet(&up, &up);
+	assert_int_equal(c.act, SM_CONN_ESTABLISHED);
+	/* The peer moved on from this node's generation: bitmap resync. */
+	c = meet(&ahead, &up);
+	assert_int_equal(c.act, SM_CONN_SOURCE);
+	assert_false(c.full);
+	c = meet(&up, &ahead);
+	assert_int_equal(c.act, SM_CONN_TARGET);
+	/* Without the bitmap exchange: everything. */
+	{
+		struct sm_pair p = pair_of(true);
+
+		p.bitmap_exchange = false;
+		sm_connect(&ahead, &up, &p, &c);
+		assert_int_equal(c.act, SM_CONN_SOURCE);
+		assert_true(c.full);
+	}
+	/* An Inconsistent disk is never a source, whatever the UUIDs. */
+	inc.u.uuid[UUID_CURRENT] = U_B;
+	inc.u.uuid[UUID_BITMAP] = U_A;
+	c = meet(&inc, &up);
+	assert_int_equal(c.act, SM_CONN_TARGET);
+	assert_true(c.full);
+	assert_string_equal(c.d.rule, "self-inconsistent-peer-has-data");
+	/* Unrelated data. */
+	c = meet(&up, &other);
+	assert_int_equal(c.act, SM_CONN_UNRELATED);
+	/* Both changed since they parted: split brain, resolved by a
+	 * discard on one side only. */
+	c1 = side(DS_UPTODATE, U_B, U_A, 0, MDF_CONSISTENT);
+	c2 = side(DS_UPTODATE, U_C, U_A, 0, MDF_CONSISTENT);
+	c = meet(&c1, &c2);
+	assert_int_equal(c.act, SM_CONN_SPLIT_BRAIN);
+	assert_true(c.split);
+	assert_string_equal(c.split_why, "no policy resolves it");
+	c1.discard = true;
+	c = meet(&c1, &c2);
+	assert_int_equal(c.act, SM_CONN_TARGET);
+	assert_string_equal(c.resolved.rule, "discard-my-data");
+	c2.discard = true;
+	c = meet(&c1, &c2);
+	assert_true(c.both_discard);
+	assert_int_equal(c.act, SM_CONN_SPLIT_BRAIN);
+	/* Two Primaries, a smaller peer, a side without a disk. */
+	c1 = c2 = up;
+	c1.u.primary = c2.u.primary = true;
+	c = meet(&c1, &c2);
+	assert_int_equal(c.act, SM_CONN_SPLIT_BRAIN);
+	assert_string_equal(c.split_why, "both nodes are Primary");
+	c2 = up;
+	c2.size_bytes = 4096;
+	assert_int_equal(meet(&up, &c2).act, SM_CONN_TOO_SMALL);
+	c2 = up;
+	c2.disk = DS_DISKLESS;
+	assert_int_equal(meet(&up, &c2).act, SM_CONN_NO_DISK);
+	/* A Consistent disk that meets an equal peer is UpToDate. */
+	c1 = side(DS_CONSISTENT, U_A, 0, 0, MDF_CONSISTENT);
+	c = meet(&c1, &up);
+	assert_int_equal(c.act, SM_CONN_ESTABLISHED);
+	assert_true(c.self_uptodate);
+	/* An Outdated disk ahead of its peer is no source: it stays out
+	 * (StandAlone); with --discard-my-data it takes everything. */
+	c1 = side(DS_OUTDATED, U_B, U_A, 0, MDF_CONSISTENT | MDF_OUTDATED);
+	c = meet(&c1, &up);
+	assert_int_equal(c.act, SM_CONN_SELF_NO_SOURCE);
+	c = meet(&up, &c1);
+	assert_int_equal(c.act, SM_CONN_PEER_NO_SOURCE);
+	c1.discard = true;
+	c = meet(&c1, &up);
+	assert_int_equal(c.act, SM_CONN_TARGET);
+	assert_true(c.full);
+}
+
+/* A small deterministic generator (xorshift64*). */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t pick_uuid(uint64_t *s, bool zero_ok)
+{
+	static const uint64_t pool[] = { U_A, U_B, U_C, UUID_JUST_CREATED };
+	uint64_t r = rnd(s) % (zero_ok ? 5 : 4);
+
+	return r == 4 ? 0 : pool[r];
+}
+
+static struct sm_side random_side(uint64_t *s)
+{
+	struct sm_side x = { .size_bytes = 1 << 20 };
+
+	static const enum disk_state own[] = {	/* a node's own disk states */
+		DS_DISKLESS, DS_INCONSISTENT, DS_OUTDATED, DS_CONSISTENT,
+		DS_UPTODATE, DS_FAILED,
+	};
+
+	x.disk = own[rnd(s) % (sizeof(own) / sizeof(own[0]))];
+	x.u.uuid[UUID_CURRENT] = pick_uuid(s, false);
+	x.u.uuid[UUID_BITMAP] = pick_uuid(s, true);
+	x.u.uuid[UUID_HISTORY1] = pick_uuid(s, true);
+	x.u.uuid[UUID_HISTORY2] = pick_uuid(s, true);
+	x.u.flags = (uint32_t)(rnd(s) & MDF_ALL);
+	x.u.primary = rnd(s) % 4 == 0;
+	x.u.dirty_bytes = rnd(s) % 2 ? 4096 : 0;
+	x.u.primary_since = rnd(s) % 3;
+	x.u.holds_acked = rnd(s) % 4 == 0;
+	/* A Primary never discards its data (connect refuses it). */
+	x.discard = !x.u.primary && rnd(s) % 4 == 0;
+	return x;
+}
+
+static enum sm_connect_act mirrored(enum sm_connect_act a)
+{
+	switch (a) {
+	case SM_CONN_SOURCE:
+		return SM_CONN_TARGET;
+	case SM_CONN_TARGET:
+		return SM_CONN_SOURCE;
+	case SM_CONN_SELF_NO_SOURCE:
+		return SM_CONN_PEER_NO_SOURCE;
+	case SM_CONN_PEER_NO_SOURCE:
+		return SM_CONN_SELF_NO_SOURCE;
+	default:
+		return a;
+	}
+}
+
+/* Both nodes decide alike from their sides, and what they decide is
+ * safe: nobody syncs from a disk that may not be a source, a Primary is
+ * a target only while it resumes its own resync from an image. */
+static void test_connect_properties(void **state)
+{
+	uint64_t seed = 0x5eed5eedULL;
+	unsigned asym_primary = 0, acts[SM_CONN_ESTABLISHED + 1] = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 2000000; i++) {
+		struct sm_side a = random_side(&seed), b = random_side(&seed);
+		struct sm_pair pa = pair_of(true), pb = pair_of(false);
+		struct sm_connect x, y;
+
+		pa.bitmap_exchange = pb.bitmap_exchange = rnd(&seed) % 8;
+		pa.primary_target = pb.primary_target = rnd(&seed) % 8;
+		for (int k = 0; k < 3; k++)
+			pa.after_sb[k] = pb.after_sb[k] = (int)(rnd(&seed) % 3);
+		sm_connect(&a, &b, &pa, &x);
+		sm_connect(&b, &a, &pb, &y);
+		acts[x.act]++;
+		if (x.act == SM_CONN_SOURCE &&
+		    !sm_may_sync_from(a.disk, b.disk))
+			fail_msg("case %d: source from a %s disk", i,
+				 disk_state_name(a.disk));
+		if ((x.act == SM_CONN_SOURCE || x.act == SM_CONN_TARGET) &&
+		    (!sm_disk_usable(a.disk) || !sm_disk_usable(b.disk)))
+			fail_msg("case %d: resync with a side without a disk", i);
+		if (x.act == SM_CONN_TARGET && a.u.primary &&
+		    (a.disk != DS_INCONSISTENT || !pa.primary_target))
+			fail_msg("case %d: a Primary with a %s disk made target",
+				 i, disk_state_name(a.disk));
+		if (x.act == SM_CONN_SOURCE && a.u.primary && b.u.primary)
+			fail_msg("case %d: two Primaries exchange data", i);
+		/* One refuses to discard its data as a Primary and drops
+		 * the link: what the other decided does not happen. */
+		if ((x.act == SM_CONN_SPLIT_BRAIN && a.u.primary && !b.u.primary &&
+		     !strcmp(x.split_why, "this Primary would have to discard its data")) ||
+		    (y.act == SM_CONN_SPLIT_BRAIN && b.u.primary && !a.u.primary &&
+		     !strcmp(y.split_why, "this Primary would have to discard its data"))) {
+			asym_primary++;
+			continue;
+		}
+		if (y.act != mirrored(x.act))
+			fail_msg("case %d: %s here, %s there (rules %s / %s, "
+				 "disks %s / %s)", i, sm_connect_act_name(x.act),
+				 sm_connect_act_name(y.act), x.d.rule, y.d.rule,
+				 disk_state_name(a.disk), disk_state_name(b.disk));
+		if ((x.act == SM_CONN_SOURCE || x.act == SM_CONN_TARGET) &&
+		    x.full != y.full)
+			fail_msg("case %d: full here %d, there %d", i, x.full, y.full);
+		if (x.self_uptodate != y.peer_uptodate ||
+		    x.peer_uptodate != y.self_uptodate)
+			fail_msg("case %d: the disk states settle differently", i);
+	}
+	/* The generator reaches every outcome. */
+	for (int k = 0; k <= SM_CONN_ESTABLISHED; k++)
+		if (k != SM_CONN_TOO_SMALL && !acts[k])
+			fail_msg("never reached: %s",
+				 sm_connect_act_name((enum sm_connect_act)k));
+	print_message("connect: %u asymmetric Primary refusals\n", asym_primary);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +585,8 @@ int main(void)
 		cmocka_unit_test(test_fencing),
 		cmocka_unit_test(test_consent),
 		cmocka_unit_test(test_properties),
+		cmocka_unit_test(test_connect_examples),
+		cmocka_unit_test(test_connect_properties),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
