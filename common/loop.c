@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 int loop_init(struct loop *l, unsigned entries)
@@ -107,6 +108,23 @@ static void loop_dispatch(struct loop *l)
 	}
 }
 
+/* poll-us: ask the kernel for completions (it runs the deferred task
+ * work that posts them) until one is there or poll_ns has passed. */
+static bool loop_poll(struct loop *l)
+{
+	uint64_t end = clock_mono_ns() + l->poll_ns;
+
+	do {
+		int ret = io_uring_submit_and_get_events(&l->ring);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			return false;
+		if (io_uring_cq_ready(&l->ring))
+			return true;
+	} while (clock_mono_ns() < end && !l->stopping);
+	return false;
+}
+
 int loop_run(struct loop *l)
 {
 	while (!(l->stopping && l->inflight == 0 && !l->done_head)) {
@@ -116,6 +134,8 @@ int loop_run(struct loop *l)
 			/* Deferred work pending: submit and collect whatever
 			 * completed (running deferred task work), no waiting. */
 			ret = io_uring_submit_and_get_events(&l->ring);
+		} else if (l->poll_ns && loop_poll(l)) {
+			ret = 0;
 		} else {
 			ret = io_uring_submit_and_wait(&l->ring, 1);
 		}

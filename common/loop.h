@@ -37,6 +37,10 @@ struct loop {
 	struct loop_op **done_tail;
 	bool stopping;
 	bool has_fixed_buf;	/* one registered buffer, index 0 */
+	/* Before sleeping, look for completions this long (poll-us): a
+	 * request that arrives meanwhile is served without the wake-up of
+	 * a sleeping thread, for a CPU kept busy. 0: sleep at once. */
+	uint64_t poll_ns;
 };
 
 int loop_init(struct loop *l, unsigned entries);

@@ -113,6 +113,20 @@ static int set_mlock(struct key_ctx *k, const char *v)
 	return parse_bool(k, "mlock", v, &k->cfg->mlock);
 }
 
+static int set_poll_us(struct key_ctx *k, const char *v)
+{
+	char *end;
+	unsigned long us = strtoul(v, &end, 10);
+
+	if (*v == 0 || *end || us > 1000) {
+		snprintf(k->err, sizeof(k->err),
+			 "poll-us must be 0..1000 (microseconds), not '%s'", v);
+		return -EINVAL;
+	}
+	k->cfg->poll_us = (uint32_t)us;
+	return 0;
+}
+
 static int set_buffer_mib(struct key_ctx *k, const char *v)
 {
 	char *end;
@@ -254,6 +268,7 @@ static const struct key_def keys[] = {
 	FN_RES("read-only", set_read_only),
 	FN_RES("mlock", set_mlock),
 	FN_RES("buffer-mib", set_buffer_mib),
+	FN_RES("poll-us", set_poll_us),
 	FN_RES("ping-interval-ms", set_ping_interval),
 	FN_RES("ping-timeout-ms", set_ping_timeout),
 	FN_RES("connect-retry-max-ms", set_retry_max),

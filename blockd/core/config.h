@@ -49,6 +49,7 @@ struct config {
 	uint32_t hook_timeout_ms;
 	char secret[CONFIG_STR];
 	enum config_io_mode io_mode;
+	uint32_t poll_us;	/* poll-us: busy-poll before the loop sleeps */
 	bool read_only;
 	bool mlock;
 	uint64_t buffer_bytes;		/* data-path buffer arena */

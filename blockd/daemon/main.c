@@ -303,6 +303,11 @@ int main(int argc, char **argv)
 	ret = loop_init(&d.n.loop, LOOP_ENTRIES);
 	if (ret < 0)
 		return 1;
+	d.n.loop.poll_ns = (uint64_t)d.n.cfg.poll_us * 1000;
+	if (d.n.cfg.poll_us)
+		log_info("poll-us %u: the loop polls that long for completions "
+			 "before it sleeps (a CPU kept busy for lower latency)",
+			 d.n.cfg.poll_us);
 	ret = resource_start(&d.n);
 	if (ret == 0)
 		ret = signals_init(&d);

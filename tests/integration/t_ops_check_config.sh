@@ -7,7 +7,7 @@
 # between two keys either one's line counts):
 #   unknown key ([resource] and [node]), unknown section (with a key, and
 #   empty), bad values (protocol = D, io-mode = fast, read-only = maybe,
-#   ping-interval-ms = abc), this node's disk missing, both nodes with the
+#   ping-interval-ms = abc, poll-us = 5000), this node's disk missing, both nodes with the
 #   same peer address, same control socket, an nbd tcp address equal to
 #   this node's or the peer's link address or a wildcard on the same port,
 #   fencing resource-and-stonith with protocol A, a hook that is not an
@@ -133,6 +133,9 @@ expect_bad "read-only = maybe" alice "$f" "$(lineof "$f" 'read-only = maybe')" "
 
 f=$(variant ping-abc '/^secret = /a ping-interval-ms = abc')
 expect_bad "ping-interval-ms = abc" alice "$f" "$(lineof "$f" 'ping-interval-ms = abc')" "ping-interval-ms"
+
+f=$(variant poll-us-big '/^secret = /a poll-us = 5000')
+expect_bad "poll-us = 5000" alice "$f" "$(lineof "$f" 'poll-us = 5000')" "poll-us must be 0\.\.1000"
 
 # ---- checks against this machine and across nodes ----------------------------
 f=$(variant missing-disk "s#^disk = $D/alice.img\$#disk = $D/missing.img#")
