@@ -15,7 +15,9 @@
 #   SIZE     backing file size, K/M/G = KiB/MiB/GiB (default 1G; QUICK=1: 256M)
 #   QUICK=1  smoke test: short runs, results file *-standalone-quick.md
 #   SERVERS  subset/order of: blockd-buffered blockd-direct nbdkit-file
-#            qemu-nbd nbdkit-null raw-io_uring
+#            qemu-nbd nbdkit-null raw-io_uring, and blockd-buffered-poll,
+#            blockd-direct-poll (the same with poll-us = POLL_US)
+#   POLL_US  poll-us of the -poll targets (default 50)
 #   JOBS     subset/order of the job names in bench/jobs
 #   RESULTS  markdown output path (default bench/results/DATE-standalone.md)
 #   BENCH_TMPDIR  parent of the scratch dir (default /var/tmp; never tmpfs)
@@ -59,13 +61,15 @@ server_cmd() {
 	local name=$1 sock=$2 img=$3
 	cmd=()
 	case $name in
-	blockd-buffered | blockd-direct)
+	blockd-buffered | blockd-direct | blockd-buffered-poll | blockd-direct-poll)
 		if [[ ! -x $BLOCKD ]]; then
 			notes+=("$name skipped: $(cmd_display "$BLOCKD") not built (meson setup build && ninja -C build)")
 			return 1
 		fi
+		local mode=${name#blockd-}
 		cmd=("$BLOCKD" --name "$EXPORT" --disk "$img" --nbd "unix:$sock"
-			--io-mode "${name#blockd-}")
+			--io-mode "${mode%-poll}")
+		[[ $name != *-poll ]] || cmd+=(--poll-us "${POLL_US:-50}")
 		;;
 	nbdkit-file)
 		# Default cache mode: the page cache, like blockd buffered.
