@@ -148,6 +148,52 @@ void sm_promote(const struct sm_view *v, const struct sm_promote_cmd *c,
 	decide(out, SM_PROMOTE_NOW);
 }
 
+bool sm_invalidate_refused(const struct sm_view *v, char *why, size_t len)
+{
+	if (v->repl != RS_ESTABLISHED)
+		snprintf(why, len, "needs a connected pair with no resync or "
+			 "verify running (replication is %s)",
+			 repl_state_name(v->repl));
+	else if (v->role == ROLE_PRIMARY)
+		snprintf(why, len, "a Primary cannot discard its data: demote it "
+			 "first, or run invalidate-remote here");
+	else if (!v->has_disk)
+		snprintf(why, len, "this node has no disk (%s): attach one, it "
+			 "is resynced in full", disk_state_name(v->disk));
+	/* DRBD refuses too: a resync from a peer without the data would
+	 * give up the data here for nothing. */
+	else if (v->peer_disk != DS_UPTODATE)
+		snprintf(why, len, "the peer %s holds no UpToDate data to fetch "
+			 "(its disk is %s): this disk would be given up for "
+			 "nothing", v->peer_name, disk_state_name(v->peer_disk));
+	else
+		return false;
+	return true;
+}
+
+bool sm_resync_refused(const struct sm_view *v, char *why, size_t len)
+{
+	if (v->repl != RS_ESTABLISHED)
+		snprintf(why, len, "needs a connected pair with no resync or "
+			 "verify running (replication is %s)",
+			 repl_state_name(v->repl));
+	/* A Primary that attached a new disk is the one Primary that may be
+	 * synced: its data is all on this node. */
+	else if (v->peer_role == ROLE_PRIMARY && v->peer_disk != DS_INCONSISTENT)
+		snprintf(why, len, "the peer is Primary: it cannot be a resync "
+			 "target");
+	else if (v->disk != DS_UPTODATE)
+		snprintf(why, len, "this disk is %s: only an UpToDate disk can be "
+			 "the sync source", disk_state_name(v->disk));
+	else if (!sm_disk_usable(v->peer_disk))
+		snprintf(why, len, "the peer %s has no disk to sync into (its "
+			 "disk is %s): it is resynced in full once it attaches one",
+			 v->peer_name, disk_state_name(v->peer_disk));
+	else
+		return false;
+	return true;
+}
+
 const char *sm_promote_act_name(enum sm_promote_act a)
 {
 	static const char *const names[] = {

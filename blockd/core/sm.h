@@ -74,6 +74,14 @@ void sm_promote(const struct sm_view *v, const struct sm_promote_cmd *c,
 bool sm_peer_unfenced(const struct sm_view *v);
 const char *sm_promote_act_name(enum sm_promote_act a);
 
+/* invalidate [--bitmap]: this node's data is fetched again from the
+ * peer. False when it may; true with the reason in why. */
+bool sm_invalidate_refused(const struct sm_view *v, char *why, size_t len);
+
+/* resync / invalidate-remote: the peer is synced from this disk (its
+ * marked blocks, or everything). */
+bool sm_resync_refused(const struct sm_view *v, char *why, size_t len);
+
 /* ---- connecting: who syncs whom ------------------------------------- */
 
 /* One node as the handshake sees it (its own STATE, or the peer's). */

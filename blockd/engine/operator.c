@@ -16,30 +16,6 @@
 
 #define NOT_ASKED INT_MIN	/* no fence-peer answer for this promotion */
 
-/* What the state machine's decisions look at (blockd/core/sm.h). */
-static void view_of(const struct resource *res, struct sm_view *v)
-{
-	uint32_t feat = res->link ? link_features(res->link) : 0;
-
-	memset(v, 0, sizeof(*v));
-	v->role = res->role;
-	v->disk = res->disk_state;
-	v->has_disk = resource_has_disk(res);
-	v->has_peer = res->link != NULL;
-	v->peer_conn = res->peer_conn;
-	v->peer_role = res->peer_role;
-	v->peer_disk = res->peer_disk;
-	v->repl = res->repl;
-	v->peer_serves_reads = feat & FRAME_FEAT_DISKLESS;
-	v->peer_syncs_primary = feat & FRAME_FEAT_PRIMARY_TARGET;
-	v->peer_consents = feat & FRAME_FEAT_ROLE_REQ;
-	v->fencing = res->cfg->fencing;
-	v->fencing_name = config_fencing_name(res->cfg->fencing);
-	v->fence_hook = res->cfg->fence_peer[0] != 0;
-	v->peer_recorded_outdated = res->meta.sb.flags & MDF_PEER_OUTDATED;
-	v->peer_name = res->peer_name;
-}
-
 static void become_primary(struct resource *res)
 {
 	res->role = ROLE_PRIMARY;
@@ -63,7 +39,7 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 	struct sm_promote d;
 	int ret;
 
-	view_of(res, &v);
+	resource_view(res, &v);
 	sm_promote(&v, &cmd, &d);
 	switch (d.act) {
 	case SM_PROMOTE_ALREADY:

@@ -587,6 +587,15 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		res->repl = RS_VERIFY_T;
 	else if (!(ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_VERIFY_T)
 		res->repl = RS_ESTABLISHED;
+	if ((ps.flags & (FRAME_STATE_F_INVALIDATE_BITMAP | FRAME_STATE_F_INVALIDATE)) &&
+	    res->repl == RS_ESTABLISHED && res->disk_state != DS_UPTODATE) {
+		/* Refused on the peer's side too; this disk changed meanwhile. */
+		log_err("the peer asked to be resynced from this disk, which is "
+			"%s: refusing (it holds no data to give)",
+			disk_state_name(res->disk_state));
+		link_drop(res->link, "invalidate toward a disk that is not UpToDate");
+		return;
+	}
 	if ((ps.flags & FRAME_STATE_F_INVALIDATE_BITMAP) &&
 	    res->repl == RS_ESTABLISHED) {
 		log_info("the peer invalidated the blocks in its bitmap: "
@@ -979,26 +988,16 @@ void peer_set_paused(struct resource *res, bool paused)
 
 int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 {
-	if (res->repl != RS_ESTABLISHED || !res->peer.state_received) {
+	char why[256];
+	struct sm_view v;
+
+	resource_view(res, &v);
+	if (sm_resync_refused(&v, why, sizeof(why))) {
 		if (err)
-			snprintf(err, errlen, "needs a connected pair with no resync "
-				 "or verify running (replication is %s)",
-				 repl_state_name(res->repl));
-		return -EPERM;
-	}
-	/* A Primary that attached a new disk is the one Primary that may be
-	 * synced: its data is all on this node. */
-	if (res->peer_role == ROLE_PRIMARY && res->peer_disk != DS_INCONSISTENT) {
-		if (err)
-			snprintf(err, errlen, "the peer is Primary: it cannot be a "
-				 "resync target");
-		return -EPERM;
-	}
-	if (res->disk_state != DS_UPTODATE) {
-		if (err)
-			snprintf(err, errlen, "this disk is %s: only an UpToDate "
-				 "disk can be the sync source",
-				 disk_state_name(res->disk_state));
+			snprintf(err, errlen, "%s", why);
+		else
+			log_err("the peer asked for a resync from here: refused: %s",
+				why);
 		return -EPERM;
 	}
 	log_info("resync started by request: %s", full ? "every block"
@@ -1019,17 +1018,11 @@ void peer_request_attach_sync(struct resource *res)
 int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 			   size_t errlen)
 {
-	if (res->repl != RS_ESTABLISHED || !res->peer.state_received) {
-		snprintf(err, errlen, "needs a connected pair with no resync or "
-			 "verify running (replication is %s)",
-			 repl_state_name(res->repl));
+	struct sm_view v;
+
+	resource_view(res, &v);
+	if (sm_invalidate_refused(&v, err, errlen))
 		return -EPERM;
-	}
-	if (res->role == ROLE_PRIMARY) {
-		snprintf(err, errlen, "a Primary cannot discard its data: demote it "
-			 "first, or run invalidate-remote here");
-		return -EPERM;
-	}
 	if (bitmap) {
 		/* Send our bitmap; the peer ORs it into its own and sends
 		 * the union. */

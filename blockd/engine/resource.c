@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "blockd/core/sm.h"
 #include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
@@ -109,6 +110,30 @@ void resource_fini(struct resource *res)
 	bitmap_fini(&res->oos);
 	writepath_fini(res);
 	meta_close(&res->meta);
+}
+
+/* What the state machine's decisions look at (blockd/core/sm.h). */
+void resource_view(const struct resource *res, struct sm_view *v)
+{
+	uint32_t feat = res->link ? link_features(res->link) : 0;
+
+	memset(v, 0, sizeof(*v));
+	v->role = res->role;
+	v->disk = res->disk_state;
+	v->has_disk = resource_has_disk(res);
+	v->has_peer = res->link != NULL;
+	v->peer_conn = res->peer_conn;
+	v->peer_role = res->peer_role;
+	v->peer_disk = res->peer_disk;
+	v->repl = res->repl;
+	v->peer_serves_reads = feat & FRAME_FEAT_DISKLESS;
+	v->peer_syncs_primary = feat & FRAME_FEAT_PRIMARY_TARGET;
+	v->peer_consents = feat & FRAME_FEAT_ROLE_REQ;
+	v->fencing = res->cfg->fencing;
+	v->fencing_name = config_fencing_name(res->cfg->fencing);
+	v->fence_hook = res->cfg->fence_peer[0] != 0;
+	v->peer_recorded_outdated = res->meta.sb.flags & MDF_PEER_OUTDATED;
+	v->peer_name = res->peer_name;
 }
 
 void resource_meta_done(struct resource *res)

@@ -177,6 +177,9 @@ void resource_fini(struct resource *res);
 /* Metadata became durable (superblock, activity log, bitmap pages):
  * resume I/O. */
 void resource_meta_done(struct resource *res);
+struct sm_view;
+/* The states the state machine's decisions look at (blockd/core/sm.h). */
+void resource_view(const struct resource *res, struct sm_view *v);
 /* Bind the metadata to this resource's loop, bitmap and callbacks. */
 void resource_meta_bind(struct resource *res);
 /* Clean shutdown: save the bitmap and superblock. */

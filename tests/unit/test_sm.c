@@ -240,6 +240,64 @@ static void test_consent(void **state)
 	assert_int_equal(d.act, SM_PROMOTE_REFUSE);
 }
 
+static void test_invalidate(void **state)
+{
+	struct sm_view v = base();
+	char why[256];
+
+	(void)state;
+	assert_false(sm_invalidate_refused(&v, why, sizeof(why)));
+	v.peer_disk = DS_DISKLESS;
+	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "the peer bob holds no UpToDate data to fetch (its disk is Diskless)"));
+	v.peer_disk = DS_OUTDATED;
+	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
+	v = base();
+	v.role = ROLE_PRIMARY;
+	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "a Primary cannot discard its data"));
+	v = base();
+	v.repl = RS_SYNC_TARGET;
+	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "replication is SyncTarget"));
+	v = base();
+	v.disk = DS_DISKLESS;
+	v.has_disk = false;
+	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "this node has no disk (Diskless)"));
+	/* This node's own disk may be anything: it is the one discarded. */
+	v = base();
+	v.disk = DS_OUTDATED;
+	assert_false(sm_invalidate_refused(&v, why, sizeof(why)));
+}
+
+static void test_resync(void **state)
+{
+	struct sm_view v = base();
+	char why[256];
+
+	(void)state;
+	assert_false(sm_resync_refused(&v, why, sizeof(why)));
+	v.peer_disk = DS_DISKLESS;
+	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "the peer bob has no disk to sync into (its disk is Diskless)"));
+	v.peer_disk = DS_FAILED;
+	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+	v = base();
+	v.disk = DS_OUTDATED;
+	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "this disk is Outdated: only an UpToDate disk"));
+	v = base();
+	v.peer_role = ROLE_PRIMARY;
+	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+	assert_non_null(strstr(why, "the peer is Primary"));
+	v.peer_disk = DS_INCONSISTENT;	/* a Primary that attached a new disk */
+	assert_false(sm_resync_refused(&v, why, sizeof(why)));
+	v = base();
+	v.repl = RS_VERIFY_S;
+	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+}
+
 /* ---- properties over every combination -------------------------------- */
 
 static const enum disk_state disks[] = {
@@ -584,6 +642,8 @@ int main(void)
 		cmocka_unit_test(test_sync_target),
 		cmocka_unit_test(test_fencing),
 		cmocka_unit_test(test_consent),
+		cmocka_unit_test(test_invalidate),
+		cmocka_unit_test(test_resync),
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_connect_examples),
 		cmocka_unit_test(test_connect_properties),
