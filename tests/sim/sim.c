@@ -548,6 +548,27 @@ static void op_sync_pause(struct sim_node *n)
 	}
 }
 
+/* invalidate [--bitmap] (this node's data fetched again from the peer)
+ * or invalidate-remote [--bitmap] (the peer's from here): the engine's
+ * refusals decide when, invariant 2 checks who becomes the source. */
+static void op_invalidate(struct sim_node *n)
+{
+	unsigned k = (unsigned)rng_below(&sim_run->rng, 4);
+	bool bitmap = k & 1;
+	char err[256];
+	int ret;
+
+	sim_run->current = n->idx;
+	if (k < 2)
+		ret = peer_request_full_sync(&n->res, bitmap, err, sizeof(err));
+	else
+		ret = peer_start_resync(&n->res, !bitmap, err, sizeof(err));
+	sim_trace("n%d operator: %s%s -> %s%s", n->idx,
+		  k < 2 ? "invalidate" : "invalidate-remote",
+		  bitmap ? " --bitmap" : "", ret ? "refused: " : "ok",
+		  ret ? err : "");
+}
+
 static void op_protocol(struct sim_node *n)
 {
 	static const char protos[] = "ABC";
@@ -757,8 +778,10 @@ static void op_fire(struct sim_event *ev)
 			op_demote(n);
 		else if (what < 70)
 			op_connection(n);
-		else if (what < 85)
+		else if (what < 80)
 			op_sync_pause(n);
+		else if (what < 85)
+			op_invalidate(n);
 		else if (S.switch_protocol)
 			op_protocol(n);
 	}
