@@ -192,6 +192,16 @@ static void down_run(struct loop_op *op, int res)
 
 static void dial_arm(struct link *k);
 
+static void side_close(struct link *k, const char *why, bool owner_alive);
+
+static void reset_fire(struct sim_event *ev)
+{
+	struct link *k = ev->arg;
+
+	in_node(k->node);
+	side_close(k, "connection reset by peer (its process is gone)", true);
+}
+
 /* This side closes its end of the connection. The peer hears of it
  * through a FIN behind the frames already sent, unless the connection
  * is dead (then its own ping timeout tells it). */
@@ -220,6 +230,14 @@ static void side_close(struct link *k, const char *why, bool owner_alive)
 			sim_fail("out of memory");
 		f->fin = true;
 		wire_push(k->net, other, f);
+		/* A dead process's kernel answers the next ping with a reset:
+		 * a peer that reads nothing (held back, no buffer) and never
+		 * reaches the FIN still learns within a ping interval (seed
+		 * 1120: a Primary SyncTarget waited for good). */
+		if (!owner_alive && !sched_queued(&other->k->timeout_ev))
+			sched_after(&sim_run->sched, &other->k->timeout_ev,
+				    (uint64_t)other->k->cfg.ping_interval_ms * 1000,
+				    reset_fire, other->k, "reset");
 	}
 	k->conn = NULL;
 	conn_put(c);
