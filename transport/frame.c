@@ -179,7 +179,7 @@ const char *frame_type_name(uint16_t type)
 		"BARRIER", "RECV_ACK", "WRITE_ACK", "BARRIER_ACK", "PING",
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
 		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ", "V_REPLY", "RS_PRIO",
-		"READ_REQ", "READ_REPLY", "ROLE_REQ", "ROLE_REPLY",
+		"READ_REQ", "READ_REPLY", "ROLE_REQ", "ROLE_REPLY", "FLUSHED",
 	};
 	return type <= FRAME_TYPE_MAX ? names[type] : "?";
 }

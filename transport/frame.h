@@ -63,7 +63,9 @@ enum frame_type {
 				 * length 0 and offset = -errno */
 	FRAME_ROLE_REQ = 26,	/* may I become Primary? id: the request */
 	FRAME_ROLE_REPLY = 27,	/* id echoed; offset = 0 (yes) or -errno */
-	FRAME_TYPE_MAX = 27,
+	FRAME_FLUSHED = 28,	/* a Secondary stopping cleanly: everything it
+				 * acknowledged is on its disk, flushed */
+	FRAME_TYPE_MAX = 28,
 };
 
 #define FRAME_F_FUA		(1U << 0)	/* DATA/TRIM/ZERO: durable first */
@@ -99,7 +101,11 @@ struct frame_hdr {
 /* A connected node becomes Primary only once its peer said yes
  * (ROLE_REQ / ROLE_REPLY): two promotions at once cannot both win. */
 #define FRAME_FEAT_ROLE_REQ	(1U << 7)
-#define FRAME_FEAT_ALL		0xffU
+/* A Secondary that stops cleanly says FLUSHED last: its Primary then
+ * resyncs only what was in flight, not every extent written since the
+ * last flush. */
+#define FRAME_FEAT_FLUSHED	(1U << 8)
+#define FRAME_FEAT_ALL		0x1ffU
 
 #define FRAME_CHALLENGE_BYTES 32
 #define FRAME_MAC_BYTES 32

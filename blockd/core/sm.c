@@ -325,6 +325,15 @@ static bool primary_resumes_target(const struct sm_side *self,
 	       pair->primary_target;
 }
 
+bool sm_incomplete(const struct sm_side *self, const struct sm_side *peer)
+{
+	return self->disk == DS_CONSISTENT &&
+	       (self->u.flags & MDF_CRASHED_PRIMARY) &&
+	       !(self->u.flags & MDF_GIVEN_UP) &&
+	       (peer->u.flags & MDF_GIVEN_UP) &&
+	       self->u.uuid[UUID_CURRENT] == peer->u.uuid[UUID_CURRENT];
+}
+
 static void split(struct sm_connect *out, const char *why)
 {
 	out->act = SM_CONN_SPLIT_BRAIN;
@@ -353,6 +362,11 @@ void sm_connect(const struct sm_side *self, const struct sm_side *peer,
 	if (r.d == UD_SPLIT_BRAIN) {
 		out->split = true;
 		r = out->resolved = resolve(self, peer, pair, out);
+	}
+	if (sm_incomplete(self, peer) || sm_incomplete(peer, self)) {
+		out->act = SM_CONN_NO_WHOLE_COPY;
+		out->d = r;
+		return;
 	}
 	r = out->d = by_disk_states(self, peer, r);
 	if (is_target(r.d) && self->u.primary &&
@@ -411,6 +425,7 @@ const char *sm_connect_act_name(enum sm_connect_act a)
 		[SM_CONN_UNRELATED] = "unrelated",
 		[SM_CONN_SELF_NO_SOURCE] = "self-no-source",
 		[SM_CONN_PEER_NO_SOURCE] = "peer-no-source",
+		[SM_CONN_NO_WHOLE_COPY] = "no-whole-copy",
 		[SM_CONN_SOURCE] = "source",
 		[SM_CONN_TARGET] = "target",
 		[SM_CONN_ESTABLISHED] = "established",

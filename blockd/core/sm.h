@@ -107,6 +107,9 @@ enum sm_connect_act {
 	SM_CONN_UNRELATED,	/* no common generation: StandAlone */
 	SM_CONN_SELF_NO_SOURCE,	/* this node would be a source it may not be: StandAlone */
 	SM_CONN_PEER_NO_SOURCE,	/* the peer would be: drop the connection */
+	SM_CONN_NO_WHOLE_COPY,	/* neither disk is known to hold every
+				 * acknowledged write: StandAlone, an
+				 * operator picks one (sm_incomplete) */
 	SM_CONN_SOURCE,		/* SyncSource (full, or from the bitmaps) */
 	SM_CONN_TARGET,		/* SyncTarget */
 	SM_CONN_ESTABLISHED,	/* nothing to sync */
@@ -129,6 +132,12 @@ struct sm_connect {
  * decide alike (test_sm checks that they do). */
 void sm_connect(const struct sm_side *self, const struct sm_side *peer,
 		const struct sm_pair *pair, struct sm_connect *out);
+/* A Consistent disk that crashed as Primary (it may have lost writes it
+ * acknowledged, unflushed) next to a peer disk of the same generation
+ * that was given up (it failed, or was attached again): the writes may
+ * be on that disk only, which is not trusted either. Neither is a
+ * source: an operator picks one with primary --force (sim seed 587). */
+bool sm_incomplete(const struct sm_side *self, const struct sm_side *peer);
 /* May a disk in state src be the SyncSource of one in state dst? */
 bool sm_may_sync_from(enum disk_state src, enum disk_state dst);
 bool sm_disk_usable(enum disk_state d);

@@ -41,6 +41,9 @@ struct daemon {
 	struct disk_io final_flush;	/* local only: never held by fencing */
 	struct loop_op tick_op;
 	struct __kernel_timespec tick_ts;
+	struct loop_op leave_op;	/* bounds the clean leave (leave.h) */
+	struct __kernel_timespec leave_ts;
+	bool leaving;
 	bool stopping;
 	int exit_code;
 };
@@ -84,11 +87,8 @@ static void final_flush_done(struct disk_io *r, int err)
 	loop_stop(&d->n.loop);
 }
 
-static void nbd_drained(void *arg)
+static void shutdown_rest(struct daemon *d)
 {
-	struct daemon *d = arg;
-
-	d->n.res.stopping = true;
 	link_shutdown(d->n.res.link);
 	memset(&d->final_flush, 0, sizeof(d->final_flush));
 	d->final_flush.cmd = DISK_FLUSH;
@@ -101,6 +101,55 @@ static void nbd_drained(void *arg)
 		return;
 	}
 	disk_submit(&d->n.res.disk, &d->final_flush);
+}
+
+/* How long a Secondary's clean leave may take before the shutdown goes
+ * on without it (the peer then resyncs what it wrote last). */
+#define LEAVE_MAX_S 3
+
+static void leave_done(void *arg)
+{
+	struct daemon *d = arg;
+	struct io_uring_sqe *sqe;
+
+	if (!d->leaving)
+		return;
+	d->leaving = false;
+	sqe = loop_sqe(&d->n.loop);
+	io_uring_prep_timeout_remove(sqe, (__u64)(uintptr_t)&d->leave_op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	shutdown_rest(d);
+}
+
+static void leave_expired(struct loop_op *op, int res)
+{
+	struct daemon *d = container_of(op, struct daemon, leave_op);
+
+	(void)res;
+	if (!d->leaving)
+		return;
+	d->leaving = false;
+	log_warn("the peer did not take this node's clean leave within %d s: "
+		 "stopping anyway (it resyncs what it wrote last)", LEAVE_MAX_S);
+	shutdown_rest(d);
+}
+
+static void nbd_drained(void *arg)
+{
+	struct daemon *d = arg;
+	struct io_uring_sqe *sqe;
+
+	d->n.res.stopping = true;
+	if (!resource_leave(&d->n.res, leave_done, d)) {
+		shutdown_rest(d);
+		return;
+	}
+	d->leaving = true;
+	d->leave_ts.tv_sec = LEAVE_MAX_S;
+	d->leave_ts.tv_nsec = 0;
+	sqe = loop_sqe(&d->n.loop);
+	io_uring_prep_timeout(sqe, &d->leave_ts, 0, 0);
+	loop_op_arm(&d->n.loop, sqe, &d->leave_op, leave_expired);
 }
 
 static void signal_arm(struct daemon *d);

@@ -364,6 +364,23 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	resource_event(res, "connected");
 }
 
+static const char no_whole_copy_why[] =
+	"neither disk is known to hold every acknowledged write: the one that "
+	"crashed as Primary may have lost writes it had not flushed, and the "
+	"one that held them was given up (it failed, or was attached again). "
+	"Keep one with 'primary --force' there (the other is then resynced "
+	"from it)";
+
+/* sm_incomplete: no sync either way, an operator picks a disk. */
+static void no_whole_copy(struct resource *res)
+{
+	log_err("refusing to connect: %s", no_whole_copy_why);
+	res->peer_conn = CS_STANDALONE;
+	link_disconnect(res->link, "neither disk holds every acknowledged write");
+	fencing_peer_unsettled(res);
+	resource_event(res, "sync-refused");
+}
+
 /* The first STATE of a connection: who syncs whom. The decision is the
  * state machine's (sm_connect, on both STATEs); this carries it out. */
 static void decide(struct resource *res, const struct frame_state *ps)
@@ -436,6 +453,9 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	switch (c.act) {
 	case SM_CONN_SPLIT_BRAIN:
 		split_brain(res, c.split_why);
+		return;
+	case SM_CONN_NO_WHOLE_COPY:
+		no_whole_copy(res);
 		return;
 	case SM_CONN_SELF_NO_SOURCE:
 	case SM_CONN_PEER_NO_SOURCE:
@@ -611,7 +631,15 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		   res->repl == RS_ESTABLISHED && sm_disk_usable(res->disk_state) &&
 		   res->disk_state != DS_UPTODATE &&
 		   sm_may_sync_from(res->disk_state, DS_INCONSISTENT)) {
-		sync_attached_peer(res);
+		struct sm_side me = { .u = side_self(res), .disk = res->disk_state };
+		struct sm_side them = { .u = side_peer(res, &ps),
+					.disk = (enum disk_state)ps.disk };
+
+		if (sm_incomplete(&me, &them))
+			log_err("the peer attached a disk, not syncing it: %s",
+				no_whole_copy_why);
+		else
+			sync_attached_peer(res);
 	}
 	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED &&
 	    resource_has_disk(res)) {
@@ -677,6 +705,7 @@ static void peer_down(void *owner, const char *why)
 	if (!res->fence.io_frozen)
 		writepath_lone_generation(res);
 	receiver_peer_lost(res);
+	leave_receiver_idle(res);	/* a clean stop under way ends here */
 	resync_peer_lost(res);
 	remote_read_peer_lost(res);
 	resource_retry_reads(res);	/* reads of what never came now fail */
@@ -779,6 +808,9 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 	case FRAME_ROLE_REQ:
 	case FRAME_ROLE_REPLY:
 		rolereq_frame(res, h);
+		return;
+	case FRAME_FLUSHED:
+		writepath_peer_flushed(res);
 		return;
 	case FRAME_RS_DONE:
 		if (!is_target(res)) {

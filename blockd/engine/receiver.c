@@ -175,6 +175,8 @@ bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 {
 	const struct resource *res = owner;
 
+	if (res->rx.held_back)	/* a clean stop: nothing new (leave.c) */
+		return false;
 	return !is_stream_frame(h->type) || res->rx.preq_free;
 }
 
@@ -524,7 +526,18 @@ void receiver_kick(struct resource *res)
 	}
 }
 
+static void process_fifo(struct resource *res);
+
+/* Start what the FIFO allows; a receiver held back for a clean stop
+ * reports once it holds nothing (leave.c). */
 static void receiver_process(struct resource *res)
+{
+	process_fifo(res);
+	if (res->rx.held_back && !res->rx.fifo && !res->rx.inflight_count)
+		leave_receiver_idle(res);
+}
+
+static void process_fifo(struct resource *res)
 {
 	/* A metadata change (this disk turning Inconsistent) is durable
 	 * before any write of the stream lands. */

@@ -54,6 +54,7 @@ struct receiver {
 	struct peer_req *fifo, *fifo_tail;	/* received, not started */
 	struct peer_req *inflight;	/* started, on the disk */
 	unsigned inflight_count;
+	bool held_back;		/* takes no new frame (a clean stop) */
 	bool kick_queued;
 	struct loop_op kick_op;
 	/* Write payload received (as Secondary): counted by peer.c's

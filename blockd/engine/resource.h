@@ -39,6 +39,7 @@
 #include "blockd/engine/bmx.h"
 #include "blockd/engine/detach.h"
 #include "blockd/engine/fencing.h"
+#include "blockd/engine/leave.h"
 #include "blockd/engine/operator.h"
 #include "blockd/engine/peer.h"
 #include "blockd/engine/receiver.h"
@@ -152,6 +153,7 @@ struct resource {
 	struct remote rr;
 	struct peer peer;
 	struct rolereq rolereq;
+	struct leave leave;
 	struct fencing fence;
 	struct detach detach;
 

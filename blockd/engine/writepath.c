@@ -430,6 +430,20 @@ static void sync_sent(struct link_tx *tx, int err)
 		res->wp.sync_pending = false;
 }
 
+void writepath_peer_flushed(struct resource *res)
+{
+	if (res->role != ROLE_PRIMARY)
+		return;
+	log_info("the peer %s is stopping and flushed everything it "
+		 "acknowledged: only writes still in flight are resynced",
+		 res->peer_name);
+	/* Its WRITE_ACKs all came before this frame: every write they
+	 * acknowledged is durable there, as after a flushing barrier. */
+	unflushed_clear(res);
+	res->wp.pos_flushed_bytes = res->wp.pos_written_bytes;
+	res->wp.pos_flushed_ms = clock_coarse_ms();
+}
+
 void writepath_tick(struct resource *res, uint64_t now_ms)
 {
 	struct writepath *wp = &res->wp;

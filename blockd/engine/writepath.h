@@ -98,6 +98,9 @@ void writepath_release_held(struct resource *res);
  * new generation that records it, if it is due; they are held until
  * its superblock is durable. */
 void writepath_lone_generation(struct resource *res);
+/* The peer stops cleanly and flushed everything it acknowledged
+ * (FRAME_FLUSHED, leave.h). */
+void writepath_peer_flushed(struct resource *res);
 /* A metadata write completed: writes held for the new generation go. */
 void writepath_meta_done(struct resource *res);
 void writepath_fail_held(struct resource *res, int err);

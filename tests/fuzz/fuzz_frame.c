@@ -43,9 +43,10 @@ _Static_assert(FRAME_HELLO_BYTES == 112, "HELLO size");
 _Static_assert(FRAME_STATE_BYTES == 128, "STATE size");
 _Static_assert(FRAME_MAC_BYTES == 32, "AUTH size");
 _Static_assert(FRAME_CTRL_PAYLOAD_MAX == 4096, "control payload bound");
-_Static_assert(FRAME_TYPE_MAX == 27 && FRAME_RS_PRIO == 23 &&
+_Static_assert(FRAME_TYPE_MAX == 28 && FRAME_RS_PRIO == 23 &&
 	       FRAME_READ_REQ == 24 && FRAME_READ_REPLY == 25 &&
 	       FRAME_ROLE_REQ == 26 && FRAME_ROLE_REPLY == 27 &&
+	       FRAME_FLUSHED == 28 &&
 	       FRAME_RS_CSUM == 17 &&
 	       FRAME_RS_NEED == 18 && FRAME_BITMAP == 19 &&
 	       FRAME_BITMAP_DONE == 20 && FRAME_V_REQ == 21 &&

@@ -51,6 +51,7 @@ READ_REQ = 24
 READ_REPLY = 25
 ROLE_REQ = 26
 ROLE_REPLY = 27
+FLUSHED = 28
 DS_FAILED = 7
 
 F_FUA = 1 << 0
@@ -308,6 +309,7 @@ def seeds():
         frame(ROLE_REQ, fid=1) +
         frame(ROLE_REPLY, fid=1, offset=0) +
         frame(ROLE_REPLY, fid=7, offset=-114) +
+        frame(FLUSHED) +
         frame(ROLE_REQ, pattern(8, 3), fid=2))
 
     yield "empty-name", hello("")

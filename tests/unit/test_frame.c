@@ -69,7 +69,8 @@ static void test_wire_numbers(void **state)
 		{ "READ_REPLY", FRAME_READ_REPLY, 25 },
 		{ "ROLE_REQ", FRAME_ROLE_REQ, 26 },
 		{ "ROLE_REPLY", FRAME_ROLE_REPLY, 27 },
-		{ "TYPE_MAX", FRAME_TYPE_MAX, 27 },
+		{ "FLUSHED", FRAME_FLUSHED, 28 },
+		{ "TYPE_MAX", FRAME_TYPE_MAX, 28 },
 		{ "F_FUA", FRAME_F_FUA, 0x01 },
 		{ "F_WANT_RECV_ACK", FRAME_F_WANT_RECV_ACK, 0x02 },
 		{ "F_NO_HOLE", FRAME_F_NO_HOLE, 0x04 },
@@ -436,7 +437,7 @@ static void test_parse_version(void **state)
 static void test_parse_type(void **state)
 {
 	static const uint16_t bad[] = {
-		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 28, 0x0100, 0x8004,
+		0, FRAME_TYPE_MAX + 1, FRAME_TYPE_MAX + 2, 29, 0x0100, 0x8004,
 		/* V_REQ and V_REPLY byte-swapped. */
 		0x1500, 0x1600, 0xffff,
 	};
@@ -615,7 +616,7 @@ static void test_type_names(void **state)
 		"PING_ACK", "RS_DATA", "RS_ZERO", "RS_ACK", "RS_DONE",
 		"RS_CSUM", "RS_NEED", "BITMAP", "BITMAP_DONE", "V_REQ",
 		"V_REPLY", "RS_PRIO", "READ_REQ", "READ_REPLY", "ROLE_REQ",
-		"ROLE_REPLY",
+		"ROLE_REPLY", "FLUSHED",
 	};
 
 	(void)state;
@@ -631,7 +632,8 @@ static void test_type_names(void **state)
 	assert_string_equal(frame_type_name(25), "READ_REPLY");
 	assert_string_equal(frame_type_name(26), "ROLE_REQ");
 	assert_string_equal(frame_type_name(27), "ROLE_REPLY");
-	assert_string_equal(frame_type_name(28), "?");
+	assert_string_equal(frame_type_name(28), "FLUSHED");
+	assert_string_equal(frame_type_name(29), "?");
 	assert_string_equal(frame_type_name(0xffff), "?");
 }
 

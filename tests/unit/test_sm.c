@@ -511,6 +511,22 @@ static void test_connect_examples(void **state)
 	c = meet(&c1, &up);
 	assert_int_equal(c.act, SM_CONN_TARGET);
 	assert_true(c.full);
+	/* A crashed Primary's Consistent disk and a given-up disk of the
+	 * same generation: the acknowledged writes the first lost may be on
+	 * the second only. Neither is a source, from either side. */
+	c1 = side(DS_CONSISTENT, U_A, 0, 0, MDF_CONSISTENT | MDF_CRASHED_PRIMARY);
+	c2 = side(DS_INCONSISTENT, U_A, 0, 0, MDF_GIVEN_UP);
+	assert_true(sm_incomplete(&c1, &c2));
+	assert_int_equal(meet(&c1, &c2).act, SM_CONN_NO_WHOLE_COPY);
+	assert_int_equal(meet(&c2, &c1).act, SM_CONN_NO_WHOLE_COPY);
+	/* A newer generation there, or an UpToDate disk here: decided as
+	 * before. */
+	c2.u.uuid[UUID_CURRENT] = U_B;
+	assert_false(sm_incomplete(&c1, &c2));
+	c2.u.uuid[UUID_CURRENT] = U_A;
+	c1.disk = DS_UPTODATE;
+	assert_false(sm_incomplete(&c1, &c2));
+	assert_int_equal(meet(&c1, &c2).act, SM_CONN_SOURCE);
 }
 
 /* A small deterministic generator (xorshift64*). */
