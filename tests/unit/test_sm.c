@@ -240,62 +240,70 @@ static void test_consent(void **state)
 	assert_int_equal(d.act, SM_PROMOTE_REFUSE);
 }
 
+typedef bool (*refusal_fn)(const struct sm_view *v, char *why, size_t len);
+
+/* fn refuses v with a reason containing needle, or (NULL) accepts it. */
+static void expect_why(refusal_fn fn, const struct sm_view *v, const char *needle)
+{
+	char why[256] = "";
+	bool refused = fn(v, why, sizeof(why));
+
+	if (!needle && refused)
+		fail_msg("refused: %s", why);
+	if (needle && (!refused || !strstr(why, needle)))
+		fail_msg("expected a refusal containing '%s', got '%s'", needle,
+			 refused ? why : "(accepted)");
+}
+
 static void test_invalidate(void **state)
 {
 	struct sm_view v = base();
-	char why[256];
 
 	(void)state;
-	assert_false(sm_invalidate_refused(&v, why, sizeof(why)));
+	expect_why(sm_invalidate_refused, &v, NULL);
 	v.peer_disk = DS_DISKLESS;
-	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "the peer bob holds no UpToDate data to fetch (its disk is Diskless)"));
+	expect_why(sm_invalidate_refused, &v,
+		   "the peer bob holds no UpToDate data to fetch (its disk is Diskless)");
 	v.peer_disk = DS_OUTDATED;
-	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
+	expect_why(sm_invalidate_refused, &v, "(its disk is Outdated)");
 	v = base();
 	v.role = ROLE_PRIMARY;
-	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "a Primary cannot discard its data"));
+	expect_why(sm_invalidate_refused, &v, "a Primary cannot discard its data");
 	v = base();
 	v.repl = RS_SYNC_TARGET;
-	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "replication is SyncTarget"));
+	expect_why(sm_invalidate_refused, &v, "replication is SyncTarget");
 	v = base();
 	v.disk = DS_DISKLESS;
 	v.has_disk = false;
-	assert_true(sm_invalidate_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "this node has no disk (Diskless)"));
+	expect_why(sm_invalidate_refused, &v, "this node has no disk (Diskless)");
 	/* This node's own disk may be anything: it is the one discarded. */
 	v = base();
 	v.disk = DS_OUTDATED;
-	assert_false(sm_invalidate_refused(&v, why, sizeof(why)));
+	expect_why(sm_invalidate_refused, &v, NULL);
 }
 
 static void test_resync(void **state)
 {
 	struct sm_view v = base();
-	char why[256];
 
 	(void)state;
-	assert_false(sm_resync_refused(&v, why, sizeof(why)));
+	expect_why(sm_resync_refused, &v, NULL);
 	v.peer_disk = DS_DISKLESS;
-	assert_true(sm_resync_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "the peer bob has no disk to sync into (its disk is Diskless)"));
+	expect_why(sm_resync_refused, &v,
+		   "the peer bob has no disk to sync into (its disk is Diskless)");
 	v.peer_disk = DS_FAILED;
-	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+	expect_why(sm_resync_refused, &v, "(its disk is Failed)");
 	v = base();
 	v.disk = DS_OUTDATED;
-	assert_true(sm_resync_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "this disk is Outdated: only an UpToDate disk"));
+	expect_why(sm_resync_refused, &v, "this disk is Outdated: only an UpToDate disk");
 	v = base();
 	v.peer_role = ROLE_PRIMARY;
-	assert_true(sm_resync_refused(&v, why, sizeof(why)));
-	assert_non_null(strstr(why, "the peer is Primary"));
+	expect_why(sm_resync_refused, &v, "the peer is Primary");
 	v.peer_disk = DS_INCONSISTENT;	/* a Primary that attached a new disk */
-	assert_false(sm_resync_refused(&v, why, sizeof(why)));
+	expect_why(sm_resync_refused, &v, NULL);
 	v = base();
 	v.repl = RS_VERIFY_S;
-	assert_true(sm_resync_refused(&v, why, sizeof(why)));
+	expect_why(sm_resync_refused, &v, "replication is VerifyS");
 }
 
 /* ---- properties over every combination -------------------------------- */
