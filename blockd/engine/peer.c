@@ -685,6 +685,7 @@ static void peer_down(void *owner, const char *why)
 	struct resource *res = owner;
 
 	res->peer.state_received = false;
+	res->peer.done_pending = false;	/* its RS_DONE belongs to the old link */
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
 	res->repl = RS_OFF;
@@ -878,16 +879,32 @@ void peer_source_synced(struct resource *res)
 		sb->flags &= ~MDF_OUTDATED;
 		sb->flags |= MDF_CONSISTENT;
 	}
-	meta_write_sb(&res->meta);
+	/* The peer fenced once is UpToDate again: the record goes in the
+	 * same superblock, durable before RS_DONE makes the peer UpToDate,
+	 * or a power loss here would keep it recorded outdated while it is
+	 * not (a restart alone would then skip fencing it). */
+	fencing_peer_uptodate(res);
+	res->peer.done_ticket = meta_write_sb(&res->meta);
+	res->peer.done_gen = link_generation(res->link);
+	res->peer.done_pending = true;
 	/* STATE first, so the target adopts the retired history. */
 	peer_send_state(res);
-	link_send(res->link, &res->peer.done_tx);
 	res->repl = RS_ESTABLISHED;
 	res->peer_disk = DS_UPTODATE;
 	res->rs.done_pct = 100;
-	fencing_peer_uptodate(res);
 	log_info("resync finished: the peer is UpToDate");
 	resource_event(res, "resync-finished");
+	peer_meta_done(res);	/* RS_DONE now, if that is durable already */
+}
+
+void peer_meta_done(struct resource *res)
+{
+	if (!res->peer.done_pending ||
+	    (res->meta.enabled && !meta_sb_durable(&res->meta, res->peer.done_ticket)))
+		return;
+	res->peer.done_pending = false;
+	if (link_is_up(res->link) && link_generation(res->link) == res->peer.done_gen)
+		link_send(res->link, &res->peer.done_tx);
 }
 
 /* This node was promoted. Without an UpToDate peer in sync it starts a new

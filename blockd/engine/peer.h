@@ -27,6 +27,9 @@ struct peer {
 	bool holds_acked;
 	/* This connection's Diskless Primary got a new generation here. */
 	bool diskless_gen;
+	/* RS_DONE waits for the superblock that ends the resync here. */
+	bool done_pending;
+	uint64_t done_ticket, done_gen;
 };
 
 extern const struct link_ops peer_link_ops;
@@ -52,5 +55,7 @@ void peer_target_synced(struct resource *res);
  * full resync into the new disk. */
 void peer_request_attach_sync(struct resource *res);
 void peer_source_synced(struct resource *res);
+/* A metadata write completed: an RS_DONE that waited for it goes. */
+void peer_meta_done(struct resource *res);
 
 #endif

@@ -140,6 +140,7 @@ void resource_meta_done(struct resource *res)
 {
 	detach_poll(res);
 	writepath_meta_done(res);
+	peer_meta_done(res);
 	writepath_retry_waiting(res);
 	receiver_kick(res);
 	resync_bitmap_saved(res);
