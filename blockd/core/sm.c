@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "blockd/core/metafmt.h"
+#include "transport/frame.h"
 
 static void decide(struct sm_promote *out, enum sm_promote_act act)
 {
@@ -205,6 +206,65 @@ const char *sm_promote_act_name(enum sm_promote_act a)
 		[SM_PROMOTE_NOW] = "now",
 	};
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+/* ---- a live connection ------------------------------------------------ */
+
+unsigned sm_live(const struct sm_view *v, unsigned flags, bool attached,
+		 bool incomplete)
+{
+	enum repl_state repl = v->repl;
+	enum disk_state disk = v->disk;
+	unsigned acts = 0;
+
+	if ((flags & FRAME_STATE_F_NEW_UUID) && repl == RS_ESTABLISHED &&
+	    v->role == ROLE_SECONDARY) {
+		acts |= SM_LIVE_ADOPT_UUID;
+		disk = DS_UPTODATE;
+	}
+	if ((flags & FRAME_STATE_F_VERIFY) && repl == RS_ESTABLISHED) {
+		acts |= SM_LIVE_VERIFY_T;
+		repl = RS_VERIFY_T;
+	} else if (!(flags & FRAME_STATE_F_VERIFY) && repl == RS_VERIFY_T) {
+		acts |= SM_LIVE_VERIFY_END;
+		repl = RS_ESTABLISHED;
+	}
+	/* Refused on the asking side too; this disk changed meanwhile. */
+	if ((flags & (FRAME_STATE_F_INVALIDATE_BITMAP | FRAME_STATE_F_INVALIDATE)) &&
+	    repl == RS_ESTABLISHED && disk != DS_UPTODATE)
+		return acts | SM_LIVE_REFUSE_SOURCE;
+	if ((flags & FRAME_STATE_F_INVALIDATE_BITMAP) && repl == RS_ESTABLISHED) {
+		acts |= SM_LIVE_SOURCE_BITMAP;
+		repl = RS_SYNC_SOURCE;
+	}
+	if ((flags & FRAME_STATE_F_INVALIDATE) && repl == RS_ESTABLISHED) {
+		struct sm_view w = *v;
+		char why[256];
+
+		w.repl = repl;
+		w.disk = disk;
+		if (sm_resync_refused(&w, why, sizeof(why))) {
+			acts |= SM_LIVE_FULL_RESYNC_REFUSED;
+		} else {
+			acts |= SM_LIVE_FULL_RESYNC;
+			repl = RS_SYNC_SOURCE;
+		}
+	} else if (attached && v->peer_disk == DS_INCONSISTENT &&
+		   repl == RS_ESTABLISHED && sm_disk_usable(disk) &&
+		   disk != DS_UPTODATE && sm_may_sync_from(disk, DS_INCONSISTENT)) {
+		if (incomplete) {
+			acts |= SM_LIVE_ATTACHED_INCOMPLETE;
+		} else {
+			acts |= SM_LIVE_SYNC_ATTACHED;
+			repl = RS_SYNC_SOURCE;
+		}
+	}
+	if ((flags & FRAME_STATE_F_SYNC_SOURCE) && repl == RS_ESTABLISHED &&
+	    v->has_disk)
+		acts |= SM_LIVE_TARGET;
+	if (v->role == ROLE_PRIMARY && v->peer_role == ROLE_PRIMARY)
+		acts |= SM_LIVE_SPLIT_BRAIN;
+	return acts;
 }
 
 /* ---- connecting ------------------------------------------------------- */

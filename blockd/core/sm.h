@@ -82,6 +82,33 @@ bool sm_invalidate_refused(const struct sm_view *v, char *why, size_t len);
  * marked blocks, or everything). */
 bool sm_resync_refused(const struct sm_view *v, char *why, size_t len);
 
+/* ---- a live connection: what the peer's next STATE changes ---------- */
+
+/* What sm_live decides, carried out in this order. */
+#define SM_LIVE_ADOPT_UUID	(1U << 0)  /* the peer's new generation over
+					    * blank disks: UpToDate, no sync */
+#define SM_LIVE_VERIFY_T	(1U << 1)  /* an online verify toward us */
+#define SM_LIVE_VERIFY_END	(1U << 2)  /* ... ended */
+#define SM_LIVE_REFUSE_SOURCE	(1U << 3)  /* asked to be a resync source
+					    * without an UpToDate disk: drop
+					    * the link, nothing after */
+#define SM_LIVE_SOURCE_BITMAP	(1U << 4)  /* invalidate --bitmap there */
+#define SM_LIVE_FULL_RESYNC	(1U << 5)  /* invalidate there: a full resync
+					    * from here */
+#define SM_LIVE_SYNC_ATTACHED	(1U << 6)  /* the peer attached a disk */
+#define SM_LIVE_ATTACHED_INCOMPLETE (1U << 7) /* ... but sm_incomplete */
+#define SM_LIVE_TARGET		(1U << 8)  /* the peer, promoted over this
+					    * disk, syncs it */
+#define SM_LIVE_SPLIT_BRAIN	(1U << 9)  /* both Primary */
+#define SM_LIVE_FULL_RESYNC_REFUSED (1U << 10) /* invalidate there, refused
+					    * here (sm_resync_refused) */
+
+/* v: this node, with the peer's role and disk from the new STATE;
+ * flags: its FRAME_STATE_F_*; attached: the peer had no usable disk
+ * before this STATE; incomplete: sm_incomplete of the two sides. */
+unsigned sm_live(const struct sm_view *v, unsigned flags, bool attached,
+		 bool incomplete);
+
 /* ---- connecting: who syncs whom ------------------------------------- */
 
 /* One node as the handshake sees it (its own STATE, or the peer's). */

@@ -573,6 +573,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	bool first = !res->peer.state_received;
 	bool had_disk = !first && sm_disk_usable(res->peer_disk);
 	bool attached = !first && !had_disk;
+	unsigned acts;
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
 		link_drop(res->link, "malformed STATE");
@@ -595,54 +596,50 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	}
 	if (res->repl == RS_ESTABLISHED)
 		diskless_primary_generation(res);	/* promoted without a disk */
-	if ((ps.flags & FRAME_STATE_F_NEW_UUID) && res->repl == RS_ESTABLISHED &&
-	    res->role == ROLE_SECONDARY) {
+	{
+		struct sm_side me = { .u = side_self(res), .disk = res->disk_state };
+		struct sm_side them = { .u = side_peer(res, &ps),
+					.disk = (enum disk_state)ps.disk };
+		struct sm_view v;
+
+		resource_view(res, &v);
+		acts = sm_live(&v, ps.flags, attached, sm_incomplete(&me, &them));
+	}
+	if (acts & SM_LIVE_ADOPT_UUID) {
 		log_info("the peer started a new generation over blank disks: "
 			 "adopting it, no initial sync");
 		adopt_peer_uuid(res, &ps);
 		res->disk_state = DS_UPTODATE;
 		peer_send_state(res);
 	}
-	if ((ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_ESTABLISHED)
+	if (acts & SM_LIVE_VERIFY_T)
 		res->repl = RS_VERIFY_T;
-	else if (!(ps.flags & FRAME_STATE_F_VERIFY) && res->repl == RS_VERIFY_T)
+	else if (acts & SM_LIVE_VERIFY_END)
 		res->repl = RS_ESTABLISHED;
-	if ((ps.flags & (FRAME_STATE_F_INVALIDATE_BITMAP | FRAME_STATE_F_INVALIDATE)) &&
-	    res->repl == RS_ESTABLISHED && res->disk_state != DS_UPTODATE) {
-		/* Refused on the peer's side too; this disk changed meanwhile. */
+	if (acts & SM_LIVE_REFUSE_SOURCE) {
 		log_err("the peer asked to be resynced from this disk, which is "
 			"%s: refusing (it holds no data to give)",
 			disk_state_name(res->disk_state));
 		link_drop(res->link, "invalidate toward a disk that is not UpToDate");
 		return;
 	}
-	if ((ps.flags & FRAME_STATE_F_INVALIDATE_BITMAP) &&
-	    res->repl == RS_ESTABLISHED) {
+	if (acts & SM_LIVE_SOURCE_BITMAP) {
 		log_info("the peer invalidated the blocks in its bitmap: "
 			 "bitmap resync from here");
 		become_source(res, false);
 		peer_send_state(res);
 		bmx_start(res);
 	}
-	if ((ps.flags & FRAME_STATE_F_INVALIDATE) && res->repl == RS_ESTABLISHED) {
+	if (acts & (SM_LIVE_FULL_RESYNC | SM_LIVE_FULL_RESYNC_REFUSED)) {
 		log_info("the peer invalidated its disk: full resync from here");
-		peer_start_resync(res, true, NULL, 0);
-	} else if (attached && res->peer_disk == DS_INCONSISTENT &&
-		   res->repl == RS_ESTABLISHED && sm_disk_usable(res->disk_state) &&
-		   res->disk_state != DS_UPTODATE &&
-		   sm_may_sync_from(res->disk_state, DS_INCONSISTENT)) {
-		struct sm_side me = { .u = side_self(res), .disk = res->disk_state };
-		struct sm_side them = { .u = side_peer(res, &ps),
-					.disk = (enum disk_state)ps.disk };
-
-		if (sm_incomplete(&me, &them))
-			log_err("the peer attached a disk, not syncing it: %s",
-				no_whole_copy_why);
-		else
-			sync_attached_peer(res);
+		peer_start_resync(res, true, NULL, 0);	/* or logs its refusal */
+	} else if (acts & SM_LIVE_ATTACHED_INCOMPLETE) {
+		log_err("the peer attached a disk, not syncing it: %s",
+			no_whole_copy_why);
+	} else if (acts & SM_LIVE_SYNC_ATTACHED) {
+		sync_attached_peer(res);
 	}
-	if ((ps.flags & FRAME_STATE_F_SYNC_SOURCE) && res->repl == RS_ESTABLISHED &&
-	    resource_has_disk(res)) {
+	if (acts & SM_LIVE_TARGET) {
 		/* The peer was promoted over this disk: it syncs us. */
 		become_target(res, &ps, true);
 		peer_send_state(res);
@@ -658,7 +655,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
 	    ps.dirty_bytes > res->rs.total_bytes)
 		res->rs.total_bytes = ps.dirty_bytes;
-	if (res->role == ROLE_PRIMARY && ps.role == ROLE_PRIMARY) {
+	if (acts & SM_LIVE_SPLIT_BRAIN) {
 		split_brain(res, "both nodes are Primary");
 		return;
 	}

@@ -12,6 +12,7 @@
 
 #include "blockd/core/metafmt.h"
 #include "blockd/core/sm.h"
+#include "transport/frame.h"
 
 /* A connected, in-sync Secondary of a Secondary peer: promotable. */
 static struct sm_view base(void)
@@ -657,6 +658,108 @@ static void test_connect_properties(void **state)
 	print_message("connect: %u asymmetric Primary refusals\n", asym_primary);
 }
 
+/* ---- a live connection ------------------------------------------------- */
+
+static void test_live_examples(void **state)
+{
+	struct sm_view v = base();
+
+	(void)state;
+	assert_int_equal(sm_live(&v, 0, false, false), 0);
+	/* invalidate --bitmap there: source of the bitmap here. */
+	assert_int_equal(sm_live(&v, FRAME_STATE_F_INVALIDATE_BITMAP, false, false),
+			 SM_LIVE_SOURCE_BITMAP);
+	assert_int_equal(sm_live(&v, FRAME_STATE_F_INVALIDATE, false, false),
+			 SM_LIVE_FULL_RESYNC);
+	/* ... refused without an UpToDate disk, nothing else happens. */
+	v.disk = DS_OUTDATED;
+	assert_int_equal(sm_live(&v, FRAME_STATE_F_INVALIDATE | FRAME_STATE_F_SYNC_SOURCE,
+				 false, false), SM_LIVE_REFUSE_SOURCE);
+	/* A verify starts and ends. */
+	v = base();
+	assert_int_equal(sm_live(&v, FRAME_STATE_F_VERIFY, false, false),
+			 SM_LIVE_VERIFY_T);
+	v.repl = RS_VERIFY_T;
+	assert_int_equal(sm_live(&v, 0, false, false), SM_LIVE_VERIFY_END);
+	/* The peer promoted over this disk syncs it. */
+	v = base();
+	v.peer_role = ROLE_PRIMARY;
+	assert_int_equal(sm_live(&v, FRAME_STATE_F_SYNC_SOURCE, false, false),
+			 SM_LIVE_TARGET);
+	/* A new generation over blank disks is adopted by a Secondary. */
+	v = base();
+	v.disk = DS_INCONSISTENT;
+	assert_int_equal(sm_live(&v, FRAME_STATE_F_NEW_UUID, false, false),
+			 SM_LIVE_ADOPT_UUID);
+	/* The peer attached a blank disk: a Consistent disk here syncs it,
+	 * unless neither is a whole copy. */
+	v = base();
+	v.disk = DS_CONSISTENT;
+	v.peer_disk = DS_INCONSISTENT;
+	assert_int_equal(sm_live(&v, 0, true, false), SM_LIVE_SYNC_ATTACHED);
+	assert_int_equal(sm_live(&v, 0, true, true), SM_LIVE_ATTACHED_INCOMPLETE);
+	v.disk = DS_UPTODATE;	/* UpToDate: the peer asks (attach sync) */
+	assert_int_equal(sm_live(&v, 0, true, false), 0);
+	/* Two Primaries. */
+	v = base();
+	v.role = v.peer_role = ROLE_PRIMARY;
+	assert_int_equal(sm_live(&v, 0, false, false), SM_LIVE_SPLIT_BRAIN);
+}
+
+/* Over every view and every STATE flag set: one resync role at most,
+ * a source only with a disk that may be one, nothing after a refusal. */
+static void test_live_properties(void **state)
+{
+	static const unsigned sources = SM_LIVE_SOURCE_BITMAP | SM_LIVE_FULL_RESYNC |
+					SM_LIVE_SYNC_ATTACHED;
+	uint64_t n = 0;
+
+	(void)state;
+	for (int role = ROLE_PRIMARY; role <= ROLE_SECONDARY; role++)
+	for (size_t di = 0; di < NDISKS; di++)
+	for (int prole = 0; prole < ROLE_COUNT; prole++)
+	for (size_t pdi = 0; pdi < NDISKS; pdi++)
+	for (int repl = 0; repl < REPL_STATE_COUNT; repl++)
+	for (unsigned flags = 0; flags < 256; flags++)
+	for (int misc = 0; misc < 4; misc++) {
+		struct sm_view v = base();
+		unsigned a, roles;
+
+		v.role = (enum role)role;
+		v.disk = disks[di];
+		v.has_disk = disks[di] != DS_DISKLESS && disks[di] != DS_FAILED;
+		v.peer_role = (enum role)prole;
+		v.peer_disk = disks[pdi];
+		v.repl = (enum repl_state)repl;
+		a = sm_live(&v, flags, misc & 1, misc & 2);
+		n++;
+		roles = a & (sources | SM_LIVE_TARGET);
+		if (roles & (roles - 1))
+			fail_msg("two resync roles at once: %#x", a);
+		if ((a & SM_LIVE_REFUSE_SOURCE) &&
+		    (a & ~(SM_LIVE_REFUSE_SOURCE | SM_LIVE_ADOPT_UUID |
+			   SM_LIVE_VERIFY_T | SM_LIVE_VERIFY_END)))
+			fail_msg("actions after a refusal: %#x", a);
+		if ((a & (SM_LIVE_SOURCE_BITMAP | SM_LIVE_FULL_RESYNC)) &&
+		    v.disk != DS_UPTODATE && !(a & SM_LIVE_ADOPT_UUID))
+			fail_msg("a resync source by request with a %s disk",
+				 disk_state_name(v.disk));
+		if ((a & SM_LIVE_SYNC_ATTACHED) &&
+		    (!v.has_disk || !sm_may_sync_from(v.disk, DS_INCONSISTENT)))
+			fail_msg("an attached peer synced from a %s disk",
+				 disk_state_name(v.disk));
+		/* (a verify toward us may end in the same STATE) */
+		if ((a & (sources | SM_LIVE_TARGET)) && v.repl != RS_ESTABLISHED &&
+		    !(v.repl == RS_VERIFY_T && (a & SM_LIVE_VERIFY_END)))
+			fail_msg("a resync begun while %s", repl_state_name(v.repl));
+		if ((a & SM_LIVE_TARGET) && !v.has_disk)
+			fail_msg("a target without a disk");
+		if ((a & SM_LIVE_SYNC_ATTACHED) && (misc & 2))
+			fail_msg("an attached peer synced while neither is a whole copy");
+	}
+	assert_true(n > 1000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +774,8 @@ int main(void)
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_connect_examples),
 		cmocka_unit_test(test_connect_properties),
+		cmocka_unit_test(test_live_examples),
+		cmocka_unit_test(test_live_properties),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
