@@ -64,11 +64,18 @@ bt_daemon_kill9 alice
 bt_kill_pid "$WRITER"
 net_cut
 net_heal
+before=$(wc -l <"$BT_TMP/alice.log")
 net_start alice
-pair_wait bob 60 "bob resynced from alice" \
-	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
-net_log_has alice 'sync decision: source-bitmap \(rule equal-current-self-crashed-primary' ||
+# Wait on the restarted alice: bob may still show the old connection as
+# up (the cut dropped its end's FIN), which a wait on bob took for done.
+net_wait_log alice 'sync decision: ' 60 "$before"
+tail -n +"$((before + 1))" "$BT_TMP/alice.log" |
+	grep -Eq 'sync decision: source-bitmap \(rule equal-current-self-crashed-primary' ||
 	bt_fail "alice was not the source: $(grep 'sync decision' "$BT_TMP/alice.log" | tail -1)"
+pair_wait alice 60 "bob resynced from alice" \
+	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
+pair_wait bob 30 "bob synced by the new alice" \
+	's["disk"] == "UpToDate" and p["replication"] == "Established"'
 size=$(pair_get alice size_bytes)
 diff=$(pair_diff_blocks "$size")
 [ -z "$diff" ] || bt_fail "data areas differ after the crash resync in blocks: $(echo $diff | cut -c1-200) ($acked writes acknowledged)"
