@@ -364,6 +364,21 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	resource_event(res, "connected");
 }
 
+/* Both sides as the state machine's decisions see them (sm.h). */
+static void sides_of(const struct resource *res, const struct frame_state *ps,
+		     struct sm_side *me, struct sm_side *peer)
+{
+	*me = (struct sm_side){
+		.u = side_self(res), .disk = res->disk_state,
+		.discard = res->discard_my_data, .size_bytes = res->disk.size_bytes,
+	};
+	*peer = (struct sm_side){
+		.u = side_peer(res, ps), .disk = (enum disk_state)ps->disk,
+		.discard = ps->flags & FRAME_STATE_F_DISCARD,
+		.size_bytes = ps->size_bytes,
+	};
+}
+
 static const char no_whole_copy_why[] =
 	"neither disk is known to hold every acknowledged write: the one that "
 	"crashed as Primary may have lost writes it had not flushed, and the "
@@ -386,15 +401,7 @@ static void no_whole_copy(struct resource *res)
 static void decide(struct resource *res, const struct frame_state *ps)
 {
 	uint32_t feat = link_features(res->link);
-	struct sm_side me = {
-		.u = side_self(res), .disk = res->disk_state,
-		.discard = res->discard_my_data, .size_bytes = res->disk.size_bytes,
-	};
-	struct sm_side peer = {
-		.u = side_peer(res, ps), .disk = (enum disk_state)ps->disk,
-		.discard = ps->flags & FRAME_STATE_F_DISCARD,
-		.size_bytes = ps->size_bytes,
-	};
+	struct sm_side me, peer;
 	struct sm_pair pair = {
 		.tiebreak = strcmp(res->node, res->peer_name) < 0,
 		.bitmap_exchange = feat & FRAME_FEAT_BITMAP_RLE,
@@ -402,6 +409,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	};
 	struct sm_connect c;
 
+	sides_of(res, ps, &me, &peer);
 	memcpy(pair.after_sb, res->cfg->after_sb, sizeof(pair.after_sb));
 	sm_connect(&me, &peer, &pair, &c);
 	if (c.act == SM_CONN_TOO_SMALL) {
@@ -597,11 +605,10 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if (res->repl == RS_ESTABLISHED)
 		diskless_primary_generation(res);	/* promoted without a disk */
 	{
-		struct sm_side me = { .u = side_self(res), .disk = res->disk_state };
-		struct sm_side them = { .u = side_peer(res, &ps),
-					.disk = (enum disk_state)ps.disk };
+		struct sm_side me, them;
 		struct sm_view v;
 
+		sides_of(res, &ps, &me, &them);
 		resource_view(res, &v);
 		acts = sm_live(&v, ps.flags, attached, sm_incomplete(&me, &them));
 	}
