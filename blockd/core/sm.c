@@ -414,6 +414,12 @@ void sm_connect(const struct sm_side *self, const struct sm_side *peer,
 		out->act = SM_CONN_TOO_SMALL;
 		return;
 	}
+	if (self->u.primary && !sm_disk_usable(self->disk) &&
+	    sm_disk_usable(peer->disk) && self->exposed &&
+	    self->exposed != peer->u.uuid[UUID_CURRENT]) {
+		out->act = SM_CONN_STALE_PEER;
+		return;
+	}
 	if (!sm_disk_usable(self->disk) || !sm_disk_usable(peer->disk)) {
 		out->act = SM_CONN_NO_DISK;
 		return;
@@ -482,6 +488,7 @@ const char *sm_connect_act_name(enum sm_connect_act a)
 		[SM_CONN_SPLIT_BRAIN] = "split-brain",
 		[SM_CONN_TOO_SMALL] = "too-small",
 		[SM_CONN_NO_DISK] = "no-disk",
+		[SM_CONN_STALE_PEER] = "stale-peer",
 		[SM_CONN_UNRELATED] = "unrelated",
 		[SM_CONN_SELF_NO_SOURCE] = "self-no-source",
 		[SM_CONN_PEER_NO_SOURCE] = "peer-no-source",

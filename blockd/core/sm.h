@@ -117,6 +117,12 @@ struct sm_side {
 	enum disk_state disk;
 	bool discard;		/* connect --discard-my-data */
 	uint64_t size_bytes;
+	/* A Primary without a usable disk: the data generation its users
+	 * see (DRBD's exposed data UUID), 0 for none known. It may connect
+	 * only to a disk of that generation: any other lacks writes it
+	 * acknowledged, or holds ones it never saw. Not on the wire: 0 for
+	 * the peer. */
+	uint64_t exposed;
 };
 
 /* What both nodes share: the policies and what the connection can do. */
@@ -131,6 +137,9 @@ enum sm_connect_act {
 	SM_CONN_SPLIT_BRAIN,	/* disconnect, StandAlone: split_why */
 	SM_CONN_TOO_SMALL,	/* the peer's data area is smaller: StandAlone */
 	SM_CONN_NO_DISK,	/* a side has no usable disk: no resync */
+	SM_CONN_STALE_PEER,	/* this Primary has no disk, and the peer's is
+				 * not the data it exposes: StandAlone (the
+				 * peer, not knowing, decides NO_DISK) */
 	SM_CONN_UNRELATED,	/* no common generation: StandAlone */
 	SM_CONN_SELF_NO_SOURCE,	/* this node would be a source it may not be: StandAlone */
 	SM_CONN_PEER_NO_SOURCE,	/* the peer would be: drop the connection */

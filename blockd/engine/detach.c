@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/core/sm.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 
@@ -77,6 +78,8 @@ static void disk_idle(void *arg)
  * nothing), then wait for the requests in flight. */
 static void detach_start(struct resource *res)
 {
+	/* A Primary's users keep seeing this generation (sm_side.exposed). */
+	res->exposed_gen = res->meta.sb.uuid[UUID_CURRENT];
 	meta_retire(&res->meta);
 	writepath_forget_al(res);
 	/* No resync or verify goes on without a disk (the peer stops its

@@ -65,6 +65,7 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 		return -EINPROGRESS;
 	case SM_PROMOTE_DISKLESS:
 		log_warn("promoted without a disk: all I/O goes through the peer");
+		res->exposed_gen = res->peer.state.uuid[UUID_CURRENT];
 		become_primary(res);
 		peer_send_state(res);
 		resource_event(res, "role-changed");

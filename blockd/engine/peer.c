@@ -339,6 +339,15 @@ static void diskless_primary_generation(struct resource *res)
 	peer_send_state(res);
 }
 
+/* A Primary without a disk of its own serves the peer's data: its users
+ * see the peer's generation from now on. */
+static void follow_exposed(struct resource *res, const struct frame_state *ps)
+{
+	if (res->role == ROLE_PRIMARY && !resource_has_disk(res) &&
+	    sm_disk_usable((enum disk_state)ps->disk))
+		res->exposed_gen = ps->uuid[UUID_CURRENT];
+}
+
 /* A side without a usable disk (Diskless, Failed) takes part in no
  * resync: it has nothing to send and nowhere to write; it is synced in
  * full once it attaches a disk. */
@@ -349,6 +358,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	res->repl = RS_ESTABLISHED;
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
+	follow_exposed(res, ps);
 	peer_send_state(res);
 	/* Fenced I/O resumes: one side holds all the data there is (this
 	 * disk, or the peer's UpToDate one that a Diskless Primary writes
@@ -371,6 +381,7 @@ static void sides_of(const struct resource *res, const struct frame_state *ps,
 	*me = (struct sm_side){
 		.u = side_self(res), .disk = res->disk_state,
 		.discard = res->discard_my_data, .size_bytes = res->disk.size_bytes,
+		.exposed = res->exposed_gen,
 	};
 	*peer = (struct sm_side){
 		.u = side_peer(res, ps), .disk = (enum disk_state)ps->disk,
@@ -385,6 +396,25 @@ static const char no_whole_copy_why[] =
 	"one that held them was given up (it failed, or was attached again). "
 	"Keep one with 'primary --force' there (the other is then resynced "
 	"from it)";
+
+/* sm_connect's STALE_PEER: this Diskless Primary would serve its users
+ * the peer's disk of another generation (sim seed 277: writes it
+ * acknowledged alone, on the disk that then failed, gone; DRBD: "can
+ * only connect to data with current UUID"). */
+static void stale_peer(struct resource *res, const struct frame_state *ps)
+{
+	log_err("refusing to connect: this Primary has no disk, and its users "
+		"see data generation %016llx; the peer's disk holds %016llx "
+		"(it lacks writes acknowledged here, or holds others). To use "
+		"the peer's data, demote this node ('blockctl secondary') and "
+		"promote %s",
+		(unsigned long long)res->exposed_gen,
+		(unsigned long long)ps->uuid[UUID_CURRENT], res->peer_name);
+	res->peer_conn = CS_STANDALONE;
+	link_disconnect(res->link, "the peer's disk is not this Primary's data");
+	fencing_peer_unsettled(res);
+	resource_event(res, "sync-refused");
+}
 
 /* sm_incomplete: no sync either way, an operator picks a disk. */
 static void no_whole_copy(struct resource *res)
@@ -420,6 +450,10 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		res->peer_conn = CS_STANDALONE;
 		link_disconnect(res->link, "peer disk too small");
 		fencing_peer_unsettled(res);
+		return;
+	}
+	if (c.act == SM_CONN_STALE_PEER) {
+		stale_peer(res, ps);
 		return;
 	}
 	if (c.act == SM_CONN_NO_DISK) {
@@ -602,8 +636,10 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		peer_note_state(res);
 		return;
 	}
-	if (res->repl == RS_ESTABLISHED)
+	if (res->repl == RS_ESTABLISHED) {
 		diskless_primary_generation(res);	/* promoted without a disk */
+		follow_exposed(res, &ps);
+	}
 	{
 		struct sm_side me, them;
 		struct sm_view v;
@@ -901,8 +937,11 @@ void peer_source_synced(struct resource *res)
 	peer_meta_done(res);	/* RS_DONE now, if that is durable already */
 }
 
+static void demote_bitmap_check(struct resource *res);
+
 void peer_meta_done(struct resource *res)
 {
+	demote_bitmap_check(res);
 	if (!res->peer.done_pending ||
 	    (res->meta.enabled && !meta_sb_durable(&res->meta, res->peer.done_ticket)))
 		return;
@@ -954,6 +993,20 @@ void peer_promoted(struct resource *res, bool forced)
 	peer_send_state(res);
 }
 
+/* The demotion's bitmap pages are durable: the crashed-primary mark may
+ * go. */
+static void demote_bitmap_check(struct resource *res)
+{
+	if (!res->demote_bitmap_saving ||
+	    !meta_bitmap_durable(&res->meta, res->demote_bitmap_ticket))
+		return;
+	res->demote_bitmap_saving = false;
+	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
+		return;		/* promoted again meanwhile: it stays */
+	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
+	meta_write_sb(&res->meta);
+}
+
 /* The crashed-primary mark makes a restart resync the activity log's
  * extents: writes a power loss may have kept on one disk and not the
  * other. It may go only once every write is durable here and at the peer
@@ -978,8 +1031,14 @@ static void demote_flushed(struct blk_req *r, int err)
 	}
 	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
 		return;		/* promoted again meanwhile: it stays */
-	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
-	meta_write_sb(&res->meta);
+	/* The bits of this term's writes the peer lacks are in memory
+	 * only while the activity log covers their extents: durable
+	 * before the mark (and with it the log's replay) goes (sim seed
+	 * 1265: a demotion, then a site power loss; the restart resynced
+	 * the peer from a bitmap without the block last written alone). */
+	res->demote_bitmap_saving = true;
+	res->demote_bitmap_ticket = meta_save_bitmap(&res->meta);
+	demote_bitmap_check(res);
 }
 
 void peer_demote_flush(struct resource *res)
@@ -990,6 +1049,7 @@ void peer_demote_flush(struct resource *res)
 		res->demote_flush_again = true;
 		return;
 	}
+	res->demote_bitmap_saving = false;	/* this flush starts over */
 	if (!res->meta.enabled || !(res->meta.sb.flags & MDF_CRASHED_PRIMARY))
 		return;
 	res->demote_flushing = true;

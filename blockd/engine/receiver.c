@@ -171,13 +171,46 @@ static bool is_stream_frame(uint16_t type)
 	       type == FRAME_BARRIER;
 }
 
+static const char *bad_length(const struct resource *res,
+			      const struct frame_hdr *h);
+
+static void read_buf_put(struct resource *res)
+{
+	if (!res->rx.read_buf)
+		return;
+	bufpool_put(&res->pool, res->rx.read_buf, res->rx.read_buf_len);
+	res->rx.read_buf = NULL;
+	link_kick(res->link);
+}
+
+/* A frame that reads this disk takes its buffer before it is read off
+ * the socket, so frames take the pool in the order they came: taken at
+ * the FIFO's head instead, it waited for good while the frames behind
+ * it held the pool, and those wait for it (sim seed 53 --strict: a
+ * checksum resync request behind large replicated writes). */
 bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 {
-	const struct resource *res = owner;
+	struct resource *res = owner;
 
 	if (res->rx.held_back)	/* a clean stop: nothing new (leave.c) */
 		return false;
-	return !is_stream_frame(h->type) || res->rx.preq_free;
+	if (!is_stream_frame(h->type))
+		return true;
+	if (!res->rx.preq_free)
+		return false;
+	if (!is_read_frame(h->type) || !h->length ||
+	    h->offset > res->disk.size_bytes ||
+	    h->length > res->disk.size_bytes - h->offset || bad_length(res, h))
+		return true;	/* receiver_frame refuses what it must */
+	if (res->rx.read_buf && res->rx.read_buf_len != h->length)
+		read_buf_put(res);
+	if (!res->rx.read_buf) {
+		res->rx.read_buf = bufpool_get(&res->pool, h->length);
+		if (!res->rx.read_buf)
+			return false;	/* a put kicks the link */
+		res->rx.read_buf_len = (uint32_t)h->length;
+	}
+	return true;
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -661,6 +694,11 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 	p->off = h->offset;
 	p->len = h->length;
 	p->buf = buf;
+	if (is_read_frame(h->type) && !buf && res->rx.read_buf &&
+	    res->rx.read_buf_len == h->length) {
+		p->buf = res->rx.read_buf;
+		res->rx.read_buf = NULL;
+	}
 	p->link_gen = link_generation(res->link);
 	if (h->type == FRAME_RS_CSUM)
 		p->csum = be_get32(payload);
@@ -714,4 +752,5 @@ void receiver_peer_lost(struct resource *res)
 		preq_put(res, p);
 	}
 	res->rx.fifo = res->rx.fifo_tail = head;
+	read_buf_put(res);
 }

@@ -55,6 +55,10 @@ struct receiver {
 	struct peer_req *inflight;	/* started, on the disk */
 	unsigned inflight_count;
 	bool held_back;		/* takes no new frame (a clean stop) */
+	/* The buffer of the next read frame (RS_CSUM, V_REQ, READ_REQ),
+	 * taken when the link offers it: see receiver_frame_ready. */
+	uint8_t *read_buf;
+	uint32_t read_buf_len;
 	bool kick_queued;
 	struct loop_op kick_op;
 	/* Write payload received (as Secondary): counted by peer.c's

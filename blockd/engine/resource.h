@@ -130,11 +130,18 @@ struct resource {
 	enum disk_state peer_disk;
 	enum repl_state repl;
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
+	/* Without a usable disk of its own, a Primary's users see this data
+	 * generation (sm_side.exposed): the disk's current one when it was
+	 * lost, the peer's it writes through while connected. */
+	uint64_t exposed_gen;
 	/* Demotion: a FLUSH (local disk and the peer's) before the
 	 * crashed-primary mark goes (peer_demoted). */
 	struct blk_req demote_flush;
 	bool demote_flushing;
 	bool demote_flush_again;	/* demoted again while it ran */
+	/* ... then the bitmap pages, before the mark goes (ticket). */
+	bool demote_bitmap_saving;
+	uint64_t demote_bitmap_ticket;
 	/* The flush before MDF_HOLDS_ACKED is recorded (peer.c). */
 	struct blk_req holds_acked_flush;
 	bool holds_acked_flushing;

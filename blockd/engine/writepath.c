@@ -530,7 +530,13 @@ static void start_write(struct resource *res, struct blk_req *r)
 		h->id = r->seq;
 		h->offset = io->off;
 		h->length = io->len;
-		if (io->flags & DISK_F_FUA)
+		/* A Primary SyncTarget's source holds the only copy of this
+		 * write on a disk that counts: durable there before the
+		 * reply, so that the source losing power does not take an
+		 * acknowledged write with it (it resyncs this disk on return,
+		 * over the copy here; sim seed 215 --strict). */
+		if ((io->flags & DISK_F_FUA) ||
+		    (res->disk_state == DS_INCONSISTENT && resource_has_disk(res)))
 			h->flags |= FRAME_F_FUA;
 		if (io->flags & DISK_F_NO_HOLE)
 			h->flags |= FRAME_F_NO_HOLE;

@@ -504,6 +504,21 @@ static void test_connect_examples(void **state)
 	c2 = up;
 	c2.disk = DS_DISKLESS;
 	assert_int_equal(meet(&up, &c2).act, SM_CONN_NO_DISK);
+	/* A Primary without a disk connects only to the data it exposes
+	 * (sim seed 277: it acknowledged writes alone, then its disk
+	 * failed; the peer's older disk would have served its users a
+	 * past without them). The peer does not know: no-disk there. */
+	c2.u.primary = true;
+	c2.exposed = U_A;
+	assert_int_equal(meet(&c2, &up).act, SM_CONN_NO_DISK);	/* U_A */
+	c2.exposed = U_B;
+	assert_int_equal(meet(&c2, &up).act, SM_CONN_STALE_PEER);
+	assert_int_equal(meet(&up, &c2).act, SM_CONN_NO_DISK);
+	c2.exposed = 0;		/* nothing exposed yet */
+	assert_int_equal(meet(&c2, &up).act, SM_CONN_NO_DISK);
+	c2.exposed = U_B;
+	c2.u.primary = false;	/* a Secondary exposes nothing */
+	assert_int_equal(meet(&c2, &up).act, SM_CONN_NO_DISK);
 	/* A Consistent disk that meets an equal peer is UpToDate. */
 	c1 = side(DS_CONSISTENT, U_A, 0, 0, MDF_CONSISTENT);
 	c = meet(&c1, &up);
@@ -573,6 +588,7 @@ static struct sm_side random_side(uint64_t *s)
 	x.u.primary = rnd(s) % 4 == 0;
 	x.u.dirty_bytes = rnd(s) % 2 ? 4096 : 0;
 	x.u.primary_since = rnd(s) % 3;
+	x.exposed = pick_uuid(s, true);
 	x.u.holds_acked = rnd(s) % 4 == 0;
 	/* A Primary never discards its data (connect refuses it). */
 	x.discard = !x.u.primary && rnd(s) % 4 == 0;
@@ -638,6 +654,21 @@ static void test_connect_properties(void **state)
 			asym_primary++;
 			continue;
 		}
+		/* A Diskless Primary that refuses a disk of another
+		 * generation decides alone (the peer cannot see it). */
+		if ((x.act == SM_CONN_STALE_PEER && y.act == SM_CONN_NO_DISK) ||
+		    (y.act == SM_CONN_STALE_PEER && x.act == SM_CONN_NO_DISK))
+			continue;
+		if (x.act == SM_CONN_STALE_PEER &&
+		    (!a.u.primary || sm_disk_usable(a.disk) || !a.exposed ||
+		     a.exposed == b.u.uuid[UUID_CURRENT]))
+			fail_msg("case %d: stale-peer without cause", i);
+		if (x.act == SM_CONN_NO_DISK && a.u.primary &&
+		    !sm_disk_usable(a.disk) && sm_disk_usable(b.disk) &&
+		    a.exposed && a.exposed != b.u.uuid[UUID_CURRENT] &&
+		    !b.u.primary && b.size_bytes >= a.size_bytes)
+			fail_msg("case %d: a Diskless Primary took a disk of "
+				 "another generation", i);
 		if (y.act != mirrored(x.act))
 			fail_msg("case %d: %s here, %s there (rules %s / %s, "
 				 "disks %s / %s)", i, sm_connect_act_name(x.act),
