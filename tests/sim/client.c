@@ -207,6 +207,8 @@ static void write_done(struct creq *q, struct sim_node *n, int err)
 			continue;
 		}
 		oracle_acked(o, q->block + i, q->v[i]);
+		order_acked(&sim_run->order, q->block + i, q->v[i], o->next_gen,
+			    q->kind != CR_WRITE, q->node);
 		sim_write_acked(q->node, q->v[i]);
 	}
 	/* Acknowledged alone, without having fenced the peer: the peer may
@@ -413,6 +415,7 @@ static void issue_one(struct sim_node *n)
 		return;
 	}
 	q->v[0] = oracle_issue(o, q->block, true);
+	order_zero_issued(&sim_run->order, q->block, q->v[0]);
 	sim_trace("n%d client: %s%s block %llu generation %llu", n->idx,
 		  kind_name_[q->kind], fua ? " (FUA)" : "",
 		  (unsigned long long)q->block, (unsigned long long)q->v[0]);

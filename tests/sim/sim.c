@@ -31,7 +31,9 @@
  *     issuing): within LIVE_HEAL_US every request is answered and the
  *     pair converges (both UpToDate, Established, disks identical);
  *   8 two Primaries never exchange data: a node that stays Primary takes
- *     none of its peer's writes.
+ *     none of its peer's writes;
+ *   9 the order promise (every protocol): a Secondary mirroring its
+ *     Primary holds a prefix of that Primary's history (orderwatch.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +45,8 @@
 
 #include "client.h"
 #include "node.h"
+#include "orderwatch.h"
+#include "report.h"
 #include "sim.h"
 #include "simhook.h"
 #include "simnet.h"
@@ -983,10 +987,12 @@ static void check_liveness(void)
 	if (!client_oldest(&issued, what, sizeof(what)))
 		return;
 	from = issued > S.calm_since_us ? issued : S.calm_since_us;
-	if (sim_now_us() - from > LIVE_REQ_US)
+	if (sim_now_us() - from > LIVE_REQ_US) {
+		sim_report_nodes();
 		sim_fail("invariant 6 (liveness): %s unanswered for %" PRIu64
 			 " s while the pair is connected and no fault is active",
 			 what, (sim_now_us() - issued) / 1000000);
+	}
 }
 
 static void check_all(void)
@@ -1002,6 +1008,7 @@ static void check_all(void)
 			S.resync_ended = false;
 	}
 	check_liveness();
+	orderwatch_step();
 	if (S.resync_ended)
 		check_resync_equal();
 	promises_rebase();
@@ -1217,6 +1224,8 @@ static void run_fini(struct sim_run *r)
 		simdisk_fini(&r->disk[i]);
 	simnet_free(r->net);
 	oracle_fini(&r->oracle);
+	order_fini(&r->order);
+	orderwatch_fini();
 	sched_fini(&r->sched);
 }
 
@@ -1242,8 +1251,10 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 			sim_fail("n%d does not start", i);
 	}
 	nblocks = r->node[0]->res.disk.size_bytes / ORACLE_BLOCK;
-	if (oracle_init(&r->oracle, nblocks) < 0)
+	if (oracle_init(&r->oracle, nblocks) < 0 ||
+	    order_init(&r->order, nblocks) < 0)
 		sim_fail("out of memory");
+	orderwatch_init();
 	if (S.big)
 		S.ck.blocks_max = client_blocks_max(S.nk.buffer_bytes, nblocks);
 	client_init(&S.ck, nblocks);
@@ -1263,9 +1274,11 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 
 		if (heal_converged(why, sizeof(why)))
 			break;
-		if (sim_now_us() - S.heal_start_us > LIVE_HEAL_US)
+		if (sim_now_us() - S.heal_start_us > LIVE_HEAL_US) {
+			sim_report_nodes();
 			sim_fail("invariant 7 (liveness): %llu s after the heal "
 				 "began: %s", LIVE_HEAL_US / 1000000, why);
+		}
 		if (!sched_step(&r->sched))
 			sim_fail("invariant 7 (liveness): nothing left to run "
 				 "after the heal began: %s", why);
@@ -1281,8 +1294,9 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 	if (trace)
 		sim_trace("end: %" PRIu64 " steps, %" PRIu64 " ms simulated, "
 			  "%" PRIu64 " promotions, %" PRIu64 " audits, %" PRIu64
-			  " crashes, %" PRIu64 " cuts", st.steps, st.sim_us / 1000,
-			  S.promotions, S.audits, S.crashes, S.cuts);
+			  " crashes, %" PRIu64 " cuts, %" PRIu64 " order checks",
+			  st.steps, st.sim_us / 1000, S.promotions, S.audits,
+			  S.crashes, S.cuts, r->order.checks);
 	run_fini(r);
 	return st;
 }

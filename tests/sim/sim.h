@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "oracle.h"
+#include "order.h"
 #include "rng.h"
 #include "sched.h"
 #include "simdisk.h"
@@ -39,6 +40,7 @@ struct sim_run {
 	struct sim_node *node[SIM_NODES];
 	struct simnet *net;
 	struct oracle oracle;
+	struct order order;	/* the order promise (order.h) */
 	/* Which node's code runs now: the log prefix names it. */
 	int current;
 	/* Trace: the last lines kept for a failure report; all printed

@@ -155,6 +155,8 @@ static void vw_add(struct simdisk *d, uint64_t off, uint32_t len,
 		assert(w->data);
 		memcpy(w->data, data, len);
 	}
+	if (d->landed)
+		d->landed(d->landed_arg, off, len);
 }
 
 void simdisk_peek_durable(struct simdisk *d, uint64_t off, uint32_t len,

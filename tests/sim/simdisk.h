@@ -75,6 +75,10 @@ struct simdisk {
 	uint64_t next_seq;	/* completion sequence */
 	struct simdisk_req *inflight;	/* issued, not completed */
 	bool bad;		/* every request fails from now on */
+	/* Told of every write that became visible (zero: data NULL), after
+	 * it did, when set (the order watch keeps its view with it). */
+	void (*landed)(void *arg, uint64_t off, uint32_t len);
+	void *landed_arg;
 	/* Counters, for reports. */
 	uint64_t reads, writes, flushes, errors, lost_blocks;
 };

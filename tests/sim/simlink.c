@@ -673,3 +673,28 @@ uint32_t link_features(const struct link *k)
 {
 	return k && k->up ? FRAME_FEAT_ALL : 0;
 }
+
+void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
+{
+	const struct link *k = n->side[node];
+	unsigned q = 0;
+
+	if (!k) {
+		snprintf(buf, len, "no link");
+		return;
+	}
+	for (const struct link_tx *t = k->txq; t; t = t->next)
+		q++;
+	if (!k->conn) {
+		snprintf(buf, len, "link %s, no connection, %u frames queued",
+			 k->up ? "up" : "down", q);
+		return;
+	}
+	snprintf(buf, len, "link %s, %u frames queued, %s; in flight toward "
+		 "it %llu bytes, toward the peer %llu bytes%s",
+		 k->up ? "up" : "down", q,
+		 k->stalled ? "not reading (stalled)" : "reading",
+		 (unsigned long long)k->conn->end[k->node].pipe_bytes,
+		 (unsigned long long)k->conn->end[k->peer].pipe_bytes,
+		 k->conn->dead ? ", connection dead" : "");
+}

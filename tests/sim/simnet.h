@@ -30,6 +30,10 @@ void simnet_free(struct simnet *n);
 void simnet_cut(struct simnet *n);
 void simnet_heal(struct simnet *n);
 bool simnet_is_cut(const struct simnet *n);
+/* One line on node's side of the link (for a liveness report): up or
+ * not, frames queued, reading or stalled, bytes in each direction. */
+void simnet_describe(const struct simnet *n, int node, char *buf,
+		     size_t len);
 /* Frames sent from now until until_us arrive no earlier than until_us. */
 void simnet_stall(struct simnet *n, uint64_t until_us);
 
