@@ -499,3 +499,76 @@ const char *sm_connect_act_name(enum sm_connect_act a)
 	};
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }
+
+/* ---- the replication state's transitions ------------------------------ */
+
+#define B(s) (1U << (s))
+#define ANY_SYNC_S (B(RS_SYNC_SOURCE) | B(RS_PAUSED_SYNC_S))
+#define ANY_SYNC_T (B(RS_SYNC_TARGET) | B(RS_PAUSED_SYNC_T))
+#define ANY_VERIFY (B(RS_VERIFY_S) | B(RS_VERIFY_T))
+#define ALL_STATES ((1U << REPL_STATE_COUNT) - 1)
+
+/* from: the states ev may leave; to: where it goes (RS_SYNC_SOURCE and
+ * RS_SYNC_TARGET: their Paused* twin when paused; PAUSE: by the state's
+ * own direction; -1: stays). */
+static const struct {
+	unsigned from;
+	int to;
+} repl_table[SM_REPL_EV_COUNT] = {
+	[SM_REPL_LINK_UP] = { ALL_STATES, RS_OFF },
+	[SM_REPL_LINK_DOWN] = { ALL_STATES, RS_OFF },
+	[SM_REPL_IN_SYNC] = { B(RS_OFF) | B(RS_ESTABLISHED), RS_ESTABLISHED },
+	/* From the handshake (Off), by a command or the peer's request
+	 * (Established), or again over a resync that restarts. */
+	[SM_REPL_SOURCE] = { B(RS_OFF) | B(RS_ESTABLISHED) | ANY_SYNC_S,
+			     RS_SYNC_SOURCE },
+	[SM_REPL_TARGET] = { B(RS_OFF) | B(RS_ESTABLISHED) | ANY_SYNC_T,
+			     RS_SYNC_TARGET },
+	[SM_REPL_PAUSE] = { ALL_STATES, -1 },
+	[SM_REPL_RESYNC_DONE] = { ANY_SYNC_S | ANY_SYNC_T, RS_ESTABLISHED },
+	[SM_REPL_VERIFY_S] = { B(RS_ESTABLISHED), RS_VERIFY_S },
+	[SM_REPL_VERIFY_T] = { B(RS_ESTABLISHED), RS_VERIFY_T },
+	[SM_REPL_VERIFY_DONE] = { ANY_VERIFY | B(RS_ESTABLISHED), RS_ESTABLISHED },
+	[SM_REPL_DISK_GONE] = { ALL_STATES & ~B(RS_OFF), RS_ESTABLISHED },
+};
+
+int sm_repl_next(enum repl_state from, enum sm_repl_ev ev, bool paused)
+{
+	int to;
+
+	if ((unsigned)from >= REPL_STATE_COUNT || (unsigned)ev >= SM_REPL_EV_COUNT ||
+	    !(repl_table[ev].from & B(from)))
+		return -1;
+	to = repl_table[ev].to;
+	if (ev == SM_REPL_PAUSE) {
+		if (B(from) & ANY_SYNC_S)
+			to = RS_SYNC_SOURCE;
+		else if (B(from) & ANY_SYNC_T)
+			to = RS_SYNC_TARGET;
+		else
+			return (int)from;
+	}
+	if (paused && to == RS_SYNC_SOURCE)
+		return RS_PAUSED_SYNC_S;
+	if (paused && to == RS_SYNC_TARGET)
+		return RS_PAUSED_SYNC_T;
+	return to;
+}
+
+const char *sm_repl_ev_name(enum sm_repl_ev ev)
+{
+	static const char *const names[] = {
+		[SM_REPL_LINK_UP] = "link-up",
+		[SM_REPL_LINK_DOWN] = "link-down",
+		[SM_REPL_IN_SYNC] = "in-sync",
+		[SM_REPL_SOURCE] = "source",
+		[SM_REPL_TARGET] = "target",
+		[SM_REPL_PAUSE] = "pause",
+		[SM_REPL_RESYNC_DONE] = "resync-done",
+		[SM_REPL_VERIFY_S] = "verify-source",
+		[SM_REPL_VERIFY_T] = "verify-target",
+		[SM_REPL_VERIFY_DONE] = "verify-done",
+		[SM_REPL_DISK_GONE] = "disk-gone",
+	};
+	return (unsigned)ev < SM_REPL_EV_COUNT ? names[ev] : "?";
+}

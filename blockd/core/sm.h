@@ -179,4 +179,30 @@ bool sm_may_sync_from(enum disk_state src, enum disk_state dst);
 bool sm_disk_usable(enum disk_state d);
 const char *sm_connect_act_name(enum sm_connect_act a);
 
+/* The replication state (DRBD's names) changes only by these events,
+ * through sm_repl_next: every transition is in its one table. */
+enum sm_repl_ev {
+	SM_REPL_LINK_UP,	/* a connection is up: the handshake begins */
+	SM_REPL_LINK_DOWN,	/* the connection ended */
+	SM_REPL_IN_SYNC,	/* the handshake found nothing to sync, or a
+				 * side without a disk */
+	SM_REPL_SOURCE,		/* a resync from this disk starts */
+	SM_REPL_TARGET,		/* a resync into this disk starts */
+	SM_REPL_PAUSE,		/* a pause flag changed (this node's or the
+				 * peer's): Sync* <-> PausedSync* */
+	SM_REPL_RESYNC_DONE,	/* the resync ended */
+	SM_REPL_VERIFY_S,	/* online verify: this node asks */
+	SM_REPL_VERIFY_T,	/* ... the peer asks */
+	SM_REPL_VERIFY_DONE,
+	SM_REPL_DISK_GONE,	/* a side's disk went away: resync and
+				 * verify stop */
+};
+#define SM_REPL_EV_COUNT (SM_REPL_DISK_GONE + 1)
+
+/* The state ev leads to from from (paused: a pause flag is set on
+ * either node), or -1 when ev is no transition of from (the engine
+ * asserts it never asks for one). */
+int sm_repl_next(enum repl_state from, enum sm_repl_ev ev, bool paused);
+const char *sm_repl_ev_name(enum sm_repl_ev ev);
+
 #endif

@@ -85,7 +85,7 @@ static void detach_start(struct resource *res)
 	/* No resync or verify goes on without a disk (the peer stops its
 	 * side when it sees this node's disk state). */
 	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED)
-		res->repl = RS_ESTABLISHED;
+		resource_repl(res, SM_REPL_DISK_GONE, false);
 	peer_send_state(res);
 	detach_poll(res);
 }

@@ -203,7 +203,7 @@ static void become_source(struct resource *res, bool full)
 	 * before the resync starts (resync_start_saved). */
 	if (full)
 		bitmap_mark_all(&res->oos);
-	res->repl = res->sync_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+	resource_repl(res, SM_REPL_SOURCE, res->sync_paused);
 	res->peer_disk = DS_INCONSISTENT;
 }
 
@@ -214,7 +214,7 @@ static void become_target(struct resource *res, const struct frame_state *ps,
 
 	resource_hook(res, res->cfg->before_resync_target,
 		      "before-resync-target", NULL, NULL);
-	res->repl = res->sync_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	resource_repl(res, SM_REPL_TARGET, res->sync_paused);
 	res->disk_state = DS_INCONSISTENT;
 	res->rs.total_bytes = ps->dirty_bytes;
 	res->rs.received_base = res->rs.applied_bytes;
@@ -355,7 +355,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 {
 	log_info("sync decision: none (rule %s-has-no-disk)",
 		 sm_disk_usable(res->disk_state) ? "peer" : "self");
-	res->repl = RS_ESTABLISHED;
+	resource_repl(res, SM_REPL_IN_SYNC, false);
 	res->discard_my_data = false;
 	res->peer_conn = CS_CONNECTED;
 	follow_exposed(res, ps);
@@ -523,7 +523,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			bmx_start(res);
 		break;
 	default:
-		res->repl = RS_ESTABLISHED;
+		resource_repl(res, SM_REPL_IN_SYNC, false);
 		break;
 	}
 	if (c.self_uptodate) {
@@ -583,7 +583,7 @@ static void peer_disk_lost(struct resource *res)
 	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
 		log_warn("%s stopped: the peer has no disk",
 			 repl_state_name(res->repl));
-		res->repl = RS_ESTABLISHED;
+		resource_repl(res, SM_REPL_DISK_GONE, false);
 	}
 	resource_retry_reads(res);
 	writepath_retry_waiting(res);
@@ -656,9 +656,9 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		peer_send_state(res);
 	}
 	if (acts & SM_LIVE_VERIFY_T)
-		res->repl = RS_VERIFY_T;
+		resource_repl(res, SM_REPL_VERIFY_T, false);
 	else if (acts & SM_LIVE_VERIFY_END)
-		res->repl = RS_ESTABLISHED;
+		resource_repl(res, SM_REPL_VERIFY_DONE, false);
 	if (acts & SM_LIVE_REFUSE_SOURCE) {
 		log_err("the peer asked to be resynced from this disk, which is "
 			"%s: refusing (it holds no data to give)",
@@ -687,14 +687,9 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		become_target(res, &ps, true);
 		peer_send_state(res);
 	}
-	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
-		res->repl = res->peer_paused || res->sync_paused
-			? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S) {
-		res->repl = res->peer_paused || res->sync_paused
-			? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
+	resource_repl(res, SM_REPL_PAUSE, res->peer_paused || res->sync_paused);
+	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
 		resync_pump(res);
-	}
 	if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
 	    ps.dirty_bytes > res->rs.total_bytes)
 		res->rs.total_bytes = ps.dirty_bytes;
@@ -714,7 +709,7 @@ static void peer_up(void *owner)
 
 	res->peer.state_received = false;
 	res->peer.diskless_gen = false;
-	res->repl = RS_OFF;
+	resource_repl(res, SM_REPL_LINK_UP, false);
 	bmx_stop(res);
 	res->peer.state_flags_pending = 0;
 	peer_send_state(res);
@@ -728,7 +723,7 @@ static void peer_down(void *owner, const char *why)
 	res->peer.done_pending = false;	/* its RS_DONE belongs to the old link */
 	res->peer_role = ROLE_UNKNOWN;
 	res->peer_disk = DS_DUNKNOWN;
-	res->repl = RS_OFF;
+	resource_repl(res, SM_REPL_LINK_DOWN, false);
 	bmx_stop(res);
 	if (res->peer_conn != CS_STANDALONE)
 		res->peer_conn = CS_CONNECTING;
@@ -876,7 +871,7 @@ const struct link_ops peer_link_ops = {
 
 void peer_target_synced(struct resource *res)
 {
-	res->repl = RS_ESTABLISHED;
+	resource_repl(res, SM_REPL_RESYNC_DONE, false);
 	res->disk_state = DS_UPTODATE;
 	res->rs.done_pct = 100;
 	adopt_peer_uuid(res, &res->peer.state);
@@ -929,7 +924,7 @@ void peer_source_synced(struct resource *res)
 	res->peer.done_pending = true;
 	/* STATE first, so the target adopts the retired history. */
 	peer_send_state(res);
-	res->repl = RS_ESTABLISHED;
+	resource_repl(res, SM_REPL_RESYNC_DONE, false);
 	res->peer_disk = DS_UPTODATE;
 	res->rs.done_pct = 100;
 	log_info("resync finished: the peer is UpToDate");
@@ -1090,10 +1085,7 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 void peer_set_paused(struct resource *res, bool paused)
 {
 	res->sync_paused = paused;
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
-		res->repl = paused || res->peer_paused ? RS_PAUSED_SYNC_S : RS_SYNC_SOURCE;
-	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
-		res->repl = paused || res->peer_paused ? RS_PAUSED_SYNC_T : RS_SYNC_TARGET;
+	resource_repl(res, SM_REPL_PAUSE, paused || res->peer_paused);
 	peer_send_state(res);
 	resync_pump(res);
 	resource_event(res, paused ? "sync-paused" : "sync-resumed");

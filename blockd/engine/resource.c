@@ -2,6 +2,7 @@
  * to the read path (local only) or the write path. */
 #include "blockd/engine/resource.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -113,6 +114,18 @@ void resource_fini(struct resource *res)
 }
 
 /* What the state machine's decisions look at (blockd/core/sm.h). */
+void resource_repl(struct resource *res, int ev, bool paused)
+{
+	int to = sm_repl_next(res->repl, (enum sm_repl_ev)ev, paused);
+
+	if (to < 0)
+		log_err("replication state %s has no transition %s",
+			repl_state_name(res->repl),
+			sm_repl_ev_name((enum sm_repl_ev)ev));
+	assert(to >= 0);
+	res->repl = (enum repl_state)to;
+}
+
 void resource_view(const struct resource *res, struct sm_view *v)
 {
 	uint32_t feat = res->link ? link_features(res->link) : 0;

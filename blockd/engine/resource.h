@@ -187,6 +187,10 @@ void resource_fini(struct resource *res);
  * resume I/O. */
 void resource_meta_done(struct resource *res);
 struct sm_view;
+/* The replication state moves only here, by sm_repl_next's table
+ * (paused: the Sync* state it leads to is PausedSync*); asserts that
+ * ev is a transition of the state it is in. */
+void resource_repl(struct resource *res, int ev, bool paused);
 /* The states the state machine's decisions look at (blockd/core/sm.h). */
 void resource_view(const struct resource *res, struct sm_view *v);
 /* Bind the metadata to this resource's loop, bitmap and callbacks. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/core/sm.h"
 #include "blockd/engine/resource.h"
 #include "common/container_of.h"
 #include "common/crc32c.h"
@@ -66,7 +67,7 @@ static void verify_finish(struct resource *res)
 	for (unsigned i = 0; i < res->vf.first_n && used < sizeof(first) - 24; i++)
 		used += (size_t)snprintf(first + used, sizeof(first) - used, "%s%llu",
 					 i ? ", " : "", (unsigned long long)res->vf.first[i]);
-	res->repl = RS_ESTABLISHED;
+	resource_repl(res, SM_REPL_VERIFY_DONE, false);
 	res->vf.done_pct = 100;
 	log_info("verify finished: %llu blocks of 4 KiB differ%s%s%s",
 		 (unsigned long long)res->vf.mismatch,
@@ -171,7 +172,7 @@ int verify_start(struct resource *res, char *err, size_t errlen)
 		snprintf(err, errlen, "the peer's blockd does not support verify");
 		return -EOPNOTSUPP;
 	}
-	res->repl = RS_VERIFY_S;
+	resource_repl(res, SM_REPL_VERIFY_S, false);
 	res->vf.cursor = 0;
 	res->vf.mismatch = 0;
 	res->vf.first_n = 0;

@@ -791,6 +791,99 @@ static void test_live_properties(void **state)
 	assert_true(n > 1000000);
 }
 
+/* The replication state's table, by example: a connection's life. */
+static void test_repl_examples(void **state)
+{
+	(void)state;
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_IN_SYNC, false), RS_ESTABLISHED);
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_SOURCE, false), RS_SYNC_SOURCE);
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_SOURCE, true), RS_PAUSED_SYNC_S);
+	assert_int_equal(sm_repl_next(RS_ESTABLISHED, SM_REPL_TARGET, false), RS_SYNC_TARGET);
+	assert_int_equal(sm_repl_next(RS_SYNC_TARGET, SM_REPL_PAUSE, true), RS_PAUSED_SYNC_T);
+	assert_int_equal(sm_repl_next(RS_PAUSED_SYNC_T, SM_REPL_PAUSE, false), RS_SYNC_TARGET);
+	assert_int_equal(sm_repl_next(RS_PAUSED_SYNC_S, SM_REPL_RESYNC_DONE, true), RS_ESTABLISHED);
+	assert_int_equal(sm_repl_next(RS_ESTABLISHED, SM_REPL_VERIFY_S, false), RS_VERIFY_S);
+	assert_int_equal(sm_repl_next(RS_VERIFY_T, SM_REPL_VERIFY_DONE, false), RS_ESTABLISHED);
+	assert_int_equal(sm_repl_next(RS_SYNC_SOURCE, SM_REPL_DISK_GONE, false), RS_ESTABLISHED);
+	assert_int_equal(sm_repl_next(RS_VERIFY_S, SM_REPL_LINK_DOWN, false), RS_OFF);
+	/* Refused: a resync that ends without RS_DONE, a verify over a
+	 * resync, a resync in the other direction over one running. */
+	assert_int_equal(sm_repl_next(RS_SYNC_TARGET, SM_REPL_IN_SYNC, false), -1);
+	assert_int_equal(sm_repl_next(RS_SYNC_SOURCE, SM_REPL_VERIFY_S, false), -1);
+	assert_int_equal(sm_repl_next(RS_SYNC_SOURCE, SM_REPL_TARGET, false), -1);
+	assert_int_equal(sm_repl_next(RS_SYNC_TARGET, SM_REPL_SOURCE, false), -1);
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_RESYNC_DONE, false), -1);
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_DISK_GONE, false), -1);
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_VERIFY_T, false), -1);
+	assert_string_equal(sm_repl_ev_name(SM_REPL_RESYNC_DONE), "resync-done");
+}
+
+static bool is_sync(int s)
+{
+	return s == RS_SYNC_SOURCE || s == RS_SYNC_TARGET ||
+	       s == RS_PAUSED_SYNC_S || s == RS_PAUSED_SYNC_T;
+}
+
+static bool is_src(int s)
+{
+	return s == RS_SYNC_SOURCE || s == RS_PAUSED_SYNC_S;
+}
+
+/* Every state x event x pause flag: the properties the engine relies on. */
+static void test_repl_properties(void **state)
+{
+	unsigned allowed = 0;
+
+	(void)state;
+	for (int f = 0; f < REPL_STATE_COUNT; f++)
+		for (int e = 0; e < SM_REPL_EV_COUNT; e++)
+			for (int p = 0; p < 2; p++) {
+				int to = sm_repl_next((enum repl_state)f,
+						      (enum sm_repl_ev)e, p);
+
+				if (to < 0)
+					continue;
+				allowed++;
+				assert_true(to < REPL_STATE_COUNT);
+				/* Ahead/Behind are not entered (no
+				 * congestion policy yet). */
+				if (to != f)
+					assert_true(to != RS_AHEAD && to != RS_BEHIND);
+				/* The link's end leaves nothing behind. */
+				if (e == SM_REPL_LINK_DOWN || e == SM_REPL_LINK_UP)
+					assert_int_equal(to, RS_OFF);
+				/* A resync ends only by RS_DONE, the link, or
+				 * a disk going away, never by a handshake. */
+				if (is_sync(f) && !is_sync(to))
+					assert_true(e == SM_REPL_RESYNC_DONE ||
+						    e == SM_REPL_LINK_DOWN ||
+						    e == SM_REPL_LINK_UP ||
+						    e == SM_REPL_DISK_GONE);
+				/* Its direction never flips while it runs. */
+				if (is_sync(f) && is_sync(to))
+					assert_int_equal(is_src(f), is_src(to));
+				/* Paused exactly when asked, for a resync. */
+				if (is_sync(to))
+					assert_int_equal(p, to == RS_PAUSED_SYNC_S ||
+							    to == RS_PAUSED_SYNC_T);
+				/* Verify starts only from Established. */
+				if ((to == RS_VERIFY_S || to == RS_VERIFY_T) && f != to)
+					assert_int_equal(f, RS_ESTABLISHED);
+				/* A resync starts from the handshake,
+				 * Established, or a resync that restarts. */
+				if (is_sync(to) && !is_sync(f))
+					assert_true(f == RS_OFF || f == RS_ESTABLISHED);
+				/* A pause flag changes nothing but Sync*. */
+				if (e == SM_REPL_PAUSE && !is_sync(f))
+					assert_int_equal(to, f);
+			}
+	/* Out of range: refused. */
+	assert_int_equal(sm_repl_next(REPL_STATE_COUNT, SM_REPL_LINK_DOWN, false), -1);
+	assert_int_equal(sm_repl_next(RS_OFF, SM_REPL_EV_COUNT, false), -1);
+	print_message("repl: %u transitions of %u\n", allowed,
+		      REPL_STATE_COUNT * SM_REPL_EV_COUNT * 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +900,8 @@ int main(void)
 		cmocka_unit_test(test_connect_properties),
 		cmocka_unit_test(test_live_examples),
 		cmocka_unit_test(test_live_properties),
+		cmocka_unit_test(test_repl_examples),
+		cmocka_unit_test(test_repl_properties),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
