@@ -572,3 +572,50 @@ const char *sm_repl_ev_name(enum sm_repl_ev ev)
 	};
 	return (unsigned)ev < SM_REPL_EV_COUNT ? names[ev] : "?";
 }
+
+/* ---- this node's disk state's transitions ----------------------------- */
+
+#define HAS_DISK (B(DS_INCONSISTENT) | B(DS_OUTDATED) | B(DS_CONSISTENT) | \
+		  B(DS_UPTODATE) | B(DS_ATTACHING))
+#define HOLDS_DATA (B(DS_OUTDATED) | B(DS_CONSISTENT) | B(DS_UPTODATE))
+
+static const struct {
+	unsigned from;
+	enum disk_state to;
+} disk_table[SM_DISK_EV_COUNT] = {
+	[SM_DISK_ATTACH] = { B(DS_DISKLESS), DS_INCONSISTENT },
+	[SM_DISK_FAIL] = { HAS_DISK, DS_FAILED },
+	[SM_DISK_DETACHED] = { HAS_DISK | B(DS_FAILED), DS_DISKLESS },
+	[SM_DISK_OUTDATE] = { HOLDS_DATA, DS_OUTDATED },
+	[SM_DISK_SYNC_TARGET] = { B(DS_INCONSISTENT) | HOLDS_DATA, DS_INCONSISTENT },
+	[SM_DISK_SYNCED] = { B(DS_INCONSISTENT), DS_UPTODATE },
+	[SM_DISK_PEER_NO_NEWER] = { B(DS_CONSISTENT), DS_UPTODATE },
+	[SM_DISK_SOURCE_SYNCED] = { B(DS_OUTDATED), DS_UPTODATE },
+	[SM_DISK_NEW_DATA] = { B(DS_INCONSISTENT) | B(DS_CONSISTENT), DS_UPTODATE },
+	[SM_DISK_FORCE] = { B(DS_INCONSISTENT) | HOLDS_DATA, DS_UPTODATE },
+};
+
+int sm_disk_next(enum disk_state from, enum sm_disk_ev ev)
+{
+	if ((unsigned)from >= DISK_STATE_COUNT || (unsigned)ev >= SM_DISK_EV_COUNT ||
+	    !(disk_table[ev].from & B(from)))
+		return -1;
+	return disk_table[ev].to;
+}
+
+const char *sm_disk_ev_name(enum sm_disk_ev ev)
+{
+	static const char *const names[] = {
+		[SM_DISK_ATTACH] = "attach",
+		[SM_DISK_FAIL] = "fail",
+		[SM_DISK_DETACHED] = "detached",
+		[SM_DISK_OUTDATE] = "outdate",
+		[SM_DISK_SYNC_TARGET] = "sync-target",
+		[SM_DISK_SYNCED] = "synced",
+		[SM_DISK_PEER_NO_NEWER] = "peer-no-newer",
+		[SM_DISK_SOURCE_SYNCED] = "source-synced",
+		[SM_DISK_NEW_DATA] = "new-data",
+		[SM_DISK_FORCE] = "force",
+	};
+	return (unsigned)ev < SM_DISK_EV_COUNT ? names[ev] : "?";
+}

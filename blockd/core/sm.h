@@ -205,4 +205,28 @@ enum sm_repl_ev {
 int sm_repl_next(enum repl_state from, enum sm_repl_ev ev, bool paused);
 const char *sm_repl_ev_name(enum sm_repl_ev ev);
 
+/* This node's disk state changes only by these events (sm_disk_next). */
+enum sm_disk_ev {
+	SM_DISK_ATTACH,		/* attach: a disk again, not trusted */
+	SM_DISK_FAIL,		/* it failed a request */
+	SM_DISK_DETACHED,	/* nothing in flight on it any more */
+	SM_DISK_OUTDATE,	/* fence-peer said the peer is Primary, or
+				 * the outdate command */
+	SM_DISK_SYNC_TARGET,	/* a resync into it starts */
+	SM_DISK_SYNCED,		/* the resync into it finished */
+	SM_DISK_PEER_NO_NEWER,	/* Consistent, and the handshake showed
+				 * nothing newer exists */
+	SM_DISK_SOURCE_SYNCED,	/* Outdated, and its peer was synced from
+				 * it: both hold the same */
+	SM_DISK_NEW_DATA,	/* blank disks get a first generation: this
+				 * one's (new-current-uuid) or the peer's */
+	SM_DISK_FORCE,		/* primary --force vouches for it */
+};
+#define SM_DISK_EV_COUNT (SM_DISK_FORCE + 1)
+
+/* The state ev leads to from from, or -1 when ev is no transition of
+ * from (the engine asserts it never asks for one). */
+int sm_disk_next(enum disk_state from, enum sm_disk_ev ev);
+const char *sm_disk_ev_name(enum sm_disk_ev ev);
+
 #endif

@@ -44,7 +44,7 @@ bool resource_has_disk(const struct resource *res)
 /* Nothing is in flight on the old disk any more: let go of it. */
 static void detach_finish(struct resource *res)
 {
-	res->disk_state = DS_DISKLESS;
+	resource_disk(res, SM_DISK_DETACHED);
 	res->detach.detaching = false;
 	disk_close(&res->disk);
 	log_warn("detached: this node has no disk now%s",
@@ -101,7 +101,7 @@ void resource_disk_failed(struct resource *res, int err)
 		res->role == ROLE_PRIMARY ? "; I/O goes on through the peer "
 					    "while it is UpToDate" : "");
 	resource_local_io_error(res, err);
-	res->disk_state = DS_FAILED;
+	resource_disk(res, SM_DISK_FAIL);
 	resource_event(res, "disk-failed");
 	detach_start(res);
 	writepath_retry_waiting(res);
@@ -169,7 +169,7 @@ static void attach_distrust(struct resource *res)
 		bitmap_mark_all(&res->oos);
 		meta_write_sb(&res->meta);
 	}
-	res->disk_state = DS_INCONSISTENT;
+	resource_disk(res, SM_DISK_ATTACH);
 }
 
 int resource_attach(struct resource *res, char *err, size_t errlen)

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blockd/core/sm.h"
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 
@@ -79,7 +80,7 @@ static void fence_record(struct resource *res, int result)
 			"disk%s", res->fence.io_frozen ? "; I/O stays frozen" : "");
 		res->meta.sb.flags |= MDF_OUTDATED;
 		meta_write_sb(&res->meta);
-		res->disk_state = DS_OUTDATED;
+		resource_disk(res, SM_DISK_OUTDATE);
 		if (res->fence.io_frozen)
 			snprintf(res->fence.frozen_reason,
 				 sizeof(res->fence.frozen_reason),
@@ -312,7 +313,7 @@ int fencing_outdate(struct resource *res, char *err, size_t errlen)
 	}
 	res->meta.sb.flags |= MDF_OUTDATED;
 	meta_write_sb(&res->meta);
-	res->disk_state = DS_OUTDATED;
+	resource_disk(res, SM_DISK_OUTDATE);
 	peer_send_state(res);
 	resource_event(res, "outdated");
 	return 0;

@@ -86,7 +86,7 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 	if (d.declare_uptodate) {
 		log_warn("promotion forced: %s disk declared UpToDate",
 			 disk_state_name(res->disk_state));
-		res->disk_state = DS_UPTODATE;
+		resource_disk(res, SM_DISK_FORCE);
 	}
 	become_primary(res);
 	peer_promoted(res, force);

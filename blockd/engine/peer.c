@@ -215,7 +215,7 @@ static void become_target(struct resource *res, const struct frame_state *ps,
 	resource_hook(res, res->cfg->before_resync_target,
 		      "before-resync-target", NULL, NULL);
 	resource_repl(res, SM_REPL_TARGET, res->sync_paused);
-	res->disk_state = DS_INCONSISTENT;
+	resource_disk(res, SM_DISK_SYNC_TARGET);
 	res->rs.total_bytes = ps->dirty_bytes;
 	res->rs.received_base = res->rs.applied_bytes;
 	res->rs.started_ms = 0;
@@ -529,7 +529,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	if (c.self_uptodate) {
 		log_info("disk Consistent -> UpToDate: the peer holds no newer "
 			 "generation");
-		res->disk_state = DS_UPTODATE;
+		resource_disk(res, SM_DISK_PEER_NO_NEWER);
 	}
 	if (c.peer_uptodate)
 		res->peer_disk = DS_UPTODATE;
@@ -600,7 +600,7 @@ static void sync_attached_peer(struct resource *res)
 	if (res->disk_state == DS_CONSISTENT) {
 		log_info("disk Consistent -> UpToDate: the peer attached a disk "
 			 "that holds nothing yet");
-		res->disk_state = DS_UPTODATE;
+		resource_disk(res, SM_DISK_PEER_NO_NEWER);
 	}
 	log_info("the peer attached a disk: full resync from here");
 	become_source(res, true);
@@ -652,7 +652,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		log_info("the peer started a new generation over blank disks: "
 			 "adopting it, no initial sync");
 		adopt_peer_uuid(res, &ps);
-		res->disk_state = DS_UPTODATE;
+		resource_disk(res, SM_DISK_NEW_DATA);
 		peer_send_state(res);
 	}
 	if (acts & SM_LIVE_VERIFY_T)
@@ -872,7 +872,7 @@ const struct link_ops peer_link_ops = {
 void peer_target_synced(struct resource *res)
 {
 	resource_repl(res, SM_REPL_RESYNC_DONE, false);
-	res->disk_state = DS_UPTODATE;
+	resource_disk(res, SM_DISK_SYNCED);
 	res->rs.done_pct = 100;
 	adopt_peer_uuid(res, &res->peer.state);
 	resource_retry_reads(res);
@@ -910,7 +910,7 @@ void peer_source_synced(struct resource *res)
 	if (res->disk_state == DS_OUTDATED) {
 		log_info("disk Outdated -> UpToDate: the peer now holds the same "
 			 "data, synced from here");
-		res->disk_state = DS_UPTODATE;
+		resource_disk(res, SM_DISK_SOURCE_SYNCED);
 		sb->flags &= ~MDF_OUTDATED;
 		sb->flags |= MDF_CONSISTENT;
 	}
@@ -1076,7 +1076,7 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 	res->meta.sb.flags |= MDF_CONSISTENT;
 	bitmap_clear_all(&res->oos);
 	meta_write_sb(&res->meta);
-	res->disk_state = DS_UPTODATE;
+	resource_disk(res, SM_DISK_NEW_DATA);
 	send_state_flags(res, FRAME_STATE_F_NEW_UUID);
 	resource_event(res, "new-current-uuid");
 	return 0;

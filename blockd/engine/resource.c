@@ -126,6 +126,18 @@ void resource_repl(struct resource *res, int ev, bool paused)
 	res->repl = (enum repl_state)to;
 }
 
+void resource_disk(struct resource *res, int ev)
+{
+	int to = sm_disk_next(res->disk_state, (enum sm_disk_ev)ev);
+
+	if (to < 0)
+		log_err("disk state %s has no transition %s",
+			disk_state_name(res->disk_state),
+			sm_disk_ev_name((enum sm_disk_ev)ev));
+	assert(to >= 0);
+	res->disk_state = (enum disk_state)to;
+}
+
 void resource_view(const struct resource *res, struct sm_view *v)
 {
 	uint32_t feat = res->link ? link_features(res->link) : 0;

@@ -191,6 +191,8 @@ struct sm_view;
  * (paused: the Sync* state it leads to is PausedSync*); asserts that
  * ev is a transition of the state it is in. */
 void resource_repl(struct resource *res, int ev, bool paused);
+/* This node's disk state moves only here, by sm_disk_next's table. */
+void resource_disk(struct resource *res, int ev);
 /* The states the state machine's decisions look at (blockd/core/sm.h). */
 void resource_view(const struct resource *res, struct sm_view *v);
 /* Bind the metadata to this resource's loop, bitmap and callbacks. */

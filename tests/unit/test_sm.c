@@ -884,6 +884,78 @@ static void test_repl_properties(void **state)
 		      REPL_STATE_COUNT * SM_REPL_EV_COUNT * 2);
 }
 
+/* The disk state's table: examples of a disk's life, and refusals. */
+static void test_disk_examples(void **state)
+{
+	(void)state;
+	assert_int_equal(sm_disk_next(DS_DISKLESS, SM_DISK_ATTACH), DS_INCONSISTENT);
+	assert_int_equal(sm_disk_next(DS_INCONSISTENT, SM_DISK_SYNCED), DS_UPTODATE);
+	assert_int_equal(sm_disk_next(DS_UPTODATE, SM_DISK_FAIL), DS_FAILED);
+	assert_int_equal(sm_disk_next(DS_FAILED, SM_DISK_DETACHED), DS_DISKLESS);
+	assert_int_equal(sm_disk_next(DS_UPTODATE, SM_DISK_OUTDATE), DS_OUTDATED);
+	assert_int_equal(sm_disk_next(DS_OUTDATED, SM_DISK_SOURCE_SYNCED), DS_UPTODATE);
+	assert_int_equal(sm_disk_next(DS_CONSISTENT, SM_DISK_PEER_NO_NEWER), DS_UPTODATE);
+	assert_int_equal(sm_disk_next(DS_OUTDATED, SM_DISK_FORCE), DS_UPTODATE);
+	assert_int_equal(sm_disk_next(DS_UPTODATE, SM_DISK_SYNC_TARGET), DS_INCONSISTENT);
+	/* Refused: a failed disk comes back only through Diskless and an
+	 * attach; an Inconsistent disk is no fence's victim; a disk that
+	 * holds nothing is not made UpToDate by a handshake. */
+	assert_int_equal(sm_disk_next(DS_FAILED, SM_DISK_ATTACH), -1);
+	assert_int_equal(sm_disk_next(DS_FAILED, SM_DISK_FORCE), -1);
+	assert_int_equal(sm_disk_next(DS_INCONSISTENT, SM_DISK_OUTDATE), -1);
+	assert_int_equal(sm_disk_next(DS_INCONSISTENT, SM_DISK_PEER_NO_NEWER), -1);
+	assert_int_equal(sm_disk_next(DS_DISKLESS, SM_DISK_FORCE), -1);
+	assert_int_equal(sm_disk_next(DS_UPTODATE, SM_DISK_ATTACH), -1);
+	assert_string_equal(sm_disk_ev_name(SM_DISK_SOURCE_SYNCED), "source-synced");
+}
+
+static void test_disk_properties(void **state)
+{
+	unsigned allowed = 0;
+
+	(void)state;
+	for (int f = 0; f < DISK_STATE_COUNT; f++)
+		for (int e = 0; e < SM_DISK_EV_COUNT; e++) {
+			int to = sm_disk_next((enum disk_state)f, (enum sm_disk_ev)e);
+
+			if (to < 0)
+				continue;
+			allowed++;
+			assert_true(to < DISK_STATE_COUNT);
+			/* DUnknown is the peer's, Attaching a passage. */
+			assert_true(to != DS_DUNKNOWN && to != DS_ATTACHING);
+			assert_true(f != DS_DUNKNOWN);
+			/* Without a disk, only an attach (to a disk that is
+			 * trusted with nothing) or the end of a detach. */
+			if (f == DS_DISKLESS || f == DS_FAILED)
+				assert_true(to == DS_INCONSISTENT ||
+					    to == DS_DISKLESS);
+			if (f == DS_DISKLESS)
+				assert_int_equal(e, SM_DISK_ATTACH);
+			if (f == DS_FAILED)
+				assert_int_equal(e, SM_DISK_DETACHED);
+			/* Failed only by a failure, Diskless only when it
+			 * is let go. */
+			if (to == DS_FAILED)
+				assert_int_equal(e, SM_DISK_FAIL);
+			if (to == DS_DISKLESS)
+				assert_int_equal(e, SM_DISK_DETACHED);
+			/* UpToDate from a disk that holds nothing only by a
+			 * resync, new data over blank disks, or --force. */
+			if (to == DS_UPTODATE && f == DS_INCONSISTENT)
+				assert_true(e == SM_DISK_SYNCED ||
+					    e == SM_DISK_NEW_DATA ||
+					    e == SM_DISK_FORCE);
+			/* Outdated only by an outdate. */
+			if (to == DS_OUTDATED && f != DS_OUTDATED)
+				assert_int_equal(e, SM_DISK_OUTDATE);
+		}
+	assert_int_equal(sm_disk_next(DISK_STATE_COUNT, SM_DISK_FAIL), -1);
+	assert_int_equal(sm_disk_next(DS_UPTODATE, SM_DISK_EV_COUNT), -1);
+	print_message("disk: %u transitions of %u\n", allowed,
+		      DISK_STATE_COUNT * SM_DISK_EV_COUNT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +974,8 @@ int main(void)
 		cmocka_unit_test(test_live_properties),
 		cmocka_unit_test(test_repl_examples),
 		cmocka_unit_test(test_repl_properties),
+		cmocka_unit_test(test_disk_examples),
+		cmocka_unit_test(test_disk_properties),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
