@@ -619,3 +619,48 @@ const char *sm_disk_ev_name(enum sm_disk_ev ev)
 	};
 	return (unsigned)ev < SM_DISK_EV_COUNT ? names[ev] : "?";
 }
+
+/* ---- the connection state and the role -------------------------------- */
+
+static const struct {
+	unsigned from;
+	int to;			/* -1: stays */
+} conn_table[SM_CONN_EV_COUNT] = {
+	[SM_CONN_EV_CONNECT] = { B(CS_STANDALONE), CS_CONNECTING },
+	[SM_CONN_EV_DISCONNECT] = { B(CS_CONNECTING) | B(CS_CONNECTED), CS_STANDALONE },
+	[SM_CONN_EV_REFUSE] = { B(CS_CONNECTING) | B(CS_CONNECTED), CS_STANDALONE },
+	[SM_CONN_EV_HANDSHAKE] = { B(CS_CONNECTING), CS_CONNECTED },
+	[SM_CONN_EV_LINK_DOWN] = { B(CS_STANDALONE) | B(CS_CONNECTING) | B(CS_CONNECTED),
+				   -1 },
+};
+
+int sm_conn_next(enum conn_state from, enum sm_conn_ev ev)
+{
+	if ((unsigned)from >= CONN_STATE_COUNT || (unsigned)ev >= SM_CONN_EV_COUNT ||
+	    !(conn_table[ev].from & B(from)))
+		return -1;
+	if (ev == SM_CONN_EV_LINK_DOWN)
+		return from == CS_STANDALONE ? CS_STANDALONE : CS_CONNECTING;
+	return conn_table[ev].to;
+}
+
+const char *sm_conn_ev_name(enum sm_conn_ev ev)
+{
+	static const char *const names[] = {
+		[SM_CONN_EV_CONNECT] = "connect",
+		[SM_CONN_EV_DISCONNECT] = "disconnect",
+		[SM_CONN_EV_REFUSE] = "refuse",
+		[SM_CONN_EV_HANDSHAKE] = "handshake",
+		[SM_CONN_EV_LINK_DOWN] = "link-down",
+	};
+	return (unsigned)ev < SM_CONN_EV_COUNT ? names[ev] : "?";
+}
+
+int sm_role_next(enum role from, enum sm_role_ev ev)
+{
+	if (ev == SM_ROLE_PROMOTE && from == ROLE_SECONDARY)
+		return ROLE_PRIMARY;
+	if (ev == SM_ROLE_DEMOTE && from == ROLE_PRIMARY)
+		return ROLE_SECONDARY;
+	return -1;
+}

@@ -229,4 +229,25 @@ enum sm_disk_ev {
 int sm_disk_next(enum disk_state from, enum sm_disk_ev ev);
 const char *sm_disk_ev_name(enum sm_disk_ev ev);
 
+/* The connection state (sm_conn_next). */
+enum sm_conn_ev {
+	SM_CONN_EV_CONNECT,	/* the operator: connect */
+	SM_CONN_EV_DISCONNECT,	/* the operator: disconnect */
+	SM_CONN_EV_REFUSE,	/* the handshake, or a live STATE, refused
+				 * the peer (split brain, unrelated or
+				 * incomplete data, too small, stale) */
+	SM_CONN_EV_HANDSHAKE,	/* the handshake is done */
+	SM_CONN_EV_LINK_DOWN,	/* the connection ended: retry, unless
+				 * StandAlone */
+};
+#define SM_CONN_EV_COUNT (SM_CONN_EV_LINK_DOWN + 1)
+int sm_conn_next(enum conn_state from, enum sm_conn_ev ev);
+const char *sm_conn_ev_name(enum sm_conn_ev ev);
+
+/* The role (sm_role_next): promote and demote, once sm_promote (or the
+ * demotion's checks) said yes. */
+enum sm_role_ev { SM_ROLE_PROMOTE, SM_ROLE_DEMOTE };
+#define SM_ROLE_EV_COUNT (SM_ROLE_DEMOTE + 1)
+int sm_role_next(enum role from, enum sm_role_ev ev);
+
 #endif

@@ -18,7 +18,7 @@
 
 static void become_primary(struct resource *res)
 {
-	res->role = ROLE_PRIMARY;
+	resource_role(res, SM_ROLE_PROMOTE);
 	/* A Primary never discards its data: a --discard-my-data given as
 	 * Secondary ends here (DRBD refuses it on a Primary), or every
 	 * reconnect would be a split brain it loses or refuses. */
@@ -187,7 +187,7 @@ int resource_demote(struct resource *res, char *err, size_t errlen)
 	if (!res->link)
 		REFUSE("a one-node resource is always Primary");
 	peer_demote_flush(res);	/* while Primary: the peer takes its barrier */
-	res->role = ROLE_SECONDARY;
+	resource_role(res, SM_ROLE_DEMOTE);
 	peer_demoted(res);
 	resource_event(res, "role-changed");
 	return 0;
@@ -204,7 +204,7 @@ int resource_connect(struct resource *res, bool discard_my_data, char *err,
 	 * data that ended in a refused handshake does not outlive it. */
 	res->discard_my_data = discard_my_data;
 	if (res->peer_conn == CS_STANDALONE) {
-		res->peer_conn = CS_CONNECTING;
+		resource_conn(res, SM_CONN_EV_CONNECT);
 		link_connect(res->link);
 		resource_event(res, "connecting");
 	}
@@ -216,7 +216,7 @@ int resource_disconnect(struct resource *res, char *err, size_t errlen)
 	if (!res->link)
 		REFUSE("no peer is configured for %s", res->name);
 	if (res->peer_conn != CS_STANDALONE) {
-		res->peer_conn = CS_STANDALONE;
+		resource_conn(res, SM_CONN_EV_DISCONNECT);
 		link_disconnect(res->link, "disconnected by the operator");
 		resource_event(res, "standalone");
 	}

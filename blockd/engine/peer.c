@@ -236,7 +236,7 @@ static void split_brain(struct resource *res, const char *why)
 	log_err("split brain detected: %s; disconnecting. Resolve it with "
 		"'blockctl connect --discard-my-data' on the node whose changes "
 		"are to be dropped, or set after-sb-*pri policies", why);
-	res->peer_conn = CS_STANDALONE;
+	resource_conn(res, SM_CONN_EV_REFUSE);
 	link_disconnect_after_send(res->link, "split brain");
 	fencing_peer_unsettled(res);
 	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
@@ -305,7 +305,7 @@ static void refuse_direction(struct resource *res, const struct frame_state *ps,
 				"good, 'primary --force'",
 				uuid_decision_name(c->d.d), c->d.rule,
 				disk_state_name(res->disk_state));
-		res->peer_conn = CS_STANDALONE;
+		resource_conn(res, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "would be SyncSource while not UpToDate");
 	} else {
 		log_err("sync decision %s (rule %s) would make the peer SyncSource, "
@@ -357,7 +357,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 		 sm_disk_usable(res->disk_state) ? "peer" : "self");
 	resource_repl(res, SM_REPL_IN_SYNC, false);
 	res->discard_my_data = false;
-	res->peer_conn = CS_CONNECTED;
+	resource_conn(res, SM_CONN_EV_HANDSHAKE);
 	follow_exposed(res, ps);
 	peer_send_state(res);
 	/* Fenced I/O resumes: one side holds all the data there is (this
@@ -410,7 +410,7 @@ static void stale_peer(struct resource *res, const struct frame_state *ps)
 		"promote %s",
 		(unsigned long long)res->exposed_gen,
 		(unsigned long long)ps->uuid[UUID_CURRENT], res->peer_name);
-	res->peer_conn = CS_STANDALONE;
+	resource_conn(res, SM_CONN_EV_REFUSE);
 	link_disconnect(res->link, "the peer's disk is not this Primary's data");
 	fencing_peer_unsettled(res);
 	resource_event(res, "sync-refused");
@@ -420,7 +420,7 @@ static void stale_peer(struct resource *res, const struct frame_state *ps)
 static void no_whole_copy(struct resource *res)
 {
 	log_err("refusing to connect: %s", no_whole_copy_why);
-	res->peer_conn = CS_STANDALONE;
+	resource_conn(res, SM_CONN_EV_REFUSE);
 	link_disconnect(res->link, "neither disk holds every acknowledged write");
 	fencing_peer_unsettled(res);
 	resource_event(res, "sync-refused");
@@ -447,7 +447,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			"(%llu): refusing to connect",
 			(unsigned long long)ps->size_bytes,
 			(unsigned long long)res->disk.size_bytes);
-		res->peer_conn = CS_STANDALONE;
+		resource_conn(res, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "peer disk too small");
 		fencing_peer_unsettled(res);
 		return;
@@ -507,7 +507,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		log_err("the peer holds unrelated data (no common generation): "
 			"refusing to connect; 'create-md --force' one side to "
 			"start it over");
-		res->peer_conn = CS_STANDALONE;
+		resource_conn(res, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "unrelated data");
 		fencing_peer_unsettled(res);
 		resource_event(res, "unrelated-data");
@@ -534,7 +534,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	if (c.peer_uptodate)
 		res->peer_disk = DS_UPTODATE;
 	res->discard_my_data = false;
-	res->peer_conn = CS_CONNECTED;
+	resource_conn(res, SM_CONN_EV_HANDSHAKE);
 	peer_send_state(res);
 	if (c.act == SM_CONN_SOURCE && c.full)
 		resync_start_saved(res);	/* after STATE: the target knows first */
@@ -725,8 +725,7 @@ static void peer_down(void *owner, const char *why)
 	res->peer_disk = DS_DUNKNOWN;
 	resource_repl(res, SM_REPL_LINK_DOWN, false);
 	bmx_stop(res);
-	if (res->peer_conn != CS_STANDALONE)
-		res->peer_conn = CS_CONNECTING;
+	resource_conn(res, SM_CONN_EV_LINK_DOWN);
 	/* A Primary that now writes what the peer will lack starts a new
 	 * generation first: at its first such write (writepath), so a
 	 * Primary kept frozen by fencing never diverges on paper. */

@@ -138,6 +138,29 @@ void resource_disk(struct resource *res, int ev)
 	res->disk_state = (enum disk_state)to;
 }
 
+void resource_conn(struct resource *res, int ev)
+{
+	int to = sm_conn_next(res->peer_conn, (enum sm_conn_ev)ev);
+
+	if (to < 0)
+		log_err("connection state %s has no transition %s",
+			conn_state_name(res->peer_conn),
+			sm_conn_ev_name((enum sm_conn_ev)ev));
+	assert(to >= 0);
+	res->peer_conn = (enum conn_state)to;
+}
+
+void resource_role(struct resource *res, int ev)
+{
+	int to = sm_role_next(res->role, (enum sm_role_ev)ev);
+
+	if (to < 0)
+		log_err("role %s has no transition %s", role_name(res->role),
+			ev == SM_ROLE_PROMOTE ? "promote" : "demote");
+	assert(to >= 0);
+	res->role = (enum role)to;
+}
+
 void resource_view(const struct resource *res, struct sm_view *v)
 {
 	uint32_t feat = res->link ? link_features(res->link) : 0;

@@ -193,6 +193,9 @@ struct sm_view;
 void resource_repl(struct resource *res, int ev, bool paused);
 /* This node's disk state moves only here, by sm_disk_next's table. */
 void resource_disk(struct resource *res, int ev);
+/* ... the connection state (sm_conn_next) and the role (sm_role_next). */
+void resource_conn(struct resource *res, int ev);
+void resource_role(struct resource *res, int ev);
 /* The states the state machine's decisions look at (blockd/core/sm.h). */
 void resource_view(const struct resource *res, struct sm_view *v);
 /* Bind the metadata to this resource's loop, bitmap and callbacks. */

@@ -956,6 +956,47 @@ static void test_disk_properties(void **state)
 		      DISK_STATE_COUNT * SM_DISK_EV_COUNT);
 }
 
+/* The connection state and the role. */
+static void test_conn_role(void **state)
+{
+	(void)state;
+	assert_int_equal(sm_conn_next(CS_STANDALONE, SM_CONN_EV_CONNECT), CS_CONNECTING);
+	assert_int_equal(sm_conn_next(CS_CONNECTING, SM_CONN_EV_HANDSHAKE), CS_CONNECTED);
+	assert_int_equal(sm_conn_next(CS_CONNECTED, SM_CONN_EV_LINK_DOWN), CS_CONNECTING);
+	assert_int_equal(sm_conn_next(CS_STANDALONE, SM_CONN_EV_LINK_DOWN), CS_STANDALONE);
+	assert_int_equal(sm_conn_next(CS_CONNECTED, SM_CONN_EV_REFUSE), CS_STANDALONE);
+	assert_int_equal(sm_conn_next(CS_CONNECTING, SM_CONN_EV_DISCONNECT), CS_STANDALONE);
+	/* No handshake without a connection being made, no connect over
+	 * one, no refusal of a peer nobody talks to. */
+	assert_int_equal(sm_conn_next(CS_STANDALONE, SM_CONN_EV_HANDSHAKE), -1);
+	assert_int_equal(sm_conn_next(CS_CONNECTED, SM_CONN_EV_HANDSHAKE), -1);
+	assert_int_equal(sm_conn_next(CS_CONNECTED, SM_CONN_EV_CONNECT), -1);
+	assert_int_equal(sm_conn_next(CS_STANDALONE, SM_CONN_EV_REFUSE), -1);
+	assert_int_equal(sm_conn_next(CONN_STATE_COUNT, SM_CONN_EV_CONNECT), -1);
+	assert_string_equal(sm_conn_ev_name(SM_CONN_EV_REFUSE), "refuse");
+	/* Every transition: StandAlone is left only by connect, and every
+	 * way to it is the operator's or a refusal. */
+	for (int f = 0; f < CONN_STATE_COUNT; f++)
+		for (int e = 0; e < SM_CONN_EV_COUNT; e++) {
+			int to = sm_conn_next((enum conn_state)f, (enum sm_conn_ev)e);
+
+			if (to < 0)
+				continue;
+			if (f == CS_STANDALONE && to != CS_STANDALONE)
+				assert_int_equal(e, SM_CONN_EV_CONNECT);
+			if (to == CS_STANDALONE && f != CS_STANDALONE)
+				assert_true(e == SM_CONN_EV_DISCONNECT ||
+					    e == SM_CONN_EV_REFUSE);
+			if (to == CS_CONNECTED && f != CS_CONNECTED)
+				assert_int_equal(e, SM_CONN_EV_HANDSHAKE);
+		}
+	assert_int_equal(sm_role_next(ROLE_SECONDARY, SM_ROLE_PROMOTE), ROLE_PRIMARY);
+	assert_int_equal(sm_role_next(ROLE_PRIMARY, SM_ROLE_DEMOTE), ROLE_SECONDARY);
+	assert_int_equal(sm_role_next(ROLE_PRIMARY, SM_ROLE_PROMOTE), -1);
+	assert_int_equal(sm_role_next(ROLE_SECONDARY, SM_ROLE_DEMOTE), -1);
+	assert_int_equal(sm_role_next(ROLE_UNKNOWN, SM_ROLE_PROMOTE), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -976,6 +1017,7 @@ int main(void)
 		cmocka_unit_test(test_repl_properties),
 		cmocka_unit_test(test_disk_examples),
 		cmocka_unit_test(test_disk_properties),
+		cmocka_unit_test(test_conn_role),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
