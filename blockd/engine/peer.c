@@ -1,7 +1,8 @@
 /* peer.c - the resource's side of the peer link: state exchange, the
- * decision of who syncs whom on connect, role changes, and the frame
- * dispatch to the modules (write path, receiver, resync, verify, remote
- * reads, the bitmap exchange of bmx.c).
+ * decision of who syncs whom on connect, what the peer's next STATE
+ * changes, and the frame dispatch to the modules (write path, receiver,
+ * resync, verify, remote reads, the bitmap exchange of bmx.c). The end
+ * of a resync and the role and resync commands are peerops.c's.
  *
  * On connect each node sends STATE (role, disk, generation UUIDs, flags,
  * what its bitmap holds). The first STATE received triggers the decision
@@ -23,6 +24,7 @@
  * current UUID.
  */
 #include "blockd/engine/peer.h"
+#include "blockd/engine/peer_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +33,6 @@
 #include "blockd/core/sm.h"
 #include "blockd/core/uuid.h"
 #include "blockd/engine/resource.h"
-#include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
 
@@ -48,7 +49,7 @@ static void state_sent(struct link_tx *tx, int err)
 
 /* A flush of this disk through the write path; r is the caller's (idle
  * until done runs). */
-static void flush_submit(struct resource *res, struct blk_req *r,
+void peer_flush_submit(struct resource *res, struct blk_req *r,
 			 void (*done)(struct blk_req *r, int err))
 {
 	memset(r, 0, sizeof(*r));
@@ -106,7 +107,7 @@ static void holds_acked_persist(struct resource *res)
 	    (res->meta.sb.flags & MDF_HOLDS_ACKED) || res->holds_acked_flushing)
 		return;
 	res->holds_acked_flushing = true;
-	flush_submit(res, r, holds_acked_flushed);
+	peer_flush_submit(res, r, holds_acked_flushed);
 }
 
 void peer_note_state(struct resource *res)
@@ -143,7 +144,7 @@ static bool holds_acked(const struct resource *res)
 	       (link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);
 }
 
-static void send_state_flags(struct resource *res, uint8_t flags)
+void peer_send_state_flags(struct resource *res, uint8_t flags)
 {
 	struct frame_state st = { 0 };
 
@@ -192,12 +193,12 @@ static void send_state_flags(struct resource *res, uint8_t flags)
 
 void peer_send_state(struct resource *res)
 {
-	send_state_flags(res, 0);
+	peer_send_state_flags(res, 0);
 }
 
 /* ---- the decision ----------------------------------------------------- */
 
-static void become_source(struct resource *res, bool full)
+void peer_become_source(struct resource *res, bool full)
 {
 	/* A restart of either node resumes from this bitmap: it is saved
 	 * before the resync starts (resync_start_saved). */
@@ -207,7 +208,7 @@ static void become_source(struct resource *res, bool full)
 	res->peer_disk = DS_INCONSISTENT;
 }
 
-static void become_target(struct resource *res, const struct frame_state *ps,
+void peer_become_target(struct resource *res, const struct frame_state *ps,
 			  bool full)
 {
 	struct meta_sb *sb = &res->meta.sb;
@@ -513,12 +514,12 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		resource_event(res, "unrelated-data");
 		return;
 	case SM_CONN_SOURCE:
-		become_source(res, c.full);
+		peer_become_source(res, c.full);
 		if (!c.full)
 			bmx_start(res);
 		break;
 	case SM_CONN_TARGET:
-		become_target(res, ps, c.full);
+		peer_become_target(res, ps, c.full);
 		if (!c.full)
 			bmx_start(res);
 		break;
@@ -548,7 +549,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	resource_event(res, "connected");
 }
 
-static void adopt_peer_uuid(struct resource *res, const struct frame_state *ps)
+void peer_adopt_uuid(struct resource *res, const struct frame_state *ps)
 {
 	res->meta.sb.uuid[UUID_CURRENT] = ps->uuid[UUID_CURRENT];
 	res->meta.sb.uuid[UUID_BITMAP] = 0;
@@ -603,7 +604,7 @@ static void sync_attached_peer(struct resource *res)
 		resource_disk(res, SM_DISK_PEER_NO_NEWER);
 	}
 	log_info("the peer attached a disk: full resync from here");
-	become_source(res, true);
+	peer_become_source(res, true);
 	peer_send_state(res);
 	resync_start_saved(res);
 	resource_event(res, "resync-started");
@@ -651,7 +652,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if (acts & SM_LIVE_ADOPT_UUID) {
 		log_info("the peer started a new generation over blank disks: "
 			 "adopting it, no initial sync");
-		adopt_peer_uuid(res, &ps);
+		peer_adopt_uuid(res, &ps);
 		resource_disk(res, SM_DISK_NEW_DATA);
 		peer_send_state(res);
 	}
@@ -669,7 +670,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if (acts & SM_LIVE_SOURCE_BITMAP) {
 		log_info("the peer invalidated the blocks in its bitmap: "
 			 "bitmap resync from here");
-		become_source(res, false);
+		peer_become_source(res, false);
 		peer_send_state(res);
 		bmx_start(res);
 	}
@@ -684,7 +685,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	}
 	if (acts & SM_LIVE_TARGET) {
 		/* The peer was promoted over this disk: it syncs us. */
-		become_target(res, &ps, true);
+		peer_become_target(res, &ps, true);
 		peer_send_state(res);
 	}
 	resource_repl(res, SM_REPL_PAUSE, res->peer_paused || res->sync_paused);
@@ -865,277 +866,3 @@ const struct link_ops peer_link_ops = {
 	.frame = peer_frame,
 	.ready = receiver_frame_ready,	/* back-pressure: see receiver.c */
 };
-
-/* ---- resync end, roles, commands ------------------------------------- */
-
-void peer_target_synced(struct resource *res)
-{
-	resource_repl(res, SM_REPL_RESYNC_DONE, false);
-	resource_disk(res, SM_DISK_SYNCED);
-	res->rs.done_pct = 100;
-	adopt_peer_uuid(res, &res->peer.state);
-	resource_retry_reads(res);
-	writepath_retry_waiting(res);
-	log_info("resync finished: this disk is UpToDate");
-	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
-		      NULL, NULL);
-	peer_send_state(res);
-	/* An UpToDate source is no longer outdated (it may have been while
-	 * it synced this disk): a record of that must not outlive it. */
-	fencing_peer_disk_seen(res);
-	resource_event(res, "resync-finished");
-}
-
-void peer_source_synced(struct resource *res)
-{
-	struct meta_sb *sb = &res->meta.sb;
-
-	memset(&res->peer.done_tx.h, 0, sizeof(res->peer.done_tx.h));
-	res->peer.done_tx.h.type = FRAME_RS_DONE;
-	res->peer.done_tx.payload = NULL;
-	res->peer.done_tx.sent = NULL;
-	if (sb->uuid[UUID_BITMAP]) {
-		sb->uuid[UUID_HISTORY2] = sb->uuid[UUID_HISTORY1];
-		sb->uuid[UUID_HISTORY1] = sb->uuid[UUID_BITMAP];
-		sb->uuid[UUID_BITMAP] = 0;
-	}
-	if (res->role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
-		sb->flags &= ~MDF_CRASHED_PRIMARY;
-	/* An Outdated source synced an Inconsistent peer: the two disks are
-	 * now the only copies and equal, and the target counts as UpToDate
-	 * (peer_target_synced): so does this one, as DRBD ends a resync with
-	 * both UpToDate. Otherwise it stays Outdated next to an UpToDate
-	 * peer for good. */
-	if (res->disk_state == DS_OUTDATED) {
-		log_info("disk Outdated -> UpToDate: the peer now holds the same "
-			 "data, synced from here");
-		resource_disk(res, SM_DISK_SOURCE_SYNCED);
-		sb->flags &= ~MDF_OUTDATED;
-		sb->flags |= MDF_CONSISTENT;
-	}
-	/* The peer fenced once is UpToDate again: the record goes in the
-	 * same superblock, durable before RS_DONE makes the peer UpToDate,
-	 * or a power loss here would keep it recorded outdated while it is
-	 * not (a restart alone would then skip fencing it). */
-	fencing_peer_uptodate(res);
-	res->peer.done_ticket = meta_write_sb(&res->meta);
-	res->peer.done_gen = link_generation(res->link);
-	res->peer.done_pending = true;
-	/* STATE first, so the target adopts the retired history. */
-	peer_send_state(res);
-	resource_repl(res, SM_REPL_RESYNC_DONE, false);
-	res->peer_disk = DS_UPTODATE;
-	res->rs.done_pct = 100;
-	log_info("resync finished: the peer is UpToDate");
-	resource_event(res, "resync-finished");
-	peer_meta_done(res);	/* RS_DONE now, if that is durable already */
-}
-
-static void demote_bitmap_check(struct resource *res);
-
-void peer_meta_done(struct resource *res)
-{
-	demote_bitmap_check(res);
-	if (!res->peer.done_pending ||
-	    (res->meta.enabled && !meta_sb_durable(&res->meta, res->peer.done_ticket)))
-		return;
-	res->peer.done_pending = false;
-	if (link_is_up(res->link) && link_generation(res->link) == res->peer.done_gen)
-		link_send(res->link, &res->peer.done_tx);
-}
-
-/* This node was promoted. Without an UpToDate peer in sync it starts a new
- * generation; a connected peer that is not UpToDate is synced from here. */
-void peer_promoted(struct resource *res, bool forced)
-{
-	struct meta_sb *sb = &res->meta.sb;
-	bool in_sync = res->peer.state_received && res->repl == RS_ESTABLISHED &&
-		       res->peer_disk == DS_UPTODATE;
-
-	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED) {
-		sb->uuid[UUID_CURRENT] = meta_uuid_random();
-	} else if (!res->peer.state_received) {
-		/* Promoted while the peer is away: a new generation now, as
-		 * DRBD does, so if the old Primary also wrote on, meeting
-		 * again is a split brain an operator can resolve, not a
-		 * sync toward this Primary it refuses. */
-		meta_uuid_new_current(&res->meta);
-		res->uuid_rotate_pending = false;
-	} else if (!in_sync) {
-		res->uuid_rotate_pending = true;	/* at the first lone write */
-	}
-	/* A SyncTarget promoted ahead of its resync is not consistent yet. */
-	if (res->disk_state == DS_UPTODATE) {
-		sb->flags |= MDF_CONSISTENT;
-		sb->flags &= ~MDF_GIVEN_UP;	/* forced: the operator vouches */
-	}
-	sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
-	sb->flags &= ~MDF_OUTDATED;
-	sb->primary_since = clock_wall_s();
-	meta_write_sb(&res->meta);
-	/* A peer without a usable disk (Diskless, Failed) has nothing to
-	 * sync into: it gets a full resync once it attaches one. */
-	if (res->peer.state_received && res->repl == RS_ESTABLISHED &&
-	    res->peer_disk != DS_UPTODATE && sm_disk_usable(res->peer_disk)) {
-		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
-			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
-		become_source(res, true);
-		peer_send_state(res);	/* carries F_SYNC_SOURCE */
-		resync_start_saved(res);
-		return;
-	}
-	peer_send_state(res);
-}
-
-/* The demotion's bitmap pages are durable: the crashed-primary mark may
- * go. */
-static void demote_bitmap_check(struct resource *res)
-{
-	if (!res->demote_bitmap_saving ||
-	    !meta_bitmap_durable(&res->meta, res->demote_bitmap_ticket))
-		return;
-	res->demote_bitmap_saving = false;
-	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
-		return;		/* promoted again meanwhile: it stays */
-	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
-	meta_write_sb(&res->meta);
-}
-
-/* The crashed-primary mark makes a restart resync the activity log's
- * extents: writes a power loss may have kept on one disk and not the
- * other. It may go only once every write is durable here and at the peer
- * (a site power loss after a demotion lost different unflushed writes on
- * each disk, then neither knew: sim seed 58). */
-static void demote_flushed(struct blk_req *r, int err)
-{
-	struct resource *res = r->res;
-
-	res->demote_flushing = false;
-	if (res->demote_flush_again) {
-		/* Promoted and demoted again while it ran: this flush does
-		 * not cover that term's writes. The mark stays (until the
-		 * next demotion or a clean stop): a resync too many. */
-		res->demote_flush_again = false;
-		return;
-	}
-	if (err < 0) {
-		log_warn("the flush at demotion failed (%s): the crashed-primary "
-			 "mark stays until a clean stop", strerror(-err));
-		return;
-	}
-	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
-		return;		/* promoted again meanwhile: it stays */
-	/* The bits of this term's writes the peer lacks are in memory
-	 * only while the activity log covers their extents: durable
-	 * before the mark (and with it the log's replay) goes (sim seed
-	 * 1265: a demotion, then a site power loss; the restart resynced
-	 * the peer from a bitmap without the block last written alone). */
-	res->demote_bitmap_saving = true;
-	res->demote_bitmap_ticket = meta_save_bitmap(&res->meta);
-	demote_bitmap_check(res);
-}
-
-void peer_demote_flush(struct resource *res)
-{
-	struct blk_req *r = &res->demote_flush;
-
-	if (res->demote_flushing) {
-		res->demote_flush_again = true;
-		return;
-	}
-	res->demote_bitmap_saving = false;	/* this flush starts over */
-	if (!res->meta.enabled || !(res->meta.sb.flags & MDF_CRASHED_PRIMARY))
-		return;
-	res->demote_flushing = true;
-	flush_submit(res, r, demote_flushed);
-}
-
-void peer_demoted(struct resource *res)
-{
-	peer_send_state(res);
-}
-
-/* new-current-uuid --clear-bitmap: two blank disks need no initial sync. */
-int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
-{
-	if (!res->meta.enabled) {
-		snprintf(err, errlen, "this resource has no metadata");
-		return -EINVAL;
-	}
-	if (res->repl != RS_ESTABLISHED || res->role != ROLE_SECONDARY ||
-	    res->peer_role != ROLE_SECONDARY ||
-	    res->meta.sb.uuid[UUID_CURRENT] != UUID_JUST_CREATED ||
-	    res->peer.state.uuid[UUID_CURRENT] != UUID_JUST_CREATED) {
-		snprintf(err, errlen, "needs two connected Secondaries with fresh "
-			 "metadata (create-md) on both");
-		return -EPERM;
-	}
-	res->meta.sb.uuid[UUID_CURRENT] = meta_uuid_random();
-	res->meta.sb.uuid[UUID_BITMAP] = 0;
-	res->meta.sb.flags |= MDF_CONSISTENT;
-	bitmap_clear_all(&res->oos);
-	meta_write_sb(&res->meta);
-	resource_disk(res, SM_DISK_NEW_DATA);
-	send_state_flags(res, FRAME_STATE_F_NEW_UUID);
-	resource_event(res, "new-current-uuid");
-	return 0;
-}
-
-void peer_set_paused(struct resource *res, bool paused)
-{
-	res->sync_paused = paused;
-	resource_repl(res, SM_REPL_PAUSE, paused || res->peer_paused);
-	peer_send_state(res);
-	resync_pump(res);
-	resource_event(res, paused ? "sync-paused" : "sync-resumed");
-}
-
-int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
-{
-	char why[256];
-	struct sm_view v;
-
-	resource_view(res, &v);
-	if (sm_resync_refused(&v, why, sizeof(why))) {
-		if (err)
-			snprintf(err, errlen, "%s", why);
-		else
-			log_err("the peer asked for a resync from here: refused: %s",
-				why);
-		return -EPERM;
-	}
-	log_info("resync started by request: %s", full ? "every block"
-		 : "the blocks marked out of sync");
-	become_source(res, full);
-	peer_send_state(res);	/* carries F_SYNC_SOURCE */
-	resync_start_saved(res);
-	resource_event(res, "resync-started");
-	return 0;
-}
-
-void peer_request_attach_sync(struct resource *res)
-{
-	log_info("asking the peer for a full resync into the new disk");
-	send_state_flags(res, FRAME_STATE_F_INVALIDATE);
-}
-
-int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
-			   size_t errlen)
-{
-	struct sm_view v;
-
-	resource_view(res, &v);
-	if (sm_invalidate_refused(&v, err, errlen))
-		return -EPERM;
-	if (bitmap) {
-		/* Send our bitmap; the peer ORs it into its own and sends
-		 * the union. */
-		become_target(res, &res->peer.state, false);
-		send_state_flags(res, FRAME_STATE_F_INVALIDATE_BITMAP);
-		bmx_start(res);
-	} else {
-		send_state_flags(res, FRAME_STATE_F_INVALIDATE);
-	}
-	resource_event(res, "invalidate-requested");
-	return 0;
-}
