@@ -4,7 +4,8 @@
 #      cycle (tests/layers.py; DESIGN.md section 1)
 #   1. release build, cmocka unit tests, the simulator's seed range,
 #      integration tests against it
-#   2. ASan+UBSan build, unit and integration tests again
+#   2. ASan+UBSan build, unit tests, some simulator seeds and the
+#      integration tests again
 #   3. clang libFuzzer build, a short fuzz run of each target
 # Each step counts as passed or failed; the last line is the total.
 set -uo pipefail
@@ -90,6 +91,8 @@ step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite_tests "$BUILD_SAN" unit
+# The simulator under the sanitizers: seeds 1..30 and the regressions.
+suite_tests "$BUILD_SAN" sim-san
 # The round-based soak tests (kill/failover loops, the partition torture,
 # the power losses) run the same paths many times: one round under the
 # sanitizers cover them, the release pass runs them in full. The tests of
