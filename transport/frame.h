@@ -89,6 +89,18 @@ struct frame_hdr {
 	uint32_t crc;
 };
 
+/* The answers (WRITE_ACK, READ_REPLY without data, ROLE_REPLY) carry a
+ * status in offset: 0, or -errno. These name that use. */
+static inline void frame_set_status(struct frame_hdr *h, int err)
+{
+	h->offset = (uint64_t)(int64_t)err;
+}
+
+static inline int64_t frame_status(const struct frame_hdr *h)
+{
+	return (int64_t)h->offset;
+}
+
 /* Features a node offers in HELLO; a connection uses what both offer.
  * New behaviour gets a new bit, so an older peer is still understood. */
 #define FRAME_FEAT_TRIM_ZERO	(1U << 0)	/* TRIM/ZERO frames */

@@ -816,7 +816,7 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 	case FRAME_RECV_ACK:
 	case FRAME_WRITE_ACK:
 	case FRAME_BARRIER_ACK:
-		writepath_ack(res, h->type, h->id, (int64_t)h->offset);
+		writepath_ack(res, h->type, h->id, frame_status(h));
 		return;
 	case FRAME_RS_ACK:
 		resync_ack(res, h->id, h->flags & FRAME_F_SAME,

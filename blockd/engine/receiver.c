@@ -89,15 +89,24 @@ static void preq_put(struct resource *res, struct peer_req *p)
 	preq_maybe_free(res, p);
 }
 
+/* p gives its buffer back to the pool, if it holds one; the link may be
+ * waiting for a buffer to read the next frame into. The one way a
+ * request lets go of its buffer. */
+static void preq_put_buf(struct resource *res, struct peer_req *p)
+{
+	if (!p->buf)
+		return;
+	bufpool_put(&res->pool, p->buf, p->len);
+	p->buf = NULL;
+	link_kick(res->link);
+}
+
 static void ack_sent(struct link_tx *tx, int err)
 {
 	struct peer_req *p = container_of(tx, struct peer_req, ack_tx);
 
-	if (p->type == FRAME_READ_REQ && p->buf) {	/* the reply's data */
-		bufpool_put(&p->res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(p->res->link);
-	}
+	if (p->type == FRAME_READ_REQ)	/* the reply's data */
+		preq_put_buf(p->res, p);
 	p->ack_pending = false;
 	preq_maybe_free(p->res, p);
 }
@@ -120,20 +129,17 @@ static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
 		 * none of these ids (and resyncs what it lacks). */
 		log_debug("dropped the %s of frame %llu from an earlier connection",
 			  frame_type_name(type), (unsigned long long)p->id);
-		if (p->type == FRAME_READ_REQ && p->buf) {
-			bufpool_put(&res->pool, p->buf, p->len);
-			p->buf = NULL;
-			link_kick(res->link);
-		}
+		if (p->type == FRAME_READ_REQ)
+			preq_put_buf(res, p);
 		return;
 	}
 	memset(&tx->h, 0, sizeof(tx->h));
 	tx->h.type = type;
 	tx->h.flags = flags;
 	tx->h.id = p->id;
-	tx->h.offset = (uint64_t)(int64_t)err;
+	frame_set_status(&tx->h, err);
 	if (type == FRAME_V_REPLY)
-		tx->h.offset = p->off;
+		tx->h.offset = p->vmask;	/* its offset is the mask */
 	if (type == FRAME_RS_ACK) {
 		tx->h.offset = p->off;
 		tx->h.length = p->len;
@@ -350,9 +356,7 @@ static void read_frame_done(struct resource *res, struct peer_req *p, int err)
 {
 	if (p->type == FRAME_READ_REQ) {
 		if (err) {
-			bufpool_put(&res->pool, p->buf, p->len);
-			p->buf = NULL;
-			link_kick(res->link);
+			preq_put_buf(res, p);
 		} else {
 			res->read_bytes += p->len;
 		}
@@ -360,24 +364,15 @@ static void read_frame_done(struct resource *res, struct peer_req *p, int err)
 		return;
 	}
 	if (p->type == FRAME_V_REQ) {
-		uint64_t mask;
-
-		verify_target_done(res, p, err, &mask);
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-		p->off = mask;	/* the reply carries the mask in its offset */
+		verify_target_done(res, p, err, &p->vmask);
+		preq_put_buf(res, p);
 		send_ack(res, p, FRAME_V_REPLY, 0, 0);
 		return;
 	}
 	/* RS_CSUM (its flush done, if identical) */
 	bool same = err == 0 && p->same_flushing;
 
-	if (p->buf) {
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-	}
+	preq_put_buf(res, p);
 	if (err) {	/* this disk failed the read (and is being detached) */
 		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_FAILED);
 	} else if (same) {
@@ -437,9 +432,7 @@ static void io_done(struct disk_io *io, int err)
 	 * resync's own writes are (FUA). */
 	if (p->type == FRAME_RS_CSUM && err == 0 && !p->same_flushing &&
 	    crc32c(0, p->buf, p->len) == p->csum) {
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
+		preq_put_buf(res, p);
 		p->same_flushing = true;
 		memset(&p->io, 0, sizeof(p->io));
 		p->io.cmd = DISK_FLUSH;
@@ -457,11 +450,7 @@ static void io_done(struct disk_io *io, int err)
 		} else if (p->type == FRAME_DATA) {
 			res->written_bytes += p->len;
 		}
-		if (p->buf) {
-			bufpool_put(&res->pool, p->buf, p->len);
-			p->buf = NULL;
-			link_kick(res->link);
-		}
+		preq_put_buf(res, p);
 		if (rs)
 			rs_write_done(res, p, err);
 		else
@@ -520,11 +509,8 @@ static bool can_serve(const struct resource *res, const struct peer_req *p)
  * happened here (and, by STATE, why). */
 static void refuse(struct resource *res, struct peer_req *p)
 {
-	if (p->buf && p->type != FRAME_READ_REQ) {
-		bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
-		link_kick(res->link);
-	}
+	if (p->type != FRAME_READ_REQ)
+		preq_put_buf(res, p);
 	switch (p->type) {
 	case FRAME_BARRIER:
 		send_ack(res, p, FRAME_BARRIER_ACK, -EIO, 0);
@@ -535,14 +521,11 @@ static void refuse(struct resource *res, struct peer_req *p)
 		send_ack(res, p, FRAME_RS_ACK, 0, FRAME_F_FAILED);
 		break;
 	case FRAME_V_REQ:
-		p->off = ~0ULL;	/* every block differs: nothing to compare */
+		p->vmask = ~0ULL;	/* every block differs: nothing to compare */
 		send_ack(res, p, FRAME_V_REPLY, 0, 0);
 		break;
 	case FRAME_READ_REQ:
-		if (p->buf) {
-			bufpool_put(&res->pool, p->buf, p->len);
-			p->buf = NULL;
-		}
+		preq_put_buf(res, p);
 		send_ack(res, p, FRAME_READ_REPLY, -EIO, 0);
 		break;
 	default:
@@ -745,9 +728,7 @@ void receiver_peer_lost(struct resource *res)
 		struct peer_req *p = res->rx.fifo;
 
 		res->rx.fifo = p->next;
-		if (p->buf)
-			bufpool_put(&res->pool, p->buf, p->len);
-		p->buf = NULL;
+		preq_put_buf(res, p);
 		p->flushing = false;
 		preq_put(res, p);
 	}

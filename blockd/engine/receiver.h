@@ -39,6 +39,7 @@ struct peer_req {
 	uint32_t csum;		/* RS_CSUM: the source's CRC32C */
 	bool same_flushing;	/* RS_CSUM: identical here; made durable */
 	uint8_t vcrc[4 * FRAME_VERIFY_BLOCKS];	/* V_REQ: the source's CRCs */
+	uint64_t vmask;		/* V_REQ: the blocks that differ, for the reply */
 	uint64_t link_gen;	/* the connection it came on: acks go only there */
 	uint64_t run_off;	/* RS_DATA/RS_ZERO: the run of marked blocks */
 	uint32_t run_len;	/* being written now (see receiver.c) */

@@ -167,7 +167,7 @@ void remote_read_reply(struct resource *res, const struct frame_hdr *h,
 			return;
 		}
 	} else {
-		int64_t e = (int64_t)h->offset;
+		int64_t e = frame_status(h);
 
 		err = e < 0 && e > -4096 ? (int)e : -EIO;
 		log_err("the peer failed a read of %u bytes at %llu for us: %s",

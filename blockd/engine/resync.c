@@ -222,12 +222,34 @@ static void rs_read(struct resource *res, struct rs_req *rs)
 	disk_submit(&res->disk, &rs->io);
 }
 
-struct rs_req *resync_req_get(struct resource *res)
+static struct rs_req *resync_req_get(struct resource *res)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++)
 		if (!res->rs.reqs[i].in_use)
 			return &res->rs.reqs[i];
 	return NULL;
+}
+
+struct rs_req *resync_slot_take(struct resource *res, uint64_t off,
+				uint64_t len)
+{
+	struct rs_req *rs = resync_req_get(res);
+
+	if (!rs)
+		return NULL;
+	rs->buf = bufpool_get(&res->pool, len);
+	if (!rs->buf)
+		return NULL;
+	rs->res = res;
+	rs->off = off;
+	rs->len = (uint32_t)len;
+	rs->id = ++res->rs.next_id;
+	rs->in_use = rs->busy = true;
+	rs->csum = rs->zero = rs->need = false;
+	rs->link_gen = link_generation(res->link);
+	res->rs.inflight++;
+	res->rs.tokens -= (int64_t)len;
+	return rs;
 }
 
 enum rs_start { RS_STARTED, RS_CONFLICT, RS_NO_ROOM };
@@ -242,23 +264,11 @@ static enum rs_start rs_start_chunk(struct resource *res, uint64_t off,
 	if (writepath_overlaps_active(res, off, len) ||
 	    receiver_overlaps(res, off, len))
 		return RS_CONFLICT;
-	rs = resync_req_get(res);
+	rs = resync_slot_take(res, off, len);
 	if (!rs)
 		return RS_NO_ROOM;
-	rs->buf = bufpool_get(&res->pool, len);
-	if (!rs->buf)
-		return RS_NO_ROOM;
-	rs->res = res;
-	rs->off = off;
-	rs->len = (uint32_t)len;
-	rs->id = ++res->rs.next_id;
-	rs->in_use = rs->busy = true;
-	rs->zero = rs->need = false;
 	rs->csum = res->cfg->resync_checksum &&
 		   (link_features(res->link) & FRAME_FEAT_CSUM_RESYNC);
-	rs->link_gen = link_generation(res->link);
-	res->rs.inflight++;
-	res->rs.tokens -= (int64_t)len;
 	rs_read(res, rs);
 	return RS_STARTED;
 }

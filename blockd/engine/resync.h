@@ -113,8 +113,11 @@ bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len);
 bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len);
 /* Primary SyncTarget, once a second: ask again for what I/O waits on. */
 void resync_target_tick(struct resource *res);
-/* Chunk slots, shared with verify.c. */
-struct rs_req *resync_req_get(struct resource *res);
+/* Chunk slots, shared with verify.c: a free slot with a buffer of len bytes for a chunk at off (resync or
+ * verify), counted in flight and against the rate; NULL when there is
+ * no slot or no buffer now (a completion pumps again). */
+struct rs_req *resync_slot_take(struct resource *res, uint64_t off,
+				uint64_t len);
 void resync_chunk_sent(struct link_tx *tx, int err);
 void resync_rate_tick(struct resource *res, uint32_t ms);
 

@@ -59,7 +59,7 @@ static void send_reply(struct resource *res, uint64_t id, int64_t answer)
 	memset(&q->reply_tx.h, 0, sizeof(q->reply_tx.h));
 	q->reply_tx.h.type = FRAME_ROLE_REPLY;
 	q->reply_tx.h.id = id;
-	q->reply_tx.h.offset = (uint64_t)answer;
+	frame_set_status(&q->reply_tx.h, answer);
 	q->reply_tx.payload = NULL;
 	q->reply_tx.sent = reply_sent;
 	q->reply_queued = true;
@@ -122,7 +122,7 @@ void rolereq_frame(struct resource *res, const struct frame_hdr *h)
 	if (!q->asked || h->id != q->asked)
 		return;		/* a request since cancelled */
 	q->asked = 0;
-	resource_promote_consented(res, (int)(int64_t)h->offset);
+	resource_promote_consented(res, (int)frame_status(h));
 }
 
 void rolereq_peer_lost(struct resource *res)

@@ -107,21 +107,9 @@ void verify_pump(struct resource *res)
 		}
 		if (writepath_overlaps_active(res, off, len))
 			return;	/* a completion pumps again */
-		rs = resync_req_get(res);
+		rs = resync_slot_take(res, off, len);
 		if (!rs)
 			return;
-		rs->buf = bufpool_get(&res->pool, len);
-		if (!rs->buf)
-			return;
-		rs->res = res;
-		rs->off = off;
-		rs->len = (uint32_t)len;
-		rs->id = ++res->rs.next_id;
-		rs->in_use = rs->busy = true;
-		rs->csum = rs->zero = rs->need = false;
-		rs->link_gen = link_generation(res->link);
-		res->rs.inflight++;
-		res->rs.tokens -= (int64_t)len;
 		res->vf.cursor += len / BITMAP_BLOCK_BYTES;
 		res->vf.done_pct = 100.0 * (double)res->vf.cursor / (double)nbits;
 		memset(&rs->io, 0, sizeof(rs->io));

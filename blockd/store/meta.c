@@ -324,17 +324,26 @@ static void sb_write_done(struct loop_op *op, int res)
 	m->ops->durable(m->arg);
 }
 
-static void sb_write_issue(struct meta *m)
+/* One encoded metadata block to its place in the area (off from the
+ * area's start), durable when done runs (RWF_DSYNC): the one way the
+ * running daemon writes metadata. */
+static void block_write(struct meta *m, const uint8_t *buf, uint64_t off,
+			struct loop_op *op, loop_done_fn done)
 {
 	struct io_uring_sqe *sqe = loop_sqe(m->loop);
 
+	io_uring_prep_write(sqe, m->fd, buf, META_BLOCK, m->base + off);
+	sqe->rw_flags = RWF_DSYNC;
+	loop_op_arm(m->loop, sqe, op, done);
+}
+
+static void sb_write_issue(struct meta *m)
+{
 	m->sb_ticket_issued = m->sb_ticket;
 	m->sb.seq++;
 	meta_sb_encode(m->sb_buf, &m->sb);
-	io_uring_prep_write(sqe, m->fd, m->sb_buf, META_BLOCK,
-			    m->base + (uint64_t)(1 - m->sb_slot) * META_BLOCK);
-	sqe->rw_flags = RWF_DSYNC;
-	loop_op_arm(m->loop, sqe, &m->sb_op, sb_write_done);
+	block_write(m, m->sb_buf, (uint64_t)(1 - m->sb_slot) * META_BLOCK,
+		    &m->sb_op, sb_write_done);
 }
 
 uint64_t meta_write_sb(struct meta *m)
@@ -454,8 +463,6 @@ static struct meta_bm_write *bm_slot_free(struct meta *m)
  * disk, whatever the bitmap does meanwhile. */
 static void bm_issue(struct meta *m, struct meta_bm_write *w, uint64_t p)
 {
-	struct io_uring_sqe *sqe = loop_sqe(m->loop);
-
 	m->oos->page_dirty[p] = 0;	/* a change while writing re-marks it */
 	m->bm_flags[p] |= META_BM_WRITING;
 	page_want_clear(m, p);
@@ -463,10 +470,8 @@ static void bm_issue(struct meta *m, struct meta_bm_write *w, uint64_t p)
 	w->busy = true;
 	w->page = p;
 	w->reg = m->bm_reg;
-	io_uring_prep_write(sqe, m->fd, w->buf, META_BLOCK,
-			    m->base + meta_bitmap_offset() + p * META_BLOCK);
-	sqe->rw_flags = RWF_DSYNC;
-	loop_op_arm(m->loop, sqe, &w->op, bm_write_done);
+	block_write(m, w->buf, meta_bitmap_offset() + p * META_BLOCK, &w->op,
+		    bm_write_done);
 }
 
 /* Issue the writes waiters need, as far as there are free buffers. A
@@ -616,15 +621,12 @@ static void al_block_done(struct loop_op *op, int res)
 
 static void al_write_block(struct meta *m)
 {
-	struct io_uring_sqe *sqe = loop_sqe(m->loop);
 	uint64_t slot = m->al_tx.seq % META_AL_SLOTS;
 
 	meta_al_encode(m->al_buf, &m->al_tx);
-	io_uring_prep_write(sqe, m->fd, m->al_buf, META_BLOCK,
-			    m->base + meta_al_offset() + slot * META_BLOCK);
-	sqe->rw_flags = RWF_DSYNC;
 	m->al_issued = true;
-	loop_op_arm(m->loop, sqe, &m->al_op, al_block_done);
+	block_write(m, m->al_buf, meta_al_offset() + slot * META_BLOCK,
+		    &m->al_op, al_block_done);
 }
 
 /* The prepared transaction goes out once the bitmap pages of every extent
