@@ -394,6 +394,17 @@ bool sm_incomplete(const struct sm_side *self, const struct sm_side *peer)
 	       self->u.uuid[UUID_CURRENT] == peer->u.uuid[UUID_CURRENT];
 }
 
+bool sm_attached_ahead(const struct sm_side *self, const struct sm_side *peer,
+		       bool tiebreak)
+{
+	struct uuid_result r;
+
+	if (!(peer->u.flags & MDF_GIVEN_UP) || (self->u.flags & MDF_GIVEN_UP))
+		return false;
+	r = uuid_compare(&self->u, &peer->u, tiebreak);
+	return is_target(r.d) || r.d == UD_SPLIT_BRAIN;
+}
+
 static void split(struct sm_connect *out, const char *why)
 {
 	out->act = SM_CONN_SPLIT_BRAIN;
@@ -663,4 +674,67 @@ int sm_role_next(enum role from, enum sm_role_ev ev)
 	if (ev == SM_ROLE_DEMOTE && from == ROLE_PRIMARY)
 		return ROLE_SECONDARY;
 	return -1;
+}
+
+/* ---- the step ---------------------------------------------------------- */
+
+bool sm_step(struct sm_state *s, const struct sm_event *e)
+{
+	int to;
+
+	switch (e->kind) {
+	case SM_EV_REPL:
+		to = sm_repl_next(s->repl, (enum sm_repl_ev)e->ev,
+				  s->sync_paused || s->peer_paused);
+		if (to >= 0)
+			s->repl = (enum repl_state)to;
+		break;
+	case SM_EV_DISK:
+		to = sm_disk_next(s->disk_state, (enum sm_disk_ev)e->ev);
+		if (to >= 0)
+			s->disk_state = (enum disk_state)to;
+		break;
+	case SM_EV_CONN:
+		to = sm_conn_next(s->peer_conn, (enum sm_conn_ev)e->ev);
+		if (to >= 0)
+			s->peer_conn = (enum conn_state)to;
+		break;
+	case SM_EV_ROLE:
+		to = sm_role_next(s->role, (enum sm_role_ev)e->ev);
+		if (to >= 0)
+			s->role = (enum role)to;
+		break;
+	default:
+		to = -1;
+	}
+	return to >= 0;
+}
+
+void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
+		     char *buf, size_t len)
+{
+	switch (e->kind) {
+	case SM_EV_REPL:
+		snprintf(buf, len, "replication state %s has no transition %s",
+			 repl_state_name(s->repl),
+			 sm_repl_ev_name((enum sm_repl_ev)e->ev));
+		break;
+	case SM_EV_DISK:
+		snprintf(buf, len, "disk state %s has no transition %s",
+			 disk_state_name(s->disk_state),
+			 sm_disk_ev_name((enum sm_disk_ev)e->ev));
+		break;
+	case SM_EV_CONN:
+		snprintf(buf, len, "connection state %s has no transition %s",
+			 conn_state_name(s->peer_conn),
+			 sm_conn_ev_name((enum sm_conn_ev)e->ev));
+		break;
+	case SM_EV_ROLE:
+		snprintf(buf, len, "role %s has no transition %s",
+			 role_name(s->role),
+			 e->ev == SM_ROLE_PROMOTE ? "promote" : "demote");
+		break;
+	default:
+		snprintf(buf, len, "no such state machine event (%d)", (int)e->kind);
+	}
 }

@@ -20,6 +20,19 @@
 #include "blockd/core/state.h"
 #include "blockd/core/uuid.h"
 
+/* The states users see, of this node and of its peer as this node knows
+ * it: the one copy the engine keeps (struct resource's st). */
+struct sm_state {
+	enum role role;
+	enum disk_state disk_state;
+	enum conn_state peer_conn;
+	enum role peer_role;		/* from the peer's STATE */
+	enum disk_state peer_disk;	/* ... or what this node did to it */
+	enum repl_state repl;
+	bool sync_paused;		/* pause-sync here */
+	bool peer_paused;		/* pause-sync on the peer */
+};
+
 /* What a decision looks at: this node and its peer as the engine sees
  * them now. */
 struct sm_view {
@@ -174,6 +187,13 @@ void sm_connect(const struct sm_side *self, const struct sm_side *peer,
  * be on that disk only, which is not trusted either. Neither is a
  * source: an operator picks one with primary --force (sim seed 587). */
 bool sm_incomplete(const struct sm_side *self, const struct sm_side *peer);
+/* The peer attached its disk again (given up) and its generations are
+ * newer than this disk's, or diverged: it holds writes this one lacks
+ * (it took them, then failed), so this disk is no source for it; the
+ * connect decision refuses the same pair (sim seed 451 --strict: an
+ * Outdated disk synced over the only copy of acknowledged writes). */
+bool sm_attached_ahead(const struct sm_side *self, const struct sm_side *peer,
+		       bool tiebreak);
 /* May a disk in state src be the SyncSource of one in state dst? */
 bool sm_may_sync_from(enum disk_state src, enum disk_state dst);
 bool sm_disk_usable(enum disk_state d);
@@ -249,5 +269,21 @@ const char *sm_conn_ev_name(enum sm_conn_ev ev);
 enum sm_role_ev { SM_ROLE_PROMOTE, SM_ROLE_DEMOTE };
 #define SM_ROLE_EV_COUNT (SM_ROLE_DEMOTE + 1)
 int sm_role_next(enum role from, enum sm_role_ev ev);
+
+/* One event for one of the states, by its table. */
+enum sm_event_kind { SM_EV_REPL, SM_EV_DISK, SM_EV_CONN, SM_EV_ROLE };
+struct sm_event {
+	enum sm_event_kind kind;
+	int ev;			/* enum sm_repl_ev, sm_disk_ev, ... */
+};
+
+/* The state machine's step: s moves by e, and true; or false, and s is
+ * unchanged, when e is no transition of it. A resync source or target
+ * is PausedSync* when a pause flag in s is set. */
+bool sm_step(struct sm_state *s, const struct sm_event *e);
+/* "replication state SyncSource has no transition verify-source", for
+ * the log when sm_step refused e. */
+void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
+		     char *buf, size_t len);
 
 #endif

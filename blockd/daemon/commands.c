@@ -40,7 +40,7 @@ static int cmd_secondary(struct node *n, struct json_object *req,
 {
 	unsigned clients = nbd_server_connections(n->nbd);
 
-	if (n->res.role == ROLE_SECONDARY)
+	if (n->res.st.role == ROLE_SECONDARY)
 		return 0;
 	if (n->cfg.peer < 0)
 		REFUSE("a one-node resource is always Primary");
@@ -94,8 +94,8 @@ static int cmd_new_current_uuid(struct node *n, struct json_object *req,
 
 static bool syncing(const struct resource *res)
 {
-	return res->repl == RS_SYNC_SOURCE || res->repl == RS_SYNC_TARGET ||
-	       res->repl == RS_PAUSED_SYNC_S || res->repl == RS_PAUSED_SYNC_T;
+	return res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_SYNC_TARGET ||
+	       res->st.repl == RS_PAUSED_SYNC_S || res->st.repl == RS_PAUSED_SYNC_T;
 }
 
 static int cmd_pause_sync(struct node *n, struct json_object *req,
@@ -103,7 +103,7 @@ static int cmd_pause_sync(struct node *n, struct json_object *req,
 {
 	if (!syncing(&n->res))
 		REFUSE("no resync is running (replication is %s)",
-		       repl_state_name(n->res.repl));
+		       repl_state_name(n->res.st.repl));
 	peer_set_paused(&n->res, true);
 	return 0;
 }
@@ -111,7 +111,7 @@ static int cmd_pause_sync(struct node *n, struct json_object *req,
 static int cmd_resume_sync(struct node *n, struct json_object *req,
 			   struct json_object **result, char *err, size_t errlen)
 {
-	if (!n->res.sync_paused)
+	if (!n->res.st.sync_paused)
 		REFUSE("the resync is not paused on this node");
 	peer_set_paused(&n->res, false);
 	return 0;
@@ -120,7 +120,7 @@ static int cmd_resume_sync(struct node *n, struct json_object *req,
 static int cmd_verify(struct node *n, struct json_object *req,
 		      struct json_object **result, char *err, size_t errlen)
 {
-	if (n->res.role == ROLE_SECONDARY && n->res.peer_role == ROLE_PRIMARY)
+	if (n->res.st.role == ROLE_SECONDARY && n->res.st.peer_role == ROLE_PRIMARY)
 		REFUSE("run verify on the Primary (%s)",
 		       n->cfg.nodes[n->cfg.peer].name);
 	return verify_start(&n->res, err, errlen);

@@ -367,8 +367,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("resource %s: %s %s, %llu bytes, protocol %c, control %s",
-		 d.n.cfg.name, role_name(d.n.res.role),
-		 disk_state_name(d.n.res.disk_state),
+		 d.n.cfg.name, role_name(d.n.res.st.role),
+		 disk_state_name(d.n.res.st.disk_state),
 		 (unsigned long long)d.n.res.disk.size_bytes, d.n.res.protocol,
 		 d.n.control_path);
 	ret = loop_run(&d.n.loop);

@@ -42,7 +42,7 @@ static const char *may_serve(void *arg)
 	struct resource_nbd *be = arg;
 	struct resource *res = be->res;
 
-	if (res->role == ROLE_PRIMARY)
+	if (res->st.role == ROLE_PRIMARY)
 		return NULL;
 	snprintf(be->refuse_msg, sizeof(be->refuse_msg),
 		 "%s is Secondary on node %s: only the Primary serves NBD; run "

@@ -37,10 +37,10 @@ static void fill_peer(struct status *st, const struct node *n)
 	const struct resource *res = &n->res;
 
 	st->peer_node = n->cfg.peer >= 0 ? n->cfg.nodes[n->cfg.peer].name : NULL;
-	st->connection = res->peer_conn;
-	st->peer_role = res->peer_role;
-	st->peer_disk = res->peer_disk;
-	st->replication = res->repl;
+	st->connection = res->st.peer_conn;
+	st->peer_role = res->st.peer_role;
+	st->peer_disk = res->st.peer_disk;
+	st->replication = res->st.repl;
 	st->out_of_sync_bytes = bitmap_dirty_bytes(&res->oos);
 	st->pending_writes = res->wp.pending_writes;
 	st->resync_done_pct = res->rs.done_pct;
@@ -64,8 +64,8 @@ void status_fill(struct status *st, const struct node *n)
 	memset(st, 0, sizeof(*st));
 	st->resource = n->cfg.name;
 	st->node = n->cfg.nodes[n->cfg.self].name;
-	st->role = res->role;
-	st->disk = res->disk_state;
+	st->role = res->st.role;
+	st->disk = res->st.disk_state;
 	st->protocol = res->protocol;
 	st->size_bytes = res->disk.size_bytes;
 	st->io_frozen = res->fence.io_frozen;

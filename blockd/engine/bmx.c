@@ -42,7 +42,7 @@ static void bm_exchange_check(struct resource *res)
 	res->bmx.running = false;
 	log_info("bitmaps exchanged: %llu bytes out of sync",
 		 (unsigned long long)bitmap_dirty_bytes(&res->oos));
-	if (res->repl == RS_SYNC_SOURCE)	/* the union survives a crash */
+	if (res->st.repl == RS_SYNC_SOURCE)	/* the union survives a crash */
 		resync_start_saved(res);
 	else
 		meta_save_bitmap(&res->meta);

@@ -37,18 +37,18 @@
 
 bool resource_has_disk(const struct resource *res)
 {
-	return res->disk_state != DS_FAILED && res->disk_state != DS_DISKLESS &&
+	return res->st.disk_state != DS_FAILED && res->st.disk_state != DS_DISKLESS &&
 	       !res->detach.detaching;
 }
 
 /* Nothing is in flight on the old disk any more: let go of it. */
 static void detach_finish(struct resource *res)
 {
-	resource_disk(res, SM_DISK_DETACHED);
+	resource_step(res, SM_EV_DISK, SM_DISK_DETACHED);
 	res->detach.detaching = false;
 	disk_close(&res->disk);
 	log_warn("detached: this node has no disk now%s",
-		 res->role == ROLE_PRIMARY
+		 res->st.role == ROLE_PRIMARY
 		 ? "; its I/O is served by the peer while the peer is UpToDate"
 		 : "");
 	peer_send_state(res);
@@ -59,7 +59,7 @@ static void detach_finish(struct resource *res)
  * flight on it (internal metadata shares its descriptor). */
 void detach_poll(struct resource *res)
 {
-	if (res->disk_state != DS_FAILED && !res->detach.detaching)
+	if (res->st.disk_state != DS_FAILED && !res->detach.detaching)
 		return;
 	if (disk_busy(&res->disk)) {
 		res->disk.want_idle = true;
@@ -84,24 +84,24 @@ static void detach_start(struct resource *res)
 	writepath_forget_al(res);
 	/* No resync or verify goes on without a disk (the peer stops its
 	 * side when it sees this node's disk state). */
-	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED)
-		resource_repl(res, SM_REPL_DISK_GONE, false);
+	if (res->st.repl != RS_OFF && res->st.repl != RS_ESTABLISHED)
+		resource_step(res, SM_EV_REPL, SM_REPL_DISK_GONE);
 	peer_send_state(res);
 	detach_poll(res);
 }
 
 void resource_disk_failed(struct resource *res, int err)
 {
-	if (res->disk_state == DS_FAILED || res->disk_state == DS_DISKLESS)
+	if (res->st.disk_state == DS_FAILED || res->st.disk_state == DS_DISKLESS)
 		return;
 	res->detach.disk_error = err;
 	log_err("the disk failed a request (%s): detaching it (disk state "
 		"Failed, then Diskless); its data is no longer used%s",
 		strerror(-err),
-		res->role == ROLE_PRIMARY ? "; I/O goes on through the peer "
+		res->st.role == ROLE_PRIMARY ? "; I/O goes on through the peer "
 					    "while it is UpToDate" : "");
 	resource_local_io_error(res, err);
-	resource_disk(res, SM_DISK_FAIL);
+	resource_step(res, SM_EV_DISK, SM_DISK_FAIL);
 	resource_event(res, "disk-failed");
 	detach_start(res);
 	writepath_retry_waiting(res);
@@ -111,7 +111,7 @@ static void disk_failed_cb(void *arg, int err)
 {
 	struct resource *res = arg;
 
-	if (res->disk_state == DS_FAILED || res->disk_state == DS_DISKLESS) {
+	if (res->st.disk_state == DS_FAILED || res->st.disk_state == DS_DISKLESS) {
 		res->io_errors++;	/* requests still in flight failing */
 		return;
 	}
@@ -129,7 +129,7 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 {
 	if (!resource_has_disk(res)) {
 		snprintf(err, errlen, "this node has no disk attached (%s)",
-			 disk_state_name(res->disk_state));
+			 disk_state_name(res->st.disk_state));
 		return -EINVAL;
 	}
 	if (!res->link) {
@@ -137,14 +137,14 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 			 "its disk");
 		return -EPERM;
 	}
-	if (res->peer_role == ROLE_PRIMARY && res->peer_disk != DS_UPTODATE) {
+	if (res->st.peer_role == ROLE_PRIMARY && res->st.peer_disk != DS_UPTODATE) {
 		snprintf(err, errlen, "the Primary peer reads and writes its data "
 			 "through this disk (it is %s): detaching would leave it "
-			 "none", disk_state_name(res->peer_disk));
+			 "none", disk_state_name(res->st.peer_disk));
 		return -EPERM;
 	}
-	if (res->role == ROLE_PRIMARY &&
-	    !(res->repl == RS_ESTABLISHED && res->peer_disk == DS_UPTODATE)) {
+	if (res->st.role == ROLE_PRIMARY &&
+	    !(res->st.repl == RS_ESTABLISHED && res->st.peer_disk == DS_UPTODATE)) {
 		snprintf(err, errlen, "this Primary's peer is not connected and "
 			 "UpToDate: without its disk no data would be left to "
 			 "serve. Demote it first, or wait for the peer");
@@ -169,7 +169,7 @@ static void attach_distrust(struct resource *res)
 		bitmap_mark_all(&res->oos);
 		meta_write_sb(&res->meta);
 	}
-	resource_disk(res, SM_DISK_ATTACH);
+	resource_step(res, SM_EV_DISK, SM_DISK_ATTACH);
 }
 
 int resource_attach(struct resource *res, char *err, size_t errlen)
@@ -180,9 +180,9 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	uint32_t inline_max;
 	int ret;
 
-	if (res->disk_state != DS_DISKLESS) {
+	if (res->st.disk_state != DS_DISKLESS) {
 		snprintf(err, errlen, "this node's disk is %s: only a Diskless "
-			 "node attaches one", disk_state_name(res->disk_state));
+			 "node attaches one", disk_state_name(res->st.disk_state));
 		return -EINVAL;
 	}
 	if (!meta_idle(&res->meta)) {
@@ -234,7 +234,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 		 "peer", self->disk);
 	resource_event(res, "attached");
 	/* Connected to an UpToDate peer: ask it for everything now. */
-	if (res->repl == RS_ESTABLISHED && res->peer_disk == DS_UPTODATE)
+	if (res->st.repl == RS_ESTABLISHED && res->st.peer_disk == DS_UPTODATE)
 		peer_request_attach_sync(res);
 	else
 		peer_send_state(res);

@@ -71,16 +71,31 @@ static void fence_record(struct resource *res, int result)
 		res->fence.ok++;
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
 		meta_write_sb(&res->meta);
-		res->peer_disk = result == FENCE_PEER_INCONSISTENT
+		res->st.peer_disk = result == FENCE_PEER_INCONSISTENT
 			? DS_INCONSISTENT : DS_OUTDATED;
 		set_frozen(res, false, "the peer is fenced");
 		break;
 	case FENCE_PEER_IS_PRIMARY:
+		/* Only a disk that holds data is outdated: one detached, failed
+		 * or Inconsistent while the hook ran is no candidate anyway
+		 * (sim seed 325: detached meanwhile, it was made "Outdated"
+		 * with its metadata retired). */
+		if (sm_disk_next(res->st.disk_state, SM_DISK_OUTDATE) < 0) {
+			log_err("fence-peer: the peer is Primary (exit 6); this "
+				"disk is %s: nothing to outdate%s",
+				disk_state_name(res->st.disk_state),
+				res->fence.io_frozen ? "; I/O stays frozen" : "");
+			if (res->fence.io_frozen)
+				snprintf(res->fence.frozen_reason,
+					 sizeof(res->fence.frozen_reason),
+					 "the peer is Primary");
+			break;
+		}
 		log_err("fence-peer: the peer is Primary (exit 6): outdating this "
 			"disk%s", res->fence.io_frozen ? "; I/O stays frozen" : "");
 		res->meta.sb.flags |= MDF_OUTDATED;
 		meta_write_sb(&res->meta);
-		resource_disk(res, SM_DISK_OUTDATE);
+		resource_step(res, SM_EV_DISK, SM_DISK_OUTDATE);
 		if (res->fence.io_frozen)
 			snprintf(res->fence.frozen_reason,
 				 sizeof(res->fence.frozen_reason),
@@ -119,7 +134,7 @@ static void fence_done(struct hook_run *h, int result)
 		return;
 	}
 	res->fence.running = false;
-	if (res->repl != RS_OFF) {
+	if (res->st.repl != RS_OFF) {
 		log_info("fence-peer result %d ignored: the peer is back", result);
 		resource_promote_answered(res, -ESTALE);
 		return;
@@ -140,17 +155,17 @@ void fencing_peer_lost(struct resource *res)
 {
 	const struct config *cfg = res->cfg;
 
-	if (res->role != ROLE_PRIMARY || res->stopping ||
+	if (res->st.role != ROLE_PRIMARY || res->stopping ||
 	    cfg->fencing == FENCING_DONT_CARE)
 		return;
 	/* Its good data was on the peer (Inconsistent, or no disk): its
 	 * writes fail from now on (writepath), so the peer cannot fall
 	 * behind it, and outdating the peer would leave no good copy at
 	 * all (DRBD: "Not fencing peer, I'm not even Consistent myself"). */
-	if (res->disk_state == DS_INCONSISTENT || !resource_has_disk(res)) {
+	if (res->st.disk_state == DS_INCONSISTENT || !resource_has_disk(res)) {
 		log_warn("not fencing the peer: this node's disk is %s, its data "
 			 "was on the peer; its writes fail until the peer is back",
-			 disk_state_name(res->disk_state));
+			 disk_state_name(res->st.disk_state));
 		return;
 	}
 	if (cfg->fencing == FENCING_RESOURCE_AND_STONITH)
@@ -159,7 +174,7 @@ void fencing_peer_lost(struct resource *res)
 	 * Primary) is not the newest copy: outdating the peer could only
 	 * leave two Outdated disks. I/O stays frozen (stonith) until the
 	 * peer is back or an operator resumes it. */
-	if (res->disk_state == DS_OUTDATED) {
+	if (res->st.disk_state == DS_OUTDATED) {
 		if (res->fence.io_frozen)
 			snprintf(res->fence.frozen_reason,
 				 sizeof(res->fence.frozen_reason),
@@ -254,14 +269,14 @@ void fencing_peer_unsettled(struct resource *res)
  * restart alone UpToDate); an UpToDate peer, in sync, ends that. */
 void fencing_peer_disk_seen(struct resource *res)
 {
-	if (res->role == ROLE_PRIMARY && res->peer_disk == DS_OUTDATED &&
+	if (res->st.role == ROLE_PRIMARY && res->st.peer_disk == DS_OUTDATED &&
 	    res->meta.enabled && !(res->meta.sb.flags & MDF_PEER_OUTDATED)) {
 		log_info("the peer reports its disk Outdated: recording it");
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
 		meta_write_sb(&res->meta);
 	}
-	if (res->peer_disk == DS_UPTODATE && res->disk_state == DS_UPTODATE &&
-	    res->repl == RS_ESTABLISHED)
+	if (res->st.peer_disk == DS_UPTODATE && res->st.disk_state == DS_UPTODATE &&
+	    res->st.repl == RS_ESTABLISHED)
 		fencing_peer_uptodate(res);
 }
 
@@ -287,14 +302,14 @@ int fencing_resume_io(struct resource *res, char *err, size_t errlen)
 
 int fencing_outdate(struct resource *res, char *err, size_t errlen)
 {
-	if (res->role == ROLE_PRIMARY) {
+	if (res->st.role == ROLE_PRIMARY) {
 		snprintf(err, errlen, "a Primary cannot be outdated: demote it first");
 		return -EPERM;
 	}
-	if (res->disk_state != DS_UPTODATE && res->disk_state != DS_OUTDATED &&
-	    res->disk_state != DS_CONSISTENT) {
+	if (res->st.disk_state != DS_UPTODATE && res->st.disk_state != DS_OUTDATED &&
+	    res->st.disk_state != DS_CONSISTENT) {
 		snprintf(err, errlen, "this disk is %s: nothing to outdate",
-			 disk_state_name(res->disk_state));
+			 disk_state_name(res->st.disk_state));
 		return -EINVAL;
 	}
 	/* DRBD: "Refusing to be Outdated while Connected". A connected
@@ -302,7 +317,7 @@ int fencing_outdate(struct resource *res, char *err, size_t errlen)
 	 * it in sync, so nothing would ever make it UpToDate again; a
 	 * fence-peer answer that arrives after the peer came back is what
 	 * asks this. */
-	if (res->peer_conn == CS_CONNECTED) {
+	if (res->st.peer_conn == CS_CONNECTED) {
 		snprintf(err, errlen,
 			 "refusing to be Outdated while connected to the peer");
 		return -EBUSY;
@@ -313,7 +328,7 @@ int fencing_outdate(struct resource *res, char *err, size_t errlen)
 	}
 	res->meta.sb.flags |= MDF_OUTDATED;
 	meta_write_sb(&res->meta);
-	resource_disk(res, SM_DISK_OUTDATE);
+	resource_step(res, SM_EV_DISK, SM_DISK_OUTDATE);
 	peer_send_state(res);
 	resource_event(res, "outdated");
 	return 0;

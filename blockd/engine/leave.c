@@ -68,7 +68,7 @@ bool resource_leave(struct resource *res, void (*done)(void *arg), void *arg)
 {
 	struct leave *lv = &res->leave;
 
-	if (lv->active || res->role != ROLE_SECONDARY || !res->link ||
+	if (lv->active || res->st.role != ROLE_SECONDARY || !res->link ||
 	    !(link_features(res->link) & FRAME_FEAT_FLUSHED) ||
 	    !res->peer.state_received || !resource_has_disk(res))
 		return false;

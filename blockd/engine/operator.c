@@ -18,7 +18,7 @@
 
 static void become_primary(struct resource *res)
 {
-	resource_role(res, SM_ROLE_PROMOTE);
+	resource_step(res, SM_EV_ROLE, SM_ROLE_PROMOTE);
 	/* A Primary never discards its data: a --discard-my-data given as
 	 * Secondary ends here (DRBD refuses it on a Primary), or every
 	 * reconnect would be a split brain it loses or refuses. */
@@ -85,8 +85,8 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 			 "if it is Primary, this is a split brain", res->peer_name);
 	if (d.declare_uptodate) {
 		log_warn("promotion forced: %s disk declared UpToDate",
-			 disk_state_name(res->disk_state));
-		resource_disk(res, SM_DISK_FORCE);
+			 disk_state_name(res->st.disk_state));
+		resource_step(res, SM_EV_DISK, SM_DISK_FORCE);
 	}
 	become_primary(res);
 	peer_promoted(res, force);
@@ -105,9 +105,9 @@ static void promotion_answer(struct resource *res, int ret, const char *err)
 int resource_promote(struct resource *res, bool force, char *err,
 		     size_t errlen)
 {
-	if (res->fence.promotion_waits && !force && res->role != ROLE_PRIMARY)
+	if (res->fence.promotion_waits && !force && res->st.role != ROLE_PRIMARY)
 		return -EINPROGRESS;	/* the same answer for both */
-	if (res->rolereq.asked && res->role != ROLE_PRIMARY) {
+	if (res->rolereq.asked && res->st.role != ROLE_PRIMARY) {
 		int ret;
 
 		if (!force)
@@ -182,12 +182,12 @@ int resource_demote(struct resource *res, char *err, size_t errlen)
 		promotion_answer(res, -ECANCELED, "the promotion was cancelled by "
 				 "'secondary' while the peer was asked");
 	}
-	if (res->role == ROLE_SECONDARY)
+	if (res->st.role == ROLE_SECONDARY)
 		return 0;
 	if (!res->link)
 		REFUSE("a one-node resource is always Primary");
 	peer_demote_flush(res);	/* while Primary: the peer takes its barrier */
-	resource_role(res, SM_ROLE_DEMOTE);
+	resource_step(res, SM_EV_ROLE, SM_ROLE_DEMOTE);
 	peer_demoted(res);
 	resource_event(res, "role-changed");
 	return 0;
@@ -198,13 +198,13 @@ int resource_connect(struct resource *res, bool discard_my_data, char *err,
 {
 	if (!res->link)
 		REFUSE("no peer is configured for %s", res->name);
-	if (discard_my_data && res->role == ROLE_PRIMARY)
+	if (discard_my_data && res->st.role == ROLE_PRIMARY)
 		REFUSE("a Primary cannot discard its data: demote it first");
 	/* Each connect says it anew (DRBD's net options): a --discard-my-
 	 * data that ended in a refused handshake does not outlive it. */
 	res->discard_my_data = discard_my_data;
-	if (res->peer_conn == CS_STANDALONE) {
-		resource_conn(res, SM_CONN_EV_CONNECT);
+	if (res->st.peer_conn == CS_STANDALONE) {
+		resource_step(res, SM_EV_CONN, SM_CONN_EV_CONNECT);
 		link_connect(res->link);
 		resource_event(res, "connecting");
 	}
@@ -215,8 +215,8 @@ int resource_disconnect(struct resource *res, char *err, size_t errlen)
 {
 	if (!res->link)
 		REFUSE("no peer is configured for %s", res->name);
-	if (res->peer_conn != CS_STANDALONE) {
-		resource_conn(res, SM_CONN_EV_DISCONNECT);
+	if (res->st.peer_conn != CS_STANDALONE) {
+		resource_step(res, SM_EV_CONN, SM_CONN_EV_DISCONNECT);
 		link_disconnect(res->link, "disconnected by the operator");
 		resource_event(res, "standalone");
 	}

@@ -88,8 +88,8 @@ static void holds_acked_flushed(struct blk_req *r, int err)
 	struct resource *res = r->res;
 
 	res->holds_acked_flushing = false;
-	if (err < 0 || !res->peer.holds_acked || res->repl != RS_OFF ||
-	    res->role != ROLE_SECONDARY || res->disk_state != DS_UPTODATE ||
+	if (err < 0 || !res->peer.holds_acked || res->st.repl != RS_OFF ||
+	    res->st.role != ROLE_SECONDARY || res->st.disk_state != DS_UPTODATE ||
 	    !res->meta.enabled)
 		return;
 	res->meta.sb.flags |= MDF_HOLDS_ACKED;
@@ -112,35 +112,35 @@ static void holds_acked_persist(struct resource *res)
 
 void peer_note_state(struct resource *res)
 {
-	if (res->role != ROLE_SECONDARY || res->disk_state != DS_UPTODATE) {
+	if (res->st.role != ROLE_SECONDARY || res->st.disk_state != DS_UPTODATE) {
 		res->peer.holds_acked = false;
 		/* A restarted holder is Consistent until its handshake. */
-		if (res->role != ROLE_SECONDARY ||
-		    res->disk_state != DS_CONSISTENT)
+		if (res->st.role != ROLE_SECONDARY ||
+		    res->st.disk_state != DS_CONSISTENT)
 			holds_acked_forget(res);
 		return;
 	}
-	if (res->repl == RS_OFF) {
+	if (res->st.repl == RS_OFF) {
 		holds_acked_persist(res);
 		return;
 	}
-	if (res->peer_role == ROLE_PRIMARY)
+	if (res->st.peer_role == ROLE_PRIMARY)
 		holds_acked_forget(res);
-	res->peer.holds_acked = res->repl == RS_ESTABLISHED &&
-				res->peer_role == ROLE_PRIMARY &&
+	res->peer.holds_acked = res->st.repl == RS_ESTABLISHED &&
+				res->st.peer_role == ROLE_PRIMARY &&
 				res->peer.state_received &&
 				res->peer.state.protocol == 'C';
 }
 
 static bool holds_acked(const struct resource *res)
 {
-	bool held = (res->peer.holds_acked && res->disk_state == DS_UPTODATE) ||
+	bool held = (res->peer.holds_acked && res->st.disk_state == DS_UPTODATE) ||
 		    (res->meta.enabled &&
 		     (res->meta.sb.flags & MDF_HOLDS_ACKED) &&
-		     (res->disk_state == DS_UPTODATE ||
-		      res->disk_state == DS_CONSISTENT));
+		     (res->st.disk_state == DS_UPTODATE ||
+		      res->st.disk_state == DS_CONSISTENT));
 
-	return held && res->role == ROLE_SECONDARY &&
+	return held && res->st.role == ROLE_SECONDARY &&
 	       (link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);
 }
 
@@ -158,8 +158,8 @@ void peer_send_state_flags(struct resource *res, uint8_t flags)
 	}
 	flags |= res->peer.state_flags_pending;
 	res->peer.state_flags_pending = 0;
-	st.role = (uint8_t)res->role;
-	st.disk = (uint8_t)res->disk_state;
+	st.role = (uint8_t)res->st.role;
+	st.disk = (uint8_t)res->st.disk_state;
 	st.protocol = (uint8_t)res->protocol;
 	st.flags = flags;
 	st.size_bytes = res->disk.size_bytes;
@@ -169,13 +169,13 @@ void peer_send_state_flags(struct resource *res, uint8_t flags)
 	/* A live Primary's crashed-primary flag only guards against a crash
 	 * to come: it never tells the peer this node crashed. */
 	st.md_flags = res->meta.sb.flags &
-		      (res->role == ROLE_PRIMARY ? ~MDF_CRASHED_PRIMARY : ~0U);
+		      (res->st.role == ROLE_PRIMARY ? ~MDF_CRASHED_PRIMARY : ~0U);
 	st.primary_since = res->meta.sb.primary_since;
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+	if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)
 		st.flags |= FRAME_STATE_F_SYNC_SOURCE;
-	if (res->sync_paused)
+	if (res->st.sync_paused)
 		st.flags |= FRAME_STATE_F_PAUSED;
-	if (res->repl == RS_VERIFY_S)
+	if (res->st.repl == RS_VERIFY_S)
 		st.flags |= FRAME_STATE_F_VERIFY;
 	if (res->discard_my_data)
 		st.flags |= FRAME_STATE_F_DISCARD;
@@ -204,8 +204,8 @@ void peer_become_source(struct resource *res, bool full)
 	 * before the resync starts (resync_start_saved). */
 	if (full)
 		bitmap_mark_all(&res->oos);
-	resource_repl(res, SM_REPL_SOURCE, res->sync_paused);
-	res->peer_disk = DS_INCONSISTENT;
+	resource_step(res, SM_EV_REPL, SM_REPL_SOURCE);
+	res->st.peer_disk = DS_INCONSISTENT;
 }
 
 void peer_become_target(struct resource *res, const struct frame_state *ps,
@@ -215,8 +215,8 @@ void peer_become_target(struct resource *res, const struct frame_state *ps,
 
 	resource_hook(res, res->cfg->before_resync_target,
 		      "before-resync-target", NULL, NULL);
-	resource_repl(res, SM_REPL_TARGET, res->sync_paused);
-	resource_disk(res, SM_DISK_SYNC_TARGET);
+	resource_step(res, SM_EV_REPL, SM_REPL_TARGET);
+	resource_step(res, SM_EV_DISK, SM_DISK_SYNC_TARGET);
 	res->rs.total_bytes = ps->dirty_bytes;
 	res->rs.received_base = res->rs.applied_bytes;
 	res->rs.started_ms = 0;
@@ -237,7 +237,7 @@ static void split_brain(struct resource *res, const char *why)
 	log_err("split brain detected: %s; disconnecting. Resolve it with "
 		"'blockctl connect --discard-my-data' on the node whose changes "
 		"are to be dropped, or set after-sb-*pri policies", why);
-	resource_conn(res, SM_CONN_EV_REFUSE);
+	resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 	link_disconnect_after_send(res->link, "split brain");
 	fencing_peer_unsettled(res);
 	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
@@ -250,7 +250,7 @@ static struct uuid_side side_self(const struct resource *res)
 
 	memcpy(s.uuid, res->meta.sb.uuid, sizeof(s.uuid));
 	s.flags = res->meta.sb.flags;
-	s.primary = res->role == ROLE_PRIMARY;
+	s.primary = res->st.role == ROLE_PRIMARY;
 	if (s.primary)
 		s.flags &= ~MDF_CRASHED_PRIMARY;	/* alive: not crashed */
 	if (s.flags & MDF_GIVEN_UP)	/* its extents are no source */
@@ -305,8 +305,8 @@ static void refuse_direction(struct resource *res, const struct frame_state *ps,
 				"Secondary) or, if the peer's data is lost for "
 				"good, 'primary --force'",
 				uuid_decision_name(c->d.d), c->d.rule,
-				disk_state_name(res->disk_state));
-		resource_conn(res, SM_CONN_EV_REFUSE);
+				disk_state_name(res->st.disk_state));
+		resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "would be SyncSource while not UpToDate");
 	} else {
 		log_err("sync decision %s (rule %s) would make the peer SyncSource, "
@@ -328,9 +328,9 @@ static void refuse_direction(struct resource *res, const struct frame_state *ps,
  * receiver waits for the superblock). */
 static void diskless_primary_generation(struct resource *res)
 {
-	if (res->peer.diskless_gen || res->role != ROLE_SECONDARY ||
-	    res->peer_role != ROLE_PRIMARY || sm_disk_usable(res->peer_disk) ||
-	    !resource_has_disk(res) || res->disk_state != DS_UPTODATE ||
+	if (res->peer.diskless_gen || res->st.role != ROLE_SECONDARY ||
+	    res->st.peer_role != ROLE_PRIMARY || sm_disk_usable(res->st.peer_disk) ||
+	    !resource_has_disk(res) || res->st.disk_state != DS_UPTODATE ||
 	    !res->meta.enabled)
 		return;
 	res->peer.diskless_gen = true;
@@ -344,7 +344,7 @@ static void diskless_primary_generation(struct resource *res)
  * see the peer's generation from now on. */
 static void follow_exposed(struct resource *res, const struct frame_state *ps)
 {
-	if (res->role == ROLE_PRIMARY && !resource_has_disk(res) &&
+	if (res->st.role == ROLE_PRIMARY && !resource_has_disk(res) &&
 	    sm_disk_usable((enum disk_state)ps->disk))
 		res->exposed_gen = ps->uuid[UUID_CURRENT];
 }
@@ -355,17 +355,17 @@ static void follow_exposed(struct resource *res, const struct frame_state *ps)
 static void connect_without_disk(struct resource *res, const struct frame_state *ps)
 {
 	log_info("sync decision: none (rule %s-has-no-disk)",
-		 sm_disk_usable(res->disk_state) ? "peer" : "self");
-	resource_repl(res, SM_REPL_IN_SYNC, false);
+		 sm_disk_usable(res->st.disk_state) ? "peer" : "self");
+	resource_step(res, SM_EV_REPL, SM_REPL_IN_SYNC);
 	res->discard_my_data = false;
-	resource_conn(res, SM_CONN_EV_HANDSHAKE);
+	resource_step(res, SM_EV_CONN, SM_CONN_EV_HANDSHAKE);
 	follow_exposed(res, ps);
 	peer_send_state(res);
 	/* Fenced I/O resumes: one side holds all the data there is (this
 	 * disk, or the peer's UpToDate one that a Diskless Primary writes
 	 * to), the other none it could be promoted with. It stayed frozen
 	 * for good before (sim seed 79). */
-	if (sm_disk_usable(res->disk_state) || ps->disk == DS_UPTODATE)
+	if (sm_disk_usable(res->st.disk_state) || ps->disk == DS_UPTODATE)
 		fencing_peer_back(res);
 	else
 		fencing_peer_unsettled(res);
@@ -380,7 +380,7 @@ static void sides_of(const struct resource *res, const struct frame_state *ps,
 		     struct sm_side *me, struct sm_side *peer)
 {
 	*me = (struct sm_side){
-		.u = side_self(res), .disk = res->disk_state,
+		.u = side_self(res), .disk = res->st.disk_state,
 		.discard = res->discard_my_data, .size_bytes = res->disk.size_bytes,
 		.exposed = res->exposed_gen,
 	};
@@ -411,17 +411,27 @@ static void stale_peer(struct resource *res, const struct frame_state *ps)
 		"promote %s",
 		(unsigned long long)res->exposed_gen,
 		(unsigned long long)ps->uuid[UUID_CURRENT], res->peer_name);
-	resource_conn(res, SM_CONN_EV_REFUSE);
+	resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 	link_disconnect(res->link, "the peer's disk is not this Primary's data");
 	fencing_peer_unsettled(res);
 	resource_event(res, "sync-refused");
+}
+
+static const char attached_ahead_why[] =
+	"its generations are newer than this disk's: it took writes this one "
+	"lacks before it failed. Neither is a sync source: keep one with "
+	"'primary --force' there (the other is then resynced from it)";
+
+static bool tiebreak_of(const struct resource *res)
+{
+	return strcmp(res->node, res->peer_name) < 0;
 }
 
 /* sm_incomplete: no sync either way, an operator picks a disk. */
 static void no_whole_copy(struct resource *res)
 {
 	log_err("refusing to connect: %s", no_whole_copy_why);
-	resource_conn(res, SM_CONN_EV_REFUSE);
+	resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 	link_disconnect(res->link, "neither disk holds every acknowledged write");
 	fencing_peer_unsettled(res);
 	resource_event(res, "sync-refused");
@@ -434,7 +444,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	uint32_t feat = link_features(res->link);
 	struct sm_side me, peer;
 	struct sm_pair pair = {
-		.tiebreak = strcmp(res->node, res->peer_name) < 0,
+		.tiebreak = tiebreak_of(res),
 		.bitmap_exchange = feat & FRAME_FEAT_BITMAP_RLE,
 		.primary_target = feat & FRAME_FEAT_PRIMARY_TARGET,
 	};
@@ -448,7 +458,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			"(%llu): refusing to connect",
 			(unsigned long long)ps->size_bytes,
 			(unsigned long long)res->disk.size_bytes);
-		resource_conn(res, SM_CONN_EV_REFUSE);
+		resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "peer disk too small");
 		fencing_peer_unsettled(res);
 		return;
@@ -508,7 +518,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		log_err("the peer holds unrelated data (no common generation): "
 			"refusing to connect; 'create-md --force' one side to "
 			"start it over");
-		resource_conn(res, SM_CONN_EV_REFUSE);
+		resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "unrelated data");
 		fencing_peer_unsettled(res);
 		resource_event(res, "unrelated-data");
@@ -524,18 +534,18 @@ static void decide(struct resource *res, const struct frame_state *ps)
 			bmx_start(res);
 		break;
 	default:
-		resource_repl(res, SM_REPL_IN_SYNC, false);
+		resource_step(res, SM_EV_REPL, SM_REPL_IN_SYNC);
 		break;
 	}
 	if (c.self_uptodate) {
 		log_info("disk Consistent -> UpToDate: the peer holds no newer "
 			 "generation");
-		resource_disk(res, SM_DISK_PEER_NO_NEWER);
+		resource_step(res, SM_EV_DISK, SM_DISK_PEER_NO_NEWER);
 	}
 	if (c.peer_uptodate)
-		res->peer_disk = DS_UPTODATE;
+		res->st.peer_disk = DS_UPTODATE;
 	res->discard_my_data = false;
-	resource_conn(res, SM_CONN_EV_HANDSHAKE);
+	resource_step(res, SM_EV_CONN, SM_CONN_EV_HANDSHAKE);
 	peer_send_state(res);
 	if (c.act == SM_CONN_SOURCE && c.full)
 		resync_start_saved(res);	/* after STATE: the target knows first */
@@ -560,7 +570,7 @@ void peer_adopt_uuid(struct resource *res, const struct frame_state *ps)
 	/* A Primary SyncTarget keeps the crashed-primary mark: its writes
 	 * go on, and a crash must still resync its activity log (as
 	 * peer_source_synced keeps it on a Primary source). */
-	if (res->role != ROLE_PRIMARY)
+	if (res->st.role != ROLE_PRIMARY)
 		res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	bitmap_clear_all(&res->oos);
 	meta_write_sb(&res->meta);
@@ -574,17 +584,17 @@ static void peer_disk_lost(struct resource *res)
 {
 	log_warn("the peer's disk is %s: it no longer counts as UpToDate; "
 		 "every block is marked out of sync for it",
-		 disk_state_name(res->peer_disk));
-	if (resource_has_disk(res) && res->disk_state == DS_UPTODATE) {
+		 disk_state_name(res->st.peer_disk));
+	if (resource_has_disk(res) && res->st.disk_state == DS_UPTODATE) {
 		bitmap_mark_all(&res->oos);
-		if (res->role == ROLE_PRIMARY && res->meta.enabled)
+		if (res->st.role == ROLE_PRIMARY && res->meta.enabled)
 			res->uuid_rotate_pending = true;
 		diskless_primary_generation(res);
 	}
-	if (res->repl != RS_OFF && res->repl != RS_ESTABLISHED) {
+	if (res->st.repl != RS_OFF && res->st.repl != RS_ESTABLISHED) {
 		log_warn("%s stopped: the peer has no disk",
-			 repl_state_name(res->repl));
-		resource_repl(res, SM_REPL_DISK_GONE, false);
+			 repl_state_name(res->st.repl));
+		resource_step(res, SM_EV_REPL, SM_REPL_DISK_GONE);
 	}
 	resource_retry_reads(res);
 	writepath_retry_waiting(res);
@@ -598,10 +608,10 @@ static void peer_disk_lost(struct resource *res)
  * disk is UpToDate from here, as settle_disk_states makes a source. */
 static void sync_attached_peer(struct resource *res)
 {
-	if (res->disk_state == DS_CONSISTENT) {
+	if (res->st.disk_state == DS_CONSISTENT) {
 		log_info("disk Consistent -> UpToDate: the peer attached a disk "
 			 "that holds nothing yet");
-		resource_disk(res, SM_DISK_PEER_NO_NEWER);
+		resource_step(res, SM_EV_DISK, SM_DISK_PEER_NO_NEWER);
 	}
 	log_info("the peer attached a disk: full resync from here");
 	peer_become_source(res, true);
@@ -614,8 +624,8 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 {
 	struct frame_state ps;
 	bool first = !res->peer.state_received;
-	bool had_disk = !first && sm_disk_usable(res->peer_disk);
-	bool attached = !first && !had_disk;
+	bool had_disk = !first && sm_disk_usable(res->st.peer_disk);
+	bool attached = !first && !had_disk, ahead = false;
 	unsigned acts;
 
 	if (frame_parse_state(payload, len, &ps) < 0) {
@@ -624,20 +634,20 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	}
 	res->peer.state_received = true;
 	res->peer.state = ps;
-	res->peer_role = (enum role)ps.role;
-	res->peer_disk = (enum disk_state)ps.disk;
-	if (had_disk && !sm_disk_usable(res->peer_disk))
+	res->st.peer_role = (enum role)ps.role;
+	res->st.peer_disk = (enum disk_state)ps.disk;
+	if (had_disk && !sm_disk_usable(res->st.peer_disk))
 		peer_disk_lost(res);
-	res->peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
+	res->st.peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	/* The Primary's protocol is the pair's: a Secondary shows it. */
-	if (ps.role == ROLE_PRIMARY && res->role != ROLE_PRIMARY)
+	if (ps.role == ROLE_PRIMARY && res->st.role != ROLE_PRIMARY)
 		res->protocol = (char)ps.protocol;
 	if (first) {
 		decide(res, &ps);
 		peer_note_state(res);
 		return;
 	}
-	if (res->repl == RS_ESTABLISHED) {
+	if (res->st.repl == RS_ESTABLISHED) {
 		diskless_primary_generation(res);	/* promoted without a disk */
 		follow_exposed(res, &ps);
 	}
@@ -647,23 +657,25 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 
 		sides_of(res, &ps, &me, &them);
 		resource_view(res, &v);
-		acts = sm_live(&v, ps.flags, attached, sm_incomplete(&me, &them));
+		ahead = attached && sm_attached_ahead(&me, &them, tiebreak_of(res));
+		acts = sm_live(&v, ps.flags, attached,
+			       sm_incomplete(&me, &them) || ahead);
 	}
 	if (acts & SM_LIVE_ADOPT_UUID) {
 		log_info("the peer started a new generation over blank disks: "
 			 "adopting it, no initial sync");
 		peer_adopt_uuid(res, &ps);
-		resource_disk(res, SM_DISK_NEW_DATA);
+		resource_step(res, SM_EV_DISK, SM_DISK_NEW_DATA);
 		peer_send_state(res);
 	}
 	if (acts & SM_LIVE_VERIFY_T)
-		resource_repl(res, SM_REPL_VERIFY_T, false);
+		resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_T);
 	else if (acts & SM_LIVE_VERIFY_END)
-		resource_repl(res, SM_REPL_VERIFY_DONE, false);
+		resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_DONE);
 	if (acts & SM_LIVE_REFUSE_SOURCE) {
 		log_err("the peer asked to be resynced from this disk, which is "
 			"%s: refusing (it holds no data to give)",
-			disk_state_name(res->disk_state));
+			disk_state_name(res->st.disk_state));
 		link_drop(res->link, "invalidate toward a disk that is not UpToDate");
 		return;
 	}
@@ -679,7 +691,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		peer_start_resync(res, true, NULL, 0);	/* or logs its refusal */
 	} else if (acts & SM_LIVE_ATTACHED_INCOMPLETE) {
 		log_err("the peer attached a disk, not syncing it: %s",
-			no_whole_copy_why);
+			ahead ? attached_ahead_why : no_whole_copy_why);
 	} else if (acts & SM_LIVE_SYNC_ATTACHED) {
 		sync_attached_peer(res);
 	}
@@ -688,10 +700,10 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		peer_become_target(res, &ps, true);
 		peer_send_state(res);
 	}
-	resource_repl(res, SM_REPL_PAUSE, res->peer_paused || res->sync_paused);
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+	resource_step(res, SM_EV_REPL, SM_REPL_PAUSE);
+	if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)
 		resync_pump(res);
-	if ((res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T) &&
+	if ((res->st.repl == RS_SYNC_TARGET || res->st.repl == RS_PAUSED_SYNC_T) &&
 	    ps.dirty_bytes > res->rs.total_bytes)
 		res->rs.total_bytes = ps.dirty_bytes;
 	if (acts & SM_LIVE_SPLIT_BRAIN) {
@@ -710,7 +722,7 @@ static void peer_up(void *owner)
 
 	res->peer.state_received = false;
 	res->peer.diskless_gen = false;
-	resource_repl(res, SM_REPL_LINK_UP, false);
+	resource_step(res, SM_EV_REPL, SM_REPL_LINK_UP);
 	bmx_stop(res);
 	res->peer.state_flags_pending = 0;
 	peer_send_state(res);
@@ -722,15 +734,15 @@ static void peer_down(void *owner, const char *why)
 
 	res->peer.state_received = false;
 	res->peer.done_pending = false;	/* its RS_DONE belongs to the old link */
-	res->peer_role = ROLE_UNKNOWN;
-	res->peer_disk = DS_DUNKNOWN;
-	resource_repl(res, SM_REPL_LINK_DOWN, false);
+	res->st.peer_role = ROLE_UNKNOWN;
+	res->st.peer_disk = DS_DUNKNOWN;
+	resource_step(res, SM_EV_REPL, SM_REPL_LINK_DOWN);
 	bmx_stop(res);
-	resource_conn(res, SM_CONN_EV_LINK_DOWN);
+	resource_step(res, SM_EV_CONN, SM_CONN_EV_LINK_DOWN);
 	/* A Primary that now writes what the peer will lack starts a new
 	 * generation first: at its first such write (writepath), so a
 	 * Primary kept frozen by fencing never diverges on paper. */
-	if (res->role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
+	if (res->st.role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
 		res->uuid_rotate_pending = true;
 	/* Fencing first: under resource-and-stonith I/O is frozen before the
 	 * write path settles what the peer lacks, so nothing it releases or
@@ -758,7 +770,7 @@ static bool frame_is_stream(uint16_t type)
 
 static bool is_target(const struct resource *res)
 {
-	return res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T;
+	return res->st.repl == RS_SYNC_TARGET || res->st.repl == RS_PAUSED_SYNC_T;
 }
 
 static void peer_frame(void *owner, const struct frame_hdr *h,
@@ -779,26 +791,26 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 	if (frame_is_stream(h->type)) {
 		bool rs = h->type == FRAME_RS_DATA || h->type == FRAME_RS_ZERO ||
 			  h->type == FRAME_RS_CSUM;
-		bool src = res->repl == RS_SYNC_SOURCE ||
-			   res->repl == RS_PAUSED_SYNC_S;
+		bool src = res->st.repl == RS_SYNC_SOURCE ||
+			   res->st.repl == RS_PAUSED_SYNC_S;
 		bool ok;
 
 		/* Resync data goes to a target, Primary or not; application
 		 * writes to a Secondary, also while it is the source of a
 		 * Primary SyncTarget's resync. */
 		if (h->type == FRAME_READ_REQ)
-			ok = res->role == ROLE_SECONDARY;
+			ok = res->st.role == ROLE_SECONDARY;
 		else if (!resource_has_disk(res))
 			ok = true;	/* refused by the receiver, with errors */
 		else if (h->type == FRAME_V_REQ)
-			ok = res->role == ROLE_SECONDARY && res->repl == RS_VERIFY_T;
+			ok = res->st.role == ROLE_SECONDARY && res->st.repl == RS_VERIFY_T;
 		else if (rs)
 			ok = is_target(res);
 		else
-			ok = res->role == ROLE_SECONDARY &&
-			     (res->repl == RS_ESTABLISHED || is_target(res) ||
-			      res->repl == RS_VERIFY_T ||
-			      (src && res->peer_role == ROLE_PRIMARY));
+			ok = res->st.role == ROLE_SECONDARY &&
+			     (res->st.repl == RS_ESTABLISHED || is_target(res) ||
+			      res->st.repl == RS_VERIFY_T ||
+			      (src && res->st.peer_role == ROLE_PRIMARY));
 
 		if (!ok) {
 			if (buf)
@@ -826,7 +838,7 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 		resync_need(res, h->id);
 		return;
 	case FRAME_RS_PRIO:
-		if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+		if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)
 			resync_prio(res, h->offset, h->length);
 		return;
 	case FRAME_V_REPLY:

@@ -21,8 +21,8 @@
 
 void peer_target_synced(struct resource *res)
 {
-	resource_repl(res, SM_REPL_RESYNC_DONE, false);
-	resource_disk(res, SM_DISK_SYNCED);
+	resource_step(res, SM_EV_REPL, SM_REPL_RESYNC_DONE);
+	resource_step(res, SM_EV_DISK, SM_DISK_SYNCED);
 	res->rs.done_pct = 100;
 	peer_adopt_uuid(res, &res->peer.state);
 	resource_retry_reads(res);
@@ -50,17 +50,17 @@ void peer_source_synced(struct resource *res)
 		sb->uuid[UUID_HISTORY1] = sb->uuid[UUID_BITMAP];
 		sb->uuid[UUID_BITMAP] = 0;
 	}
-	if (res->role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
+	if (res->st.role != ROLE_PRIMARY)	/* a Primary keeps it until it stops */
 		sb->flags &= ~MDF_CRASHED_PRIMARY;
 	/* An Outdated source synced an Inconsistent peer: the two disks are
 	 * now the only copies and equal, and the target counts as UpToDate
 	 * (peer_target_synced): so does this one, as DRBD ends a resync with
 	 * both UpToDate. Otherwise it stays Outdated next to an UpToDate
 	 * peer for good. */
-	if (res->disk_state == DS_OUTDATED) {
+	if (res->st.disk_state == DS_OUTDATED) {
 		log_info("disk Outdated -> UpToDate: the peer now holds the same "
 			 "data, synced from here");
-		resource_disk(res, SM_DISK_SOURCE_SYNCED);
+		resource_step(res, SM_EV_DISK, SM_DISK_SOURCE_SYNCED);
 		sb->flags &= ~MDF_OUTDATED;
 		sb->flags |= MDF_CONSISTENT;
 	}
@@ -74,8 +74,8 @@ void peer_source_synced(struct resource *res)
 	res->peer.done_pending = true;
 	/* STATE first, so the target adopts the retired history. */
 	peer_send_state(res);
-	resource_repl(res, SM_REPL_RESYNC_DONE, false);
-	res->peer_disk = DS_UPTODATE;
+	resource_step(res, SM_EV_REPL, SM_REPL_RESYNC_DONE);
+	res->st.peer_disk = DS_UPTODATE;
 	res->rs.done_pct = 100;
 	log_info("resync finished: the peer is UpToDate");
 	resource_event(res, "resync-finished");
@@ -100,8 +100,8 @@ void peer_meta_done(struct resource *res)
 void peer_promoted(struct resource *res, bool forced)
 {
 	struct meta_sb *sb = &res->meta.sb;
-	bool in_sync = res->peer.state_received && res->repl == RS_ESTABLISHED &&
-		       res->peer_disk == DS_UPTODATE;
+	bool in_sync = res->peer.state_received && res->st.repl == RS_ESTABLISHED &&
+		       res->st.peer_disk == DS_UPTODATE;
 
 	if (sb->uuid[UUID_CURRENT] == UUID_JUST_CREATED) {
 		sb->uuid[UUID_CURRENT] = meta_uuid_random();
@@ -116,7 +116,7 @@ void peer_promoted(struct resource *res, bool forced)
 		res->uuid_rotate_pending = true;	/* at the first lone write */
 	}
 	/* A SyncTarget promoted ahead of its resync is not consistent yet. */
-	if (res->disk_state == DS_UPTODATE) {
+	if (res->st.disk_state == DS_UPTODATE) {
 		sb->flags |= MDF_CONSISTENT;
 		sb->flags &= ~MDF_GIVEN_UP;	/* forced: the operator vouches */
 	}
@@ -126,10 +126,10 @@ void peer_promoted(struct resource *res, bool forced)
 	meta_write_sb(&res->meta);
 	/* A peer without a usable disk (Diskless, Failed) has nothing to
 	 * sync into: it gets a full resync once it attaches one. */
-	if (res->peer.state_received && res->repl == RS_ESTABLISHED &&
-	    res->peer_disk != DS_UPTODATE && sm_disk_usable(res->peer_disk)) {
+	if (res->peer.state_received && res->st.repl == RS_ESTABLISHED &&
+	    res->st.peer_disk != DS_UPTODATE && sm_disk_usable(res->st.peer_disk)) {
 		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
-			 disk_state_name(res->peer_disk), forced ? ", forced" : "");
+			 disk_state_name(res->st.peer_disk), forced ? ", forced" : "");
 		peer_become_source(res, true);
 		peer_send_state(res);	/* carries F_SYNC_SOURCE */
 		resync_start_saved(res);
@@ -146,7 +146,7 @@ static void demote_bitmap_check(struct resource *res)
 	    !meta_bitmap_durable(&res->meta, res->demote_bitmap_ticket))
 		return;
 	res->demote_bitmap_saving = false;
-	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
+	if (res->st.role == ROLE_PRIMARY || !res->meta.enabled)
 		return;		/* promoted again meanwhile: it stays */
 	res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	meta_write_sb(&res->meta);
@@ -174,7 +174,7 @@ static void demote_flushed(struct blk_req *r, int err)
 			 "mark stays until a clean stop", strerror(-err));
 		return;
 	}
-	if (res->role == ROLE_PRIMARY || !res->meta.enabled)
+	if (res->st.role == ROLE_PRIMARY || !res->meta.enabled)
 		return;		/* promoted again meanwhile: it stays */
 	/* The bits of this term's writes the peer lacks are in memory
 	 * only while the activity log covers their extents: durable
@@ -213,8 +213,8 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 		snprintf(err, errlen, "this resource has no metadata");
 		return -EINVAL;
 	}
-	if (res->repl != RS_ESTABLISHED || res->role != ROLE_SECONDARY ||
-	    res->peer_role != ROLE_SECONDARY ||
+	if (res->st.repl != RS_ESTABLISHED || res->st.role != ROLE_SECONDARY ||
+	    res->st.peer_role != ROLE_SECONDARY ||
 	    res->meta.sb.uuid[UUID_CURRENT] != UUID_JUST_CREATED ||
 	    res->peer.state.uuid[UUID_CURRENT] != UUID_JUST_CREATED) {
 		snprintf(err, errlen, "needs two connected Secondaries with fresh "
@@ -226,7 +226,7 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 	res->meta.sb.flags |= MDF_CONSISTENT;
 	bitmap_clear_all(&res->oos);
 	meta_write_sb(&res->meta);
-	resource_disk(res, SM_DISK_NEW_DATA);
+	resource_step(res, SM_EV_DISK, SM_DISK_NEW_DATA);
 	peer_send_state_flags(res, FRAME_STATE_F_NEW_UUID);
 	resource_event(res, "new-current-uuid");
 	return 0;
@@ -234,8 +234,8 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 
 void peer_set_paused(struct resource *res, bool paused)
 {
-	res->sync_paused = paused;
-	resource_repl(res, SM_REPL_PAUSE, paused || res->peer_paused);
+	res->st.sync_paused = paused;
+	resource_step(res, SM_EV_REPL, SM_REPL_PAUSE);
 	peer_send_state(res);
 	resync_pump(res);
 	resource_event(res, paused ? "sync-paused" : "sync-resumed");

@@ -393,7 +393,7 @@ static void rs_write_done(struct resource *res, struct peer_req *p, int err)
 			res->rs.received_bytes += p->len;
 		res->rs.applied_bytes += p->len;
 		bitmap_clear_range(&res->oos, p->off, p->len);
-		if (res->role == ROLE_PRIMARY)
+		if (res->st.role == ROLE_PRIMARY)
 			resource_retry_reads(res);
 	}
 	/* A chunk that failed: the source keeps its bits (this disk failed
@@ -457,11 +457,11 @@ static void io_done(struct disk_io *io, int err)
 			send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
 	preq_put(res, p);
-	if (res->role == ROLE_PRIMARY) {	/* requests that overlapped it */
+	if (res->st.role == ROLE_PRIMARY) {	/* requests that overlapped it */
 		writepath_retry_waiting(res);
 		resource_retry_reads(res);
 	}
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+	if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)
 		resync_pump(res);	/* chunks that waited for it */
 	receiver_process(res);
 }
@@ -502,7 +502,7 @@ static bool can_serve(const struct resource *res, const struct peer_req *p)
 		return true;
 	if (!resource_has_disk(res))
 		return false;
-	return p->type != FRAME_READ_REQ || res->disk_state == DS_UPTODATE;
+	return p->type != FRAME_READ_REQ || res->st.disk_state == DS_UPTODATE;
 }
 
 /* Answer p without touching the disk: its peer learns that nothing of it

@@ -59,9 +59,9 @@ int resource_init(struct resource *res, const struct config *cfg,
 
 	res->cfg = cfg;
 	resource_disk_bind(res);
-	res->peer_role = ROLE_UNKNOWN;
-	res->peer_disk = DS_DUNKNOWN;
-	res->repl = RS_OFF;
+	res->st.peer_role = ROLE_UNKNOWN;
+	res->st.peer_disk = DS_DUNKNOWN;
+	res->st.repl = RS_OFF;
 	res->instance = rand_u64();
 	if (strcmp(self->meta, "none") != 0) {
 		ret = meta_open(&res->meta, self->meta, res->disk.fd,
@@ -77,14 +77,14 @@ int resource_init(struct resource *res, const struct config *cfg,
 		return ret;
 	if (!peer) {
 		/* One node: a standalone Primary with nothing to replicate. */
-		res->role = ROLE_PRIMARY;
-		res->disk_state = DS_UPTODATE;
-		res->peer_conn = CS_STANDALONE;
+		res->st.role = ROLE_PRIMARY;
+		res->st.disk_state = DS_UPTODATE;
+		res->st.peer_conn = CS_STANDALONE;
 		return 0;
 	}
 	res->peer_name = peer->peer_name;
-	res->role = ROLE_SECONDARY;
-	res->disk_state = disk_state_from_meta(&res->meta);
+	res->st.role = ROLE_SECONDARY;
+	res->st.disk_state = disk_state_from_meta(&res->meta);
 	if (res->meta.sb.flags & MDF_GIVEN_UP)
 		log_warn("this disk was given up before (it failed, or was "
 			 "detached) and not resynced since: it is Inconsistent, "
@@ -97,7 +97,7 @@ int resource_init(struct resource *res, const struct config *cfg,
 			       &peer_link_ops, res);
 	if (ret < 0)
 		return ret;
-	res->peer_conn = CS_CONNECTING;
+	res->st.peer_conn = CS_CONNECTING;
 	link_connect(res->link);
 	return 0;
 }
@@ -114,51 +114,16 @@ void resource_fini(struct resource *res)
 }
 
 /* What the state machine's decisions look at (blockd/core/sm.h). */
-void resource_repl(struct resource *res, int ev, bool paused)
+void resource_step(struct resource *res, enum sm_event_kind kind, int ev)
 {
-	int to = sm_repl_next(res->repl, (enum sm_repl_ev)ev, paused);
+	struct sm_event e = { kind, ev };
+	char why[160];
 
-	if (to < 0)
-		log_err("replication state %s has no transition %s",
-			repl_state_name(res->repl),
-			sm_repl_ev_name((enum sm_repl_ev)ev));
-	assert(to >= 0);
-	res->repl = (enum repl_state)to;
-}
-
-void resource_disk(struct resource *res, int ev)
-{
-	int to = sm_disk_next(res->disk_state, (enum sm_disk_ev)ev);
-
-	if (to < 0)
-		log_err("disk state %s has no transition %s",
-			disk_state_name(res->disk_state),
-			sm_disk_ev_name((enum sm_disk_ev)ev));
-	assert(to >= 0);
-	res->disk_state = (enum disk_state)to;
-}
-
-void resource_conn(struct resource *res, int ev)
-{
-	int to = sm_conn_next(res->peer_conn, (enum sm_conn_ev)ev);
-
-	if (to < 0)
-		log_err("connection state %s has no transition %s",
-			conn_state_name(res->peer_conn),
-			sm_conn_ev_name((enum sm_conn_ev)ev));
-	assert(to >= 0);
-	res->peer_conn = (enum conn_state)to;
-}
-
-void resource_role(struct resource *res, int ev)
-{
-	int to = sm_role_next(res->role, (enum sm_role_ev)ev);
-
-	if (to < 0)
-		log_err("role %s has no transition %s", role_name(res->role),
-			ev == SM_ROLE_PROMOTE ? "promote" : "demote");
-	assert(to >= 0);
-	res->role = (enum role)to;
+	if (sm_step(&res->st, &e))
+		return;
+	sm_step_refusal(&res->st, &e, why, sizeof(why));
+	log_err("%s", why);
+	assert(!"a state transition its table refuses");
 }
 
 void resource_view(const struct resource *res, struct sm_view *v)
@@ -166,14 +131,14 @@ void resource_view(const struct resource *res, struct sm_view *v)
 	uint32_t feat = res->link ? link_features(res->link) : 0;
 
 	memset(v, 0, sizeof(*v));
-	v->role = res->role;
-	v->disk = res->disk_state;
+	v->role = res->st.role;
+	v->disk = res->st.disk_state;
 	v->has_disk = resource_has_disk(res);
 	v->has_peer = res->link != NULL;
-	v->peer_conn = res->peer_conn;
-	v->peer_role = res->peer_role;
-	v->peer_disk = res->peer_disk;
-	v->repl = res->repl;
+	v->peer_conn = res->st.peer_conn;
+	v->peer_role = res->st.peer_role;
+	v->peer_disk = res->st.peer_disk;
+	v->repl = res->st.repl;
 	v->peer_serves_reads = feat & FRAME_FEAT_DISKLESS;
 	v->peer_syncs_primary = feat & FRAME_FEAT_PRIMARY_TARGET;
 	v->peer_consents = feat & FRAME_FEAT_ROLE_REQ;
@@ -215,10 +180,10 @@ static void read_fail_done(struct loop_op *op, int err)
  * blocks it got may be stale (DRBD's on-no-data-accessible io-error). */
 static bool lacks_for_good(struct resource *res, const struct disk_io *io)
 {
-	if (res->role != ROLE_PRIMARY || res->disk_state != DS_INCONSISTENT ||
-	    res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+	if (res->st.role != ROLE_PRIMARY || res->st.disk_state != DS_INCONSISTENT ||
+	    res->st.repl == RS_SYNC_TARGET || res->st.repl == RS_PAUSED_SYNC_T)
 		return false;
-	if (res->repl == RS_OFF) {
+	if (res->st.repl == RS_OFF) {
 		log_err("read of %u bytes at %llu failed: this disk is "
 			"Inconsistent and its source is gone, which may have "
 			"written since", io->len, (unsigned long long)io->off);
@@ -317,9 +282,9 @@ void resource_event(struct resource *res, const char *what)
 {
 	peer_note_state(res);
 	log_info("%s: role %s, disk %s; peer %s %s %s, replication %s", what,
-		 role_name(res->role), disk_state_name(res->disk_state),
-		 conn_state_name(res->peer_conn), role_name(res->peer_role),
-		 disk_state_name(res->peer_disk), repl_state_name(res->repl));
+		 role_name(res->st.role), disk_state_name(res->st.disk_state),
+		 conn_state_name(res->st.peer_conn), role_name(res->st.peer_role),
+		 disk_state_name(res->st.peer_disk), repl_state_name(res->st.repl));
 	if (res->observer)
 		res->observer->event(res->observer_arg, res, what);
 }
@@ -340,7 +305,7 @@ int resource_hook_run(struct resource *res, const char *path, const char *name,
 		.node = res->node,
 		.peer = res->peer_name,
 		.peer_address = cfg->peer >= 0 ? cfg->nodes[cfg->peer].address : "",
-		.role = role_name(res->role),
+		.role = role_name(res->st.role),
 	};
 
 	if (!path || !path[0])

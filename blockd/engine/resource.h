@@ -35,6 +35,7 @@
 
 #include "blockd/core/bitmap.h"
 #include "blockd/core/config.h"
+#include "blockd/core/sm.h"
 #include "blockd/core/state.h"
 #include "blockd/engine/bmx.h"
 #include "blockd/engine/detach.h"
@@ -121,14 +122,10 @@ struct resource {
 	 * the peer is lost or lacks data (peer.c), taken by the write path. */
 	bool uuid_rotate_pending;
 
-	/* The states users see (DESIGN.md section 4). Several modules write
-	 * them today (peer.c most); one state machine will own them. */
-	enum role role;
-	enum disk_state disk_state;
-	enum conn_state peer_conn;
-	enum role peer_role;
-	enum disk_state peer_disk;
-	enum repl_state repl;
+	/* The states users see (DESIGN.md section 4), in one struct: they
+	 * move only by sm_step (resource_repl, _disk, _conn, _role), but
+	 * for the peer's view and the pause flags (peer.c). */
+	struct sm_state st;
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
 	/* Without a usable disk of its own, a Primary's users see this data
 	 * generation (sm_side.exposed): the disk's current one when it was
@@ -145,8 +142,6 @@ struct resource {
 	/* The flush before MDF_HOLDS_ACKED is recorded (peer.c). */
 	struct blk_req holds_acked_flush;
 	bool holds_acked_flushing;
-	bool sync_paused;	/* pause-sync here */
-	bool peer_paused;	/* pause-sync on the peer */
 
 	const struct resource_observer *observer;	/* or NULL */
 	void *observer_arg;
@@ -187,15 +182,9 @@ void resource_fini(struct resource *res);
  * resume I/O. */
 void resource_meta_done(struct resource *res);
 struct sm_view;
-/* The replication state moves only here, by sm_repl_next's table
- * (paused: the Sync* state it leads to is PausedSync*); asserts that
- * ev is a transition of the state it is in. */
-void resource_repl(struct resource *res, int ev, bool paused);
-/* This node's disk state moves only here, by sm_disk_next's table. */
-void resource_disk(struct resource *res, int ev);
-/* ... the connection state (sm_conn_next) and the role (sm_role_next). */
-void resource_conn(struct resource *res, int ev);
-void resource_role(struct resource *res, int ev);
+/* The states move only here: sm_step by the event's table, asserted
+ * (every build) to be a transition of the state it is in. */
+void resource_step(struct resource *res, enum sm_event_kind kind, int ev);
 /* The states the state machine's decisions look at (blockd/core/sm.h). */
 void resource_view(const struct resource *res, struct sm_view *v);
 /* Bind the metadata to this resource's loop, bitmap and callbacks. */

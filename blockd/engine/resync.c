@@ -132,7 +132,7 @@ static bool rs_current(const struct resource *res, const struct rs_req *rs)
 
 static bool is_source(const struct resource *res)
 {
-	return res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S;
+	return res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S;
 }
 
 /* A resync or verify chunk left for the socket (or never will). Shared
@@ -467,7 +467,7 @@ void resync_pump(struct resource *res)
 	/* Ranges a Primary SyncTarget waits for: also while paused. */
 	if (!prio_pump(res))
 		return;
-	if (res->repl == RS_SYNC_SOURCE && !res->sync_paused && !res->peer_paused)
+	if (res->st.repl == RS_SYNC_SOURCE && !res->st.sync_paused && !res->st.peer_paused)
 		scan_pump(res);
 }
 
@@ -522,7 +522,7 @@ void resync_bitmap_saved(struct resource *res)
 		return;
 	res->rs.save_ticket = 0;
 	res->rs.start_pending = false;
-	if (res->repl == RS_SYNC_SOURCE || res->repl == RS_PAUSED_SYNC_S)
+	if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)
 		resync_start(res);
 }
 
@@ -594,9 +594,9 @@ void resync_update_status(struct resource *res, uint64_t now_ms)
 	uint64_t elapsed = now_ms - res->rs.started_ms;
 	uint64_t done;
 
-	if (res->repl != RS_SYNC_SOURCE && res->repl != RS_SYNC_TARGET)
+	if (res->st.repl != RS_SYNC_SOURCE && res->st.repl != RS_SYNC_TARGET)
 		return;
-	if (res->repl == RS_SYNC_TARGET) {
+	if (res->st.repl == RS_SYNC_TARGET) {
 		done = res->rs.applied_bytes - res->rs.received_base;
 		if (!res->rs.started_ms)
 			res->rs.started_ms = now_ms;
@@ -635,8 +635,8 @@ static void prio_sent(struct link_tx *tx, int err)
  * (resync_target_tick retries). */
 bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len)
 {
-	if (res->role != ROLE_PRIMARY ||
-	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T))
+	if (res->st.role != ROLE_PRIMARY ||
+	    (res->st.repl != RS_SYNC_TARGET && res->st.repl != RS_PAUSED_SYNC_T))
 		return false;
 	return res->bmx.running || bitmap_test_range(&res->oos, off, len);
 }
@@ -683,8 +683,8 @@ bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
  * I/O is retried (the write path asks again for its first waiter). */
 void resync_target_tick(struct resource *res)
 {
-	if (res->role != ROLE_PRIMARY ||
-	    (res->repl != RS_SYNC_TARGET && res->repl != RS_PAUSED_SYNC_T))
+	if (res->st.role != ROLE_PRIMARY ||
+	    (res->st.repl != RS_SYNC_TARGET && res->st.repl != RS_PAUSED_SYNC_T))
 		return;
 	for (struct blk_req *r = res->reads_waiting; r; r = r->next)
 		resync_target_lacks(res, r->local.off, r->local.len);

@@ -96,7 +96,7 @@ static void on_request(struct resource *res, uint64_t id)
 {
 	int answer = 0;
 
-	if (res->role == ROLE_PRIMARY)
+	if (res->st.role == ROLE_PRIMARY)
 		answer = -EBUSY;
 	else if (res->rolereq.asked && !yields_to_peer(res))
 		answer = -EALREADY;

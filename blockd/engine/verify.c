@@ -36,7 +36,7 @@ static void v_read_done(struct disk_io *io, int err)
 	struct frame_hdr *h = &rs->tx.h;
 	uint32_t n = rs->len / (uint32_t)BITMAP_BLOCK_BYTES;
 
-	if (err < 0 || res->repl != RS_VERIFY_S || !link_is_up(res->link) ||
+	if (err < 0 || res->st.repl != RS_VERIFY_S || !link_is_up(res->link) ||
 	    rs->link_gen != link_generation(res->link)) {
 		if (err < 0)
 			log_err("verify read at %llu failed: %s",
@@ -67,7 +67,7 @@ static void verify_finish(struct resource *res)
 	for (unsigned i = 0; i < res->vf.first_n && used < sizeof(first) - 24; i++)
 		used += (size_t)snprintf(first + used, sizeof(first) - used, "%s%llu",
 					 i ? ", " : "", (unsigned long long)res->vf.first[i]);
-	resource_repl(res, SM_REPL_VERIFY_DONE, false);
+	resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_DONE);
 	res->vf.done_pct = 100;
 	log_info("verify finished: %llu blocks of 4 KiB differ%s%s%s",
 		 (unsigned long long)res->vf.mismatch,
@@ -86,7 +86,7 @@ void verify_pump(struct resource *res)
 {
 	uint64_t nbits = res->oos.nbits;
 
-	if (res->repl != RS_VERIFY_S || !link_is_up(res->link))
+	if (res->st.repl != RS_VERIFY_S || !link_is_up(res->link))
 		return;
 	while (res->rs.inflight < RS_REQS_MAX && res->rs.tokens > 0) {
 		uint64_t off = res->vf.cursor * BITMAP_BLOCK_BYTES, len;
@@ -149,18 +149,18 @@ void verify_reply(struct resource *res, uint64_t id, uint64_t mask)
 
 int verify_start(struct resource *res, char *err, size_t errlen)
 {
-	if (!res->link || res->repl != RS_ESTABLISHED ||
-	    res->disk_state != DS_UPTODATE || res->peer_disk != DS_UPTODATE) {
+	if (!res->link || res->st.repl != RS_ESTABLISHED ||
+	    res->st.disk_state != DS_UPTODATE || res->st.peer_disk != DS_UPTODATE) {
 		snprintf(err, errlen, "verify needs a connected pair, both UpToDate "
 			 "and no resync running (replication is %s)",
-			 repl_state_name(res->repl));
+			 repl_state_name(res->st.repl));
 		return -EPERM;
 	}
 	if (!(link_features(res->link) & FRAME_FEAT_VERIFY)) {
 		snprintf(err, errlen, "the peer's blockd does not support verify");
 		return -EOPNOTSUPP;
 	}
-	resource_repl(res, SM_REPL_VERIFY_S, false);
+	resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_S);
 	res->vf.cursor = 0;
 	res->vf.mismatch = 0;
 	res->vf.first_n = 0;

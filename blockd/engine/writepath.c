@@ -131,10 +131,10 @@ static bool peer_live(const struct resource *res)
 {
 	/* A peer without a usable disk applies nothing: it gets the blocks
 	 * by a full resync once it has a disk again. */
-	if (res->peer_role == ROLE_PRIMARY || res->peer_disk == DS_FAILED ||
-	    res->peer_disk == DS_DISKLESS)
+	if (res->st.peer_role == ROLE_PRIMARY || res->st.peer_disk == DS_FAILED ||
+	    res->st.peer_disk == DS_DISKLESS)
 		return false;
-	switch (res->repl) {
+	switch (res->st.repl) {
 	case RS_ESTABLISHED:
 	case RS_SYNC_SOURCE:
 	case RS_PAUSED_SYNC_S:
@@ -144,7 +144,7 @@ static bool peer_live(const struct resource *res)
 	case RS_SYNC_TARGET:
 	case RS_PAUSED_SYNC_T:
 		/* A Primary SyncTarget mirrors to its source. */
-		return res->role == ROLE_PRIMARY;
+		return res->st.role == ROLE_PRIMARY;
 	default:
 		return false;
 	}
@@ -154,7 +154,7 @@ static bool peer_live(const struct resource *res)
  * (Inconsistent) or a Primary whose disk failed or was detached. */
 static bool data_on_peer(const struct resource *res)
 {
-	return res->disk_state == DS_INCONSISTENT || !resource_has_disk(res);
+	return res->st.disk_state == DS_INCONSISTENT || !resource_has_disk(res);
 }
 
 /* A Primary whose good data is only on its peer, without that peer: a
@@ -164,19 +164,19 @@ static bool data_on_peer(const struct resource *res)
  * EIO (DRBD's on-no-data-accessible io-error). */
 static bool primary_without_data(const struct resource *res)
 {
-	return res->role == ROLE_PRIMARY && data_on_peer(res) &&
-	       !(peer_live(res) && res->peer_disk == DS_UPTODATE);
+	return res->st.role == ROLE_PRIMARY && data_on_peer(res) &&
+	       !(peer_live(res) && res->st.peer_disk == DS_UPTODATE);
 }
 
 bool writepath_data_on_peer(const struct resource *res)
 {
-	return res->role == ROLE_PRIMARY && data_on_peer(res) &&
-	       peer_live(res) && res->peer_disk == DS_UPTODATE;
+	return res->st.role == ROLE_PRIMARY && data_on_peer(res) &&
+	       peer_live(res) && res->st.peer_disk == DS_UPTODATE;
 }
 
 static bool handshake_running(const struct resource *res)
 {
-	return link_is_up(res->link) && res->repl == RS_OFF;
+	return link_is_up(res->link) && res->st.repl == RS_OFF;
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -355,7 +355,7 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 	 * generation that says so is durable: else a crash forgets it, and
 	 * a peer promoted meanwhile rolls the write back on reconnect. */
 	assert(!(r->alone && is_write(r) && !r->err &&
-		 res->role == ROLE_PRIMARY && res->meta.enabled &&
+		 res->st.role == ROLE_PRIMARY && res->meta.enabled &&
 		 (res->uuid_rotate_pending || !gen_durable(res))));
 	r->needed = 0xff;	/* complete once */
 	r->pending = 0xff;
@@ -432,7 +432,7 @@ static void sync_sent(struct link_tx *tx, int err)
 
 void writepath_peer_flushed(struct resource *res)
 {
-	if (res->role != ROLE_PRIMARY)
+	if (res->st.role != ROLE_PRIMARY)
 		return;
 	log_info("the peer %s is stopping and flushed everything it "
 		 "acknowledged: only writes still in flight are resynced",
@@ -448,7 +448,7 @@ void writepath_tick(struct resource *res, uint64_t now_ms)
 {
 	struct writepath *wp = &res->wp;
 
-	if (res->role != ROLE_PRIMARY || !wp->unflushed_any || !peer_live(res) ||
+	if (res->st.role != ROLE_PRIMARY || !wp->unflushed_any || !peer_live(res) ||
 	    wp->sync_queued || wp->sync_pending ||
 	    now_ms - wp->sync_last_ms < WP_SYNC_INTERVAL_MS)
 		return;
@@ -536,7 +536,7 @@ static void start_write(struct resource *res, struct blk_req *r)
 		 * acknowledged write with it (it resyncs this disk on return,
 		 * over the copy here; sim seed 215 --strict). */
 		if ((io->flags & DISK_F_FUA) ||
-		    (res->disk_state == DS_INCONSISTENT && resource_has_disk(res)))
+		    (res->st.disk_state == DS_INCONSISTENT && resource_has_disk(res)))
 			h->flags |= FRAME_F_FUA;
 		if (io->flags & DISK_F_NO_HOLE)
 			h->flags |= FRAME_F_NO_HOLE;
@@ -681,7 +681,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 	} else {
 		unflushed_add(res, e->off, e->len);
 	}
-	if (!err && e->big && res->repl == RS_ESTABLISHED) {
+	if (!err && e->big && res->st.repl == RS_ESTABLISHED) {
 		/* Both have it now: clear the blocks it covers whole. */
 		uint64_t first = (e->off + BITMAP_BLOCK_BYTES - 1) / BITMAP_BLOCK_BYTES;
 		uint64_t end = (e->off + e->len) / BITMAP_BLOCK_BYTES;
@@ -714,7 +714,7 @@ static bool hold_on_loss(const struct resource *res)
 	if (res->wp.gen_hold)
 		return true;
 	return res->cfg && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH &&
-	       res->fence.io_frozen && res->role == ROLE_PRIMARY &&
+	       res->fence.io_frozen && res->st.role == ROLE_PRIMARY &&
 	       !res->stopping;
 }
 
@@ -752,11 +752,11 @@ void writepath_peer_lost(struct resource *res)
 	/* A Primary SyncTarget loses its only good copy, a Primary without a
 	 * disk its only copy: the writes in flight fail (a resync brings the
 	 * source's blocks back). */
-	bool fail = res->role == ROLE_PRIMARY && data_on_peer(res);
+	bool fail = res->st.role == ROLE_PRIMARY && data_on_peer(res);
 
 	/* Writes in flight that complete here alone wait for the new
 	 * generation that records them (under a freeze: at its end). */
-	if (res->role == ROLE_PRIMARY && !fail && !res->fence.io_frozen &&
+	if (res->st.role == ROLE_PRIMARY && !fail && !res->fence.io_frozen &&
 	    res->wp.tl_tail_seq != res->wp.tl_next_seq) {
 		res->wp.lost_inflight = true;
 		writepath_lone_generation(res);
@@ -769,7 +769,7 @@ void writepath_peer_lost(struct resource *res)
 		if (e->seq != seq)
 			continue;
 		bitmap_mark_range(&res->oos, e->off, e->len);
-		if (res->role == ROLE_PRIMARY && !fail)	/* kept alone */
+		if (res->st.role == ROLE_PRIMARY && !fail)	/* kept alone */
 			res->wp.lost_inflight = true;
 		tl_free(res, e);
 		if (r)
@@ -814,7 +814,7 @@ void writepath_peer_lost(struct resource *res)
 void writepath_lone_generation(struct resource *res)
 {
 	if (!res->wp.lost_inflight || !res->uuid_rotate_pending ||
-	    peer_live(res) || res->role != ROLE_PRIMARY || !res->meta.enabled)
+	    peer_live(res) || res->st.role != ROLE_PRIMARY || !res->meta.enabled)
 		return;
 	res->wp.lost_inflight = false;
 	res->uuid_rotate_pending = false;

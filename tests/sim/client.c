@@ -155,7 +155,7 @@ static struct sim_node *primary(void)
 	for (int i = 0; i < SIM_NODES; i++) {
 		struct sim_node *n = sim_run->node[i];
 
-		if (n && n->res.role == ROLE_PRIMARY)
+		if (n && n->res.st.role == ROLE_PRIMARY)
 			return n;
 	}
 	return NULL;
@@ -172,9 +172,9 @@ unsigned client_inflight(int idx)
 
 static bool replicating(const struct resource *res)
 {
-	return res->repl == RS_ESTABLISHED || res->repl == RS_SYNC_SOURCE ||
-	       res->repl == RS_PAUSED_SYNC_S || res->repl == RS_VERIFY_S ||
-	       res->repl == RS_VERIFY_T;
+	return res->st.repl == RS_ESTABLISHED || res->st.repl == RS_SYNC_SOURCE ||
+	       res->st.repl == RS_PAUSED_SYNC_S || res->st.repl == RS_VERIFY_S ||
+	       res->st.repl == RS_VERIFY_T;
 }
 
 static void check_read(struct creq *q, int promise_kind)
@@ -362,7 +362,7 @@ static void buf_ready(struct bufpool_waiter *w)
 	if (!q)
 		return;
 	n = sim_run->node[q->node];
-	if (!n || n->res.role != ROLE_PRIMARY) {
+	if (!n || n->res.st.role != ROLE_PRIMARY) {
 		sim_trace("n%d client: %s waiting for a buffer dropped: the node "
 			  "is no longer Primary", q->node, kind_name_[q->kind]);
 		q->busy = q->waiting = false;

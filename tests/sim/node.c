@@ -159,8 +159,8 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 	resource_observe(&n->res, &sim_observer, n);
 	if (n->res.disk.map_worker)
 		sim_fail("n%d: the disk's block status thread started", idx);
-	sim_trace("n%d started: %s %s", idx, role_name(n->res.role),
-		  disk_state_name(n->res.disk_state));
+	sim_trace("n%d started: %s %s", idx, role_name(n->res.st.role),
+		  disk_state_name(n->res.st.disk_state));
 	sched_after(&sim_run->sched, &n->tick_ev, RESOURCE_TICK_MS * 1000ULL,
 		    tick_fire, n, "tick");
 	return n;

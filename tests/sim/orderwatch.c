@@ -62,21 +62,21 @@ void orderwatch_fini(void)
 
 static bool mirrors(const struct resource *res)
 {
-	return res->role == ROLE_SECONDARY && res->peer_role == ROLE_PRIMARY &&
-	       res->peer_conn == CS_CONNECTED && res->repl == RS_ESTABLISHED &&
-	       res->disk_state == DS_UPTODATE;
+	return res->st.role == ROLE_SECONDARY && res->st.peer_role == ROLE_PRIMARY &&
+	       res->st.peer_conn == CS_CONNECTED && res->st.repl == RS_ESTABLISHED &&
+	       res->st.disk_state == DS_UPTODATE;
 }
 
 /* Still holds only what the Primary sent it, in the order it came. */
 static bool still_mirror(const struct resource *res)
 {
-	if (res->role != ROLE_SECONDARY || !resource_has_disk(res))
+	if (res->st.role != ROLE_SECONDARY || !resource_has_disk(res))
 		return false;
-	if (res->repl == RS_SYNC_TARGET || res->repl == RS_PAUSED_SYNC_T)
+	if (res->st.repl == RS_SYNC_TARGET || res->st.repl == RS_PAUSED_SYNC_T)
 		return false;
-	return res->disk_state == DS_UPTODATE ||
-	       res->disk_state == DS_OUTDATED ||
-	       res->disk_state == DS_CONSISTENT;
+	return res->st.disk_state == DS_UPTODATE ||
+	       res->st.disk_state == DS_OUTDATED ||
+	       res->st.disk_state == DS_CONSISTENT;
 }
 
 static void arm(int idx)
@@ -100,7 +100,7 @@ void orderwatch_step(void)
 			W.armed[i] = W.primary[i] = false;
 			continue;
 		}
-		primary = n->res.role == ROLE_PRIMARY;
+		primary = n->res.st.role == ROLE_PRIMARY;
 		if (primary && !W.primary[i])
 			order_restart(&sim_run->order, sim_run->oracle.next_gen);
 		W.primary[i] = primary;

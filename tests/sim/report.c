@@ -29,12 +29,12 @@ void sim_report_nodes(void)
 		}
 		res = &n->res;
 		sim_trace("state n%d: %s %s, peer %s %s %s, replication %s, "
-			  "protocol %c", i, role_name(res->role),
-			  disk_state_name(res->disk_state),
-			  conn_state_name(res->peer_conn),
-			  role_name(res->peer_role),
-			  disk_state_name(res->peer_disk),
-			  repl_state_name(res->repl), res->protocol);
+			  "protocol %c", i, role_name(res->st.role),
+			  disk_state_name(res->st.disk_state),
+			  conn_state_name(res->st.peer_conn),
+			  role_name(res->st.peer_role),
+			  disk_state_name(res->st.peer_disk),
+			  repl_state_name(res->st.repl), res->protocol);
 		sim_trace("state n%d: pool %" PRIu32 " of %" PRIu32 " chunks "
 			  "free, %s waiters; writes pending %" PRIu64
 			  "; receiver fifo %u, in flight %u, %s slot free; "

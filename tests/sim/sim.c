@@ -38,10 +38,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "node.h"
@@ -140,14 +142,14 @@ static void promises_rebase(void)
 	uint8_t buf[ORACLE_BLOCK], dbuf[ORACLE_BLOCK];
 
 	if (sim_promise_holds(ORACLE_ACKED) || !a || !b ||
-	    a->res.repl != RS_ESTABLISHED || b->res.repl != RS_ESTABLISHED ||
-	    a->res.disk_state != DS_UPTODATE || b->res.disk_state != DS_UPTODATE ||
+	    a->res.st.repl != RS_ESTABLISHED || b->res.st.repl != RS_ESTABLISHED ||
+	    a->res.st.disk_state != DS_UPTODATE || b->res.st.disk_state != DS_UPTODATE ||
 	    client_inflight(0) || client_inflight(1) || client_auditing())
 		return;
 	/* The Primary's durable image is what a power loss leaves of the
 	 * baseline (a Secondary's may still hold what a resync replaced). */
-	p = a->res.role == ROLE_PRIMARY ? a : b;
-	if (p->res.role != ROLE_PRIMARY || p->res.protocol != 'C' ||
+	p = a->res.st.role == ROLE_PRIMARY ? a : b;
+	if (p->res.st.role != ROLE_PRIMARY || p->res.protocol != 'C' ||
 	    a->res.protocol != b->res.protocol)
 		return;
 	for (uint64_t blk = 0; blk < sim_run->oracle.nblocks; blk++) {
@@ -175,7 +177,7 @@ void sim_write_acked(int idx, uint64_t gen)
 {
 	struct sim_node *n = sim_run->node[idx];
 
-	if (n && !(n->res.repl != RS_OFF && n->res.peer_disk == DS_UPTODATE))
+	if (n && !(n->res.st.repl != RS_OFF && n->res.st.peer_disk == DS_UPTODATE))
 		S.lone_ack[idx] = sim_run->oracle.next_ack;
 	if (n && n->res.protocol == 'A')
 		S.ever_a = true;
@@ -183,7 +185,7 @@ void sim_write_acked(int idx, uint64_t gen)
 		S.ever_b = true;
 	/* The window ends when the peer is back (the connect decision
 	 * released the held writes in this very step), or at the answer. */
-	if (S.fence_window[idx] && n && n->res.repl == RS_OFF &&
+	if (S.fence_window[idx] && n && n->res.st.repl == RS_OFF &&
 	    gen > S.fence_window_gen[idx])
 		sim_fail("invariant 4: n%d acknowledged write generation %" PRIu64
 			 ", issued after it lost its peer, before fence-peer "
@@ -238,18 +240,18 @@ int sim_hook_finished(int node, const char *name, int result)
 	case 4:
 		if (!p)
 			return 5;
-		if (result == 3 && p->res.disk_state == DS_INCONSISTENT)
+		if (result == 3 && p->res.st.disk_state == DS_INCONSISTENT)
 			break;
 		sim_run->current = p->idx;
 		if (fencing_outdate(&p->res, err, sizeof(err)) < 0) {
 			sim_trace("n%d fence-peer cannot outdate the peer: %s",
 				  node, err);
-			return p->res.role == ROLE_PRIMARY ? 6 : 5;
+			return p->res.st.role == ROLE_PRIMARY ? 6 : 5;
 		}
 		result = 4;
 		break;
 	case 6:
-		if (!p || p->res.role != ROLE_PRIMARY)
+		if (!p || p->res.st.role != ROLE_PRIMARY)
 			return 5;
 		break;
 	}
@@ -304,16 +306,16 @@ static bool peer_lost_unflushed(int idx)
 void node_down(int idx, const char *why, bool power)
 {
 	struct sim_node *n = sim_run->node[idx];
-	bool primary = n->res.role == ROLE_PRIMARY;
+	bool primary = n->res.st.role == ROLE_PRIMARY;
 	/* Replicated to a copy that can stand in: an UpToDate peer (a
 	 * SyncTarget's disk is not a copy until its resync ends). */
-	bool connected = n->res.repl != RS_OFF &&
-			 n->res.peer_disk == DS_UPTODATE;
+	bool connected = n->res.st.repl != RS_OFF &&
+			 n->res.st.peer_disk == DS_UPTODATE;
 
 	sim_trace("n%d CRASH (%s, %s): %s %s, replication %s", idx, why,
-		  power ? "power lost" : "process died", role_name(n->res.role),
-		  disk_state_name(n->res.disk_state),
-		  repl_state_name(n->res.repl));
+		  power ? "power lost" : "process died", role_name(n->res.st.role),
+		  disk_state_name(n->res.st.disk_state),
+		  repl_state_name(n->res.st.repl));
 	if (power && (both_down_after(idx) || peer_lost_unflushed(idx) ||
 		      (primary && (!connected || n->res.protocol != 'C')) ||
 		      S.lone_ack[idx] > sim_run->oracle.flushed_ack))
@@ -321,6 +323,16 @@ void node_down(int idx, const char *why, bool power)
 	if (power && sim_run->node[1 - idx] &&
 	    !resource_has_disk(&sim_run->node[1 - idx]->res))
 		oracle_lose_inflight(&sim_run->oracle);
+	/* The only disk cache holding the history lost power (the other
+	 * node is down too, or has no disk): what was acknowledged and not
+	 * flushed may be gone everywhere, and the order promise starts
+	 * over with the writes issued from now (seed 853: a Diskless
+	 * Primary's only disk lost power and came back without them). A
+	 * Secondary alive next to it keeps its promise. */
+	if (power && (both_down_after(idx) ||
+		      (sim_run->node[1 - idx] &&
+		       !resource_has_disk(&sim_run->node[1 - idx]->res))))
+		order_restart(&sim_run->order, sim_run->oracle.next_gen);
 	if (power)
 		S.power_lost_ack[idx] = sim_run->oracle.next_ack;
 	client_node_gone(idx);
@@ -411,9 +423,9 @@ static void check_resync_equal(void)
 	struct sim_node *a = sim_run->node[0], *b = sim_run->node[1];
 	uint8_t x[ORACLE_BLOCK], y[ORACLE_BLOCK];
 
-	if (!a || !b || a->res.repl != RS_ESTABLISHED ||
-	    b->res.repl != RS_ESTABLISHED || a->res.disk_state != DS_UPTODATE ||
-	    b->res.disk_state != DS_UPTODATE)
+	if (!a || !b || a->res.st.repl != RS_ESTABLISHED ||
+	    b->res.st.repl != RS_ESTABLISHED || a->res.st.disk_state != DS_UPTODATE ||
+	    b->res.st.disk_state != DS_UPTODATE)
 		return;
 	if (client_inflight(0) || client_inflight(1))
 		return;		/* not yet: writes still travel */
@@ -448,29 +460,29 @@ static void check_node(int idx)
 	res = &n->res;
 	/* Two Primaries never exchange data: a node that stayed Primary
 	 * takes none of its peer's writes. */
-	if (S.prev_primary[idx] && res->role == ROLE_PRIMARY &&
+	if (S.prev_primary[idx] && res->st.role == ROLE_PRIMARY &&
 	    res->rx.data_received_bytes != S.prev_rx_bytes[idx])
 		sim_fail("invariant 8: n%d, Primary, took %" PRIu64 " bytes of "
 			 "its peer's writes", idx,
 			 res->rx.data_received_bytes - S.prev_rx_bytes[idx]);
-	S.prev_primary[idx] = res->role == ROLE_PRIMARY;
+	S.prev_primary[idx] = res->st.role == ROLE_PRIMARY;
 	S.prev_rx_bytes[idx] = res->rx.data_received_bytes;
-	if (is_source(res->repl) && !is_source(was) &&
-	    res->disk_state != DS_UPTODATE &&
-	    !(res->disk_state == DS_OUTDATED && res->peer_disk == DS_INCONSISTENT))
+	if (is_source(res->st.repl) && !is_source(was) &&
+	    res->st.disk_state != DS_UPTODATE &&
+	    !(res->st.disk_state == DS_OUTDATED && res->st.peer_disk == DS_INCONSISTENT))
 		sim_fail("invariant 2: n%d became %s with a %s disk", idx,
-			 repl_state_name(res->repl),
-			 disk_state_name(res->disk_state));
-	if (is_source(res->repl) && !is_source(was))
+			 repl_state_name(res->st.repl),
+			 disk_state_name(res->st.disk_state));
+	if (is_source(res->st.repl) && !is_source(was))
 		S.src_ended = false;
-	if (is_source(was) && res->repl == RS_ESTABLISHED) {
+	if (is_source(was) && res->st.repl == RS_ESTABLISHED) {
 		S.src_ended = true;
 		S.src_end_gen = sim_run->oracle.next_gen;
 	}
 	/* Since the resync ended: from the first side that saw it end (a
 	 * write issued after the source finished may still travel when the
 	 * target finishes). */
-	if (is_target(was) && res->repl == RS_ESTABLISHED) {
+	if (is_target(was) && res->st.repl == RS_ESTABLISHED) {
 		S.resync_ended = true;
 		S.resync_end_gen = sim_run->oracle.next_gen;
 		if (S.src_ended && S.src_end_gen < S.resync_end_gen)
@@ -479,14 +491,14 @@ static void check_node(int idx)
 	}
 	/* Invariant 4's window: a Primary lost its peer under stonith. */
 	if (S.nk.fencing == FENCING_RESOURCE_AND_STONITH &&
-	    res->role == ROLE_PRIMARY && was != RS_OFF && res->repl == RS_OFF &&
+	    res->st.role == ROLE_PRIMARY && was != RS_OFF && res->st.repl == RS_OFF &&
 	    !S.fence_window[idx]) {
 		S.fence_window[idx] = true;
 		S.fence_window_gen[idx] = sim_run->oracle.next_gen;
 	}
-	if (res->repl != RS_OFF || res->role != ROLE_PRIMARY)
+	if (res->st.repl != RS_OFF || res->st.role != ROLE_PRIMARY)
 		S.fence_window[idx] = false;
-	S.prev_repl[idx] = res->repl;
+	S.prev_repl[idx] = res->st.repl;
 }
 
 /* Up, connected, and no fault at work: a request has no excuse to wait. */
@@ -495,7 +507,7 @@ static bool pair_calm(void)
 	for (int i = 0; i < SIM_NODES; i++) {
 		struct sim_node *n = sim_run->node[i];
 
-		if (!n || n->res.peer_conn != CS_CONNECTED || n->res.repl == RS_OFF ||
+		if (!n || n->res.st.peer_conn != CS_CONNECTED || n->res.st.repl == RS_OFF ||
 		    sim_run->disk[i].k.write_err || sim_run->disk[i].k.read_err)
 			return false;
 	}
@@ -534,7 +546,7 @@ static void check_all(void)
 	for (int i = 0; i < SIM_NODES; i++) {
 		struct sim_node *n = sim_run->node[i];
 
-		if (n && n->res.role == ROLE_PRIMARY && n->res.protocol != 'C')
+		if (n && n->res.st.role == ROLE_PRIMARY && n->res.protocol != 'C')
 			S.resync_ended = false;
 	}
 	check_liveness();
@@ -569,14 +581,14 @@ static bool heal_converged(char *why, size_t len)
 		struct resource *a = &sim_run->node[i]->res;
 		struct resource *b = &sim_run->node[1 - i]->res;
 
-		if (a->repl != RS_ESTABLISHED || a->disk_state != DS_UPTODATE) {
+		if (a->st.repl != RS_ESTABLISHED || a->st.disk_state != DS_UPTODATE) {
 			snprintf(why, len, "n%d is %s %s %s %s, n%d %s %s %s %s",
-				 i, role_name(a->role), conn_state_name(a->peer_conn),
-				 repl_state_name(a->repl),
-				 disk_state_name(a->disk_state), 1 - i,
-				 role_name(b->role), conn_state_name(b->peer_conn),
-				 repl_state_name(b->repl),
-				 disk_state_name(b->disk_state));
+				 i, role_name(a->st.role), conn_state_name(a->st.peer_conn),
+				 repl_state_name(a->st.repl),
+				 disk_state_name(a->st.disk_state), 1 - i,
+				 role_name(b->st.role), conn_state_name(b->st.peer_conn),
+				 repl_state_name(b->st.repl),
+				 disk_state_name(b->st.disk_state));
 			return false;
 		}
 	}
@@ -839,11 +851,24 @@ static void usage(FILE *f)
 		   "default half of them are)\n");
 }
 
+/* The engine's own assertions (assert: every build) end a run like an
+ * invariant: the trace's tail, the seed and the replay command. */
+static void on_abort(int sig)
+{
+	(void)sig;
+	signal(SIGABRT, SIG_DFL);
+	if (sim_run)
+		sim_fail("the engine aborted: an assertion failed (above)");
+	_exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t first = 1, last = 1, steps = 20000;
 	bool trace = false, have_seed = false;
 	struct run_stats total = { 0, 0 };
+
+	signal(SIGABRT, on_abort);
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {

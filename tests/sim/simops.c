@@ -14,8 +14,8 @@
 
 static bool syncing(const struct resource *res)
 {
-	return res->repl == RS_SYNC_SOURCE || res->repl == RS_SYNC_TARGET ||
-	       res->repl == RS_PAUSED_SYNC_S || res->repl == RS_PAUSED_SYNC_T;
+	return res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_SYNC_TARGET ||
+	       res->st.repl == RS_PAUSED_SYNC_S || res->st.repl == RS_PAUSED_SYNC_T;
 }
 
 /* A promotion without --force that worked: what the node reads must meet
@@ -58,7 +58,7 @@ static void op_promote(struct sim_node *n)
 	bool force = false;
 	int ret;
 
-	if (n->res.role == ROLE_PRIMARY)
+	if (n->res.st.role == ROLE_PRIMARY)
 		return;
 	/* A person forces only when the peer is gone for good: down for
 	 * a long while and nobody else can serve. */
@@ -119,7 +119,7 @@ static void op_demote(struct sim_node *n)
 	char err[256];
 	int ret;
 
-	if (n->res.role != ROLE_PRIMARY || client_auditing())
+	if (n->res.st.role != ROLE_PRIMARY || client_auditing())
 		return;
 	/* The clients disconnect first (the daemon refuses otherwise). */
 	if (client_inflight(n->idx)) {
@@ -140,9 +140,9 @@ static void op_connection(struct sim_node *n)
 	int ret;
 
 	sim_run->current = n->idx;
-	if (res->peer_conn == CS_STANDALONE) {
+	if (res->st.peer_conn == CS_STANDALONE) {
 		/* After a split brain the Secondary gives up its changes. */
-		bool discard = res->role != ROLE_PRIMARY &&
+		bool discard = res->st.role != ROLE_PRIMARY &&
 			       rng_below(&sim_run->rng, 2) == 0;
 
 		ret = resource_connect(res, discard, err, sizeof(err));
@@ -159,7 +159,7 @@ static void op_connection(struct sim_node *n)
 static void op_sync_pause(struct sim_node *n)
 {
 	sim_run->current = n->idx;
-	if (n->res.sync_paused) {
+	if (n->res.st.sync_paused) {
 		sim_trace("n%d operator: resume-sync", n->idx);
 		peer_set_paused(&n->res, false);
 	} else if (syncing(&n->res)) {
@@ -213,9 +213,9 @@ static void heal_resume_io(struct sim_node *n)
 	char err[256];
 	int ret;
 
-	if (!S.demote_pending[n->idx] || res->role != ROLE_PRIMARY ||
+	if (!S.demote_pending[n->idx] || res->st.role != ROLE_PRIMARY ||
 	    !res->fence.io_frozen || res->fence.running ||
-	    (res->peer_conn == CS_CONNECTED && res->peer_disk == DS_UPTODATE))
+	    (res->st.peer_conn == CS_CONNECTED && res->st.peer_disk == DS_UPTODATE))
 		return;
 	sim_run->current = n->idx;
 	ret = fencing_resume_io(res, err, sizeof(err));
@@ -231,8 +231,8 @@ static void heal_resume_io(struct sim_node *n)
 static bool heal_victim(const struct sim_node *n)
 {
 	const struct sim_node *p = sim_run->node[1 - n->idx];
-	bool mine = n->res.disk_state == DS_UPTODATE;
-	bool theirs = p && p->res.disk_state == DS_UPTODATE;
+	bool mine = n->res.st.disk_state == DS_UPTODATE;
+	bool theirs = p && p->res.st.disk_state == DS_UPTODATE;
 
 	if (p && mine != theirs)
 		return theirs;
@@ -250,25 +250,25 @@ static void heal_node(struct sim_node *n)
 	int ret;
 
 	sim_run->current = n->idx;
-	if (res->disk_state == DS_DISKLESS) {
+	if (res->st.disk_state == DS_DISKLESS) {
 		ret = resource_attach(res, err, sizeof(err));
 		sim_trace("n%d heal: attach -> %s", n->idx, ret ? err : "ok");
 	}
-	if (res->sync_paused) {
+	if (res->st.sync_paused) {
 		sim_trace("n%d heal: resume-sync", n->idx);
 		peer_set_paused(res, false);
 	}
-	if (res->peer_conn == CS_STANDALONE) {
+	if (res->st.peer_conn == CS_STANDALONE) {
 		/* The Secondary gives up its changes (of two, the second). */
-		bool discard = res->role != ROLE_PRIMARY &&
-			       (heal_victim(n) || (p && p->res.role == ROLE_PRIMARY));
+		bool discard = res->st.role != ROLE_PRIMARY &&
+			       (heal_victim(n) || (p && p->res.st.role == ROLE_PRIMARY));
 
 		ret = resource_connect(res, discard, err, sizeof(err));
 		sim_trace("n%d heal: connect%s -> %s", n->idx,
 			  discard ? " --discard-my-data" : "", ret ? err : "ok");
 	}
-	if (res->role == ROLE_PRIMARY && heal_victim(n) && p &&
-	    (p->res.role == ROLE_PRIMARY || res->peer_conn != CS_CONNECTED))
+	if (res->st.role == ROLE_PRIMARY && heal_victim(n) && p &&
+	    (p->res.st.role == ROLE_PRIMARY || res->st.peer_conn != CS_CONNECTED))
 		op_demote(n);
 	heal_resume_io(n);
 }
@@ -276,7 +276,7 @@ static void heal_node(struct sim_node *n)
 /* How much a person trusts a disk when none is UpToDate. */
 static int disk_rank(const struct sim_node *n)
 {
-	switch (n->res.disk_state) {
+	switch (n->res.st.disk_state) {
 	case DS_UPTODATE:
 		return 4;
 	case DS_CONSISTENT:
@@ -307,18 +307,18 @@ static void heal_last_resort(void)
 	int ret;
 
 	if (!a || !b || sim_now_us() - S.heal_start_us < HEAL_PATIENCE_US ||
-	    a->res.disk_state == DS_UPTODATE || b->res.disk_state == DS_UPTODATE)
+	    a->res.st.disk_state == DS_UPTODATE || b->res.st.disk_state == DS_UPTODATE)
 		goto unrelated;
 	best = disk_rank(b) > disk_rank(a) ? b : a;
 	p = sim_run->node[1 - best->idx];
 	if (!disk_rank(best))
 		return;
-	if (p->res.role == ROLE_PRIMARY) {
+	if (p->res.st.role == ROLE_PRIMARY) {
 		op_demote(p);
 		return;
 	}
 	sim_run->current = best->idx;
-	if (best->res.role == ROLE_PRIMARY) {
+	if (best->res.st.role == ROLE_PRIMARY) {
 		op_demote(best);
 		return;
 	}
@@ -343,8 +343,8 @@ unrelated:
 		struct sim_node *p = sim_run->node[1 - i];
 
 		if (!n || !p || !S.unrelated[i] || disk_rank(p) < 2 ||
-		    n->res.disk_state != DS_INCONSISTENT ||
-		    n->res.role == ROLE_PRIMARY)
+		    n->res.st.disk_state != DS_INCONSISTENT ||
+		    n->res.st.role == ROLE_PRIMARY)
 			continue;
 		S.unrelated[i] = false;
 		node_down(i, "heal: unrelated data on an Inconsistent disk, "
@@ -375,6 +375,53 @@ void heal_begin(void)
 	}
 }
 
+/* Online verify, started where a person would: on either node of a
+ * pair in sync (refused otherwise, with the reason). */
+static void op_verify(struct sim_node *n)
+{
+	char err[256];
+	int ret;
+
+	sim_run->current = n->idx;
+	ret = verify_start(&n->res, err, sizeof(err));
+	sim_trace("n%d operator: verify -> %s%s", n->idx, ret ? "refused: " : "ok",
+		  ret ? err : "");
+}
+
+/* detach (to replace a disk), and attach once it is Diskless: the disk
+ * comes back distrusted, resynced in full. */
+static void op_detach_attach(struct sim_node *n)
+{
+	bool attach = n->res.st.disk_state == DS_DISKLESS;
+	char err[256];
+	int ret;
+
+	sim_run->current = n->idx;
+	ret = attach ? resource_attach(&n->res, err, sizeof(err))
+		     : resource_detach(&n->res, err, sizeof(err));
+	sim_trace("n%d operator: %s -> %s%s", n->idx, attach ? "attach" : "detach",
+		  ret ? "refused: " : "ok", ret ? err : "");
+}
+
+/* outdate: what an outdate-peer hook does over ssh for a Primary that
+ * lost its link to this node: only then does a person (or the hook) know
+ * that this disk is the older one. Outdating the survivor of a dead
+ * Primary would declare the newest data stale (seed 325 --strict). */
+static void op_outdate(struct sim_node *n)
+{
+	struct sim_node *p = sim_run->node[1 - n->idx];
+	char err[256];
+	int ret;
+
+	if (!p || p->res.st.role != ROLE_PRIMARY ||
+	    p->res.st.peer_conn == CS_CONNECTED)
+		return;
+	sim_run->current = n->idx;
+	ret = fencing_outdate(&n->res, err, sizeof(err));
+	sim_trace("n%d operator: outdate -> %s%s", n->idx, ret ? "refused: " : "ok",
+		  ret ? err : "");
+}
+
 void op_fire(struct sim_event *ev)
 {
 	int idx = (int)rng_below(&sim_run->rng, SIM_NODES);
@@ -400,14 +447,20 @@ void op_fire(struct sim_event *ev)
 			op_sync_pause(n);
 		else if (what < 85)
 			op_invalidate(n);
+		else if (what < 89)
+			op_verify(n);
+		else if (what < 91)
+			op_detach_attach(n);
+		else if (what < 92)
+			op_outdate(n);
 		else if (S.switch_protocol)
 			op_protocol(n);
 	}
 	/* With nobody Primary for long, a person promotes someone (the
 	 * heal may have taken n down meanwhile: look again). */
 	n = sim_run->node[idx];
-	if (!(sim_run->node[0] && sim_run->node[0]->res.role == ROLE_PRIMARY) &&
-	    !(sim_run->node[1] && sim_run->node[1]->res.role == ROLE_PRIMARY)) {
+	if (!(sim_run->node[0] && sim_run->node[0]->res.st.role == ROLE_PRIMARY) &&
+	    !(sim_run->node[1] && sim_run->node[1]->res.st.role == ROLE_PRIMARY)) {
 		if (!S.no_primary_since_us)
 			S.no_primary_since_us = sim_now_us();
 		else if (sim_now_us() - S.no_primary_since_us > 3000000 && n)

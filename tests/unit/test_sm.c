@@ -791,6 +791,37 @@ static void test_live_properties(void **state)
 	assert_true(n > 1000000);
 }
 
+/* A disk attached again (given up) next to this one: synced only when
+ * this one holds everything it held (sim seed 451 --strict). */
+static void test_attached_ahead(void **state)
+{
+	/* This node: Outdated at U_A (fenced before the peer wrote on). */
+	struct sm_side me = side(DS_OUTDATED, U_A, 0, 0,
+				 MDF_CONSISTENT | MDF_OUTDATED);
+	/* The peer wrote alone (U_B over U_A), then its disk failed. */
+	struct sm_side newer = side(DS_INCONSISTENT, U_B, U_A, 0, MDF_GIVEN_UP);
+	struct sm_side same = side(DS_INCONSISTENT, U_A, 0, 0, MDF_GIVEN_UP);
+	struct sm_side older = side(DS_INCONSISTENT, U_A, 0, 0, MDF_GIVEN_UP);
+	struct sm_side me_newer = side(DS_UPTODATE, U_C, U_A, 0, MDF_CONSISTENT);
+	struct sm_side fresh = newer;
+
+	(void)state;
+	assert_true(sm_attached_ahead(&me, &newer, true));
+	assert_true(sm_attached_ahead(&me, &newer, false));
+	assert_false(sm_attached_ahead(&me, &same, true));
+	assert_false(sm_attached_ahead(&me_newer, &older, true));
+	/* Diverged: both wrote since U_A. */
+	assert_true(sm_attached_ahead(&me_newer, &newer, true));
+	/* A disk replaced by create-md (attach marks it given up too)
+	 * holds no generation of this pair's: synced. */
+	fresh = side(DS_INCONSISTENT, UUID_JUST_CREATED, 0, 0, MDF_GIVEN_UP);
+	assert_false(sm_attached_ahead(&me, &fresh, true));
+	/* Not given up: the ordinary rules, not this one. */
+	fresh = newer;
+	fresh.u.flags = 0;
+	assert_false(sm_attached_ahead(&me, &fresh, true));
+}
+
 /* The replication state's table, by example: a connection's life. */
 static void test_repl_examples(void **state)
 {
@@ -997,6 +1028,50 @@ static void test_conn_role(void **state)
 	assert_int_equal(sm_role_next(ROLE_UNKNOWN, SM_ROLE_PROMOTE), -1);
 }
 
+/* sm_step on one struct: a pair's life, the pause flags it carries, and
+ * a refused event that changes nothing. */
+static void test_step(void **state)
+{
+	struct sm_state s = {
+		.role = ROLE_SECONDARY, .disk_state = DS_CONSISTENT,
+		.peer_conn = CS_STANDALONE, .peer_role = ROLE_UNKNOWN,
+		.peer_disk = DS_DUNKNOWN, .repl = RS_OFF,
+	};
+	struct sm_state before;
+	char why[160];
+
+	(void)state;
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_CONN, SM_CONN_EV_CONNECT }));
+	assert_int_equal(s.peer_conn, CS_CONNECTING);
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_CONN, SM_CONN_EV_HANDSHAKE }));
+	/* The peer paused its side: the resync from here starts paused. */
+	s.peer_paused = true;
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_SOURCE }));
+	assert_int_equal(s.repl, RS_PAUSED_SYNC_S);
+	s.peer_paused = false;
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_PAUSE }));
+	assert_int_equal(s.repl, RS_SYNC_SOURCE);
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_DISK, SM_DISK_PEER_NO_NEWER }));
+	assert_int_equal(s.disk_state, DS_UPTODATE);
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_ROLE, SM_ROLE_PROMOTE }));
+	assert_int_equal(s.role, ROLE_PRIMARY);
+	/* Refused: nothing moves, and the log line names both. */
+	before = s;
+	assert_false(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_VERIFY_S }));
+	assert_memory_equal(&s, &before, sizeof(s));
+	sm_step_refusal(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_VERIFY_S },
+			why, sizeof(why));
+	assert_string_equal(why, "replication state SyncSource has no transition "
+			    "verify-source");
+	assert_false(sm_step(&s, &(struct sm_event){ SM_EV_ROLE, SM_ROLE_PROMOTE }));
+	assert_false(sm_step(&s, &(struct sm_event){ 9, 0 }));
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_RESYNC_DONE }));
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_CONN, SM_CONN_EV_LINK_DOWN }));
+	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_LINK_DOWN }));
+	assert_int_equal(s.peer_conn, CS_CONNECTING);
+	assert_int_equal(s.repl, RS_OFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1018,6 +1093,8 @@ int main(void)
 		cmocka_unit_test(test_disk_examples),
 		cmocka_unit_test(test_disk_properties),
 		cmocka_unit_test(test_conn_role),
+		cmocka_unit_test(test_step),
+		cmocka_unit_test(test_attached_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
