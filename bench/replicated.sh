@@ -23,7 +23,7 @@
 #   QUICK=1   smoke test: short runs, results file *-replicated-quick.md
 #   PROTOCOLS subset/order of A B C (default: A B C)
 #   JOBS      subset/order of the job names in bench/jobs (default: the
-#             three write jobs; reads are never replicated)
+#             write jobs; reads are never replicated)
 #   RESULTS   markdown output path (default bench/results/DATE-replicated.md)
 #   SYNC_TIMEOUT  seconds allowed for the initial sync (default 600)
 #   RTT_COUNT     round trips per loopback measurement (default 2000)
@@ -42,7 +42,7 @@ BLOCKD=${BLOCKD:-$BENCH_ROOT/build/blockd}
 BLOCKCTL=${BLOCKCTL:-$(dirname -- "$BLOCKD")/blockctl}
 [[ $BLOCKCTL == /* ]] || BLOCKCTL=$PWD/$BLOCKCTL
 PROTOCOLS=${PROTOCOLS:-A B C}
-JOBS=${JOBS:-randwrite-4k-qd32 randwrite-4k-qd1 seqwrite-1m-qd8}
+JOBS=${JOBS:-randwrite-4k-qd32 randwrite-4k-qd1 seqwrite-1m-qd8 commit-8k-qd1}
 SYNC_TIMEOUT=${SYNC_TIMEOUT:-600}
 RTT_COUNT=${RTT_COUNT:-2000}
 DATE=$(date +%F)

@@ -34,7 +34,7 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 bench_timing_defaults
 BLOCKD=${BLOCKD:-$BENCH_ROOT/build/blockd}
 SERVERS=${SERVERS:-blockd-buffered blockd-direct nbdkit-file qemu-nbd nbdkit-null raw-io_uring}
-JOBS=${JOBS:-randwrite-4k-qd32 randread-4k-qd32 seqwrite-1m-qd8 randwrite-4k-qd1}
+JOBS=${JOBS:-randwrite-4k-qd32 randread-4k-qd32 seqwrite-1m-qd8 randwrite-4k-qd1 commit-8k-qd1}
 DATE=$(date +%F)
 if [[ $QUICK == 1 ]]; then
 	RESULTS=${RESULTS:-$BENCH_DIR/results/$DATE-standalone-quick.md}
