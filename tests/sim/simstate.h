@@ -6,6 +6,7 @@
 #define SIM_SIMSTATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "client.h"
@@ -81,6 +82,15 @@ extern struct sim_state S;
 void node_down(int idx, const char *why, bool power);
 /* sim.c: the network heals (a fault's end). */
 void heal_fire(struct sim_event *ev);
+
+/* sim.c: a run that voided promises takes the disks as its baseline
+ * again once the pair is in sync in protocol C. */
+void promises_rebase(void);
+
+/* invariants.c: every invariant after a step; has the pair converged
+ * (if not, why)? */
+void check_all(void);
+bool heal_converged(char *why, size_t len);
 
 /* simops.c: the operator's tick; the heal phase begins; a promotion
  * that worked (forced: the operator vouched for the disk). */
