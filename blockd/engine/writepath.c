@@ -28,6 +28,7 @@
  * - Requests complete from callbacks only, never inside submit.
  */
 #include "blockd/engine/writepath.h"
+#include "blockd/engine/writepath_priv.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -94,7 +95,7 @@ static void unflushed_clear(struct resource *res)
 }
 
 /* The peer is gone: what it may have lost from its cache is out of sync. */
-static void unflushed_mark(struct resource *res)
+void wp_unflushed_mark(struct resource *res)
 {
 	uint64_t size = res->oos.nbits * BITMAP_BLOCK_BYTES;
 
@@ -112,7 +113,7 @@ static void unflushed_mark(struct resource *res)
 	unflushed_clear(res);
 }
 
-static bool is_write(const struct blk_req *r)
+bool wp_is_write(const struct blk_req *r)
 {
 	return r->local.cmd == DISK_WRITE || r->local.cmd == DISK_TRIM ||
 	       r->local.cmd == DISK_ZERO;
@@ -127,7 +128,7 @@ static bool is_write(const struct blk_req *r)
  * still goes to the transfer log, its frame fails to send, and
  * writepath_peer_lost() settles it with the others (bitmap, or held by
  * fencing). A write never runs local-only before fencing has seen the loss. */
-static bool peer_live(const struct resource *res)
+bool wp_peer_live(const struct resource *res)
 {
 	/* A peer without a usable disk applies nothing: it gets the blocks
 	 * by a full resync once it has a disk again. */
@@ -152,7 +153,7 @@ static bool peer_live(const struct resource *res)
 
 /* Does this Primary's data live only on the peer? A Primary SyncTarget
  * (Inconsistent) or a Primary whose disk failed or was detached. */
-static bool data_on_peer(const struct resource *res)
+bool wp_data_on_peer(const struct resource *res)
 {
 	return res->st.disk_state == DS_INCONSISTENT || !resource_has_disk(res);
 }
@@ -164,14 +165,14 @@ static bool data_on_peer(const struct resource *res)
  * EIO (DRBD's on-no-data-accessible io-error). */
 static bool primary_without_data(const struct resource *res)
 {
-	return res->st.role == ROLE_PRIMARY && data_on_peer(res) &&
-	       !(peer_live(res) && res->st.peer_disk == DS_UPTODATE);
+	return res->st.role == ROLE_PRIMARY && wp_data_on_peer(res) &&
+	       !(wp_peer_live(res) && res->st.peer_disk == DS_UPTODATE);
 }
 
 bool writepath_data_on_peer(const struct resource *res)
 {
-	return res->st.role == ROLE_PRIMARY && data_on_peer(res) &&
-	       peer_live(res) && res->st.peer_disk == DS_UPTODATE;
+	return res->st.role == ROLE_PRIMARY && wp_data_on_peer(res) &&
+	       wp_peer_live(res) && res->st.peer_disk == DS_UPTODATE;
 }
 
 static bool handshake_running(const struct resource *res)
@@ -200,15 +201,15 @@ static bool tl_full(const struct resource *res)
 
 /* Must r wait? The activity log check comes last because a pass takes
  * references the write then holds until it completes. */
-static bool must_wait(struct resource *res, struct blk_req *r)
+bool wp_must_wait(struct resource *res, struct blk_req *r)
 {
 	if (res->fence.io_frozen || meta_busy(&res->meta))
 		return true;
-	if (!is_write(r))
+	if (!wp_is_write(r))
 		return false;
 	if (primary_without_data(res))
 		return handshake_running(res);	/* start() fails it otherwise */
-	if (res->uuid_rotate_pending && !peer_live(res)) {
+	if (res->uuid_rotate_pending && !wp_peer_live(res)) {
 		/* The first write the peer will lack: a new generation,
 		 * durable before it starts (meta_busy holds it). */
 		res->uuid_rotate_pending = false;
@@ -227,7 +228,7 @@ static bool must_wait(struct resource *res, struct blk_req *r)
 	 * resync can never overwrite the write. */
 	if (resync_target_lacks(res, r->local.off, r->local.len))
 		return true;
-	if (peer_live(res) && tl_full(res))
+	if (wp_peer_live(res) && tl_full(res))
 		return true;
 	if (res->meta.enabled) {
 		struct al *al = &res->meta.al;
@@ -293,7 +294,7 @@ static struct tl_entry *tl_entry_of(struct resource *res, const struct blk_req *
 	return e->seq == r->seq ? e : NULL;
 }
 
-static void tl_free(struct resource *res, struct tl_entry *e)
+void wp_tl_free(struct resource *res, struct tl_entry *e)
 {
 	assert(e->seq && res->wp.pending_writes > 0);
 	if (e->al_held) {
@@ -310,13 +311,13 @@ static void tl_free(struct resource *res, struct tl_entry *e)
 
 /* The superblock with the generation started at the peer's loss is on
  * disk, or there is no disk any more to hold it (the writes then fail). */
-static bool gen_durable(const struct resource *res)
+bool wp_gen_durable(const struct resource *res)
 {
 	return meta_sb_durable(&res->meta, res->wp.gen_ticket) ||
 	       !res->meta.enabled || !resource_has_disk(res);
 }
 
-static void req_check_done(struct resource *res, struct blk_req *r)
+void wp_req_check_done(struct resource *res, struct blk_req *r)
 {
 	if (r->pending & r->needed)
 		return;
@@ -335,18 +336,18 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 			al_end(&res->meta.al, r->local.off, r->local.len);
 		r->al_held = false;
 	}
-	if (is_write(r))
+	if (wp_is_write(r))
 		res->wp.app_busy = true;
 	if (r->replicated) {
 		struct tl_entry *e = tl_entry_of(res, r);
 
-		if (r->epoch == res->wp.epoch && is_write(r))
+		if (r->epoch == res->wp.epoch && wp_is_write(r))
 			res->wp.epoch_close_pending = true;
 		if (e)
 			e->req = NULL;	/* the entry waits for its ack */
 		/* A local failure after the peer got the write: they differ
 		 * (a disk that failed is detached and resynced in full). */
-		if (r->err && is_write(r) && res->oos.words &&
+		if (r->err && wp_is_write(r) && res->oos.words &&
 		    resource_has_disk(res))
 			bitmap_mark_range(&res->oos, r->local.off, r->local.len);
 	}
@@ -354,9 +355,9 @@ static void req_check_done(struct resource *res, struct blk_req *r)
 	/* A write the peer may lack is replied to only once the new
 	 * generation that says so is durable: else a crash forgets it, and
 	 * a peer promoted meanwhile rolls the write back on reconnect. */
-	assert(!(r->alone && is_write(r) && !r->err &&
+	assert(!(r->alone && wp_is_write(r) && !r->err &&
 		 res->st.role == ROLE_PRIMARY && res->meta.enabled &&
-		 (res->uuid_rotate_pending || !gen_durable(res))));
+		 (res->uuid_rotate_pending || !wp_gen_durable(res))));
 	r->needed = 0xff;	/* complete once */
 	r->pending = 0xff;
 	r->done(r, r->err);
@@ -380,7 +381,7 @@ static void local_done(struct disk_io *io, int err)
 		r->err = err;
 	}
 	r->pending &= (uint8_t)~LEG_LOCAL;
-	req_check_done(res, r);
+	wp_req_check_done(res, r);
 }
 
 /* The frame left for the socket, or (err) never will. A failed send only
@@ -403,7 +404,7 @@ static void frame_sent(struct link_tx *tx, int err)
 		res->wp.data_sent_bytes += tx->h.length;
 	}
 	r->pending &= (uint8_t)~LEG_SENT;
-	req_check_done(res, r);
+	wp_req_check_done(res, r);
 }
 
 static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
@@ -448,7 +449,7 @@ void writepath_tick(struct resource *res, uint64_t now_ms)
 {
 	struct writepath *wp = &res->wp;
 
-	if (res->st.role != ROLE_PRIMARY || !wp->unflushed_any || !peer_live(res) ||
+	if (res->st.role != ROLE_PRIMARY || !wp->unflushed_any || !wp_peer_live(res) ||
 	    wp->sync_queued || wp->sync_pending ||
 	    now_ms - wp->sync_last_ms < WP_SYNC_INTERVAL_MS)
 		return;
@@ -470,7 +471,7 @@ static void start_flush(struct resource *res, struct blk_req *r)
 	bool local = resource_has_disk(res);
 
 	r->pending = local ? LEG_LOCAL : 0;
-	if (peer_live(res)) {
+	if (wp_peer_live(res)) {
 		r->replicated = true;
 		r->epoch = res->wp.epoch;
 		r->tx.sent = frame_sent;
@@ -503,10 +504,10 @@ static void start_write(struct resource *res, struct blk_req *r)
 	 * range marked out of sync on disk before it starts instead; it is
 	 * cleared again once the peer has it. */
 	/* A peer without TRIM/ZERO frames gets those ranges by resync. */
-	if (peer_live(res) && io->cmd != DISK_WRITE &&
+	if (wp_peer_live(res) && io->cmd != DISK_WRITE &&
 	    !(link_features(res->link) & FRAME_FEAT_TRIM_ZERO)) {
 		bitmap_mark_range(&res->oos, io->off, io->len);
-	} else if (peer_live(res)) {
+	} else if (wp_peer_live(res)) {
 		struct tl_entry *e;
 
 		if (res->wp.epoch_close_pending)
@@ -559,7 +560,7 @@ static void start_write(struct resource *res, struct blk_req *r)
 		 * completes at the peer's WRITE_ACK, so losing the peer never
 		 * leaves an acknowledged write that exists nowhere or that the
 		 * resync would overwrite. */
-		if (res->protocol == 'C' || data_on_peer(res))
+		if (res->protocol == 'C' || wp_data_on_peer(res))
 			r->needed |= LEG_WRITTEN;
 		link_send(res->link, &r->tx);
 	} else if (res->oos.words) {
@@ -575,7 +576,7 @@ static void start(struct resource *res, struct blk_req *r)
 	r->seq = 0;
 	r->replicated = false;
 	r->alone = false;
-	if (is_write(r) && primary_without_data(res)) {
+	if (wp_is_write(r) && primary_without_data(res)) {
 		log_err("write of %u bytes at %llu failed: this Primary's disk is "
 			"Inconsistent and its peer is gone",
 			r->local.len, (unsigned long long)r->local.off);
@@ -598,7 +599,7 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 	r->bm_ticket = 0;
 	/* Strict FIFO behind earlier waiters, so no write overtakes one it
 	 * may overlap. */
-	if (res->wp.waiting || must_wait(res, r)) {
+	if (res->wp.waiting || wp_must_wait(res, r)) {
 		if (res->wp.waiting_tail)
 			res->wp.waiting_tail->next = r;
 		else
@@ -611,7 +612,7 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 
 void writepath_retry_waiting(struct resource *res)
 {
-	while (res->wp.waiting && !must_wait(res, res->wp.waiting)) {
+	while (res->wp.waiting && !wp_must_wait(res, res->wp.waiting)) {
 		struct blk_req *r = res->wp.waiting;
 
 		res->wp.waiting = r->next;
@@ -643,7 +644,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 			if (err && !resource_has_disk(res))
 				r->err = -EIO;
 			r->pending &= (uint8_t)~LEG_WRITTEN;
-			req_check_done(res, r);
+			wp_req_check_done(res, r);
 		}
 		res->wp.pos_flushed_bytes = res->wp.pos_written_bytes;
 		res->wp.pos_flushed_ms = clock_coarse_ms();
@@ -662,7 +663,7 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		e->recv_acked = true;
 		if (e->req) {
 			e->req->pending &= (uint8_t)~LEG_RECV;
-			req_check_done(res, e->req);
+			wp_req_check_done(res, e->req);
 		}
 		return;
 	}
@@ -694,223 +695,10 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		struct blk_req *r = e->req;
 
 		r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
-		tl_free(res, e);
-		req_check_done(res, r);
+		wp_tl_free(res, e);
+		wp_req_check_done(res, r);
 	} else {
-		tl_free(res, e);
+		wp_tl_free(res, e);
 	}
 	writepath_retry_waiting(res);
-}
-
-/* Under resource-and-stonith a Primary that lost its peer must not
- * complete a write the peer may lack until fencing says the peer cannot
- * take over: such writes are held here, and released by
- * writepath_release_held() when I/O resumes. */
-static bool hold_on_loss(const struct resource *res)
-{
-	/* Held only while fencing froze I/O (fencing_peer_lost ran first):
-	 * unfreezing releases them. A Primary that does not fence (its
-	 * data was on the peer) never unfreezes, so it holds nothing. */
-	if (res->wp.gen_hold)
-		return true;
-	return res->cfg && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH &&
-	       res->fence.io_frozen && res->st.role == ROLE_PRIMARY &&
-	       !res->stopping;
-}
-
-/* Only legs the reply waits for are held: in protocol B a write whose
- * RECV_ACK came has its answer and completes at its local leg (held, it
- * completed anyway and stayed listed: sim seed 314 released it again
- * after its slot carried the next write). */
-static void release_or_hold(struct resource *res, struct blk_req *r, uint8_t legs)
-{
-	uint8_t hold = legs & r->needed & r->pending;
-
-	/* A write completed alone waits for its new generation, whatever
-	 * its protocol's reply waits for. */
-	if (res->wp.gen_hold && is_write(r)) {
-		r->needed |= LEG_GEN;
-		r->pending |= LEG_GEN;
-		hold |= LEG_GEN;
-	}
-	if (hold_on_loss(res) && hold) {
-		r->pending &= (uint8_t)~(legs & ~hold);
-		if (!r->held_legs) {
-			r->held_next = res->wp.held;
-			res->wp.held = r;
-		}
-		r->held_legs |= hold;
-		return;
-	}
-	r->pending &= (uint8_t)~legs;
-	req_check_done(res, r);
-}
-
-void writepath_peer_lost(struct resource *res)
-{
-	struct blk_req *flushes = res->wp.flushes;
-	/* A Primary SyncTarget loses its only good copy, a Primary without a
-	 * disk its only copy: the writes in flight fail (a resync brings the
-	 * source's blocks back). */
-	bool fail = res->st.role == ROLE_PRIMARY && data_on_peer(res);
-
-	/* Writes in flight that complete here alone wait for the new
-	 * generation that records them (under a freeze: at its end). */
-	if (res->st.role == ROLE_PRIMARY && !fail && !res->fence.io_frozen &&
-	    res->wp.tl_tail_seq != res->wp.tl_next_seq) {
-		res->wp.lost_inflight = true;
-		writepath_lone_generation(res);
-	}
-	/* Everything the peer may not have written is out of sync. */
-	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
-		struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
-		struct blk_req *r = e->req;
-
-		if (e->seq != seq)
-			continue;
-		bitmap_mark_range(&res->oos, e->off, e->len);
-		if (res->st.role == ROLE_PRIMARY && !fail)	/* kept alone */
-			res->wp.lost_inflight = true;
-		tl_free(res, e);
-		if (r)
-			r->alone = true;
-		if (r && (fail || r->local_failed)) {
-			r->err = -EIO;
-			r->pending &= (uint8_t)~(LEG_RECV | LEG_WRITTEN);
-			req_check_done(res, r);
-		} else if (r) {
-			release_or_hold(res, r, LEG_RECV | LEG_WRITTEN);
-		}
-	}
-	res->wp.tl_tail_seq = res->wp.tl_next_seq;
-	unflushed_mark(res);
-	res->wp.sync_pending = false;
-	res->wp.flushes = NULL;
-	while (flushes) {
-		struct blk_req *r = flushes;
-
-		flushes = r->next;
-		r->next = NULL;
-		if (!resource_has_disk(res) || fail) {	/* flushed nowhere */
-			r->err = -EIO;
-			r->pending &= (uint8_t)~LEG_WRITTEN;
-			req_check_done(res, r);
-		} else {
-			release_or_hold(res, r, LEG_WRITTEN);
-		}
-	}
-	res->wp.epoch_close_pending = false;
-	writepath_retry_waiting(res);
-}
-
-/* DRBD starts a new generation as soon as a Primary loses its peer's
- * disk; here it waits for the first write the peer will lack (must_wait),
- * so a brief loss without writes needs no resync. Writes that were in
- * flight at the loss are such writes too, already written: without a
- * new generation a peer promoted meanwhile would make this node its
- * target on reconnect, rolling back writes it acknowledged, where both
- * changed is a split brain to report (t_splitbrain_inflight). Under a
- * freeze it waits until the held writes are released. */
-void writepath_lone_generation(struct resource *res)
-{
-	if (!res->wp.lost_inflight || !res->uuid_rotate_pending ||
-	    peer_live(res) || res->st.role != ROLE_PRIMARY || !res->meta.enabled)
-		return;
-	res->wp.lost_inflight = false;
-	res->uuid_rotate_pending = false;
-	meta_uuid_new_current(&res->meta);
-	res->wp.gen_ticket = meta_write_sb(&res->meta);
-	/* The writes may not reply before it is durable: a crash would
-	 * forget the generation (the assertion in req_check_done). */
-	res->wp.gen_hold = !gen_durable(res);
-}
-
-void writepath_meta_done(struct resource *res)
-{
-	if (!res->wp.gen_hold || !gen_durable(res))
-		return;
-	res->wp.gen_hold = false;
-	if (!res->fence.io_frozen)
-		writepath_release_held(res);
-}
-
-void writepath_release_held(struct resource *res)
-{
-	struct blk_req *list = res->wp.held;
-
-	if (res->wp.gen_hold)
-		return;		/* writepath_meta_done, once it is durable */
-	res->wp.held = NULL;
-	while (list) {
-		struct blk_req *r = list;
-
-		list = r->held_next;
-		r->held_next = NULL;
-		r->pending &= (uint8_t)~r->held_legs;
-		r->held_legs = 0;
-		/* Held for the peer it may not have reached, written only to
-		 * a disk that failed since: no copy anyone reads holds it. */
-		if (!resource_has_disk(res) && !r->err)
-			r->err = -EIO;
-		req_check_done(res, r);
-	}
-}
-
-/* The age of the oldest write the peer has not acknowledged is the
- * replication lag status shows (blockd/daemon/status.c). */
-bool writepath_oldest_unacked(const struct resource *res, uint64_t *sent_ms)
-{
-	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
-		const struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
-
-		if (e->seq == seq) {
-			*sent_ms = e->sent_ms;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Shutting down while fencing holds writes: none of them may be
- * acknowledged as written, so each gets an error reply. Writes that never
- * started are failed too. */
-void writepath_fail_held(struct resource *res, int err)
-{
-	unsigned n = 0;
-
-	while (res->wp.waiting) {
-		struct blk_req *r = res->wp.waiting;
-
-		res->wp.waiting = r->next;
-		if (!res->wp.waiting)
-			res->wp.waiting_tail = NULL;
-		r->next = NULL;
-		if (r->al_held) {
-			al_end(&res->meta.al, r->local.off, r->local.len);
-			r->al_held = false;
-		}
-		n++;
-		r->done(r, err);
-	}
-	for (struct blk_req *r = res->wp.held; r; r = r->held_next) {
-		r->err = err;
-		n++;
-	}
-	writepath_release_held(res);	/* completes them with r->err */
-	if (n)
-		log_warn("shutting down: %u write%s held back were failed, not "
-			 "acknowledged", n, n == 1 ? "" : "s");
-}
-
-/* The disk was detached: its activity log is gone with it, so the
- * references requests and transfer log entries hold on it are dropped
- * without being released into a log that no longer exists. */
-void writepath_forget_al(struct resource *res)
-{
-	for (struct blk_req *r = res->wp.active; r; r = r->next)
-		r->al_held = false;
-	for (struct blk_req *r = res->wp.waiting; r; r = r->next)
-		r->al_held = false;
-	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++)
-		res->wp.tl[seq % TL_SIZE].al_held = false;
 }
