@@ -150,6 +150,7 @@ name = $name
 protocol = C
 secret = bench
 io-mode = direct
+${PAIR_POLL_US:+poll-us = $PAIR_POLL_US}
 [node alice]
 address = 127.0.0.1:$port_a
 disk = $alice_disk

@@ -27,6 +27,7 @@
 #   RESULTS   markdown output path (default bench/results/DATE-replicated.md)
 #   SYNC_TIMEOUT  seconds allowed for the initial sync (default 600)
 #   RTT_COUNT     round trips per loopback measurement (default 2000)
+#   PAIR_POLL_US  poll-us of both nodes of the pair (default: unset, 0)
 #   BENCH_TMPDIR, DROP_CACHES=0, KEEP_TMP=1: as bench/run.sh
 #
 # Exits non-zero if a server failed to start, the pair did not connect or
