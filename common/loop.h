@@ -75,6 +75,13 @@ static inline void loop_defer(struct loop *l, struct loop_op *op,
 	l->done_tail = &op->next;
 }
 
+/* A write done at once on the loop's thread (a small page-cache write,
+ * where an io-wq hand-off costs more than the copy): the bytes written
+ * or -errno. The one synchronous write the data path makes; the
+ * simulator implements it on its disks like any other write. */
+long loop_write_now(struct loop *l, int fd, const void *buf, size_t len,
+		    uint64_t off);
+
 /* Run until loop_stop() was called and nothing is in flight. */
 int loop_run(struct loop *l);
 static inline void loop_stop(struct loop *l)

@@ -112,9 +112,11 @@ suite_tests "$BUILD_SAN" sim-san
 # Primary SyncTarget's writes under random load (t_resync_target_race:
 # t_resync_target_dup stages the same race); and a power cut timed at
 # the end of a resync (t_fence_unfence_durable: 1.5 s per write; every
-# resync under the sanitizers sends its RS_DONE the same way). This
-# keeps make check under 15 minutes.
-SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown t_repl_switchover t_resync_checksum t_partition_primary_synctarget t_splitbrain_policies t_resync_target_pool t_resync_pause t_power_loss_both t_resync_target_race t_fence_unfence_durable"
+# resync under the sanitizers sends its RS_DONE the same way); and a
+# Primary's power loss during verify (t_power_loss_primary_verify: the
+# same paths as t_power_loss_primary and t_ops_verify). This keeps make
+# check under 15 minutes.
+SAN_SKIP="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown t_repl_switchover t_resync_checksum t_partition_primary_synctarget t_splitbrain_policies t_resync_target_pool t_resync_pause t_power_loss_both t_resync_target_race t_fence_unfence_durable t_power_loss_primary_verify"
 BT_SKIP=${BT_SKIP-$SAN_SKIP} ROUNDS=${SAN_ROUNDS:-1} integration "$BUILD_SAN/blockd" sanitizer
 unset ASAN_OPTIONS UBSAN_OPTIONS
 

@@ -233,6 +233,16 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	log_info("disk %s attached: Inconsistent until a full resync from the "
 		 "peer", self->disk);
 	resource_event(res, "attached");
+	/* The handshake runs: the peer decides on the STATE that said
+	 * Diskless, this node on its new disk, and the two never meet (sim
+	 * seed 286 --strict: a SyncTarget the peer never synced). It starts
+	 * over with this disk in the STATE. */
+	if (res->link && link_is_up(res->link) && !res->peer.state_received) {
+		log_info("a disk was attached during the handshake: connecting "
+			 "again");
+		link_drop(res->link, "a disk was attached during the handshake");
+		return 0;
+	}
 	/* Connected to an UpToDate peer: ask it for everything now. */
 	if (res->st.repl == RS_ESTABLISHED && res->st.peer_disk == DS_UPTODATE)
 		peer_request_attach_sync(res);

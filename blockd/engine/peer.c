@@ -126,7 +126,12 @@ void peer_note_state(struct resource *res)
 	}
 	if (res->st.peer_role == ROLE_PRIMARY)
 		holds_acked_forget(res);
-	res->peer.holds_acked = res->st.repl == RS_ESTABLISHED &&
+	/* In sync: Established, or an online verify (it reads; the
+	 * Primary's writes keep coming; seed 486: a Primary's power loss
+	 * during verify rolled its Secondary back by its extents). */
+	res->peer.holds_acked = (res->st.repl == RS_ESTABLISHED ||
+				 res->st.repl == RS_VERIFY_S ||
+				 res->st.repl == RS_VERIFY_T) &&
 				res->st.peer_role == ROLE_PRIMARY &&
 				res->peer.state_received &&
 				res->peer.state.protocol == 'C';

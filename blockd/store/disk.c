@@ -135,13 +135,13 @@ static void disk_io_done(struct loop_op *op, int res);
 static bool disk_write_inline(struct disk *d, struct disk_io *io, int fd,
 			      const uint8_t *buf, uint32_t len, uint64_t off)
 {
-	ssize_t r;
+	long r;
 
 	if (io->cmd != DISK_WRITE || (io->flags & DISK_F_FUA) ||
 	    len > d->inline_write_max || io->done_bytes)
 		return false;
-	r = pwrite(fd, buf, len, (off_t)off);
-	loop_defer(d->loop, &io->op, disk_io_done, r < 0 ? -errno : (int)r);
+	r = loop_write_now(d->loop, fd, buf, len, off);
+	loop_defer(d->loop, &io->op, disk_io_done, (int)r);
 	return true;
 }
 

@@ -266,3 +266,63 @@ fault_cleanup() {
 	done
 	return 0
 }
+
+# fault_block_put URI OFFSET BYTE: one 4 KiB block of BYTE at OFFSET, then
+# a FLUSH (fails the test if either fails).
+fault_block_put() {
+	timeout 20 /usr/bin/python3 - "$@" <<'PY' || bt_fail "write of the block at $2 failed"
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+h.pwrite(bytes([int(sys.argv[3])]) * 4096, int(sys.argv[2]))
+h.flush()
+PY
+}
+
+# fault_block_get URI OFFSET: the first byte of the 4 KiB block at OFFSET
+# as a character, or EIO / "errno N" when the read fails.
+fault_block_get() {
+	timeout 20 /usr/bin/python3 - "$@" <<'PY'
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+try:
+    print(chr(h.pread(4096, int(sys.argv[2]))[0]))
+except nbd.Error as e:
+    print("EIO" if e.errnum == 5 else "errno %s" % e.errnum)
+PY
+}
+
+# fault_block_poke URI: a write that meets a failing disk (its error is
+# expected and ignored), so the node notices the failure now.
+fault_block_poke() {
+	timeout 20 /usr/bin/python3 - "$1" <<'PY' >/dev/null 2>&1
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+try:
+    h.pwrite(b"C" * 4096, 8192)
+except nbd.Error:
+    pass
+PY
+}
+
+# fault_check_both CK_DIR REGION SIZE WHAT: both daemons stopped, alice's
+# disk a fault device: every write the ackcheck writer (CK_DIR) had
+# acknowledged in protocol C is on alice's and bob's data areas (the first
+# REGION bytes), and the two areas (SIZE bytes) are identical. Leaves
+# bob's report in $BT_TMP/bob.check.
+fault_check_both() {
+	local dir=$1 region=$2 size=$3 what=$4 n img sa sb
+	for n in alice bob; do
+		img=$(pair_img bob)
+		[ "$n" = alice ] && img=$(fault_link alicedisk)
+		/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$dir" --proto C \
+			--offset 0 --length "$region" --what "$n $what" \
+			--image "$img" >"$BT_TMP/$n.check" 2>&1 ||
+			bt_fail "$(head -n 6 "$BT_TMP/$n.check" | tr '\n' '|')"
+	done
+	sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
+	sb=$(head -c "$size" "$(pair_img bob)" | sha256sum | cut -d' ' -f1)
+	bt_expect_eq "$sa" "$sb" "alice's data area $what vs bob's"
+}

@@ -25,42 +25,17 @@ SIZE=$((16 * M))
 net_hook_install
 fault_pair_up alice error C "$SIZE" 'fencing = resource-only' "fence-peer = $NET_HOOK"
 
-nbd_put() { # URI OFFSET BYTE: one 4 KiB block of BYTE, flushed
-	timeout 20 /usr/bin/python3 - "$@" <<'PY' || bt_fail "write of block at $2 failed"
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-h.pwrite(bytes([int(sys.argv[3])]) * 4096, int(sys.argv[2]))
-h.flush()
-PY
-}
 
-nbd_get() { # URI OFFSET: the first byte of that block, as a character
-	timeout 20 /usr/bin/python3 - "$@" <<'PY'
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-print(chr(h.pread(4096, int(sys.argv[2]))[0]))
-PY
-}
 
-nbd_put "$(pair_uri alice)" 0 65	# 'A' on both disks
+fault_block_put "$(pair_uri alice)" 0 65	# 'A' on both disks
 net_hook_set fence-peer rc 7 alice
 bt_daemon_kill9 bob
 net_hook_wait end fence-peer 1 20 alice
 pair_wait alice 10 "bob recorded fenced" 's["peer_outdated"] is True'
-nbd_put "$(pair_uri alice)" 0 66	# 'B': alice's alone
+fault_block_put "$(pair_uri alice)" 0 66	# 'B': alice's alone
 
 fault_error_on alicedisk
-timeout 20 /usr/bin/python3 - "$(pair_uri alice)" <<'PY' >/dev/null 2>&1
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-try:
-    h.pwrite(b"C" * 4096, 8192)
-except nbd.Error:
-    pass
-PY
+fault_block_poke "$(pair_uri alice)"
 pair_wait alice 20 "alice's disk detached" 's["disk"] == "Diskless"'
 pair_ok alice secondary
 net_start bob
@@ -78,7 +53,7 @@ pair_refused bob 1 '' primary
 pair_ok alice primary --force
 pair_wait alice 60 "bob resynced from alice" \
 	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
-bt_expect_eq "$(nbd_get "$(pair_uri alice)" 0)" B "alice's block 0"
+bt_expect_eq "$(fault_block_get "$(pair_uri alice)" 0)" B "alice's block 0"
 size=$(pair_get alice size_bytes)
 sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
 sb=$(head -c "$size" "$(pair_img bob)" | sha256sum | cut -d' ' -f1)

@@ -25,31 +25,14 @@ fault_require
 SIZE=$((16 * M))
 fault_pair_up alice error C "$SIZE"
 
-nbd_put() { # URI OFFSET BYTE: write one 4 KiB block of BYTE, flushed
-	timeout 20 /usr/bin/python3 - "$@" <<'PY' || bt_fail "write of block at $2 failed"
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-h.pwrite(bytes([int(sys.argv[3])]) * 4096, int(sys.argv[2]))
-h.flush()
-PY
-}
 
-nbd_put "$(pair_uri alice)" 0 65	# 'A' on both disks
+fault_block_put "$(pair_uri alice)" 0 65	# 'A' on both disks
 bt_daemon_kill9 bob
 pair_wait alice 10 "bob gone" 'p["connection"] != "Connected"'
-nbd_put "$(pair_uri alice)" 0 66	# 'B': alice's alone
+fault_block_put "$(pair_uri alice)" 0 66	# 'B': alice's alone
 
 fault_error_on alicedisk
-timeout 20 /usr/bin/python3 - "$(pair_uri alice)" <<'PY' >/dev/null 2>&1
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-try:
-    h.pwrite(b"C" * 4096, 8192)
-except nbd.Error:
-    pass
-PY
+fault_block_poke "$(pair_uri alice)"
 pair_wait alice 20 "alice's disk detached" 's["disk"] == "Diskless" and s["role"] == "Primary"'
 
 # 1. bob comes back with his older disk.
@@ -61,27 +44,10 @@ bt_expect_eq "$(pair_get bob role)" Secondary "bob's role"
 bt_expect_eq "$(pair_get bob disk)" Consistent "bob's disk (he was killed)"
 
 # 2. What alice's users see of the block she wrote alone.
-got=$(timeout 20 /usr/bin/python3 - "$(pair_uri alice)" <<'PY'
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-try:
-    print(chr(h.pread(4096, 0)[0]))
-except nbd.Error as e:
-    print("EIO" if e.errnum == 5 else "errno %s" % e.errnum)
-PY
-)
-bt_expect_eq "$got" EIO "a read of alice's block 0 (she wrote 'B' there alone)"
+bt_expect_eq "$(fault_block_get "$(pair_uri alice)" 0)" EIO "a read of alice's block 0 (she wrote 'B' there alone)"
 
 # 3. The operator takes bob's data.
 pair_ok alice secondary
 pair_ok bob primary --force
-got=$(timeout 20 /usr/bin/python3 - "$(pair_uri bob)" <<'PY'
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-print(chr(h.pread(4096, 0)[0]))
-PY
-)
-bt_expect_eq "$got" A "bob's block 0 after the operator chose his data"
+bt_expect_eq "$(fault_block_get "$(pair_uri bob)" 0)" A "bob's block 0 after the operator chose his data"
 bt_pass "a Diskless Primary refused a peer disk of another generation; reads failed instead of going back in time"

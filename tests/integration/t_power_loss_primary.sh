@@ -61,17 +61,8 @@ round() {
 	size=$(pair_get alice size_bytes)
 	bt_daemon_stop alice
 	bt_daemon_stop bob
-	for n in alice bob; do
-		img=$(pair_img bob)
-		[ "$n" = alice ] && img=$(fault_link alicedisk)
-		/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$NET_CK_DIR" --proto C \
-			--offset 0 --length "$REGION" --what "round $1: $n after alice's power loss and the resync" \
-			--image "$img" >"$BT_TMP/$n.check" 2>&1 ||
-			bt_fail "$(head -n 6 "$BT_TMP/$n.check" | tr '\n' '|')"
-	done
-	sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
-	sb=$(head -c "$size" "$(pair_img bob)" | sha256sum | cut -d' ' -f1)
-	bt_expect_eq "$sa" "$sb" "round $1: alice's data area after her power loss and the resync vs bob's"
+	fault_check_both "$NET_CK_DIR" "$REGION" "$size" \
+		"after alice's power loss and the resync (round $1)"
 	ROUND_RESULT[$1]=$(head -n 1 "$BT_TMP/bob.check")
 	fault_detach alicedisk
 	rm -f "$(fault_backing alicedisk)"

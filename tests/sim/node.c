@@ -111,6 +111,9 @@ static int node_assemble(struct sim_node *n)
 	ret = disk_open(&res->disk, &n->sl.loop, self->disk, false, false);
 	if (ret < 0)
 		return ret;
+	/* As blockd/daemon/main.c: small buffered writes are written at
+	 * once (loop_write_now), the path the daemon's buffered mode takes. */
+	res->disk.inline_write_max = DISK_INLINE_WRITE_MAX;
 	return resource_init(res, c, &lc);
 }
 

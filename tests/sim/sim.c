@@ -617,9 +617,12 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 	if (trace)
 		sim_trace("end: %" PRIu64 " steps, %" PRIu64 " ms simulated, "
 			  "%" PRIu64 " promotions, %" PRIu64 " audits, %" PRIu64
-			  " crashes, %" PRIu64 " cuts, %" PRIu64 " order checks",
+			  " crashes, %" PRIu64 " cuts, %" PRIu64 " order checks, "
+			  "%" PRIu64 " of %" PRIu64 " disk writes at once",
 			  st.steps, st.sim_us / 1000, S.promotions, S.audits,
-			  S.crashes, S.cuts, r->order.checks);
+			  S.crashes, S.cuts, r->order.checks,
+			  r->disk[0].writes_now + r->disk[1].writes_now,
+			  r->disk[0].writes + r->disk[1].writes);
 	run_fini(r);
 	return st;
 }

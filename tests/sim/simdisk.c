@@ -237,6 +237,20 @@ static void complete(struct sim_event *ev)
 	q->done(q, err);
 }
 
+int simdisk_write_now(struct simdisk *d, uint64_t off, uint32_t len,
+		      const uint8_t *buf)
+{
+	assert(off + len <= d->size);
+	if (fails(d, SD_WRITE)) {
+		d->errors++;
+		return -EIO;
+	}
+	vw_add(d, off, len, buf);
+	d->writes++;
+	d->writes_now++;
+	return 0;
+}
+
 void simdisk_submit(struct simdisk *d, struct simdisk_req *q)
 {
 	uint64_t lat = rng_range(&d->rng, d->k.lat_min_us, d->k.lat_max_us);

@@ -81,6 +81,7 @@ struct simdisk {
 	void *landed_arg;
 	/* Counters, for reports. */
 	uint64_t reads, writes, flushes, errors, lost_blocks;
+	uint64_t writes_now;	/* of writes: simdisk_write_now's */
 };
 
 int simdisk_init(struct simdisk *d, const char *name, struct sched *s,
@@ -89,6 +90,12 @@ void simdisk_fini(struct simdisk *d);
 
 /* Issue q (fields op, fua, off, len, buf, done, arg set by the caller). */
 void simdisk_submit(struct simdisk *d, struct simdisk_req *q);
+
+/* A write that completes now (the loop's synchronous page-cache write):
+ * 0, or -EIO when the disk fails it. It is volatile like any completed
+ * write. */
+int simdisk_write_now(struct simdisk *d, uint64_t off, uint32_t len,
+		      const uint8_t *buf);
 
 /* Power loss: requests in flight never complete (their callbacks are
  * dropped); what was not durable survives at random; the cache is empty

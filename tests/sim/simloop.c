@@ -84,6 +84,20 @@ static struct simdisk *disk_of_fd(int fd)
 	return NULL;
 }
 
+long loop_write_now(struct loop *l, int fd, const void *buf, size_t len,
+		    uint64_t off)
+{
+	struct simloop *sl = simloop_of(l);
+	struct simdisk *d = disk_of_fd(fd);
+	int r;
+
+	if (!d)
+		sim_fail("node %d wrote at once to fd %d (not a simulated disk)",
+			 sl->node, fd);
+	r = simdisk_write_now(d, off, (uint32_t)len, buf);
+	return r < 0 ? r : (long)len;
+}
+
 static void req_done(struct simdisk_req *q, int err)
 {
 	struct simloop_req *r = (struct simloop_req *)q;
