@@ -1,14 +1,16 @@
-/* sm.h - the replication state machine's decisions, pure.
+/* sm.h - the replication state machine, pure: its states, their
+ * transition tables and step, and its decisions.
  *
- * The first part of the one state machine (docs/architecture.md, "State
- * machine"): a decision is a function of a view of the states users see
- * (role, disk, connection, replication, the peer's) and of the command,
- * and returns what to do, or the refusal and its reason. The engine
- * builds the view, asks, and carries the decision out (operator.c); it
- * decides nothing of its own. Unit tests walk every state.
+ * (docs/architecture.md, "State machine".) The states users see live in
+ * one struct sm_state, moved only by sm_step through one table per state.
+ * A decision is a function of a view of those states and of the command,
+ * and returns what to do, or the refusal and its reason: the promotion,
+ * who syncs whom when two nodes meet, what a live STATE changes, the
+ * refusals of invalidate and resync. The engine builds the view, asks,
+ * and carries the decision out (operator.c, peer.c); it decides nothing
+ * of its own. Unit tests walk every state.
  *
- * Pure: no I/O, no allocation, no clock. Today: the promotion, and who
- * syncs whom when two nodes meet.
+ * Pure: no I/O, no allocation, no clock.
  */
 #ifndef BLOCKD_SM_H
 #define BLOCKD_SM_H

@@ -177,8 +177,8 @@ static bool is_stream_frame(uint16_t type)
 	       type == FRAME_BARRIER;
 }
 
-static const char *bad_length(const struct resource *res,
-			      const struct frame_hdr *h);
+static const char *frame_problem(const struct resource *res,
+				 const struct frame_hdr *h);
 
 static void read_buf_put(struct resource *res)
 {
@@ -204,9 +204,7 @@ bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 		return true;
 	if (!res->rx.preq_free)
 		return false;
-	if (!is_read_frame(h->type) || !h->length ||
-	    h->offset > res->disk.size_bytes ||
-	    h->length > res->disk.size_bytes - h->offset || bad_length(res, h))
+	if (!is_read_frame(h->type) || frame_problem(res, h))
 		return true;	/* receiver_frame refuses what it must */
 	if (res->rx.read_buf && res->rx.read_buf_len != h->length)
 		read_buf_put(res);
@@ -643,23 +641,26 @@ static void frame_refused(struct resource *res, const struct frame_hdr *h,
 	link_drop(res->link, msg);
 }
 
+/* Why the peer's stream frame h cannot be served, or NULL. */
+static const char *frame_problem(const struct resource *res,
+				 const struct frame_hdr *h)
+{
+	if (h->type != FRAME_BARRIER && h->length == 0)
+		return "is empty";
+	if (h->type != FRAME_BARRIER &&
+	    (h->offset > res->disk.size_bytes ||
+	     h->length > res->disk.size_bytes - h->offset))
+		return "ends beyond the end of the disk";
+	return bad_length(res, h);
+}
+
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf)
 {
 	struct peer_req *p = res->rx.preq_free;
 	const char *why;
 
-	if (h->type != FRAME_BARRIER && h->length == 0) {
-		frame_refused(res, h, buf, "is empty");
-		return;
-	}
-	if (h->type != FRAME_BARRIER &&
-	    (h->offset > res->disk.size_bytes ||
-	     h->length > res->disk.size_bytes - h->offset)) {
-		frame_refused(res, h, buf, "ends beyond the end of the disk");
-		return;
-	}
-	if ((why = bad_length(res, h))) {
+	if ((why = frame_problem(res, h))) {
 		frame_refused(res, h, buf, why);
 		return;
 	}

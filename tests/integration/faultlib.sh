@@ -307,22 +307,26 @@ except nbd.Error:
 PY
 }
 
-# fault_check_both CK_DIR REGION SIZE WHAT: both daemons stopped, alice's
-# disk a fault device: every write the ackcheck writer (CK_DIR) had
-# acknowledged in protocol C is on alice's and bob's data areas (the first
-# REGION bytes), and the two areas (SIZE bytes) are identical. Leaves
-# bob's report in $BT_TMP/bob.check.
+# fault_data NODE FAULTY: NODE's data area (its fault device when NODE is
+# FAULTY, the node whose disk is one, else its image file).
+fault_data() {
+	if [ "$1" = "$2" ]; then fault_link "$1disk"; else pair_img "$1"; fi
+}
+
+# fault_check_both FAULTY CK_DIR REGION SIZE WHAT: both daemons stopped,
+# FAULTY's disk a fault device: every write the ackcheck writer (CK_DIR)
+# had acknowledged in protocol C is on alice's and bob's data areas (the
+# first REGION bytes), and the two areas (SIZE bytes) are identical.
+# Leaves each node's report in $BT_TMP/NODE.check.
 fault_check_both() {
-	local dir=$1 region=$2 size=$3 what=$4 n img sa sb
+	local faulty=$1 dir=$2 region=$3 size=$4 what=$5 n sa sb
 	for n in alice bob; do
-		img=$(pair_img bob)
-		[ "$n" = alice ] && img=$(fault_link alicedisk)
 		/usr/bin/python3 "$BT_DIR/ackcheck.py" check --dir "$dir" --proto C \
 			--offset 0 --length "$region" --what "$n $what" \
-			--image "$img" >"$BT_TMP/$n.check" 2>&1 ||
+			--image "$(fault_data "$n" "$faulty")" >"$BT_TMP/$n.check" 2>&1 ||
 			bt_fail "$(head -n 6 "$BT_TMP/$n.check" | tr '\n' '|')"
 	done
-	sa=$(head -c "$size" "$(fault_link alicedisk)" | sha256sum | cut -d' ' -f1)
-	sb=$(head -c "$size" "$(pair_img bob)" | sha256sum | cut -d' ' -f1)
+	sa=$(head -c "$size" "$(fault_data alice "$faulty")" | sha256sum | cut -d' ' -f1)
+	sb=$(head -c "$size" "$(fault_data bob "$faulty")" | sha256sum | cut -d' ' -f1)
 	bt_expect_eq "$sa" "$sb" "alice's data area $what vs bob's"
 }

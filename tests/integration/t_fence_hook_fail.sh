@@ -39,7 +39,8 @@ writer() {
 	(
 		nbdsh -u "$URI" -c "h.pwrite(bytes([($2 >> 12) & 0xff]) * 4096, $2)" \
 			>"$BT_TMP/$1.out" 2>&1
-		echo $? >"$BT_TMP/$1.rc"
+		# Whole or not at all: writer_done polls for the file.
+		echo $? >"$BT_TMP/$1.rc.tmp" && mv "$BT_TMP/$1.rc.tmp" "$BT_TMP/$1.rc"
 	) &
 	WRITER_PID=$!
 	bt_on_exit "bt_kill_pid $WRITER_PID"

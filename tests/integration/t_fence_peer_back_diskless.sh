@@ -29,7 +29,8 @@ writer() {
 	rm -f "$BT_TMP/$1.rc"
 	(
 		nbdsh -u "$URI" -c "h.pwrite(bytes([$3]) * 4096, $2)" >"$BT_TMP/$1.out" 2>&1
-		echo $? >"$BT_TMP/$1.rc"
+		# Whole or not at all: writer_done polls for the file.
+		echo $? >"$BT_TMP/$1.rc.tmp" && mv "$BT_TMP/$1.rc.tmp" "$BT_TMP/$1.rc"
 	) &
 	bt_on_exit "bt_kill_pid $!"
 }

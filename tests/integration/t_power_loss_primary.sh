@@ -61,7 +61,7 @@ round() {
 	size=$(pair_get alice size_bytes)
 	bt_daemon_stop alice
 	bt_daemon_stop bob
-	fault_check_both "$NET_CK_DIR" "$REGION" "$size" \
+	fault_check_both alice "$NET_CK_DIR" "$REGION" "$size" \
 		"after alice's power loss and the resync (round $1)"
 	ROUND_RESULT[$1]=$(head -n 1 "$BT_TMP/bob.check")
 	fault_detach alicedisk

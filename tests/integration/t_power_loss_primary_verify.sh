@@ -54,6 +54,6 @@ pair_wait alice 10 "in sync again" \
 size=$(pair_get alice size_bytes)
 bt_daemon_stop alice
 bt_daemon_stop bob
-fault_check_both "$NET_CK_DIR" "$REGION" "$size" \
+fault_check_both alice "$NET_CK_DIR" "$REGION" "$size" \
 	"after alice's power loss during verify and the resync"
 bt_pass "the crashed Primary's extents came back from its Secondary after a power loss during verify: $(head -n 1 "$BT_TMP/bob.check")"
