@@ -26,12 +26,24 @@ sync "$(fault_link bobdisk)" 2>/dev/null
 net_ck_init 0 "$REGION"
 
 # A Primary SyncTarget: alice detaches her disk and attaches it again
-# (resynced in full from bob while she serves); the resync is paced to
-# 1 MiB/s, so the 8 MiB take seconds and pause-sync always finds it
-# running.
+# (resynced in full from bob while she serves). The disks' second half,
+# outside the checked region, is filled first (zeroes would cross as
+# ranges, unpaced) and the resync is paced to 1 MiB/s, so its 4 MiB of
+# data take seconds: pause-sync, once alice is SyncTarget, always finds
+# it running.
+timeout 60 /usr/bin/python3 - "$(pair_uri alice)" "$REGION" <<'PY' || bt_fail "filling the disks failed"
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+size = h.get_size()
+for off in range(int(sys.argv[2]), size, 1 << 20):
+    h.pwrite(b"\x5a" * min(1 << 20, size - off), off)
+h.flush()
+PY
 pair_ok alice detach
 pair_wait alice 20 "alice Diskless" 's["disk"] == "Diskless"'
 pair_ok alice attach
+pair_wait alice 20 "alice a Primary SyncTarget" 'p["replication"] == "SyncTarget"'
 pair_ok alice pause-sync
 pair_wait alice 20 "alice a paused Primary SyncTarget" \
 	's["role"] == "Primary" and s["disk"] == "Inconsistent" and p["replication"] == "PausedSyncT"'
