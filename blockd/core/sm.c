@@ -678,6 +678,36 @@ int sm_role_next(enum role from, enum sm_role_ev ev)
 
 /* ---- the step ---------------------------------------------------------- */
 
+/* The peer view takes what the peer says: any role and disk a STATE
+ * names (the receiver drops a STATE naming none). */
+static int peer_next(struct sm_state *s, const struct sm_event *e)
+{
+	switch ((enum sm_peer_ev)e->ev) {
+	case SM_PEER_STATE:
+		if ((unsigned)e->peer_role >= ROLE_COUNT ||
+		    (unsigned)e->peer_disk >= DISK_STATE_COUNT)
+			return -1;
+		s->peer_role = e->peer_role;
+		s->peer_disk = e->peer_disk;
+		s->peer_paused = e->peer_paused;
+		return 0;
+	case SM_PEER_DISK:
+		/* What this node did to the peer's disk: a resync toward it
+		 * (Inconsistent, then UpToDate), fence-peer's answer. */
+		if (e->peer_disk != DS_INCONSISTENT && e->peer_disk != DS_OUTDATED &&
+		    e->peer_disk != DS_UPTODATE)
+			return -1;
+		s->peer_disk = e->peer_disk;
+		return 0;
+	case SM_PEER_GONE:
+		s->peer_role = ROLE_UNKNOWN;
+		s->peer_disk = DS_DUNKNOWN;
+		s->peer_paused = false;
+		return 0;
+	}
+	return -1;
+}
+
 bool sm_step(struct sm_state *s, const struct sm_event *e)
 {
 	int to;
@@ -703,6 +733,26 @@ bool sm_step(struct sm_state *s, const struct sm_event *e)
 		to = sm_role_next(s->role, (enum sm_role_ev)e->ev);
 		if (to >= 0)
 			s->role = (enum role)to;
+		break;
+	case SM_EV_PEER:
+		to = peer_next(s, e);
+		break;
+	case SM_EV_PAUSE:
+		if (e->ev != SM_PAUSE_ON && e->ev != SM_PAUSE_OFF) {
+			to = -1;
+			break;
+		}
+		s->sync_paused = e->ev == SM_PAUSE_ON;
+		to = sm_repl_next(s->repl, SM_REPL_PAUSE,
+				  s->sync_paused || s->peer_paused);
+		s->repl = (enum repl_state)to;	/* PAUSE moves every state */
+		break;
+	case SM_EV_IO:
+		/* Frozen and thawed once each: fencing decides when. */
+		to = (e->ev == SM_IO_FREEZE && !s->io_frozen) ||
+		     (e->ev == SM_IO_THAW && s->io_frozen) ? 0 : -1;
+		if (to == 0)
+			s->io_frozen = e->ev == SM_IO_FREEZE;
 		break;
 	default:
 		to = -1;
@@ -734,7 +784,57 @@ void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
 			 role_name(s->role),
 			 e->ev == SM_ROLE_PROMOTE ? "promote" : "demote");
 		break;
+	case SM_EV_PEER:
+		snprintf(buf, len, "the peer view takes no %s with role %d, "
+			 "disk %d", e->ev == SM_PEER_STATE ? "STATE" :
+			 e->ev == SM_PEER_DISK ? "disk change" : "event",
+			 (int)e->peer_role, (int)e->peer_disk);
+		break;
+	case SM_EV_PAUSE:
+		snprintf(buf, len, "no such pause event (%d)", e->ev);
+		break;
+	case SM_EV_IO:
+		snprintf(buf, len, "I/O is %s already",
+			 s->io_frozen ? "frozen" : "not frozen");
+		break;
 	default:
 		snprintf(buf, len, "no such state machine event (%d)", (int)e->kind);
 	}
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+/* The STATE frame's flags that follow from the replication state. */
+static unsigned state_flags_of(enum repl_state r)
+{
+	return (r == RS_SYNC_SOURCE || r == RS_PAUSED_SYNC_S ? 1U : 0U) |
+	       (r == RS_VERIFY_S ? 2U : 0U);
+}
+
+unsigned sm_effects(const struct sm_state *a, const struct sm_state *b)
+{
+	unsigned acts = 0;
+
+	if (a->role != b->role || a->disk_state != b->disk_state ||
+	    a->sync_paused != b->sync_paused ||
+	    state_flags_of(a->repl) != state_flags_of(b->repl))
+		acts |= SM_ACT_SEND_STATE;
+	if (a->repl == RS_PAUSED_SYNC_S && b->repl == RS_SYNC_SOURCE)
+		acts |= SM_ACT_PUMP_RESYNC;
+	if (a->io_frozen && !b->io_frozen)
+		acts |= SM_ACT_RELEASE_HELD | SM_ACT_RETRY;
+	return acts;
+}
+
+const char *sm_act_name(unsigned bit)
+{
+	static const char *const names[SM_ACT_COUNT] = {
+		"send-state", "bitmap-exchange", "start-resync", "pump-resync",
+		"release-held", "retry",
+	};
+
+	for (unsigned i = 0; i < SM_ACT_COUNT; i++)
+		if (bit == 1U << i)
+			return names[i];
+	return "?";
 }

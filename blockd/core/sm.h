@@ -1,8 +1,11 @@
 /* sm.h - the replication state machine, pure: its states, their
- * transition tables and step, and its decisions.
+ * transition tables and step, the actions a step asks for, and its
+ * decisions.
  *
  * (docs/architecture.md, "State machine".) The states users see live in
- * one struct sm_state, moved only by sm_step through one table per state.
+ * one struct sm_state, moved only by sm_step through one table per state;
+ * sm_effects says what each change asks of the engine, whose one
+ * executor (resource_commit) runs it in a fixed order.
  * A decision is a function of a view of those states and of the command,
  * and returns what to do, or the refusal and its reason: the promotion,
  * who syncs whom when two nodes meet, what a live STATE changes, the
@@ -33,6 +36,7 @@ struct sm_state {
 	enum repl_state repl;
 	bool sync_paused;		/* pause-sync here */
 	bool peer_paused;		/* pause-sync on the peer */
+	bool io_frozen;			/* fencing holds writes (SM_EV_IO) */
 };
 
 /* What a decision looks at: this node and its peer as the engine sees
@@ -272,11 +276,33 @@ enum sm_role_ev { SM_ROLE_PROMOTE, SM_ROLE_DEMOTE };
 #define SM_ROLE_EV_COUNT (SM_ROLE_DEMOTE + 1)
 int sm_role_next(enum role from, enum sm_role_ev ev);
 
+/* The peer as this node knows it (SM_EV_PEER). */
+enum sm_peer_ev {
+	SM_PEER_STATE,		/* its STATE: the event's peer_role, peer_disk
+				 * and peer_paused */
+	SM_PEER_DISK,		/* this node changed what its disk holds (a
+				 * resync from here, fence-peer): peer_disk */
+	SM_PEER_GONE,		/* the connection ended: unknown */
+};
+#define SM_PEER_EV_COUNT (SM_PEER_GONE + 1)
+
+/* Fencing's I/O freeze (SM_EV_IO). */
+enum sm_io_ev { SM_IO_FREEZE, SM_IO_THAW };
+
+/* pause-sync and resume-sync here (SM_EV_PAUSE): the flag, and with it
+ * a resync's state (SM_REPL_PAUSE). */
+enum sm_pause_ev { SM_PAUSE_ON, SM_PAUSE_OFF };
+
 /* One event for one of the states, by its table. */
-enum sm_event_kind { SM_EV_REPL, SM_EV_DISK, SM_EV_CONN, SM_EV_ROLE };
+enum sm_event_kind { SM_EV_REPL, SM_EV_DISK, SM_EV_CONN, SM_EV_ROLE,
+		     SM_EV_PEER, SM_EV_IO, SM_EV_PAUSE };
 struct sm_event {
 	enum sm_event_kind kind;
 	int ev;			/* enum sm_repl_ev, sm_disk_ev, ... */
+	/* SM_EV_PEER: what the peer is now. */
+	enum role peer_role;
+	enum disk_state peer_disk;
+	bool peer_paused;
 };
 
 /* The state machine's step: s moves by e, and true; or false, and s is
@@ -287,5 +313,31 @@ bool sm_step(struct sm_state *s, const struct sm_event *e);
  * the log when sm_step refused e. */
 void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
 		     char *buf, size_t len);
+
+/* ---- actions: what a change of state asks of the engine -------------- */
+
+/* sm_effects derives some from the states before and after a step; the
+ * engine posts the others where its data, not its states, decide them
+ * (a full resync starts at once, a bitmap-based one after the exchange).
+ * The engine's one executor (resource_commit) runs them in this order:
+ * the peer learns the new state before anything that state starts
+ * reaches it, and users learn last. */
+#define SM_ACT_SEND_STATE	(1U << 0)  /* STATE to the peer */
+#define SM_ACT_BITMAP_XCHG	(1U << 1)  /* the bitmap exchange starts */
+#define SM_ACT_START_RESYNC	(1U << 2)  /* a resync from this disk starts,
+					    * its bitmap saved first */
+#define SM_ACT_PUMP_RESYNC	(1U << 3)  /* a resync from here may move on */
+#define SM_ACT_RELEASE_HELD	(1U << 4)  /* I/O thawed: held writes go */
+#define SM_ACT_RETRY		(1U << 5)  /* requests that waited for a
+					    * state run again */
+#define SM_ACT_COUNT 6
+
+/* What the step from a to b asks: SEND_STATE when anything the peer
+ * sees in STATE changed (role, disk, the source, verify and pause
+ * flags); PUMP_RESYNC when
+ * a resync from here was let go (PausedSyncS -> SyncSource);
+ * RELEASE_HELD and RETRY when the I/O freeze ended. */
+unsigned sm_effects(const struct sm_state *a, const struct sm_state *b);
+const char *sm_act_name(unsigned bit);
 
 #endif

@@ -169,7 +169,7 @@ static void signal_done(struct loop_op *op, int res)
 	d->n.res.stopping = true;
 	/* Writes held by fencing can never be acknowledged now: fail them,
 	 * so the clients are answered and the drain can finish. */
-	if (d->n.res.fence.io_frozen)
+	if (d->n.res.st.io_frozen)
 		writepath_fail_held(&d->n.res, -ESHUTDOWN);
 	{
 		struct io_uring_sqe *sqe = loop_sqe(&d->n.loop);

@@ -68,8 +68,8 @@ void status_fill(struct status *st, const struct node *n)
 	st->disk = res->st.disk_state;
 	st->protocol = res->protocol;
 	st->size_bytes = res->disk.size_bytes;
-	st->io_frozen = res->fence.io_frozen;
-	st->io_frozen_reason = res->fence.io_frozen ? res->fence.frozen_reason
+	st->io_frozen = res->st.io_frozen;
+	st->io_frozen_reason = res->st.io_frozen ? res->fence.frozen_reason
 						    : NULL;
 	st->peer_outdated = (res->meta.sb.flags & MDF_PEER_OUTDATED) != 0;
 	st->fencing = config_fencing_name(n->cfg.fencing);

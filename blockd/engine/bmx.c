@@ -43,10 +43,11 @@ static void bm_exchange_check(struct resource *res)
 	log_info("bitmaps exchanged: %llu bytes out of sync",
 		 (unsigned long long)bitmap_dirty_bytes(&res->oos));
 	if (res->st.repl == RS_SYNC_SOURCE)	/* the union survives a crash */
-		resync_start_saved(res);
+		resource_post(res, SM_ACT_START_RESYNC);
 	else
 		meta_save_bitmap(&res->meta);
-	peer_send_state(res);
+	resource_post(res, SM_ACT_SEND_STATE);	/* what the bitmap holds now */
+	resource_commit(res, NULL);
 }
 
 static void bm_send_next(struct resource *res)

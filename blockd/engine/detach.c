@@ -51,8 +51,7 @@ static void detach_finish(struct resource *res)
 		 res->st.role == ROLE_PRIMARY
 		 ? "; its I/O is served by the peer while the peer is UpToDate"
 		 : "");
-	peer_send_state(res);
-	resource_event(res, "detached");
+	resource_commit(res, "detached");	/* STATE: Diskless */
 }
 
 /* The disk is let go of once neither data nor metadata writes are in
@@ -86,7 +85,8 @@ static void detach_start(struct resource *res)
 	 * side when it sees this node's disk state). */
 	if (res->st.repl != RS_OFF && res->st.repl != RS_ESTABLISHED)
 		resource_step(res, SM_EV_REPL, SM_REPL_DISK_GONE);
-	peer_send_state(res);
+	resource_post(res, SM_ACT_SEND_STATE);
+	resource_commit(res, NULL);
 	detach_poll(res);
 }
 
@@ -102,9 +102,10 @@ void resource_disk_failed(struct resource *res, int err)
 					    "while it is UpToDate" : "");
 	resource_local_io_error(res, err);
 	resource_step(res, SM_EV_DISK, SM_DISK_FAIL);
-	resource_event(res, "disk-failed");
+	resource_commit(res, "disk-failed");
 	detach_start(res);
-	writepath_retry_waiting(res);
+	resource_post(res, SM_ACT_RETRY);
+	resource_commit(res, NULL);
 }
 
 static void disk_failed_cb(void *arg, int err)
@@ -152,7 +153,7 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 	}
 	log_info("detaching the disk by request");
 	res->detach.detaching = true;
-	resource_event(res, "detaching");
+	resource_commit(res, "detaching");
 	detach_start(res);
 	return 0;
 }
@@ -232,7 +233,6 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	attach_distrust(res);
 	log_info("disk %s attached: Inconsistent until a full resync from the "
 		 "peer", self->disk);
-	resource_event(res, "attached");
 	/* The handshake runs: the peer decides on the STATE that said
 	 * Diskless, this node on its new disk, and the two never meet (sim
 	 * seed 286 --strict: a SyncTarget the peer never synced). It starts
@@ -241,12 +241,12 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 		log_info("a disk was attached during the handshake: connecting "
 			 "again");
 		link_drop(res->link, "a disk was attached during the handshake");
+		resource_commit(res, "attached");
 		return 0;
 	}
 	/* Connected to an UpToDate peer: ask it for everything now. */
 	if (res->st.repl == RS_ESTABLISHED && res->st.peer_disk == DS_UPTODATE)
 		peer_request_attach_sync(res);
-	else
-		peer_send_state(res);
+	resource_commit(res, "attached");	/* STATE: Inconsistent */
 	return 0;
 }

@@ -40,22 +40,19 @@
 #include "blockd/engine/resource.h"
 #include "common/log.h"
 
+/* Thawing releases the held writes (the executor's RELEASE_HELD). */
 static void set_frozen(struct resource *res, bool frozen, const char *why)
 {
-	if (res->fence.io_frozen == frozen)
+	if (res->st.io_frozen == frozen)
 		return;
-	res->fence.io_frozen = frozen;
+	resource_step(res, SM_EV_IO, frozen ? SM_IO_FREEZE : SM_IO_THAW);
 	snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason), "%s",
 		 frozen ? why : "");
-	if (frozen) {
+	if (frozen)
 		log_warn("I/O frozen: %s", why);
-	} else {
+	else
 		log_info("I/O resumed: %s", why);
-		writepath_lone_generation(res);	/* alone: the held writes */
-		writepath_release_held(res);
-		writepath_retry_waiting(res);
-	}
-	resource_event(res, frozen ? "io-frozen" : "io-resumed");
+	resource_commit(res, frozen ? "io-frozen" : "io-resumed");
 }
 
 static void fence_record(struct resource *res, int result)
@@ -71,8 +68,9 @@ static void fence_record(struct resource *res, int result)
 		res->fence.ok++;
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
 		meta_write_sb(&res->meta);
-		res->st.peer_disk = result == FENCE_PEER_INCONSISTENT
-			? DS_INCONSISTENT : DS_OUTDATED;
+		resource_step_peer(res, SM_PEER_DISK, ROLE_UNKNOWN,
+				   result == FENCE_PEER_INCONSISTENT
+				   ? DS_INCONSISTENT : DS_OUTDATED, false);
 		set_frozen(res, false, "the peer is fenced");
 		break;
 	case FENCE_PEER_IS_PRIMARY:
@@ -84,33 +82,33 @@ static void fence_record(struct resource *res, int result)
 			log_err("fence-peer: the peer is Primary (exit 6); this "
 				"disk is %s: nothing to outdate%s",
 				disk_state_name(res->st.disk_state),
-				res->fence.io_frozen ? "; I/O stays frozen" : "");
-			if (res->fence.io_frozen)
+				res->st.io_frozen ? "; I/O stays frozen" : "");
+			if (res->st.io_frozen)
 				snprintf(res->fence.frozen_reason,
 					 sizeof(res->fence.frozen_reason),
 					 "the peer is Primary");
 			break;
 		}
 		log_err("fence-peer: the peer is Primary (exit 6): outdating this "
-			"disk%s", res->fence.io_frozen ? "; I/O stays frozen" : "");
+			"disk%s", res->st.io_frozen ? "; I/O stays frozen" : "");
 		res->meta.sb.flags |= MDF_OUTDATED;
 		meta_write_sb(&res->meta);
 		resource_step(res, SM_EV_DISK, SM_DISK_OUTDATE);
-		if (res->fence.io_frozen)
+		if (res->st.io_frozen)
 			snprintf(res->fence.frozen_reason,
 				 sizeof(res->fence.frozen_reason),
 				 "the peer is Primary: this disk is Outdated");
-		resource_event(res, "outdated");
+		resource_commit(res, "outdated");
 		break;
 	default:
 		res->fence.failed++;
-		if (res->fence.io_frozen) {
+		if (res->st.io_frozen) {
 			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 				 "fence-peer failed (%s %d): waiting for the peer "
 				 "or 'blockctl resume-io'",
 				 result < 0 ? "error" : "exit", result);
 			log_err("%s", res->fence.frozen_reason);
-			resource_event(res, "fence-failed");
+			resource_commit(res, "fence-failed");
 		} else {
 			log_err("fence-peer failed (%s %d)",
 				result < 0 ? "error" : "exit", result);
@@ -141,6 +139,7 @@ static void fence_done(struct hook_run *h, int result)
 	}
 	fence_record(res, result);
 	resource_promote_answered(res, result);
+	resource_commit(res, NULL);
 }
 
 static void fence_start(struct resource *res)
@@ -175,7 +174,7 @@ void fencing_peer_lost(struct resource *res)
 	 * leave two Outdated disks. I/O stays frozen (stonith) until the
 	 * peer is back or an operator resumes it. */
 	if (res->st.disk_state == DS_OUTDATED) {
-		if (res->fence.io_frozen)
+		if (res->st.io_frozen)
 			snprintf(res->fence.frozen_reason,
 				 sizeof(res->fence.frozen_reason),
 				 "lost the peer with an Outdated disk: waiting "
@@ -185,7 +184,7 @@ void fencing_peer_lost(struct resource *res)
 		return;
 	}
 	if (!cfg->fence_peer[0]) {
-		if (res->fence.io_frozen)
+		if (res->st.io_frozen)
 			snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 				 "lost the peer and no fence-peer hook is "
 				 "configured: waiting for the peer or 'blockctl "
@@ -229,7 +228,7 @@ void fencing_peer_returned(struct resource *res)
 void fencing_peer_back(struct resource *res)
 {
 	fencing_peer_returned(res);
-	if (res->fence.io_frozen)
+	if (res->st.io_frozen)
 		set_frozen(res, false, "the peer is back and in sync or syncing "
 			   "from here");
 }
@@ -239,7 +238,7 @@ void fencing_peer_back_as_source(struct resource *res)
 	unsigned n = 0;
 
 	fencing_peer_returned(res);
-	if (!res->fence.io_frozen)
+	if (!res->st.io_frozen)
 		return;
 	for (struct blk_req *r = res->wp.held; r; r = r->held_next) {
 		r->err = -EIO;
@@ -258,7 +257,7 @@ void fencing_peer_back_as_source(struct resource *res)
 void fencing_peer_unsettled(struct resource *res)
 {
 	fencing_peer_returned(res);
-	if (res->fence.io_frozen)
+	if (res->st.io_frozen)
 		snprintf(res->fence.frozen_reason, sizeof(res->fence.frozen_reason),
 			 "the peer came back but the connection did not settle "
 			 "which data is current: waiting for an operator");
@@ -292,7 +291,7 @@ void fencing_peer_uptodate(struct resource *res)
 
 int fencing_resume_io(struct resource *res, char *err, size_t errlen)
 {
-	if (!res->fence.io_frozen) {
+	if (!res->st.io_frozen) {
 		snprintf(err, errlen, "I/O is not frozen");
 		return -EINVAL;
 	}
@@ -329,7 +328,6 @@ int fencing_outdate(struct resource *res, char *err, size_t errlen)
 	res->meta.sb.flags |= MDF_OUTDATED;
 	meta_write_sb(&res->meta);
 	resource_step(res, SM_EV_DISK, SM_DISK_OUTDATE);
-	peer_send_state(res);
-	resource_event(res, "outdated");
+	resource_commit(res, "outdated");
 	return 0;
 }

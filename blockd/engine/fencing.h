@@ -14,7 +14,8 @@
 struct resource;
 
 struct fencing {
-	bool io_frozen;		/* writes held (read by the write path) */
+	/* Writes held: the state machine's io_frozen (res->st), moved by
+	 * SM_EV_IO; why, for status. */
 	char frozen_reason[160];
 	bool running;		/* a fence-peer run answers the current loss */
 	uint64_t epoch;		/* losses and returns: a stale result is ignored */

@@ -67,15 +67,14 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 		log_warn("promoted without a disk: all I/O goes through the peer");
 		res->exposed_gen = res->peer.state.uuid[UUID_CURRENT];
 		become_primary(res);
-		peer_send_state(res);
-		resource_event(res, "role-changed");
+		resource_commit(res, "role-changed");
 		return 0;
 	case SM_PROMOTE_SYNC_TARGET:
 		become_primary(res);
 		log_info("promoted while SyncTarget: blocks not yet resynced are "
 			 "fetched from %s before use", res->peer_name);
 		peer_promoted(res, force);
-		resource_event(res, "role-changed");
+		resource_commit(res, "role-changed");
 		return 0;
 	case SM_PROMOTE_NOW:
 		break;
@@ -90,7 +89,7 @@ static int promote(struct resource *res, bool force, int answer, bool granted,
 	}
 	become_primary(res);
 	peer_promoted(res, force);
-	resource_event(res, "role-changed");
+	resource_commit(res, "role-changed");
 	return 0;
 }
 
@@ -188,8 +187,7 @@ int resource_demote(struct resource *res, char *err, size_t errlen)
 		REFUSE("a one-node resource is always Primary");
 	peer_demote_flush(res);	/* while Primary: the peer takes its barrier */
 	resource_step(res, SM_EV_ROLE, SM_ROLE_DEMOTE);
-	peer_demoted(res);
-	resource_event(res, "role-changed");
+	resource_commit(res, "role-changed");	/* STATE: Secondary */
 	return 0;
 }
 
@@ -206,7 +204,7 @@ int resource_connect(struct resource *res, bool discard_my_data, char *err,
 	if (res->st.peer_conn == CS_STANDALONE) {
 		resource_step(res, SM_EV_CONN, SM_CONN_EV_CONNECT);
 		link_connect(res->link);
-		resource_event(res, "connecting");
+		resource_commit(res, "connecting");
 	}
 	return 0;
 }
@@ -218,7 +216,7 @@ int resource_disconnect(struct resource *res, char *err, size_t errlen)
 	if (res->st.peer_conn != CS_STANDALONE) {
 		resource_step(res, SM_EV_CONN, SM_CONN_EV_DISCONNECT);
 		link_disconnect(res->link, "disconnected by the operator");
-		resource_event(res, "standalone");
+		resource_commit(res, "standalone");
 	}
 	return 0;
 }
@@ -234,7 +232,7 @@ int resource_set_protocol(struct resource *res, char p, char *err,
 		REFUSE("protocol A cannot be used with fencing "
 		       "resource-and-stonith: acknowledged writes could be lost");
 	res->protocol = p;
-	peer_send_state(res);
-	resource_event(res, "protocol-changed");
+	resource_post(res, SM_ACT_SEND_STATE);
+	resource_commit(res, "protocol-changed");
 	return 0;
 }

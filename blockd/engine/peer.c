@@ -43,7 +43,7 @@ static void state_sent(struct link_tx *tx, int err)
 	res->peer.state_tx_queued = false;
 	if (res->peer.state_tx_again && !err) {
 		res->peer.state_tx_again = false;
-		peer_send_state(res);
+		peer_send_state_flags(res, 0);	/* the newest, asked meanwhile */
 	}
 }
 
@@ -196,11 +196,6 @@ void peer_send_state_flags(struct resource *res, uint8_t flags)
 	link_send(res->link, &res->peer.state_tx);
 }
 
-void peer_send_state(struct resource *res)
-{
-	peer_send_state_flags(res, 0);
-}
-
 /* ---- the decision ----------------------------------------------------- */
 
 void peer_become_source(struct resource *res, bool full)
@@ -210,7 +205,7 @@ void peer_become_source(struct resource *res, bool full)
 	if (full)
 		bitmap_mark_all(&res->oos);
 	resource_step(res, SM_EV_REPL, SM_REPL_SOURCE);
-	res->st.peer_disk = DS_INCONSISTENT;
+	resource_step_peer(res, SM_PEER_DISK, ROLE_UNKNOWN, DS_INCONSISTENT, false);
 }
 
 void peer_become_target(struct resource *res, const struct frame_state *ps,
@@ -246,7 +241,7 @@ static void split_brain(struct resource *res, const char *why)
 	link_disconnect_after_send(res->link, "split brain");
 	fencing_peer_unsettled(res);
 	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
-	resource_event(res, "split-brain");
+	resource_commit(res, "split-brain");
 }
 
 static struct uuid_side side_self(const struct resource *res)
@@ -321,7 +316,7 @@ static void refuse_direction(struct resource *res, const struct frame_state *ps,
 		link_drop(res->link, "the peer would be SyncSource while not UpToDate");
 	}
 	fencing_peer_unsettled(res);
-	resource_event(res, "sync-refused");
+	resource_commit(res, "sync-refused");
 }
 
 /* A Primary without a disk writes here only: this disk leaves the
@@ -342,7 +337,7 @@ static void diskless_primary_generation(struct resource *res)
 	log_info("the Primary writes through this disk only: a new generation");
 	meta_uuid_new_current(&res->meta);
 	meta_write_sb(&res->meta);
-	peer_send_state(res);
+	resource_post(res, SM_ACT_SEND_STATE);
 }
 
 /* A Primary without a disk of its own serves the peer's data: its users
@@ -365,7 +360,7 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	res->discard_my_data = false;
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_HANDSHAKE);
 	follow_exposed(res, ps);
-	peer_send_state(res);
+	resource_post(res, SM_ACT_SEND_STATE);
 	/* Fenced I/O resumes: one side holds all the data there is (this
 	 * disk, or the peer's UpToDate one that a Diskless Primary writes
 	 * to), the other none it could be promoted with. It stayed frozen
@@ -375,9 +370,9 @@ static void connect_without_disk(struct resource *res, const struct frame_state 
 	else
 		fencing_peer_unsettled(res);
 	diskless_primary_generation(res);	/* a Primary came back Diskless */
-	writepath_retry_waiting(res);
+	resource_post(res, SM_ACT_RETRY);
 	fencing_peer_disk_seen(res);
-	resource_event(res, "connected");
+	resource_commit(res, "connected");
 }
 
 /* Both sides as the state machine's decisions see them (sm.h). */
@@ -419,7 +414,7 @@ static void stale_peer(struct resource *res, const struct frame_state *ps)
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 	link_disconnect(res->link, "the peer's disk is not this Primary's data");
 	fencing_peer_unsettled(res);
-	resource_event(res, "sync-refused");
+	resource_commit(res, "sync-refused");
 }
 
 static const char attached_ahead_why[] =
@@ -439,7 +434,7 @@ static void no_whole_copy(struct resource *res)
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 	link_disconnect(res->link, "neither disk holds every acknowledged write");
 	fencing_peer_unsettled(res);
-	resource_event(res, "sync-refused");
+	resource_commit(res, "sync-refused");
 }
 
 /* The first STATE of a connection: who syncs whom. The decision is the
@@ -466,6 +461,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "peer disk too small");
 		fencing_peer_unsettled(res);
+		resource_commit(res, NULL);
 		return;
 	}
 	if (c.act == SM_CONN_STALE_PEER) {
@@ -499,7 +495,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		if (c.resolved.d != UD_SPLIT_BRAIN)	/* split_brain() runs it otherwise */
 			resource_hook(res, res->cfg->split_brain, "split-brain",
 				      NULL, NULL);
-		resource_event(res, "split-brain-detected");
+		resource_commit(res, "split-brain-detected");
 	}
 	{
 		struct uuid_result before = c.split ? c.resolved : c.rules;
@@ -526,17 +522,16 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 		link_disconnect(res->link, "unrelated data");
 		fencing_peer_unsettled(res);
-		resource_event(res, "unrelated-data");
+		resource_commit(res, "unrelated-data");
 		return;
 	case SM_CONN_SOURCE:
 		peer_become_source(res, c.full);
-		if (!c.full)
-			bmx_start(res);
+		resource_post(res, c.full ? SM_ACT_START_RESYNC : SM_ACT_BITMAP_XCHG);
 		break;
 	case SM_CONN_TARGET:
 		peer_become_target(res, ps, c.full);
 		if (!c.full)
-			bmx_start(res);
+			resource_post(res, SM_ACT_BITMAP_XCHG);
 		break;
 	default:
 		resource_step(res, SM_EV_REPL, SM_REPL_IN_SYNC);
@@ -548,20 +543,19 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		resource_step(res, SM_EV_DISK, SM_DISK_PEER_NO_NEWER);
 	}
 	if (c.peer_uptodate)
-		res->st.peer_disk = DS_UPTODATE;
+		resource_step_peer(res, SM_PEER_DISK, ROLE_UNKNOWN, DS_UPTODATE,
+				   false);
 	res->discard_my_data = false;
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_HANDSHAKE);
-	peer_send_state(res);
-	if (c.act == SM_CONN_SOURCE && c.full)
-		resync_start_saved(res);	/* after STATE: the target knows first */
+	resource_post(res, SM_ACT_SEND_STATE);	/* the decision's STATE */
 	/* Held writes may go on once the peer gets everything from here. */
 	if (c.act != SM_CONN_TARGET)
 		fencing_peer_back(res);
 	else
 		fencing_peer_back_as_source(res);
-	writepath_retry_waiting(res);	/* writes that waited for the handshake */
+	resource_post(res, SM_ACT_RETRY);	/* writes that waited for the handshake */
 	fencing_peer_disk_seen(res);
-	resource_event(res, "connected");
+	resource_commit(res, "connected");
 }
 
 void peer_adopt_uuid(struct resource *res, const struct frame_state *ps)
@@ -602,8 +596,8 @@ static void peer_disk_lost(struct resource *res)
 		resource_step(res, SM_EV_REPL, SM_REPL_DISK_GONE);
 	}
 	resource_retry_reads(res);
-	writepath_retry_waiting(res);
-	resource_event(res, "peer-disk-failed");
+	resource_post(res, SM_ACT_RETRY);
+	resource_commit(res, "peer-disk-failed");
 }
 
 /* The peer attached a disk (Inconsistent until synced) while this one is
@@ -620,9 +614,8 @@ static void sync_attached_peer(struct resource *res)
 	}
 	log_info("the peer attached a disk: full resync from here");
 	peer_become_source(res, true);
-	peer_send_state(res);
-	resync_start_saved(res);
-	resource_event(res, "resync-started");
+	resource_post(res, SM_ACT_START_RESYNC);
+	resource_commit(res, "resync-started");
 }
 
 static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
@@ -639,11 +632,10 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	}
 	res->peer.state_received = true;
 	res->peer.state = ps;
-	res->st.peer_role = (enum role)ps.role;
-	res->st.peer_disk = (enum disk_state)ps.disk;
+	resource_step_peer(res, SM_PEER_STATE, (enum role)ps.role,
+			   (enum disk_state)ps.disk, ps.flags & FRAME_STATE_F_PAUSED);
 	if (had_disk && !sm_disk_usable(res->st.peer_disk))
 		peer_disk_lost(res);
-	res->st.peer_paused = ps.flags & FRAME_STATE_F_PAUSED;
 	/* The Primary's protocol is the pair's: a Secondary shows it. */
 	if (ps.role == ROLE_PRIMARY && res->st.role != ROLE_PRIMARY)
 		res->protocol = (char)ps.protocol;
@@ -671,7 +663,6 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 			 "adopting it, no initial sync");
 		peer_adopt_uuid(res, &ps);
 		resource_step(res, SM_EV_DISK, SM_DISK_NEW_DATA);
-		peer_send_state(res);
 	}
 	if (acts & SM_LIVE_VERIFY_T)
 		resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_T);
@@ -682,14 +673,14 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 			"%s: refusing (it holds no data to give)",
 			disk_state_name(res->st.disk_state));
 		link_drop(res->link, "invalidate toward a disk that is not UpToDate");
+		resource_commit(res, NULL);
 		return;
 	}
 	if (acts & SM_LIVE_SOURCE_BITMAP) {
 		log_info("the peer invalidated the blocks in its bitmap: "
 			 "bitmap resync from here");
 		peer_become_source(res, false);
-		peer_send_state(res);
-		bmx_start(res);
+		resource_post(res, SM_ACT_BITMAP_XCHG);
 	}
 	if (acts & (SM_LIVE_FULL_RESYNC | SM_LIVE_FULL_RESYNC_REFUSED)) {
 		log_info("the peer invalidated its disk: full resync from here");
@@ -703,11 +694,10 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 	if (acts & SM_LIVE_TARGET) {
 		/* The peer was promoted over this disk: it syncs us. */
 		peer_become_target(res, &ps, true);
-		peer_send_state(res);
 	}
 	resource_step(res, SM_EV_REPL, SM_REPL_PAUSE);
 	if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)
-		resync_pump(res);
+		resource_post(res, SM_ACT_PUMP_RESYNC);
 	if ((res->st.repl == RS_SYNC_TARGET || res->st.repl == RS_PAUSED_SYNC_T) &&
 	    ps.dirty_bytes > res->rs.total_bytes)
 		res->rs.total_bytes = ps.dirty_bytes;
@@ -716,7 +706,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	fencing_peer_disk_seen(res);
-	resource_event(res, "peer-changed");
+	resource_commit(res, "peer-changed");
 }
 
 /* ---- link callbacks --------------------------------------------------- */
@@ -730,7 +720,8 @@ static void peer_up(void *owner)
 	resource_step(res, SM_EV_REPL, SM_REPL_LINK_UP);
 	bmx_stop(res);
 	res->peer.state_flags_pending = 0;
-	peer_send_state(res);
+	resource_post(res, SM_ACT_SEND_STATE);	/* the handshake's */
+	resource_commit(res, NULL);
 }
 
 static void peer_down(void *owner, const char *why)
@@ -739,8 +730,7 @@ static void peer_down(void *owner, const char *why)
 
 	res->peer.state_received = false;
 	res->peer.done_pending = false;	/* its RS_DONE belongs to the old link */
-	res->st.peer_role = ROLE_UNKNOWN;
-	res->st.peer_disk = DS_DUNKNOWN;
+	resource_step_peer(res, SM_PEER_GONE, ROLE_UNKNOWN, DS_DUNKNOWN, false);
 	resource_step(res, SM_EV_REPL, SM_REPL_LINK_DOWN);
 	bmx_stop(res);
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_LINK_DOWN);
@@ -755,14 +745,14 @@ static void peer_down(void *owner, const char *why)
 	fencing_peer_lost(res);
 	writepath_peer_lost(res);
 	rolereq_peer_lost(res);	/* after the freeze: it may promote nothing */
-	if (!res->fence.io_frozen)
+	if (!res->st.io_frozen)
 		writepath_lone_generation(res);
 	receiver_peer_lost(res);
 	leave_receiver_idle(res);	/* a clean stop under way ends here */
 	resync_peer_lost(res);
 	remote_read_peer_lost(res);
 	resource_retry_reads(res);	/* reads of what never came now fail */
-	resource_event(res, "disconnected");
+	resource_commit(res, "disconnected");
 }
 
 static bool frame_is_stream(uint16_t type)

@@ -33,12 +33,13 @@ struct peer {
 };
 
 extern const struct link_ops peer_link_ops;
-void peer_send_state(struct resource *res);
+/* STATE to the peer, with FRAME_STATE_F_* flags: the state machine's
+ * SEND_STATE, run only by its executor (resource_commit). */
+void peer_send_state_flags(struct resource *res, uint8_t flags);
 /* After any state change: does this Secondary still hold every write its
  * Primary acknowledged? */
 void peer_note_state(struct resource *res);
 void peer_promoted(struct resource *res, bool forced);
-void peer_demoted(struct resource *res);
 /* Called while still Primary: flush here and at the peer, then drop the
  * crashed-primary mark (unless promoted again meanwhile). */
 void peer_demote_flush(struct resource *res);

@@ -18,8 +18,6 @@ void peer_become_target(struct resource *res, const struct frame_state *ps,
 			bool full);
 /* The peer's generations become this disk's (it holds the same data). */
 void peer_adopt_uuid(struct resource *res, const struct frame_state *ps);
-/* STATE now, with flags (FRAME_STATE_F_*) set in this one only. */
-void peer_send_state_flags(struct resource *res, uint8_t flags);
 /* An fdatasync of this disk in r, done(r, err) when it completes. */
 void peer_flush_submit(struct resource *res, struct blk_req *r,
 		       void (*done)(struct blk_req *r, int err));

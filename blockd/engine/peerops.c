@@ -30,11 +30,10 @@ void peer_target_synced(struct resource *res)
 	log_info("resync finished: this disk is UpToDate");
 	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
 		      NULL, NULL);
-	peer_send_state(res);
 	/* An UpToDate source is no longer outdated (it may have been while
 	 * it synced this disk): a record of that must not outlive it. */
 	fencing_peer_disk_seen(res);
-	resource_event(res, "resync-finished");
+	resource_commit(res, "resync-finished");	/* STATE: UpToDate */
 }
 
 void peer_source_synced(struct resource *res)
@@ -72,13 +71,13 @@ void peer_source_synced(struct resource *res)
 	res->peer.done_ticket = meta_write_sb(&res->meta);
 	res->peer.done_gen = link_generation(res->link);
 	res->peer.done_pending = true;
-	/* STATE first, so the target adopts the retired history. */
-	peer_send_state(res);
+	/* STATE first, so the target adopts the retired history (with it
+	 * the end of the resync: no longer SyncSource). */
 	resource_step(res, SM_EV_REPL, SM_REPL_RESYNC_DONE);
-	res->st.peer_disk = DS_UPTODATE;
+	resource_step_peer(res, SM_PEER_DISK, ROLE_UNKNOWN, DS_UPTODATE, false);
 	res->rs.done_pct = 100;
 	log_info("resync finished: the peer is UpToDate");
-	resource_event(res, "resync-finished");
+	resource_commit(res, "resync-finished");
 	peer_meta_done(res);	/* RS_DONE now, if that is durable already */
 }
 
@@ -131,11 +130,9 @@ void peer_promoted(struct resource *res, bool forced)
 		log_info("sync decision: source-full (rule promoted-over-%s-peer%s)",
 			 disk_state_name(res->st.peer_disk), forced ? ", forced" : "");
 		peer_become_source(res, true);
-		peer_send_state(res);	/* carries F_SYNC_SOURCE */
-		resync_start_saved(res);
-		return;
+		resource_post(res, SM_ACT_START_RESYNC);
 	}
-	peer_send_state(res);
+	resource_post(res, SM_ACT_SEND_STATE);	/* the new generation */
 }
 
 /* The demotion's bitmap pages are durable: the crashed-primary mark may
@@ -201,11 +198,6 @@ void peer_demote_flush(struct resource *res)
 	peer_flush_submit(res, r, demote_flushed);
 }
 
-void peer_demoted(struct resource *res)
-{
-	peer_send_state(res);
-}
-
 /* new-current-uuid --clear-bitmap: two blank disks need no initial sync. */
 int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 {
@@ -227,18 +219,15 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 	bitmap_clear_all(&res->oos);
 	meta_write_sb(&res->meta);
 	resource_step(res, SM_EV_DISK, SM_DISK_NEW_DATA);
-	peer_send_state_flags(res, FRAME_STATE_F_NEW_UUID);
-	resource_event(res, "new-current-uuid");
+	resource_post_state(res, FRAME_STATE_F_NEW_UUID);
+	resource_commit(res, "new-current-uuid");
 	return 0;
 }
 
 void peer_set_paused(struct resource *res, bool paused)
 {
-	res->st.sync_paused = paused;
-	resource_step(res, SM_EV_REPL, SM_REPL_PAUSE);
-	peer_send_state(res);
-	resync_pump(res);
-	resource_event(res, paused ? "sync-paused" : "sync-resumed");
+	resource_step(res, SM_EV_PAUSE, paused ? SM_PAUSE_ON : SM_PAUSE_OFF);
+	resource_commit(res, paused ? "sync-paused" : "sync-resumed");
 }
 
 int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
@@ -258,16 +247,15 @@ int peer_start_resync(struct resource *res, bool full, char *err, size_t errlen)
 	log_info("resync started by request: %s", full ? "every block"
 		 : "the blocks marked out of sync");
 	peer_become_source(res, full);
-	peer_send_state(res);	/* carries F_SYNC_SOURCE */
-	resync_start_saved(res);
-	resource_event(res, "resync-started");
+	resource_post(res, SM_ACT_START_RESYNC);
+	resource_commit(res, "resync-started");	/* STATE: SyncSource first */
 	return 0;
 }
 
 void peer_request_attach_sync(struct resource *res)
 {
 	log_info("asking the peer for a full resync into the new disk");
-	peer_send_state_flags(res, FRAME_STATE_F_INVALIDATE);
+	resource_post_state(res, FRAME_STATE_F_INVALIDATE);
 }
 
 int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
@@ -282,11 +270,11 @@ int peer_request_full_sync(struct resource *res, bool bitmap, char *err,
 		/* Send our bitmap; the peer ORs it into its own and sends
 		 * the union. */
 		peer_become_target(res, &res->peer.state, false);
-		peer_send_state_flags(res, FRAME_STATE_F_INVALIDATE_BITMAP);
-		bmx_start(res);
+		resource_post_state(res, FRAME_STATE_F_INVALIDATE_BITMAP);
+		resource_post(res, SM_ACT_BITMAP_XCHG);
 	} else {
-		peer_send_state_flags(res, FRAME_STATE_F_INVALIDATE);
+		resource_post_state(res, FRAME_STATE_F_INVALIDATE);
 	}
-	resource_event(res, "invalidate-requested");
+	resource_commit(res, "invalidate-requested");
 	return 0;
 }

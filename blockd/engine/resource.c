@@ -113,17 +113,70 @@ void resource_fini(struct resource *res)
 	meta_close(&res->meta);
 }
 
-/* What the state machine's decisions look at (blockd/core/sm.h). */
-void resource_step(struct resource *res, enum sm_event_kind kind, int ev)
+static void step(struct resource *res, const struct sm_event *e)
 {
-	struct sm_event e = { kind, ev };
+	struct sm_state before = res->st;
 	char why[160];
 
-	if (sm_step(&res->st, &e))
+	if (sm_step(&res->st, e)) {
+		res->acts |= sm_effects(&before, &res->st);
 		return;
-	sm_step_refusal(&res->st, &e, why, sizeof(why));
+	}
+	sm_step_refusal(&res->st, e, why, sizeof(why));
 	log_err("%s", why);
 	assert(!"a state transition its table refuses");
+}
+
+void resource_step(struct resource *res, enum sm_event_kind kind, int ev)
+{
+	step(res, &(struct sm_event){ .kind = kind, .ev = ev });
+}
+
+void resource_step_peer(struct resource *res, enum sm_peer_ev ev,
+			enum role role, enum disk_state disk, bool paused)
+{
+	step(res, &(struct sm_event){ .kind = SM_EV_PEER, .ev = ev,
+				      .peer_role = role, .peer_disk = disk,
+				      .peer_paused = paused });
+}
+
+void resource_post(struct resource *res, unsigned acts)
+{
+	res->acts |= acts;
+}
+
+void resource_post_state(struct resource *res, uint8_t flags)
+{
+	res->acts |= SM_ACT_SEND_STATE;
+	res->acts_state_flags |= flags;
+}
+
+static void event(struct resource *res, const char *what);
+
+void resource_commit(struct resource *res, const char *what)
+{
+	unsigned acts = res->acts;
+	uint8_t flags = res->acts_state_flags;
+
+	res->acts = 0;
+	res->acts_state_flags = 0;
+	if (acts & SM_ACT_SEND_STATE)
+		peer_send_state_flags(res, flags);
+	if (acts & SM_ACT_BITMAP_XCHG)
+		bmx_start(res);
+	if (acts & SM_ACT_START_RESYNC)
+		resync_start_saved(res);
+	if (acts & SM_ACT_PUMP_RESYNC)
+		resync_pump(res);
+	if (acts & SM_ACT_RELEASE_HELD) {
+		writepath_lone_generation(res);	/* alone: the held writes */
+		writepath_release_held(res);
+	}
+	if (acts & SM_ACT_RETRY)
+		writepath_retry_waiting(res);
+	if (what)
+		event(res, what);
+	/* An action's own steps (none today) run at the next commit. */
 }
 
 void resource_view(const struct resource *res, struct sm_view *v)
@@ -258,6 +311,8 @@ void resource_submit(struct resource *res, struct blk_req *r)
 
 void resource_tick(struct resource *res, uint64_t now_ms)
 {
+	/* Every callback before this one committed what its steps asked. */
+	assert(res->acts == 0 && "a state change whose actions never ran");
 	resync_rate_tick(res, RESOURCE_TICK_MS);
 	meta_bitmap_save(&res->meta);
 	writepath_tick(res, now_ms);
@@ -278,7 +333,7 @@ void resource_observe(struct resource *res,
 	res->observer_arg = arg;
 }
 
-void resource_event(struct resource *res, const char *what)
+static void event(struct resource *res, const char *what)
 {
 	peer_note_state(res);
 	log_info("%s: role %s, disk %s; peer %s %s %s, replication %s", what,

@@ -123,16 +123,19 @@ struct resource {
 	bool uuid_rotate_pending;
 
 	/* The states users see (DESIGN.md section 4), in one struct: they
-	 * move only by sm_step (resource_repl, _disk, _conn, _role), but
-	 * for the peer's view and the pause flags (peer.c). */
+	 * move only by sm_step (resource_step, resource_step_peer). */
 	struct sm_state st;
+	/* What the steps and posts since the last resource_commit asked
+	 * (SM_ACT_*), and the STATE flags to send with the next STATE. */
+	unsigned acts;
+	uint8_t acts_state_flags;
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
 	/* Without a usable disk of its own, a Primary's users see this data
 	 * generation (sm_side.exposed): the disk's current one when it was
 	 * lost, the peer's it writes through while connected. */
 	uint64_t exposed_gen;
 	/* Demotion: a FLUSH (local disk and the peer's) before the
-	 * crashed-primary mark goes (peer_demoted). */
+	 * crashed-primary mark goes (peer_demote_flush). */
 	struct blk_req demote_flush;
 	bool demote_flushing;
 	bool demote_flush_again;	/* demoted again while it ran */
@@ -183,8 +186,24 @@ void resource_fini(struct resource *res);
 void resource_meta_done(struct resource *res);
 struct sm_view;
 /* The states move only here: sm_step by the event's table, asserted
- * (every build) to be a transition of the state it is in. */
+ * (every build) to be a transition of the state it is in. What the
+ * step asks (sm_effects) waits for the next resource_commit. */
 void resource_step(struct resource *res, enum sm_event_kind kind, int ev);
+/* The peer view's step (SM_EV_PEER): its STATE, or what this node did to
+ * its disk, or SM_PEER_GONE. */
+void resource_step_peer(struct resource *res, enum sm_peer_ev ev,
+			enum role role, enum disk_state disk, bool paused);
+/* Ask for actions the states do not show (SM_ACT_*); SEND_STATE with
+ * FRAME_STATE_F_* flags for the peer (resource_post_state). */
+void resource_post(struct resource *res, unsigned acts);
+void resource_post_state(struct resource *res, uint8_t flags);
+/* The one executor of the state machine's actions: runs what the steps
+ * and posts since the last commit asked, in SM_ACT_* order (STATE to the
+ * peer, bitmap exchange, resync start, resync pump, held writes,
+ * retries), then tells users of event (NULL: none). Every engine entry
+ * ends with a commit: nothing a step asked is left over when the loop
+ * runs the next callback (resource_tick asserts it). */
+void resource_commit(struct resource *res, const char *event);
 /* The states the state machine's decisions look at (blockd/core/sm.h). */
 void resource_view(const struct resource *res, struct sm_view *v);
 /* Bind the metadata to this resource's loop, bitmap and callbacks. */
@@ -203,8 +222,6 @@ void resource_tick(struct resource *res, uint64_t now_ms);
 /* Tell obs about every state change from now on (one observer). */
 void resource_observe(struct resource *res,
 		      const struct resource_observer *obs, void *arg);
-/* A state change: logged, and told to the observer. */
-void resource_event(struct resource *res, const char *what);
 /* Run a configured hook (path "" = none configured: nothing happens).
  * done may be NULL. 0, or -errno when it could not be started. */
 int resource_hook(struct resource *res, const char *path, const char *name,

@@ -73,8 +73,7 @@ static void verify_finish(struct resource *res)
 		 (unsigned long long)res->vf.mismatch,
 		 res->vf.mismatch ? " (first at byte offsets " : "", first,
 		 res->vf.mismatch ? ")" : "");
-	peer_send_state(res);
-	resource_event(res, "verify-finished");
+	resource_commit(res, "verify-finished");
 	if (!res->vf.mismatch)
 		return;
 	resource_hook(res, res->cfg->out_of_sync, "out-of-sync", NULL, NULL);
@@ -166,10 +165,9 @@ int verify_start(struct resource *res, char *err, size_t errlen)
 	res->vf.first_n = 0;
 	res->vf.done_pct = 0;
 	log_info("online verify started");
-	peer_send_state(res);	/* carries F_VERIFY: the peer is VerifyT */
+	resource_commit(res, "verify-started");	/* STATE: the peer is VerifyT */
 	resync_rate_tick(res, RESOURCE_TICK_MS);
 	verify_pump(res);
-	resource_event(res, "verify-started");
 	return 0;
 }
 

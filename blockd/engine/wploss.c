@@ -24,7 +24,7 @@ static bool hold_on_loss(const struct resource *res)
 	if (res->wp.gen_hold)
 		return true;
 	return res->cfg && res->cfg->fencing == FENCING_RESOURCE_AND_STONITH &&
-	       res->fence.io_frozen && res->st.role == ROLE_PRIMARY &&
+	       res->st.io_frozen && res->st.role == ROLE_PRIMARY &&
 	       !res->stopping;
 }
 
@@ -66,7 +66,7 @@ void writepath_peer_lost(struct resource *res)
 
 	/* Writes in flight that complete here alone wait for the new
 	 * generation that records them (under a freeze: at its end). */
-	if (res->st.role == ROLE_PRIMARY && !fail && !res->fence.io_frozen &&
+	if (res->st.role == ROLE_PRIMARY && !fail && !res->st.io_frozen &&
 	    res->wp.tl_tail_seq != res->wp.tl_next_seq) {
 		res->wp.lost_inflight = true;
 		writepath_lone_generation(res);
@@ -140,7 +140,7 @@ void writepath_meta_done(struct resource *res)
 	if (!res->wp.gen_hold || !wp_gen_durable(res))
 		return;
 	res->wp.gen_hold = false;
-	if (!res->fence.io_frozen)
+	if (!res->st.io_frozen)
 		writepath_release_held(res);
 }
 

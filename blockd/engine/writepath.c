@@ -203,7 +203,7 @@ static bool tl_full(const struct resource *res)
  * references the write then holds until it completes. */
 bool wp_must_wait(struct resource *res, struct blk_req *r)
 {
-	if (res->fence.io_frozen || meta_busy(&res->meta))
+	if (res->st.io_frozen || meta_busy(&res->meta))
 		return true;
 	if (!wp_is_write(r))
 		return false;

@@ -61,6 +61,18 @@ static void check_node(int idx)
 	if (!n)
 		return;
 	res = &n->res;
+	if (res->acts) {
+		char names[160] = "";
+		size_t used = 0;
+
+		for (unsigned b = 0; b < SM_ACT_COUNT; b++)
+			if (res->acts & (1U << b))
+				used += (size_t)snprintf(names + used, sizeof(names) - used,
+							 "%s%s", used ? ", " : "",
+							 sm_act_name(1U << b));
+		sim_fail("invariant 10: n%d: a state change asked for %s, and no "
+			 "executor ran it", idx, names);
+	}
 	/* Two Primaries never exchange data: a node that stayed Primary
 	 * takes none of its peer's writes. */
 	if (S.prev_primary[idx] && res->st.role == ROLE_PRIMARY &&

@@ -33,7 +33,9 @@
  *   8 two Primaries never exchange data: a node that stays Primary takes
  *     none of its peer's writes;
  *   9 the order promise (every protocol): a Secondary mirroring its
- *     Primary holds a prefix of that Primary's history (orderwatch.c).
+ *     Primary holds a prefix of that Primary's history (orderwatch.c);
+ *  10 every state change's actions ran: between steps no node holds
+ *     actions its executor (resource_commit) has not run.
  */
 #include <errno.h>
 #include <inttypes.h>

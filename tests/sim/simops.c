@@ -214,7 +214,7 @@ static void heal_resume_io(struct sim_node *n)
 	int ret;
 
 	if (!S.demote_pending[n->idx] || res->st.role != ROLE_PRIMARY ||
-	    !res->fence.io_frozen || res->fence.running ||
+	    !res->st.io_frozen || res->fence.running ||
 	    (res->st.peer_conn == CS_CONNECTED && res->st.peer_disk == DS_UPTODATE))
 		return;
 	sim_run->current = n->idx;

@@ -1,7 +1,9 @@
 /* test_sm_tables.c - the state machine's tables and its step
  * (blockd/core/sm.c): every state x event of the replication, disk,
- * connection and role tables, the properties the engine relies on, and
- * sm_step on one struct of states. */
+ * connection and role tables, the properties the engine relies on,
+ * sm_step on one struct of states (with the peer view, the pause flag
+ * and the I/O freeze), and the actions every transition asks for
+ * (sm_effects). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -232,41 +234,189 @@ static void test_step(void **state)
 	char why[160];
 
 	(void)state;
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_CONN, SM_CONN_EV_CONNECT }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_CONNECT }));
 	assert_int_equal(s.peer_conn, CS_CONNECTING);
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_CONN, SM_CONN_EV_HANDSHAKE }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_HANDSHAKE }));
 	/* The peer paused its side: the resync from here starts paused. */
 	s.peer_paused = true;
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_SOURCE }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_SOURCE }));
 	assert_int_equal(s.repl, RS_PAUSED_SYNC_S);
 	s.peer_paused = false;
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_PAUSE }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_PAUSE }));
 	assert_int_equal(s.repl, RS_SYNC_SOURCE);
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_DISK, SM_DISK_PEER_NO_NEWER }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_DISK, .ev = SM_DISK_PEER_NO_NEWER }));
 	assert_int_equal(s.disk_state, DS_UPTODATE);
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_ROLE, SM_ROLE_PROMOTE }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = SM_ROLE_PROMOTE }));
 	assert_int_equal(s.role, ROLE_PRIMARY);
 	/* Refused: nothing moves, and the log line names both. */
 	before = s;
-	assert_false(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_VERIFY_S }));
+	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_VERIFY_S }));
 	assert_memory_equal(&s, &before, sizeof(s));
-	sm_step_refusal(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_VERIFY_S },
+	sm_step_refusal(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_VERIFY_S },
 			why, sizeof(why));
 	assert_string_equal(why, "replication state SyncSource has no transition "
 			    "verify-source");
-	assert_false(sm_step(&s, &(struct sm_event){ SM_EV_ROLE, SM_ROLE_PROMOTE }));
-	assert_false(sm_step(&s, &(struct sm_event){ 9, 0 }));
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_RESYNC_DONE }));
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_CONN, SM_CONN_EV_LINK_DOWN }));
-	assert_true(sm_step(&s, &(struct sm_event){ SM_EV_REPL, SM_REPL_LINK_DOWN }));
+	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = SM_ROLE_PROMOTE }));
+	assert_false(sm_step(&s, &(struct sm_event){ .kind = 9 }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_RESYNC_DONE }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_LINK_DOWN }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_LINK_DOWN }));
 	assert_int_equal(s.peer_conn, CS_CONNECTING);
 	assert_int_equal(s.repl, RS_OFF);
+}
+
+/* The peer view takes every role and disk a STATE can name, what this
+ * node did to the peer's disk only as such, and forgets it all when the
+ * link goes; the freeze moves once each way. */
+static void test_step_peer_and_io(void **state)
+{
+	struct sm_state s = { .role = ROLE_SECONDARY, .disk_state = DS_UPTODATE,
+			      .peer_conn = CS_CONNECTED, .repl = RS_ESTABLISHED };
+	struct sm_state before;
+
+	(void)state;
+	for (unsigned r = 0; r < ROLE_COUNT; r++)
+		for (unsigned d = 0; d < DISK_STATE_COUNT; d++) {
+			assert_true(sm_step(&s, &(struct sm_event){
+				.kind = SM_EV_PEER, .ev = SM_PEER_STATE,
+				.peer_role = (enum role)r, .peer_disk = (enum disk_state)d,
+				.peer_paused = d & 1 }));
+			assert_int_equal(s.peer_role, r);
+			assert_int_equal(s.peer_disk, d);
+			assert_int_equal(s.peer_paused, d & 1);
+		}
+	before = s;
+	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
+		.ev = SM_PEER_STATE, .peer_disk = DISK_STATE_COUNT }));
+	assert_memory_equal(&s, &before, sizeof(s));
+	for (unsigned d = 0; d < DISK_STATE_COUNT; d++) {
+		bool ok = d == DS_INCONSISTENT || d == DS_OUTDATED || d == DS_UPTODATE;
+
+		before = s;
+		assert_int_equal(sm_step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
+			.ev = SM_PEER_DISK, .peer_disk = (enum disk_state)d }), ok);
+		assert_int_equal(s.peer_disk, ok ? d : before.peer_disk);
+		assert_int_equal(s.peer_role, before.peer_role);
+	}
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
+						   .ev = SM_PEER_GONE }));
+	assert_int_equal(s.peer_role, ROLE_UNKNOWN);
+	assert_int_equal(s.peer_disk, DS_DUNKNOWN);
+	assert_false(s.peer_paused);
+
+	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
+	assert_true(s.io_frozen);
+	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
+	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
+	assert_false(s.io_frozen);
+}
+
+/* The actions a step asks for: every transition of every table, by what
+ * it changed. The peer hears of each change a STATE carries and of no
+ * other; a thaw releases what it held; a resync let go moves on. */
+static void test_effects(void **state)
+{
+	struct sm_state a = { .role = ROLE_SECONDARY, .disk_state = DS_UPTODATE,
+			      .peer_conn = CS_CONNECTED, .repl = RS_ESTABLISHED };
+
+	(void)state;
+	for (unsigned r = 0; r < REPL_STATE_COUNT; r++)
+		for (unsigned ev = 0; ev < SM_REPL_EV_COUNT; ev++)
+			for (unsigned p = 0; p < 2; p++) {
+				struct sm_state s = a, b;
+				bool src_a, src_b, vs_a, vs_b;
+				unsigned acts;
+
+				s.repl = (enum repl_state)r;
+				s.peer_paused = p;
+				b = s;
+				if (!sm_step(&b, &(struct sm_event){ .kind = SM_EV_REPL,
+								    .ev = (int)ev }))
+					continue;
+				acts = sm_effects(&s, &b);
+				src_a = s.repl == RS_SYNC_SOURCE || s.repl == RS_PAUSED_SYNC_S;
+				src_b = b.repl == RS_SYNC_SOURCE || b.repl == RS_PAUSED_SYNC_S;
+				vs_a = s.repl == RS_VERIFY_S;
+				vs_b = b.repl == RS_VERIFY_S;
+				assert_int_equal(!!(acts & SM_ACT_SEND_STATE),
+						 src_a != src_b || vs_a != vs_b);
+				assert_int_equal(!!(acts & SM_ACT_PUMP_RESYNC),
+						 s.repl == RS_PAUSED_SYNC_S &&
+						 b.repl == RS_SYNC_SOURCE);
+				assert_false(acts & (SM_ACT_RELEASE_HELD | SM_ACT_RETRY |
+						     SM_ACT_START_RESYNC |
+						     SM_ACT_BITMAP_XCHG));
+			}
+	for (unsigned d = 0; d < DISK_STATE_COUNT; d++)
+		for (unsigned ev = 0; ev < SM_DISK_EV_COUNT; ev++) {
+			struct sm_state s = a, b;
+
+			s.disk_state = (enum disk_state)d;
+			b = s;
+			if (!sm_step(&b, &(struct sm_event){ .kind = SM_EV_DISK, .ev = (int)ev }))
+				continue;
+			assert_int_equal(sm_effects(&s, &b),
+					 b.disk_state != s.disk_state ? SM_ACT_SEND_STATE : 0);
+		}
+	for (unsigned ev = 0; ev < SM_ROLE_EV_COUNT; ev++) {
+		struct sm_state s = a, b;
+
+		s.role = ev == SM_ROLE_PROMOTE ? ROLE_SECONDARY : ROLE_PRIMARY;
+		b = s;
+		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = (int)ev }));
+		assert_int_equal(sm_effects(&s, &b), SM_ACT_SEND_STATE);
+	}
+	for (unsigned c = 0; c < CONN_STATE_COUNT; c++)
+		for (unsigned ev = 0; ev < SM_CONN_EV_COUNT; ev++) {
+			struct sm_state s = a, b;
+
+			s.peer_conn = (enum conn_state)c;
+			b = s;
+			if (sm_step(&b, &(struct sm_event){ .kind = SM_EV_CONN, .ev = (int)ev }))
+				assert_int_equal(sm_effects(&s, &b), 0);
+		}
+	{
+		struct sm_state s = a, b = a;
+
+		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PEER,
+			.ev = SM_PEER_STATE, .peer_role = ROLE_PRIMARY,
+			.peer_disk = DS_OUTDATED, .peer_paused = true }));
+		assert_int_equal(sm_effects(&s, &b), 0);	/* the peer's own */
+		s = b;
+		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
+		assert_int_equal(sm_effects(&s, &b), 0);
+		s = b;
+		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
+		assert_int_equal(sm_effects(&s, &b), SM_ACT_RELEASE_HELD | SM_ACT_RETRY);
+		s = b;
+		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
+							   .ev = SM_PAUSE_ON }));
+		assert_true(b.sync_paused);	/* pause-sync: the peer hears of it */
+		assert_int_equal(sm_effects(&s, &b), SM_ACT_SEND_STATE);
+		s = b;
+		s.repl = RS_PAUSED_SYNC_S;
+		s.peer_paused = false;
+		b = s;
+		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
+							   .ev = SM_PAUSE_OFF }));
+		assert_int_equal(b.repl, RS_SYNC_SOURCE);	/* peer not paused */
+		assert_int_equal(sm_effects(&s, &b),
+				 SM_ACT_SEND_STATE | SM_ACT_PUMP_RESYNC);
+		assert_false(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
+							    .ev = 7 }));
+	}
+	assert_string_equal(sm_act_name(SM_ACT_SEND_STATE), "send-state");
+	assert_string_equal(sm_act_name(SM_ACT_RETRY), "retry");
+	assert_string_equal(sm_act_name(3), "?");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_repl_examples),
+		cmocka_unit_test(test_step_peer_and_io),
+		cmocka_unit_test(test_effects),
 		cmocka_unit_test(test_repl_properties),
 		cmocka_unit_test(test_disk_examples),
 		cmocka_unit_test(test_disk_properties),
