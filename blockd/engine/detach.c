@@ -167,6 +167,14 @@ static void attach_distrust(struct resource *res)
 		sb->flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED |
 			       MDF_CRASHED_PRIMARY | MDF_HOLDS_ACKED);
 		sb->flags |= MDF_GIVEN_UP;	/* full resync, even after a crash */
+		/* A Primary writes to it from now on: a crash must resync its
+		 * activity log, as for the disk it was promoted on (sim seed
+		 * 1027: attached to a Primary, resynced, written, then a site
+		 * power loss; the restart found no mark and took the disks
+		 * for equal). Not counted while the disk is given up: the
+		 * resync that ends that keeps it (peer_adopt_uuid). */
+		if (res->st.role == ROLE_PRIMARY)
+			sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 		bitmap_mark_all(&res->oos);
 		meta_write_sb(&res->meta);
 	}
