@@ -54,16 +54,18 @@ torture: deps all
 	ROUNDS=$(ROUNDS) PROTOS="$(PROTOS)" $(if $(SEED),SEED=$(SEED)) bench/torture.sh
 
 # The deterministic simulator (tests/sim): SEEDS seeds from FIRST, or
-# one SEED replayed with its trace; failures are judged against
-# tests/sim/known-failures. make check runs a fixed range.
+# one SEED replayed with its trace, with SIMFLAGS (--strict, --direct);
+# failures are judged against tests/sim/known-failures. make check runs
+# fixed ranges.
 SEEDS ?= 1000
 FIRST ?= 1
 STEPS ?= 20000
+SIMFLAGS ?=
 sim: all
 ifdef SEED
-	$(BUILD)/tests/sim/blockd-sim --seed $(SEED) --steps $(STEPS) --trace
+	$(BUILD)/tests/sim/blockd-sim --seed $(SEED) --steps $(STEPS) $(SIMFLAGS) --trace
 else
-	tests/sim/run-seeds.sh $(BUILD)/tests/sim/blockd-sim $(FIRST) $$(($(FIRST) + $(SEEDS) - 1)) $(STEPS)
+	tests/sim/run-seeds.sh $(BUILD)/tests/sim/blockd-sim $(FIRST) $$(($(FIRST) + $(SEEDS) - 1)) $(STEPS) $(SIMFLAGS)
 endif
 
 clean:

@@ -259,8 +259,11 @@ unsigned sm_live(const struct sm_view *v, unsigned flags, bool attached,
 			repl = RS_SYNC_SOURCE;
 		}
 	}
+	/* Not from a peer without a usable disk: its STATE may still say
+	 * SyncSource as its disk fails (sim seed 461 --strict --direct: the
+	 * target stopped by the failure began again, toward no source). */
 	if ((flags & FRAME_STATE_F_SYNC_SOURCE) && repl == RS_ESTABLISHED &&
-	    v->has_disk)
+	    v->has_disk && sm_disk_usable(v->peer_disk))
 		acts |= SM_LIVE_TARGET;
 	if (v->role == ROLE_PRIMARY && v->peer_role == ROLE_PRIMARY)
 		acts |= SM_LIVE_SPLIT_BRAIN;

@@ -102,6 +102,9 @@ void resource_disk_failed(struct resource *res, int err)
 					    "while it is UpToDate" : "");
 	resource_local_io_error(res, err);
 	resource_step(res, SM_EV_DISK, SM_DISK_FAIL);
+	/* The STATE that says Failed says no resync either. */
+	if (res->st.repl != RS_OFF && res->st.repl != RS_ESTABLISHED)
+		resource_step(res, SM_EV_REPL, SM_REPL_DISK_GONE);
 	resource_commit(res, "disk-failed");
 	detach_start(res);
 	resource_post(res, SM_ACT_RETRY);

@@ -47,7 +47,7 @@ static void config_fill(struct sim_node *n, const struct sim_node_knobs *k)
 	snprintf(c->unfence_peer, sizeof(c->unfence_peer), "sim:unfence-peer");
 	c->hook_timeout_ms = k->hook_timeout_ms;
 	snprintf(c->secret, sizeof(c->secret), "sim");
-	c->io_mode = CONFIG_IO_BUFFERED;
+	c->io_mode = k->direct ? CONFIG_IO_DIRECT : CONFIG_IO_BUFFERED;
 	c->buffer_bytes = k->buffer_bytes;
 	c->ping_interval_ms = k->ping_timeout_ms / 4;
 	c->ping_timeout_ms = k->ping_timeout_ms;
@@ -108,11 +108,13 @@ static int node_assemble(struct sim_node *n)
 	if (ret < 0)
 		return ret;
 	loop_register_arena(&n->sl.loop, res->pool.base, res->pool.size_bytes);
-	ret = disk_open(&res->disk, &n->sl.loop, self->disk, false, false);
+	ret = disk_open(&res->disk, &n->sl.loop, self->disk,
+			c->io_mode == CONFIG_IO_DIRECT, false);
 	if (ret < 0)
 		return ret;
 	/* As blockd/daemon/main.c: small buffered writes are written at
-	 * once (loop_write_now), the path the daemon's buffered mode takes. */
+	 * once (loop_write_now), the path the daemon's buffered mode takes
+	 * (and direct mode's for what is not aligned). */
 	res->disk.inline_write_max = DISK_INLINE_WRITE_MAX;
 	return resource_init(res, c, &lc);
 }

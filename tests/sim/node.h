@@ -33,6 +33,7 @@ struct sim_node_knobs {
 	uint32_t hook_timeout_ms;
 	uint32_t resync_rate_max_mib;
 	bool resync_checksum;
+	bool direct;		/* --direct: io-mode = direct (O_DIRECT) */
 	uint64_t buffer_bytes;	/* the pool (buffer-mib) */
 };
 

@@ -106,8 +106,8 @@ void sim_fail(const char *fmt, ...)
 	fprintf(stderr, "FAIL seed %" PRIu64 " step %" PRIu64 " at %" PRIu64
 		" us: %s\n", r->seed, r->sched.steps, r->sched.now_us, msg);
 	fprintf(stderr, "replay: build/tests/sim/blockd-sim --seed %" PRIu64
-		" --steps %" PRIu64 "%s --trace\n", r->seed, S.steps_max,
-		S.strict ? " --strict" : "");
+		" --steps %" PRIu64 "%s%s --trace\n", r->seed, S.steps_max,
+		S.strict ? " --strict" : "", S.direct ? " --direct" : "");
 	exit(1);
 }
 
@@ -449,6 +449,7 @@ static void swarm(void)
 	S.nk.resync_rate_max_mib = rng_below(r, 2) ? 0 :
 				   (uint32_t)rng_range(r, 1, 20);
 	S.nk.resync_checksum = rng_below(r, 2);
+	S.nk.direct = S.direct;
 	S.dk.lat_min_us = (uint32_t)rng_range(r, 10, 200);
 	S.dk.lat_max_us = S.dk.lat_min_us + (uint32_t)rng_range(r, 0, 5000);
 	S.dk.flush_err = rng_below(r, 4) == 0 ? (uint32_t)rng_range(r, 0, 20000) : 0;
@@ -502,13 +503,14 @@ static void swarm(void)
 		  (unsigned)(S.ck.bytes_per_s >> 20));
 }
 
-static bool opt_strict;
+static bool opt_strict, opt_direct;
 
 static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 {
 	memset(r, 0, sizeof(*r));
 	memset(&S, 0, sizeof(S));
 	S.strict = opt_strict;
+	S.direct = opt_direct;
 	sim_run = r;
 	r->seed = seed;
 	r->trace_all = trace;
@@ -631,10 +633,13 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--trace]\n"
-		   "       blockd-sim --seeds A..B [--steps K] [--strict]\n"
+	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--direct] "
+		   "[--trace]\n"
+		   "       blockd-sim --seeds A..B [--steps K] [--strict] [--direct]\n"
 		   "--strict: every single-node crash is a power loss (by "
-		   "default half of them are)\n");
+		   "default half of them are)\n"
+		   "--direct: the nodes' disks are opened O_DIRECT (io-mode = "
+		   "direct, the daemon's default; by default buffered)\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an
@@ -671,6 +676,8 @@ int main(int argc, char **argv)
 			steps = strtoull(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--strict")) {
 			opt_strict = true;
+		} else if (!strcmp(argv[i], "--direct")) {
+			opt_direct = true;
 		} else if (!strcmp(argv[i], "--trace")) {
 			trace = true;
 		} else {

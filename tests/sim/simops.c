@@ -297,7 +297,12 @@ static int disk_rank(const struct sim_node *n)
  *   for good (its promises are void: a forced promotion);
  * - an Inconsistent disk refused as unrelated data (its generation fell
  *   out of the peer's history while it waited): 'create-md --force'
- *   there, it holds nothing worth keeping. */
+ *   there, it holds nothing worth keeping;
+ * - a disk given up with generations newer than its UpToDate peer's
+ *   refuses to be a source and to be synced over (sm_connect's
+ *   self-no-source): as its log says, 'primary --force' on the peer
+ *   (heal_node connects this one with --discard-my-data; sim seed 381
+ *   --strict --direct). */
 #define HEAL_PATIENCE_US (10ULL * 1000000)
 static void heal_last_resort(void)
 {
@@ -306,8 +311,36 @@ static void heal_last_resort(void)
 	char err[512];
 	int ret;
 
-	if (!a || !b || sim_now_us() - S.heal_start_us < HEAL_PATIENCE_US ||
-	    a->res.st.disk_state == DS_UPTODATE || b->res.st.disk_state == DS_UPTODATE)
+	if (!a || !b || sim_now_us() - S.heal_start_us < HEAL_PATIENCE_US)
+		goto unrelated;
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i], *q = sim_run->node[1 - i];
+
+		/* (connected by heal_node, refused again at once) */
+		if (n->res.st.peer_conn == CS_CONNECTED ||
+		    n->res.st.disk_state == DS_UPTODATE ||
+		    !(n->res.meta.sb.flags & MDF_GIVEN_UP) ||
+		    q->res.st.disk_state != DS_UPTODATE ||
+		    q->res.st.role != ROLE_SECONDARY || S.promote_forced[q->idx])
+			continue;
+		sim_run->current = q->idx;
+		ret = resource_promote(&q->res, true, err, sizeof(err));
+		if (ret == -EINPROGRESS) {
+			S.promote_forced[q->idx] = true;
+			sim_trace("n%d heal: the peer's disk was given up: primary "
+				  "--force -> waits", q->idx);
+			return;
+		}
+		sim_trace("n%d heal: the peer's disk was given up: primary "
+			  "--force -> %s%s", q->idx, ret ? "refused: " : "ok",
+			  ret ? err : "");
+		if (ret == 0) {
+			S.forced = true;
+			promoted(q->idx, true);
+		}
+		return;
+	}
+	if (a->res.st.disk_state == DS_UPTODATE || b->res.st.disk_state == DS_UPTODATE)
 		goto unrelated;
 	best = disk_rank(b) > disk_rank(a) ? b : a;
 	p = sim_run->node[1 - best->idx];

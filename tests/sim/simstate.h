@@ -28,6 +28,7 @@ struct sim_state {
 	/* fault rates, per mille per fault tick */
 	unsigned p_cut, p_stall, p_crash, p_site, p_disk_bad;
 	bool strict;		/* --strict: every node crash is a power loss */
+	bool direct;		/* --direct: the disks are opened O_DIRECT */
 	unsigned p_op;		/* operator tick: per mille something happens */
 	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
 	bool switch_protocol;

@@ -785,6 +785,11 @@ static void test_live_properties(void **state)
 			fail_msg("a resync begun while %s", repl_state_name(v.repl));
 		if ((a & SM_LIVE_TARGET) && !v.has_disk)
 			fail_msg("a target without a disk");
+		/* A STATE may still say SyncSource as its sender's disk
+		 * fails (sim seed 461 --strict --direct). */
+		if ((a & SM_LIVE_TARGET) && !sm_disk_usable(v.peer_disk))
+			fail_msg("a target of a peer whose disk is %s",
+				 disk_state_name(v.peer_disk));
 		if ((a & SM_LIVE_SYNC_ATTACHED) && (misc & 2))
 			fail_msg("an attached peer synced while neither is a whole copy");
 	}
