@@ -7,14 +7,24 @@
  * "primary since" in the superblock). Pure modules never include this:
  * time comes to them as a parameter.
  *
- * The header is the interface: the daemon links common/clock.c (the
- * kernel's clocks), the simulator links its own (simulated time), so the
- * same engine code runs under both.
+ * Every clock_*() reads one clock, a table of functions: the kernel's
+ * (clock_kernel) unless the process sets another at its start (the
+ * simulator sets simulated time), so the same engine code runs under
+ * both.
  */
 #ifndef BLOCKD_COMMON_CLOCK_H
 #define BLOCKD_COMMON_CLOCK_H
 
 #include <stdint.h>
+
+struct clock_ops {
+	uint64_t (*mono_ns)(void);	/* monotonic nanoseconds */
+	uint64_t (*coarse_ms)(void);	/* monotonic ms, tick precision */
+	uint64_t (*wall_ms)(void);	/* ms since the epoch */
+};
+
+extern const struct clock_ops clock_kernel;
+void clock_use(const struct clock_ops *c);
 
 /* Monotonic milliseconds. */
 uint64_t clock_mono_ms(void);

@@ -9,6 +9,13 @@
 
 static char log_prefix[128] = "blockd";
 static enum log_level log_level_max = LOG_LVL_INFO;
+static void (*log_sink)(enum log_level, const char *, const char *);
+
+void log_use(void (*sink)(enum log_level level, const char *level_name,
+			  const char *msg))
+{
+	log_sink = sink;
+}
 
 void log_set_prefix(const char *resource, const char *node)
 {
@@ -33,6 +40,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > log_level_max)
 		return;
+	if (log_sink) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_sink(level, names[level], line);
+		return;
+	}
 	n = snprintf(line, sizeof(line), "%llu.%03u %s %s: ",
 		     (unsigned long long)(now_ms / 1000), (unsigned)(now_ms % 1000),
 		     log_prefix,

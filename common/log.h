@@ -11,6 +11,10 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_set_prefix(const char *resource, const char *node);
 void log_set_level(enum log_level level);
+/* Lines go to sink instead of stderr (the simulator's trace), without
+ * the timestamp and prefix; NULL: stderr again. */
+void log_use(void (*sink)(enum log_level level, const char *level_name,
+			  const char *msg));
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

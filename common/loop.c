@@ -8,12 +8,24 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+static struct io_uring_sqe *uring_sqe(struct loop *l);
+static long uring_write_now(struct loop *l, int fd, const void *buf,
+			    size_t len, uint64_t off);
+static int uring_register_arena(struct loop *l, void *base, size_t len);
+
+static const struct loop_ops loop_uring_ops = {
+	.sqe = uring_sqe,
+	.write_now = uring_write_now,
+	.register_arena = uring_register_arena,
+};
+
 int loop_init(struct loop *l, unsigned entries)
 {
 	struct io_uring_params p;
 	int ret;
 
 	memset(l, 0, sizeof(*l));
+	l->ops = &loop_uring_ops;
 	l->done_tail = &l->done_head;
 
 	/* One thread submits and reaps: let the kernel skip the IPIs and
@@ -38,7 +50,7 @@ void loop_fini(struct loop *l)
 	io_uring_queue_exit(&l->ring);
 }
 
-int loop_register_arena(struct loop *l, void *base, size_t len)
+static int uring_register_arena(struct loop *l, void *base, size_t len)
 {
 	struct iovec iov = { .iov_base = base, .iov_len = len };
 	int ret = io_uring_register_buffers(&l->ring, &iov, 1);
@@ -61,7 +73,7 @@ static void loop_reap(struct loop *l);
  * completed list (their callbacks still run from the dispatch pass, never
  * from here) and asks for deferred completions to be posted too.
  */
-struct io_uring_sqe *loop_sqe(struct loop *l)
+static struct io_uring_sqe *uring_sqe(struct loop *l)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
 
@@ -151,7 +163,7 @@ int loop_run(struct loop *l)
 	return 0;
 }
 
-long loop_write_now(struct loop *l, int fd, const void *buf, size_t len,
+static long uring_write_now(struct loop *l, int fd, const void *buf, size_t len,
 		    uint64_t off)
 {
 	ssize_t r;

@@ -21,8 +21,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct loop;
 struct loop_op;
 typedef void (*loop_done_fn)(struct loop_op *op, int res);
+
+/* How a loop does I/O: io_uring in the daemon (loop_init), simulated
+ * devices in the simulator (tests/sim/simloop.c). Whoever owns a loop
+ * picks; what runs on it (the disk, the link, the NBD server) calls the
+ * functions below, which go through the table. */
+struct loop_ops {
+	/* A free SQE, submitted with the next batch. */
+	struct io_uring_sqe *(*sqe)(struct loop *l);
+	/* loop_write_now() */
+	long (*write_now)(struct loop *l, int fd, const void *buf, size_t len,
+			  uint64_t off);
+	/* loop_register_arena() */
+	int (*register_arena)(struct loop *l, void *base, size_t len);
+};
 
 struct loop_op {
 	loop_done_fn done;
@@ -31,6 +46,7 @@ struct loop_op {
 };
 
 struct loop {
+	const struct loop_ops *ops;
 	struct io_uring ring;
 	unsigned inflight;	/* SQEs armed and not yet reaped */
 	struct loop_op *done_head;
@@ -43,17 +59,24 @@ struct loop {
 	uint64_t poll_ns;
 };
 
+/* An io_uring loop. */
 int loop_init(struct loop *l, unsigned entries);
 void loop_fini(struct loop *l);
 
 /* Register the data-path arena as fixed buffer 0. */
-int loop_register_arena(struct loop *l, void *base, size_t len);
+static inline int loop_register_arena(struct loop *l, void *base, size_t len)
+{
+	return l->ops->register_arena(l, base, len);
+}
 
 /* A free SQE. When the SQ is full the pending batch is submitted first,
  * after moving the CQEs already posted to the completed list, so a full
  * CQ never stops submission; their callbacks still run only from the
  * dispatch pass. */
-struct io_uring_sqe *loop_sqe(struct loop *l);
+static inline struct io_uring_sqe *loop_sqe(struct loop *l)
+{
+	return l->ops->sqe(l);
+}
 
 /* Tag an SQE with its op; its callback runs once the CQE is reaped. */
 static inline void loop_op_arm(struct loop *l, struct io_uring_sqe *sqe,
@@ -79,8 +102,11 @@ static inline void loop_defer(struct loop *l, struct loop_op *op,
  * where an io-wq hand-off costs more than the copy): the bytes written
  * or -errno. The one synchronous write the data path makes; the
  * simulator implements it on its disks like any other write. */
-long loop_write_now(struct loop *l, int fd, const void *buf, size_t len,
-		    uint64_t off);
+static inline long loop_write_now(struct loop *l, int fd, const void *buf,
+				  size_t len, uint64_t off)
+{
+	return l->ops->write_now(l, fd, buf, len, off);
+}
 
 /* Run until loop_stop() was called and nothing is in flight. */
 int loop_run(struct loop *l);

@@ -131,7 +131,7 @@ static void hook_timer_done(struct loop_op *op, int res)
 	hook_finish(h);
 }
 
-int hook_start(struct hook_run *h, struct loop *l, const char *path,
+static int hook_start(struct hook_run *h, struct loop *l, const char *path,
 	       const char *name, const struct hook_env *env,
 	       uint32_t timeout_ms,
 	       void (*done)(struct hook_run *h, int result), void *arg)
@@ -212,7 +212,12 @@ int hook_start(struct hook_run *h, struct loop *l, const char *path,
 	return 0;
 }
 
-bool hook_running(const struct hook_run *h)
+static bool hook_running(const struct hook_run *h)
 {
 	return h->running;
 }
+
+const struct hook_ops hook_process = {
+	.start = hook_start,
+	.running = hook_running,
+};

@@ -54,12 +54,19 @@ struct hook_env {
 	const char *resource, *node, *peer, *peer_address, *role;
 };
 
-/* Start path with argv[1] = name. 0, or -errno (done() is not called). */
-int hook_start(struct hook_run *h, struct loop *l, const char *path,
-	       const char *name, const struct hook_env *env,
-	       uint32_t timeout_ms,
-	       void (*done)(struct hook_run *h, int result), void *arg);
+/* A hook runner: the daemon's runs programs (hook_process, hook.c),
+ * the simulator's answers in their place (tests/sim/simhook.c). The
+ * engine is given one and calls it through the table. */
+struct hook_ops {
+	/* Start path with argv[1] = name. 0, or -errno (done() is not
+	 * called). */
+	int (*start)(struct hook_run *h, struct loop *l, const char *path,
+		     const char *name, const struct hook_env *env,
+		     uint32_t timeout_ms,
+		     void (*done)(struct hook_run *h, int result), void *arg);
+	bool (*running)(const struct hook_run *h);
+};
 
-bool hook_running(const struct hook_run *h);
+extern const struct hook_ops hook_process;
 
 #endif

@@ -14,7 +14,10 @@ may include anything. A header named *_priv.h belongs to its folder.
 Fails, naming file and line, on an include that points up a layer or
 sideways, one that does not name its layer ("nbd/server.h", not
 "server.h"), one that names no file of the tree, and on any include cycle
-between headers. Run from anywhere: python3 tests/layers.py [ROOT]
+between headers. The engine (blockd/engine) reaches I/O and time only
+through the ops tables it is given (DESIGN.md section 1): a system header
+of an engine file must be one of ENGINE_SYSTEM (the C library's, without
+syscalls). Run from anywhere: python3 tests/layers.py [ROOT]
 
 python3 tests/layers.py --self-test builds a small tree with one problem
 of each kind (and a clean one) and checks that each is found, so the
@@ -44,6 +47,12 @@ LAYERS = {
 TOOLS_MAY_NOT = {"blockd/engine", "blockd/daemon"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>')
+# What an engine file may take from the system: no file, socket, clock,
+# process or io_uring call among them.
+ENGINE_SYSTEM = {"assert.h", "errno.h", "inttypes.h", "limits.h", "stdarg.h",
+                 "stdbool.h", "stddef.h", "stdint.h", "stdio.h", "stdlib.h",
+                 "string.h"}
 
 
 def layer_of(path):
@@ -96,6 +105,10 @@ def check_file(root, src, edges, errors):
         return
     with open(os.path.join(root, src), encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
+            m = SYSTEM_INCLUDE.match(line)
+            if m and slayer[0] == "blockd/engine" and m.group(1) not in ENGINE_SYSTEM:
+                errors.append(f"{src}:{lineno}: the engine includes <{m.group(1)}>: "
+                              f"it reaches I/O and time through its ops tables only")
             m = INCLUDE.match(line)
             if not m:
                 continue
@@ -176,6 +189,7 @@ SELF_TEST_TREE = {
     "transport/t.h": "",
     "fence/f.c": '#include "nbd/priv_priv.h"\n',
     "blockd/engine/e.h": '#include "blockd/daemon/d.h"\n',
+    "blockd/engine/io.c": '#include <string.h>\n#include <unistd.h>\n',
     "blockd/daemon/d.h": '#include "blockd/engine/e.h"\n',
     "blockd/core/p.h": '#include "blockd/core/q.h"\n',
     "blockd/core/q.h": '\n#include "blockd/core/p.h"\n',
@@ -196,6 +210,7 @@ SELF_TEST_EXPECT = [
     "(blockd/engine): points sideways",
     'blockd/tools/tool.c:3: #include "missing.h" names no file',
     "misc/lost.c:1: not in any layer",
+    "blockd/engine/io.c:2: the engine includes <unistd.h>",
     "blockd/core/p.h:1: include cycle: blockd/core/p.h:1 -> blockd/core/q.h:2",
     "blockd/daemon/d.h:1: include cycle: blockd/daemon/d.h:1 -> "
     "blockd/engine/e.h:1",

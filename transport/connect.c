@@ -14,15 +14,15 @@
 #include "common/log.h"
 #include "transport/link_priv.h"
 
-static void link_dial(struct link *k);
+static void link_dial(struct tcp_link *k);
 
 /* ---- accepting and dialing -------------------------------------------- */
 
-static void link_arm_accept(struct link *k);
+static void link_arm_accept(struct tcp_link *k);
 
 static void link_accept_done(struct loop_op *op, int res)
 {
-	struct link *k = container_of(op, struct link, accept_op);
+	struct tcp_link *k = container_of(op, struct tcp_link, accept_op);
 	struct lsock *s;
 
 	k->accept_armed = false;
@@ -48,7 +48,7 @@ static void link_accept_done(struct loop_op *op, int res)
 	link_arm_accept(k);
 }
 
-static void link_arm_accept(struct link *k)
+static void link_arm_accept(struct tcp_link *k)
 {
 	struct io_uring_sqe *sqe;
 
@@ -108,7 +108,7 @@ static void sock_connect_done(struct loop_op *op, int res)
 	sock_start_hello(s);
 }
 
-static void link_dial(struct link *k)
+static void link_dial(struct tcp_link *k)
 {
 	struct io_uring_sqe *sqe;
 	struct sockaddr_storage ss;
@@ -145,14 +145,14 @@ static void link_dial(struct link *k)
 
 static void link_dial_timer_done(struct loop_op *op, int res)
 {
-	struct link *k = container_of(op, struct link, dial_timer_op);
+	struct tcp_link *k = container_of(op, struct tcp_link, dial_timer_op);
 
 	(void)res;
 	k->dial_timer_armed = false;
 	link_dial(k);
 }
 
-void link_arm_dial_timer(struct link *k)
+void link_arm_dial_timer(struct tcp_link *k)
 {
 	struct io_uring_sqe *sqe;
 
@@ -172,11 +172,11 @@ void link_arm_dial_timer(struct link *k)
 
 /* ---- keepalive -------------------------------------------------------- */
 
-static void link_arm_keepalive(struct link *k);
+static void link_arm_keepalive(struct tcp_link *k);
 
 static void link_keepalive_done(struct loop_op *op, int res)
 {
-	struct link *k = container_of(op, struct link, ka_op);
+	struct tcp_link *k = container_of(op, struct tcp_link, ka_op);
 	uint64_t now = clock_mono_ms();
 
 	(void)res;
@@ -209,7 +209,7 @@ static void link_keepalive_done(struct loop_op *op, int res)
 	link_arm_keepalive(k);
 }
 
-static void link_arm_keepalive(struct link *k)
+static void link_arm_keepalive(struct tcp_link *k)
 {
 	struct io_uring_sqe *sqe;
 	uint32_t tick = k->cfg.ping_interval_ms / 2;
@@ -228,17 +228,20 @@ static void link_arm_keepalive(struct link *k)
 
 /* ---- public ----------------------------------------------------------- */
 
-int link_new(struct link **out, struct loop *l, struct bufpool *pool,
-	     const struct link_config *cfg, const struct link_ops *ops,
-	     void *owner)
+static const struct link_impl tcp_link_impl;
+
+int link_tcp_new(struct link **out, struct loop *l, struct bufpool *pool,
+		 const struct link_config *cfg, const struct link_ops *ops,
+		 void *owner)
 {
-	struct link *k = calloc(1, sizeof(*k));
+	struct tcp_link *k = calloc(1, sizeof(*k));
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int one = 1;
 
 	if (!k)
 		return -ENOMEM;
+	k->base.impl = &tcp_link_impl;
 	k->loop = l;
 	k->pool = pool;
 	k->cfg = *cfg;
@@ -271,11 +274,11 @@ int link_new(struct link **out, struct loop *l, struct bufpool *pool,
 		 k->dialer ? "we dial" : "it dials");
 	link_arm_accept(k);
 	link_arm_keepalive(k);
-	*out = k;
+	*out = &k->base;
 	return 0;
 }
 
-void link_connect(struct link *k)
+static void tcp_link_connect(struct tcp_link *k)
 {
 	if (k->want_connected)
 		return;
@@ -284,7 +287,7 @@ void link_connect(struct link *k)
 	link_dial(k);
 }
 
-void link_disconnect(struct link *k, const char *why)
+void tcp_link_disconnect(struct tcp_link *k, const char *why)
 {
 	k->want_connected = false;
 	for (int i = 0; i < LINK_SOCKS_MAX; i++)
@@ -292,7 +295,7 @@ void link_disconnect(struct link *k, const char *why)
 			sock_close(k->socks[i], "%s", why);
 }
 
-void link_disconnect_after_send(struct link *k, const char *why)
+static void tcp_link_disconnect_after_send(struct tcp_link *k, const char *why)
 {
 	struct lsock *s = k->up;
 
@@ -312,13 +315,13 @@ void link_disconnect_after_send(struct link *k, const char *why)
 	s->close_when_sent = true;
 }
 
-void link_drop(struct link *k, const char *why)
+static void tcp_link_drop(struct tcp_link *k, const char *why)
 {
 	if (k->up)
 		sock_close(k->up, "%s", why);
 }
 
-static void link_cancel(struct link *k, struct loop_op *op)
+static void link_cancel(struct tcp_link *k, struct loop_op *op)
 {
 	struct io_uring_sqe *sqe = loop_sqe(k->loop);
 
@@ -326,11 +329,11 @@ static void link_cancel(struct link *k, struct loop_op *op)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
-void link_shutdown(struct link *k)
+static void tcp_link_shutdown(struct tcp_link *k)
 {
 	if (!k || k->shutting_down)
 		return;
-	link_disconnect(k, "shutting down");
+	tcp_link_disconnect(k, "shutting down");
 	k->shutting_down = true;
 	if (k->accept_armed)
 		link_cancel(k, &k->accept_op);
@@ -340,7 +343,7 @@ void link_shutdown(struct link *k)
 		link_cancel(k, &k->ka_op);
 }
 
-void link_free(struct link *k)
+static void tcp_link_free(struct tcp_link *k)
 {
 	if (!k)
 		return;
@@ -357,17 +360,95 @@ void link_free(struct link *k)
 	free(k);
 }
 
-bool link_is_up(const struct link *k)
+static bool tcp_link_is_up(const struct tcp_link *k)
 {
 	return k && k->up;
 }
 
-uint64_t link_generation(const struct link *k)
+static uint64_t tcp_link_generation(const struct tcp_link *k)
 {
 	return k ? k->generation : 0;
 }
 
-uint32_t link_features(const struct link *k)
+static uint32_t tcp_link_features(const struct tcp_link *k)
 {
 	return k && k->up ? k->features : 0;
 }
+
+/* ---- the link's calls (link.h) ------------------------------------------ */
+
+static struct tcp_link *tcp_of(struct link *b)
+{
+	return container_of(b, struct tcp_link, base);
+}
+
+static const struct tcp_link *tcp_of_c(const struct link *b)
+{
+	return container_of(b, const struct tcp_link, base);
+}
+
+static void v_free(struct link *b)
+{
+	tcp_link_free(tcp_of(b));
+}
+
+static void v_connect(struct link *b)
+{
+	tcp_link_connect(tcp_of(b));
+}
+
+static void v_disconnect(struct link *b, const char *why, bool after_send)
+{
+	if (after_send)
+		tcp_link_disconnect_after_send(tcp_of(b), why);
+	else
+		tcp_link_disconnect(tcp_of(b), why);
+}
+
+static void v_shutdown(struct link *b)
+{
+	tcp_link_shutdown(tcp_of(b));
+}
+
+static bool v_is_up(const struct link *b)
+{
+	return tcp_link_is_up(tcp_of_c(b));
+}
+
+static uint64_t v_generation(const struct link *b)
+{
+	return tcp_link_generation(tcp_of_c(b));
+}
+
+static uint32_t v_features(const struct link *b)
+{
+	return tcp_link_features(tcp_of_c(b));
+}
+
+static void v_send(struct link *b, struct link_tx *tx)
+{
+	tcp_link_send(tcp_of(b), tx);
+}
+
+static void v_kick(struct link *b)
+{
+	tcp_link_kick(tcp_of(b));
+}
+
+static void v_drop(struct link *b, const char *why)
+{
+	tcp_link_drop(tcp_of(b), why);
+}
+
+static const struct link_impl tcp_link_impl = {
+	.free = v_free,
+	.connect = v_connect,
+	.disconnect = v_disconnect,
+	.shutdown = v_shutdown,
+	.is_up = v_is_up,
+	.generation = v_generation,
+	.features = v_features,
+	.send = v_send,
+	.kick = v_kick,
+	.drop = v_drop,
+};

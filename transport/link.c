@@ -6,7 +6,7 @@
  *
  * A socket that stops reading (stalled: no buffer for a data frame, or
  * the owner not ready for the next frame) keeps what it has buffered and
- * resumes from link_kick(). A newly authenticated socket that must wait
+ * resumes from tcp_link_kick(). A newly authenticated socket that must wait
  * for an old one's down() is stalled the same way until then.
  */
 #include "transport/link.h"
@@ -33,11 +33,11 @@
 static void sock_process(struct lsock *s);
 static void sock_kick_tx(struct lsock *s);
 static void sock_arm_recv(struct lsock *s);
-static void link_start_waiting(struct link *k);
+static void link_start_waiting(struct tcp_link *k);
 
 /* ---- socket lifecycle ------------------------------------------------- */
 
-struct lsock *sock_new(struct link *k, int fd, bool dialed)
+struct lsock *sock_new(struct tcp_link *k, int fd, bool dialed)
 {
 	struct lsock *s;
 	int slot = -1;
@@ -73,7 +73,7 @@ static void tx_fail_run(struct loop_op *op, int res)
 		tx->sent(tx, res);
 }
 
-static void tx_fail(struct link *k, struct link_tx *tx)
+static void tx_fail(struct tcp_link *k, struct link_tx *tx)
 {
 	loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
 }
@@ -81,7 +81,7 @@ static void tx_fail(struct link *k, struct link_tx *tx)
 static void sock_teardown_run(struct loop_op *op, int res)
 {
 	struct lsock *s = container_of(op, struct lsock, teardown_op);
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 
 	(void)res;
 	s->teardown_queued = false;
@@ -143,7 +143,7 @@ static void sock_cancel(struct lsock *s, struct loop_op *op)
 
 void sock_close(struct lsock *s, const char *fmt, ...)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 	va_list ap;
 
 	if (s->state == LS_CLOSING)
@@ -173,7 +173,7 @@ void sock_close(struct lsock *s, const char *fmt, ...)
 static void sock_send_done(struct loop_op *op, int res)
 {
 	struct lsock *s = container_of(op, struct lsock, send_op);
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 	size_t sent;
 
 	if (res < 0 || s->state == LS_CLOSING) {
@@ -268,7 +268,7 @@ static void sock_queue(struct lsock *s, struct link_tx *tx)
 	sock_kick_tx(s);
 }
 
-void link_send(struct link *k, struct link_tx *tx)
+void tcp_link_send(struct tcp_link *k, struct link_tx *tx)
 {
 	if (!k->up) {
 		tx_fail(k, tx);
@@ -298,7 +298,7 @@ void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
  * side of it, so an answer obtained on another connection (a relay that
  * plays each node against the other) proves nothing.
  */
-static int auth_mac(const struct link *k, const uint8_t *verifier_challenge,
+static int auth_mac(const struct tcp_link *k, const uint8_t *verifier_challenge,
 		    const uint8_t *prover_challenge, const char *prover,
 		    const char *verifier, bool prover_dialed,
 		    uint8_t out[FRAME_MAC_BYTES])
@@ -333,7 +333,7 @@ static bool mac_equal(const uint8_t *a, const uint8_t *b)
 
 void sock_start_hello(struct lsock *s)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 	struct frame_hello h = { 0 };
 	int one = 1;
 
@@ -359,7 +359,7 @@ void sock_start_hello(struct lsock *s)
 
 static void sock_up(struct lsock *s)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 
 	s->state = LS_UP;
 	k->up = s;
@@ -373,7 +373,7 @@ static void sock_up(struct lsock *s)
 
 static void sock_hello(struct lsock *s, const uint8_t *p, uint32_t len)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 
 	if (s->have_peer_hello) {
 		sock_close(s, "second HELLO");
@@ -407,7 +407,7 @@ static void sock_hello(struct lsock *s, const uint8_t *p, uint32_t len)
 
 static void sock_auth(struct lsock *s, const uint8_t *p)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 	uint8_t want[FRAME_MAC_BYTES];
 
 	if (!s->have_peer_hello || s->peer_proven) {
@@ -436,7 +436,7 @@ static void sock_auth(struct lsock *s, const uint8_t *p)
 }
 
 /* Every old connection is down: bring up the one that waited. */
-static void link_start_waiting(struct link *k)
+static void link_start_waiting(struct tcp_link *k)
 {
 	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
 		struct lsock *s = k->socks[i];
@@ -447,7 +447,7 @@ static void link_start_waiting(struct link *k)
 		if (s->state == LS_CLOSING || k->up)
 			continue;
 		sock_up(s);
-		link_kick(k);	/* resumes reading it */
+		tcp_link_kick(k);	/* resumes reading it */
 	}
 }
 
@@ -523,7 +523,7 @@ static bool frame_has_data(const struct frame_hdr *h)
 static void sock_frame(struct lsock *s, const struct frame_hdr *h,
 		       const uint8_t *payload)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 
 	if (s->state == LS_HELLO) {
 		if (h->type == FRAME_HELLO)
@@ -557,7 +557,7 @@ static void sock_frame(struct lsock *s, const struct frame_hdr *h,
  * handed are asked about: link-level frames and the handshake never wait. */
 static bool sock_owner_ready(struct lsock *s, const struct frame_hdr *h)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 
 	if (s->state != LS_UP || !k->ops->ready)
 		return true;
@@ -577,7 +577,7 @@ static bool sock_owner_ready(struct lsock *s, const struct frame_hdr *h)
  * more bytes are needed, the socket closed, or it is stalled. */
 static bool sock_fill_data(struct lsock *s)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 	uint32_t need = s->cur.length - s->cur_have;
 	uint32_t avail = s->rx_end - s->rx_start;
 	uint32_t n = need < avail ? need : avail;
@@ -626,7 +626,7 @@ static void sock_buf_ready(struct bufpool_waiter *w)
 static bool sock_start_data(struct lsock *s, const struct frame_hdr *h,
 			    const uint8_t *raw)
 {
-	struct link *k = s->k;
+	struct tcp_link *k = s->k;
 
 	if (s->state != LS_UP) {
 		sock_close(s, "data before authentication");
@@ -720,7 +720,7 @@ bool sock_peer_heard(const struct lsock *s, uint32_t within_ms)
 
 static void link_kick_run(struct loop_op *op, int res)
 {
-	struct link *k = container_of(op, struct link, kick_op);
+	struct tcp_link *k = container_of(op, struct tcp_link, kick_op);
 
 	(void)res;
 	k->kick_queued = false;
@@ -734,7 +734,7 @@ static void link_kick_run(struct loop_op *op, int res)
 	}
 }
 
-void link_kick(struct link *k)
+void tcp_link_kick(struct tcp_link *k)
 {
 	if (k->kick_queued)
 		return;

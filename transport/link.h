@@ -80,35 +80,106 @@ struct link_config {
 	uint32_t connect_retry_max_ms;
 };
 
-int link_new(struct link **out, struct loop *l, struct bufpool *pool,
-	     const struct link_config *cfg, const struct link_ops *ops,
-	     void *owner);
-void link_free(struct link *k);
+/* The link's implementations: the daemon's authenticated TCP link
+ * (link_tcp_new, transport/) and the simulator's (tests/sim/simlink.c).
+ * Each one's link starts with a struct link naming its table; the
+ * link_*() calls below dispatch through it, so the engine, given a
+ * constructor (link_new_fn), runs the same code over either. */
+struct link_impl;
+struct link {
+	const struct link_impl *impl;
+};
+
+struct link_impl {
+	void (*free)(struct link *k);
+	void (*connect)(struct link *k);
+	void (*disconnect)(struct link *k, const char *why, bool after_send);
+	void (*shutdown)(struct link *k);
+	bool (*is_up)(const struct link *k);
+	uint64_t (*generation)(const struct link *k);
+	uint32_t (*features)(const struct link *k);
+	void (*send)(struct link *k, struct link_tx *tx);
+	void (*kick)(struct link *k);
+	void (*drop)(struct link *k, const char *why);
+};
+
+/* A constructor: *out is the new link, or -errno. */
+typedef int link_new_fn(struct link **out, struct loop *l, struct bufpool *pool,
+			const struct link_config *cfg, const struct link_ops *ops,
+			void *owner);
+/* TCP: listens, dials, authenticates (transport/connect.c, link.c). */
+link_new_fn link_tcp_new;
+
+/* NULL is no link. */
+static inline void link_free(struct link *k)
+{
+	if (k)
+		k->impl->free(k);
+}
 
 /* Start or stop trying to be connected (blockctl connect / disconnect). */
-void link_connect(struct link *k);
-void link_disconnect(struct link *k, const char *why);
-/* The same, once the frames already queued have been sent. */
-void link_disconnect_after_send(struct link *k, const char *why);
-/* Close everything for shutdown; the loop then runs dry. */
-void link_shutdown(struct link *k);
+static inline void link_connect(struct link *k)
+{
+	k->impl->connect(k);
+}
 
-bool link_is_up(const struct link *k);
+static inline void link_disconnect(struct link *k, const char *why)
+{
+	k->impl->disconnect(k, why, false);
+}
+
+/* The same, once the frames already queued have been sent. */
+static inline void link_disconnect_after_send(struct link *k, const char *why)
+{
+	k->impl->disconnect(k, why, true);
+}
+
+/* Close everything for shutdown; the loop then runs dry. NULL: none. */
+static inline void link_shutdown(struct link *k)
+{
+	if (k)
+		k->impl->shutdown(k);
+}
+
+/* NULL: not up. */
+static inline bool link_is_up(const struct link *k)
+{
+	return k && k->impl->is_up(k);
+}
+
 /* The generation of the up connection (or of the last one): it changes
  * whenever a new connection comes up. An ack, or data read for a request,
  * that belongs to an older generation must not be sent: the peer of the
  * new connection knows none of the old ids. */
-uint64_t link_generation(const struct link *k);
+static inline uint64_t link_generation(const struct link *k)
+{
+	return k ? k->impl->generation(k) : 0;
+}
+
 /* FRAME_FEAT_* both sides offered on the up connection (0 when down). */
-uint32_t link_features(const struct link *k);
+static inline uint32_t link_features(const struct link *k)
+{
+	return k ? k->impl->features(k) : 0;
+}
+
 /* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */
-void link_send(struct link *k, struct link_tx *tx);
+static inline void link_send(struct link *k, struct link_tx *tx)
+{
+	k->impl->send(k, tx);
+}
+
 /* Buffers or the owner's request slots were released: retry a receive
  * that waited for them. */
-void link_kick(struct link *k);
+static inline void link_kick(struct link *k)
+{
+	k->impl->kick(k);
+}
+
 /* Drop the up connection with a reason (a protocol violation seen by the
  * owner); down() follows. */
-void link_drop(struct link *k, const char *why);
-
+static inline void link_drop(struct link *k, const char *why)
+{
+	k->impl->drop(k, why);
+}
 
 #endif

@@ -23,7 +23,7 @@
 enum lsock_state { LS_CONNECTING, LS_HELLO, LS_UP, LS_CLOSING };
 
 struct lsock {
-	struct link *k;
+	struct tcp_link *k;
 	int fd;
 	enum lsock_state state;
 	bool dialed;
@@ -60,7 +60,8 @@ struct lsock {
 	socklen_t addrlen;
 };
 
-struct link {
+struct tcp_link {
+	struct link base;	/* first: its impl is tcp_link_impl */
 	struct loop *loop;
 	struct bufpool *pool;
 	struct link_config cfg;
@@ -92,7 +93,7 @@ struct link {
 };
 
 /* link.c */
-struct lsock *sock_new(struct link *k, int fd, bool dialed);
+struct lsock *sock_new(struct tcp_link *k, int fd, bool dialed);
 void sock_start_hello(struct lsock *s);
 void sock_close(struct lsock *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -102,6 +103,10 @@ void link_send_ctrl(struct lsock *s, struct link_tx *tx, uint16_t type,
 bool sock_peer_heard(const struct lsock *s, uint32_t within_ms);
 
 /* connect.c */
-void link_arm_dial_timer(struct link *k);
+void link_arm_dial_timer(struct tcp_link *k);
+/* The link's calls (link.h), on this implementation. */
+void tcp_link_send(struct tcp_link *k, struct link_tx *tx);
+void tcp_link_kick(struct tcp_link *k);
+void tcp_link_disconnect(struct tcp_link *k, const char *why);
 
 #endif

@@ -255,6 +255,8 @@ static int resource_start(struct node *n)
 	res->name = n->cfg.name;
 	res->node = self->name;
 	res->loop = &n->loop;
+	res->link_new = link_tcp_new;
+	res->hook_ops = &hook_process;
 	res->protocol = n->cfg.protocol;
 	resource_observe(res, &status_observer, n);
 	if (!self->disk[0]) {

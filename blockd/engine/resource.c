@@ -93,7 +93,7 @@ int resource_init(struct resource *res, const struct config *cfg,
 	if (ret == 0)
 		ret = remote_init(res);
 	if (ret == 0)
-		ret = link_new(&res->link, res->loop, &res->pool, peer,
+		ret = res->link_new(&res->link, res->loop, &res->pool, peer,
 			       &peer_link_ops, res);
 	if (ret < 0)
 		return ret;
@@ -366,9 +366,11 @@ int resource_hook_run(struct resource *res, const char *path, const char *name,
 	if (!path || !path[0])
 		return 0;
 	for (unsigned i = 0; i < sizeof(res->hooks) / sizeof(res->hooks[0]); i++)
-		if (!hook_running(&res->hooks[i])) {
-			int ret = hook_start(&res->hooks[i], res->loop, path, name,
-					     &env, cfg->hook_timeout_ms, done, arg);
+		if (!res->hook_ops->running(&res->hooks[i])) {
+			int ret = res->hook_ops->start(&res->hooks[i], res->loop,
+						       path, name, &env,
+						       cfg->hook_timeout_ms,
+						       done, arg);
 
 			res->hooks[i].cookie = cookie;
 			return ret;

@@ -111,7 +111,14 @@ struct resource {
 	const char *peer_name;
 	const struct config *cfg;
 	struct meta meta;
+	/* What the engine runs over, set by its owner before resource_init:
+	 * the loop (the disk's requests and timers, by its own ops), the
+	 * peer link's constructor and the hook runner. The daemon gives
+	 * io_uring, TCP (link_tcp_new) and programs (hook_process); the
+	 * simulator its simulated ones. */
 	struct loop *loop;
+	link_new_fn *link_new;
+	const struct hook_ops *hook_ops;
 	struct disk disk;
 	struct bufpool pool;
 	struct bitmap oos;	/* blocks the peer lacks */

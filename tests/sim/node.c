@@ -9,6 +9,7 @@
 #include "blockd/store/metafile.h"
 #include "sim.h"
 #include "simhook.h"
+#include "simnet.h"
 
 #define NODE_AL_EXTENTS 7
 
@@ -103,6 +104,8 @@ static int node_assemble(struct sim_node *n)
 	res->name = c->name;
 	res->node = self->name;
 	res->loop = &n->sl.loop;
+	res->link_new = simlink_new;
+	res->hook_ops = &simhook_ops;
 	res->protocol = c->protocol;
 	ret = bufpool_init(&res->pool, c->buffer_bytes, 4096);
 	if (ret < 0)
@@ -149,12 +152,11 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 	if (!n)
 		sim_fail("out of memory");
 	n->idx = idx;
-	n->sl.node = idx;
 	sim_run->current = idx;
 	disk_path(idx, n->disk_path, sizeof(n->disk_path));
 	config_fill(n, k);
 	sched_event_init(&n->tick_ev);
-	loop_init(&n->sl.loop, 0);
+	simloop_init(&n->sl, idx);
 	ret = node_assemble(n);
 	if (ret < 0) {
 		sim_trace("n%d start-up failed: %s", idx, strerror(-ret));

@@ -660,6 +660,7 @@ int main(int argc, char **argv)
 	struct run_stats total = { 0, 0 };
 
 	signal(SIGABRT, on_abort);
+	sim_env_use();
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {

@@ -2,9 +2,11 @@
  *
  * A run owns the scheduler, the simulated disks (which outlive node
  * crashes), the network between the two nodes, the oracle of what the
- * client was promised, and the trace. The seams (simloop.c, simlink.c,
- * simhook.c, simclock.c, simlog.c) reach the run through sim_run; there
- * is one run at a time in the process, and no threads.
+ * client was promised, and the trace. The simulator's implementations of
+ * the engine's ops tables (simloop.c: loop_ops; simlink.c: a link_impl;
+ * simhook.c: hook_ops; simclock.c: the clock, randomness and log sink)
+ * reach the run through sim_run; there is one run at a time in the
+ * process, and no threads.
  */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
@@ -56,6 +58,9 @@ extern struct sim_run *sim_run;
 
 /* A line of the trace (sim events and the engine's log alike). */
 void sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The process reads the simulator's clock and randomness and logs into
+ * the trace from now on (simclock.c). */
+void sim_env_use(void);
 /* An invariant broke, or the engine reached past its seam: report it with
  * the seed and the trace's tail, and end the process (exit 1). */
 void sim_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

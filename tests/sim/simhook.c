@@ -51,7 +51,7 @@ static void run_finish(struct sim_event *ev)
 	free(r);
 }
 
-int hook_start(struct hook_run *h, struct loop *l, const char *path,
+static int hook_start(struct hook_run *h, struct loop *l, const char *path,
 	       const char *name, const struct hook_env *env,
 	       uint32_t timeout_ms, void (*done)(struct hook_run *h, int result),
 	       void *arg)
@@ -92,7 +92,7 @@ int hook_start(struct hook_run *h, struct loop *l, const char *path,
 	return 0;
 }
 
-bool hook_running(const struct hook_run *h)
+static bool hook_running(const struct hook_run *h)
 {
 	return h->running;
 }
@@ -107,3 +107,8 @@ void simhook_abandon(struct simloop *sl)
 		free(r);
 	}
 }
+
+const struct hook_ops simhook_ops = {
+	.start = hook_start,
+	.running = hook_running,
+};

@@ -6,7 +6,7 @@
  * deferred on the loop, up() and frames come from scheduler events);
  * down() of a connection runs before up() of the next; each up
  * connection has its own generation; a frame the owner is not ready for
- * stays, and nothing after it is read, until link_kick().
+ * stays, and nothing after it is read, until sim_link_kick().
  */
 #include "transport/link.h"
 
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/container_of.h"
 #include "sim.h"
 #include "simnet.h"
 
@@ -36,7 +37,7 @@ struct simconn;
 struct simend {
 	struct simconn *c;
 	int node;
-	struct link *k;		/* NULL once its side closed */
+	struct sim_link *k;		/* NULL once its side closed */
 	struct simframe *head, *tail;	/* toward this end */
 	uint64_t last_at_us;
 	uint64_t pipe_bytes;	/* sent toward it, not yet taken */
@@ -55,10 +56,11 @@ struct simnet {
 	bool cut;
 	uint64_t stall_until_us;
 	uint64_t next_id;
-	struct link *side[SIM_NODES];
+	struct sim_link *side[SIM_NODES];
 };
 
-struct link {
+struct sim_link {
+	struct link base;	/* first: its impl is simlink_impl */
 	struct loop *loop;
 	struct bufpool *pool;
 	struct link_config cfg;
@@ -85,12 +87,12 @@ struct link {
 	struct sim_event dial_ev, up_ev, timeout_ev;
 };
 
-static struct simend *end_of(struct link *k)
+static struct simend *end_of(struct sim_link *k)
 {
 	return &k->conn->end[k->node];
 }
 
-static struct simend *peer_end(struct link *k)
+static struct simend *peer_end(struct sim_link *k)
 {
 	return &k->conn->end[k->peer];
 }
@@ -183,20 +185,20 @@ static void tx_fail_run(struct loop_op *op, int res)
 
 static void down_run(struct loop_op *op, int res)
 {
-	struct link *k = (struct link *)((char *)op - offsetof(struct link, down_op));
+	struct sim_link *k = (struct sim_link *)((char *)op - offsetof(struct sim_link, down_op));
 
 	(void)res;
 	k->down_queued = false;
 	k->ops->down(k->owner, k->down_why);
 }
 
-static void dial_arm(struct link *k);
+static void dial_arm(struct sim_link *k);
 
-static void side_close(struct link *k, const char *why, bool owner_alive);
+static void side_close(struct sim_link *k, const char *why, bool owner_alive);
 
 static void reset_fire(struct sim_event *ev)
 {
-	struct link *k = ev->arg;
+	struct sim_link *k = ev->arg;
 
 	in_node(k->node);
 	side_close(k, "connection reset by peer (its process is gone)", true);
@@ -205,7 +207,7 @@ static void reset_fire(struct sim_event *ev)
 /* This side closes its end of the connection. The peer hears of it
  * through a FIN behind the frames already sent, unless the connection
  * is dead (then its own ping timeout tells it). */
-static void side_close(struct link *k, const char *why, bool owner_alive)
+static void side_close(struct sim_link *k, const char *why, bool owner_alive)
 {
 	struct simconn *c = k->conn;
 	struct simend *me, *other;
@@ -271,7 +273,7 @@ static void sent_run(struct loop_op *op, int res)
 }
 
 /* Move queued frames into the connection while its buffer has room. */
-static void pump(struct link *k)
+static void pump(struct sim_link *k)
 {
 	struct simend *to;
 
@@ -309,7 +311,7 @@ static void pump(struct link *k)
 		side_close(k, k->why, true);
 }
 
-void link_send(struct link *k, struct link_tx *tx)
+static void sim_link_send(struct sim_link *k, struct link_tx *tx)
 {
 	if (!k->up) {
 		loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
@@ -337,7 +339,7 @@ static bool frame_has_data(const struct frame_hdr *h)
 
 static void buf_ready(struct bufpool_waiter *w)
 {
-	struct link *k = (struct link *)((char *)w - offsetof(struct link, buf_wait));
+	struct sim_link *k = (struct sim_link *)((char *)w - offsetof(struct sim_link, buf_wait));
 
 	k->stalled = false;
 	if (k->conn)
@@ -347,7 +349,7 @@ static void buf_ready(struct bufpool_waiter *w)
 /* Hand over what has arrived, in order, while the owner takes it. */
 static void end_read(struct simend *e)
 {
-	struct link *k = e->k;
+	struct sim_link *k = e->k;
 	struct simconn *c = e->c;
 
 	c->open_ends++;		/* a callback may close both ends */
@@ -412,7 +414,7 @@ static void end_arrive(struct sim_event *ev)
 
 static void kick_run(struct loop_op *op, int res)
 {
-	struct link *k = (struct link *)((char *)op - offsetof(struct link, kick_op));
+	struct sim_link *k = (struct sim_link *)((char *)op - offsetof(struct sim_link, kick_op));
 
 	(void)res;
 	k->kick_queued = false;
@@ -422,7 +424,7 @@ static void kick_run(struct loop_op *op, int res)
 	end_read(end_of(k));
 }
 
-void link_kick(struct link *k)
+static void sim_link_kick(struct sim_link *k)
 {
 	if (k->kick_queued)
 		return;
@@ -434,7 +436,7 @@ void link_kick(struct link *k)
 
 static void up_fire(struct sim_event *ev)
 {
-	struct link *k = ev->arg;
+	struct sim_link *k = ev->arg;
 
 	in_node(k->node);
 	if (!k->conn || k->up)
@@ -453,7 +455,7 @@ static void up_fire(struct sim_event *ev)
 		end_read(end_of(k));
 }
 
-static void side_join(struct link *k, struct simconn *c)
+static void side_join(struct sim_link *k, struct simconn *c)
 {
 	struct simnet *n = k->net;
 
@@ -470,9 +472,9 @@ static void side_join(struct link *k, struct simconn *c)
 
 static void dial_fire(struct sim_event *ev)
 {
-	struct link *k = ev->arg;
+	struct sim_link *k = ev->arg;
 	struct simnet *n = k->net;
-	struct link *p = n->side[k->peer];
+	struct sim_link *p = n->side[k->peer];
 	struct simconn *c;
 
 	in_node(k->node);
@@ -503,7 +505,7 @@ static void dial_fire(struct sim_event *ev)
 	side_join(p, c);
 }
 
-static void dial_arm(struct link *k)
+static void dial_arm(struct sim_link *k)
 {
 	if (!k->dialer || !k->want_connected || k->shutting_down || k->conn ||
 	    sched_queued(&k->dial_ev))
@@ -519,7 +521,7 @@ static void dial_arm(struct link *k)
 
 static void timeout_fire(struct sim_event *ev)
 {
-	struct link *k = ev->arg;
+	struct sim_link *k = ev->arg;
 	char why[96];
 
 	in_node(k->node);
@@ -532,7 +534,7 @@ void simnet_cut(struct simnet *n)
 {
 	n->cut = true;
 	for (int i = 0; i < SIM_NODES; i++) {
-		struct link *k = n->side[i];
+		struct sim_link *k = n->side[i];
 
 		if (!k || !k->conn)
 			continue;
@@ -570,15 +572,18 @@ void simnet_free(struct simnet *n)
 
 /* ---- link.h ------------------------------------------------------------ */
 
-int link_new(struct link **out, struct loop *l, struct bufpool *pool,
-	     const struct link_config *cfg, const struct link_ops *ops,
-	     void *owner)
+static const struct link_impl simlink_impl;
+
+int simlink_new(struct link **out, struct loop *l, struct bufpool *pool,
+		const struct link_config *cfg, const struct link_ops *ops,
+		void *owner)
 {
-	struct link *k = calloc(1, sizeof(*k));
+	struct sim_link *k = calloc(1, sizeof(*k));
 	int node = sim_run->current;
 
 	if (!k)
 		return -ENOMEM;
+	k->base.impl = &simlink_impl;
 	k->loop = l;
 	k->pool = pool;
 	k->cfg = *cfg;
@@ -594,13 +599,13 @@ int link_new(struct link **out, struct loop *l, struct bufpool *pool,
 	if (k->net->side[node])
 		sim_fail("n%d: a second link while the first is alive", node);
 	k->net->side[node] = k;
-	*out = k;
+	*out = &k->base;
 	return 0;
 }
 
 /* The node is gone (a crash): its end closes as the kernel closes a
  * dead process's sockets; no callback of its owner runs again. */
-void link_free(struct link *k)
+static void sim_link_free(struct sim_link *k)
 {
 	if (!k)
 		return;
@@ -614,7 +619,7 @@ void link_free(struct link *k)
 	free(k);
 }
 
-void link_connect(struct link *k)
+static void sim_link_connect(struct sim_link *k)
 {
 	if (k->want_connected)
 		return;
@@ -624,14 +629,14 @@ void link_connect(struct link *k)
 		sched_after(&sim_run->sched, &k->dial_ev, 0, dial_fire, k, "dial");
 }
 
-void link_disconnect(struct link *k, const char *why)
+static void sim_link_disconnect(struct sim_link *k, const char *why)
 {
 	k->want_connected = false;
 	sched_cancel(&sim_run->sched, &k->dial_ev);
 	side_close(k, why, true);
 }
 
-void link_disconnect_after_send(struct link *k, const char *why)
+static void sim_link_disconnect_after_send(struct sim_link *k, const char *why)
 {
 	k->want_connected = false;
 	sched_cancel(&sim_run->sched, &k->dial_ev);
@@ -645,38 +650,38 @@ void link_disconnect_after_send(struct link *k, const char *why)
 	k->close_when_sent = true;
 }
 
-void link_shutdown(struct link *k)
+static void sim_link_shutdown(struct sim_link *k)
 {
 	if (!k || k->shutting_down)
 		return;
-	link_disconnect(k, "shutting down");
+	sim_link_disconnect(k, "shutting down");
 	k->shutting_down = true;
 }
 
-void link_drop(struct link *k, const char *why)
+static void sim_link_drop(struct sim_link *k, const char *why)
 {
 	if (k->up)
 		side_close(k, why, true);
 }
 
-bool link_is_up(const struct link *k)
+static bool sim_link_is_up(const struct sim_link *k)
 {
 	return k && k->up;
 }
 
-uint64_t link_generation(const struct link *k)
+static uint64_t sim_link_generation(const struct sim_link *k)
 {
 	return k ? k->generation : 0;
 }
 
-uint32_t link_features(const struct link *k)
+static uint32_t sim_link_features(const struct sim_link *k)
 {
 	return k && k->up ? FRAME_FEAT_ALL : 0;
 }
 
 void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
 {
-	const struct link *k = n->side[node];
+	const struct sim_link *k = n->side[node];
 	unsigned q = 0;
 
 	if (!k) {
@@ -698,3 +703,81 @@ void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
 		 (unsigned long long)k->conn->end[k->peer].pipe_bytes,
 		 k->conn->dead ? ", connection dead" : "");
 }
+
+/* ---- the link's calls (link.h) ------------------------------------------ */
+
+static struct sim_link *sim_of(struct link *b)
+{
+	return container_of(b, struct sim_link, base);
+}
+
+static const struct sim_link *sim_of_c(const struct link *b)
+{
+	return container_of(b, const struct sim_link, base);
+}
+
+static void v_free(struct link *b)
+{
+	sim_link_free(sim_of(b));
+}
+
+static void v_connect(struct link *b)
+{
+	sim_link_connect(sim_of(b));
+}
+
+static void v_disconnect(struct link *b, const char *why, bool after_send)
+{
+	if (after_send)
+		sim_link_disconnect_after_send(sim_of(b), why);
+	else
+		sim_link_disconnect(sim_of(b), why);
+}
+
+static void v_shutdown(struct link *b)
+{
+	sim_link_shutdown(sim_of(b));
+}
+
+static bool v_is_up(const struct link *b)
+{
+	return sim_link_is_up(sim_of_c(b));
+}
+
+static uint64_t v_generation(const struct link *b)
+{
+	return sim_link_generation(sim_of_c(b));
+}
+
+static uint32_t v_features(const struct link *b)
+{
+	return sim_link_features(sim_of_c(b));
+}
+
+static void v_send(struct link *b, struct link_tx *tx)
+{
+	sim_link_send(sim_of(b), tx);
+}
+
+static void v_kick(struct link *b)
+{
+	sim_link_kick(sim_of(b));
+}
+
+static void v_drop(struct link *b, const char *why)
+{
+	sim_link_drop(sim_of(b), why);
+}
+
+static const struct link_impl simlink_impl = {
+	.free = v_free,
+	.connect = v_connect,
+	.disconnect = v_disconnect,
+	.shutdown = v_shutdown,
+	.is_up = v_is_up,
+	.generation = v_generation,
+	.features = v_features,
+	.send = v_send,
+	.kick = v_kick,
+	.drop = v_drop,
+};

@@ -25,21 +25,8 @@ static struct simloop *simloop_of(struct loop *l)
 	return (struct simloop *)((char *)l - offsetof(struct simloop, loop));
 }
 
-int loop_init(struct loop *l, unsigned entries)
-{
-	(void)entries;
-	memset(l, 0, sizeof(*l));
-	l->done_tail = &l->done_head;
-	return 0;
-}
-
-void loop_fini(struct loop *l)
-{
-	(void)l;
-}
-
 /* No registered buffers: disk.c then uses plain READ/WRITE. */
-int loop_register_arena(struct loop *l, void *base, size_t len)
+static int sim_register_arena(struct loop *l, void *base, size_t len)
 {
 	(void)l;
 	(void)base;
@@ -47,7 +34,7 @@ int loop_register_arena(struct loop *l, void *base, size_t len)
 	return -EOPNOTSUPP;
 }
 
-struct io_uring_sqe *loop_sqe(struct loop *l)
+static struct io_uring_sqe *sim_sqe(struct loop *l)
 {
 	struct simloop *sl = simloop_of(l);
 	struct io_uring_sqe *sqe;
@@ -58,12 +45,6 @@ struct io_uring_sqe *loop_sqe(struct loop *l)
 	sqe = &sl->sqe[sl->nsqe++];
 	memset(sqe, 0, sizeof(*sqe));
 	return sqe;
-}
-
-int loop_run(struct loop *l)
-{
-	(void)l;
-	sim_fail("loop_run called: the simulator drives the loop itself");
 }
 
 /* Which simulated disk is behind fd (the engine opens the memfds through
@@ -84,8 +65,8 @@ static struct simdisk *disk_of_fd(int fd)
 	return NULL;
 }
 
-long loop_write_now(struct loop *l, int fd, const void *buf, size_t len,
-		    uint64_t off)
+static long sim_write_now(struct loop *l, int fd, const void *buf, size_t len,
+			  uint64_t off)
 {
 	struct simloop *sl = simloop_of(l);
 	struct simdisk *d = disk_of_fd(fd);
@@ -246,4 +227,18 @@ void simloop_abandon(struct simloop *sl)
 	sl->nsqe = 0;
 	sl->loop.done_head = NULL;
 	sl->loop.done_tail = &sl->loop.done_head;
+}
+
+static const struct loop_ops simloop_ops = {
+	.sqe = sim_sqe,
+	.write_now = sim_write_now,
+	.register_arena = sim_register_arena,
+};
+
+void simloop_init(struct simloop *sl, int node)
+{
+	memset(&sl->loop, 0, sizeof(sl->loop));
+	sl->loop.ops = &simloop_ops;
+	sl->loop.done_tail = &sl->loop.done_head;
+	sl->node = node;
 }

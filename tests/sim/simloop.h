@@ -1,6 +1,6 @@
-/* simloop.h - the simulator's implementation of common/loop.h.
+/* simloop.h - the simulator's loop (common/loop.h's loop_ops).
  *
- * A node's struct loop is embedded in a struct simloop. loop_sqe() hands
+ * A node's struct loop is embedded in a struct simloop. Its sqe() hands
  * out SQEs from the simloop's array; simloop_drain() (the simulator calls
  * it after every scheduler step) executes the SQEs filled since and runs
  * the completed callbacks, until nothing is left to do at this instant.
@@ -31,6 +31,8 @@ struct simloop {
 	struct simhook_run *hooks;	/* hook runs of this node */
 };
 
+/* A node's loop, empty, with the simulator's ops. */
+void simloop_init(struct simloop *sl, int node);
 /* Execute queued SQEs and run completed callbacks until both are empty. */
 void simloop_drain(struct simloop *sl);
 /* Anything to do now? */

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "transport/link.h"
+
 struct simnet_knobs {
 	uint32_t delay_min_us, delay_max_us;	/* per frame, one way */
 	uint32_t buf_bytes;	/* bytes in flight per direction */
@@ -36,5 +38,9 @@ void simnet_describe(const struct simnet *n, int node, char *buf,
 		     size_t len);
 /* Frames sent from now until until_us arrive no earlier than until_us. */
 void simnet_stall(struct simnet *n, uint64_t until_us);
+
+/* The simulator's link (transport/link.h's link_new_fn), on the run's
+ * network. */
+link_new_fn simlink_new;
 
 #endif
