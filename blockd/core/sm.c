@@ -711,7 +711,7 @@ static int peer_next(struct sm_state *s, const struct sm_event *e)
 	return -1;
 }
 
-bool sm_step(struct sm_state *s, const struct sm_event *e)
+static bool step(struct sm_state *s, const struct sm_event *e)
 {
 	int to;
 
@@ -761,6 +761,19 @@ bool sm_step(struct sm_state *s, const struct sm_event *e)
 		to = -1;
 	}
 	return to >= 0;
+}
+
+bool sm_step(struct sm_state *s, const struct sm_event *e, unsigned *acts)
+{
+	struct sm_state before = *s;
+
+	if (!step(s, e))
+		return false;
+	*acts |= sm_effects(&before, s);
+	/* A resync into this disk that finished: the disk is the source's. */
+	if (e->kind == SM_EV_DISK && e->ev == SM_DISK_SYNCED)
+		*acts |= SM_ACT_HOOK_AFTER_TARGET;
+	return true;
 }
 
 void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
@@ -822,6 +835,9 @@ unsigned sm_effects(const struct sm_state *a, const struct sm_state *b)
 	    a->sync_paused != b->sync_paused ||
 	    state_flags_of(a->repl) != state_flags_of(b->repl))
 		acts |= SM_ACT_SEND_STATE;
+	if (!(a->repl == RS_SYNC_TARGET || a->repl == RS_PAUSED_SYNC_T) &&
+	    (b->repl == RS_SYNC_TARGET || b->repl == RS_PAUSED_SYNC_T))
+		acts |= SM_ACT_HOOK_BEFORE_TARGET;
 	if (a->repl == RS_PAUSED_SYNC_S && b->repl == RS_SYNC_SOURCE)
 		acts |= SM_ACT_PUMP_RESYNC;
 	if (a->io_frozen && !b->io_frozen)
@@ -832,8 +848,10 @@ unsigned sm_effects(const struct sm_state *a, const struct sm_state *b)
 const char *sm_act_name(unsigned bit)
 {
 	static const char *const names[SM_ACT_COUNT] = {
-		"send-state", "bitmap-exchange", "start-resync", "pump-resync",
-		"release-held", "retry",
+		"hook-before-resync-target", "write-superblock", "send-state",
+		"bitmap-exchange", "start-resync", "pump-resync", "release-held",
+		"retry", "hook-after-resync-target", "hook-split-brain",
+		"hook-out-of-sync", "hook-unfence-peer",
 	};
 
 	for (unsigned i = 0; i < SM_ACT_COUNT; i++)

@@ -305,10 +305,12 @@ struct sm_event {
 	bool peer_paused;
 };
 
-/* The state machine's step: s moves by e, and true; or false, and s is
- * unchanged, when e is no transition of it. A resync source or target
- * is PausedSync* when a pause flag in s is set. */
-bool sm_step(struct sm_state *s, const struct sm_event *e);
+/* The state machine's step: s moves by e, the actions it asks are added
+ * to *acts (SM_ACT_*: sm_effects of the change, and the event's own),
+ * and true; or false, and s and *acts are unchanged, when e is no
+ * transition of s. A resync source or target is PausedSync* when a
+ * pause flag in s is set. */
+bool sm_step(struct sm_state *s, const struct sm_event *e, unsigned *acts);
 /* "replication state SyncSource has no transition verify-source", for
  * the log when sm_step refused e. */
 void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
@@ -316,25 +318,35 @@ void sm_step_refusal(const struct sm_state *s, const struct sm_event *e,
 
 /* ---- actions: what a change of state asks of the engine -------------- */
 
-/* sm_effects derives some from the states before and after a step; the
- * engine posts the others where its data, not its states, decide them
- * (a full resync starts at once, a bitmap-based one after the exchange).
- * The engine's one executor (resource_commit) runs them in this order:
- * the peer learns the new state before anything that state starts
- * reaches it, and users learn last. */
-#define SM_ACT_SEND_STATE	(1U << 0)  /* STATE to the peer */
-#define SM_ACT_BITMAP_XCHG	(1U << 1)  /* the bitmap exchange starts */
-#define SM_ACT_START_RESYNC	(1U << 2)  /* a resync from this disk starts,
+/* sm_step derives some from the step (sm_effects, and the event's own);
+ * the engine posts the others where its data, not its states, decide
+ * them (a full resync starts at once, a bitmap-based one after the
+ * exchange; the superblock records new generations and flags). The
+ * engine's one executor (resource_commit) runs them in this order: a
+ * hook that must see the disk before a resync first, then the
+ * superblock, then the peer learns the new state before anything that
+ * state starts reaches it, and users learn last (hooks, then the
+ * event). */
+#define SM_ACT_HOOK_BEFORE_TARGET (1U << 0) /* before-resync-target */
+#define SM_ACT_WRITE_SB		(1U << 1)  /* the superblock as it is now */
+#define SM_ACT_SEND_STATE	(1U << 2)  /* STATE to the peer */
+#define SM_ACT_BITMAP_XCHG	(1U << 3)  /* the bitmap exchange starts */
+#define SM_ACT_START_RESYNC	(1U << 4)  /* a resync from this disk starts,
 					    * its bitmap saved first */
-#define SM_ACT_PUMP_RESYNC	(1U << 3)  /* a resync from here may move on */
-#define SM_ACT_RELEASE_HELD	(1U << 4)  /* I/O thawed: held writes go */
-#define SM_ACT_RETRY		(1U << 5)  /* requests that waited for a
+#define SM_ACT_PUMP_RESYNC	(1U << 5)  /* a resync from here may move on */
+#define SM_ACT_RELEASE_HELD	(1U << 6)  /* I/O thawed: held writes go */
+#define SM_ACT_RETRY		(1U << 7)  /* requests that waited for a
 					    * state run again */
-#define SM_ACT_COUNT 6
+#define SM_ACT_HOOK_AFTER_TARGET (1U << 8) /* after-resync-target */
+#define SM_ACT_HOOK_SPLIT_BRAIN	(1U << 9)  /* split-brain */
+#define SM_ACT_HOOK_OUT_OF_SYNC	(1U << 10) /* out-of-sync (verify) */
+#define SM_ACT_HOOK_UNFENCE	(1U << 11) /* unfence-peer */
+#define SM_ACT_COUNT 12
 
-/* What the step from a to b asks: SEND_STATE when anything the peer
+/* What the change from a to b asks: SEND_STATE when anything the peer
  * sees in STATE changed (role, disk, the source, verify and pause
- * flags); PUMP_RESYNC when
+ * flags); HOOK_BEFORE_TARGET when a resync into this disk begins;
+ * PUMP_RESYNC when
  * a resync from here was let go (PausedSyncS -> SyncSource);
  * RELEASE_HELD and RETRY when the I/O freeze ended. */
 unsigned sm_effects(const struct sm_state *a, const struct sm_state *b);

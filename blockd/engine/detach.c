@@ -179,7 +179,7 @@ static void attach_distrust(struct resource *res)
 		if (res->st.role == ROLE_PRIMARY)
 			sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 		bitmap_mark_all(&res->oos);
-		meta_write_sb(&res->meta);
+		resource_post(res, SM_ACT_WRITE_SB);
 	}
 	resource_step(res, SM_EV_DISK, SM_DISK_ATTACH);
 }

@@ -67,7 +67,7 @@ static void fence_record(struct resource *res, int result)
 			 result);
 		res->fence.ok++;
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
-		meta_write_sb(&res->meta);
+		resource_post(res, SM_ACT_WRITE_SB);
 		resource_step_peer(res, SM_PEER_DISK, ROLE_UNKNOWN,
 				   result == FENCE_PEER_INCONSISTENT
 				   ? DS_INCONSISTENT : DS_OUTDATED, false);
@@ -92,7 +92,7 @@ static void fence_record(struct resource *res, int result)
 		log_err("fence-peer: the peer is Primary (exit 6): outdating this "
 			"disk%s", res->st.io_frozen ? "; I/O stays frozen" : "");
 		res->meta.sb.flags |= MDF_OUTDATED;
-		meta_write_sb(&res->meta);
+		resource_post(res, SM_ACT_WRITE_SB);
 		resource_step(res, SM_EV_DISK, SM_DISK_OUTDATE);
 		if (res->st.io_frozen)
 			snprintf(res->fence.frozen_reason,
@@ -272,7 +272,7 @@ void fencing_peer_disk_seen(struct resource *res)
 	    res->meta.enabled && !(res->meta.sb.flags & MDF_PEER_OUTDATED)) {
 		log_info("the peer reports its disk Outdated: recording it");
 		res->meta.sb.flags |= MDF_PEER_OUTDATED;
-		meta_write_sb(&res->meta);
+		resource_post(res, SM_ACT_WRITE_SB);
 	}
 	if (res->st.peer_disk == DS_UPTODATE && res->st.disk_state == DS_UPTODATE &&
 	    res->st.repl == RS_ESTABLISHED)
@@ -285,8 +285,8 @@ void fencing_peer_uptodate(struct resource *res)
 	if (!(res->meta.sb.flags & MDF_PEER_OUTDATED))
 		return;
 	res->meta.sb.flags &= ~MDF_PEER_OUTDATED;
-	meta_write_sb(&res->meta);
-	resource_hook(res, res->cfg->unfence_peer, "unfence-peer", NULL, NULL);
+	resource_post(res, SM_ACT_WRITE_SB);
+	resource_post(res, SM_ACT_HOOK_UNFENCE);
 }
 
 int fencing_resume_io(struct resource *res, char *err, size_t errlen)
@@ -326,7 +326,7 @@ int fencing_outdate(struct resource *res, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	res->meta.sb.flags |= MDF_OUTDATED;
-	meta_write_sb(&res->meta);
+	resource_post(res, SM_ACT_WRITE_SB);
 	resource_step(res, SM_EV_DISK, SM_DISK_OUTDATE);
 	resource_commit(res, "outdated");
 	return 0;

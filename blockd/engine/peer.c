@@ -213,9 +213,7 @@ void peer_become_target(struct resource *res, const struct frame_state *ps,
 {
 	struct meta_sb *sb = &res->meta.sb;
 
-	resource_hook(res, res->cfg->before_resync_target,
-		      "before-resync-target", NULL, NULL);
-	resource_step(res, SM_EV_REPL, SM_REPL_TARGET);
+	resource_step(res, SM_EV_REPL, SM_REPL_TARGET);	/* before-resync-target */
 	resource_step(res, SM_EV_DISK, SM_DISK_SYNC_TARGET);
 	res->rs.total_bytes = ps->dirty_bytes;
 	res->rs.received_base = res->rs.applied_bytes;
@@ -229,7 +227,7 @@ void peer_become_target(struct resource *res, const struct frame_state *ps,
 	sb->uuid[UUID_CURRENT] = ps->uuid[UUID_CURRENT];
 	sb->uuid[UUID_BITMAP] = 0;
 	sb->flags &= ~MDF_CONSISTENT;
-	meta_write_sb(&res->meta);
+	resource_post(res, SM_ACT_WRITE_SB);
 }
 
 static void split_brain(struct resource *res, const char *why)
@@ -240,7 +238,7 @@ static void split_brain(struct resource *res, const char *why)
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_REFUSE);
 	link_disconnect_after_send(res->link, "split brain");
 	fencing_peer_unsettled(res);
-	resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
+	resource_post(res, SM_ACT_HOOK_SPLIT_BRAIN);
 	resource_commit(res, "split-brain");
 }
 
@@ -336,8 +334,7 @@ static void diskless_primary_generation(struct resource *res)
 	res->peer.diskless_gen = true;
 	log_info("the Primary writes through this disk only: a new generation");
 	meta_uuid_new_current(&res->meta);
-	meta_write_sb(&res->meta);
-	resource_post(res, SM_ACT_SEND_STATE);
+	resource_post(res, SM_ACT_WRITE_SB | SM_ACT_SEND_STATE);
 }
 
 /* A Primary without a disk of its own serves the peer's data: its users
@@ -493,8 +490,7 @@ static void decide(struct resource *res, const struct frame_state *ps)
 		log_warn("split brain: %s (rule %s)",
 			 uuid_decision_name(c.resolved.d), c.resolved.rule);
 		if (c.resolved.d != UD_SPLIT_BRAIN)	/* split_brain() runs it otherwise */
-			resource_hook(res, res->cfg->split_brain, "split-brain",
-				      NULL, NULL);
+			resource_post(res, SM_ACT_HOOK_SPLIT_BRAIN);
 		resource_commit(res, "split-brain-detected");
 	}
 	{
@@ -572,7 +568,7 @@ void peer_adopt_uuid(struct resource *res, const struct frame_state *ps)
 	if (res->st.role != ROLE_PRIMARY)
 		res->meta.sb.flags &= ~MDF_CRASHED_PRIMARY;
 	bitmap_clear_all(&res->oos);
-	meta_write_sb(&res->meta);
+	resource_post(res, SM_ACT_WRITE_SB);
 }
 
 /* The peer's disk failed or was detached while connected: it holds no

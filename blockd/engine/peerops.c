@@ -28,8 +28,6 @@ void peer_target_synced(struct resource *res)
 	resource_retry_reads(res);
 	writepath_retry_waiting(res);
 	log_info("resync finished: this disk is UpToDate");
-	resource_hook(res, res->cfg->after_resync_target, "after-resync-target",
-		      NULL, NULL);
 	/* An UpToDate source is no longer outdated (it may have been while
 	 * it synced this disk): a record of that must not outlive it. */
 	fencing_peer_disk_seen(res);
@@ -122,7 +120,7 @@ void peer_promoted(struct resource *res, bool forced)
 	sb->flags |= MDF_WAS_PRIMARY | MDF_CRASHED_PRIMARY;
 	sb->flags &= ~MDF_OUTDATED;
 	sb->primary_since = clock_wall_s();
-	meta_write_sb(&res->meta);
+	resource_post(res, SM_ACT_WRITE_SB);
 	/* A peer without a usable disk (Diskless, Failed) has nothing to
 	 * sync into: it gets a full resync once it attaches one. */
 	if (res->peer.state_received && res->st.repl == RS_ESTABLISHED &&
@@ -217,7 +215,7 @@ int peer_new_current_uuid(struct resource *res, char *err, size_t errlen)
 	res->meta.sb.uuid[UUID_BITMAP] = 0;
 	res->meta.sb.flags |= MDF_CONSISTENT;
 	bitmap_clear_all(&res->oos);
-	meta_write_sb(&res->meta);
+	resource_post(res, SM_ACT_WRITE_SB);
 	resource_step(res, SM_EV_DISK, SM_DISK_NEW_DATA);
 	resource_post_state(res, FRAME_STATE_F_NEW_UUID);
 	resource_commit(res, "new-current-uuid");

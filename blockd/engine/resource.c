@@ -115,13 +115,10 @@ void resource_fini(struct resource *res)
 
 static void step(struct resource *res, const struct sm_event *e)
 {
-	struct sm_state before = res->st;
 	char why[160];
 
-	if (sm_step(&res->st, e)) {
-		res->acts |= sm_effects(&before, &res->st);
+	if (sm_step(&res->st, e, &res->acts))
 		return;
-	}
 	sm_step_refusal(&res->st, e, why, sizeof(why));
 	log_err("%s", why);
 	assert(!"a state transition its table refuses");
@@ -160,6 +157,11 @@ void resource_commit(struct resource *res, const char *what)
 
 	res->acts = 0;
 	res->acts_state_flags = 0;
+	if (acts & SM_ACT_HOOK_BEFORE_TARGET)
+		resource_hook(res, res->cfg->before_resync_target,
+			      "before-resync-target", NULL, NULL);
+	if (acts & SM_ACT_WRITE_SB)
+		meta_write_sb(&res->meta);
 	if (acts & SM_ACT_SEND_STATE)
 		peer_send_state_flags(res, flags);
 	if (acts & SM_ACT_BITMAP_XCHG)
@@ -174,6 +176,15 @@ void resource_commit(struct resource *res, const char *what)
 	}
 	if (acts & SM_ACT_RETRY)
 		writepath_retry_waiting(res);
+	if (acts & SM_ACT_HOOK_AFTER_TARGET)
+		resource_hook(res, res->cfg->after_resync_target,
+			      "after-resync-target", NULL, NULL);
+	if (acts & SM_ACT_HOOK_SPLIT_BRAIN)
+		resource_hook(res, res->cfg->split_brain, "split-brain", NULL, NULL);
+	if (acts & SM_ACT_HOOK_OUT_OF_SYNC)
+		resource_hook(res, res->cfg->out_of_sync, "out-of-sync", NULL, NULL);
+	if (acts & SM_ACT_HOOK_UNFENCE)
+		resource_hook(res, res->cfg->unfence_peer, "unfence-peer", NULL, NULL);
 	if (what)
 		event(res, what);
 	/* An action's own steps (none today) run at the next commit. */

@@ -73,10 +73,11 @@ static void verify_finish(struct resource *res)
 		 (unsigned long long)res->vf.mismatch,
 		 res->vf.mismatch ? " (first at byte offsets " : "", first,
 		 res->vf.mismatch ? ")" : "");
+	if (res->vf.mismatch)
+		resource_post(res, SM_ACT_HOOK_OUT_OF_SYNC);
 	resource_commit(res, "verify-finished");
 	if (!res->vf.mismatch)
 		return;
-	resource_hook(res, res->cfg->out_of_sync, "out-of-sync", NULL, NULL);
 	if (res->cfg->verify_auto_resync)
 		peer_start_resync(res, false, NULL, 0);
 }

@@ -221,6 +221,14 @@ static void test_conn_role(void **state)
 	assert_int_equal(sm_role_next(ROLE_UNKNOWN, SM_ROLE_PROMOTE), -1);
 }
 
+/* sm_step, the actions it asks dropped. */
+static bool step(struct sm_state *s, const struct sm_event *e)
+{
+	unsigned acts = 0;
+
+	return sm_step(s, e, &acts);
+}
+
 /* sm_step on one struct: a pair's life, the pause flags it carries, and
  * a refused event that changes nothing. */
 static void test_step(void **state)
@@ -234,33 +242,33 @@ static void test_step(void **state)
 	char why[160];
 
 	(void)state;
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_CONNECT }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_CONNECT }));
 	assert_int_equal(s.peer_conn, CS_CONNECTING);
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_HANDSHAKE }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_HANDSHAKE }));
 	/* The peer paused its side: the resync from here starts paused. */
 	s.peer_paused = true;
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_SOURCE }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_SOURCE }));
 	assert_int_equal(s.repl, RS_PAUSED_SYNC_S);
 	s.peer_paused = false;
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_PAUSE }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_PAUSE }));
 	assert_int_equal(s.repl, RS_SYNC_SOURCE);
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_DISK, .ev = SM_DISK_PEER_NO_NEWER }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_DISK, .ev = SM_DISK_PEER_NO_NEWER }));
 	assert_int_equal(s.disk_state, DS_UPTODATE);
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = SM_ROLE_PROMOTE }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = SM_ROLE_PROMOTE }));
 	assert_int_equal(s.role, ROLE_PRIMARY);
 	/* Refused: nothing moves, and the log line names both. */
 	before = s;
-	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_VERIFY_S }));
+	assert_false(step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_VERIFY_S }));
 	assert_memory_equal(&s, &before, sizeof(s));
 	sm_step_refusal(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_VERIFY_S },
 			why, sizeof(why));
 	assert_string_equal(why, "replication state SyncSource has no transition "
 			    "verify-source");
-	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = SM_ROLE_PROMOTE }));
-	assert_false(sm_step(&s, &(struct sm_event){ .kind = 9 }));
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_RESYNC_DONE }));
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_LINK_DOWN }));
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_LINK_DOWN }));
+	assert_false(step(&s, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = SM_ROLE_PROMOTE }));
+	assert_false(step(&s, &(struct sm_event){ .kind = 9 }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_RESYNC_DONE }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_CONN, .ev = SM_CONN_EV_LINK_DOWN }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_REPL, .ev = SM_REPL_LINK_DOWN }));
 	assert_int_equal(s.peer_conn, CS_CONNECTING);
 	assert_int_equal(s.repl, RS_OFF);
 }
@@ -277,7 +285,7 @@ static void test_step_peer_and_io(void **state)
 	(void)state;
 	for (unsigned r = 0; r < ROLE_COUNT; r++)
 		for (unsigned d = 0; d < DISK_STATE_COUNT; d++) {
-			assert_true(sm_step(&s, &(struct sm_event){
+			assert_true(step(&s, &(struct sm_event){
 				.kind = SM_EV_PEER, .ev = SM_PEER_STATE,
 				.peer_role = (enum role)r, .peer_disk = (enum disk_state)d,
 				.peer_paused = d & 1 }));
@@ -286,29 +294,29 @@ static void test_step_peer_and_io(void **state)
 			assert_int_equal(s.peer_paused, d & 1);
 		}
 	before = s;
-	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
+	assert_false(step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
 		.ev = SM_PEER_STATE, .peer_disk = DISK_STATE_COUNT }));
 	assert_memory_equal(&s, &before, sizeof(s));
 	for (unsigned d = 0; d < DISK_STATE_COUNT; d++) {
 		bool ok = d == DS_INCONSISTENT || d == DS_OUTDATED || d == DS_UPTODATE;
 
 		before = s;
-		assert_int_equal(sm_step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
+		assert_int_equal(step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
 			.ev = SM_PEER_DISK, .peer_disk = (enum disk_state)d }), ok);
 		assert_int_equal(s.peer_disk, ok ? d : before.peer_disk);
 		assert_int_equal(s.peer_role, before.peer_role);
 	}
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_PEER,
 						   .ev = SM_PEER_GONE }));
 	assert_int_equal(s.peer_role, ROLE_UNKNOWN);
 	assert_int_equal(s.peer_disk, DS_DUNKNOWN);
 	assert_false(s.peer_paused);
 
-	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
+	assert_false(step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
 	assert_true(s.io_frozen);
-	assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
-	assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
+	assert_false(step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
+	assert_true(step(&s, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
 	assert_false(s.io_frozen);
 }
 
@@ -331,7 +339,7 @@ static void test_effects(void **state)
 				s.repl = (enum repl_state)r;
 				s.peer_paused = p;
 				b = s;
-				if (!sm_step(&b, &(struct sm_event){ .kind = SM_EV_REPL,
+				if (!step(&b, &(struct sm_event){ .kind = SM_EV_REPL,
 								    .ev = (int)ev }))
 					continue;
 				acts = sm_effects(&s, &b);
@@ -341,12 +349,18 @@ static void test_effects(void **state)
 				vs_b = b.repl == RS_VERIFY_S;
 				assert_int_equal(!!(acts & SM_ACT_SEND_STATE),
 						 src_a != src_b || vs_a != vs_b);
+				assert_int_equal(!!(acts & SM_ACT_HOOK_BEFORE_TARGET),
+						 (b.repl == RS_SYNC_TARGET ||
+						  b.repl == RS_PAUSED_SYNC_T) &&
+						 s.repl != RS_SYNC_TARGET &&
+						 s.repl != RS_PAUSED_SYNC_T);
 				assert_int_equal(!!(acts & SM_ACT_PUMP_RESYNC),
 						 s.repl == RS_PAUSED_SYNC_S &&
 						 b.repl == RS_SYNC_SOURCE);
 				assert_false(acts & (SM_ACT_RELEASE_HELD | SM_ACT_RETRY |
 						     SM_ACT_START_RESYNC |
-						     SM_ACT_BITMAP_XCHG));
+						     SM_ACT_BITMAP_XCHG | SM_ACT_WRITE_SB |
+						     SM_ACT_HOOK_AFTER_TARGET));
 			}
 	for (unsigned d = 0; d < DISK_STATE_COUNT; d++)
 		for (unsigned ev = 0; ev < SM_DISK_EV_COUNT; ev++) {
@@ -354,7 +368,7 @@ static void test_effects(void **state)
 
 			s.disk_state = (enum disk_state)d;
 			b = s;
-			if (!sm_step(&b, &(struct sm_event){ .kind = SM_EV_DISK, .ev = (int)ev }))
+			if (!step(&b, &(struct sm_event){ .kind = SM_EV_DISK, .ev = (int)ev }))
 				continue;
 			assert_int_equal(sm_effects(&s, &b),
 					 b.disk_state != s.disk_state ? SM_ACT_SEND_STATE : 0);
@@ -364,7 +378,7 @@ static void test_effects(void **state)
 
 		s.role = ev == SM_ROLE_PROMOTE ? ROLE_SECONDARY : ROLE_PRIMARY;
 		b = s;
-		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = (int)ev }));
+		assert_true(step(&b, &(struct sm_event){ .kind = SM_EV_ROLE, .ev = (int)ev }));
 		assert_int_equal(sm_effects(&s, &b), SM_ACT_SEND_STATE);
 	}
 	for (unsigned c = 0; c < CONN_STATE_COUNT; c++)
@@ -373,24 +387,24 @@ static void test_effects(void **state)
 
 			s.peer_conn = (enum conn_state)c;
 			b = s;
-			if (sm_step(&b, &(struct sm_event){ .kind = SM_EV_CONN, .ev = (int)ev }))
+			if (step(&b, &(struct sm_event){ .kind = SM_EV_CONN, .ev = (int)ev }))
 				assert_int_equal(sm_effects(&s, &b), 0);
 		}
 	{
 		struct sm_state s = a, b = a;
 
-		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PEER,
+		assert_true(step(&b, &(struct sm_event){ .kind = SM_EV_PEER,
 			.ev = SM_PEER_STATE, .peer_role = ROLE_PRIMARY,
 			.peer_disk = DS_OUTDATED, .peer_paused = true }));
 		assert_int_equal(sm_effects(&s, &b), 0);	/* the peer's own */
 		s = b;
-		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
+		assert_true(step(&b, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_FREEZE }));
 		assert_int_equal(sm_effects(&s, &b), 0);
 		s = b;
-		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
+		assert_true(step(&b, &(struct sm_event){ .kind = SM_EV_IO, .ev = SM_IO_THAW }));
 		assert_int_equal(sm_effects(&s, &b), SM_ACT_RELEASE_HELD | SM_ACT_RETRY);
 		s = b;
-		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
+		assert_true(step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
 							   .ev = SM_PAUSE_ON }));
 		assert_true(b.sync_paused);	/* pause-sync: the peer hears of it */
 		assert_int_equal(sm_effects(&s, &b), SM_ACT_SEND_STATE);
@@ -398,13 +412,28 @@ static void test_effects(void **state)
 		s.repl = RS_PAUSED_SYNC_S;
 		s.peer_paused = false;
 		b = s;
-		assert_true(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
+		assert_true(step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
 							   .ev = SM_PAUSE_OFF }));
 		assert_int_equal(b.repl, RS_SYNC_SOURCE);	/* peer not paused */
 		assert_int_equal(sm_effects(&s, &b),
 				 SM_ACT_SEND_STATE | SM_ACT_PUMP_RESYNC);
-		assert_false(sm_step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
+		assert_false(step(&b, &(struct sm_event){ .kind = SM_EV_PAUSE,
 							    .ev = 7 }));
+	}
+	{
+		/* The event's own: a finished resync into this disk. */
+		struct sm_state s = a;
+		unsigned acts = 0;
+
+		s.disk_state = DS_INCONSISTENT;
+		assert_true(sm_step(&s, &(struct sm_event){ .kind = SM_EV_DISK,
+							   .ev = SM_DISK_SYNCED }, &acts));
+		assert_int_equal(acts, SM_ACT_SEND_STATE | SM_ACT_HOOK_AFTER_TARGET);
+		/* A refused step asks nothing. */
+		acts = 0;
+		assert_false(sm_step(&s, &(struct sm_event){ .kind = SM_EV_DISK,
+							    .ev = SM_DISK_SYNCED }, &acts));
+		assert_int_equal(acts, 0);
 	}
 	assert_string_equal(sm_act_name(SM_ACT_SEND_STATE), "send-state");
 	assert_string_equal(sm_act_name(SM_ACT_RETRY), "retry");
