@@ -677,6 +677,23 @@ bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len)
 	return true;
 }
 
+/* A Primary whose disk was attached again and waits for the full resync
+ * it asked for (Inconsistent next to an UpToDate peer, not SyncTarget
+ * yet): a write to a block it lacks waits for the resync as a
+ * SyncTarget's does. Written now, the block could be overwritten by a
+ * chunk the source read before this write reached it (sim seed 1277:
+ * the INVALIDATE went first, the source read the chunk, the write came
+ * after it in the stream and the chunk landed over the write here). */
+bool resync_target_expected(const struct resource *res, uint64_t off,
+			    uint64_t len)
+{
+	return res->st.role == ROLE_PRIMARY &&
+	       res->st.disk_state == DS_INCONSISTENT &&
+	       res->st.repl == RS_ESTABLISHED &&
+	       res->st.peer_disk == DS_UPTODATE &&
+	       bitmap_test_range(&res->oos, off, len);
+}
+
 /* Primary SyncTarget, once a second: a request for a range can be lost
  * (no free slot here, a full queue or a resync not yet started on the
  * source), so what reads still wait on is asked for again, and waiting

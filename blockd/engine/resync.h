@@ -109,6 +109,10 @@ void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);
 void resync_prio(struct resource *res, uint64_t off, uint64_t len);
 bool resync_target_lacks(struct resource *res, uint64_t off, uint64_t len);
+/* A Primary's attached disk waiting for its resync to begin: a write to
+ * a block it lacks waits too (retried once it is SyncTarget). */
+bool resync_target_expected(const struct resource *res, uint64_t off,
+			    uint64_t len);
 /* The same question without asking the source for anything. */
 bool resync_target_waits(const struct resource *res, uint64_t off, uint64_t len);
 /* Primary SyncTarget, once a second: ask again for what I/O waits on. */

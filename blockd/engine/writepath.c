@@ -226,7 +226,9 @@ bool wp_must_wait(struct resource *res, struct blk_req *r)
 		return true;
 	/* A Primary SyncTarget writes a block only once it has it, so the
 	 * resync can never overwrite the write. */
-	if (resync_target_lacks(res, r->local.off, r->local.len))
+	if (resync_target_lacks(res, r->local.off, r->local.len) ||
+	    (wp_is_write(r) &&
+	     resync_target_expected(res, r->local.off, r->local.len)))
 		return true;
 	if (wp_peer_live(res) && tl_full(res))
 		return true;
