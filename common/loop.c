@@ -13,10 +13,22 @@ static long uring_write_now(struct loop *l, int fd, const void *buf,
 			    size_t len, uint64_t off);
 static int uring_register_arena(struct loop *l, void *base, size_t len);
 
+/* What is queued goes to the kernel first (a barrier for the peer, say):
+ * it runs while this thread waits for the device. */
+static int uring_sync_now(struct loop *l, int fd)
+{
+	int ret = io_uring_submit(&l->ring);
+
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		log_err("io_uring_submit: %s", strerror(-ret));
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
 static const struct loop_ops loop_uring_ops = {
 	.sqe = uring_sqe,
 	.write_now = uring_write_now,
 	.register_arena = uring_register_arena,
+	.sync_now = uring_sync_now,
 };
 
 int loop_init(struct loop *l, unsigned entries)

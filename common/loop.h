@@ -37,6 +37,8 @@ struct loop_ops {
 			  uint64_t off);
 	/* loop_register_arena() */
 	int (*register_arena)(struct loop *l, void *base, size_t len);
+	/* loop_sync_now() */
+	int (*sync_now)(struct loop *l, int fd);
 };
 
 struct loop_op {
@@ -106,6 +108,14 @@ static inline long loop_write_now(struct loop *l, int fd, const void *buf,
 				  size_t len, uint64_t off)
 {
 	return l->ops->write_now(l, fd, buf, len, off);
+}
+
+/* fdatasync done at once on the loop's thread (a fast device, idle,
+ * where the io-wq hand-off of an fsync SQE costs more than the wait): 0
+ * or -errno. The simulator implements it on its disks like any flush. */
+static inline int loop_sync_now(struct loop *l, int fd)
+{
+	return l->ops->sync_now(l, fd);
 }
 
 /* Run until loop_stop() was called and nothing is in flight. */

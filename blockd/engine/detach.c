@@ -189,7 +189,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	const struct config *cfg = res->cfg;
 	const struct config_node *self = &cfg->nodes[cfg->self];
 	uint64_t export_bytes = res->disk.size_bytes;
-	uint32_t inline_max;
+	uint32_t inline_max, inline_flush;
 	int ret;
 
 	if (res->st.disk_state != DS_DISKLESS) {
@@ -203,6 +203,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 		return -EBUSY;
 	}
 	inline_max = res->disk.inline_write_max;	/* the owner's choice */
+	inline_flush = res->disk.inline_flush_max_us;
 	ret = disk_open(&res->disk, res->loop, self->disk,
 			cfg->io_mode == CONFIG_IO_DIRECT,
 			cfg->read_only);
@@ -212,6 +213,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 		return ret;
 	}
 	res->disk.inline_write_max = inline_max;
+	res->disk.inline_flush_max_us = inline_flush;
 	resource_disk_bind(res);
 	meta_close(&res->meta);
 	bitmap_fini(&res->oos);

@@ -14,6 +14,7 @@
 
 #include "common/bufpool.h"
 #include "common/container_of.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 /* Largest write issued per SQE by the zero-writing fallback. */
@@ -172,6 +173,24 @@ static void disk_rw_issue(struct disk *d, struct disk_io *io)
 			sqe->rw_flags = RWF_DSYNC;
 	}
 	loop_op_arm(d->loop, sqe, &io->op, disk_io_done);
+}
+
+/* inline_flush_max_us: nothing else of this disk in flight, and the last
+ * flush was fast. */
+static bool disk_flush_inline(struct disk *d, struct disk_io *io)
+{
+	uint64_t t0;
+	int r;
+
+	if (!d->inline_flush_max_us || d->inflight != 1 || d->map_pending ||
+	    d->flush_last_ns > (uint64_t)d->inline_flush_max_us * 1000)
+		return false;
+	t0 = clock_mono_ns();
+	r = loop_sync_now(d->loop, d->fd);
+	d->flush_last_ns = clock_mono_ns() - t0;
+	io->stage = 0;
+	loop_defer(d->loop, &io->op, disk_io_done, r);
+	return true;
 }
 
 static void disk_sync_issue(struct disk *d, struct disk_io *io)
@@ -333,6 +352,12 @@ static void disk_io_done(struct loop_op *op, int res)
 		disk_zero_step_done(d, io, res);
 		return;
 	case DISK_FLUSH:
+		if (io->stage && d->flush_timing) {
+			d->flush_timing = false;
+			d->flush_last_ns = clock_mono_ns() - d->flush_started_ns;
+		}
+		disk_finish(io, res < 0 ? res : 0);
+		return;
 	case DISK_CACHE:
 		disk_finish(io, res < 0 ? res : 0);
 		return;
@@ -352,6 +377,15 @@ void disk_submit(struct disk *d, struct disk_io *io)
 		disk_rw_issue(d, io);
 		return;
 	case DISK_FLUSH:
+		if (disk_flush_inline(d, io))
+			return;
+		if (!d->flush_timing) {
+			d->flush_timing = true;
+			d->flush_started_ns = clock_mono_ns();
+			io->stage = 1;	/* this one is timed */
+		} else {
+			io->stage = 0;
+		}
 		disk_sync_issue(d, io);
 		return;
 	case DISK_TRIM:

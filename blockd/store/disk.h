@@ -64,6 +64,8 @@ struct disk_map_req;
 
 /* What the daemon lets disk_rw_issue write at once (inline_write_max). */
 #define DISK_INLINE_WRITE_MAX (64U * 1024)
+/* ... and flush at once (inline_flush_max_us). */
+#define DISK_INLINE_FLUSH_MAX_US 250U
 
 struct disk {
 	struct loop *loop;
@@ -90,6 +92,16 @@ struct disk {
 	 * at once from the loop instead of through io_uring (0: never). The
 	 * owner sets it after disk_open; see disk_rw_issue. */
 	uint32_t inline_write_max;
+	/* A FLUSH with nothing else of this disk in flight is done at once
+	 * from the loop (fdatasync, loop_sync_now) instead of through
+	 * io_uring, which hands every fsync to a worker thread (two thread
+	 * wake-ups, tens of microseconds), while the last flush took at most
+	 * this long (0: never). The loop waits for the device meanwhile: a
+	 * slow one (a flush of milliseconds) is never waited for this way. */
+	uint32_t inline_flush_max_us;
+	uint64_t flush_last_ns;	/* how long the last FLUSH took */
+	uint64_t flush_started_ns;	/* of the one through io_uring */
+	bool flush_timing;	/* ... which is being timed */
 	/* The owner's: failed() runs before the completion of any request
 	 * the device failed (the error says the disk can no longer be
 	 * trusted); idle() runs after a completion leaves nothing in flight

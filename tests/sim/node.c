@@ -119,6 +119,7 @@ static int node_assemble(struct sim_node *n)
 	 * once (loop_write_now), the path the daemon's buffered mode takes
 	 * (and direct mode's for what is not aligned). */
 	res->disk.inline_write_max = DISK_INLINE_WRITE_MAX;
+	res->disk.inline_flush_max_us = DISK_INLINE_FLUSH_MAX_US;
 	return resource_init(res, c, &lc);
 }
 

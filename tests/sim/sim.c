@@ -622,11 +622,14 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 		sim_trace("end: %" PRIu64 " steps, %" PRIu64 " ms simulated, "
 			  "%" PRIu64 " promotions, %" PRIu64 " audits, %" PRIu64
 			  " crashes, %" PRIu64 " cuts, %" PRIu64 " order checks, "
-			  "%" PRIu64 " of %" PRIu64 " disk writes at once",
+			  "%" PRIu64 " of %" PRIu64 " disk writes and %" PRIu64
+			  " of %" PRIu64 " flushes at once",
 			  st.steps, st.sim_us / 1000, S.promotions, S.audits,
 			  S.crashes, S.cuts, r->order.checks,
 			  r->disk[0].writes_now + r->disk[1].writes_now,
-			  r->disk[0].writes + r->disk[1].writes);
+			  r->disk[0].writes + r->disk[1].writes,
+			  r->disk[0].flushes_now + r->disk[1].flushes_now,
+			  r->disk[0].flushes + r->disk[1].flushes);
 	run_fini(r);
 	return st;
 }

@@ -251,6 +251,18 @@ int simdisk_write_now(struct simdisk *d, uint64_t off, uint32_t len,
 	return 0;
 }
 
+int simdisk_flush_now(struct simdisk *d)
+{
+	if (fails(d, SD_FLUSH)) {
+		d->errors++;
+		return -EIO;
+	}
+	vw_commit(d, d->next_seq);	/* every write completed so far */
+	d->flushes++;
+	d->flushes_now++;
+	return 0;
+}
+
 void simdisk_submit(struct simdisk *d, struct simdisk_req *q)
 {
 	uint64_t lat = rng_range(&d->rng, d->k.lat_min_us, d->k.lat_max_us);

@@ -82,6 +82,7 @@ struct simdisk {
 	/* Counters, for reports. */
 	uint64_t reads, writes, flushes, errors, lost_blocks;
 	uint64_t writes_now;	/* of writes: simdisk_write_now's */
+	uint64_t flushes_now;	/* of flushes: simdisk_flush_now's */
 };
 
 int simdisk_init(struct simdisk *d, const char *name, struct sched *s,
@@ -96,6 +97,10 @@ void simdisk_submit(struct simdisk *d, struct simdisk_req *q);
  * write. */
 int simdisk_write_now(struct simdisk *d, uint64_t off, uint32_t len,
 		      const uint8_t *buf);
+
+/* A flush that completes now (the loop's synchronous fdatasync): every
+ * write completed so far is durable; 0, or -EIO when the disk fails it. */
+int simdisk_flush_now(struct simdisk *d);
 
 /* Power loss: requests in flight never complete (their callbacks are
  * dropped); what was not durable survives at random; the cache is empty

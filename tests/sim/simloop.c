@@ -229,10 +229,22 @@ void simloop_abandon(struct simloop *sl)
 	sl->loop.done_tail = &sl->loop.done_head;
 }
 
+static int sim_sync_now(struct loop *l, int fd)
+{
+	struct simloop *sl = simloop_of(l);
+	struct simdisk *d = disk_of_fd(fd);
+
+	if (!d)
+		sim_fail("node %d flushed at once fd %d (not a simulated disk)",
+			 sl->node, fd);
+	return simdisk_flush_now(d);
+}
+
 static const struct loop_ops simloop_ops = {
 	.sqe = sim_sqe,
 	.write_now = sim_write_now,
 	.register_arena = sim_register_arena,
+	.sync_now = sim_sync_now,
 };
 
 void simloop_init(struct simloop *sl, int node)
