@@ -278,8 +278,10 @@ int link_tcp_new(struct link **out, struct loop *l, struct bufpool *pool,
 	return 0;
 }
 
-static void tcp_link_connect(struct tcp_link *k)
+static void tcp_link_connect(struct link *b)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	if (k->want_connected)
 		return;
 	k->want_connected = true;
@@ -287,16 +289,19 @@ static void tcp_link_connect(struct tcp_link *k)
 	link_dial(k);
 }
 
-void tcp_link_disconnect(struct tcp_link *k, const char *why)
+void tcp_link_disconnect(struct link *b, const char *why)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	k->want_connected = false;
 	for (int i = 0; i < LINK_SOCKS_MAX; i++)
 		if (k->socks[i])
 			sock_close(k->socks[i], "%s", why);
 }
 
-static void tcp_link_disconnect_after_send(struct tcp_link *k, const char *why)
+static void tcp_link_disconnect_after_send(struct link *b, const char *why)
 {
+	struct tcp_link *k = tcp_of(b);
 	struct lsock *s = k->up;
 
 	k->want_connected = false;
@@ -315,8 +320,10 @@ static void tcp_link_disconnect_after_send(struct tcp_link *k, const char *why)
 	s->close_when_sent = true;
 }
 
-static void tcp_link_drop(struct tcp_link *k, const char *why)
+static void tcp_link_drop(struct link *b, const char *why)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	if (k->up)
 		sock_close(k->up, "%s", why);
 }
@@ -329,11 +336,13 @@ static void link_cancel(struct tcp_link *k, struct loop_op *op)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
-static void tcp_link_shutdown(struct tcp_link *k)
+static void tcp_link_shutdown(struct link *b)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	if (!k || k->shutting_down)
 		return;
-	tcp_link_disconnect(k, "shutting down");
+	tcp_link_disconnect(&k->base, "shutting down");
 	k->shutting_down = true;
 	if (k->accept_armed)
 		link_cancel(k, &k->accept_op);
@@ -343,8 +352,10 @@ static void tcp_link_shutdown(struct tcp_link *k)
 		link_cancel(k, &k->ka_op);
 }
 
-static void tcp_link_free(struct tcp_link *k)
+static void tcp_link_free(struct link *b)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	if (!k)
 		return;
 	for (int i = 0; i < LINK_SOCKS_MAX; i++) {
@@ -360,95 +371,37 @@ static void tcp_link_free(struct tcp_link *k)
 	free(k);
 }
 
-static bool tcp_link_is_up(const struct tcp_link *k)
+static bool tcp_link_is_up(const struct link *b)
 {
+	const struct tcp_link *k = tcp_of_c(b);
+
 	return k && k->up;
 }
 
-static uint64_t tcp_link_generation(const struct tcp_link *k)
+static uint64_t tcp_link_generation(const struct link *b)
 {
+	const struct tcp_link *k = tcp_of_c(b);
+
 	return k ? k->generation : 0;
 }
 
-static uint32_t tcp_link_features(const struct tcp_link *k)
+static uint32_t tcp_link_features(const struct link *b)
 {
+	const struct tcp_link *k = tcp_of_c(b);
+
 	return k && k->up ? k->features : 0;
 }
 
-/* ---- the link's calls (link.h) ------------------------------------------ */
-
-static struct tcp_link *tcp_of(struct link *b)
-{
-	return container_of(b, struct tcp_link, base);
-}
-
-static const struct tcp_link *tcp_of_c(const struct link *b)
-{
-	return container_of(b, const struct tcp_link, base);
-}
-
-static void v_free(struct link *b)
-{
-	tcp_link_free(tcp_of(b));
-}
-
-static void v_connect(struct link *b)
-{
-	tcp_link_connect(tcp_of(b));
-}
-
-static void v_disconnect(struct link *b, const char *why, bool after_send)
-{
-	if (after_send)
-		tcp_link_disconnect_after_send(tcp_of(b), why);
-	else
-		tcp_link_disconnect(tcp_of(b), why);
-}
-
-static void v_shutdown(struct link *b)
-{
-	tcp_link_shutdown(tcp_of(b));
-}
-
-static bool v_is_up(const struct link *b)
-{
-	return tcp_link_is_up(tcp_of_c(b));
-}
-
-static uint64_t v_generation(const struct link *b)
-{
-	return tcp_link_generation(tcp_of_c(b));
-}
-
-static uint32_t v_features(const struct link *b)
-{
-	return tcp_link_features(tcp_of_c(b));
-}
-
-static void v_send(struct link *b, struct link_tx *tx)
-{
-	tcp_link_send(tcp_of(b), tx);
-}
-
-static void v_kick(struct link *b)
-{
-	tcp_link_kick(tcp_of(b));
-}
-
-static void v_drop(struct link *b, const char *why)
-{
-	tcp_link_drop(tcp_of(b), why);
-}
-
 static const struct link_impl tcp_link_impl = {
-	.free = v_free,
-	.connect = v_connect,
-	.disconnect = v_disconnect,
-	.shutdown = v_shutdown,
-	.is_up = v_is_up,
-	.generation = v_generation,
-	.features = v_features,
-	.send = v_send,
-	.kick = v_kick,
-	.drop = v_drop,
+	.free = tcp_link_free,
+	.connect = tcp_link_connect,
+	.disconnect = tcp_link_disconnect,
+	.disconnect_after_send = tcp_link_disconnect_after_send,
+	.shutdown = tcp_link_shutdown,
+	.is_up = tcp_link_is_up,
+	.generation = tcp_link_generation,
+	.features = tcp_link_features,
+	.send = tcp_link_send,
+	.kick = tcp_link_kick,
+	.drop = tcp_link_drop,
 };

@@ -268,8 +268,10 @@ static void sock_queue(struct lsock *s, struct link_tx *tx)
 	sock_kick_tx(s);
 }
 
-void tcp_link_send(struct tcp_link *k, struct link_tx *tx)
+void tcp_link_send(struct link *b, struct link_tx *tx)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	if (!k->up) {
 		tx_fail(k, tx);
 		return;
@@ -447,7 +449,7 @@ static void link_start_waiting(struct tcp_link *k)
 		if (s->state == LS_CLOSING || k->up)
 			continue;
 		sock_up(s);
-		tcp_link_kick(k);	/* resumes reading it */
+		tcp_link_kick(&k->base);	/* resumes reading it */
 	}
 }
 
@@ -734,8 +736,10 @@ static void link_kick_run(struct loop_op *op, int res)
 	}
 }
 
-void tcp_link_kick(struct tcp_link *k)
+void tcp_link_kick(struct link *b)
 {
+	struct tcp_link *k = tcp_of(b);
+
 	if (k->kick_queued)
 		return;
 	k->kick_queued = true;

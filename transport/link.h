@@ -93,7 +93,8 @@ struct link {
 struct link_impl {
 	void (*free)(struct link *k);
 	void (*connect)(struct link *k);
-	void (*disconnect)(struct link *k, const char *why, bool after_send);
+	void (*disconnect)(struct link *k, const char *why);
+	void (*disconnect_after_send)(struct link *k, const char *why);
 	void (*shutdown)(struct link *k);
 	bool (*is_up)(const struct link *k);
 	uint64_t (*generation)(const struct link *k);
@@ -125,13 +126,13 @@ static inline void link_connect(struct link *k)
 
 static inline void link_disconnect(struct link *k, const char *why)
 {
-	k->impl->disconnect(k, why, false);
+	k->impl->disconnect(k, why);
 }
 
 /* The same, once the frames already queued have been sent. */
 static inline void link_disconnect_after_send(struct link *k, const char *why)
 {
-	k->impl->disconnect(k, why, true);
+	k->impl->disconnect_after_send(k, why);
 }
 
 /* Close everything for shutdown; the loop then runs dry. NULL: none. */

@@ -104,9 +104,19 @@ bool sock_peer_heard(const struct lsock *s, uint32_t within_ms);
 
 /* connect.c */
 void link_arm_dial_timer(struct tcp_link *k);
-/* The link's calls (link.h), on this implementation. */
-void tcp_link_send(struct tcp_link *k, struct link_tx *tx);
-void tcp_link_kick(struct tcp_link *k);
-void tcp_link_disconnect(struct tcp_link *k, const char *why);
+/* The link's calls (link.h) on this implementation, given the struct
+ * link a struct tcp_link begins with. */
+static inline struct tcp_link *tcp_of(struct link *b)
+{
+	return container_of(b, struct tcp_link, base);
+}
+
+static inline const struct tcp_link *tcp_of_c(const struct link *b)
+{
+	return container_of(b, const struct tcp_link, base);
+}
+
+void tcp_link_send(struct link *b, struct link_tx *tx);
+void tcp_link_kick(struct link *b);
 
 #endif

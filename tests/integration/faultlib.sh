@@ -330,3 +330,30 @@ fault_check_both() {
 	sb=$(head -c "$size" "$(fault_data bob "$faulty")" | sha256sum | cut -d' ' -f1)
 	bt_expect_eq "$sa" "$sb" "alice's data area $what vs bob's"
 }
+
+# fault_primary_writeback [CONFIG...]: a protocol C pair (net_pair_setup,
+# SIZE bytes, CONFIG lines for both) whose alice has a writeback-cache
+# disk (fault_pair_disk), both started and connected, alice Primary.
+fault_primary_writeback() {
+	net_pair_setup C "$SIZE" "$@"
+	fault_pair_disk alice writeback "$SIZE"
+	net_start alice
+	net_start bob
+	pair_wait_connected 20
+	pair_promote_first alice 60
+}
+
+# fault_resynced_check FAULTY CK_DIR REGION WHAT: alice is back after her
+# power loss: once both report the pair in sync, both stop and
+# fault_check_both checks their data areas.
+fault_resynced_check() {
+	local faulty=$1 dir=$2 region=$3 what=$4 size
+	pair_wait bob 60 "in sync again" \
+		's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
+	pair_wait alice 10 "in sync again" \
+		's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established"'
+	size=$(pair_get alice size_bytes)
+	bt_daemon_stop alice
+	bt_daemon_stop bob
+	fault_check_both "$faulty" "$dir" "$region" "$size" "$what"
+}

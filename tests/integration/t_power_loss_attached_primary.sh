@@ -22,12 +22,7 @@ REGION=$((16 * M))
 NET_LOOPBACK=1
 net_init
 
-net_pair_setup C "$SIZE"
-fault_pair_disk alice writeback "$SIZE"
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+fault_primary_writeback
 pair_ok alice detach
 pair_wait alice 10 "alice Diskless" 's["disk"] == "Diskless"'
 pair_ok alice attach
@@ -46,13 +41,6 @@ net_ck_stop
 pair_wait bob 10 "peer lost" 'p["connection"] != "Connected"'
 fault_power_restore alicedisk >/dev/null
 net_start alice
-pair_wait bob 60 "in sync again" \
-	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
-pair_wait alice 10 "in sync again" \
-	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established"'
-size=$(pair_get alice size_bytes)
-bt_daemon_stop alice
-bt_daemon_stop bob
-fault_check_both alice "$NET_CK_DIR" "$REGION" "$size" \
+fault_resynced_check alice "$NET_CK_DIR" "$REGION" \
 	"after the attached Primary's power loss"
 bt_pass "an attached Primary's crash resynced its activity log from the Secondary: $(head -n 1 "$BT_TMP/bob.check")"

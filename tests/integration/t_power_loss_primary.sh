@@ -29,12 +29,7 @@ net_init
 
 # round N: 1 bob stays up, 2 bob restarts before alice returns.
 round() {
-	net_pair_setup C "$SIZE"
-	fault_pair_disk alice writeback "$SIZE"
-	net_start alice
-	net_start bob
-	pair_wait_connected 20
-	pair_promote_first alice 60
+	fault_primary_writeback
 	sync "$(fault_link alicedisk)" 2>/dev/null
 	net_ck_init 0 "$REGION"
 	NET_CK_DIR=$BT_TMP/ck$1
@@ -54,14 +49,7 @@ round() {
 	fi
 	fault_power_restore alicedisk >/dev/null
 	net_start alice
-	pair_wait bob 60 "in sync again" \
-		's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
-	pair_wait alice 10 "in sync again" \
-		's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established"'
-	size=$(pair_get alice size_bytes)
-	bt_daemon_stop alice
-	bt_daemon_stop bob
-	fault_check_both alice "$NET_CK_DIR" "$REGION" "$size" \
+	fault_resynced_check alice "$NET_CK_DIR" "$REGION" \
 		"after alice's power loss and the resync (round $1)"
 	ROUND_RESULT[$1]=$(head -n 1 "$BT_TMP/bob.check")
 	fault_detach alicedisk

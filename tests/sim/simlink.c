@@ -87,6 +87,16 @@ struct sim_link {
 	struct sim_event dial_ev, up_ev, timeout_ev;
 };
 
+static struct sim_link *sim_of(struct link *b)
+{
+	return container_of(b, struct sim_link, base);
+}
+
+static const struct sim_link *sim_of_c(const struct link *b)
+{
+	return container_of(b, const struct sim_link, base);
+}
+
 static struct simend *end_of(struct sim_link *k)
 {
 	return &k->conn->end[k->node];
@@ -311,8 +321,10 @@ static void pump(struct sim_link *k)
 		side_close(k, k->why, true);
 }
 
-static void sim_link_send(struct sim_link *k, struct link_tx *tx)
+static void sim_link_send(struct link *b, struct link_tx *tx)
 {
+	struct sim_link *k = sim_of(b);
+
 	if (!k->up) {
 		loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
 		return;
@@ -424,8 +436,10 @@ static void kick_run(struct loop_op *op, int res)
 	end_read(end_of(k));
 }
 
-static void sim_link_kick(struct sim_link *k)
+static void sim_link_kick(struct link *b)
 {
+	struct sim_link *k = sim_of(b);
+
 	if (k->kick_queued)
 		return;
 	k->kick_queued = true;
@@ -605,8 +619,10 @@ int simlink_new(struct link **out, struct loop *l, struct bufpool *pool,
 
 /* The node is gone (a crash): its end closes as the kernel closes a
  * dead process's sockets; no callback of its owner runs again. */
-static void sim_link_free(struct sim_link *k)
+static void sim_link_free(struct link *b)
 {
+	struct sim_link *k = sim_of(b);
+
 	if (!k)
 		return;
 	side_close(k, "process gone", false);
@@ -619,8 +635,10 @@ static void sim_link_free(struct sim_link *k)
 	free(k);
 }
 
-static void sim_link_connect(struct sim_link *k)
+static void sim_link_connect(struct link *b)
 {
+	struct sim_link *k = sim_of(b);
+
 	if (k->want_connected)
 		return;
 	k->want_connected = true;
@@ -629,15 +647,19 @@ static void sim_link_connect(struct sim_link *k)
 		sched_after(&sim_run->sched, &k->dial_ev, 0, dial_fire, k, "dial");
 }
 
-static void sim_link_disconnect(struct sim_link *k, const char *why)
+static void sim_link_disconnect(struct link *b, const char *why)
 {
+	struct sim_link *k = sim_of(b);
+
 	k->want_connected = false;
 	sched_cancel(&sim_run->sched, &k->dial_ev);
 	side_close(k, why, true);
 }
 
-static void sim_link_disconnect_after_send(struct sim_link *k, const char *why)
+static void sim_link_disconnect_after_send(struct link *b, const char *why)
 {
+	struct sim_link *k = sim_of(b);
+
 	k->want_connected = false;
 	sched_cancel(&sim_run->sched, &k->dial_ev);
 	if (!k->conn)
@@ -650,32 +672,42 @@ static void sim_link_disconnect_after_send(struct sim_link *k, const char *why)
 	k->close_when_sent = true;
 }
 
-static void sim_link_shutdown(struct sim_link *k)
+static void sim_link_shutdown(struct link *b)
 {
+	struct sim_link *k = sim_of(b);
+
 	if (!k || k->shutting_down)
 		return;
-	sim_link_disconnect(k, "shutting down");
+	sim_link_disconnect(&k->base, "shutting down");
 	k->shutting_down = true;
 }
 
-static void sim_link_drop(struct sim_link *k, const char *why)
+static void sim_link_drop(struct link *b, const char *why)
 {
+	struct sim_link *k = sim_of(b);
+
 	if (k->up)
 		side_close(k, why, true);
 }
 
-static bool sim_link_is_up(const struct sim_link *k)
+static bool sim_link_is_up(const struct link *b)
 {
+	const struct sim_link *k = sim_of_c(b);
+
 	return k && k->up;
 }
 
-static uint64_t sim_link_generation(const struct sim_link *k)
+static uint64_t sim_link_generation(const struct link *b)
 {
+	const struct sim_link *k = sim_of_c(b);
+
 	return k ? k->generation : 0;
 }
 
-static uint32_t sim_link_features(const struct sim_link *k)
+static uint32_t sim_link_features(const struct link *b)
 {
+	const struct sim_link *k = sim_of_c(b);
+
 	return k && k->up ? FRAME_FEAT_ALL : 0;
 }
 
@@ -704,80 +736,16 @@ void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
 		 k->conn->dead ? ", connection dead" : "");
 }
 
-/* ---- the link's calls (link.h) ------------------------------------------ */
-
-static struct sim_link *sim_of(struct link *b)
-{
-	return container_of(b, struct sim_link, base);
-}
-
-static const struct sim_link *sim_of_c(const struct link *b)
-{
-	return container_of(b, const struct sim_link, base);
-}
-
-static void v_free(struct link *b)
-{
-	sim_link_free(sim_of(b));
-}
-
-static void v_connect(struct link *b)
-{
-	sim_link_connect(sim_of(b));
-}
-
-static void v_disconnect(struct link *b, const char *why, bool after_send)
-{
-	if (after_send)
-		sim_link_disconnect_after_send(sim_of(b), why);
-	else
-		sim_link_disconnect(sim_of(b), why);
-}
-
-static void v_shutdown(struct link *b)
-{
-	sim_link_shutdown(sim_of(b));
-}
-
-static bool v_is_up(const struct link *b)
-{
-	return sim_link_is_up(sim_of_c(b));
-}
-
-static uint64_t v_generation(const struct link *b)
-{
-	return sim_link_generation(sim_of_c(b));
-}
-
-static uint32_t v_features(const struct link *b)
-{
-	return sim_link_features(sim_of_c(b));
-}
-
-static void v_send(struct link *b, struct link_tx *tx)
-{
-	sim_link_send(sim_of(b), tx);
-}
-
-static void v_kick(struct link *b)
-{
-	sim_link_kick(sim_of(b));
-}
-
-static void v_drop(struct link *b, const char *why)
-{
-	sim_link_drop(sim_of(b), why);
-}
-
 static const struct link_impl simlink_impl = {
-	.free = v_free,
-	.connect = v_connect,
-	.disconnect = v_disconnect,
-	.shutdown = v_shutdown,
-	.is_up = v_is_up,
-	.generation = v_generation,
-	.features = v_features,
-	.send = v_send,
-	.kick = v_kick,
-	.drop = v_drop,
+	.free = sim_link_free,
+	.connect = sim_link_connect,
+	.disconnect = sim_link_disconnect,
+	.disconnect_after_send = sim_link_disconnect_after_send,
+	.shutdown = sim_link_shutdown,
+	.is_up = sim_link_is_up,
+	.generation = sim_link_generation,
+	.features = sim_link_features,
+	.send = sim_link_send,
+	.kick = sim_link_kick,
+	.drop = sim_link_drop,
 };
