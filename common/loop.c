@@ -13,13 +13,20 @@ static long uring_write_now(struct loop *l, int fd, const void *buf,
 			    size_t len, uint64_t off);
 static int uring_register_arena(struct loop *l, void *base, size_t len);
 
+/* A submission error worth reporting: not an interruption, a full queue
+ * or a full CQ, which the next round retries. */
+static bool submit_failed(int ret)
+{
+	return ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY;
+}
+
 /* What is queued goes to the kernel first (a barrier for the peer, say):
  * it runs while this thread waits for the device. */
 static int uring_sync_now(struct loop *l, int fd)
 {
 	int ret = io_uring_submit(&l->ring);
 
-	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+	if (submit_failed(ret))
 		log_err("io_uring_submit: %s", strerror(-ret));
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
@@ -94,7 +101,7 @@ static struct io_uring_sqe *uring_sqe(struct loop *l)
 
 		loop_reap(l);
 		ret = io_uring_submit_and_get_events(&l->ring);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		if (submit_failed(ret))
 			log_err("io_uring_submit: %s", strerror(-ret));
 		sqe = io_uring_get_sqe(&l->ring);
 	}
@@ -142,7 +149,7 @@ static bool loop_poll(struct loop *l)
 	do {
 		int ret = io_uring_submit_and_get_events(&l->ring);
 
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		if (submit_failed(ret))
 			return false;
 		if (io_uring_cq_ready(&l->ring))
 			return true;
@@ -164,8 +171,7 @@ int loop_run(struct loop *l)
 		} else {
 			ret = io_uring_submit_and_wait(&l->ring, 1);
 		}
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
-		    ret != -EBUSY && ret != -ETIME) {
+		if (submit_failed(ret) && ret != -ETIME) {
 			log_err("io_uring_submit_and_wait: %s", strerror(-ret));
 			return ret;
 		}

@@ -145,7 +145,7 @@ void resource_post(struct resource *res, unsigned acts)
 void resource_post_state(struct resource *res, uint8_t flags)
 {
 	res->acts |= SM_ACT_SEND_STATE;
-	res->acts_state_flags |= flags;
+	res->peer.state_flags_pending |= flags;	/* sent with the next STATE */
 }
 
 static void event(struct resource *res, const char *what);
@@ -153,17 +153,15 @@ static void event(struct resource *res, const char *what);
 void resource_commit(struct resource *res, const char *what)
 {
 	unsigned acts = res->acts;
-	uint8_t flags = res->acts_state_flags;
 
 	res->acts = 0;
-	res->acts_state_flags = 0;
 	if (acts & SM_ACT_HOOK_BEFORE_TARGET)
 		resource_hook(res, res->cfg->before_resync_target,
 			      "before-resync-target", NULL, NULL);
 	if (acts & SM_ACT_WRITE_SB)
 		meta_write_sb(&res->meta);
 	if (acts & SM_ACT_SEND_STATE)
-		peer_send_state_flags(res, flags);
+		peer_send_state_flags(res, 0);
 	if (acts & SM_ACT_BITMAP_XCHG)
 		bmx_start(res);
 	if (acts & SM_ACT_START_RESYNC)

@@ -133,9 +133,8 @@ struct resource {
 	 * move only by sm_step (resource_step, resource_step_peer). */
 	struct sm_state st;
 	/* What the steps and posts since the last resource_commit asked
-	 * (SM_ACT_*), and the STATE flags to send with the next STATE. */
+	 * (SM_ACT_*); STATE flags wait in peer.state_flags_pending. */
 	unsigned acts;
-	uint8_t acts_state_flags;
 	bool discard_my_data;	/* connect --discard-my-data: lose a split brain */
 	/* Without a usable disk of its own, a Primary's users see this data
 	 * generation (sm_side.exposed): the disk's current one when it was

@@ -188,7 +188,6 @@ static bool disk_flush_inline(struct disk *d, struct disk_io *io)
 	t0 = clock_mono_ns();
 	r = loop_sync_now(d->loop, d->fd);
 	d->flush_last_ns = clock_mono_ns() - t0;
-	io->stage = 0;
 	loop_defer(d->loop, &io->op, disk_io_done, r);
 	return true;
 }
@@ -352,8 +351,8 @@ static void disk_io_done(struct loop_op *op, int res)
 		disk_zero_step_done(d, io, res);
 		return;
 	case DISK_FLUSH:
-		if (io->stage && d->flush_timing) {
-			d->flush_timing = false;
+		if (io == d->flush_timed) {
+			d->flush_timed = NULL;
 			d->flush_last_ns = clock_mono_ns() - d->flush_started_ns;
 		}
 		disk_finish(io, res < 0 ? res : 0);
@@ -379,12 +378,9 @@ void disk_submit(struct disk *d, struct disk_io *io)
 	case DISK_FLUSH:
 		if (disk_flush_inline(d, io))
 			return;
-		if (!d->flush_timing) {
-			d->flush_timing = true;
+		if (!d->flush_timed) {
+			d->flush_timed = io;
 			d->flush_started_ns = clock_mono_ns();
-			io->stage = 1;	/* this one is timed */
-		} else {
-			io->stage = 0;
 		}
 		disk_sync_issue(d, io);
 		return;

@@ -100,8 +100,8 @@ struct disk {
 	 * slow one (a flush of milliseconds) is never waited for this way. */
 	uint32_t inline_flush_max_us;
 	uint64_t flush_last_ns;	/* how long the last FLUSH took */
-	uint64_t flush_started_ns;	/* of the one through io_uring */
-	bool flush_timing;	/* ... which is being timed */
+	const struct disk_io *flush_timed;	/* through io_uring, timed */
+	uint64_t flush_started_ns;	/* ... since */
 	/* The owner's: failed() runs before the completion of any request
 	 * the device failed (the error says the disk can no longer be
 	 * trusted); idle() runs after a completion leaves nothing in flight
