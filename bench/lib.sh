@@ -20,7 +20,9 @@
 # Scripts call bench_init first; it installs the EXIT trap. A script that
 # needs its own cleanup too defines bench_cleanup_hook, which runs first.
 # A script may also define bench_before_job_hook SERVER JOB, run before each
-# job after the caches are dropped: non-zero skips the job (recorded failed).
+# job after the caches are dropped: non-zero skips the job (recorded failed);
+# and bench_after_job_hook SERVER JOB FIO_JSON, run after each job fio
+# completed (its status is ignored).
 
 BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034 # used by the sourcing scripts
@@ -318,6 +320,9 @@ bench_jobs_run() {
 		bench_log "$server: $job (${RUNTIME}s)"
 		if bench_fio "$job" "$out" "${args[@]}"; then
 			bench_record "$server" "$job" ok "$out"
+			if declare -F bench_after_job_hook >/dev/null; then
+				bench_after_job_hook "$server" "$job" "$out" || true
+			fi
 		else
 			bench_log "$server: $job failed; fio said:"
 			tail -n 5 -- "$out.log" >&2

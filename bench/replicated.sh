@@ -110,6 +110,7 @@ bench_before_job_hook() {
 			return 1
 	fi
 	[[ $2 != "$QD1_JOB" ]] || rtt_measure "before $1 $2"
+	COST_SNAP=$(cost_snapshot "$1") || COST_SNAP=
 }
 
 # rtt_measure WHEN — one bench/rtt.py run (64 bytes each way); its median
@@ -124,6 +125,109 @@ rtt_measure() {
 	bench_log "loopback round trip $1: $out"
 	rtt_medians+=("$median")
 	rtt_when+=("$1: $median")
+}
+
+# ---- cost per request: CPU and metadata writes, per node ----------------
+# Before each job of the standalone server and of the pair, a snapshot of
+# each node's CPU time (/proc/PID/stat: user + system, every thread, io-wq
+# workers included) and of its status counters (written_bytes and
+# metadata_writes); after the job, once the pair has drained, another. The
+# difference, per node, is a row of COSTS for bench/report.py --costs. The
+# window includes fio's ramp, so it is divided by what the server counted
+# (alice's written_bytes), never by fio's measured-only totals.
+COST_SNAP=
+CLK_TCK=$(getconf CLK_TCK)
+
+# cpu_ticks PID — user + system time of every thread of PID, in clock ticks.
+cpu_ticks() {
+	local s
+	local -a f
+	{ read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+	s=${s##*) }
+	read -r -a f <<<"$s"
+	echo $((f[11] + f[12]))
+}
+
+# node_counts BLOCKCTL_ARGS... — "written_bytes activity_log bitmap
+# superblock" (metadata writes) of one node.
+node_counts() {
+	timeout 15 "$BC" "$@" status --json | "$BENCH_PYTHON" -c '
+import json, sys
+s = json.load(sys.stdin)
+m = s.get("metadata_writes") or {}
+print(s["written_bytes"], *(m.get(k, 0) for k in ("activity_log", "bitmap", "superblock")))'
+}
+
+# cost_snapshot TARGET — one line per node: "NODE TICKS WRITTEN AL BM SB".
+cost_snapshot() {
+	local n ticks counts
+	if [[ $1 == "$BASELINE" ]]; then
+		ticks=$(cpu_ticks "${BENCH_SERVER_PID[$BASELINE]:-0}") || return 1
+		counts=$(node_counts --control "$BENCH_TMP/standalone.ctl") || return 1
+		echo "$BASELINE $ticks $counts"
+		return 0
+	fi
+	for n in alice bob; do
+		ticks=$(cpu_ticks "${BENCH_SERVER_PID[$n]:-0}") || return 1
+		counts=$(node_counts -c "$CONF" -n "$n") || return 1
+		echo "$n $ticks $counts"
+	done
+}
+
+bench_after_job_hook() {
+	local target=$1 job=$2 out=$3 after node t0 w0 a0 b0 s0 t1 w1 a1 b1 s1 written=
+	[[ -n $COST_SNAP ]] || return 0
+	if [[ $target == protocol-* ]]; then
+		status_wait alice 60 "$SYNCED_PRIMARY and p[\"pending_writes\"] == 0" >/dev/null ||
+			return 0
+	fi
+	after=$(cost_snapshot "$target") || return 0
+	# Per client write: the bytes the first node (standalone or alice, the
+	# one the client writes to) wrote for the client.
+	while read -r node t0 w0 a0 b0 s0 && read -r _ t1 w1 a1 b1 s1 <&3; do
+		[[ -n $written ]] || written=$((w1 - w0))
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$job" "$out" "$node" \
+			"$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')" \
+			"$written" $((a1 - a0)) $((b1 - b0)) $((s1 - s0)) >>"$COSTS"
+	done <<<"$COST_SNAP" 3<<<"$after"
+	COST_SNAP=
+}
+
+# The one-disk limit: both nodes' files written at once by two raw fio
+# writers (io_uring, O_DIRECT, the seqwrite-1m-qd8 job's pattern); a
+# replicated stream writes every byte to both, so one writer's share of
+# that is the most it can get on this machine (report.py averages the two
+# writers). Measured in the same run, before the pair starts (the files are
+# written again by the initial sync).
+LIMIT=one-disk-limit
+LIMIT_JOB=seqwrite-1m-qd8
+measure_one_disk_limit() {
+	local jf=$BENCH_TMP/$LIMIT.fio out=$BENCH_TMP/fio/$LIMIT/$LIMIT_JOB.json
+	mkdir -p -- "$(dirname -- "$out")"
+	cat >"$jf" <<EOF
+[global]
+include $BENCH_JOBS_DIR/common.fio
+rw=write
+bs=1m
+iodepth=8
+ioengine=io_uring
+direct=1
+[alice]
+filename=$ALICE_IMG
+[bob]
+filename=$BOB_IMG
+EOF
+	commands+=("$LIMIT: $(cmd_display fio "$jf") (two writers at once: alice.img and bob.img)")
+	bench_drop_caches
+	bench_log "$LIMIT: $LIMIT_JOB on both files at once (${RUNTIME}s)"
+	if RUNTIME=$RUNTIME RAMP=$RAMP timeout -k 5 $((RUNTIME + RAMP + 60)) \
+		fio --output-format=json --output="$out" "$jf" >"$out.log" 2>&1; then
+		bench_record "$LIMIT" "$LIMIT_JOB" ok "$out"
+	else
+		bench_log "$LIMIT failed; fio said:"
+		tail -n 5 -- "$out.log" >&2
+		bench_record "$LIMIT" "$LIMIT_JOB" failed
+	fi
 }
 
 # stop_server NAME — SIGTERM; a non-zero exit or an earlier death is a note.
@@ -276,6 +380,8 @@ cp -- "$BLOCKCTL" "$BENCH_TMP/bin/blockctl"
 BD=$BENCH_TMP/bin/blockd
 BC=$BENCH_TMP/bin/blockctl
 CONF=$BENCH_TMP/r0.conf
+COSTS=$BENCH_TMP/costs.tsv
+: >"$COSTS"
 ALICE_IMG=$BENCH_TMP/alice.img
 BOB_IMG=$BENCH_TMP/bob.img
 SYNC_LINE="initial sync: not completed"
@@ -291,6 +397,7 @@ bench_backing_create "$ALICE_IMG" "$SIZE_BYTES"
 bench_backing_create "$BOB_IMG" "$SIZE_BYTES"
 
 measure_standalone
+[[ " ${job_list[*]} " != *" $LIMIT_JOB "* ]] || measure_one_disk_limit
 if ! pair_start; then
 	bench_log "pair: ${notes[-1]}"
 	for n in alice bob; do
@@ -328,6 +435,13 @@ for job in "${job_list[@]}"; do
 done
 others_csv=$(IFS=,; echo "${others[*]}")
 for p in "${protocol_list[@]}"; do
+	if [[ " ${job_list[*]} " == *" $LIMIT_JOB "* ]]; then
+		if [[ $p == C ]]; then
+			ratios+=(--ratio "protocol-C/$LIMIT@$LIMIT_JOB>=0.9")
+		else
+			ratios+=(--ratio "protocol-$p/$LIMIT@$LIMIT_JOB")
+		fi
+	fi
 	if [[ $p == C ]]; then
 		ratios+=(--ratio "protocol-C/$BASELINE@$QD32_JOB>=0.6")
 		[[ -z $others_csv ]] || ratios+=(--ratio "protocol-C/$BASELINE@$others_csv")
@@ -356,7 +470,7 @@ for n in "${summary[@]}"; do extra+=(--summary "$n"); done
 rc=0
 "$BENCH_PYTHON" "$BENCH_DIR/report.py" "$BENCH_MANIFEST" \
 	--title "blockd replicated: standalone vs protocols ${PROTOCOLS// /, }" --md "$RESULTS" \
-	"${meta[@]}" "${ratios[@]}" "${diffs[@]}" "${extra[@]}" || rc=$?
+	"${meta[@]}" "${ratios[@]}" "${diffs[@]}" "${extra[@]}" --costs "$COSTS" || rc=$?
 bench_log "wrote $RESULTS"
 ((PAIR_UP)) || rc=1
 exit "$rc"

@@ -52,15 +52,18 @@ def fio_load(result):
         print(f"report: {result.server}/{result.job}: {e}", file=sys.stderr)
         result.status = "failed"
         return
-    job = doc["jobs"][0]
-    if job.get("error", 0) != 0:
+    jobs = doc["jobs"]
+    if any(j.get("error", 0) != 0 for j in jobs):
         result.status = "failed"
         return
-    # Each job reads or writes, never both: take the direction that moved data.
-    side = max((job["read"], job["write"]), key=lambda s: s["total_ios"])
-    pct = side["clat_ns"].get("percentile", {})
-    result.iops = side["iops"]
-    result.mib_s = side["bw_bytes"] / MIB
+    # Each job reads or writes, never both: take the direction that moved
+    # data. Several jobs at once (the one-disk limit: one writer per file)
+    # count as their mean: what one of them got while the others ran.
+    sides = [max((j["read"], j["write"]), key=lambda s: s["total_ios"])
+             for j in jobs]
+    pct = sides[0]["clat_ns"].get("percentile", {})
+    result.iops = sum(s["iops"] for s in sides) / len(sides)
+    result.mib_s = sum(s["bw_bytes"] for s in sides) / len(sides) / MIB
     result.p50_us = pct.get("50.000000", 0) / 1000
     result.p99_us = pct.get("99.000000", 0) / 1000
 
@@ -170,16 +173,56 @@ def md_table(header, rows, right_from):
     return "\n".join(lines)
 
 
+COST_HEADER = ["target", "job", "node", "CPU s per GiB written",
+               "CPU us per write", "AL writes per 1000", "bitmap per 1000",
+               "superblock per 1000"]
+
+
+def costs_load(path):
+    """Rows of the costs file (bench/replicated.sh): TARGET JOB FIO_JSON
+    NODE CPU_S WRITTEN_BYTES AL BM SB, per node and job, turned into cost
+    per client write. A client write is fio's average request size of that
+    job; WRITTEN_BYTES is what the server counted for the client over the
+    same window as the CPU time."""
+    rows = []
+    if not path:
+        return rows
+    with open(path) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 9:
+                continue
+            target, job, fio_json, node = fields[:4]
+            cpu_s, written, al, bm, sb = (float(x) for x in fields[4:])
+            try:
+                with open(fio_json) as jf:
+                    side = json.load(jf)["jobs"][0]["write"]
+                per_io = side["io_bytes"] / side["total_ios"]
+            except (OSError, ValueError, KeyError, ZeroDivisionError):
+                continue
+            writes = written / per_io
+            if writes <= 0:
+                continue
+            rows.append([target, job, node,
+                         f"{cpu_s / (written / 2**30):.2f}",
+                         f"{cpu_s * 1e6 / writes:.1f}",
+                         f"{al * 1000 / writes:.2f}",
+                         f"{bm * 1000 / writes:.2f}",
+                         f"{sb * 1000 / writes:.2f}"])
+    return rows
+
+
 RESULT_HEADER = ["IOPS", "MiB/s", "p50 us", "p99 us"]
 RATIO_HEADER = ["ratio (IOPS)", "job", "value", "target", "meets"]
 P50_DIFF_HEADER = ["p50 difference (us)", "job", "value", "target", "meets"]
 
 
-def stdout_write(args, results, servers, jobs, ratio_rows, diff_rows):
+def stdout_write(args, results, servers, jobs, ratio_rows, diff_rows, cost_rows):
     rows = []
     for job in jobs:
         for server in servers:
-            rows.append([job, server] + cells(results.get((server, job))))
+            if (server, job) in results:
+                rows.append([job, server] + cells(results[(server, job)]))
     print(f"== {args.title}: completion latency (clat) in usec ==")
     print(text_table(["job", "server"] + RESULT_HEADER, rows, 2))
     if ratio_rows:
@@ -190,13 +233,17 @@ def stdout_write(args, results, servers, jobs, ratio_rows, diff_rows):
         print()
         print("== p50 latency differences ==")
         print(text_table(P50_DIFF_HEADER, [p50_diff_cells(r) for r in diff_rows], 2))
+    if cost_rows:
+        print()
+        print("== cost per client write, per node ==")
+        print(text_table(COST_HEADER, cost_rows, 3))
     if args.summary:
         print()
         for m in args.summary:
             print(m)
 
 
-def md_write(args, results, servers, jobs, ratio_rows, diff_rows):
+def md_write(args, results, servers, jobs, ratio_rows, diff_rows, cost_rows):
     out = [f"# {args.title}", ""]
     out += [f"- {m}" for m in args.meta]
     out.append("")
@@ -204,7 +251,8 @@ def md_write(args, results, servers, jobs, ratio_rows, diff_rows):
                "latency (clat) percentiles in microseconds.")
     for job in jobs:
         out += ["", f"## {job}", ""]
-        rows = [[server] + cells(results.get((server, job))) for server in servers]
+        rows = [[server] + cells(results[(server, job)]) for server in servers
+                if (server, job) in results]
         out.append(md_table(["server"] + RESULT_HEADER, rows, 1))
     if ratio_rows:
         out += ["", "## Ratios", ""]
@@ -212,6 +260,13 @@ def md_write(args, results, servers, jobs, ratio_rows, diff_rows):
     if diff_rows:
         out += ["", "## p50 latency differences", ""]
         out.append(md_table(P50_DIFF_HEADER, [p50_diff_cells(r) for r in diff_rows], 2))
+    if cost_rows:
+        out += ["", "## Cost per client write, per node", "",
+                "CPU (user + system, every thread) and metadata block writes "
+                "(activity log, bitmap pages, superblock) of each node over "
+                "the job, divided by the client's writes (and GiB) the "
+                "server counted in the same window.", ""]
+        out.append(md_table(COST_HEADER, cost_rows, 3))
     if args.summary:
         out.append("")
         out += [f"- {m}" for m in args.summary]
@@ -242,6 +297,7 @@ def main():
                     help="NUM/DEN@JOBS[>=TARGET]")
     ap.add_argument("--p50-diff", action="append", default=[],
                     help="NUM/DEN@JOBS[<=LIMIT_US]: p50 of NUM minus p50 of DEN")
+    ap.add_argument("--costs", help="per-node cost rows (bench/replicated.sh)")
     ap.add_argument("--summary", action="append", default=[],
                     help="a line printed after the ratios (and listed under "
                          "them in the markdown)")
@@ -250,9 +306,10 @@ def main():
     results, servers, jobs = manifest_load(args.manifest)
     ratio_rows = ratios_compute(args.ratio, results, jobs)
     diff_rows = p50_diffs_compute(args.p50_diff, results, jobs)
-    stdout_write(args, results, servers, jobs, ratio_rows, diff_rows)
+    cost_rows = costs_load(args.costs)
+    stdout_write(args, results, servers, jobs, ratio_rows, diff_rows, cost_rows)
     if args.md:
-        md_write(args, results, servers, jobs, ratio_rows, diff_rows)
+        md_write(args, results, servers, jobs, ratio_rows, diff_rows, cost_rows)
     failed = [r for r in results.values() if r.status == "failed"]
     return 1 if failed else 0
 

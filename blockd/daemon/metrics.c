@@ -280,6 +280,14 @@ char *metrics_render(const struct node *n, size_t *len)
 	counter(&b, lbl, "blockd_disk_written_bytes_total",
 		"Bytes written to the disk (application and peer writes)",
 		st.written_bytes);
+	metric_head(&b, "blockd_metadata_writes_total", "counter",
+		    "Metadata block writes (each synchronous on the disk), by kind");
+	bprintf(&b, "blockd_metadata_writes_total{%s,kind=\"superblock\"} %llu\n",
+		lbl, (unsigned long long)st.md_sb_writes);
+	bprintf(&b, "blockd_metadata_writes_total{%s,kind=\"activity_log\"} %llu\n",
+		lbl, (unsigned long long)st.md_al_writes);
+	bprintf(&b, "blockd_metadata_writes_total{%s,kind=\"bitmap\"} %llu\n",
+		lbl, (unsigned long long)st.md_bm_writes);
 	if (st.nbd)
 		render_nbd(&b, lbl, st.nbd);
 	render_replication(&b, lbl, &st);

@@ -82,6 +82,9 @@ void status_fill(struct status *st, const struct node *n)
 	st->disk_error = res->detach.disk_error;
 	st->read_bytes = res->read_bytes;
 	st->written_bytes = res->written_bytes;
+	st->md_sb_writes = res->meta.writes.superblock;
+	st->md_al_writes = res->meta.writes.activity_log;
+	st->md_bm_writes = res->meta.writes.bitmap;
 	st->fence_runs = res->fence.runs;
 	st->fence_ok = res->fence.ok;
 	st->fence_failed = res->fence.failed;
@@ -151,6 +154,18 @@ static struct json_object *peer_json(const struct status *st)
 	return p;
 }
 
+/* What keeping the metadata current cost: block writes, each one
+ * synchronous on the disk (RWF_DSYNC), issued since start. */
+static struct json_object *md_json(const struct status *st)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "superblock", st->md_sb_writes);
+	add_u64(o, "activity_log", st->md_al_writes);
+	add_u64(o, "bitmap", st->md_bm_writes);
+	return o;
+}
+
 struct json_object *status_json(const struct status *st)
 {
 	struct json_object *o = json_object_new_object();
@@ -185,6 +200,7 @@ struct json_object *status_json(const struct status *st)
 	add_str(o, "disk_error", st->disk_error ? strerror(-st->disk_error) : NULL);
 	add_u64(o, "read_bytes", st->read_bytes);
 	add_u64(o, "written_bytes", st->written_bytes);
+	json_object_object_add(o, "metadata_writes", md_json(st));
 	json_object_object_add(o, "peer", peer_json(st));
 	return o;
 }

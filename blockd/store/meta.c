@@ -341,6 +341,7 @@ static void sb_write_issue(struct meta *m)
 {
 	m->sb_ticket_issued = m->sb_ticket;
 	m->sb.seq++;
+	m->writes.superblock++;
 	meta_sb_encode(m->sb_buf, &m->sb);
 	block_write(m, m->sb_buf, (uint64_t)(1 - m->sb_slot) * META_BLOCK,
 		    &m->sb_op, sb_write_done);
@@ -470,6 +471,7 @@ static void bm_issue(struct meta *m, struct meta_bm_write *w, uint64_t p)
 	w->busy = true;
 	w->page = p;
 	w->reg = m->bm_reg;
+	m->writes.bitmap++;
 	block_write(m, w->buf, meta_bitmap_offset() + p * META_BLOCK, &w->op,
 		    bm_write_done);
 }
@@ -625,6 +627,7 @@ static void al_write_block(struct meta *m)
 
 	meta_al_encode(m->al_buf, &m->al_tx);
 	m->al_issued = true;
+	m->writes.activity_log++;
 	block_write(m, m->al_buf, meta_al_offset() + slot * META_BLOCK,
 		    &m->al_op, al_block_done);
 }

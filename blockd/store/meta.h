@@ -110,6 +110,11 @@ struct meta {
 	uint64_t bm_reg;		/* last ticket handed out */
 	uint64_t bm_want_n;		/* pages flagged META_BM_WANT */
 	uint64_t bm_cursor;		/* where the next lazy scan starts */
+	/* Metadata block writes issued since start (status, bench): each is
+	 * one RWF_DSYNC write on the ring. */
+	struct meta_counts {
+		uint64_t superblock, activity_log, bitmap;
+	} writes;
 	/* A request on failed metadata reports the failure again, later. */
 	bool fail_queued;
 	struct loop_op fail_op;
