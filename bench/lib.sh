@@ -153,6 +153,7 @@ protocol = C
 secret = bench
 io-mode = direct
 ${PAIR_POLL_US:+poll-us = $PAIR_POLL_US}
+${PAIR_AL_EXTENTS:+al-extents = $PAIR_AL_EXTENTS}
 [node alice]
 address = 127.0.0.1:$port_a
 disk = $alice_disk

@@ -28,6 +28,9 @@
 #   SYNC_TIMEOUT  seconds allowed for the initial sync (default 600)
 #   RTT_COUNT     round trips per loopback measurement (default 2000)
 #   PAIR_POLL_US  poll-us of both nodes of the pair (default: unset, 0)
+#   PAIR_AL_EXTENTS  al-extents of both nodes (default: unset, the daemon's
+#             1007, more than a 1 GiB disk has: set it lower to see the
+#             activity log's cost when the writes do not fit it)
 #   BENCH_TMPDIR, DROP_CACHES=0, KEEP_TMP=1: as bench/run.sh
 #
 # Exits non-zero if a server failed to start, the pair did not connect or
