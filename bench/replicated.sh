@@ -197,40 +197,39 @@ bench_after_job_hook() {
 }
 
 # The one-disk limit: both nodes' files written at once by two raw fio
-# writers (io_uring, O_DIRECT, the seqwrite-1m-qd8 job's pattern); a
-# replicated stream writes every byte to both, so one writer's share of
-# that is the most it can get on this machine (report.py averages the two
-# writers). Measured in the same run, before the pair starts (the files are
-# written again by the initial sync).
+# writers (io_uring, O_DIRECT, the job's own pattern), for the jobs that
+# measure throughput or commits (LIMIT_JOBS). A replicated stream writes
+# (and flushes) every block on both, and both files share this machine's
+# disk, so one writer's share of what the disk does for two (report.py
+# takes the mean of the two) is the most a pair can get here. Measured in the same run, before the pair
+# starts (the initial sync writes the files again).
 LIMIT=one-disk-limit
-LIMIT_JOB=seqwrite-1m-qd8
+LIMIT_JOBS="randwrite-4k-qd32 seqwrite-1m-qd8 commit-8k-qd1"
 measure_one_disk_limit() {
-	local jf=$BENCH_TMP/$LIMIT.fio out=$BENCH_TMP/fio/$LIMIT/$LIMIT_JOB.json
-	mkdir -p -- "$(dirname -- "$out")"
-	cat >"$jf" <<EOF
-[global]
-include $BENCH_JOBS_DIR/common.fio
-rw=write
-bs=1m
-iodepth=8
-ioengine=io_uring
-direct=1
-[alice]
-filename=$ALICE_IMG
-[bob]
-filename=$BOB_IMG
-EOF
-	commands+=("$LIMIT: $(cmd_display fio "$jf") (two writers at once: alice.img and bob.img)")
-	bench_drop_caches
-	bench_log "$LIMIT: $LIMIT_JOB on both files at once (${RUNTIME}s)"
-	if RUNTIME=$RUNTIME RAMP=$RAMP timeout -k 5 $((RUNTIME + RAMP + 60)) \
-		fio --output-format=json --output="$out" "$jf" >"$out.log" 2>&1; then
-		bench_record "$LIMIT" "$LIMIT_JOB" ok "$out"
-	else
-		bench_log "$LIMIT failed; fio said:"
-		tail -n 5 -- "$out.log" >&2
-		bench_record "$LIMIT" "$LIMIT_JOB" failed
-	fi
+	local job jf out
+	mkdir -p -- "$BENCH_TMP/fio/$LIMIT"
+	for job in $LIMIT_JOBS; do
+		[[ " ${job_list[*]} " == *" $job "* ]] || continue
+		jf=$BENCH_TMP/$LIMIT-$job.fio
+		out=$BENCH_TMP/fio/$LIMIT/$job.json
+		{
+			printf '[global]\ninclude %s\n' "$BENCH_JOBS_DIR/common.fio"
+			grep -E '^(rw|bs|iodepth|fsync)=' "$BENCH_JOBS_DIR/$job.fio"
+			printf 'ioengine=io_uring\ndirect=1\n'
+			printf '[alice]\nfilename=%s\n[bob]\nfilename=%s\n' "$ALICE_IMG" "$BOB_IMG"
+		} >"$jf"
+		commands+=("$LIMIT $job: $(cmd_display fio "$jf") (two writers at once: alice.img and bob.img)")
+		bench_drop_caches
+		bench_log "$LIMIT: $job on both files at once (${RUNTIME}s)"
+		if RUNTIME=$RUNTIME RAMP=$RAMP timeout -k 5 $((RUNTIME + RAMP + 60)) \
+			fio --output-format=json --output="$out" "$jf" >"$out.log" 2>&1; then
+			bench_record "$LIMIT" "$job" ok "$out"
+		else
+			bench_log "$LIMIT $job failed; fio said:"
+			tail -n 5 -- "$out.log" >&2
+			bench_record "$LIMIT" "$job" failed
+		fi
+	done
 }
 
 # stop_server NAME — SIGTERM; a non-zero exit or an earlier death is a note.
@@ -400,7 +399,7 @@ bench_backing_create "$ALICE_IMG" "$SIZE_BYTES"
 bench_backing_create "$BOB_IMG" "$SIZE_BYTES"
 
 measure_standalone
-[[ " ${job_list[*]} " != *" $LIMIT_JOB "* ]] || measure_one_disk_limit
+measure_one_disk_limit
 if ! pair_start; then
 	bench_log "pair: ${notes[-1]}"
 	for n in alice bob; do
@@ -438,12 +437,15 @@ for job in "${job_list[@]}"; do
 done
 others_csv=$(IFS=,; echo "${others[*]}")
 for p in "${protocol_list[@]}"; do
-	if [[ " ${job_list[*]} " == *" $LIMIT_JOB "* ]]; then
-		if [[ $p == C ]]; then
-			ratios+=(--ratio "protocol-C/$LIMIT@$LIMIT_JOB>=0.9")
-		else
-			ratios+=(--ratio "protocol-$p/$LIMIT@$LIMIT_JOB")
-		fi
+	# Against the one-disk limit: 0.85 at 4 KiB QD32 (the issue's goal
+	# against standalone, which the shared disk bounds to 0.5 here), 0.9
+	# for 1 MiB.
+	if [[ $p == C ]]; then
+		ratios+=(--ratio "protocol-C/$LIMIT@$QD32_JOB>=0.85")
+		ratios+=(--ratio "protocol-C/$LIMIT@seqwrite-1m-qd8>=0.9")
+		ratios+=(--ratio "protocol-C/$LIMIT@commit-8k-qd1")
+	else
+		ratios+=(--ratio "protocol-$p/$LIMIT@${LIMIT_JOBS// /,}")
 	fi
 	if [[ $p == C ]]; then
 		ratios+=(--ratio "protocol-C/$BASELINE@$QD32_JOB>=0.6")
