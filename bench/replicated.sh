@@ -201,8 +201,10 @@ bench_after_job_hook() {
 # measure throughput or commits (LIMIT_JOBS). A replicated stream writes
 # (and flushes) every block on both, and both files share this machine's
 # disk, so one writer's share of what the disk does for two (report.py
-# takes the mean of the two) is the most a pair can get here. Measured in the same run, before the pair
-# starts (the initial sync writes the files again).
+# takes the mean of the two) is the most a pair can get here. Measured in
+# the same run, before the pair starts (the initial sync writes the files
+# again). For the commit it is a raw disk without NBD's two round trips per
+# commit, so a pair stays well below it; the row shows the disk's part.
 LIMIT=one-disk-limit
 LIMIT_JOBS="randwrite-4k-qd32 seqwrite-1m-qd8 commit-8k-qd1"
 measure_one_disk_limit() {
