@@ -591,6 +591,40 @@ static void start(struct resource *res, struct blk_req *r)
 		start_write(res, r);
 }
 
+/* Waiting requests a later write may pass at most (bounds the scans). */
+#define WP_OVERTAKE_SCAN 64
+
+/* May a later write pass x, waiting? The queue is FIFO except for one
+ * case: x is a write that waits only for an activity-log transaction and
+ * already holds its extents in it (al_held), so nothing that passes it
+ * can take its slots. Then writes to hot extents go on while cold ones
+ * wait, and cold ones behind the first stage their extents into the same
+ * transaction instead of one transaction each. A FLUSH never passes and
+ * is never passed; nor is a write waiting for anything else (a free slot,
+ * its bitmap pages: al_held false). */
+static bool passable(const struct blk_req *x)
+{
+	return wp_is_write(x) && x->al_held;
+}
+
+/* May write w start ahead of the requests waiting before until (the whole
+ * queue when NULL)? Only where its range overlaps none of theirs: no
+ * write overtakes one it may overlap. w must still pass wp_must_wait. */
+static bool may_overtake(const struct resource *res, const struct blk_req *w,
+			 const struct blk_req *until)
+{
+	unsigned n = 0;
+
+	if (!wp_is_write(w))
+		return false;
+	for (const struct blk_req *x = res->wp.waiting; x != until; x = x->next)
+		if (++n > WP_OVERTAKE_SCAN || !passable(x) ||
+		    ranges_overlap(x->local.off, x->local.len, w->local.off,
+				   w->local.len))
+			return false;
+	return true;
+}
+
 void writepath_submit(struct resource *res, struct blk_req *r)
 {
 	r->local.done = local_done;
@@ -599,9 +633,8 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 	r->al_held = false;
 	r->big = false;
 	r->bm_ticket = 0;
-	/* Strict FIFO behind earlier waiters, so no write overtakes one it
-	 * may overlap. */
-	if (res->wp.waiting || wp_must_wait(res, r)) {
+	if ((res->wp.waiting && !may_overtake(res, r, NULL)) ||
+	    wp_must_wait(res, r)) {
 		if (res->wp.waiting_tail)
 			res->wp.waiting_tail->next = r;
 		else
@@ -614,14 +647,30 @@ void writepath_submit(struct resource *res, struct blk_req *r)
 
 void writepath_retry_waiting(struct resource *res)
 {
-	while (res->wp.waiting && !wp_must_wait(res, res->wp.waiting)) {
-		struct blk_req *r = res->wp.waiting;
+	struct blk_req *prev = NULL, *r = res->wp.waiting;
+	unsigned n = 0;
 
-		res->wp.waiting = r->next;
-		if (!res->wp.waiting)
-			res->wp.waiting_tail = NULL;
-		r->next = NULL;
-		start(res, r);
+	while (r) {
+		if ((!prev || may_overtake(res, r, r)) && !wp_must_wait(res, r)) {
+			if (prev)
+				prev->next = r->next;
+			else
+				res->wp.waiting = r->next;
+			if (res->wp.waiting_tail == r)
+				res->wp.waiting_tail = prev;
+			r->next = NULL;
+			start(res, r);
+			/* Starting may complete or fail requests, the waiting
+			 * ones too: scan again from the head. */
+			prev = NULL;
+			r = res->wp.waiting;
+			n = 0;
+			continue;
+		}
+		if (!passable(r) || ++n >= WP_OVERTAKE_SCAN)
+			break;	/* nothing behind it may pass it */
+		prev = r;
+		r = r->next;
 	}
 }
 
