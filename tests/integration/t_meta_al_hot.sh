@@ -25,23 +25,35 @@ bt_init 90
 SIZE=$((128 * M))
 EXTENT=$((4 * M))
 
-# writes SEED EXTENT... : a 4 KiB write (seeded pattern) into a seeded
-# block of each EXTENT in turn, and a FLUSH at the end; then reads every
-# one back and compares.
+# writes [--at-once] SEED EXTENT...: a 4 KiB write (seeded pattern) into
+# a seeded block of each EXTENT, one after the other and a FLUSH at the
+# end, or (--at-once) all in flight together (libnbd's asynchronous
+# calls); then reads each block back and compares.
 writes() {
-	/usr/bin/python3 - "$(pair_uri alice)" "$EXTENT" "$@" <<'EOF' || bt_fail "writes into extents ${*:2} failed"
+	local mode=serial
+	[ "$1" = --at-once ] && { mode=at-once; shift; }
+	/usr/bin/python3 - "$(pair_uri alice)" "$EXTENT" "$mode" "$@" <<'EOF' || bt_fail "writes ($mode) into extents ${*:2} failed"
 import random, sys
 import nbd
-uri, extent, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+uri, extent, mode, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 h = nbd.NBD()
 h.connect_uri(uri)
 r = random.Random(seed)
-last = {}
-for e in sys.argv[4:]:
+last, cookies = {}, []
+for e in sys.argv[5:]:
     off = int(e) * extent + r.randrange(1024) * 4096
     last[off] = r.randbytes(4096)
-    h.pwrite(last[off], off)
-h.flush()
+    if mode == "at-once":
+        buf = nbd.Buffer.from_bytearray(bytearray(last[off]))
+        cookies.append((buf, h.aio_pwrite(buf, off)))
+    else:
+        h.pwrite(last[off], off)
+while h.aio_in_flight() > 0:
+    h.poll(-1)
+for _, c in cookies:
+    h.aio_command_completed(c)    # raises the write's error, if any
+if mode == "serial":
+    h.flush()
 for off, buf in last.items():
     if h.pread(4096, off) != buf:
         sys.exit(f"block at {off} reads back other data")
@@ -92,34 +104,8 @@ for i in $(seq 0 999); do cyc+=($((2 + i % 7))); done
 writes 5 "${cyc[@]}"
 bt_expect_eq "$(md activity_log)" "$AL" "activity-log writes after 1000 writes cycling over the 7 held extents"
 bt_expect_eq "$(md superblock)" "$SB" "superblock writes after 1000 writes to hot extents"
-# concurrent SEED EXTENT...: one 4 KiB write into each EXTENT, all in
-# flight at once (libnbd's asynchronous calls), then read back.
-concurrent() {
-	/usr/bin/python3 - "$(pair_uri alice)" "$EXTENT" "$@" <<'EOF' || bt_fail "concurrent writes into extents ${*:2} failed"
-import random, sys
-import nbd
-uri, extent, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-h = nbd.NBD()
-h.connect_uri(uri)
-r = random.Random(seed)
-todo = []
-for e in sys.argv[4:]:
-    off = int(e) * extent + r.randrange(1024) * 4096
-    buf = nbd.Buffer.from_bytearray(bytearray(r.randbytes(4096)))
-    todo.append((off, buf, h.aio_pwrite(buf, off)))
-while h.aio_in_flight() > 0:
-    h.poll(-1)
-for _, _, c in todo:
-    h.aio_command_completed(c)    # raises the write's error, if any
-for off, buf, _ in todo:
-    if h.pread(4096, off) != bytes(buf.to_bytearray()):
-        sys.exit(f"block at {off} reads back other data")
-h.shutdown()
-EOF
-}
-
 snapshot
-concurrent 6 9 10 11 12 13 14 8
+writes --at-once 6 9 10 11 12 13 14 8
 al_batch=$(($(md activity_log) - AL))
 rl_in_range "$al_batch" 1 3 ||
 	bt_fail "6 writes into cold extents sent at once cost $al_batch activity-log writes, expected 1..3 (one transaction for several)"
