@@ -560,6 +560,12 @@ static void process_fifo(struct resource *res)
 	while (res->rx.fifo) {
 		struct peer_req *p = res->rx.fifo;
 
+		/* A barrier whose fdatasync is running owns its request
+		 * until that completes, even if the disk went away since
+		 * (refused then: seed 4012, where a flush done at once and
+		 * deferred found its request freed and reused). */
+		if (p->flushing)
+			return;
 		if (!can_serve(res, p)) {
 			res->rx.fifo = p->next;
 			if (!res->rx.fifo)
