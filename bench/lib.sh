@@ -234,6 +234,21 @@ bench_pid_running() {
 	[[ ${stat%% *} != Z ]]
 }
 
+# bench_cpu_ticks PID... — user + system time of the processes, every
+# thread (exited ones included), in clock ticks (getconf CLK_TCK); fails
+# if one is gone.
+bench_cpu_ticks() {
+	local pid s sum=0
+	local -a f
+	for pid in "$@"; do
+		{ read -r s <"/proc/$pid/stat"; } 2>/dev/null || return 1
+		s=${s##*) }	# the fields after "(comm)", state first
+		read -r -a f <<<"$s"
+		sum=$((sum + f[11] + f[12]))
+	done
+	echo "$sum"
+}
+
 # bench_server_alive NAME — true while the server process runs.
 bench_server_alive() {
 	local pid=${BENCH_SERVER_PID[$1]:-}
@@ -265,16 +280,18 @@ bench_server_stop() {
 	return $(( rc != 0 ))
 }
 
-# bench_fio JOB OUT_JSON TARGET_ARGS... — one fio job (a file in bench/jobs)
-# against one target, JSON to OUT_JSON. TARGET_ARGS name the target:
-# bench_fio_nbd_args / bench_fio_file_args below. A hung server cannot hang
-# the run: fio gets RUNTIME + RAMP + 60 s.
+# bench_fio JOB OUT_JSON TARGET_ARGS... — one fio job (a file in bench/jobs,
+# or a job file's path) against one target, JSON to OUT_JSON. TARGET_ARGS
+# name the target: bench_fio_nbd_args / bench_fio_file_args below (none
+# when the job file names its own). A hung server cannot hang the run: fio
+# gets RUNTIME + RAMP + 60 s.
 bench_fio() {
 	local job=$1 out=$2 limit_s
 	shift 2
+	[[ $job == */* ]] || job=$BENCH_JOBS_DIR/$job.fio
 	limit_s=$(( RUNTIME + RAMP + 60 ))
 	RUNTIME=$RUNTIME RAMP=$RAMP timeout -k 5 "$limit_s" \
-		fio --output-format=json --output="$out" "$@" "$BENCH_JOBS_DIR/$job.fio" \
+		fio --output-format=json --output="$out" "$@" "$job" \
 		>"$out.log" 2>&1
 }
 

@@ -72,17 +72,6 @@ status_wait() {
 		"${BENCH_SERVER_PID[$1]:-0}" "$2" "$3" >/dev/null
 }
 
-# cpu_ticks PID... — utime + stime of the processes, in clock ticks.
-cpu_ticks() {
-	local pid sum=0 f
-	for pid in "$@"; do
-		read -r -a f <"/proc/$pid/stat"
-		# Fields after "(comm)": state is f[2] when comm has no space.
-		sum=$((sum + f[13] + f[14]))
-	done
-	echo "$sum"
-}
-
 # measure TARGET URI PID... — every job against URI, counting PIDs.
 measure() {
 	local target=$1 uri=$2 job out perf_p perf_a t0 t1 ios pids
@@ -98,10 +87,10 @@ measure() {
 		perf stat -x, -o "$out.perf-a" -a -e context-switches &
 		perf_a=$!
 		sleep 0.5	# perf attaches (not a synchronisation of the measurement)
-		t0=$(cpu_ticks "$@")
+		t0=$(bench_cpu_ticks "$@")
 		RAMP=0 bench_fio "$job" "$out.json" $(bench_fio_nbd_args "$uri") ||
 			bench_die "$target $job: fio failed ($(tail -n 3 "$out.json.log"))"
-		t1=$(cpu_ticks "$@")
+		t1=$(bench_cpu_ticks "$@")
 		kill -INT "$perf_p" "$perf_a"
 		wait "$perf_p" "$perf_a" || true
 		ios=$("$BENCH_PYTHON" -c '

@@ -141,16 +141,6 @@ rtt_measure() {
 COST_SNAP=
 CLK_TCK=$(getconf CLK_TCK)
 
-# cpu_ticks PID — user + system time of every thread of PID, in clock ticks.
-cpu_ticks() {
-	local s
-	local -a f
-	{ read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-	s=${s##*) }
-	read -r -a f <<<"$s"
-	echo $((f[11] + f[12]))
-}
-
 # node_counts BLOCKCTL_ARGS... — "written_bytes activity_log bitmap
 # superblock" (metadata writes) of one node.
 node_counts() {
@@ -165,13 +155,13 @@ print(s["written_bytes"], *(m.get(k, 0) for k in ("activity_log", "bitmap", "sup
 cost_snapshot() {
 	local n ticks counts
 	if [[ $1 == "$BASELINE" ]]; then
-		ticks=$(cpu_ticks "${BENCH_SERVER_PID[$BASELINE]:-0}") || return 1
+		ticks=$(bench_cpu_ticks "${BENCH_SERVER_PID[$BASELINE]:-0}") || return 1
 		counts=$(node_counts --control "$BENCH_TMP/standalone.ctl") || return 1
 		echo "$BASELINE $ticks $counts"
 		return 0
 	fi
 	for n in alice bob; do
-		ticks=$(cpu_ticks "${BENCH_SERVER_PID[$n]:-0}") || return 1
+		ticks=$(bench_cpu_ticks "${BENCH_SERVER_PID[$n]:-0}") || return 1
 		counts=$(node_counts -c "$CONF" -n "$n") || return 1
 		echo "$n $ticks $counts"
 	done
@@ -223,8 +213,7 @@ measure_one_disk_limit() {
 		commands+=("$LIMIT $job: $(cmd_display fio "$jf") (two writers at once: alice.img and bob.img)")
 		bench_drop_caches
 		bench_log "$LIMIT: $job on both files at once (${RUNTIME}s)"
-		if RUNTIME=$RUNTIME RAMP=$RAMP timeout -k 5 $((RUNTIME + RAMP + 60)) \
-			fio --output-format=json --output="$out" "$jf" >"$out.log" 2>&1; then
+		if bench_fio "$jf" "$out"; then
 			bench_record "$LIMIT" "$job" ok "$out"
 		else
 			bench_log "$LIMIT $job failed; fio said:"

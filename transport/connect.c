@@ -371,36 +371,12 @@ static void tcp_link_free(struct link *b)
 	free(k);
 }
 
-static bool tcp_link_is_up(const struct link *b)
-{
-	const struct tcp_link *k = tcp_of_c(b);
-
-	return k && k->up;
-}
-
-static uint64_t tcp_link_generation(const struct link *b)
-{
-	const struct tcp_link *k = tcp_of_c(b);
-
-	return k ? k->generation : 0;
-}
-
-static uint32_t tcp_link_features(const struct link *b)
-{
-	const struct tcp_link *k = tcp_of_c(b);
-
-	return k && k->up ? k->features : 0;
-}
-
 static const struct link_impl tcp_link_impl = {
 	.free = tcp_link_free,
 	.connect = tcp_link_connect,
 	.disconnect = tcp_link_disconnect,
 	.disconnect_after_send = tcp_link_disconnect_after_send,
 	.shutdown = tcp_link_shutdown,
-	.is_up = tcp_link_is_up,
-	.generation = tcp_link_generation,
-	.features = tcp_link_features,
 	.send = tcp_link_send,
 	.kick = tcp_link_kick,
 	.drop = tcp_link_drop,

@@ -155,8 +155,10 @@ void sock_close(struct lsock *s, const char *fmt, ...)
 	if (s->was_up)
 		k->downs_pending++;	/* its down() runs from the teardown */
 	s->state = LS_CLOSING;
-	if (k->up == s)
+	if (k->up == s) {
 		k->up = NULL;
+		k->base.up = false;
+	}
 	if (s->fd >= 0)
 		shutdown(s->fd, SHUT_RDWR);
 	if (s->recv_armed)
@@ -365,11 +367,12 @@ static void sock_up(struct lsock *s)
 
 	s->state = LS_UP;
 	k->up = s;
-	k->generation++;
+	k->base.up = true;
+	k->base.generation++;
 	k->backoff_ms = 0;
-	k->features = FRAME_FEAT_ALL & s->peer_hello.features;
+	k->base.features = FRAME_FEAT_ALL & s->peer_hello.features;
 	log_info("peer %s: connected and authenticated (%s), features %#x",
-		 k->cfg.peer_name, s->dialed ? "dialed" : "accepted", k->features);
+		 k->cfg.peer_name, s->dialed ? "dialed" : "accepted", k->base.features);
 	k->ops->up(k->owner);
 }
 

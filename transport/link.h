@@ -88,6 +88,10 @@ struct link_config {
 struct link_impl;
 struct link {
 	const struct link_impl *impl;
+	/* Kept by the implementation, read by the calls below. */
+	bool up;		/* a connection is up */
+	uint64_t generation;	/* of the up (or last) connection */
+	uint32_t features;	/* negotiated on it (read only while up) */
 };
 
 struct link_impl {
@@ -96,9 +100,6 @@ struct link_impl {
 	void (*disconnect)(struct link *k, const char *why);
 	void (*disconnect_after_send)(struct link *k, const char *why);
 	void (*shutdown)(struct link *k);
-	bool (*is_up)(const struct link *k);
-	uint64_t (*generation)(const struct link *k);
-	uint32_t (*features)(const struct link *k);
 	void (*send)(struct link *k, struct link_tx *tx);
 	void (*kick)(struct link *k);
 	void (*drop)(struct link *k, const char *why);
@@ -145,7 +146,7 @@ static inline void link_shutdown(struct link *k)
 /* NULL: not up. */
 static inline bool link_is_up(const struct link *k)
 {
-	return k && k->impl->is_up(k);
+	return k && k->up;
 }
 
 /* The generation of the up connection (or of the last one): it changes
@@ -154,13 +155,13 @@ static inline bool link_is_up(const struct link *k)
  * new connection knows none of the old ids. */
 static inline uint64_t link_generation(const struct link *k)
 {
-	return k ? k->impl->generation(k) : 0;
+	return k ? k->generation : 0;
 }
 
 /* FRAME_FEAT_* both sides offered on the up connection (0 when down). */
 static inline uint32_t link_features(const struct link *k)
 {
-	return k ? k->impl->features(k) : 0;
+	return k && k->up ? k->features : 0;
 }
 
 /* Queue a frame on the up connection; sent(-ENOTCONN) if there is none. */

@@ -87,8 +87,6 @@ struct tcp_link {
 	bool ping_queued, pong_queued;
 	bool kick_queued;
 	struct loop_op kick_op;
-	uint32_t features;	/* negotiated on the up connection */
-	uint64_t generation;	/* of the up (or last) connection */
 	unsigned downs_pending;	/* up sockets closed, down() not yet run */
 };
 
@@ -109,11 +107,6 @@ void link_arm_dial_timer(struct tcp_link *k);
 static inline struct tcp_link *tcp_of(struct link *b)
 {
 	return container_of(b, struct tcp_link, base);
-}
-
-static inline const struct tcp_link *tcp_of_c(const struct link *b)
-{
-	return container_of(b, const struct tcp_link, base);
 }
 
 void tcp_link_send(struct link *b, struct link_tx *tx);

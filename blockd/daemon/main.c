@@ -276,8 +276,7 @@ static int resource_start(struct node *n)
 			n->cfg.read_only);
 	if (ret < 0)
 		return ret;
-	res->disk.inline_write_max = DISK_INLINE_WRITE_MAX;
-	res->disk.inline_flush_max_us = DISK_INLINE_FLUSH_MAX_US;
+	res->disk.inline_io = DISK_INLINE_DEFAULT;
 	if (!self->nbd[0]) {
 		log_err("node %s has no NBD address: set 'nbd' or --nbd", self->name);
 		return -EINVAL;

@@ -283,11 +283,11 @@ char *metrics_render(const struct node *n, size_t *len)
 	metric_head(&b, "blockd_metadata_writes_total", "counter",
 		    "Metadata block writes (each synchronous on the disk), by kind");
 	bprintf(&b, "blockd_metadata_writes_total{%s,kind=\"superblock\"} %llu\n",
-		lbl, (unsigned long long)st.md_sb_writes);
+		lbl, (unsigned long long)st.md_writes.superblock);
 	bprintf(&b, "blockd_metadata_writes_total{%s,kind=\"activity_log\"} %llu\n",
-		lbl, (unsigned long long)st.md_al_writes);
+		lbl, (unsigned long long)st.md_writes.activity_log);
 	bprintf(&b, "blockd_metadata_writes_total{%s,kind=\"bitmap\"} %llu\n",
-		lbl, (unsigned long long)st.md_bm_writes);
+		lbl, (unsigned long long)st.md_writes.bitmap);
 	if (st.nbd)
 		render_nbd(&b, lbl, st.nbd);
 	render_replication(&b, lbl, &st);

@@ -82,9 +82,7 @@ void status_fill(struct status *st, const struct node *n)
 	st->disk_error = res->detach.disk_error;
 	st->read_bytes = res->read_bytes;
 	st->written_bytes = res->written_bytes;
-	st->md_sb_writes = res->meta.writes.superblock;
-	st->md_al_writes = res->meta.writes.activity_log;
-	st->md_bm_writes = res->meta.writes.bitmap;
+	st->md_writes = res->meta.writes;
 	st->fence_runs = res->fence.runs;
 	st->fence_ok = res->fence.ok;
 	st->fence_failed = res->fence.failed;
@@ -160,9 +158,9 @@ static struct json_object *md_json(const struct status *st)
 {
 	struct json_object *o = json_object_new_object();
 
-	add_u64(o, "superblock", st->md_sb_writes);
-	add_u64(o, "activity_log", st->md_al_writes);
-	add_u64(o, "bitmap", st->md_bm_writes);
+	add_u64(o, "superblock", st->md_writes.superblock);
+	add_u64(o, "activity_log", st->md_writes.activity_log);
+	add_u64(o, "bitmap", st->md_writes.bitmap);
 	return o;
 }
 

@@ -41,8 +41,7 @@ struct status {
 	uint64_t io_errors;
 	int disk_error;			/* -errno, 0 if none */
 	uint64_t read_bytes, written_bytes;
-	/* Metadata block writes (superblock, activity log, bitmap). */
-	uint64_t md_sb_writes, md_al_writes, md_bm_writes;
+	struct meta_counts md_writes;	/* metadata block writes so far */
 	/* The peer, as last known. */
 	enum conn_state connection;
 	enum role peer_role;

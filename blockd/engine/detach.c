@@ -189,7 +189,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	const struct config *cfg = res->cfg;
 	const struct config_node *self = &cfg->nodes[cfg->self];
 	uint64_t export_bytes = res->disk.size_bytes;
-	uint32_t inline_max, inline_flush;
+	struct disk_inline inline_io;
 	int ret;
 
 	if (res->st.disk_state != DS_DISKLESS) {
@@ -202,8 +202,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 "returned yet: try again");
 		return -EBUSY;
 	}
-	inline_max = res->disk.inline_write_max;	/* the owner's choice */
-	inline_flush = res->disk.inline_flush_max_us;
+	inline_io = res->disk.inline_io;	/* the owner's choice */
 	ret = disk_open(&res->disk, res->loop, self->disk,
 			cfg->io_mode == CONFIG_IO_DIRECT,
 			cfg->read_only);
@@ -212,8 +211,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	res->disk.inline_write_max = inline_max;
-	res->disk.inline_flush_max_us = inline_flush;
+	res->disk.inline_io = inline_io;
 	resource_disk_bind(res);
 	meta_close(&res->meta);
 	bitmap_fini(&res->oos);

@@ -43,7 +43,7 @@ static void state_sent(struct link_tx *tx, int err)
 	res->peer.state_tx_queued = false;
 	if (res->peer.state_tx_again && !err) {
 		res->peer.state_tx_again = false;
-		peer_send_state_flags(res, 0);	/* the newest, asked meanwhile */
+		peer_send_state(res);	/* the newest, asked meanwhile */
 	}
 }
 
@@ -149,19 +149,19 @@ static bool holds_acked(const struct resource *res)
 	       (link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);
 }
 
-void peer_send_state_flags(struct resource *res, uint8_t flags)
+void peer_send_state(struct resource *res)
 {
 	struct frame_state st = { 0 };
+	uint8_t flags;
 
 	if (!link_is_up(res->link))
 		return;
 	if (res->peer.state_tx_queued) {
 		/* Send the newest once this one left, flags included. */
 		res->peer.state_tx_again = true;
-		res->peer.state_flags_pending |= flags;
 		return;
 	}
-	flags |= res->peer.state_flags_pending;
+	flags = res->peer.state_flags_pending;
 	res->peer.state_flags_pending = 0;
 	st.role = (uint8_t)res->st.role;
 	st.disk = (uint8_t)res->st.disk_state;

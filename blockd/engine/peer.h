@@ -33,9 +33,10 @@ struct peer {
 };
 
 extern const struct link_ops peer_link_ops;
-/* STATE to the peer, with FRAME_STATE_F_* flags: the state machine's
+/* STATE to the peer, with the FRAME_STATE_F_* flags posted for it
+ * (resource_post_state: peer.state_flags_pending): the state machine's
  * SEND_STATE, run only by its executor (resource_commit). */
-void peer_send_state_flags(struct resource *res, uint8_t flags);
+void peer_send_state(struct resource *res);
 /* After any state change: does this Secondary still hold every write its
  * Primary acknowledged? */
 void peer_note_state(struct resource *res);

@@ -161,7 +161,7 @@ void resource_commit(struct resource *res, const char *what)
 	if (acts & SM_ACT_WRITE_SB)
 		meta_write_sb(&res->meta);
 	if (acts & SM_ACT_SEND_STATE)
-		peer_send_state_flags(res, 0);
+		peer_send_state(res);
 	if (acts & SM_ACT_BITMAP_XCHG)
 		bmx_start(res);
 	if (acts & SM_ACT_START_RESYNC)

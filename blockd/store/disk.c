@@ -139,7 +139,7 @@ static bool disk_write_inline(struct disk *d, struct disk_io *io, int fd,
 	long r;
 
 	if (io->cmd != DISK_WRITE || (io->flags & DISK_F_FUA) ||
-	    len > d->inline_write_max || io->done_bytes)
+	    len > d->inline_io.write_max || io->done_bytes)
 		return false;
 	r = loop_write_now(d->loop, fd, buf, len, off);
 	loop_defer(d->loop, &io->op, disk_io_done, (int)r);
@@ -175,15 +175,15 @@ static void disk_rw_issue(struct disk *d, struct disk_io *io)
 	loop_op_arm(d->loop, sqe, &io->op, disk_io_done);
 }
 
-/* inline_flush_max_us: nothing else of this disk in flight, and the last
+/* inline_io.flush_max_us: nothing else of this disk in flight, and the last
  * flush was fast. */
 static bool disk_flush_inline(struct disk *d, struct disk_io *io)
 {
 	uint64_t t0;
 	int r;
 
-	if (!d->inline_flush_max_us || d->inflight != 1 || d->map_pending ||
-	    d->flush_last_ns > (uint64_t)d->inline_flush_max_us * 1000)
+	if (!d->inline_io.flush_max_us || d->inflight != 1 || d->map_pending ||
+	    d->flush_last_ns > (uint64_t)d->inline_io.flush_max_us * 1000)
 		return false;
 	t0 = clock_mono_ns();
 	r = loop_sync_now(d->loop, d->fd);

@@ -62,10 +62,25 @@ struct disk_map_req;
 
 #define DISK_MAP_BATCH 64	/* finished lookups collected per read */
 
-/* What the daemon lets disk_rw_issue write at once (inline_write_max). */
-#define DISK_INLINE_WRITE_MAX (64U * 1024)
-/* ... and flush at once (inline_flush_max_us). */
-#define DISK_INLINE_FLUSH_MAX_US 250U
+/* What the owner lets the disk do at once on the loop's thread instead
+ * of through io_uring (0: never). disk_open clears it: the owner sets it
+ * after each open.
+ * - write_max: page-cache writes up to this many bytes (without FUA);
+ *   see disk_rw_issue.
+ * - flush_max_us: a FLUSH with nothing else of this disk in flight
+ *   (fdatasync, loop_sync_now; io_uring hands every fsync to a worker
+ *   thread: two thread wake-ups, tens of microseconds), while the last
+ *   flush took at most this long. The loop waits for the device
+ *   meanwhile: a slow one (a flush of milliseconds) is never waited for
+ *   this way. */
+struct disk_inline {
+	uint32_t write_max;
+	uint32_t flush_max_us;
+};
+
+/* What the daemon (and the simulator) choose. */
+#define DISK_INLINE_DEFAULT \
+	((struct disk_inline){ .write_max = 64U * 1024, .flush_max_us = 250U })
 
 struct disk {
 	struct loop *loop;
@@ -88,17 +103,7 @@ struct disk {
 	struct loop_op map_read_op;
 	struct disk_map_req *map_done[DISK_MAP_BATCH];
 	unsigned inflight;	/* disk_ios submitted, not yet completed */
-	/* Page-cache writes up to this many bytes (without FUA) are written
-	 * at once from the loop instead of through io_uring (0: never). The
-	 * owner sets it after disk_open; see disk_rw_issue. */
-	uint32_t inline_write_max;
-	/* A FLUSH with nothing else of this disk in flight is done at once
-	 * from the loop (fdatasync, loop_sync_now) instead of through
-	 * io_uring, which hands every fsync to a worker thread (two thread
-	 * wake-ups, tens of microseconds), while the last flush took at most
-	 * this long (0: never). The loop waits for the device meanwhile: a
-	 * slow one (a flush of milliseconds) is never waited for this way. */
-	uint32_t inline_flush_max_us;
+	struct disk_inline inline_io;	/* the owner's, see above */
 	uint64_t flush_last_ns;	/* how long the last FLUSH took */
 	const struct disk_io *flush_timed;	/* through io_uring, timed */
 	uint64_t flush_started_ns;	/* ... since */

@@ -118,8 +118,7 @@ static int node_assemble(struct sim_node *n)
 	/* As blockd/daemon/main.c: small buffered writes are written at
 	 * once (loop_write_now), the path the daemon's buffered mode takes
 	 * (and direct mode's for what is not aligned). */
-	res->disk.inline_write_max = DISK_INLINE_WRITE_MAX;
-	res->disk.inline_flush_max_us = DISK_INLINE_FLUSH_MAX_US;
+	res->disk.inline_io = DISK_INLINE_DEFAULT;
 	return resource_init(res, c, &lc);
 }
 

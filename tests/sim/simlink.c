@@ -71,8 +71,6 @@ struct sim_link {
 	bool dialer;
 	bool want_connected, shutting_down;
 	struct simconn *conn;	/* the connection this side has open */
-	bool up;		/* up() told for conn */
-	uint64_t generation;
 	struct link_tx *txq, *txq_tail;	/* not yet in the connection's buffer */
 	bool close_when_sent;
 	char why[160];
@@ -90,11 +88,6 @@ struct sim_link {
 static struct sim_link *sim_of(struct link *b)
 {
 	return container_of(b, struct sim_link, base);
-}
-
-static const struct sim_link *sim_of_c(const struct link *b)
-{
-	return container_of(b, const struct sim_link, base);
 }
 
 static struct simend *end_of(struct sim_link *k)
@@ -261,8 +254,8 @@ static void side_close(struct sim_link *k, const char *why, bool owner_alive)
 			loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
 	}
 	k->txq_tail = NULL;
-	if (k->up && owner_alive) {
-		k->up = false;
+	if (k->base.up && owner_alive) {
+		k->base.up = false;
 		snprintf(k->down_why, sizeof(k->down_why), "%s", why);
 		if (k->down_queued)
 			sim_fail("n%d link: a second down() before the first ran",
@@ -270,7 +263,7 @@ static void side_close(struct sim_link *k, const char *why, bool owner_alive)
 		k->down_queued = true;
 		loop_defer(k->loop, &k->down_op, down_run, 0);
 	}
-	k->up = false;
+	k->base.up = false;
 	if (owner_alive)
 		dial_arm(k);
 }
@@ -325,7 +318,7 @@ static void sim_link_send(struct link *b, struct link_tx *tx)
 {
 	struct sim_link *k = sim_of(b);
 
-	if (!k->up) {
+	if (!k->base.up) {
 		loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
 		return;
 	}
@@ -366,7 +359,7 @@ static void end_read(struct simend *e)
 
 	c->open_ends++;		/* a callback may close both ends */
 	while (k && k->conn == c && !k->stalled && e->head &&
-	       e->head->at_us <= sim_now_us() && k->up) {
+	       e->head->at_us <= sim_now_us() && k->base.up) {
 		struct simframe *f = e->head;
 		struct frame_hdr h;
 		uint8_t *buf = NULL;
@@ -409,7 +402,7 @@ static void end_read(struct simend *e)
 	}
 	/* Not up yet: up_fire reads what waits. Arming now would fire at
 	 * this very time again and again, and time would never reach it. */
-	if (k && k->conn == c && !k->stalled && k->up)
+	if (k && k->conn == c && !k->stalled && k->base.up)
 		wire_arm(e);
 	conn_put(c);
 }
@@ -453,17 +446,17 @@ static void up_fire(struct sim_event *ev)
 	struct sim_link *k = ev->arg;
 
 	in_node(k->node);
-	if (!k->conn || k->up)
+	if (!k->conn || k->base.up)
 		return;
 	if (k->down_queued)
 		sim_fail("n%d link: up() before the old connection's down()",
 			 k->node);
-	k->up = true;
-	k->generation++;
+	k->base.up = true;
+	k->base.generation++;
 	k->backoff_ms = 0;
 	sim_trace("n%d link: connection %llu up, generation %llu", k->node,
 		  (unsigned long long)k->conn->id,
-		  (unsigned long long)k->generation);
+		  (unsigned long long)k->base.generation);
 	k->ops->up(k->owner);
 	if (k->conn)
 		end_read(end_of(k));
@@ -598,6 +591,7 @@ int simlink_new(struct link **out, struct loop *l, struct bufpool *pool,
 	if (!k)
 		return -ENOMEM;
 	k->base.impl = &simlink_impl;
+	k->base.features = FRAME_FEAT_ALL;	/* the simulated peer has them all */
 	k->loop = l;
 	k->pool = pool;
 	k->cfg = *cfg;
@@ -686,29 +680,8 @@ static void sim_link_drop(struct link *b, const char *why)
 {
 	struct sim_link *k = sim_of(b);
 
-	if (k->up)
+	if (k->base.up)
 		side_close(k, why, true);
-}
-
-static bool sim_link_is_up(const struct link *b)
-{
-	const struct sim_link *k = sim_of_c(b);
-
-	return k && k->up;
-}
-
-static uint64_t sim_link_generation(const struct link *b)
-{
-	const struct sim_link *k = sim_of_c(b);
-
-	return k ? k->generation : 0;
-}
-
-static uint32_t sim_link_features(const struct link *b)
-{
-	const struct sim_link *k = sim_of_c(b);
-
-	return k && k->up ? FRAME_FEAT_ALL : 0;
 }
 
 void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
@@ -724,12 +697,12 @@ void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
 		q++;
 	if (!k->conn) {
 		snprintf(buf, len, "link %s, no connection, %u frames queued",
-			 k->up ? "up" : "down", q);
+			 k->base.up ? "up" : "down", q);
 		return;
 	}
 	snprintf(buf, len, "link %s, %u frames queued, %s; in flight toward "
 		 "it %llu bytes, toward the peer %llu bytes%s",
-		 k->up ? "up" : "down", q,
+		 k->base.up ? "up" : "down", q,
 		 k->stalled ? "not reading (stalled)" : "reading",
 		 (unsigned long long)k->conn->end[k->node].pipe_bytes,
 		 (unsigned long long)k->conn->end[k->peer].pipe_bytes,
@@ -742,9 +715,6 @@ static const struct link_impl simlink_impl = {
 	.disconnect = sim_link_disconnect,
 	.disconnect_after_send = sim_link_disconnect_after_send,
 	.shutdown = sim_link_shutdown,
-	.is_up = sim_link_is_up,
-	.generation = sim_link_generation,
-	.features = sim_link_features,
 	.send = sim_link_send,
 	.kick = sim_link_kick,
 	.drop = sim_link_drop,
