@@ -106,8 +106,9 @@ void sim_fail(const char *fmt, ...)
 	fprintf(stderr, "FAIL seed %" PRIu64 " step %" PRIu64 " at %" PRIu64
 		" us: %s\n", r->seed, r->sched.steps, r->sched.now_us, msg);
 	fprintf(stderr, "replay: build/tests/sim/blockd-sim --seed %" PRIu64
-		" --steps %" PRIu64 "%s%s --trace\n", r->seed, S.steps_max,
-		S.strict ? " --strict" : "", S.direct ? " --direct" : "");
+		" --steps %" PRIu64 "%s%s%s --trace\n", r->seed, S.steps_max,
+		S.strict ? " --strict" : "", S.direct ? " --direct" : "",
+		S.relapse ? " --relapse" : "");
 	exit(1);
 }
 
@@ -269,6 +270,14 @@ static bool both_down_after(int idx)
 	return !sim_run->node[1 - idx];
 }
 
+static void relapse_fire(struct sim_event *ev)
+{
+	int idx = (int)(intptr_t)ev->arg;
+
+	if (sim_run->node[idx] && !S.healing)
+		node_down(idx, "power loss after a restart", true);
+}
+
 static void restart_fire(struct sim_event *ev)
 {
 	int idx = (int)(intptr_t)ev->arg;
@@ -284,16 +293,39 @@ static void restart_fire(struct sim_event *ev)
 	S.prev_repl[idx] = RS_OFF;
 	S.prev_primary[idx] = false;
 	S.prev_rx_bytes[idx] = 0;
+	/* --relapse: the process died, its disk cache still holds what it
+	 * acknowledged; the power goes too before long, often before
+	 * anything flushed that cache. */
+	if (S.relapse && S.died_alive[idx] && !sched_queued(&S.relapse_ev[idx]))
+		sched_after(&sim_run->sched, &S.relapse_ev[idx],
+			    rng_range(&sim_run->rng, 1000, 400000),
+			    relapse_fire, (void *)(intptr_t)idx, "relapse");
 }
 
-/* Does the other node lack unflushed writes this one may hold alone? It
- * lost power since the last FLUSH completed, or it has no disk. */
-static bool peer_lost_unflushed(int idx)
+/* Is the other node's disk a copy of the history that can stand in for
+ * this one's? None when it has no disk (a Diskless Primary wrote through
+ * this node alone), or its disk is Inconsistent: given up (detached,
+ * failed; resynced in full before it counts again) or a resync target.
+ * Seeds 4223, 4267, 4740: a Primary detached, wrote through its peer,
+ * attached its old disk again (Inconsistent); the peer's daemon crashed
+ * and restarted, then it lost power before a FLUSH, taking the only
+ * copy of writes acknowledged since the last one. */
+static bool peer_holds_copy(int idx)
 {
 	struct sim_node *p = sim_run->node[1 - idx];
 
+	return p && resource_has_disk(&p->res) &&
+	       p->res.st.disk_state != DS_INCONSISTENT &&
+	       p->res.st.disk_state != DS_ATTACHING &&
+	       p->res.st.disk_state != DS_FAILED;
+}
+
+/* Does the other node lack unflushed writes this one may hold alone? It
+ * lost power since the last FLUSH completed, or holds no copy. */
+static bool peer_lost_unflushed(int idx)
+{
 	return S.power_lost_ack[1 - idx] > sim_run->oracle.flushed_ack ||
-	       (p && !resource_has_disk(&p->res));	/* wrote through here */
+	       (sim_run->node[1 - idx] && !peer_holds_copy(idx));
 }
 
 /* A node dies. A power loss (power) keeps only what its disk made
@@ -326,17 +358,17 @@ void node_down(int idx, const char *why, bool power)
 	    !resource_has_disk(&sim_run->node[1 - idx]->res))
 		oracle_lose_inflight(&sim_run->oracle);
 	/* The only disk cache holding the history lost power (the other
-	 * node is down too, or has no disk): what was acknowledged and not
-	 * flushed may be gone everywhere, and the order promise starts
+	 * node is down too, or holds no copy): what was acknowledged and
+	 * not flushed may be gone everywhere, and the order promise starts
 	 * over with the writes issued from now (seed 853: a Diskless
 	 * Primary's only disk lost power and came back without them). A
 	 * Secondary alive next to it keeps its promise. */
-	if (power && (both_down_after(idx) ||
-		      (sim_run->node[1 - idx] &&
-		       !resource_has_disk(&sim_run->node[1 - idx]->res))))
+	if (power && !peer_holds_copy(idx))
 		order_restart(&sim_run->order, sim_run->oracle.next_gen);
 	if (power)
 		S.power_lost_ack[idx] = sim_run->oracle.next_ack;
+	S.died_alive[idx] = !power;
+	sched_cancel(&sim_run->sched, &S.relapse_ev[idx]);
 	client_node_gone(idx);
 	sim_run->node[idx] = NULL;
 	node_crash(n, power);
@@ -503,7 +535,7 @@ static void swarm(void)
 		  (unsigned)(S.ck.bytes_per_s >> 20));
 }
 
-static bool opt_strict, opt_direct;
+static bool opt_strict, opt_direct, opt_relapse;
 
 static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 {
@@ -511,6 +543,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	memset(&S, 0, sizeof(S));
 	S.strict = opt_strict;
 	S.direct = opt_direct;
+	S.relapse = opt_relapse;
 	sim_run = r;
 	r->seed = seed;
 	r->trace_all = trace;
@@ -533,8 +566,10 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	sched_event_init(&S.fault_ev);
 	sched_event_init(&S.heal_ev);
 	sched_event_init(&S.setup_ev);
-	for (int i = 0; i < SIM_NODES; i++)
+	for (int i = 0; i < SIM_NODES; i++) {
 		sched_event_init(&S.restart_ev[i]);
+		sched_event_init(&S.relapse_ev[i]);
+	}
 }
 
 static void run_fini(struct sim_run *r)
@@ -637,12 +672,15 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--direct] "
-		   "[--trace]\n"
-		   "       blockd-sim --seeds A..B [--steps K] [--strict] [--direct]\n"
+		   "[--relapse] [--trace]\n"
+		   "       blockd-sim --seeds A..B [--steps K] [--strict] [--direct] "
+		   "[--relapse]\n"
 		   "--strict: every single-node crash is a power loss (by "
 		   "default half of them are)\n"
 		   "--direct: the nodes' disks are opened O_DIRECT (io-mode = "
-		   "direct, the daemon's default; by default buffered)\n");
+		   "direct, the daemon's default; by default buffered)\n"
+		   "--relapse: a node whose process died loses power soon "
+		   "after it restarts\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an
@@ -682,6 +720,8 @@ int main(int argc, char **argv)
 			opt_strict = true;
 		} else if (!strcmp(argv[i], "--direct")) {
 			opt_direct = true;
+		} else if (!strcmp(argv[i], "--relapse")) {
+			opt_relapse = true;
 		} else if (!strcmp(argv[i], "--trace")) {
 			trace = true;
 		} else {

@@ -29,6 +29,8 @@ struct sim_state {
 	unsigned p_cut, p_stall, p_crash, p_site, p_disk_bad;
 	bool strict;		/* --strict: every node crash is a power loss */
 	bool direct;		/* --direct: the disks are opened O_DIRECT */
+	bool relapse;		/* --relapse: a node restarted after its process
+				 * died soon loses power as well */
 	unsigned p_op;		/* operator tick: per mille something happens */
 	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
 	bool switch_protocol;
@@ -38,6 +40,8 @@ struct sim_state {
 	uint64_t steps_max;
 	struct sim_event op_ev, fault_ev, heal_ev, setup_ev;
 	struct sim_event restart_ev[SIM_NODES];
+	struct sim_event relapse_ev[SIM_NODES];
+	bool died_alive[SIM_NODES];	/* its last crash kept the disk cache */
 	uint64_t down_since_us[SIM_NODES];
 	bool promote_forced[SIM_NODES];	/* the promotion that waits */
 	bool initial_waits;	/* the fresh pair's first promotion waits */
