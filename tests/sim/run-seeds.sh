@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-seeds.sh SIM FIRST LAST [STEPS [FLAG...]]: every seed of FIRST..LAST
 # (with the simulator's FLAGs, e.g. --strict), each in
-# its own process, against tests/sim/known-failures. Passes when exactly
+# its own process, against tests/sim/known-failures (tab-separated: seed,
+# the flags it fails with or "-", finding). Passes when exactly
 # the listed seeds of the range fail: a new failure is a bug (its report
 # and replay command are printed), a listed seed that passes is a fixed
 # finding whose line must go. SIM_JOBS seeds run at once (default: the
@@ -12,10 +13,11 @@ shift $(($# < 4 ? $# : 4))
 flags=("$@")
 jobs=${SIM_JOBS:-$(nproc 2>/dev/null || echo 1)}
 known=$(dirname "$0")/known-failures
+mode=${flags[*]:--}
 declare -A expect=()
-while read -r seed why; do
+while IFS=$'\t' read -r seed with why; do
 	case "$seed" in '' | \#*) continue ;; esac
-	expect[$seed]=$why
+	[ "$with" = "$mode" ] && expect[$seed]=$why
 done <"$known"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -265,9 +265,11 @@ int sim_hook_finished(int node, const char *name, int result)
 
 /* ---- nodes: crash and restart ----------------------------------------- */
 
+/* Is the other node down, its disk cache gone too (power lost, not only
+ * its process)? */
 static bool both_down_after(int idx)
 {
-	return !sim_run->node[1 - idx];
+	return !sim_run->node[1 - idx] && !S.died_alive[1 - idx];
 }
 
 static void relapse_fire(struct sim_event *ev)
@@ -328,15 +330,36 @@ static bool peer_lost_unflushed(int idx)
 	       (sim_run->node[1 - idx] && !peer_holds_copy(idx));
 }
 
+/* Node idx's disk cache is gone (it lost power, up or already down):
+ * what only it held unflushed is no longer promised. */
+static void power_gone(int idx)
+{
+	if (both_down_after(idx) || peer_lost_unflushed(idx) ||
+	    S.acked_alone[idx] || S.lone_ack[idx] > sim_run->oracle.flushed_ack)
+		oracle_power_loss(&sim_run->oracle);
+	/* The only disk cache holding the history lost power (the other
+	 * node is down too, or holds no copy): what was acknowledged and
+	 * not flushed may be gone everywhere, and the order promise starts
+	 * over with the writes issued from now (seed 853: a Diskless
+	 * Primary's only disk lost power and came back without them). A
+	 * Secondary alive next to it keeps its promise. */
+	if (!peer_holds_copy(idx))
+		order_restart(&sim_run->order, sim_run->oracle.next_gen);
+	S.power_lost_ack[idx] = sim_run->oracle.next_ack;
+}
+
 /* A node dies. A power loss (power) keeps only what its disk made
- * durable; a process crash keeps the disk's cache. The oracle forgets
- * what only a powered-off node held unflushed: the other node is down
- * too, has no disk, or lost power itself since the last FLUSH (NBD
- * promises nothing unflushed across power losses), or this node
+ * durable; a process crash keeps the disk's cache (until the node loses
+ * power while down, in a site power loss). The oracle forgets what only
+ * a powered-off node held unflushed: the other node lost its cache too
+ * (powered off, down or up since the last FLUSH: NBD promises nothing
+ * unflushed across power losses) or holds no copy, or this node
  * acknowledged a write alone since (even if it is no Primary now), or
  * this Primary replicated to no UpToDate peer, or not in protocol C (its
- * peer's copy is rolled back by the crashed Primary's extents). A single node's crash is a power loss half of the time
- * (--strict: always); a site power loss takes both. */
+ * peer's copy is rolled back by the crashed Primary's extents). A node
+ * whose process died keeps its promises: its cache holds them. A single
+ * node's crash is a power loss half of the time (--strict: always); a
+ * site power loss takes both. */
 void node_down(int idx, const char *why, bool power)
 {
 	struct sim_node *n = sim_run->node[idx];
@@ -350,23 +373,15 @@ void node_down(int idx, const char *why, bool power)
 		  power ? "power lost" : "process died", role_name(n->res.st.role),
 		  disk_state_name(n->res.st.disk_state),
 		  repl_state_name(n->res.st.repl));
-	if (power && (both_down_after(idx) || peer_lost_unflushed(idx) ||
-		      (primary && (!connected || n->res.protocol != 'C')) ||
-		      S.lone_ack[idx] > sim_run->oracle.flushed_ack))
-		oracle_power_loss(&sim_run->oracle);
+	/* Acknowledged alone: this Primary replicated to no UpToDate peer,
+	 * or not in protocol C (its peer's copy is rolled back by the
+	 * crashed Primary's extents). Kept for a power loss while down. */
+	S.acked_alone[idx] = primary && (!connected || n->res.protocol != 'C');
+	if (power)
+		power_gone(idx);
 	if (power && sim_run->node[1 - idx] &&
 	    !resource_has_disk(&sim_run->node[1 - idx]->res))
 		oracle_lose_inflight(&sim_run->oracle);
-	/* The only disk cache holding the history lost power (the other
-	 * node is down too, or holds no copy): what was acknowledged and
-	 * not flushed may be gone everywhere, and the order promise starts
-	 * over with the writes issued from now (seed 853: a Diskless
-	 * Primary's only disk lost power and came back without them). A
-	 * Secondary alive next to it keeps its promise. */
-	if (power && !peer_holds_copy(idx))
-		order_restart(&sim_run->order, sim_run->oracle.next_gen);
-	if (power)
-		S.power_lost_ack[idx] = sim_run->oracle.next_ack;
 	S.died_alive[idx] = !power;
 	sched_cancel(&sim_run->sched, &S.relapse_ev[idx]);
 	client_node_gone(idx);
@@ -421,9 +436,29 @@ static void fault_fire(struct sim_event *ev)
 			bool power = S.strict || rng_below(&sim_run->rng, 2);
 
 			node_down(idx, power ? "power loss" : "crash", power);
+			/* --relapse: half the daemon crashes take both
+			 * daemons (one bug, one bad push): the peer's
+			 * process dies too, with what it knew in memory. */
+			if (!power && S.relapse && sim_run->node[1 - idx] &&
+			    rng_below(&sim_run->rng, 2))
+				node_down(1 - idx, "crash, both daemons", false);
 		}
 	} else if (x < S.p_cut + S.p_stall + S.p_crash + S.p_site) {
-		/* The whole site: both nodes lose power at once. */
+		/* The whole site: both nodes lose power at once, a node
+		 * whose process is down too (its disk cache goes first). */
+		bool idle[SIM_NODES];
+
+		for (int i = 0; i < SIM_NODES; i++) {
+			idle[i] = !sim_run->node[i] && S.died_alive[i];
+			if (idle[i]) {
+				sim_trace("n%d power lost while down", i);
+				simdisk_crash_idle(&sim_run->disk[i]);
+				S.died_alive[i] = false;
+			}
+		}
+		for (int i = 0; i < SIM_NODES; i++)
+			if (idle[i])
+				power_gone(i);
 		for (int i = 0; i < SIM_NODES; i++)
 			if (sim_run->node[i])
 				node_down(i, "site power loss", true);
@@ -680,7 +715,7 @@ static void usage(FILE *f)
 		   "--direct: the nodes' disks are opened O_DIRECT (io-mode = "
 		   "direct, the daemon's default; by default buffered)\n"
 		   "--relapse: a node whose process died loses power soon "
-		   "after it restarts\n");
+		   "after it restarts; half the daemon crashes take both\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an

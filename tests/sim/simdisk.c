@@ -310,6 +310,14 @@ void simdisk_process_crash(struct simdisk *d)
 	}
 }
 
+void simdisk_crash_idle(struct simdisk *d)
+{
+	assert(!d->inflight);
+	for (size_t i = 0; i < d->nvw; i++)
+		d->lost_blocks += (d->vw[i].len + SD_BLOCK - 1) / SD_BLOCK;
+	vw_free(d);
+}
+
 void simdisk_crash(struct simdisk *d)
 {
 	/* Writes in flight may have reached the media too. */

@@ -112,6 +112,11 @@ void simdisk_crash(struct simdisk *d);
  * (the kernel completes them), and the cache survives. */
 void simdisk_process_crash(struct simdisk *d);
 
+/* Power loss of a machine whose process had died already (nothing in
+ * flight): the cache is lost whole, without a draw (the run's other
+ * draws stay as they were). */
+void simdisk_crash_idle(struct simdisk *d);
+
 /* The content as a reader sees it now (durable + completed writes). */
 /* What survives a power loss now: the durable image only. */
 void simdisk_peek_durable(struct simdisk *d, uint64_t off, uint32_t len,

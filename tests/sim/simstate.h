@@ -42,6 +42,8 @@ struct sim_state {
 	struct sim_event restart_ev[SIM_NODES];
 	struct sim_event relapse_ev[SIM_NODES];
 	bool died_alive[SIM_NODES];	/* its last crash kept the disk cache */
+	bool acked_alone[SIM_NODES];	/* ... and it was a Primary whose
+					 * acks no peer's copy backs */
 	uint64_t down_since_us[SIM_NODES];
 	bool promote_forced[SIM_NODES];	/* the promotion that waits */
 	bool initial_waits;	/* the fresh pair's first promotion waits */
