@@ -97,6 +97,20 @@ int disk_open(struct disk *d, struct loop *l, const char *path, bool direct,
 		goto fail;
 	}
 	memset((void *)d->zeroes, 0, DISK_ZERO_CHUNK);
+	/* A process that used this disk before and died (a daemon crash,
+	 * kill -9) left what it acknowledged in the volatile caches (page
+	 * cache, the device's): flush them before this node vouches for the
+	 * disk, so a power loss now cannot take writes its peer was told
+	 * this disk holds (the restarted node may become the source of its
+	 * crashed Primary's extents). A failing flush is only a warning:
+	 * the disk's own errors are handled where they matter. */
+	if (!read_only) {
+		int r = loop_sync_now(l, d->fd);
+
+		if (r < 0)
+			log_warn("%s: flushing the disk's cache at start failed: %s",
+				 path, strerror(-r));
+	}
 	log_info("disk %s: %llu bytes, %s I/O%s", path,
 		 (unsigned long long)d->size_bytes,
 		 d->direct ? "direct" : "buffered",
