@@ -545,8 +545,10 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	resource_step(res, SM_EV_CONN, SM_CONN_EV_HANDSHAKE);
 	resource_post(res, SM_ACT_SEND_STATE);	/* the decision's STATE */
 	/* Held writes may go on once the peer gets everything from here. */
-	if (c.act != SM_CONN_TARGET)
+	if (c.act != SM_CONN_TARGET) {
+		writepath_held_generation(res);
 		fencing_peer_back(res);
+	}
 	else
 		fencing_peer_back_as_source(res);
 	resource_post(res, SM_ACT_RETRY);	/* writes that waited for the handshake */

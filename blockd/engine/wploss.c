@@ -135,6 +135,28 @@ void writepath_lone_generation(struct resource *res)
 	res->wp.gen_hold = !wp_gen_durable(res);
 }
 
+/* Writes held under the freeze were written here only. Released because
+ * the peer came back and syncs from here, they are acknowledged before
+ * the peer has them; until its resync ends the peer must not count as
+ * holding what this Primary acknowledged. Its own superblock says so
+ * once its decision is durable, but a power loss there before that
+ * leaves it with its old record (MDF_HOLDS_ACKED: the source of this
+ * node's activity log after a crash here), which would roll these
+ * writes back (sim seed 2784 --relapse). A new generation here, durable
+ * before they reply, wins that handshake instead: the peer's current
+ * UUID is then this node's bitmap UUID. */
+void writepath_held_generation(struct resource *res)
+{
+	if (!res->wp.held || res->st.role != ROLE_PRIMARY ||
+	    !res->meta.enabled || !resource_has_disk(res))
+		return;
+	log_info("held writes are released before the peer has them: a new "
+		 "generation");
+	meta_uuid_new_current(&res->meta);
+	res->wp.gen_ticket = meta_write_sb(&res->meta);
+	res->wp.gen_hold = !wp_gen_durable(res);
+}
+
 void writepath_meta_done(struct resource *res)
 {
 	if (!res->wp.gen_hold || !wp_gen_durable(res))

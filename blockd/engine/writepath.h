@@ -98,6 +98,11 @@ void writepath_release_held(struct resource *res);
  * new generation that records it, if it is due; they are held until
  * its superblock is durable. */
 void writepath_lone_generation(struct resource *res);
+/* The peer is back and syncs from here: writes held since its loss are
+ * released before it has them (the resync brings them), so a new
+ * generation records that it lacks them; they are held until it is
+ * durable. */
+void writepath_held_generation(struct resource *res);
 /* The peer stops cleanly and flushed everything it acknowledged
  * (FRAME_FLUSHED, leave.h). */
 void writepath_peer_flushed(struct resource *res);
