@@ -154,6 +154,23 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 			 "serve. Demote it first, or wait for the peer");
 		return -EPERM;
 	}
+	/* A detached disk is given up (resynced in full when it comes
+	 * back, never a source): it must not take the only copy of blocks
+	 * the peer lacks with it (sim seed 1885 --relapse: a Primary's
+	 * peer lost power before a FLUSH, the Primary was demoted, and the
+	 * disk detached; the peer, without the write, became the source). */
+	if ((res->st.disk_state == DS_UPTODATE ||
+	     res->st.disk_state == DS_CONSISTENT) &&
+	    bitmap_dirty_bytes(&res->oos) &&
+	    !(res->st.repl != RS_OFF && res->st.peer_disk == DS_UPTODATE)) {
+		snprintf(err, errlen, "this disk holds %llu bytes its peer may "
+			 "lack (out of sync), and the peer is not connected and "
+			 "UpToDate: a detached disk is given up (resynced in "
+			 "full), so they would be lost. Connect the peer and let "
+			 "the resync finish first",
+			 (unsigned long long)bitmap_dirty_bytes(&res->oos));
+		return -EPERM;
+	}
 	log_info("detaching the disk by request");
 	res->detach.detaching = true;
 	resource_commit(res, "detaching");
