@@ -165,6 +165,29 @@ net_wait_backlog() {
 	done
 }
 
+# net_inflight_cut NODE OUT: 16 writes of 64 KiB (0xa5, the first MiB)
+# through NODE's export, in flight while NODE's link stalls, then the
+# link is cut: frames of every write were queued and are dropped. The
+# writer (libnbd, in the background; OUT gets its output, a line once all
+# are acknowledged) is NET_INFLIGHT_PID. Skips where tc cannot stall.
+net_inflight_cut() {
+	net_stall "$1" || bt_skip "tc cannot shape the veth here"
+	timeout 60 /usr/bin/python3 - "$(pair_uri "$1")" >"$2" 2>&1 <<'PY' &
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+left = {h.aio_pwrite(bytes([0xa5]) * 65536, i * 65536) for i in range(16)}
+while left:
+    h.poll(-1)
+    left = {c for c in left if not h.aio_command_completed(c)}
+print("16 writes of 64 KiB acknowledged")
+PY
+	NET_INFLIGHT_PID=$!
+	bt_on_exit "bt_kill_pid $NET_INFLIGHT_PID"
+	net_wait_backlog "$1" 16384 10
+	net_cut
+}
+
 # net_heal: join them again (and deliver normally again after net_stall).
 net_heal() {
 	local n

@@ -28,21 +28,8 @@ uuid() { pair_get "$1" uuids | /usr/bin/python3 -c 'import ast, sys; print(ast.l
 
 before=$(uuid alice 0)
 net_hook_set fence-peer rc 1 alice
-net_stall alice || bt_skip "tc cannot shape the veth here"
-timeout 60 /usr/bin/python3 - "$(pair_uri alice)" >"$BT_TMP/writes.out" 2>&1 <<'PY' &
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-left = {h.aio_pwrite(bytes([0xa5]) * 65536, i * 65536) for i in range(16)}
-while left:
-    h.poll(-1)
-    left = {c for c in left if not h.aio_command_completed(c)}
-print("16 writes of 64 KiB acknowledged")
-PY
-writer=$!
-bt_on_exit "bt_kill_pid $writer"
-net_wait_backlog alice 16384 10
-net_cut
+net_inflight_cut alice "$BT_TMP/writes.out"
+writer=$NET_INFLIGHT_PID
 pair_wait alice 10 "alice frozen" 's["io_frozen"] is True'
 net_hook_wait end fence-peer 1 10 alice
 pair_wait alice 2 "still frozen after fence-peer exit 1" 's["io_frozen"] is True'

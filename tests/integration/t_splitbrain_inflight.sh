@@ -21,20 +21,8 @@ SIZE=$((16 * M))
 net_init
 net_pair_up C "$SIZE"
 
-net_stall alice || bt_skip "tc cannot shape the veth here"
-timeout 30 /usr/bin/python3 - "$(pair_uri alice)" >"$BT_TMP/writes.out" 2>&1 <<'PY' &
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-left = {h.aio_pwrite(bytes([0xa5]) * 65536, i * 65536) for i in range(16)}
-while left:
-    h.poll(-1)
-    left = {c for c in left if not h.aio_command_completed(c)}
-print("16 writes of 64 KiB acknowledged")
-PY
-writer=$!
-net_wait_backlog alice 16384 10
-net_cut
+net_inflight_cut alice "$BT_TMP/writes.out"
+writer=$NET_INFLIGHT_PID
 wait "$writer" || bt_fail "the in-flight writes were not acknowledged: $(cat "$BT_TMP/writes.out")"
 pair_wait alice 10 "peer lost" 'p["connection"] != "Connected"'
 pair_wait bob 10 "peer lost" 'p["connection"] != "Connected"'
