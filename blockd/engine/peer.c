@@ -548,9 +548,9 @@ static void decide(struct resource *res, const struct frame_state *ps)
 	if (c.act != SM_CONN_TARGET) {
 		writepath_held_generation(res);
 		fencing_peer_back(res);
-	}
-	else
+	} else {
 		fencing_peer_back_as_source(res);
+	}
 	resource_post(res, SM_ACT_RETRY);	/* writes that waited for the handshake */
 	fencing_peer_disk_seen(res);
 	resource_commit(res, "connected");
