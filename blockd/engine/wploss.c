@@ -121,6 +121,16 @@ void writepath_peer_lost(struct resource *res)
  * target on reconnect, rolling back writes it acknowledged, where both
  * changed is a split brain to report (t_splitbrain_inflight). Under a
  * freeze it waits until the held writes are released. */
+/* A new generation for writes the peer lacks: they may not reply before
+ * it is durable (writepath_meta_done releases them), or a crash would
+ * forget it (the assertion in req_check_done). */
+static void new_generation_hold(struct resource *res)
+{
+	meta_uuid_new_current(&res->meta);
+	res->wp.gen_ticket = meta_write_sb(&res->meta);
+	res->wp.gen_hold = !wp_gen_durable(res);
+}
+
 void writepath_lone_generation(struct resource *res)
 {
 	if (!res->wp.lost_inflight || !res->uuid_rotate_pending ||
@@ -128,11 +138,7 @@ void writepath_lone_generation(struct resource *res)
 		return;
 	res->wp.lost_inflight = false;
 	res->uuid_rotate_pending = false;
-	meta_uuid_new_current(&res->meta);
-	res->wp.gen_ticket = meta_write_sb(&res->meta);
-	/* The writes may not reply before it is durable: a crash would
-	 * forget the generation (the assertion in req_check_done). */
-	res->wp.gen_hold = !wp_gen_durable(res);
+	new_generation_hold(res);
 }
 
 /* Writes held under the freeze were written here only. Released because
@@ -152,9 +158,7 @@ void writepath_held_generation(struct resource *res)
 		return;
 	log_info("held writes are released before the peer has them: a new "
 		 "generation");
-	meta_uuid_new_current(&res->meta);
-	res->wp.gen_ticket = meta_write_sb(&res->meta);
-	res->wp.gen_hold = !wp_gen_durable(res);
+	new_generation_hold(res);
 }
 
 void writepath_meta_done(struct resource *res)
