@@ -1,8 +1,10 @@
 # A backing disk that a test can stall and release, or slow down: the
 # node's image served by nbdkit (file plugin, pause filter, optionally the
 # delay filter) through nbdfuse, so the daemon sees a regular file
-# (O_DIRECT works) whose requests hang while paused. Source it after
-# lib.sh and pairlib.sh (or netlib.sh), then bt_init:
+# (O_DIRECT works) whose requests hang while paused. The same for a
+# node's external metadata file alone (pd_attach_meta), to stall its
+# metadata writes while its data disk goes on. Source it after lib.sh and
+# pairlib.sh (or netlib.sh), then bt_init:
 #
 #   pair_setup C $((64 * M))          # images and metadata made as usual
 #   pd_attach bob                     # before bob starts
@@ -11,53 +13,76 @@
 #   ...
 #   pd_resume bob                     # and completes
 #
-# What it owns: per node, $BT_TMP/pd-NODE (the FUSE mount with the file
-# "disk", mounted and unmounted by stacklib.sh), the pause control socket
-# $BT_TMP/pd-NODE.sock, the nbdfuse process (which runs nbdkit by socket
-# activation), and NODE's `disk =` line in the pair's config files.
-# Invariants: the node's image keeps its bytes (nbdkit serves the very
-# file), so pair_img and the data-area comparisons still apply; at exit
-# the disk is resumed first, then the node's daemon is ended by PID (it
-# cannot finish I/O on a paused disk), then the mount is taken down and
-# nbdfuse (and with it nbdkit) exits.
+#   pd_meta_external                  # after pair_setup: meta = FILE
+#   pd_attach_meta alice              # before alice starts
+#   ...
+#   pd_pause alice.meta               # only her metadata writes hang
+#   pd_resume alice.meta
+#
+# A pausable file has an ID: NODE for NODE's disk, NODE.meta for its
+# metadata file. What it owns: per ID, $BT_TMP/pd-ID (the FUSE mount with
+# the file "disk" or "meta"), the pause control socket $BT_TMP/pd-ID.sock,
+# the nbdfuse process (which runs nbdkit by socket activation), and the
+# node's `disk =` (or `meta =`) line in the pair's config files.
+# Invariants: the node's image (or metadata file) keeps its bytes (nbdkit
+# serves the very file), so pair_img and the data-area comparisons still
+# apply; at exit the file is resumed first, then the node's daemon is
+# ended by PID (it cannot finish I/O on a paused file), then the mount is
+# taken down and nbdfuse (and with it nbdkit) exits.
 # Writes to one file through FUSE are serialised by the kernel (the inode
 # lock), so while paused they also queue in the order they were issued.
 
 . "$(dirname "${BASH_SOURCE[0]}")/stacklib.sh"
 
-declare -A PD_FUSE_PID=()
+declare -A PD_FUSE_PID=() PD_NODE=()
 
 # pd_attach NODE [WRITE_DELAY]: serve NODE's image through a pausable disk
 # and point NODE's config at it; with WRITE_DELAY (nbdkit's syntax, e.g.
 # 5ms) every write also takes that long: a slow disk. Call before NODE
 # starts.
-pd_attach() {
-	local n=$1 dir=$BT_TMP/pd-$1 img f end filt=() arg=()
+pd_attach() { pd_serve "$1" "$1" disk "$(pair_img "$1")" "${2:-}"; }
+
+# pd_attach_meta NODE: serve NODE's external metadata file (its `meta =`
+# line, as pd_meta_external writes it) pausable, as ID NODE.meta. Call
+# before NODE starts.
+pd_attach_meta() {
+	local f
+	f=$(sed -n "/^\[node $1\]/,/^\[/ s|^meta = ||p" "$(pair_conf_of "$1")")
+	case "$f" in
+	'' | internal) bt_fail "$1 has no external metadata file to pause (pd_meta_external first)" ;;
+	esac
+	pd_serve "$1.meta" "$1" meta "$f"
+}
+
+# pd_serve ID NODE KEY FILE [WRITE_DELAY]: serve FILE as $BT_TMP/pd-ID/KEY
+# through the pause filter and point NODE's KEY line (disk, meta) at it.
+pd_serve() {
+	local id=$1 n=$2 key=$3 img=$4 dir=$BT_TMP/pd-$1 f end filt=() arg=()
 	command -v nbdkit >/dev/null || bt_skip "nbdkit not installed"
 	stack_require_fuse
-	img=$(pair_img "$n")
-	[ -n "${2:-}" ] && filt=(--filter=delay) && arg=(delay-write="$2")
-	bt_on_exit "pd_detach $n"
-	if ! stack_fuse_start "$dir" disk "$BT_TMP/pd-$n.log" --socket-activation \
+	[ -n "${5:-}" ] && filt=(--filter=delay) && arg=(delay-write="$5")
+	PD_NODE[$id]=$n
+	bt_on_exit "pd_detach $id"
+	if ! stack_fuse_start "$dir" "$key" "$BT_TMP/pd-$id.log" --socket-activation \
 		nbdkit --filter=pause "${filt[@]}" file "$img" \
-		pause-control="$BT_TMP/pd-$n.sock" "${arg[@]}"; then
+		pause-control="$BT_TMP/pd-$id.sock" "${arg[@]}"; then
 		# nbdkit refusing the filter ends nbdfuse: this machine cannot.
-		bt_pid_running "$STACK_PID" || bt_skip "$n's disk: $STACK_ERR"
-		bt_fail "the pausable disk of $n: $STACK_ERR"
+		bt_pid_running "$STACK_PID" || bt_skip "$id's $key: $STACK_ERR"
+		bt_fail "the pausable $key of $n: $STACK_ERR"
 	fi
-	PD_FUSE_PID[$n]=$STACK_PID
+	PD_FUSE_PID[$id]=$STACK_PID
 	end=$((SECONDS + 20))
-	until [ -S "$BT_TMP/pd-$n.sock" ]; do
-		[ "$SECONDS" -ge "$end" ] && bt_fail "no pause control socket for $n's disk within 20s"
+	until [ -S "$BT_TMP/pd-$id.sock" ]; do
+		[ "$SECONDS" -ge "$end" ] && bt_fail "no pause control socket for $id within 20s"
 		sleep 0.05
 	done
 	pd_unthrottle "$dir"
 	for f in $(printf '%s\n' "$PAIR_CONF" "$(pair_conf_of alice)" "$(pair_conf_of bob)" | sort -u); do
-		# Only the disk line inside [node NODE].
-		sed -i "/^\[node $n\]/,/^\[/ s|^disk = .*|disk = $dir/disk|" "$f" ||
-			bt_fail "could not point $n's disk at $dir/disk in $f"
+		# Only the KEY line inside [node NODE].
+		sed -i "/^\[node $n\]/,/^\[/ s|^$key = .*|$key = $dir/$key|" "$f" ||
+			bt_fail "could not point $n's $key at $dir/$key in $f"
 	done
-	bt_log "$n: disk $img served pausable at $dir/disk${2:+, writes delayed $2}"
+	bt_log "$n: $key $img served pausable at $dir/$key (pd $id)${5:+, writes delayed $5}"
 }
 
 # pd_unthrottle MOUNT: FUSE lets only max_background (12) asynchronous
@@ -75,7 +100,7 @@ pd_unthrottle() {
 		bt_fail "could not raise the FUSE request limits in $c"
 }
 
-# pd_send NODE CHAR: send a command to the pause filter and wait for its
+# pd_send ID CHAR: send a command to the pause filter and wait for its
 # answer (the upper-case letter; 'P' only once the requests the filter
 # already took have completed). 1 on failure.
 pd_send() {
@@ -90,16 +115,17 @@ sys.exit(0 if got == sys.argv[2].upper().encode() else f"answer {got!r}")
 EOF
 }
 
-pd_pause() { pd_send "$1" p || bt_fail "could not pause $1's disk"; bt_log "$1: disk paused"; }
-pd_resume() { pd_send "$1" r || bt_fail "could not resume $1's disk"; bt_log "$1: disk resumed"; }
+# pd_pause ID, pd_resume ID: ID is NODE (its disk) or NODE.meta.
+pd_pause() { pd_send "$1" p || bt_fail "could not pause $1"; bt_log "$1: paused"; }
+pd_resume() { pd_send "$1" r || bt_fail "could not resume $1"; bt_log "$1: resumed"; }
 
-# pd_detach NODE: resume, end NODE's daemon, unmount (exit cleanup).
+# pd_detach ID: resume, end the node's daemon, unmount (exit cleanup).
 pd_detach() {
-	local n=$1 dir=$BT_TMP/pd-$1
-	[ -S "$BT_TMP/pd-$n.sock" ] && pd_send "$n" r 2>/dev/null
+	local id=$1 n=${PD_NODE[$1]} dir=$BT_TMP/pd-$1
+	[ -S "$BT_TMP/pd-$id.sock" ] && pd_send "$id" r 2>/dev/null
 	[ -n "${BT_PIDS[$n]:-}" ] && bt_kill_pid "${BT_PIDS[$n]}"
 	stack_teardown_fuse "$dir"
-	PD_FUSE_PID[$n]=
+	PD_FUSE_PID[$id]=
 }
 
 # pd_meta_external: give both nodes external metadata files (so a paused

@@ -13,16 +13,28 @@
 #     page (nothing is out of sync), and the data read back is what was
 #     written;
 #  4. 1000 writes cycling over extents 2..8 (all held again): none;
-#  5. six writes into cold extents 9..14 and one into hot extent 8, all
-#     sent at once: the data reads back. How many activity-log
-#     transactions they cost (2 where nothing else runs, 7 before writes
-#     could pass a pending transaction) depends on whether all seven
-#     reach the daemon before the first transaction completes: on a
-#     loaded machine they do not (CI saw 6 and 7), so the count is
-#     reported, not asserted, until a paused disk makes it deterministic.
+#  5. one write into extent 8 (none: it is held; it makes 8 the most
+#     recently used extent, so the cold writes below evict 2..7, not 8).
+#     Then, with alice's metadata file paused (pauselib), six writes into
+#     cold extents 9..14 and one into hot extent 8, all sent at once.
+#     While the metadata hangs: the write into 8 completes (libnbd;
+#     protocol C, so bob has it too) and reads back, none of the six has
+#     completed, and exactly 1 activity-log write was issued (the first
+#     cold write's transaction, hanging). Once resumed: all seven
+#     complete and read back, and the round cost exactly 2 activity-log
+#     writes (that transaction, then one shared by the other five cold
+#     writes). An engine where no write passes one waiting for a
+#     transaction fails here: the hot write waits behind the cold ones
+#     (and each cold one costs a transaction: 6).
+# Metadata is external (pd_meta_external, blank synced disks) so that
+# pausing it stalls the activity log and nothing else: the first
+# transaction hangs until all seven writes are surely in the daemon (one
+# connection, parsed in order, the hot write sent last), however loaded
+# the machine.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pairlib.sh"
 . "$(dirname "$0")/resynclib.sh"
+. "$(dirname "$0")/pauselib.sh"
 bt_init 90
 
 SIZE=$((128 * M))
@@ -72,10 +84,11 @@ snapshot() { AL=$(md activity_log); BM=$(md bitmap); SB=$(md superblock); }
 
 pair_setup C "$SIZE"
 rl_conf_set al-extents 7
+pd_meta_external
+pd_attach_meta alice
 pair_start alice
 pair_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+pd_pair_blank_synced alice
 
 snapshot
 AL0=$AL
@@ -107,10 +120,59 @@ for i in $(seq 0 999); do cyc+=($((2 + i % 7))); done
 writes 5 "${cyc[@]}"
 bt_expect_eq "$(md activity_log)" "$AL" "activity-log writes after 1000 writes cycling over the 7 held extents"
 bt_expect_eq "$(md superblock)" "$SB" "superblock writes after 1000 writes to hot extents"
+# Round 4 ended on extent 7 and wrote 8 six writes before: 8 is the least
+# recently used extent, the one the first cold write would evict. One
+# more write makes it the most recently used, so the cold writes evict
+# 2..7 and 8 stays in the log: hot.
 snapshot
-writes --at-once 6 9 10 11 12 13 14 8
+writes 6 8
+bt_expect_eq "$(md activity_log)" "$AL" "activity-log writes for a write into held extent 8"
+pd_pause alice.meta
+# The client prints "hot N" once the write into 8 completed and read back
+# (N: cold writes completed by then); it exits 0 once all seven did.
+/usr/bin/python3 - "$(pair_uri alice)" "$EXTENT" 7 9 10 11 12 13 14 8 >"$BT_TMP/batch.out" 2>&1 <<'EOF' &
+import random, sys
+import nbd
+uri, extent, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+h = nbd.NBD()
+h.connect_uri(uri)
+r = random.Random(seed)
+todo = []
+for e in sys.argv[4:]:    # the cold ones first, the hot one last
+    off = int(e) * extent + r.randrange(1024) * 4096
+    buf = nbd.Buffer.from_bytearray(bytearray(r.randbytes(4096)))
+    todo.append((off, buf, h.aio_pwrite(buf, off)))
+hot_off, hot_buf, hot = todo[-1]
+while not h.aio_command_completed(hot):    # raises the write's error, if any
+    h.poll(-1)
+if h.pread(4096, hot_off) != bytes(hot_buf.to_bytearray()):
+    sys.exit(f"hot block at {hot_off} reads back other data")
+cold = [c for _, _, c in todo[:-1] if not h.aio_command_completed(c)]
+print(f"hot {6 - len(cold)}", flush=True)
+while h.aio_in_flight() > 0:
+    h.poll(-1)
+for c in cold:
+    h.aio_command_completed(c)
+for off, buf, _ in todo:
+    if h.pread(4096, off) != bytes(buf.to_bytearray()):
+        sys.exit(f"block at {off} reads back other data")
+h.shutdown()
+EOF
+client=$!
+bt_on_exit "bt_kill_pid $client"
+end=$((SECONDS + 15))
+until grep -q '^hot ' "$BT_TMP/batch.out"; do
+	bt_pid_running "$client" || bt_fail "the seven writes failed: $(tr '\n' ' ' <"$BT_TMP/batch.out")"
+	[ "$SECONDS" -ge "$end" ] &&
+		bt_fail "the write into hot extent 8 did not complete within 15s while alice's metadata was paused (it waits for the cold writes' transactions)"
+	sleep 0.05
+done
+bt_expect_eq "$(sed -n 's/^hot //p' "$BT_TMP/batch.out")" 0 "cold writes completed while alice's metadata was paused"
+bt_expect_eq "$(($(md activity_log) - AL))" 1 "activity-log transactions issued while alice's metadata was paused"
+pd_resume alice.meta
+bt_wait_exit "$client" 20 || bt_fail "the seven writes did not complete within 20s of resuming alice's metadata"
+wait "$client" || bt_fail "the seven writes failed: $(tr '\n' ' ' <"$BT_TMP/batch.out")"
 al_batch=$(($(md activity_log) - AL))
-[ "$al_batch" -ge 1 ] ||
-	bt_fail "6 writes into cold extents sent at once cost no activity-log write"
+bt_expect_eq "$al_batch" 2 "activity-log transactions for six cold writes and a hot one sent at once"
 pair_wait_synced alice 20
-bt_pass "7 cold extents: $((al1 - AL0)) log writes; two evictions: $((al8 - al1)); 1700 writes to hot extents: none; 6 cold at once: $al_batch"
+bt_pass "7 cold extents: $((al1 - AL0)) log writes; two evictions: $((al8 - al1)); 1700 writes to hot extents: none; 6 cold and 1 hot at once, metadata paused: $al_batch"
