@@ -2,6 +2,7 @@
 #include "common/loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,11 +32,48 @@ static int uring_sync_now(struct loop *l, int fd)
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
+/* /proc/sys/kernel/random/boot_id: a UUID as 36 characters. */
+static int uring_boot_id(struct loop *l, uint8_t out[LOOP_BOOT_ID_BYTES])
+{
+	static const char path[] = "/proc/sys/kernel/random/boot_id";
+	char text[64];
+	unsigned n = 0;
+	ssize_t len;
+	int fd;
+
+	(void)l;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	memset(out, 0, LOOP_BOOT_ID_BYTES);
+	for (ssize_t i = 0; i < len && n < 2 * LOOP_BOOT_ID_BYTES; i++) {
+		char c = text[i];
+		int v;
+
+		if (c == '-')
+			continue;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			break;
+		out[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
+		n++;
+	}
+	return n == 2 * LOOP_BOOT_ID_BYTES ? 0 : -EINVAL;
+}
+
 static const struct loop_ops loop_uring_ops = {
 	.sqe = uring_sqe,
 	.write_now = uring_write_now,
 	.register_arena = uring_register_arena,
 	.sync_now = uring_sync_now,
+	.boot_id = uring_boot_id,
 };
 
 int loop_init(struct loop *l, unsigned entries)

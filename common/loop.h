@@ -23,6 +23,8 @@
 
 struct loop;
 struct loop_op;
+
+#define LOOP_BOOT_ID_BYTES 16
 typedef void (*loop_done_fn)(struct loop_op *op, int res);
 
 /* How a loop does I/O: io_uring in the daemon (loop_init), simulated
@@ -39,6 +41,8 @@ struct loop_ops {
 	int (*register_arena)(struct loop *l, void *base, size_t len);
 	/* loop_sync_now() */
 	int (*sync_now)(struct loop *l, int fd);
+	/* loop_boot_id() */
+	int (*boot_id)(struct loop *l, uint8_t out[LOOP_BOOT_ID_BYTES]);
 };
 
 struct loop_op {
@@ -116,6 +120,15 @@ static inline long loop_write_now(struct loop *l, int fd, const void *buf,
 static inline int loop_sync_now(struct loop *l, int fd)
 {
 	return l->ops->sync_now(l, fd);
+}
+
+/* The identity of this machine's boot (Linux: the kernel's boot_id, new
+ * at every boot), so that state left in volatile caches can be told to
+ * have survived: 0, or -errno when unknown (trust nothing then). The
+ * simulator gives each node a new one at each of its power losses. */
+static inline int loop_boot_id(struct loop *l, uint8_t out[LOOP_BOOT_ID_BYTES])
+{
+	return l->ops->boot_id(l, out);
 }
 
 /* Run until loop_stop() was called and nothing is in flight. */

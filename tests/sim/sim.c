@@ -106,9 +106,10 @@ void sim_fail(const char *fmt, ...)
 	fprintf(stderr, "FAIL seed %" PRIu64 " step %" PRIu64 " at %" PRIu64
 		" us: %s\n", r->seed, r->sched.steps, r->sched.now_us, msg);
 	fprintf(stderr, "replay: build/tests/sim/blockd-sim --seed %" PRIu64
-		" --steps %" PRIu64 "%s%s%s --trace\n", r->seed, S.steps_max,
+		" --steps %" PRIu64 "%s%s%s%s --trace\n", r->seed, S.steps_max,
 		S.strict ? " --strict" : "", S.direct ? " --direct" : "",
-		S.relapse ? " --relapse" : "");
+		S.relapse ? " --relapse" : "",
+		S.down_power ? " --down-power" : "");
 	exit(1);
 }
 
@@ -265,6 +266,8 @@ int sim_hook_finished(int node, const char *name, int result)
 
 /* ---- nodes: crash and restart ----------------------------------------- */
 
+static void power_gone(int idx);
+
 /* Is the other node down, its disk cache gone too (power lost, not only
  * its process)? */
 static bool both_down_after(int idx)
@@ -278,6 +281,26 @@ static void relapse_fire(struct sim_event *ev)
 
 	if (sim_run->node[idx] && !S.healing)
 		node_down(idx, "power loss after a restart", true);
+}
+
+/* A node whose process died loses its machine's power before its
+ * restart: its disk cache goes, its next boot is another (the engine's
+ * loop_boot_id). */
+static void power_off_down(int idx)
+{
+	sim_trace("n%d power lost while down", idx);
+	simdisk_crash_idle(&sim_run->disk[idx]);
+	S.died_alive[idx] = false;
+}
+
+static void down_power_fire(struct sim_event *ev)
+{
+	int idx = (int)(intptr_t)ev->arg;
+
+	if (sim_run->node[idx] || !S.died_alive[idx] || S.healing)
+		return;
+	power_off_down(idx);
+	power_gone(idx);
 }
 
 static void restart_fire(struct sim_event *ev)
@@ -312,22 +335,32 @@ static void restart_fire(struct sim_event *ev)
  * attached its old disk again (Inconsistent); the peer's daemon crashed
  * and restarted, then it lost power before a FLUSH, taking the only
  * copy of writes acknowledged since the last one. */
+static bool disk_is_copy(const struct sim_node *n)
+{
+	return resource_has_disk(&n->res) &&
+	       n->res.st.disk_state != DS_INCONSISTENT &&
+	       n->res.st.disk_state != DS_ATTACHING &&
+	       n->res.st.disk_state != DS_FAILED;
+}
+
 static bool peer_holds_copy(int idx)
 {
 	struct sim_node *p = sim_run->node[1 - idx];
 
-	return p && resource_has_disk(&p->res) &&
-	       p->res.st.disk_state != DS_INCONSISTENT &&
-	       p->res.st.disk_state != DS_ATTACHING &&
-	       p->res.st.disk_state != DS_FAILED;
+	return p && disk_is_copy(p);
 }
 
 /* Does the other node lack unflushed writes this one may hold alone? It
- * lost power since the last FLUSH completed, or holds no copy. */
+ * lost power since the last FLUSH completed, or holds no copy (up, or
+ * when it went down: seed 27 --down-power, a Diskless Primary's daemon
+ * died with its Secondary's, whose machine then lost power: the only
+ * copy of what was acknowledged since the last FLUSH). */
 static bool peer_lost_unflushed(int idx)
 {
+	struct sim_node *p = sim_run->node[1 - idx];
+
 	return S.power_lost_ack[1 - idx] > sim_run->oracle.flushed_ack ||
-	       (sim_run->node[1 - idx] && !peer_holds_copy(idx));
+	       (p ? !disk_is_copy(p) : !S.copy_down[1 - idx]);
 }
 
 /* Node idx's disk cache is gone (it lost power, up or already down):
@@ -383,7 +416,15 @@ void node_down(int idx, const char *why, bool power)
 	    !resource_has_disk(&sim_run->node[1 - idx]->res))
 		oracle_lose_inflight(&sim_run->oracle);
 	S.died_alive[idx] = !power;
+	S.copy_down[idx] = disk_is_copy(n);
 	sched_cancel(&sim_run->sched, &S.relapse_ev[idx]);
+	/* --down-power: half the dead processes' machines lose power
+	 * before the restart (the one due in 0.1-5 s) if it comes first. */
+	sched_cancel(&sim_run->sched, &S.down_power_ev[idx]);
+	if (!power && S.down_power && rng_below(&sim_run->rng, 2))
+		sched_after(&sim_run->sched, &S.down_power_ev[idx],
+			    rng_range(&sim_run->rng, 1000, 3000000),
+			    down_power_fire, (void *)(intptr_t)idx, "down power");
 	client_node_gone(idx);
 	sim_run->node[idx] = NULL;
 	node_crash(n, power);
@@ -436,10 +477,11 @@ static void fault_fire(struct sim_event *ev)
 			bool power = S.strict || rng_below(&sim_run->rng, 2);
 
 			node_down(idx, power ? "power loss" : "crash", power);
-			/* --relapse: half the daemon crashes take both
+			/* --relapse, --down-power: half the daemon crashes take both
 			 * daemons (one bug, one bad push): the peer's
 			 * process dies too, with what it knew in memory. */
-			if (!power && S.relapse && sim_run->node[1 - idx] &&
+			if (!power && (S.relapse || S.down_power) &&
+			    sim_run->node[1 - idx] &&
 			    rng_below(&sim_run->rng, 2))
 				node_down(1 - idx, "crash, both daemons", false);
 		}
@@ -450,11 +492,8 @@ static void fault_fire(struct sim_event *ev)
 
 		for (int i = 0; i < SIM_NODES; i++) {
 			idle[i] = !sim_run->node[i] && S.died_alive[i];
-			if (idle[i]) {
-				sim_trace("n%d power lost while down", i);
-				simdisk_crash_idle(&sim_run->disk[i]);
-				S.died_alive[i] = false;
-			}
+			if (idle[i])
+				power_off_down(i);
 		}
 		for (int i = 0; i < SIM_NODES; i++)
 			if (idle[i])
@@ -570,7 +609,7 @@ static void swarm(void)
 		  (unsigned)(S.ck.bytes_per_s >> 20));
 }
 
-static bool opt_strict, opt_direct, opt_relapse;
+static bool opt_strict, opt_direct, opt_relapse, opt_down_power;
 
 static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 {
@@ -579,6 +618,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	S.strict = opt_strict;
 	S.direct = opt_direct;
 	S.relapse = opt_relapse;
+	S.down_power = opt_down_power;
 	sim_run = r;
 	r->seed = seed;
 	r->trace_all = trace;
@@ -604,6 +644,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	for (int i = 0; i < SIM_NODES; i++) {
 		sched_event_init(&S.restart_ev[i]);
 		sched_event_init(&S.relapse_ev[i]);
+		sched_event_init(&S.down_power_ev[i]);
 	}
 }
 
@@ -707,15 +748,18 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--direct] "
-		   "[--relapse] [--trace]\n"
+		   "[--relapse] [--down-power] [--trace]\n"
 		   "       blockd-sim --seeds A..B [--steps K] [--strict] [--direct] "
-		   "[--relapse]\n"
+		   "[--relapse] [--down-power]\n"
 		   "--strict: every single-node crash is a power loss (by "
 		   "default half of them are)\n"
 		   "--direct: the nodes' disks are opened O_DIRECT (io-mode = "
 		   "direct, the daemon's default; by default buffered)\n"
 		   "--relapse: a node whose process died loses power soon "
-		   "after it restarts; half the daemon crashes take both\n");
+		   "after it restarts; half the daemon crashes take both\n"
+		   "--down-power: half the nodes whose process died lose "
+		   "power while still down, before their restart; half the "
+		   "daemon crashes take both\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an
@@ -757,6 +801,8 @@ int main(int argc, char **argv)
 			opt_direct = true;
 		} else if (!strcmp(argv[i], "--relapse")) {
 			opt_relapse = true;
+		} else if (!strcmp(argv[i], "--down-power")) {
+			opt_down_power = true;
 		} else if (!strcmp(argv[i], "--trace")) {
 			trace = true;
 		} else {

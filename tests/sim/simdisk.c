@@ -313,6 +313,7 @@ void simdisk_process_crash(struct simdisk *d)
 void simdisk_crash_idle(struct simdisk *d)
 {
 	assert(!d->inflight);
+	d->boots++;
 	for (size_t i = 0; i < d->nvw; i++)
 		d->lost_blocks += (d->vw[i].len + SD_BLOCK - 1) / SD_BLOCK;
 	vw_free(d);
@@ -320,6 +321,7 @@ void simdisk_crash_idle(struct simdisk *d)
 
 void simdisk_crash(struct simdisk *d)
 {
+	d->boots++;
 	/* Writes in flight may have reached the media too. */
 	while (d->inflight) {
 		struct simdisk_req *q = d->inflight;

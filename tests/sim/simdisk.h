@@ -83,6 +83,8 @@ struct simdisk {
 	uint64_t reads, writes, flushes, errors, lost_blocks;
 	uint64_t writes_now;	/* of writes: simdisk_write_now's */
 	uint64_t flushes_now;	/* of flushes: simdisk_flush_now's */
+	/* Power losses so far: the machine's boot (loop_boot_id). */
+	uint64_t boots;
 };
 
 int simdisk_init(struct simdisk *d, const char *name, struct sched *s,

@@ -240,11 +240,24 @@ static int sim_sync_now(struct loop *l, int fd)
 	return simdisk_flush_now(d);
 }
 
+/* A node's machine boots again at each power loss of its disk. */
+static int sim_boot_id(struct loop *l, uint8_t out[LOOP_BOOT_ID_BYTES])
+{
+	struct simloop *sl = simloop_of(l);
+
+	memset(out, 0, LOOP_BOOT_ID_BYTES);
+	out[0] = 'S';
+	out[1] = (uint8_t)sl->node;
+	memcpy(out + 8, &sim_run->disk[sl->node].boots, sizeof(uint64_t));
+	return 0;
+}
+
 static const struct loop_ops simloop_ops = {
 	.sqe = sim_sqe,
 	.write_now = sim_write_now,
 	.register_arena = sim_register_arena,
 	.sync_now = sim_sync_now,
+	.boot_id = sim_boot_id,
 };
 
 void simloop_init(struct simloop *sl, int node)

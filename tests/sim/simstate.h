@@ -31,6 +31,7 @@ struct sim_state {
 	bool direct;		/* --direct: the disks are opened O_DIRECT */
 	bool relapse;		/* --relapse: a node restarted after its process
 				 * died soon loses power as well */
+	bool down_power;	/* --down-power: ... or while still down */
 	unsigned p_op;		/* operator tick: per mille something happens */
 	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
 	bool switch_protocol;
@@ -41,7 +42,10 @@ struct sim_state {
 	struct sim_event op_ev, fault_ev, heal_ev, setup_ev;
 	struct sim_event restart_ev[SIM_NODES];
 	struct sim_event relapse_ev[SIM_NODES];
+	struct sim_event down_power_ev[SIM_NODES];
 	bool died_alive[SIM_NODES];	/* its last crash kept the disk cache */
+	bool copy_down[SIM_NODES];	/* ... and its disk was then a copy of
+					 * the history (peer_holds_copy) */
 	bool acked_alone[SIM_NODES];	/* ... and it was a Primary whose
 					 * acks no peer's copy backs */
 	uint64_t down_since_us[SIM_NODES];
