@@ -12,7 +12,7 @@
  *   0 magic u64, 8 version u32, 12 crc u32 (of the block with crc = 0),
  *  16 seq u64, 24 flags u32, 28 al_extents u32, 32 uuid[4] u64,
  *  64 data_bytes u64, 72 node_id u64, 80 primary_since u64, 88 al_seq u64,
- *  96.. zero */
+ *  96 boot_id[16] (version 2; zero in version 1), 112.. zero */
 #define SB_CRC_OFF 12
 
 uint64_t meta_bitmap_bytes(uint64_t data_bytes)
@@ -79,6 +79,7 @@ void meta_sb_encode(uint8_t out[META_BLOCK], const struct meta_sb *sb)
 	be_put64(out + 72, sb->node_id);
 	be_put64(out + 80, sb->primary_since);
 	be_put64(out + 88, sb->al_seq);
+	memcpy(out + 96, sb->boot_id, META_BOOT_ID_BYTES);
 	be_put32(out + SB_CRC_OFF, block_crc(out, SB_CRC_OFF));
 }
 
@@ -92,8 +93,10 @@ int meta_sb_decode(const uint8_t in[META_BLOCK], struct meta_sb *sb)
 	version = be_get32(in + 8);
 	if (be_get32(in + SB_CRC_OFF) != block_crc(in, SB_CRC_OFF))
 		return -EBADMSG;
-	if (version != META_VERSION)
-		return version > META_VERSION ? -EPROTONOSUPPORT : -EBADMSG;
+	if (version > META_VERSION)
+		return -EPROTONOSUPPORT;
+	if (version < META_VERSION_OLDEST)
+		return -EBADMSG;
 	sb->seq = be_get64(in + 16);
 	sb->flags = be_get32(in + 24);
 	sb->al_extents = be_get32(in + 28);
@@ -103,6 +106,10 @@ int meta_sb_decode(const uint8_t in[META_BLOCK], struct meta_sb *sb)
 	sb->node_id = be_get64(in + 72);
 	sb->primary_since = be_get64(in + 80);
 	sb->al_seq = be_get64(in + 88);
+	if (version >= 2)
+		memcpy(sb->boot_id, in + 96, META_BOOT_ID_BYTES);
+	else if (sb->flags & MDF_HOLDS_ACKED_BOOT)
+		return -EBADMSG;	/* version 1 has no such flag */
 	if ((sb->flags & ~MDF_ALL) || sb->al_extents == 0 ||
 	    sb->al_extents > META_AL_EXTENTS_MAX)
 		return -EBADMSG;

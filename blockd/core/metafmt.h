@@ -29,7 +29,10 @@
 
 #define META_MAGIC		0x424c4b4d44303031ULL	/* "BLKMD001" */
 #define META_AL_MAGIC		0x424c4b414c543031ULL	/* "BLKALT01" */
-#define META_VERSION		1
+/* 2: the boot identity (boot_id) and MDF_HOLDS_ACKED_BOOT. Version 1
+ * (the same layout without them) is read as well. */
+#define META_VERSION		2
+#define META_VERSION_OLDEST	1
 #define META_BLOCK		4096U
 #define META_SB_SLOTS		2
 #define META_AL_SLOTS		8
@@ -57,7 +60,19 @@
  * also after a restart of this node. Dropped at the next connection to
  * a Primary, a promotion, or when the disk stops being a whole image. */
 #define MDF_HOLDS_ACKED		(1U << 6)
-#define MDF_ALL			0x7fU
+/* A Secondary in sync under its protocol C Primary: every write the
+ * Primary acknowledged was written here, perhaps only into the volatile
+ * caches (the page cache, the device's) of the boot named by boot_id.
+ * Recorded (durably) before any write it covers is acknowledged, while
+ * connected; after a restart of the daemon in the same boot, once the
+ * start-up flush made those caches durable, it becomes MDF_HOLDS_ACKED;
+ * after another boot (a power loss may have taken the caches) it is
+ * void. */
+#define MDF_HOLDS_ACKED_BOOT	(1U << 7)
+#define MDF_ALL			0xffU
+
+/* Bytes of a boot's identity (Linux: /proc/sys/kernel/random/boot_id). */
+#define META_BOOT_ID_BYTES	16
 
 enum meta_uuid_idx { UUID_CURRENT, UUID_BITMAP, UUID_HISTORY1, UUID_HISTORY2, UUID_N };
 
@@ -70,6 +85,8 @@ struct meta_sb {
 	uint64_t node_id;	/* CRC32C of the node name, to catch swaps */
 	uint64_t primary_since;	/* seconds since the epoch, for split brain */
 	uint64_t al_seq;	/* last AL transaction written (hint) */
+	/* The boot MDF_HOLDS_ACKED_BOOT speaks of; zero: none (version 1). */
+	uint8_t boot_id[META_BOOT_ID_BYTES];
 };
 
 /* Bytes of metadata for a data area of data_bytes (superblocks, AL,
@@ -82,7 +99,8 @@ uint64_t meta_bitmap_offset(void);
 uint64_t meta_bitmap_bytes(uint64_t data_bytes);
 
 void meta_sb_encode(uint8_t out[META_BLOCK], const struct meta_sb *sb);
-/* 0, -EBADMSG (not metadata / torn), -EPROTONOSUPPORT (newer version). */
+/* 0, -EBADMSG (not metadata / torn), -EPROTONOSUPPORT (newer version).
+ * Version 1 decodes with a zero boot_id (and cannot carry its flag). */
 int meta_sb_decode(const uint8_t in[META_BLOCK], struct meta_sb *sb);
 /* Given both slots' decode results, which slot holds the state (0 or 1),
  * or -1 when neither is valid. */

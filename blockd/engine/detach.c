@@ -185,7 +185,8 @@ static void attach_distrust(struct resource *res)
 
 	if (res->meta.enabled) {
 		sb->flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED |
-			       MDF_CRASHED_PRIMARY | MDF_HOLDS_ACKED);
+			       MDF_CRASHED_PRIMARY | MDF_HOLDS_ACKED |
+			       MDF_HOLDS_ACKED_BOOT);
 		sb->flags |= MDF_GIVEN_UP;	/* full resync, even after a crash */
 		/* A Primary writes to it from now on: a crash must resync its
 		 * activity log, as for the disk it was promoted on (sim seed

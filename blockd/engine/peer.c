@@ -92,11 +92,94 @@ static void holds_acked_flushed(struct blk_req *r, int err)
 	    res->st.role != ROLE_SECONDARY || res->st.disk_state != DS_UPTODATE ||
 	    !res->meta.enabled)
 		return;
+	/* Durable now: the record of this boot's caches is not needed. */
 	res->meta.sb.flags |= MDF_HOLDS_ACKED;
+	res->meta.sb.flags &= ~MDF_HOLDS_ACKED_BOOT;
 	meta_write_sb(&res->meta);
 	log_info("this disk holds every write the Primary acknowledged, now "
 		 "flushed: recorded, so that after a restart here it is still "
 		 "the source of a crashed Primary's activity log");
+}
+
+/* The record above is written once the connection ended and a flush
+ * made the writes durable: both daemons dying while connected (the
+ * Primary's machine then losing power before its restart) left the
+ * Secondary without it, and the crashed Primary's activity log rolled
+ * it back. So, while connected, MDF_HOLDS_ACKED_BOOT records the same
+ * for this boot's caches: written once the answer is yes and no write of
+ * the stream is queued or in flight here (one acknowledged under
+ * protocol B before a change to C may not be on the disk yet), and
+ * every WRITE_ACK waits until that record is durable
+ * (peer_write_acks_held). A restart in the same boot, after its start-up
+ * flush, turns it into MDF_HOLDS_ACKED (peer_boot_restart); another boot
+ * voids it. When the answer turns no while connected it is dropped;
+ * RECV_ACKs wait for that write (receiver.c). */
+static bool boot_record_durable(const struct resource *res)
+{
+	return (res->meta.sb.flags & MDF_HOLDS_ACKED_BOOT) &&
+	       meta_sb_durable(&res->meta, res->peer.boot_ticket);
+}
+
+static bool boot_record_possible(const struct resource *res)
+{
+	return res->meta.enabled && !res->meta.failed && res->boot_known;
+}
+
+bool peer_write_acks_held(const struct resource *res)
+{
+	return res->peer.holds_acked && boot_record_possible(res) &&
+	       !boot_record_durable(res);
+}
+
+void peer_boot_record(struct resource *res)
+{
+	struct meta *m = &res->meta;
+
+	if (!boot_record_possible(res))
+		return;
+	if (!res->peer.holds_acked) {
+		if (m->sb.flags & MDF_HOLDS_ACKED_BOOT) {
+			m->sb.flags &= ~MDF_HOLDS_ACKED_BOOT;
+			meta_write_sb(m);
+		}
+		return;
+	}
+	if ((m->sb.flags & MDF_HOLDS_ACKED_BOOT) || res->st.repl == RS_OFF ||
+	    receiver_writes_pending(res))
+		return;
+	m->sb.flags |= MDF_HOLDS_ACKED_BOOT;
+	memcpy(m->sb.boot_id, res->boot_id, sizeof(m->sb.boot_id));
+	res->peer.boot_ticket = meta_write_sb(m);
+}
+
+void peer_boot_restart(struct resource *res)
+{
+	struct meta *m = &res->meta;
+
+	res->boot_known = loop_boot_id(res->loop, res->boot_id) == 0;
+	if (!res->boot_known)
+		log_warn("this machine's boot identity is unknown: a record "
+			 "that this disk holds every write its Primary "
+			 "acknowledged is kept only once flushed");
+	if (!m->enabled || !(m->sb.flags & MDF_HOLDS_ACKED_BOOT))
+		return;
+	m->sb.flags &= ~MDF_HOLDS_ACKED_BOOT;
+	if (res->boot_known && res->disk.flushed_at_open &&
+	    !memcmp(m->sb.boot_id, res->boot_id, sizeof(m->sb.boot_id))) {
+		m->sb.flags |= MDF_HOLDS_ACKED;
+		log_info("this disk held every write the Primary acknowledged "
+			 "when the daemon stopped, in this boot, and is now "
+			 "flushed: recorded, it is the source of a crashed "
+			 "Primary's activity log");
+	} else {
+		log_warn("this disk held every write the Primary acknowledged "
+			 "when the daemon stopped, but %s: that record is void",
+			 !res->disk.flushed_at_open ?
+			 "flushing it at start failed" :
+			 "the machine booted since (its caches may have lost "
+			 "them)");
+	}
+	meta_write_sb(m);
 }
 
 static void holds_acked_persist(struct resource *res)
@@ -110,7 +193,7 @@ static void holds_acked_persist(struct resource *res)
 	peer_flush_submit(res, r, holds_acked_flushed);
 }
 
-void peer_note_state(struct resource *res)
+static void note_state(struct resource *res)
 {
 	if (res->st.role != ROLE_SECONDARY || res->st.disk_state != DS_UPTODATE) {
 		res->peer.holds_acked = false;
@@ -135,6 +218,13 @@ void peer_note_state(struct resource *res)
 				res->st.peer_role == ROLE_PRIMARY &&
 				res->peer.state_received &&
 				res->peer.state.protocol == 'C';
+}
+
+void peer_note_state(struct resource *res)
+{
+	note_state(res);
+	peer_boot_record(res);
+	receiver_kick(res);	/* WRITE_ACKs parked may go now */
 }
 
 static bool holds_acked(const struct resource *res)
@@ -173,7 +263,7 @@ void peer_send_state(struct resource *res)
 	memcpy(st.uuid, res->meta.sb.uuid, sizeof(st.uuid));
 	/* A live Primary's crashed-primary flag only guards against a crash
 	 * to come: it never tells the peer this node crashed. */
-	st.md_flags = res->meta.sb.flags &
+	st.md_flags = res->meta.sb.flags & ~MDF_HOLDS_ACKED_BOOT &
 		      (res->st.role == ROLE_PRIMARY ? ~MDF_CRASHED_PRIMARY : ~0U);
 	st.primary_since = res->meta.sb.primary_since;
 	if (res->st.repl == RS_SYNC_SOURCE || res->st.repl == RS_PAUSED_SYNC_S)

@@ -25,6 +25,9 @@ struct peer {
 	/* In sync under a Primary in protocol C when last connected, not
 	 * restarted since (FRAME_STATE_F_HOLDS_ACKED): peer_note_state. */
 	bool holds_acked;
+	/* ... and the record of it in this boot (MDF_HOLDS_ACKED_BOOT):
+	 * the superblock write that set it; WRITE_ACKs wait for it. */
+	uint64_t boot_ticket;
 	/* This connection's Diskless Primary got a new generation here. */
 	bool diskless_gen;
 	/* RS_DONE waits for the superblock that ends the resync here. */
@@ -40,6 +43,17 @@ void peer_send_state(struct resource *res);
 /* After any state change: does this Secondary still hold every write its
  * Primary acknowledged? */
 void peer_note_state(struct resource *res);
+/* At start, with the disk and its metadata open (the disk flushed):
+ * a record of holding every acknowledged write made in this boot counts
+ * (MDF_HOLDS_ACKED_BOOT becomes MDF_HOLDS_ACKED); one of another boot is
+ * void. */
+void peer_boot_restart(struct resource *res);
+/* Record, or drop, MDF_HOLDS_ACKED_BOOT as the answer and the receiver
+ * allow (receiver.c calls it as its writes complete). */
+void peer_boot_record(struct resource *res);
+/* Must this Secondary's WRITE_ACKs wait? While it counts itself in sync
+ * under a protocol C Primary and the record of that is not durable. */
+bool peer_write_acks_held(const struct resource *res);
 void peer_promoted(struct resource *res, bool forced);
 /* Called while still Primary: flush here and at the peer, then drop the
  * crashed-primary mark (unless promoted again meanwhile). */

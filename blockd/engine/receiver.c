@@ -74,7 +74,8 @@ static void preq_maybe_free(struct resource *res, struct peer_req *p)
 {
 	bool was_empty = !res->rx.preq_free;
 
-	if (!p->finished || p->recv_ack_pending || p->ack_pending)
+	if (!p->finished || p->recv_ack_pending || p->ack_pending ||
+	    p->ack_parked)
 		return;
 	p->finished = false;
 	p->next = res->rx.preq_free;
@@ -117,6 +118,22 @@ static void recv_ack_sent(struct link_tx *tx, int err)
 
 	p->recv_ack_pending = false;
 	preq_maybe_free(p->res, p);
+}
+
+static void send_recv_ack(struct resource *res, struct peer_req *p)
+{
+	struct link_tx *tx = &p->recv_ack_tx;
+
+	p->recv_ack_deferred = false;
+	if (p->link_gen != link_generation(res->link))
+		return;		/* its connection is gone */
+	memset(&tx->h, 0, sizeof(tx->h));
+	tx->h.type = FRAME_RECV_ACK;
+	tx->h.id = p->id;
+	tx->payload = NULL;
+	tx->sent = recv_ack_sent;
+	p->recv_ack_pending = true;
+	link_send(res->link, tx);
 }
 
 static void send_ack(struct resource *res, struct peer_req *p, uint16_t type,
@@ -399,6 +416,47 @@ static void rs_write_done(struct resource *res, struct peer_req *p, int err)
 	send_ack(res, p, FRAME_RS_ACK, 0, err ? FRAME_F_FAILED : 0);
 }
 
+/* A write done while its WRITE_ACK must wait (peer_write_acks_held):
+ * kept, in completion order, until release_acks. */
+static void park_ack(struct resource *res, struct peer_req *p, int err)
+{
+	p->ack_parked = true;
+	p->ack_err = err;
+	p->next = NULL;
+	if (res->rx.parked_tail)
+		res->rx.parked_tail->next = p;
+	else
+		res->rx.parked = p;
+	res->rx.parked_tail = p;
+}
+
+/* The parked WRITE_ACKs go (send: else dropped, their connection gone). */
+static void release_acks(struct resource *res, bool send)
+{
+	while (res->rx.parked) {
+		struct peer_req *p = res->rx.parked;
+
+		res->rx.parked = p->next;
+		p->next = NULL;
+		p->ack_parked = false;
+		if (send)
+			send_ack(res, p, FRAME_WRITE_ACK, p->ack_err, 0);
+		preq_maybe_free(res, p);
+	}
+	res->rx.parked_tail = NULL;
+}
+
+bool receiver_writes_pending(const struct resource *res)
+{
+	for (const struct peer_req *p = res->rx.fifo; p; p = p->next)
+		if (is_write_frame(p->type))
+			return true;
+	for (const struct peer_req *p = res->rx.inflight; p; p = p->next)
+		if (is_write_frame(p->type))
+			return true;
+	return false;
+}
+
 static void io_done(struct disk_io *io, int err)
 {
 	struct peer_req *p = container_of(io, struct peer_req, io);
@@ -451,6 +509,8 @@ static void io_done(struct disk_io *io, int err)
 		preq_put_buf(res, p);
 		if (rs)
 			rs_write_done(res, p, err);
+		else if (peer_write_acks_held(res))
+			park_ack(res, p, err);
 		else
 			send_ack(res, p, FRAME_WRITE_ACK, err, 0);
 	}
@@ -546,9 +606,26 @@ static void process_fifo(struct resource *res);
  * reports once it holds nothing (leave.c). */
 static void receiver_process(struct resource *res)
 {
+	if (res->rx.parked && !peer_write_acks_held(res))
+		release_acks(res, true);
 	process_fifo(res);
+	peer_boot_record(res);
 	if (res->rx.held_back && !res->rx.fifo && !res->rx.inflight_count)
 		leave_receiver_idle(res);
+}
+
+/* The FIFO's head leaves it (started or refused); a RECV_ACK deferred
+ * while the superblock was written goes now, as that write is done. */
+static void fifo_pop(struct resource *res)
+{
+	struct peer_req *p = res->rx.fifo;
+
+	res->rx.fifo = p->next;
+	if (!res->rx.fifo)
+		res->rx.fifo_tail = NULL;
+	p->next = NULL;
+	if (p->recv_ack_deferred)
+		send_recv_ack(res, p);
 }
 
 static void process_fifo(struct resource *res)
@@ -567,10 +644,7 @@ static void process_fifo(struct resource *res)
 		if (p->flushing)
 			return;
 		if (!can_serve(res, p)) {
-			res->rx.fifo = p->next;
-			if (!res->rx.fifo)
-				res->rx.fifo_tail = NULL;
-			p->next = NULL;
+			fifo_pop(res);
 			refuse(res, p);
 			continue;
 		}
@@ -598,10 +672,7 @@ static void process_fifo(struct resource *res)
 				return;
 			}
 		}
-		res->rx.fifo = p->next;
-		if (!res->rx.fifo)
-			res->rx.fifo_tail = NULL;
-		p->next = NULL;
+		fifo_pop(res);
 		if (is_write_frame(p->type) || is_read_frame(p->type)) {
 			start_io(res, p);
 		} else if (p->type == FRAME_BARRIER) {
@@ -694,16 +765,15 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		p->csum = be_get32(payload);
 	if (h->type == FRAME_V_REQ)
 		memcpy(p->vcrc, payload, h->payload_len);
+	/* Protocol B: received. Not while the superblock is being written
+	 * (a record that this disk holds every acknowledged write being
+	 * dropped, say): then when the frame leaves the FIFO, which waits
+	 * for that write. */
 	if (h->flags & FRAME_F_WANT_RECV_ACK) {
-		struct link_tx *tx = &p->recv_ack_tx;
-
-		memset(&tx->h, 0, sizeof(tx->h));
-		tx->h.type = FRAME_RECV_ACK;
-		tx->h.id = h->id;
-		tx->payload = NULL;
-		tx->sent = recv_ack_sent;
-		p->recv_ack_pending = true;
-		link_send(res->link, tx);
+		if (meta_busy(&res->meta))
+			p->recv_ack_deferred = true;
+		else
+			send_recv_ack(res, p);
 	}
 	if (res->rx.fifo_tail)
 		res->rx.fifo_tail->next = p;
@@ -740,5 +810,6 @@ void receiver_peer_lost(struct resource *res)
 		preq_put(res, p);
 	}
 	res->rx.fifo = res->rx.fifo_tail = head;
+	release_acks(res, false);
 	read_buf_put(res);
 }

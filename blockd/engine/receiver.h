@@ -46,6 +46,13 @@ struct peer_req {
 	struct link_tx ack_tx;
 	struct link_tx recv_ack_tx;
 	bool recv_ack_pending, ack_pending;
+	/* Its RECV_ACK waits until it leaves the FIFO: it came while the
+	 * superblock was being written. */
+	bool recv_ack_deferred;
+	/* Its WRITE_ACK (with ack_err) waits on the parked list: see
+	 * peer_write_acks_held. */
+	bool ack_parked;
+	int ack_err;
 	bool finished;		/* applied (or dropped): free once acks left */
 };
 
@@ -62,6 +69,8 @@ struct receiver {
 	uint32_t read_buf_len;
 	bool kick_queued;
 	struct loop_op kick_op;
+	/* Writes done whose WRITE_ACK waits (peer_write_acks_held). */
+	struct peer_req *parked, *parked_tail;
 	/* Write payload received (as Secondary): counted by peer.c's
 	 * dispatch as it hands a DATA frame over. */
 	uint64_t data_received_bytes;
@@ -73,6 +82,8 @@ void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf);
 void receiver_peer_lost(struct resource *res);
 void receiver_kick(struct resource *res);
+/* Does the receiver hold a write of the stream, queued or in flight? */
+bool receiver_writes_pending(const struct resource *res);
 /* link_ops.ready: is a request slot free for the next stream frame? */
 bool receiver_frame_ready(void *owner, const struct frame_hdr *h);
 /* Does a write of the peer's, queued or in flight, touch [off, len)? */

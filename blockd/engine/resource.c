@@ -84,6 +84,7 @@ int resource_init(struct resource *res, const struct config *cfg,
 	}
 	res->peer_name = peer->peer_name;
 	res->st.role = ROLE_SECONDARY;
+	peer_boot_restart(res);
 	res->st.disk_state = disk_state_from_meta(&res->meta);
 	if (res->meta.sb.flags & MDF_GIVEN_UP)
 		log_warn("this disk was given up before (it failed, or was "

@@ -151,6 +151,9 @@ struct resource {
 	/* The flush before MDF_HOLDS_ACKED is recorded (peer.c). */
 	struct blk_req holds_acked_flush;
 	bool holds_acked_flushing;
+	/* This machine's boot (loop_boot_id), when known. */
+	uint8_t boot_id[LOOP_BOOT_ID_BYTES];
+	bool boot_known;
 
 	const struct resource_observer *observer;	/* or NULL */
 	void *observer_arg;

@@ -110,6 +110,7 @@ int disk_open(struct disk *d, struct loop *l, const char *path, bool direct,
 		if (r < 0)
 			log_warn("%s: flushing the disk's cache at start failed: %s",
 				 path, strerror(-r));
+		d->flushed_at_open = r == 0;
 	}
 	log_info("disk %s: %llu bytes, %s I/O%s", path,
 		 (unsigned long long)d->size_bytes,

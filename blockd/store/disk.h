@@ -89,6 +89,9 @@ struct disk {
 	bool direct;
 	bool is_blockdev;
 	bool read_only;
+	/* disk_open's flush succeeded: what an earlier process left in the
+	 * volatile caches is durable. */
+	bool flushed_at_open;
 	uint32_t align;		/* O_DIRECT offset/length alignment */
 	uint64_t size_bytes;
 	const uint8_t *zeroes;	/* for WRITE_ZEROES without fallocate */

@@ -380,7 +380,7 @@ void meta_retire(struct meta *m)
 	 * not yet saved are lost with the disk (an operator who vouches for
 	 * this disk with --force then syncs them to the peer). */
 	m->sb.flags &= ~(MDF_CONSISTENT | MDF_PEER_OUTDATED | MDF_OUTDATED |
-			 MDF_HOLDS_ACKED);
+			 MDF_HOLDS_ACKED | MDF_HOLDS_ACKED_BOOT);
 	m->sb.flags |= MDF_GIVEN_UP;
 	m->retiring = true;
 	m->retire_tries = 0;

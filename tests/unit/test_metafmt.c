@@ -72,6 +72,8 @@ static void raw_sb(uint8_t b[META_BLOCK], uint64_t magic, uint32_t version,
 	put_be(b + 72, sb->node_id, 8);
 	put_be(b + 80, sb->primary_since, 8);
 	put_be(b + 88, sb->al_seq, 8);
+	if (version >= 2)
+		memcpy(b + 96, sb->boot_id, META_BOOT_ID_BYTES);
 	seal(b, SB_CRC_OFF);
 }
 
@@ -94,6 +96,8 @@ static struct meta_sb sample_sb(uint64_t seq)
 		.al_seq = 5000 + seq,
 	};
 
+	for (int i = 0; i < META_BOOT_ID_BYTES; i++)
+		sb.boot_id[i] = (uint8_t)(0xb0 + i + seq);
 	return sb;
 }
 
@@ -108,6 +112,7 @@ static void assert_sb_equal(const struct meta_sb *a, const struct meta_sb *b)
 	assert_true(a->node_id == b->node_id);
 	assert_true(a->primary_since == b->primary_since);
 	assert_true(a->al_seq == b->al_seq);
+	assert_memory_equal(a->boot_id, b->boot_id, META_BOOT_ID_BYTES);
 }
 
 /* Decode both slots and return the state meta_sb_pick chooses, or
@@ -140,7 +145,7 @@ static void test_constants(void **state)
 	assert_true(meta_bitmap_offset() == (2 + 8) * 4096);
 	assert_int_equal(MDF_ALL, MDF_CONSISTENT | MDF_WAS_PRIMARY |
 			 MDF_PEER_OUTDATED | MDF_CRASHED_PRIMARY | MDF_OUTDATED |
-			 MDF_GIVEN_UP | MDF_HOLDS_ACKED);
+			 MDF_GIVEN_UP | MDF_HOLDS_ACKED | MDF_HOLDS_ACKED_BOOT);
 }
 
 /* The encoder's bytes equal the documented layout, magic "BLKMD001". */
@@ -151,12 +156,14 @@ static void test_sb_wire_bytes(void **state)
 
 	(void)state;
 	meta_sb_encode(enc, &sb);
-	raw_sb(ref, META_MAGIC, 1, &sb);
+	raw_sb(ref, META_MAGIC, 2, &sb);
 	assert_memory_equal(enc, "BLKMD001", 8);
 	assert_memory_equal(enc, ref, META_BLOCK);
-	/* seq sits big-endian at byte 16. */
+	/* The version, then seq big-endian at byte 16. */
+	assert_memory_equal(enc + 8, "\x00\x00\x00\x02", 4);
 	assert_memory_equal(enc + 16, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
-	for (size_t i = 96; i < META_BLOCK; i++)
+	assert_memory_equal(enc + 96, sb.boot_id, META_BOOT_ID_BYTES);
+	for (size_t i = 112; i < META_BLOCK; i++)
 		assert_int_equal(enc[i], 0);
 }
 
@@ -199,29 +206,34 @@ static void test_sb_decode_rules(void **state)
 		uint32_t version, flags, al_extents;
 		int want;
 	} rows[] = {
-		{ "valid", META_MAGIC, 1, MDF_CONSISTENT, 64, 0 },
-		{ "every known flag", META_MAGIC, 1, MDF_ALL, 64, 0 },
-		{ "no flags", META_MAGIC, 1, 0, 64, 0 },
-		{ "one AL extent", META_MAGIC, 1, 0, 1, 0 },
-		{ "AL extents at max", META_MAGIC, 1, 0, META_AL_EXTENTS_MAX, 0 },
-		{ "newer version", META_MAGIC, 2, 0, 64, -EPROTONOSUPPORT },
+		{ "valid", META_MAGIC, 2, MDF_CONSISTENT, 64, 0 },
+		{ "valid, version 1", META_MAGIC, 1, MDF_CONSISTENT, 64, 0 },
+		{ "every known flag", META_MAGIC, 2, MDF_ALL, 64, 0 },
+		{ "no flags", META_MAGIC, 2, 0, 64, 0 },
+		{ "one AL extent", META_MAGIC, 2, 0, 1, 0 },
+		{ "AL extents at max", META_MAGIC, 2, 0, META_AL_EXTENTS_MAX, 0 },
+		{ "newer version", META_MAGIC, 3, 0, 64, -EPROTONOSUPPORT },
 		{ "much newer version", META_MAGIC, 0xffffffffU, 0, 64,
 		  -EPROTONOSUPPORT },
 		{ "version 0", META_MAGIC, 0, 0, 64, -EBADMSG },
-		{ "foreign magic", 0x8374026b00000000ULL, 1, 0, 64, -EBADMSG },
-		{ "next magic", 0x424c4b4d44303032ULL, 1, 0, 64, -EBADMSG },
-		{ "AL magic", META_AL_MAGIC, 1, 0, 64, -EBADMSG },
-		{ "foreign magic, newer version", 0x1234, 2, 0, 64, -EBADMSG },
-		{ "flag bit 5 (given up)", META_MAGIC, 1, 1U << 5, 64, 0 },
-		{ "flag bit 6 (holds acked)", META_MAGIC, 1, 1U << 6, 64, 0 },
-		{ "flag bit 7", META_MAGIC, 1, 1U << 7, 64, -EBADMSG },
-		{ "flag bit 31", META_MAGIC, 1, MDF_CONSISTENT | (1U << 31), 64,
+		{ "foreign magic", 0x8374026b00000000ULL, 2, 0, 64, -EBADMSG },
+		{ "next magic", 0x424c4b4d44303032ULL, 2, 0, 64, -EBADMSG },
+		{ "AL magic", META_AL_MAGIC, 2, 0, 64, -EBADMSG },
+		{ "foreign magic, newer version", 0x1234, 3, 0, 64, -EBADMSG },
+		{ "flag bit 5 (given up)", META_MAGIC, 2, 1U << 5, 64, 0 },
+		{ "flag bit 6 (holds acked)", META_MAGIC, 2, 1U << 6, 64, 0 },
+		{ "flag bit 6, version 1", META_MAGIC, 1, 1U << 6, 64, 0 },
+		{ "flag bit 7 (holds acked in a boot)", META_MAGIC, 2, 1U << 7,
+		  64, 0 },
+		{ "flag bit 7, version 1", META_MAGIC, 1, 1U << 7, 64, -EBADMSG },
+		{ "flag bit 8", META_MAGIC, 2, 1U << 8, 64, -EBADMSG },
+		{ "flag bit 31", META_MAGIC, 2, MDF_CONSISTENT | (1U << 31), 64,
 		  -EBADMSG },
-		{ "all flag bits", META_MAGIC, 1, 0xffffffffU, 64, -EBADMSG },
-		{ "AL extents 0", META_MAGIC, 1, 0, 0, -EBADMSG },
-		{ "AL extents max + 1", META_MAGIC, 1, 0,
+		{ "all flag bits", META_MAGIC, 2, 0xffffffffU, 64, -EBADMSG },
+		{ "AL extents 0", META_MAGIC, 2, 0, 0, -EBADMSG },
+		{ "AL extents max + 1", META_MAGIC, 2, 0,
 		  META_AL_EXTENTS_MAX + 1, -EBADMSG },
-		{ "AL extents huge", META_MAGIC, 1, 0, 0xffffffffU, -EBADMSG },
+		{ "AL extents huge", META_MAGIC, 2, 0, 0xffffffffU, -EBADMSG },
 	};
 	uint8_t b[META_BLOCK];
 
@@ -237,6 +249,8 @@ static void test_sb_decode_rules(void **state)
 		if (ret != rows[i].want)
 			fail_msg("%s: decode %d, want %d", rows[i].what, ret,
 				 rows[i].want);
+		if (rows[i].version < 2)	/* it has no boot_id */
+			memset(sb.boot_id, 0, META_BOOT_ID_BYTES);
 		if (ret == 0)
 			assert_sb_equal(&out, &sb);
 	}
@@ -313,7 +327,7 @@ static void test_sb_zeroed_and_erased(void **state)
  * a device that writes the end first). The other slot holds the state in
  * between. The torn slot must either decode as exactly one of its two
  * versions or be rejected; the pick must then be the newest intact state.
- * Past byte 96 both versions are zero, so a tear there (half a block, for
+ * Past byte 112 both versions are zero, so a tear there (half a block, for
  * instance) leaves one whole version.
  */
 static void test_sb_torn_write(void **state)
@@ -359,7 +373,7 @@ static void test_sb_torn_write(void **state)
 			assert_sb_equal(&out, want);
 		}
 	}
-	/* The two versions differ between bytes 16 and 96, so tears there
+	/* The two versions differ between bytes 16 and 112, so tears there
 	 * really produced mixed blocks. */
 	assert_true(rejected >= 2 * 60);
 }
