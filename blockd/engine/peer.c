@@ -674,7 +674,13 @@ static void peer_disk_lost(struct resource *res)
 		 disk_state_name(res->st.peer_disk));
 	if (resource_has_disk(res) && res->st.disk_state == DS_UPTODATE) {
 		bitmap_mark_all(&res->oos);
-		if (res->st.role == ROLE_PRIMARY && res->meta.enabled)
+		/* Not while a new generation is being made durable (held
+		 * writes released at the handshake): the peer lacks it, and
+		 * those writes wait only for it (sim seed 504 --down-power:
+		 * the peer's Diskless STATE came in the same instant, and
+		 * the released writes completed with a rotation pending). */
+		if (res->st.role == ROLE_PRIMARY && res->meta.enabled &&
+		    !res->wp.gen_hold)
 			res->uuid_rotate_pending = true;
 		diskless_primary_generation(res);
 	}
@@ -825,7 +831,8 @@ static void peer_down(void *owner, const char *why)
 	/* A Primary that now writes what the peer will lack starts a new
 	 * generation first: at its first such write (writepath), so a
 	 * Primary kept frozen by fencing never diverges on paper. */
-	if (res->st.role == ROLE_PRIMARY && res->meta.enabled && !res->stopping)
+	if (res->st.role == ROLE_PRIMARY && res->meta.enabled && !res->stopping &&
+	    !res->wp.gen_hold)	/* the peer lacks that one too */
 		res->uuid_rotate_pending = true;
 	/* Fencing first: under resource-and-stonith I/O is frozen before the
 	 * write path settles what the peer lacks, so nothing it releases or
