@@ -381,6 +381,19 @@ static void power_gone(int idx)
 	S.power_lost_ack[idx] = sim_run->oracle.next_ack;
 }
 
+/* Seed 1039: the Primary lost power (its cache held writes acknowledged
+ * since the last FLUSH), then the operator ran invalidate on its
+ * Secondary, the one copy left, before the ping timeout told it the
+ * Primary was gone: that copy is given up (Inconsistent, the target of
+ * the Primary's disk when it returns), so nothing holds those writes. */
+void copy_given_up(int idx)
+{
+	if (S.power_lost_ack[1 - idx] <= sim_run->oracle.flushed_ack)
+		return;
+	oracle_power_loss(&sim_run->oracle);
+	order_restart(&sim_run->order, sim_run->oracle.next_gen);
+}
+
 /* A node dies. A power loss (power) keeps only what its disk made
  * durable; a process crash keeps the disk's cache (until the node loses
  * power while down, in a site power loss). The oracle forgets what only

@@ -187,6 +187,8 @@ static void op_invalidate(struct sim_node *n)
 		  k < 2 ? "invalidate" : "invalidate-remote",
 		  bitmap ? " --bitmap" : "", ret ? "refused: " : "ok",
 		  ret ? err : "");
+	if (k < 2 && ret == 0)
+		copy_given_up(n->idx);
 }
 
 static void op_protocol(struct sim_node *n)

@@ -91,6 +91,9 @@ extern struct sim_state S;
 
 /* sim.c: a node dies (power: its disk keeps what was durable). */
 void node_down(int idx, const char *why, bool power);
+/* sim.c: the operator gave up node idx's copy (invalidate): what the
+ * other node lost with its power since the last FLUSH is held nowhere. */
+void copy_given_up(int idx);
 /* sim.c: the network heals (a fault's end). */
 void heal_fire(struct sim_event *ev);
 
