@@ -120,9 +120,6 @@ static int cmd_resume_sync(struct node *n, struct json_object *req,
 static int cmd_verify(struct node *n, struct json_object *req,
 		      struct json_object **result, char *err, size_t errlen)
 {
-	if (n->res.st.role == ROLE_SECONDARY && n->res.st.peer_role == ROLE_PRIMARY)
-		REFUSE("run verify on the Primary (%s)",
-		       n->cfg.nodes[n->cfg.peer].name);
 	return verify_start(&n->res, err, errlen);
 }
 

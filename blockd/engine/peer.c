@@ -762,6 +762,7 @@ static void on_state(struct resource *res, const uint8_t *payload, uint32_t len)
 		resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_T);
 	else if (acts & SM_LIVE_VERIFY_END)
 		resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_DONE);
+	verify_peer_promoted(res);
 	if (acts & SM_LIVE_REFUSE_SOURCE) {
 		log_err("the peer asked to be resynced from this disk, which is "
 			"%s: refusing (it holds no data to give)",
@@ -892,8 +893,8 @@ static void peer_frame(void *owner, const struct frame_hdr *h,
 			ok = res->st.role == ROLE_SECONDARY;
 		else if (!resource_has_disk(res))
 			ok = true;	/* refused by the receiver, with errors */
-		else if (h->type == FRAME_V_REQ)
-			ok = res->st.role == ROLE_SECONDARY && res->st.repl == RS_VERIFY_T;
+		else if (h->type == FRAME_V_REQ)	/* also promoted since */
+			ok = res->st.repl == RS_VERIFY_T;
 		else if (rs)
 			ok = is_target(res);
 		else

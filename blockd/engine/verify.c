@@ -82,6 +82,18 @@ static void verify_finish(struct resource *res)
 		peer_start_resync(res, false, NULL, 0);
 }
 
+void verify_peer_promoted(struct resource *res)
+{
+	if (res->st.repl != RS_VERIFY_S || res->st.role != ROLE_SECONDARY ||
+	    res->st.peer_role != ROLE_PRIMARY)
+		return;
+	resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_DONE);
+	log_warn("verify stopped at %.1f%%: the peer %s became Primary (%llu "
+		 "blocks of 4 KiB differed so far); run verify on the Primary",
+		 res->vf.done_pct, res->peer_name ? res->peer_name : "",
+		 (unsigned long long)res->vf.mismatch);
+}
+
 void verify_pump(struct resource *res)
 {
 	uint64_t nbits = res->oos.nbits;
@@ -149,6 +161,12 @@ void verify_reply(struct resource *res, uint64_t id, uint64_t mask)
 
 int verify_start(struct resource *res, char *err, size_t errlen)
 {
+	/* The source orders the Primary's writes around what it reads. */
+	if (res->st.role == ROLE_SECONDARY && res->st.peer_role == ROLE_PRIMARY) {
+		snprintf(err, errlen, "run verify on the Primary (%s)",
+			 res->peer_name ? res->peer_name : "the peer");
+		return -EPERM;
+	}
 	if (!res->link || res->st.repl != RS_ESTABLISHED ||
 	    res->st.disk_state != DS_UPTODATE || res->st.peer_disk != DS_UPTODATE) {
 		snprintf(err, errlen, "verify needs a connected pair, both UpToDate "

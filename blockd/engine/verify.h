@@ -22,6 +22,10 @@ struct verify {
 };
 
 int verify_start(struct resource *res, char *err, size_t errlen);
+/* The peer of this Secondary's verify became Primary: the verify stops
+ * (its source must be the Primary, or one of two Secondaries); the
+ * STATE this step sends ends the peer's VerifyT. */
+void verify_peer_promoted(struct resource *res);
 void verify_pump(struct resource *res);
 void verify_reply(struct resource *res, uint64_t id, uint64_t mask);
 void verify_target_done(struct resource *res, struct peer_req *p, int err,
