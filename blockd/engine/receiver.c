@@ -20,6 +20,11 @@
  *
  * Acks belong to the connection their frame came on: one that finishes
  * after its connection died is dropped, never sent on the next one.
+ * A WRITE_ACK waits (parked, in completion order) while this Secondary
+ * counts itself in sync under a protocol C Primary and the record of
+ * that is not durable yet (peer_write_acks_held, peer.c); a RECV_ACK of
+ * a frame that arrived while the superblock was being written goes when
+ * the frame leaves the FIFO, after that write.
  *
  * A node promoted while writes of the old Primary are still queued or in
  * flight here makes its own overlapping writes wait for them
