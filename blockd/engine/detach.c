@@ -171,6 +171,20 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 			 (unsigned long long)bitmap_dirty_bytes(&res->oos));
 		return -EPERM;
 	}
+	/* Protocols A and B reply before the peer has written: those
+	 * writes' only sure copy is here until the peer acknowledges them
+	 * (sim seed 668 --direct: the link failed unnoticed, a Primary
+	 * detached, and its users, served by the peer, saw a past without
+	 * them; t_detach_unconfirmed). */
+	if (writepath_acked_unconfirmed(res)) {
+		snprintf(err, errlen, "%llu writes acknowledged here (protocol "
+			 "%c) are not yet confirmed by the peer: a detached disk "
+			 "is given up, so they could be lost. Try again once the "
+			 "peer has them (status: peer.pending_writes)",
+			 (unsigned long long)writepath_acked_unconfirmed(res),
+			 res->protocol);
+		return -EAGAIN;
+	}
 	log_info("detaching the disk by request");
 	res->detach.detaching = true;
 	resource_commit(res, "detaching");

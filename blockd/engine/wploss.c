@@ -207,6 +207,19 @@ bool writepath_oldest_unacked(const struct resource *res, uint64_t *sent_ms)
 	return false;
 }
 
+uint64_t writepath_acked_unconfirmed(const struct resource *res)
+{
+	uint64_t n = 0;
+
+	for (uint64_t seq = res->wp.tl_tail_seq; seq < res->wp.tl_next_seq; seq++) {
+		const struct tl_entry *e = &res->wp.tl[seq % TL_SIZE];
+
+		if (e->seq == seq && !e->req)
+			n++;
+	}
+	return n;
+}
+
 /* Shutting down while fencing holds writes: none of them may be
  * acknowledged as written, so each gets an error reply. Writes that never
  * started are failed too. */

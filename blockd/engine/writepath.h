@@ -112,6 +112,9 @@ void writepath_fail_held(struct resource *res, int err);
 /* When the oldest write the peer has not acknowledged was sent
  * (clock_coarse_ms): false when every write is acknowledged. */
 bool writepath_oldest_unacked(const struct resource *res, uint64_t *sent_ms);
+/* Writes replied to (protocol A, B) that the peer has not acknowledged
+ * yet: this disk may hold their only copy. */
+uint64_t writepath_acked_unconfirmed(const struct resource *res);
 bool writepath_overlaps_active(const struct resource *res, uint64_t off,
 			       uint64_t len);
 /* A Primary whose data is on its UpToDate peer only (no usable disk, or
