@@ -346,6 +346,7 @@ void resource_observe(struct resource *res,
 static void event(struct resource *res, const char *what)
 {
 	peer_note_state(res);
+	resync_note_state(res);
 	log_info("%s: role %s, disk %s; peer %s %s %s, replication %s", what,
 		 role_name(res->st.role), disk_state_name(res->st.disk_state),
 		 conn_state_name(res->st.peer_conn), role_name(res->st.peer_role),

@@ -588,6 +588,31 @@ void resync_peer_lost(struct resource *res)
 	}
 }
 
+void resync_note_state(struct resource *res)
+{
+	bool freed = false;
+
+	if (is_source(res))
+		return;
+	/* A chunk RS_NEED asked to read again is read only by a source:
+	 * once this node stopped being one with the connection kept (its
+	 * disk, or the peer's, went away), its slot kept the range busy for
+	 * good (sim seed 1088 --down-power --direct: SyncTarget later, its
+	 * receiver waited on it for that range's resync data). */
+	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
+		struct rs_req *rs = &res->rs.reqs[i];
+
+		if (rs->in_use && rs->need && !rs->buf) {
+			rs_free(res, rs);
+			freed = true;
+		}
+	}
+	if (freed && !res->rs.unbusy_queued) {
+		res->rs.unbusy_queued = true;
+		loop_defer(res->loop, &res->rs.unbusy_op, rs_unbusy_run, 0);
+	}
+}
+
 void resync_update_status(struct resource *res, uint64_t now_ms)
 {
 	uint64_t left = bitmap_dirty_bytes(&res->oos);

@@ -104,6 +104,9 @@ void resync_pump(struct resource *res);
  * (failed) could not: its bits stay set. */
 void resync_ack(struct resource *res, uint64_t id, bool same, bool failed);
 void resync_peer_lost(struct resource *res);
+/* After a state change: a node no longer the source frees the chunks
+ * waiting to be read again (RS_NEED). */
+void resync_note_state(struct resource *res);
 bool resync_busy_overlaps(const struct resource *res, uint64_t off, uint64_t len);
 void resync_update_status(struct resource *res, uint64_t now_ms);
 void resync_need(struct resource *res, uint64_t id);

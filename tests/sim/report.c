@@ -54,6 +54,19 @@ void sim_report_nodes(void)
 				  (unsigned)res->rx.fifo->flags,
 				  res->rx.fifo->buf ? "with" : "no",
 				  meta_busy(&res->meta) ? "busy" : "idle");
+		for (unsigned k = 0; k < RS_REQS_MAX; k++) {
+			const struct rs_req *rs = &res->rs.reqs[k];
+
+			if (rs->in_use)
+				sim_trace("state n%d: chunk slot %u: %" PRIu64
+					  "+%" PRIu32 "%s%s%s, id %" PRIu64
+					  ", connection %" PRIu64, i, k,
+					  (uint64_t)rs->off, (uint32_t)rs->len,
+					  rs->busy ? ", busy" : "",
+					  rs->need ? ", need" : "",
+					  rs->buf ? ", with buffer" : "",
+					  (uint64_t)rs->id, (uint64_t)rs->link_gen);
+		}
 		simnet_describe(sim_run->net, i, link, sizeof(link));
 		sim_trace("state n%d: %s", i, link);
 	}
