@@ -1,6 +1,7 @@
-/* peer_priv.h - what peer.c and peerops.c share, and nobody else: the
- * steps of a resync's start, the generation adopted from the peer, the
- * STATE with one-shot flags, and a flush of this disk.
+/* peer_priv.h - what peer.c, peerops.c and holdsacked.c share, and
+ * nobody else: the steps of a resync's start, the generation adopted
+ * from the peer, the Secondary's holds-acked answer, and a flush of this
+ * disk.
  */
 #ifndef BLOCKD_ENGINE_PEER_PRIV_H
 #define BLOCKD_ENGINE_PEER_PRIV_H
@@ -18,6 +19,10 @@ void peer_become_target(struct resource *res, const struct frame_state *ps,
 			bool full);
 /* The peer's generations become this disk's (it holds the same data). */
 void peer_adopt_uuid(struct resource *res, const struct frame_state *ps);
+/* Does this Secondary hold every write its Primary acknowledged (in
+ * memory while connected, or recorded), for STATE and the decision?
+ * holdsacked.c. */
+bool peer_holds_acked(const struct resource *res);
 /* An fdatasync of this disk in r, done(r, err) when it completes. */
 void peer_flush_submit(struct resource *res, struct blk_req *r,
 		       void (*done)(struct blk_req *r, int err));
