@@ -131,6 +131,8 @@ void resource_disk_bind(struct resource *res)
 
 int resource_detach(struct resource *res, char *err, size_t errlen)
 {
+	uint64_t unconfirmed;
+
 	if (!resource_has_disk(res)) {
 		snprintf(err, errlen, "this node has no disk attached (%s)",
 			 disk_state_name(res->st.disk_state));
@@ -176,13 +178,13 @@ int resource_detach(struct resource *res, char *err, size_t errlen)
 	 * (sim seed 668 --direct: the link failed unnoticed, a Primary
 	 * detached, and its users, served by the peer, saw a past without
 	 * them; t_detach_unconfirmed). */
-	if (writepath_acked_unconfirmed(res)) {
+	unconfirmed = writepath_acked_unconfirmed(res);
+	if (unconfirmed) {
 		snprintf(err, errlen, "%llu writes acknowledged here (protocol "
 			 "%c) are not yet confirmed by the peer: a detached disk "
 			 "is given up, so they could be lost. Try again once the "
 			 "peer has them (status: peer.pending_writes)",
-			 (unsigned long long)writepath_acked_unconfirmed(res),
-			 res->protocol);
+			 (unsigned long long)unconfirmed, res->protocol);
 		return -EAGAIN;
 	}
 	log_info("detaching the disk by request");

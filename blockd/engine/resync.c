@@ -111,6 +111,15 @@ static void rs_unbusy_run(struct loop_op *op, int r)
 	rs_unbusy(res);
 }
 
+/* rs_unbusy once the present callback is done. */
+static void rs_unbusy_later(struct resource *res)
+{
+	if (res->rs.unbusy_queued)
+		return;
+	res->rs.unbusy_queued = true;
+	loop_defer(res->loop, &res->rs.unbusy_op, rs_unbusy_run, 0);
+}
+
 static void rs_free(struct resource *res, struct rs_req *rs)
 {
 	if (rs->buf)
@@ -582,10 +591,7 @@ void resync_peer_lost(struct resource *res)
 	res->rs.prio_n = 0;	/* asked for on the connection that ended */
 	/* Writes that waited for a freed chunk are retried once the loss
 	 * is fully handled (a new generation first, for instance). */
-	if (!res->rs.unbusy_queued) {
-		res->rs.unbusy_queued = true;
-		loop_defer(res->loop, &res->rs.unbusy_op, rs_unbusy_run, 0);
-	}
+	rs_unbusy_later(res);
 }
 
 void resync_note_state(struct resource *res)
@@ -607,10 +613,8 @@ void resync_note_state(struct resource *res)
 			freed = true;
 		}
 	}
-	if (freed && !res->rs.unbusy_queued) {
-		res->rs.unbusy_queued = true;
-		loop_defer(res->loop, &res->rs.unbusy_op, rs_unbusy_run, 0);
-	}
+	if (freed)
+		rs_unbusy_later(res);
 }
 
 void resync_update_status(struct resource *res, uint64_t now_ms)

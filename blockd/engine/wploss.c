@@ -113,14 +113,6 @@ void writepath_peer_lost(struct resource *res)
 	writepath_retry_waiting(res);
 }
 
-/* DRBD starts a new generation as soon as a Primary loses its peer's
- * disk; here it waits for the first write the peer will lack (must_wait),
- * so a brief loss without writes needs no resync. Writes that were in
- * flight at the loss are such writes too, already written: without a
- * new generation a peer promoted meanwhile would make this node its
- * target on reconnect, rolling back writes it acknowledged, where both
- * changed is a split brain to report (t_splitbrain_inflight). Under a
- * freeze it waits until the held writes are released. */
 /* A new generation for writes the peer lacks: they may not reply before
  * it is durable (writepath_meta_done releases them), or a crash would
  * forget it (the assertion in req_check_done). */
@@ -131,6 +123,14 @@ static void new_generation_hold(struct resource *res)
 	res->wp.gen_hold = !wp_gen_durable(res);
 }
 
+/* DRBD starts a new generation as soon as a Primary loses its peer's
+ * disk; here it waits for the first write the peer will lack (must_wait),
+ * so a brief loss without writes needs no resync. Writes that were in
+ * flight at the loss are such writes too, already written: without a
+ * new generation a peer promoted meanwhile would make this node its
+ * target on reconnect, rolling back writes it acknowledged, where both
+ * changed is a split brain to report (t_splitbrain_inflight). Under a
+ * freeze it waits until the held writes are released. */
 void writepath_lone_generation(struct resource *res)
 {
 	if (!res->wp.lost_inflight || !res->uuid_rotate_pending ||

@@ -170,18 +170,24 @@ net_wait_backlog() {
 # link is cut: frames of every write were queued and are dropped. The
 # writer (libnbd, in the background; OUT gets its output, a line once all
 # are acknowledged) is NET_INFLIGHT_PID. Skips where tc cannot stall.
-net_inflight_cut() {
-	net_stall "$1" || bt_skip "tc cannot shape the veth here"
-	timeout 60 /usr/bin/python3 - "$(pair_uri "$1")" >"$2" 2>&1 <<'PY' &
+# NET_AIO_WRITES: python3 -c "$NET_AIO_WRITES" URI COUNT BYTES writes
+# COUNT blocks of BYTES of 0xa5, one every 64 KiB from 0, all in flight
+# at once (libnbd), and prints a line once all are acknowledged.
+NET_AIO_WRITES='
 import nbd, sys
+uri, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-left = {h.aio_pwrite(bytes([0xa5]) * 65536, i * 65536) for i in range(16)}
+h.connect_uri(uri)
+left = {h.aio_pwrite(bytes([0xa5]) * size, i * 65536) for i in range(count)}
 while left:
     h.poll(-1)
     left = {c for c in left if not h.aio_command_completed(c)}
-print("16 writes of 64 KiB acknowledged")
-PY
+print(f"{count} writes of {size} bytes acknowledged")
+'
+
+net_inflight_cut() {
+	net_stall "$1" || bt_skip "tc cannot shape the veth here"
+	timeout 60 /usr/bin/python3 -c "$NET_AIO_WRITES" "$(pair_uri "$1")" 16 65536 >"$2" 2>&1 &
 	NET_INFLIGHT_PID=$!
 	bt_on_exit "bt_kill_pid $NET_INFLIGHT_PID"
 	net_wait_backlog "$1" 16384 10

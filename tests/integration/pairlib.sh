@@ -131,14 +131,15 @@ pair_ok() {
 	out=$(pair_ctl "$n" "$@" 2>&1) || bt_fail "blockctl $* on $n failed ($?): $out"
 }
 
-# pair_get NODE PATH: one field of status --json; PATH like role or
-# peer.replication. Prints the value (JSON scalars as text).
+# pair_get NODE PATH: one field of status --json; PATH like role,
+# peer.replication or uuids.0 (an array's element). Prints the value
+# (JSON scalars as text).
 pair_get() {
 	pair_ctl "$1" status --json 2>/dev/null | /usr/bin/python3 -c '
 import json, sys
 v = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
-    v = v[k]
+    v = v[int(k)] if isinstance(v, list) else v[k]
 print(str(v).lower() if isinstance(v, bool) else v)' "$2"
 }
 

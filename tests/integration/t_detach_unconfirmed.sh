@@ -30,15 +30,7 @@ net_start bob
 pair_wait_connected 20
 pair_promote_first alice 60
 net_stall alice || bt_skip "tc cannot shape the veth here"
-timeout 60 /usr/bin/python3 - "$(pair_uri alice)" >"$BT_TMP/writes.out" 2>&1 <<'PY' ||
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-left = {h.aio_pwrite(bytes([0xa5]) * 4096, i * 65536) for i in range(4)}
-while left:
-    h.poll(-1)
-    left = {c for c in left if not h.aio_command_completed(c)}
-PY
+timeout 60 /usr/bin/python3 -c "$NET_AIO_WRITES" "$(pair_uri alice)" 4 4096 >"$BT_TMP/writes.out" 2>&1 ||
 	bt_fail "4 writes in protocol A on a stalled link were not acknowledged: $(cat "$BT_TMP/writes.out")"
 net_wait_backlog alice 4096 10
 pair_refused alice 1 'acknowledged.*not.*confirmed' detach

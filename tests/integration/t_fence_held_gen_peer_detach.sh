@@ -33,9 +33,7 @@ net_start alice
 net_start bob
 pd_pair_blank_synced alice
 
-uuid() { pair_get "$1" uuids | /usr/bin/python3 -c 'import ast, sys; print(ast.literal_eval(sys.stdin.read())[int(sys.argv[1])])' "$2"; }
-
-before=$(uuid alice 0)
+before=$(pair_get alice uuids.0)
 net_hook_set fence-peer rc 1 alice
 net_inflight_cut alice "$BT_TMP/writes.out"
 writer=$NET_INFLIGHT_PID
@@ -52,7 +50,7 @@ pd_resume alice.meta
 bt_wait_exit "$writer" 20 || bt_fail "the held writes were not answered within 20s of resuming alice's metadata"
 wait "$writer" || bt_fail "the held writes failed: $(cat "$BT_TMP/writes.out")"
 bt_daemon_alive alice
-after=$(uuid alice 0)
+after=$(pair_get alice uuids.0)
 [ "$after" != "$before" ] ||
 	bt_fail "alice released writes bob lacks without a new generation (current still $before)"
 /usr/bin/python3 - "$(pair_uri alice)" <<'PY' || bt_fail "a write through alice after the release failed"

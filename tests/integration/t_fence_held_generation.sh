@@ -24,9 +24,7 @@ net_hook_install
 net_pair_up C "$SIZE" 'fencing = resource-and-stonith' \
 	"fence-peer = $NET_HOOK" 'hook-timeout-ms = 20000'
 
-uuid() { pair_get "$1" uuids | /usr/bin/python3 -c 'import ast, sys; print(ast.literal_eval(sys.stdin.read())[int(sys.argv[1])])' "$2"; }
-
-before=$(uuid alice 0)
+before=$(pair_get alice uuids.0)
 net_hook_set fence-peer rc 1 alice
 net_inflight_cut alice "$BT_TMP/writes.out"
 writer=$NET_INFLIGHT_PID
@@ -35,18 +33,18 @@ net_hook_wait end fence-peer 1 10 alice
 pair_wait alice 2 "still frozen after fence-peer exit 1" 's["io_frozen"] is True'
 kill -0 "$writer" 2>/dev/null ||
 	bt_fail "the writes were answered while alice was frozen: $(cat "$BT_TMP/writes.out")"
-[ "$(uuid alice 0)" = "$before" ] || bt_fail "alice started a generation while frozen"
+[ "$(pair_get alice uuids.0)" = "$before" ] || bt_fail "alice started a generation while frozen"
 
 net_heal
 wait "$writer" || bt_fail "the held writes failed: $(cat "$BT_TMP/writes.out")"
-after=$(uuid alice 0)
+after=$(pair_get alice uuids.0)
 [ "$after" != "$before" ] ||
 	bt_fail "alice released writes bob lacks without a new generation (current still $before)"
 
 pair_wait alice 30 "bob resynced" \
 	's["disk"] == "UpToDate" and p["disk"] == "UpToDate" and p["replication"] == "Established" and p["out_of_sync_bytes"] == 0'
 pair_wait bob 10 "bob UpToDate" 's["disk"] == "UpToDate"'
-[ "$(uuid bob 0)" = "$after" ] || bt_fail "bob's current generation $(uuid bob 0), alice's $after"
+[ "$(pair_get bob uuids.0)" = "$after" ] || bt_fail "bob's current generation $(pair_get bob uuids.0), alice's $after"
 diff=$(pair_diff_blocks "$(pair_get alice size_bytes)")
 [ -z "$diff" ] || bt_fail "data areas differ after bob's resync: $(echo $diff | cut -c1-120)"
 got=$(dd if="$(pair_img bob)" bs=65536 skip=15 count=1 2>/dev/null | od -An -tx1 -N1 | tr -d ' ')
