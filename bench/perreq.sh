@@ -16,6 +16,19 @@
 #   cs_all      context switches on the whole machine (fio's included): the
 #               wake-ups one request costs end to end
 #
+# and where the requests wait, sampled every 50 ms while fio runs (mean
+# number of requests): srv_q, sent by the client but not yet read by the
+# server (its NBD socket's receive queue); disk, at the device under the
+# backing file (/sys/dev/block/M:m/inflight; for the pair both nodes'
+# writes, one disk); cli_q, answered but not yet read by the client (the
+# client's receive queue). At depth N, what none of them holds is inside a
+# process: being parsed, submitted or completed by the server, or handled
+# by fio's NBD client. And the time, in microseconds (means): clat_us,
+# fio's completion latency; srv_us, the server's own (blockd's metrics,
+# blockd_nbd_request_duration_seconds: from the request's header parsed to
+# its reply queued, disk and peer included). clat_us - srv_us is the NBD
+# round trip: the sockets and the client.
+#
 # For the pair both daemons count (alice + bob: the Secondary's work is part
 # of a replicated request). The tracepoint counts come from `perf stat -p`,
 # which follows the threads that exist when it starts: the run first warms
@@ -67,6 +80,34 @@ LOAD=$(bench_load_note)
 rows=()
 
 ctl() { timeout 15 "$BC" -c "$CONF" -n "$@"; }
+
+# scrape HOST:PORT — the server's Prometheus text.
+scrape() {
+	"$BENCH_PYTHON" -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).read().decode())' "$1" ||
+		bench_die "no metrics from $1"
+}
+
+# The backing file's device: its in-flight requests (reads, writes).
+DISK_INFLIGHT=/sys/dev/block/$(( 16#$(stat -c %D -- "$ALICE_IMG") >> 8 )):$(( 16#$(stat -c %D -- "$ALICE_IMG") & 255 ))/inflight
+[[ -r $DISK_INFLIGHT ]] || DISK_INFLIGHT=/dev/null
+
+# sample_queues SOCK OUT — until killed, every 50 ms one line to OUT: the
+# server's receive queue on its NBD socket SOCK, the client's receive queue
+# on the other end (bytes; 0 0 when not connected), the device's reads and
+# writes in flight.
+sample_queues() {
+	local sock=$1 out=$2 q r w
+	while :; do
+		q=$(ss -xn | awk -v s="$sock" '
+			{ recvq[$6] = $3 }
+			$5 == s { srv = $3; peer = $8 }
+			END { print (srv == "" ? 0 : srv), (peer in recvq ? recvq[peer] : 0) }')
+		read -r r w <"$DISK_INFLIGHT" 2>/dev/null || r=0 w=0
+		echo "$q ${r:-0} ${w:-0}"
+		sleep 0.05
+	done >"$out"
+}
 status_wait() {
 	"$BENCH_PYTHON" "$BENCH_DIR/status.py" wait "$BC" "$CONF" "$1" \
 		"${BENCH_SERVER_PID[$1]:-0}" "$2" "$3" >/dev/null
@@ -74,8 +115,8 @@ status_wait() {
 
 # measure TARGET URI PID... — every job against URI, counting PIDs.
 measure() {
-	local target=$1 uri=$2 job out perf_p perf_a t0 t1 ios pids
-	shift 2
+	local target=$1 uri=$2 sock=$3 metrics=$4 job out perf_p perf_a sampler t0 t1 ios pids
+	shift 4
 	pids=$(IFS=,; echo "$*")
 	for job in "${job_list[@]}"; do
 		out=$BENCH_TMP/$target-$job
@@ -87,20 +128,26 @@ measure() {
 		perf stat -x, -o "$out.perf-a" -a -e context-switches &
 		perf_a=$!
 		sleep 0.5	# perf attaches (not a synchronisation of the measurement)
+		sample_queues "$sock" "$out.queues" &
+		sampler=$!
+		scrape "$metrics" >"$out.m0"
 		t0=$(bench_cpu_ticks "$@")
 		RAMP=0 bench_fio "$job" "$out.json" $(bench_fio_nbd_args "$uri") ||
 			bench_die "$target $job: fio failed ($(tail -n 3 "$out.json.log"))"
 		t1=$(bench_cpu_ticks "$@")
+		scrape "$metrics" >"$out.m1"
 		kill -INT "$perf_p" "$perf_a"
-		wait "$perf_p" "$perf_a" || true
+		kill "$sampler"
+		wait "$perf_p" "$perf_a" "$sampler" || true
 		ios=$("$BENCH_PYTHON" -c '
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
 print(j["read"]["total_ios"] + j["write"]["total_ios"])' "$out.json")
 		rows+=("$("$BENCH_PYTHON" - "$target" "$job" "$ios" "$((t1 - t0))" \
-			"$(getconf CLK_TCK)" "$out.perf-p" "$out.perf-a" "$out.json" <<'EOF'
-import json, sys
-target, job, ios, ticks, hz, fp, fa, fj = sys.argv[1:]
+			"$(getconf CLK_TCK)" "$out.perf-p" "$out.perf-a" "$out.json" \
+			"$out.queues" "$out.m0" "$out.m1" <<'EOF'
+import json, re, sys
+target, job, ios, ticks, hz, fp, fa, fj, fq, m0, m1 = sys.argv[1:]
 ios, ticks, hz = int(ios), int(ticks), int(hz)
 def counts(path):
     c = {}
@@ -114,11 +161,25 @@ j = json.load(open(fj))["jobs"][0]
 rw = j["write"] if j["write"]["total_ios"] else j["read"]
 lat = rw["clat_ns"]["percentile"].get("50.000000", 0) / 1000
 per = lambda v: v / ios if ios else 0
-print("| %s | %s | %d | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f |" % (
+# Bytes on the wire per request and per reply (structured replies, as
+# libnbd negotiates): READ 28 / 20 + 8 + data; WRITE 28 + data / 20.
+bs = rw["io_bytes"] / rw["total_ios"] if rw["total_ios"] else 4096
+req, rep = (28, 28 + bs) if rw is j["read"] else (28 + bs, 20)
+qs = [list(map(float, l.split())) for l in open(fq) if len(l.split()) == 4]
+mean = lambda i: sum(q[i] for q in qs) / len(qs) if qs else 0
+waits = (mean(0) / req, mean(2) + mean(3), mean(1) / rep)
+cmd = "read" if rw is j["read"] else "write"
+def nbd(path, what):
+    pat = r'^blockd_nbd_request_duration_seconds_%s\{[^}]*cmd="%s"\} (\S+)' % (what, cmd)
+    return sum(float(m.group(1)) for m in re.finditer(pat, open(path).read(), re.M))
+n = nbd(m1, "count") - nbd(m0, "count")
+srv = (nbd(m1, "sum") - nbd(m0, "sum")) * 1e6 / n if n > 0 else 0
+times = (rw["clat_ns"]["mean"] / 1000, srv)
+print("| %s | %s | %d | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f | %.0f | %.0f |" % ((
     target, job, ios, rw["iops"], per(ticks * 1e6 / hz),
     per(p.get("raw_syscalls:sys_enter", 0)), per(p.get("io_uring:io_uring_submit_req", 0)),
     per(p.get("io_uring:io_uring_queue_async_work", 0)), per(p.get("context-switches", 0)),
-    per(a.get("context-switches", 0)), lat))
+    per(a.get("context-switches", 0)), lat) + waits + times))
 EOF
 )")
 		bench_log "${rows[-1]}"
@@ -126,20 +187,23 @@ EOF
 }
 
 standalone() { # MODE
-	local name=blockd-$1 sock=$BENCH_TMP/$1.nbd uri
+	local name=blockd-$1 sock=$BENCH_TMP/$1.nbd uri metrics
 	uri=$(bench_nbd_uri "$sock" "$EXPORT")
+	metrics=127.0.0.1:$(bench_free_port)
 	bench_server_start "$name" "$BENCH_TMP/$name.log" "$BD" --name "$EXPORT" \
 		--disk "$ALICE_IMG" --nbd "unix:$sock" --control "$BENCH_TMP/$1.ctl" \
-		--io-mode "$1"
+		--io-mode "$1" --metrics "$metrics"
 	bench_server_wait_nbd "$name" "$uri" || bench_die "$name did not start"
-	measure "$name" "$uri" "${BENCH_SERVER_PID[$name]}"
+	measure "$name" "$uri" "$sock" "$metrics" "${BENCH_SERVER_PID[$name]}"
 	bench_server_stop "$name" || bench_die "$name did not stop cleanly"
 }
 
 pair() {
-	local n
+	local n metrics
 	cp --sparse=always -- "$ALICE_IMG" "$BOB_IMG"
 	bench_pair_conf "$CONF" "$EXPORT" "$ALICE_IMG" "$BOB_IMG"
+	metrics=127.0.0.1:$(bench_free_port)
+	sed -i "/^\[node alice\]/a metrics = $metrics" "$CONF"
 	for n in alice bob; do ctl "$n" create-md >/dev/null || bench_die "create-md $n failed"; done
 	for n in alice bob; do bench_server_start "$n" "$BENCH_TMP/$n.log" "$BD" -c "$CONF" -n "$n"; done
 	status_wait alice 30 'p["connection"] == "Connected"' || bench_die "the pair did not connect"
@@ -149,7 +213,7 @@ pair() {
 	bench_server_wait_nbd alice "$(bench_nbd_uri "$BENCH_TMP/alice.nbd" "$EXPORT")" ||
 		bench_die "alice does not serve"
 	measure protocol-C "$(bench_nbd_uri "$BENCH_TMP/alice.nbd" "$EXPORT")" \
-		"${BENCH_SERVER_PID[alice]}" "${BENCH_SERVER_PID[bob]}"
+		"$BENCH_TMP/alice.nbd" "$metrics" "${BENCH_SERVER_PID[alice]}" "${BENCH_SERVER_PID[bob]}"
 	bench_server_stop alice || true
 	bench_server_stop bob || true
 }
@@ -167,9 +231,12 @@ done
 	echo
 	echo "bench/perreq.sh, RUNTIME=$RUNTIME s per job after a ${RAMP} s warm-up, $SIZE file, load average $LOAD before the run, $(nproc) CPUs, kernel $(uname -r)."
 	echo "Counts per completed request (protocol-C: alice + bob); cs_all is the whole machine, fio included. p50 is fio's completion latency."
+	echo "srv_q, disk, cli_q: mean requests waiting in the server's NBD receive queue, at the disk (both nodes for the pair), in the client's receive queue (sampled every 50 ms)."
 	echo
-	echo "| target | job | requests | IOPS | cpu_us | syscalls | sqes | punts | cs | cs_all | p50 us |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "clat_us: fio's mean completion latency; srv_us: alice's or the server's mean time from a request parsed to its reply queued (its metrics)."
+	echo
+	echo "| target | job | requests | IOPS | cpu_us | syscalls | sqes | punts | cs | cs_all | p50 us | srv_q | disk | cli_q | clat_us | srv_us |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${rows[@]}"
 } | tee "$RESULTS"
 bench_log "results: $RESULTS"
