@@ -120,6 +120,10 @@ measure() {
 	pids=$(IFS=,; echo "$*")
 	for job in "${job_list[@]}"; do
 		out=$BENCH_TMP/$target-$job
+		# As bench/run.sh: no page cache left of the file by an earlier
+		# target (a buffered run, or cp making bob's copy). An O_DIRECT
+		# write over cached pages is punted to io-wq, to drop them.
+		bench_drop_caches
 		# The ramp first, uncounted: io-wq workers come into being.
 		RUNTIME=$RAMP RAMP=0 bench_fio "$job" "$out.warm.json" \
 			$(bench_fio_nbd_args "$uri") || bench_die "$target $job: warm-up failed"
