@@ -89,7 +89,7 @@ print(urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).read(
 }
 
 # The backing file's device: its in-flight requests (reads, writes).
-DISK_INFLIGHT=/sys/dev/block/$(( 16#$(stat -c %D -- "$ALICE_IMG") >> 8 )):$(( 16#$(stat -c %D -- "$ALICE_IMG") & 255 ))/inflight
+DISK_INFLIGHT=/sys/dev/block/$(stat -c '%Hd:%Ld' -- "$ALICE_IMG")/inflight
 [[ -r $DISK_INFLIGHT ]] || DISK_INFLIGHT=/dev/null
 
 # sample_queues SOCK OUT — until killed, every 50 ms one line to OUT: the
@@ -113,7 +113,8 @@ status_wait() {
 		"${BENCH_SERVER_PID[$1]:-0}" "$2" "$3" >/dev/null
 }
 
-# measure TARGET URI PID... — every job against URI, counting PIDs.
+# measure TARGET URI SOCK METRICS PID... — every job against URI (the NBD
+# socket SOCK, the server's metrics at METRICS), counting PIDs.
 measure() {
 	local target=$1 uri=$2 sock=$3 metrics=$4 job out perf_p perf_a sampler t0 t1 ios pids
 	shift 4
