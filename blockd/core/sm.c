@@ -375,6 +375,22 @@ static struct uuid_result by_disk_states(const struct sm_side *self,
 	return r;
 }
 
+/* May src be dst's SyncSource? As its disk state allows, or: src is an
+ * Outdated Secondary that holds every write its Primary acknowledged and
+ * dst that Primary, crashed, in the same generation (uuid.c, rule
+ * ...-crashed-primary-peer-holds-acked). Nothing newer than src exists:
+ * the Primary would have started a new generation before a write src
+ * lacks. The resync's end makes src UpToDate, as any Outdated source. */
+static bool may_source(const struct sm_side *src, const struct sm_side *dst)
+{
+	if (sm_may_sync_from(src->disk, dst->disk))
+		return true;
+	return src->disk == DS_OUTDATED && dst->disk == DS_CONSISTENT &&
+	       src->u.holds_acked && !src->u.primary &&
+	       (dst->u.flags & MDF_CRASHED_PRIMARY) &&
+	       src->u.uuid[UUID_CURRENT] == dst->u.uuid[UUID_CURRENT];
+}
+
 /* A Primary SyncTarget that lost its source and reconnects resumes as
  * SyncTarget: it did not write without the source (its writes fail while
  * it lacks good data), so nothing of its own is discarded, even if the
@@ -457,11 +473,11 @@ void sm_connect(const struct sm_side *self, const struct sm_side *peer,
 	/* Both nodes check the direction against both disk states, so
 	 * both refuse alike: the node that would be the bad source goes
 	 * StandAlone (an operator must act), the other drops the link. */
-	if (is_source(r.d) && !sm_may_sync_from(self->disk, peer->disk)) {
+	if (is_source(r.d) && !may_source(self, peer)) {
 		out->act = SM_CONN_SELF_NO_SOURCE;
 		return;
 	}
-	if (is_target(r.d) && !sm_may_sync_from(peer->disk, self->disk)) {
+	if (is_target(r.d) && !may_source(peer, self)) {
 		out->act = SM_CONN_PEER_NO_SOURCE;
 		return;
 	}

@@ -42,10 +42,17 @@ struct uuid_result uuid_compare(const struct uuid_side *self,
 			return R(UD_SOURCE_BITMAP, "equal-current-peer-inconsistent");
 		/* An Outdated disk was fenced or outdated while its peer went
 		 * on: the other one is the source (the resync may be empty;
-		 * it ends with both UpToDate). */
-		if (s_out && !p_out)
+		 * it ends with both UpToDate). Unless the other is a crashed
+		 * Primary and the Outdated one holds every write it
+		 * acknowledged: with equal generations that Primary wrote
+		 * nothing after, and its disk may have lost some (sim seed
+		 * 3788); the holds-acked rule below decides. */
+		bool holder_vs_crashed = s_out ? p_crash && self->holds_acked
+					       : s_crash && peer->holds_acked;
+
+		if (s_out && !p_out && !holder_vs_crashed)
 			return R(UD_TARGET_BITMAP, "equal-current-self-outdated");
-		if (p_out && !s_out)
+		if (p_out && !s_out && !holder_vs_crashed)
 			return R(UD_SOURCE_BITMAP, "equal-current-peer-outdated");
 		/* Same generation, one side Primary now, and something to
 		 * reconcile (a crashed Primary's activity log, bits): the live

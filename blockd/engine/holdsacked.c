@@ -39,14 +39,27 @@ static void holds_acked_forget(struct resource *res)
 	meta_write_sb(&res->meta);
 }
 
+/* Outdated by a fence once the connection ended (its own fence-peer
+ * told it the peer is still Primary, or the Primary's outdated it): its
+ * answer stands. Any write the Primary makes without it starts a new
+ * generation first, so while the generations are equal it still holds
+ * every write the Primary acknowledged (sim seed 3788: the Primary then
+ * lost power, and the record dropped at the outdate made its rolled-back
+ * extents the source). */
+static bool outdated_holder(const struct resource *res)
+{
+	return res->st.role == ROLE_SECONDARY &&
+	       res->st.disk_state == DS_OUTDATED && res->st.repl == RS_OFF;
+}
+
 static void holds_acked_flushed(struct blk_req *r, int err)
 {
 	struct resource *res = r->res;
 
 	res->holds_acked_flushing = false;
 	if (err < 0 || !res->peer.holds_acked || res->st.repl != RS_OFF ||
-	    res->st.role != ROLE_SECONDARY || res->st.disk_state != DS_UPTODATE ||
-	    !res->meta.enabled)
+	    res->st.role != ROLE_SECONDARY || !res->meta.enabled ||
+	    (res->st.disk_state != DS_UPTODATE && !outdated_holder(res)))
 		return;
 	/* Durable now: the record of this boot's caches is not needed. */
 	res->meta.sb.flags |= MDF_HOLDS_ACKED;
@@ -152,6 +165,10 @@ static void holds_acked_persist(struct resource *res)
 
 static void note_state(struct resource *res)
 {
+	if (outdated_holder(res)) {
+		holds_acked_persist(res);
+		return;
+	}
 	if (res->st.role != ROLE_SECONDARY || res->st.disk_state != DS_UPTODATE) {
 		res->peer.holds_acked = false;
 		/* A restarted holder is Consistent until its handshake. */
@@ -186,11 +203,13 @@ void peer_note_state(struct resource *res)
 
 bool peer_holds_acked(const struct resource *res)
 {
-	bool held = (res->peer.holds_acked && res->st.disk_state == DS_UPTODATE) ||
+	bool held = (res->peer.holds_acked &&
+		     (res->st.disk_state == DS_UPTODATE || outdated_holder(res))) ||
 		    (res->meta.enabled &&
 		     (res->meta.sb.flags & MDF_HOLDS_ACKED) &&
 		     (res->st.disk_state == DS_UPTODATE ||
-		      res->st.disk_state == DS_CONSISTENT));
+		      res->st.disk_state == DS_CONSISTENT ||
+		      res->st.disk_state == DS_OUTDATED));
 
 	return held && res->st.role == ROLE_SECONDARY &&
 	       (link_features(res->link) & FRAME_FEAT_HOLDS_ACKED);

@@ -209,7 +209,8 @@ static const char *spec_violation(const struct uuid_side *s,
 
 		if (s_ok != p_ok)
 			want = s_ok ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
-		else if (s_out != p_out)
+		else if (s_out != p_out &&
+			 !(s_out ? p_cr && s->holds_acked : s_cr && p->holds_acked))
 			want = s_out ? UD_TARGET_BITMAP : UD_SOURCE_BITMAP;
 		else if (s->primary != p->primary &&
 			 (s_cr || p_cr || s_bits || p_bits))
@@ -224,8 +225,10 @@ static const char *spec_violation(const struct uuid_side *s,
 			want = s_bits ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
 		return a.d == want ? NULL
 				   : "same generation: the Consistent side over an "
-				     "Inconsistent one, else the one not Outdated, "
-				     "else with a crash flag or "
+				     "Inconsistent one, else the one not Outdated "
+				     "(unless it crashed as Primary and the "
+				     "Outdated one holds every write it "
+				     "acknowledged), else with a crash flag or "
 				     "bits the one Primary now, else a Secondary "
 				     "holding every acknowledged write over a lone "
 				     "crashed Primary, else the crashed "

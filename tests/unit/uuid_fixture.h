@@ -98,16 +98,30 @@ static void mirror_rule(const char *rule, char *out, size_t len)
 	out[o] = 0;
 }
 
+/* Does being Outdated decide (same generation, alike in consistency):
+ * one side is, and it is not one holding every write its crashed peer
+ * acknowledged as Primary. */
+static inline bool outdated_decides(const struct uuid_side *s,
+				    const struct uuid_side *p)
+{
+	bool s_out = s->flags & MDF_OUTDATED, p_out = p->flags & MDF_OUTDATED;
+
+	return s_out != p_out &&
+	       !(s_out ? (p->flags & CRASH) && s->holds_acked
+		       : (s->flags & CRASH) && p->holds_acked);
+}
+
 /* Does the role decide here: the same generation (not a blank one),
- * alike in consistency and in being Outdated, exactly one side Primary now, and something to
- * reconcile: a crashed Primary's flag or bits, on either side. */
+ * alike in consistency, not decided by being Outdated, exactly one side
+ * Primary now, and something to reconcile: a crashed Primary's flag or
+ * bits, on either side. */
 static inline bool role_decides(const struct uuid_side *s,
 				const struct uuid_side *p)
 {
 	return s->uuid[UUID_CURRENT] == p->uuid[UUID_CURRENT] &&
 	       s->uuid[UUID_CURRENT] != JC &&
 	       !(s->flags & MDF_CONSISTENT) == !(p->flags & MDF_CONSISTENT) &&
-	       !(s->flags & MDF_OUTDATED) == !(p->flags & MDF_OUTDATED) &&
+	       !outdated_decides(s, p) &&
 	       s->primary != p->primary &&
 	       ((s->flags & CRASH) || (p->flags & CRASH) ||
 		s->dirty_bytes || p->dirty_bytes);
