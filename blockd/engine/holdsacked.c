@@ -39,17 +39,19 @@ static void holds_acked_forget(struct resource *res)
 	meta_write_sb(&res->meta);
 }
 
-/* Outdated by a fence once the connection ended (its own fence-peer
- * told it the peer is still Primary, or the Primary's outdated it): its
- * answer stands. Any write the Primary makes without it starts a new
- * generation first, so while the generations are equal it still holds
- * every write the Primary acknowledged (sim seed 3788: the Primary then
- * lost power, and the record dropped at the outdate made its rolled-back
- * extents the source). */
-static bool outdated_holder(const struct resource *res)
+/* A Secondary whose connection ended keeps its answer, UpToDate or
+ * Outdated by a fence since (its own fence-peer told it the peer is
+ * still Primary, or the Primary's outdated it): any write the Primary
+ * makes without it starts a new generation first, so while the
+ * generations are equal it still holds every write the Primary
+ * acknowledged (sim seed 3788: the Primary then lost power, and the
+ * record dropped at the outdate made its rolled-back extents the
+ * source). */
+static bool off_holder(const struct resource *res)
 {
-	return res->st.role == ROLE_SECONDARY &&
-	       res->st.disk_state == DS_OUTDATED && res->st.repl == RS_OFF;
+	return res->st.role == ROLE_SECONDARY && res->st.repl == RS_OFF &&
+	       (res->st.disk_state == DS_UPTODATE ||
+		res->st.disk_state == DS_OUTDATED);
 }
 
 static void holds_acked_flushed(struct blk_req *r, int err)
@@ -57,9 +59,8 @@ static void holds_acked_flushed(struct blk_req *r, int err)
 	struct resource *res = r->res;
 
 	res->holds_acked_flushing = false;
-	if (err < 0 || !res->peer.holds_acked || res->st.repl != RS_OFF ||
-	    res->st.role != ROLE_SECONDARY || !res->meta.enabled ||
-	    (res->st.disk_state != DS_UPTODATE && !outdated_holder(res)))
+	if (err < 0 || !res->peer.holds_acked || !off_holder(res) ||
+	    !res->meta.enabled)
 		return;
 	/* Durable now: the record of this boot's caches is not needed. */
 	res->meta.sb.flags |= MDF_HOLDS_ACKED;
@@ -165,7 +166,7 @@ static void holds_acked_persist(struct resource *res)
 
 static void note_state(struct resource *res)
 {
-	if (outdated_holder(res)) {
+	if (off_holder(res)) {
 		holds_acked_persist(res);
 		return;
 	}
@@ -175,10 +176,6 @@ static void note_state(struct resource *res)
 		if (res->st.role != ROLE_SECONDARY ||
 		    res->st.disk_state != DS_CONSISTENT)
 			holds_acked_forget(res);
-		return;
-	}
-	if (res->st.repl == RS_OFF) {
-		holds_acked_persist(res);
 		return;
 	}
 	if (res->st.peer_role == ROLE_PRIMARY)
@@ -204,7 +201,7 @@ void peer_note_state(struct resource *res)
 bool peer_holds_acked(const struct resource *res)
 {
 	bool held = (res->peer.holds_acked &&
-		     (res->st.disk_state == DS_UPTODATE || outdated_holder(res))) ||
+		     (res->st.disk_state == DS_UPTODATE || off_holder(res))) ||
 		    (res->meta.enabled &&
 		     (res->meta.sb.flags & MDF_HOLDS_ACKED) &&
 		     (res->st.disk_state == DS_UPTODATE ||

@@ -194,6 +194,16 @@ net_inflight_cut() {
 	net_cut
 }
 
+# net_hold_writes NODE OUT: NODE's fence-peer will exit 1, then
+# net_inflight_cut NODE OUT; returns once NODE is frozen and its
+# fence-peer has ended: the 16 writes are held (not failed, not answered).
+net_hold_writes() {
+	net_hook_set fence-peer rc 1 "$1"
+	net_inflight_cut "$1" "$2"
+	pair_wait "$1" 10 "$1 frozen" 's["io_frozen"] is True'
+	net_hook_wait end fence-peer 1 10 "$1"
+}
+
 # net_heal: join them again (and deliver normally again after net_stall).
 net_heal() {
 	local n

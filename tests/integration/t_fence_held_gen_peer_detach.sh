@@ -34,11 +34,8 @@ net_start bob
 pd_pair_blank_synced alice
 
 before=$(pair_get alice uuids.0)
-net_hook_set fence-peer rc 1 alice
-net_inflight_cut alice "$BT_TMP/writes.out"
+net_hold_writes alice "$BT_TMP/writes.out"
 writer=$NET_INFLIGHT_PID
-pair_wait alice 10 "alice frozen" 's["io_frozen"] is True'
-net_hook_wait end fence-peer 1 10 alice
 mark=$(net_log_lines alice)
 pd_pause alice.meta
 net_heal
