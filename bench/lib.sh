@@ -43,6 +43,8 @@ declare -A BENCH_RECORD_SERVERS=()
 BENCH_SERVER_RC=
 BENCH_TMP=
 BENCH_MANIFEST=
+# Scratch dirs elsewhere (BOB_DIR), removed with BENCH_TMP.
+BENCH_EXTRA_TMP=()
 
 bench_log() { printf '[bench] %s\n' "$*" >&2; }
 bench_die() { bench_log "error: $*"; exit 1; }
@@ -89,10 +91,35 @@ bench_cleanup() {
 		if [[ ${KEEP_TMP:-0} == 1 ]]; then
 			bench_log "kept $BENCH_TMP (KEEP_TMP=1)"
 		else
-			rm -rf -- "$BENCH_TMP"
+			rm -rf -- "$BENCH_TMP" "${BENCH_EXTRA_TMP[@]}"
 		fi
 	fi
 	exit "$rc"
+}
+
+# bench_bob_img — the path of the pair's Secondary image: in the scratch dir,
+# or with BOB_DIR set in a scratch dir of its own there. BOB_DIR=/dev/shm
+# gives bob a disk of its own with no latency (memory): what the protocol
+# costs when the replicas do not share one disk is then measured apart from
+# the disk they share here. Not a subshell's call: it records the dir.
+# bench_bob_note prints the line the results file carries about it.
+BENCH_BOB_IMG=
+bench_bob_img() {
+	local dir
+	if [[ -z ${BOB_DIR:-} ]]; then
+		BENCH_BOB_IMG=$BENCH_TMP/bob.img
+		return
+	fi
+	dir=$(mktemp -d -- "$BOB_DIR/blockd-bench-bob.XXXXXX") ||
+		bench_die "BOB_DIR: cannot make a scratch dir in $BOB_DIR"
+	BENCH_EXTRA_TMP+=("$dir")
+	BENCH_BOB_IMG=$dir/bob.img
+	bench_log "bob's image in $dir ($(stat -f -c %T -- "$dir"))"
+}
+bench_bob_note() {
+	[[ -n ${BOB_DIR:-} ]] || return 0
+	printf "bob's image on %s in %s (BOB_DIR): the replicas do not share a disk" \
+		"$(df --output=fstype,source -- "$(dirname -- "$BENCH_BOB_IMG")" | tail -n 1 | xargs)" "$BOB_DIR"
 }
 
 # bench_load_note — the 1-minute load average, with a warning on stderr when

@@ -39,7 +39,8 @@
 # Environment: BLOCKD, RUNTIME (default 10; QUICK=1: 2), RAMP (default 1;
 # QUICK=1: 1), SIZE (default 1G; QUICK=1: 256M), JOBS, TARGETS (subset of
 # buffered direct protocol-C), RESULTS (default
-# bench/results/DATE-perreq.md), BENCH_TMPDIR, KEEP_TMP=1 as bench/run.sh.
+# bench/results/DATE-perreq.md), BENCH_TMPDIR, KEEP_TMP=1 as bench/run.sh;
+# BOB_DIR as bench/replicated.sh.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -73,7 +74,8 @@ cp -- "$BLOCKD" "$BLOCKCTL" "$BENCH_TMP/bin/"
 BD=$BENCH_TMP/bin/$(basename -- "$BLOCKD")
 BC=$BENCH_TMP/bin/$(basename -- "$BLOCKCTL")
 ALICE_IMG=$BENCH_TMP/alice.img
-BOB_IMG=$BENCH_TMP/bob.img
+bench_bob_img
+BOB_IMG=$BENCH_BOB_IMG
 CONF=$BENCH_TMP/pair.conf
 bench_backing_create "$ALICE_IMG" "$SIZE_BYTES"
 LOAD=$(bench_load_note)
@@ -235,6 +237,7 @@ done
 	echo "# Per request: $DATE"
 	echo
 	echo "bench/perreq.sh, RUNTIME=$RUNTIME s per job after a ${RAMP} s warm-up, $SIZE file, load average $LOAD before the run, $(nproc) CPUs, kernel $(uname -r)."
+	[[ -z ${BOB_DIR:-} ]] || echo "$(bench_bob_note); the disk column counts alice's device only."
 	echo "Counts per completed request (protocol-C: alice + bob); cs_all is the whole machine, fio included. p50 is fio's completion latency."
 	echo "srv_q, disk, cli_q: mean requests waiting in the server's NBD receive queue, at the disk (both nodes for the pair), in the client's receive queue (sampled every 50 ms)."
 	echo

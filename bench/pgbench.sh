@@ -35,6 +35,9 @@
 #   SIZE       each backing file (default 2G)
 #   QUICK=1    smoke test: results file *-pgbench-quick.md (ignored by git)
 #   PG_SHARED_BUFFERS  postgres shared_buffers (default 128MB, its default)
+#   BOB_DIR   directory for bob's image (default: the scratch dir, one disk
+#             for both replicas); /dev/shm gives the Secondary a disk of
+#             its own with no latency, to measure the protocol apart
 #   BENCH_NOTE a note for the results file (e.g. what else ran meanwhile)
 #   RESULTS, BENCH_TMPDIR, KEEP_TMP=1: as bench/run.sh
 #
@@ -443,7 +446,8 @@ BC=$BENCH_TMP/bin/blockctl
 CONF=$BENCH_TMP/r0.conf
 IMG=$BENCH_TMP/single.img
 ALICE_IMG=$BENCH_TMP/alice.img
-BOB_IMG=$BENCH_TMP/bob.img
+bench_bob_img
+BOB_IMG=$BENCH_BOB_IMG
 FUSE_DIR=$BENCH_TMP/fuse
 FS_DIR=$BENCH_TMP/fs
 ROWS=$BENCH_TMP/rows.tsv
@@ -484,6 +488,7 @@ meta=(
 	--meta "load average (1 min): $load_before before the run, $load_after after"
 	--meta "versions: blockd $blockd_rev, $pg_version, $(nbdkit --version), $(nbdfuse --version | sed -n 1p)"
 )
+[[ -z ${BOB_DIR:-} ]] || meta+=(--meta "$(bench_bob_note)")
 [[ $QUICK == 1 ]] && meta+=(--meta "QUICK=1: a smoke test, not a measurement")
 extra=()
 [[ -z ${BENCH_NOTE:-} ]] || extra+=(--note "$BENCH_NOTE")

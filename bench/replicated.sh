@@ -31,6 +31,9 @@
 #   PAIR_AL_EXTENTS  al-extents of both nodes (default: unset, the daemon's
 #             1007, more than a 1 GiB disk has: set it lower to see the
 #             activity log's cost when the writes do not fit it)
+#   BOB_DIR   directory for bob's image (default: the scratch dir, one disk
+#             for both replicas); /dev/shm gives the Secondary a disk of
+#             its own with no latency, to measure the protocol apart
 #   BENCH_TMPDIR, DROP_CACHES=0, KEEP_TMP=1: as bench/run.sh
 #
 # Exits non-zero if a server failed to start, the pair did not connect or
@@ -376,7 +379,8 @@ CONF=$BENCH_TMP/r0.conf
 COSTS=$BENCH_TMP/costs.tsv
 : >"$COSTS"
 ALICE_IMG=$BENCH_TMP/alice.img
-BOB_IMG=$BENCH_TMP/bob.img
+bench_bob_img
+BOB_IMG=$BENCH_BOB_IMG
 SYNC_LINE="initial sync: not completed"
 
 fio_version=$(fio --version)
@@ -456,6 +460,7 @@ meta=(
 	--meta "load average (1 min): $load_before before the run, $load_after after"
 	--meta "versions: blockd $blockd_rev, $fio_version"
 )
+[[ -z ${BOB_DIR:-} ]] || meta+=(--meta "$(bench_bob_note)")
 [[ $QUICK == 1 ]] && meta+=(--meta "QUICK=1: a smoke test, not a measurement")
 
 mkdir -p -- "$(dirname -- "$RESULTS")"
