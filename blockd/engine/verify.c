@@ -87,6 +87,12 @@ void verify_peer_promoted(struct resource *res)
 	if (res->st.repl != RS_VERIFY_S || res->st.role != ROLE_SECONDARY ||
 	    res->st.peer_role != ROLE_PRIMARY)
 		return;
+	/* The peer read what those requests ask for after its promotion,
+	 * and maybe after writes of its own there, which this node applies
+	 * too: a difference they report may be such a write. Answers that
+	 * came before the promotion (it comes in stream order) compared a
+	 * moment with no writes on either side, and count. */
+	res->vf.stale_upto = res->rs.next_id;
 	resource_step(res, SM_EV_REPL, SM_REPL_VERIFY_DONE);
 	log_warn("verify stopped at %.1f%%: the peer %s became Primary (%llu "
 		 "blocks of 4 KiB differed so far); run verify on the Primary",
@@ -134,6 +140,21 @@ void verify_pump(struct resource *res)
 	}
 }
 
+static void count_differing(struct resource *res, const struct rs_req *rs,
+			    uint64_t mask)
+{
+	for (unsigned b = 0; b < FRAME_VERIFY_BLOCKS; b++) {
+		uint64_t off = rs->off + b * BITMAP_BLOCK_BYTES;
+
+		if (!(mask >> b & 1) || off >= rs->off + rs->len)
+			continue;
+		bitmap_mark_range(&res->oos, off, BITMAP_BLOCK_BYTES);
+		if (res->vf.first_n < sizeof(res->vf.first) / sizeof(res->vf.first[0]))
+			res->vf.first[res->vf.first_n++] = off;
+		res->vf.mismatch++;
+	}
+}
+
 void verify_reply(struct resource *res, uint64_t id, uint64_t mask)
 {
 	for (unsigned i = 0; i < RS_REQS_MAX; i++) {
@@ -141,16 +162,8 @@ void verify_reply(struct resource *res, uint64_t id, uint64_t mask)
 
 		if (!rs->in_use || rs->busy || rs->id != id)
 			continue;
-		for (unsigned b = 0; b < FRAME_VERIFY_BLOCKS; b++) {
-			uint64_t off = rs->off + b * BITMAP_BLOCK_BYTES;
-
-			if (!(mask >> b & 1) || off >= rs->off + rs->len)
-				continue;
-			bitmap_mark_range(&res->oos, off, BITMAP_BLOCK_BYTES);
-			if (res->vf.first_n < sizeof(res->vf.first) / sizeof(res->vf.first[0]))
-				res->vf.first[res->vf.first_n++] = off;
-			res->vf.mismatch++;
-		}
+		if (id > res->vf.stale_upto)
+			count_differing(res, rs, mask);
 		rs->in_use = false;
 		res->rs.inflight--;
 		verify_pump(res);

@@ -19,12 +19,17 @@ struct verify {
 	uint64_t first[8];	/* their first offsets, for the log */
 	unsigned first_n;
 	double done_pct;
+	/* Requests up to this id were in flight when the peer's promotion
+	 * stopped the verify: a Primary answers them, after writes of its
+	 * own, so their answers only free their slots. */
+	uint64_t stale_upto;
 };
 
 int verify_start(struct resource *res, char *err, size_t errlen);
 /* The peer of this Secondary's verify became Primary: the verify stops
  * (its source must be the Primary, or one of two Secondaries); the
- * STATE this step sends ends the peer's VerifyT. */
+ * STATE this step sends ends the peer's VerifyT. The answers to its
+ * requests still in flight mark nothing. */
 void verify_peer_promoted(struct resource *res);
 void verify_pump(struct resource *res);
 void verify_reply(struct resource *res, uint64_t id, uint64_t mask);
