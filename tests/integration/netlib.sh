@@ -138,6 +138,16 @@ net_stall() {
 	NET_STALLED="${NET_STALLED:-} $1"
 }
 
+# net_unstall NODE: deliver what NODE's stalled veth end holds, in order,
+# at full speed (the token bucket's rate raised in place: nothing queued
+# is dropped, so TCP needs no retransmission timeout to recover, unlike
+# net_heal, which removes the queue). net_heal still restores the link.
+net_unstall() {
+	ip netns exec "$(net_ns_of "$1")" tc qdisc change dev "$NET_IF" root \
+		tbf rate 10gbit burst 1mb limit 16000000 ||
+		bt_fail "could not unstall $1's link"
+}
+
 # net_slow NODE RATE: NODE's outgoing packets leave at RATE (a tc rate
 # such as 40mbit; token bucket, at most 200 ms queued): a slow link that
 # still delivers. net_heal restores full speed. 1 if tc cannot.
@@ -250,6 +260,17 @@ net_pair_up() {
 	net_start bob
 	pair_wait_connected 20
 	pair_promote_first alice 60
+}
+
+# net_ping_timeout MS: the pair's ping-timeout-ms (before the daemons
+# start), for tests that stall the link on purpose and must not have it
+# declared dead meanwhile.
+net_ping_timeout() {
+	local f
+	for f in $(printf '%s\n' "$PAIR_CONF" "$(pair_conf_of alice)" "$(pair_conf_of bob)" | sort -u); do
+		sed -i "s/^ping-timeout-ms = .*/ping-timeout-ms = $1/" "$f" ||
+			bt_fail "could not set ping-timeout-ms in $f"
+	done
 }
 
 # net_write_conf FILE PROTO [RESOURCE_LINE...]

@@ -22,9 +22,7 @@ SIZE=$((16 * M))
 net_init
 net_pair_setup A "$SIZE"
 # The stalled link must not be declared dead while alice is asked.
-for f in $(printf '%s\n' "$PAIR_CONF" "$(pair_conf_of alice)" "$(pair_conf_of bob)" | sort -u); do
-	sed -i 's/^ping-timeout-ms = .*/ping-timeout-ms = 30000/' "$f"
-done
+net_ping_timeout 30000
 net_start alice
 net_start bob
 pair_wait_connected 20

@@ -16,9 +16,11 @@
 #  2. alice is promoted: bob's yes goes out behind those 16, whose
 #     answers free his slots for more (queued behind the yes); alice's
 #     new role stops the verify on bob (that way is not stalled); alice
-#     writes 4 KiB (0x5a) at the start of each chunk bob took after the
-#     first 16 (the verify's stopping point says how many);
-#  3. the link heals; once bob has the writes, alice is demoted and a
+#     writes 512 bytes (0x5a) at the start of each chunk bob took after
+#     the first 16 (the verify's stopping point says how many; small
+#     writes, so that their frames fit the window bob's stalled
+#     acknowledgements leave);
+#  3. bob's queue is delivered; once bob has the writes, alice is demoted and a
 #     second verify on bob runs to the end (it can end only once the
 #     first one's requests are answered: they hold its slots).
 # Asserts: bob reports 0 bytes out of sync and 0 blocks found different,
@@ -32,9 +34,7 @@ CHUNK=$((256 * 1024))
 SIZE=$((64 * M))
 net_init
 net_pair_setup A "$SIZE"
-for f in $(printf '%s\n' "$PAIR_CONF" "$(pair_conf_of alice)" "$(pair_conf_of bob)" | sort -u); do
-	sed -i 's/^ping-timeout-ms = .*/ping-timeout-ms = 30000/' "$f"
-done
+net_ping_timeout 30000
 net_start alice
 net_start bob
 pair_wait_connected 20
@@ -65,19 +65,19 @@ import nbd
 uri, chunk, taken, what = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 h = nbd.NBD()
 h.connect_uri(uri)
-block = bytes([0x5a]) * 4096
+block = bytes([0x5a]) * 512
 if what == "write":
     for i in range(16, taken):
         h.pwrite(block, i * chunk)
 else:
-    print(sum(h.pread(4096, i * chunk) == block for i in range(16, taken)))
+    print(sum(h.pread(512, i * chunk) == block for i in range(16, taken)))
 h.shutdown()
 EOF
 }
 write_or_count "$(pair_uri alice)" "$CHUNK" "$taken" write || bt_fail "alice's writes failed"
 
 # 3. The answers arrive; a second verify ends only after them.
-net_heal
+net_unstall bob
 pair_wait alice 30 "bob has alice's writes" \
 	'p["connection"] == "Connected" and p["pending_writes"] == 0'
 pair_ok alice secondary
