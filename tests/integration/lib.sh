@@ -115,12 +115,52 @@ bt_expect_eq() { # ACTUAL EXPECTED WHAT
 	[ "$1" = "$2" ] || bt_fail "$3: expected '$2', got '$1'"
 }
 
-# bt_free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+# bt_free_port: a TCP port on 127.0.0.1, free now and kept for this test
+# while it runs, even while the daemon that listens on it is down (a
+# restart must find it again). Drawn below the kernel's ephemeral range,
+# so no outgoing connection takes it as its source port meanwhile, and
+# recorded in $BT_PORTS (port and the test's PID, under flock), so no
+# other test running at the same time is given it: with ports from
+# bind(0), a test's restarted daemon once found its port taken ("Address
+# already in use").
+BT_PORTS=${BT_PORTS:-/tmp/blockd-test-ports}
 bt_free_port() {
-	/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+	/usr/bin/python3 - "$BT_PORTS" "$$" <<'PY'
+import fcntl, os, random, socket, sys
+reg, owner = sys.argv[1], sys.argv[2]
+with open(reg + ".lock", "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    kept = []
+    try:
+        with open(reg) as f:
+            kept = [l.split() for l in f if len(l.split()) == 2]
+    except FileNotFoundError:
+        pass
+    kept = [(p, pid) for p, pid in kept if os.path.exists("/proc/" + pid)]
+    taken = {int(p) for p, _ in kept}
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    lo, hi = (10000, low - 1) if low > 12000 else (low, 65535)
+    for _ in range(2000):
+        port = random.randint(lo, hi)
+        if port in taken:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        break
+    else:
+        sys.exit("bt_free_port: no free port")
+    kept.append((str(port), owner))
+    with open(reg + ".new", "w") as f:
+        f.writelines(p + " " + pid + "\n" for p, pid in kept)
+    os.replace(reg + ".new", reg)
+    print(port)
+PY
 }
 
 bt_pid_running() { # PID: alive and not a zombie
