@@ -262,24 +262,16 @@ net_pair_up() {
 	pair_promote_first alice 60
 }
 
-# net_ping_timeout MS: the pair's ping-timeout-ms (before the daemons
-# start), for tests that stall the link on purpose and must not have it
-# declared dead meanwhile.
-net_ping_timeout() {
-	local f
-	for f in $(printf '%s\n' "$PAIR_CONF" "$(pair_conf_of alice)" "$(pair_conf_of bob)" | sort -u); do
-		sed -i "s/^ping-timeout-ms = .*/ping-timeout-ms = $1/" "$f" ||
-			bt_fail "could not set ping-timeout-ms in $f"
-	done
-}
-
-# net_write_conf FILE PROTO [RESOURCE_LINE...]
+# net_write_conf FILE PROTO [RESOURCE_LINE...]: a RESOURCE_LINE that sets
+# ping-timeout-ms replaces the default (tests that stall the link on
+# purpose must not have it declared dead meanwhile).
 net_write_conf() {
 	local f=$1 proto=$2 n l
 	shift 2
 	{
 		printf '[resource]\nname = r0\nprotocol = %s\nsecret = s3cret\n' "$proto"
-		printf 'ping-interval-ms = 200\nping-timeout-ms = 1000\n'
+		printf 'ping-interval-ms = 200\n'
+		case " $* " in *"ping-timeout-ms ="*) ;; *) printf 'ping-timeout-ms = 1000\n' ;; esac
 		printf 'connect-retry-max-ms = 300\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
 		for n in alice bob; do

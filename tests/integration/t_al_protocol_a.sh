@@ -17,10 +17,9 @@ bt_init 150
 
 SIZE=$((128 * M))
 net_init
-net_pair_setup A "$SIZE" 'al-extents = 7'
 # The loss of the peer must not be noticed before the crash: that would
 # mark the writes out of sync by itself.
-net_ping_timeout 30000
+net_pair_setup A "$SIZE" 'al-extents = 7' 'ping-timeout-ms = 30000'
 net_start alice
 net_start bob
 pair_wait_connected 20

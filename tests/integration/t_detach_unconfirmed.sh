@@ -20,13 +20,8 @@ bt_init 90
 
 SIZE=$((16 * M))
 net_init
-net_pair_setup A "$SIZE"
 # The stalled link must not be declared dead while alice is asked.
-net_ping_timeout 30000
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+net_pair_up A "$SIZE" 'ping-timeout-ms = 30000'
 net_stall alice || bt_skip "tc cannot shape the veth here"
 timeout 60 /usr/bin/python3 -c "$NET_AIO_WRITES" "$(pair_uri alice)" 4 4096 >"$BT_TMP/writes.out" 2>&1 ||
 	bt_fail "4 writes in protocol A on a stalled link were not acknowledged: $(cat "$BT_TMP/writes.out")"

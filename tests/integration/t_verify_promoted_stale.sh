@@ -33,12 +33,7 @@ bt_init 120
 CHUNK=$((256 * 1024))
 SIZE=$((64 * M))
 net_init
-net_pair_setup A "$SIZE"
-net_ping_timeout 30000
-net_start alice
-net_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+net_pair_up A "$SIZE" 'ping-timeout-ms = 30000'
 pair_ok alice secondary
 pair_wait bob 10 "bob sees a Secondary peer, both UpToDate" \
 	'p["role"] == "Secondary" and p["disk"] == "UpToDate" and s["disk"] == "UpToDate" and p["replication"] == "Established"'
