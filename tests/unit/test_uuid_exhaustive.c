@@ -186,7 +186,7 @@ static const char *spec_violation(const struct uuid_side *s,
 	uint64_t sb = s->uuid[UUID_BITMAP], pb = p->uuid[UUID_BITMAP];
 	bool s_cr = s->flags & CRASH, p_cr = p->flags & CRASH;
 	bool s_ok = s->flags & MDF_CONSISTENT, p_ok = p->flags & MDF_CONSISTENT;
-	bool s_out = s->flags & MDF_OUTDATED, p_out = p->flags & MDF_OUTDATED;
+	bool s_out = s->flags & MDF_OUTDATED;
 	bool s_bits = s->dirty_bytes != 0, p_bits = p->dirty_bytes != 0;
 	/* Self tracks its changes since the peer's current, etc. */
 	bool s_bm = sb != 0 && sb == pc, p_bm = pb != 0 && pb == sc;
@@ -209,8 +209,7 @@ static const char *spec_violation(const struct uuid_side *s,
 
 		if (s_ok != p_ok)
 			want = s_ok ? UD_SOURCE_BITMAP : UD_TARGET_BITMAP;
-		else if (s_out != p_out &&
-			 !(s_out ? p_cr && s->holds_acked : s_cr && p->holds_acked))
+		else if (outdated_decides(s, p))
 			want = s_out ? UD_TARGET_BITMAP : UD_SOURCE_BITMAP;
 		else if (s->primary != p->primary &&
 			 (s_cr || p_cr || s_bits || p_bits))
