@@ -235,9 +235,32 @@ bt_sanitizer_check() {
 
 # bt_daemon_reap ID DEADLINE_S [EXPECTED_STATUS]: wait (no signal sent) for
 # the daemon to exit, check the exit status (default 0) and the log.
+# bt_dump_stuck ID PID: where a daemon that does not exit is waiting, for
+# the test's log: each thread's state, wait channel, system call and
+# kernel stack, and its user stack when gdb is installed.
+bt_dump_stuck() {
+	local id=$1 pid=$2 t
+	bt_log "$id (pid $pid) is still running; its threads:"
+	for t in /proc/"$pid"/task/*; do
+		[ -d "$t" ] || continue
+		{
+			printf '  thread %s (%s): %s, wchan %s, syscall %s\n' \
+				"${t##*/}" "$(cat "$t/comm" 2>/dev/null)" \
+				"$(awk '/^State:/ {print $2, $3}' "$t/status" 2>/dev/null)" \
+				"$(cat "$t/wchan" 2>/dev/null)" "$(cat "$t/syscall" 2>/dev/null)"
+			sed 's/^/    /' "$t/stack" 2>/dev/null
+		} >&2
+	done
+	if command -v gdb >/dev/null; then
+		timeout 20 gdb -p "$pid" -batch -nx -ex 'thread apply all bt' \
+			2>/dev/null | grep -E '^(Thread|#)' | sed 's/^/  /' >&2
+	fi
+}
+
 bt_daemon_reap() {
 	local id=$1 deadline_s=$2 want=${3:-0} pid=${BT_PIDS[$1]} rc
 	if ! bt_wait_exit "$pid" "$deadline_s"; then
+		bt_dump_stuck "$id" "$pid"
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		unset "BT_PIDS[$id]"
