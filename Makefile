@@ -54,7 +54,8 @@ torture: deps all
 	ROUNDS=$(ROUNDS) PROTOS="$(PROTOS)" $(if $(SEED),SEED=$(SEED)) bench/torture.sh
 
 # The deterministic simulator (tests/sim): SEEDS seeds from FIRST, or
-# one SEED replayed with its trace, with SIMFLAGS (--strict, --direct);
+# one SEED replayed with its trace, with SIMFLAGS (--strict, --direct,
+# --relapse, --down-power, --stop: blockd-sim --help);
 # failures are judged against tests/sim/known-failures. make check runs
 # fixed ranges.
 SEEDS ?= 1000

@@ -9,6 +9,7 @@
 #include "blockd/engine/resync.h"
 #include "node.h"
 #include "sim.h"
+#include "stop.h"
 
 enum creq_kind { CR_READ, CR_WRITE, CR_TRIM, CR_ZERO, CR_FLUSH, CR_AUDIT };
 
@@ -168,6 +169,11 @@ unsigned client_inflight(int idx)
 	for (unsigned i = 0; i < CLIENT_SLOTS; i++)
 		c += cl.slot[i].busy && cl.slot[i].node == idx;
 	return c;
+}
+
+bool client_busy(int idx)
+{
+	return client_inflight(idx) || (cl.auditing && cl.audit_node == idx);
 }
 
 static bool replicating(const struct resource *res)
@@ -372,6 +378,19 @@ static void buf_ready(struct bufpool_waiter *w)
 	take_buffer(n, q, q->fua);
 }
 
+void client_node_draining(int idx)
+{
+	struct creq *q = cl.pend;
+
+	if (!q || q->node != idx || !q->waiting)
+		return;
+	bufpool_cancel_wait(&sim_run->node[idx]->res.pool, &cl.buf_wait);
+	sim_trace("n%d client: %s waiting for a buffer dropped: the server "
+		  "reads no new request", idx, kind_name_[q->kind]);
+	q->busy = q->waiting = false;
+	cl.pend = NULL;
+}
+
 static void issue_one(struct sim_node *n)
 {
 	struct creq *q = free_slot();
@@ -430,6 +449,7 @@ static void client_fire(struct sim_event *ev)
 
 	(void)ev;
 	if (n && !cl.auditing && !cl.pend && !cl.stopped &&
+	    !sim_node_stopping(n->idx) &&
 	    client_inflight(n->idx) < cl.k.depth && !sim_client_paused())
 		issue_one(n);
 	gap = rng_range(&sim_run->rng, cl.k.gap_min_us, cl.k.gap_max_us);

@@ -52,12 +52,18 @@ void client_fini(void);
 void client_start(void);
 /* Requests in flight on node idx, with one waiting for a buffer. */
 unsigned client_inflight(int idx);
+/* Requests in flight on node idx, or an audit reading through it. */
+bool client_busy(int idx);
 /* Stop issuing new requests (the final heal phase). */
 void client_stop(void);
 /* The oldest request not answered yet (in flight, or waiting for a
  * buffer): when it was issued, and what it is. false when there is
  * none. */
 bool client_oldest(uint64_t *issued_us, char *what, size_t len);
+/* SIGTERM on node idx: its NBD server accepts no new request (nbd/conn.c
+ * drops one still waiting for a buffer: never accepted, never answered,
+ * its connection closes). */
+void client_node_draining(int idx);
 /* Node idx lost power: its requests are answered with an error (the
  * client's connection broke). */
 void client_node_gone(int idx);

@@ -173,6 +173,11 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k)
 	return n;
 }
 
+void node_stop_ticks(struct sim_node *n)
+{
+	sched_cancel(&sim_run->sched, &n->tick_ev);
+}
+
 void node_crash(struct sim_node *n, bool power)
 {
 	sim_run->current = n->idx;

@@ -47,5 +47,7 @@ struct sim_node *node_start(int idx, const struct sim_node_knobs *k);
  * durable, at random beyond that) or a process crash (the disk's cache
  * survives). */
 void node_crash(struct sim_node *n, bool power);
+/* The daemon stops its tick at SIGTERM (blockd/daemon/main.c). */
+void node_stop_ticks(struct sim_node *n);
 
 #endif

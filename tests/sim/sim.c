@@ -35,7 +35,8 @@
  *   9 the order promise (every protocol): a Secondary mirroring its
  *     Primary holds a prefix of that Primary's history (orderwatch.c);
  *  10 every state change's actions ran: between steps no node holds
- *     actions its executor (resource_commit) has not run.
+ *     actions its executor (resource_commit) has not run;
+ *  11 (--stop) a daemon stopped by SIGTERM exits within 20 s (stop.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +56,7 @@
 #include "simhook.h"
 #include "simnet.h"
 #include "simstate.h"
+#include "stop.h"
 
 #define DISK_BYTES (16ULL << 20)
 
@@ -106,10 +108,10 @@ void sim_fail(const char *fmt, ...)
 	fprintf(stderr, "FAIL seed %" PRIu64 " step %" PRIu64 " at %" PRIu64
 		" us: %s\n", r->seed, r->sched.steps, r->sched.now_us, msg);
 	fprintf(stderr, "replay: build/tests/sim/blockd-sim --seed %" PRIu64
-		" --steps %" PRIu64 "%s%s%s%s --trace\n", r->seed, S.steps_max,
+		" --steps %" PRIu64 "%s%s%s%s%s --trace\n", r->seed, S.steps_max,
 		S.strict ? " --strict" : "", S.direct ? " --direct" : "",
 		S.relapse ? " --relapse" : "",
-		S.down_power ? " --down-power" : "");
+		S.down_power ? " --down-power" : "", S.stop ? " --stop" : "");
 	exit(1);
 }
 
@@ -442,6 +444,7 @@ void node_down(int idx, const char *why, bool power)
 	sim_run->node[idx] = NULL;
 	node_crash(n, power);
 	S.crashes++;
+	stop_forget(idx);
 	S.fence_window[idx] = false;
 	S.demote_pending[idx] = false;
 	S.down_since_us[idx] = sim_now_us();
@@ -484,7 +487,11 @@ static void fault_fire(struct sim_event *ev)
 		if (sim_now_us() + d > S.stall_until_us)
 			S.stall_until_us = sim_now_us() + d;
 	} else if (x < S.p_cut + S.p_stall + S.p_crash) {
-		if (sim_run->node[idx]) {
+		if (sim_run->node[idx] && S.stop && rng_below(&sim_run->rng, 2)) {
+			/* --stop: half the time an operator stops the
+			 * daemon instead (stop.h). */
+			node_stop(idx);
+		} else if (sim_run->node[idx]) {
 			/* One node loses power (its disk keeps only what
 			 * was flushed) or only its process dies. */
 			bool power = S.strict || rng_below(&sim_run->rng, 2);
@@ -622,7 +629,7 @@ static void swarm(void)
 		  (unsigned)(S.ck.bytes_per_s >> 20));
 }
 
-static bool opt_strict, opt_direct, opt_relapse, opt_down_power;
+static bool opt_strict, opt_direct, opt_relapse, opt_down_power, opt_stop;
 
 static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 {
@@ -632,6 +639,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	S.direct = opt_direct;
 	S.relapse = opt_relapse;
 	S.down_power = opt_down_power;
+	S.stop = opt_stop;
 	sim_run = r;
 	r->seed = seed;
 	r->trace_all = trace;
@@ -659,6 +667,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 		sched_event_init(&S.relapse_ev[i]);
 		sched_event_init(&S.down_power_ev[i]);
 	}
+	stop_init();
 }
 
 static void run_fini(struct sim_run *r)
@@ -761,9 +770,9 @@ static struct run_stats run_seed(uint64_t seed, uint64_t steps, bool trace)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: blockd-sim --seed N [--steps K] [--strict] [--direct] "
-		   "[--relapse] [--down-power] [--trace]\n"
+		   "[--relapse] [--down-power] [--stop] [--trace]\n"
 		   "       blockd-sim --seeds A..B [--steps K] [--strict] [--direct] "
-		   "[--relapse] [--down-power]\n"
+		   "[--relapse] [--down-power] [--stop]\n"
 		   "--strict: every single-node crash is a power loss (by "
 		   "default half of them are)\n"
 		   "--direct: the nodes' disks are opened O_DIRECT (io-mode = "
@@ -772,7 +781,9 @@ static void usage(FILE *f)
 		   "after it restarts; half the daemon crashes take both\n"
 		   "--down-power: half the nodes whose process died lose "
 		   "power while still down, before their restart; half the "
-		   "daemon crashes take both\n");
+		   "daemon crashes take both\n"
+		   "--stop: half the node crashes are an operator's clean stop "
+		   "(SIGTERM) instead, which must end within 20 s\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an
@@ -816,6 +827,8 @@ int main(int argc, char **argv)
 			opt_relapse = true;
 		} else if (!strcmp(argv[i], "--down-power")) {
 			opt_down_power = true;
+		} else if (!strcmp(argv[i], "--stop")) {
+			opt_stop = true;
 		} else if (!strcmp(argv[i], "--trace")) {
 			trace = true;
 		} else {

@@ -11,6 +11,7 @@
 
 #include "blockd/engine/resource.h"
 #include "simstate.h"
+#include "stop.h"
 
 static bool syncing(const struct resource *res)
 {
@@ -464,11 +465,15 @@ void op_fire(struct sim_event *ev)
 	unsigned what = (unsigned)rng_below(&sim_run->rng, 100);
 
 	(void)ev;
+	/* A daemon being stopped (--stop) is left alone until it is back. */
+	if (n && sim_node_stopping(idx))
+		n = NULL;
 	if (S.healing) {
 		for (int i = 0; i < SIM_NODES; i++)
-			if (sim_run->node[i])
+			if (sim_run->node[i] && !sim_node_stopping(i))
 				heal_node(sim_run->node[i]);
-		heal_last_resort();
+		if (!sim_node_stopping(0) && !sim_node_stopping(1))
+			heal_last_resort();
 	} else if (S.demote_pending[idx] && n) {
 		op_demote(n);
 	} else if (n && rng_below(&sim_run->rng, 1000) < S.p_op) {
@@ -493,7 +498,7 @@ void op_fire(struct sim_event *ev)
 	}
 	/* With nobody Primary for long, a person promotes someone (the
 	 * heal may have taken n down meanwhile: look again). */
-	n = sim_run->node[idx];
+	n = sim_node_stopping(idx) ? NULL : sim_run->node[idx];
 	if (!(sim_run->node[0] && sim_run->node[0]->res.st.role == ROLE_PRIMARY) &&
 	    !(sim_run->node[1] && sim_run->node[1]->res.st.role == ROLE_PRIMARY)) {
 		if (!S.no_primary_since_us)

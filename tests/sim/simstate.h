@@ -32,6 +32,7 @@ struct sim_state {
 	bool relapse;		/* --relapse: a node restarted after its process
 				 * died soon loses power as well */
 	bool down_power;	/* --down-power: ... or while still down */
+	bool stop;		/* --stop: operators stop daemons (stop.h) */
 	unsigned p_op;		/* operator tick: per mille something happens */
 	uint32_t hook_code_weights[8];	/* 0,1,3,4,5,6,7,never */
 	bool switch_protocol;
