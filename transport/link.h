@@ -50,8 +50,12 @@ struct link_tx {
 	uint8_t raw[FRAME_HDR_BYTES];
 	uint8_t inline_payload[4 * FRAME_VERIFY_BLOCKS]; /* small control payloads */
 	/* Called once: 0 when handed to the socket, -errno when the
-	 * connection went down first. May be NULL. */
+	 * connection went down first. May be NULL. Until then the link owns
+	 * the frame: handing it over again corrupts the queue. */
 	void (*sent)(struct link_tx *tx, int err);
+	/* The simulator's link sets it from link_send to sent(), and fails
+	 * a run that hands a frame over twice. */
+	bool sim_queued;
 };
 
 struct link_ops {
