@@ -797,6 +797,22 @@ static void on_abort(int sig)
 	_exit(1);
 }
 
+/* A seed that never ends (a step that loops without advancing simulated
+ * time, as a send queue pointing at itself did: seed 211 --stop
+ * --direct) fails after SIM_WALL_S of wall time with its trace and its
+ * replay command, instead of holding its sweep for good. Seeds take
+ * seconds, a sanitizer build tens of seconds. */
+#define SIM_WALL_S 300
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (sim_run)
+		sim_fail("the run did not end within %d s of wall time: a "
+			 "step that never returns?", SIM_WALL_S);
+	_exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t first = 1, last = 1, steps = 20000;
@@ -804,6 +820,7 @@ int main(int argc, char **argv)
 	struct run_stats total = { 0, 0 };
 
 	signal(SIGABRT, on_abort);
+	signal(SIGALRM, on_alarm);
 	sim_env_use();
 
 	for (int i = 1; i < argc; i++) {
@@ -846,7 +863,11 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	for (uint64_t s = first; s <= last; s++) {
-		struct run_stats st = run_seed(s, steps, trace);
+		struct run_stats st;
+
+		alarm(SIM_WALL_S);
+		st = run_seed(s, steps, trace);
+		alarm(0);
 
 		total.steps += st.steps;
 		total.sim_us += st.sim_us;
