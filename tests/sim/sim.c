@@ -489,8 +489,13 @@ static void fault_fire(struct sim_event *ev)
 	} else if (x < S.p_cut + S.p_stall + S.p_crash) {
 		if (sim_run->node[idx] && S.stop && rng_below(&sim_run->rng, 2)) {
 			/* --stop: half the time an operator stops the
-			 * daemon instead (stop.h). */
+			 * daemon instead (stop.h), a quarter of those both
+			 * (a whole cluster's maintenance, both machines'
+			 * shutdown). */
 			node_stop(idx);
+			if (sim_run->node[1 - idx] &&
+			    rng_below(&sim_run->rng_stop, 4) == 0)
+				node_stop(1 - idx);
 		} else if (sim_run->node[idx]) {
 			/* One node loses power (its disk keeps only what
 			 * was flushed) or only its process dies. */
@@ -649,6 +654,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	rng_fork(&r->rng, &r->rng_net);
 	rng_fork(&r->rng, &r->rng_hook);
 	rng_seed(&r->rng_size, seed ^ 0x706f6f6c73697a65ULL);
+	rng_seed(&r->rng_stop, seed ^ 0x73746f7062617468ULL);
 	swarm();
 	for (int i = 0; i < SIM_NODES; i++) {
 		static const char *const names[] = { "disk-alpha", "disk-bravo" };
@@ -783,7 +789,8 @@ static void usage(FILE *f)
 		   "power while still down, before their restart; half the "
 		   "daemon crashes take both\n"
 		   "--stop: half the node crashes are an operator's clean stop "
-		   "(SIGTERM) instead, which must end within 20 s\n");
+		   "(SIGTERM) instead, a quarter of them on both nodes; each must\n"
+		   "  end within 20 s\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an

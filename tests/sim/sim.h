@@ -38,6 +38,9 @@ struct sim_run {
 	 * with the old model (4 MiB pool, 4 KiB requests) draws everything
 	 * else as before. */
 	struct rng rng_size;
+	/* --stop: whether a stop takes both daemons (its own stream, so the
+	 * runs of single stops draw everything else as before). */
+	struct rng rng_stop;
 	struct simdisk disk[SIM_NODES];
 	struct sim_node *node[SIM_NODES];
 	struct simnet *net;

@@ -9,7 +9,9 @@
  *   - the link goes down, the disk is flushed one last time, and the
  *     process exits once its loop has nothing in flight: a process exit
  *     for the rest of the run (node_down, its disk cache kept).
- * Faults go on meanwhile (a node may crash or lose power mid-stop).
+ * Faults go on meanwhile (a node may crash or lose power mid-stop). A
+ * quarter of the stops take both daemons at once (sim.c, its own random
+ * stream).
  * Invariant 11 (liveness): the node exits within STOP_MAX_US of the
  * signal, the time make check's integration tests give a daemon.
  */
