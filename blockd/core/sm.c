@@ -404,6 +404,47 @@ static bool primary_resumes_target(const struct sm_side *self,
 	       pair->primary_target;
 }
 
+static enum uuid_decision reversed(enum uuid_decision d)
+{
+	switch (d) {
+	case UD_SOURCE_BITMAP:
+		return UD_TARGET_BITMAP;
+	case UD_SOURCE_FULL:
+		return UD_TARGET_FULL;
+	case UD_TARGET_BITMAP:
+		return UD_SOURCE_BITMAP;
+	case UD_TARGET_FULL:
+		return UD_SOURCE_FULL;
+	default:
+		return d;
+	}
+}
+
+/* The generations make a Primary the target of its Secondary: the
+ * Secondary wrote as Primary in a split brain, the Primary wrote nothing
+ * since. The Primary refuses to be overwritten (sm_connect) and tells the
+ * operator to connect the node whose changes are to be dropped with
+ * --discard-my-data: on that Secondary it makes the Secondary the target,
+ * as after a split brain, in the same kind of resync (its bitmap holds
+ * its writes since the two parted). Both sides decide alike. Sim seed
+ * 963 --stop --relapse --direct: the flag was ignored, the Secondary
+ * stayed the source, and the pair never connected. */
+static struct uuid_result discard_toward_primary(const struct sm_side *self,
+						  const struct sm_side *peer,
+						  const struct sm_pair *pair,
+						  struct uuid_result r)
+{
+	if (is_source(r.d) && peer->u.primary && !self->u.primary &&
+	    self->discard && !peer->discard &&
+	    !primary_resumes_target(peer, self, pair, reversed(r.d)))
+		return result(reversed(r.d), "discard-my-data");
+	if (is_target(r.d) && self->u.primary && !peer->u.primary &&
+	    peer->discard && !self->discard &&
+	    !primary_resumes_target(self, peer, pair, r.d))
+		return result(reversed(r.d), "peer-discards-its-data");
+	return r;
+}
+
 bool sm_incomplete(const struct sm_side *self, const struct sm_side *peer)
 {
 	return self->disk == DS_CONSISTENT &&
@@ -465,6 +506,7 @@ void sm_connect(const struct sm_side *self, const struct sm_side *peer,
 		return;
 	}
 	r = out->d = by_disk_states(self, peer, r);
+	r = out->d = discard_toward_primary(self, peer, pair, r);
 	if (is_target(r.d) && self->u.primary &&
 	    !primary_resumes_target(self, peer, pair, r.d)) {
 		split(out, "this Primary would have to discard its data");

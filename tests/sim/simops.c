@@ -343,6 +343,29 @@ static void heal_last_resort(void)
 		}
 		return;
 	}
+	/* Two Primaries wrote (a split brain); the heal demoted one, whose
+	 * newer generation the other, still Primary, refuses as its source
+	 * ("this Primary would have to discard its data") and stays
+	 * StandAlone, while the Secondary keeps dialing. As that log says,
+	 * a person drops the Secondary's changes: disconnect, then connect
+	 * --discard-my-data there (seed 963 --stop --relapse --direct). */
+	for (int i = 0; i < SIM_NODES; i++) {
+		struct sim_node *n = sim_run->node[i], *q = sim_run->node[1 - i];
+
+		if (n->res.st.role != ROLE_SECONDARY ||
+		    n->res.st.peer_conn != CS_CONNECTING ||
+		    q->res.st.role != ROLE_PRIMARY ||
+		    q->res.st.peer_conn == CS_CONNECTED)
+			continue;
+		sim_run->current = n->idx;
+		ret = resource_disconnect(&n->res, err, sizeof(err));
+		if (ret == 0)
+			ret = resource_connect(&n->res, true, err, sizeof(err));
+		sim_trace("n%d heal: its Primary peer refuses this node's data: "
+			  "disconnect, connect --discard-my-data -> %s", n->idx,
+			  ret ? err : "ok");
+		return;
+	}
 	if (a->res.st.disk_state == DS_UPTODATE || b->res.st.disk_state == DS_UPTODATE)
 		goto unrelated;
 	best = disk_rank(b) > disk_rank(a) ? b : a;

@@ -492,6 +492,28 @@ static void test_connect_examples(void **state)
 	c = meet(&c1, &c2);
 	assert_true(c.both_discard);
 	assert_int_equal(c.act, SM_CONN_SPLIT_BRAIN);
+	/* A Primary meets a Secondary that wrote as Primary in a split
+	 * brain while this one wrote nothing: the generations make the
+	 * Primary the target, which it refuses, telling the operator to
+	 * connect the node whose changes are to be dropped with
+	 * --discard-my-data. On the Secondary, that makes it the target,
+	 * from both sides (sim seed 963 --stop --relapse --direct: before,
+	 * the Secondary stayed the source and the pair never connected). */
+	c1 = up;
+	c1.u.primary = true;
+	c = meet(&c1, &ahead);
+	assert_int_equal(c.act, SM_CONN_SPLIT_BRAIN);
+	assert_string_equal(c.split_why, "this Primary would have to discard its data");
+	c2 = ahead;
+	c2.discard = true;
+	c = meet(&c1, &c2);
+	assert_int_equal(c.act, SM_CONN_SOURCE);
+	assert_false(c.full);
+	assert_string_equal(c.d.rule, "peer-discards-its-data");
+	c = meet(&c2, &c1);
+	assert_int_equal(c.act, SM_CONN_TARGET);
+	assert_false(c.full);
+	assert_string_equal(c.d.rule, "discard-my-data");
 	/* Two Primaries, a smaller peer, a side without a disk. */
 	c1 = c2 = up;
 	c1.u.primary = c2.u.primary = true;
