@@ -426,7 +426,8 @@ static enum uuid_decision reversed(enum uuid_decision d)
  * operator to connect the node whose changes are to be dropped with
  * --discard-my-data: on that Secondary it makes the Secondary the target,
  * as after a split brain, in the same kind of resync (its bitmap holds
- * its writes since the two parted). Both sides decide alike. Sim seed
+ * its writes since the two parted), or a full one where a disk was given
+ * up (its bitmap does not describe it). Both sides decide alike. Sim seed
  * 963 --stop --relapse --direct: the flag was ignored, the Secondary
  * stayed the source, and the pair never connected. */
 static struct uuid_result discard_toward_primary(const struct sm_side *self,
@@ -434,14 +435,18 @@ static struct uuid_result discard_toward_primary(const struct sm_side *self,
 						  const struct sm_pair *pair,
 						  struct uuid_result r)
 {
+	bool given_up = (self->u.flags | peer->u.flags) & MDF_GIVEN_UP;
+
 	if (is_source(r.d) && peer->u.primary && !self->u.primary &&
 	    self->discard && !peer->discard &&
 	    !primary_resumes_target(peer, self, pair, reversed(r.d)))
-		return result(reversed(r.d), "discard-my-data");
+		return result(given_up ? UD_TARGET_FULL : reversed(r.d),
+			      "discard-my-data");
 	if (is_target(r.d) && self->u.primary && !peer->u.primary &&
 	    peer->discard && !self->discard &&
 	    !primary_resumes_target(self, peer, pair, r.d))
-		return result(reversed(r.d), "peer-discards-its-data");
+		return result(given_up ? UD_SOURCE_FULL : reversed(r.d),
+			      "peer-discards-its-data");
 	return r;
 }
 

@@ -352,10 +352,17 @@ static void heal_last_resort(void)
 	for (int i = 0; i < SIM_NODES; i++) {
 		struct sim_node *n = sim_run->node[i], *q = sim_run->node[1 - i];
 
+		const uint64_t *nu = n->res.meta.sb.uuid, *qu = q->res.meta.sb.uuid;
+
+		/* (StandAlone, heal_node connects it with the flag) */
 		if (n->res.st.role != ROLE_SECONDARY ||
 		    n->res.st.peer_conn != CS_CONNECTING ||
+		    (n->res.st.disk_state != DS_UPTODATE &&
+		     n->res.st.disk_state != DS_CONSISTENT) ||
 		    q->res.st.role != ROLE_PRIMARY ||
-		    q->res.st.peer_conn == CS_CONNECTED)
+		    q->res.st.peer_conn == CS_CONNECTED ||
+		    nu[UUID_BITMAP] != qu[UUID_CURRENT] ||
+		    nu[UUID_CURRENT] == qu[UUID_CURRENT])
 			continue;
 		sim_run->current = n->idx;
 		ret = resource_disconnect(&n->res, err, sizeof(err));

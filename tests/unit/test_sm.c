@@ -514,6 +514,14 @@ static void test_connect_examples(void **state)
 	assert_int_equal(c.act, SM_CONN_TARGET);
 	assert_false(c.full);
 	assert_string_equal(c.d.rule, "discard-my-data");
+	/* A given-up disk's bitmap does not describe it: everything. */
+	c2.u.flags |= MDF_GIVEN_UP;
+	c = meet(&c2, &c1);
+	assert_int_equal(c.act, SM_CONN_TARGET);
+	assert_true(c.full);
+	c = meet(&c1, &c2);
+	assert_int_equal(c.act, SM_CONN_SOURCE);
+	assert_true(c.full);
 	/* Two Primaries, a smaller peer, a side without a disk. */
 	c1 = c2 = up;
 	c1.u.primary = c2.u.primary = true;
