@@ -220,6 +220,17 @@ pair_promote_first() {
 	pair_wait_synced "$1" "$2"
 }
 
+# pair_up PROTO SIZE: a fresh pair on loopback, both started and
+# connected, alice promoted and bob synced from her (pair_setup's
+# arguments).
+pair_up() {
+	pair_setup "$@"
+	pair_start alice
+	pair_start bob
+	pair_wait_connected 20
+	pair_promote_first alice 60
+}
+
 # pair_refused NODE WANT_RC PATTERN ARGS...: blockctl ARGS must exit
 # WANT_RC with a stderr line matching the extended regex PATTERN.
 pair_refused() {

@@ -15,11 +15,7 @@ bt_init 120
 
 M=$((1024 * 1024))
 
-pair_setup C $((32 * M))
-pair_start alice
-pair_start bob
-pair_wait_connected 20
-pair_promote_first alice 60
+pair_up C $((32 * M))
 nbdsh -u "$(pair_uri alice)" -c 'h.pwrite(b"\x11" * 65536, 0); h.flush()' ||
 	bt_fail "writing through alice failed"
 pair_wait bob 10 "bob in sync" 's["disk"] == "UpToDate" and p["replication"] == "Established"'
