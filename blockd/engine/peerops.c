@@ -17,6 +17,7 @@
 #include "blockd/core/uuid.h"
 #include "blockd/engine/resource.h"
 #include "common/clock.h"
+#include "common/container_of.h"
 #include "common/log.h"
 
 void peer_target_synced(struct resource *res)
@@ -38,10 +39,6 @@ void peer_source_synced(struct resource *res)
 {
 	struct meta_sb *sb = &res->meta.sb;
 
-	memset(&res->peer.done_tx.h, 0, sizeof(res->peer.done_tx.h));
-	res->peer.done_tx.h.type = FRAME_RS_DONE;
-	res->peer.done_tx.payload = NULL;
-	res->peer.done_tx.sent = NULL;
 	if (sb->uuid[UUID_BITMAP]) {
 		sb->uuid[UUID_HISTORY2] = sb->uuid[UUID_HISTORY1];
 		sb->uuid[UUID_HISTORY1] = sb->uuid[UUID_BITMAP];
@@ -81,15 +78,37 @@ void peer_source_synced(struct resource *res)
 
 static void demote_bitmap_check(struct resource *res);
 
+static void done_sent(struct link_tx *tx, int err)
+{
+	struct resource *res = container_of(tx, struct resource, peer.done_tx);
+
+	res->peer.done_tx_queued = false;
+	if (!err)
+		peer_meta_done(res);	/* a later resync's RS_DONE, if due */
+}
+
 void peer_meta_done(struct resource *res)
 {
+	struct link_tx *tx = &res->peer.done_tx;
+
 	demote_bitmap_check(res);
-	if (!res->peer.done_pending ||
+	/* One RS_DONE at a time: a resync that ends while the last one's
+	 * still waits in a full socket sends its own once that one is
+	 * handed over (sim seed 2565 --stop: the frame was queued twice,
+	 * and a send queue that holds a frame twice loops or drops what
+	 * follows it). */
+	if (!res->peer.done_pending || res->peer.done_tx_queued ||
 	    (res->meta.enabled && !meta_sb_durable(&res->meta, res->peer.done_ticket)))
 		return;
 	res->peer.done_pending = false;
-	if (link_is_up(res->link) && link_generation(res->link) == res->peer.done_gen)
-		link_send(res->link, &res->peer.done_tx);
+	if (!link_is_up(res->link) || link_generation(res->link) != res->peer.done_gen)
+		return;
+	memset(&tx->h, 0, sizeof(tx->h));
+	tx->h.type = FRAME_RS_DONE;
+	tx->payload = NULL;
+	tx->sent = done_sent;
+	res->peer.done_tx_queued = true;
+	link_send(res->link, tx);
 }
 
 /* This node was promoted. Without an UpToDate peer in sync it starts a new
