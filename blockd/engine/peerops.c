@@ -78,20 +78,28 @@ void peer_source_synced(struct resource *res)
 
 static void demote_bitmap_check(struct resource *res);
 
+static void done_send(struct resource *res);
+
 static void done_sent(struct link_tx *tx, int err)
 {
 	struct resource *res = container_of(tx, struct resource, peer.done_tx);
 
 	res->peer.done_tx_queued = false;
 	if (!err)
-		peer_meta_done(res);	/* a later resync's RS_DONE, if due */
+		done_send(res);	/* a later resync's RS_DONE, if due */
 }
 
 void peer_meta_done(struct resource *res)
 {
+	demote_bitmap_check(res);
+	done_send(res);
+}
+
+/* RS_DONE once the superblock that ends the resync here is durable. */
+static void done_send(struct resource *res)
+{
 	struct link_tx *tx = &res->peer.done_tx;
 
-	demote_bitmap_check(res);
 	/* One RS_DONE at a time: a resync that ends while the last one's
 	 * still waits in a full socket sends its own once that one is
 	 * handed over (sim seed 2565 --stop: the frame was queued twice,
