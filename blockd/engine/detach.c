@@ -87,6 +87,10 @@ static void detach_start(struct resource *res)
 		resource_step(res, SM_EV_REPL, SM_REPL_DISK_GONE);
 	resource_post(res, SM_ACT_SEND_STATE);
 	resource_commit(res, NULL);
+	/* Reads a Primary SyncTarget held for resync data that will not
+	 * come now go to the peer, or fail (sim seed 1947 --stop --direct:
+	 * they waited for good, and so did the daemon's stop). */
+	resource_retry_reads(res);
 	detach_poll(res);
 }
 

@@ -69,6 +69,7 @@ int receiver_init(struct resource *res)
 
 void receiver_fini(struct resource *res)
 {
+	bufpool_cancel_wait(&res->pool, &res->rx.read_buf_wait);
 	free(res->rx.preqs);
 	res->rx.preqs = NULL;
 }
@@ -216,6 +217,14 @@ static void read_buf_put(struct resource *res)
  * the FIFO's head instead, it waited for good while the frames behind
  * it held the pool, and those wait for it (sim seed 53 --strict: a
  * checksum resync request behind large replicated writes). */
+/* Buffers came back to the pool, from anyone: the link may read again. */
+static void read_buf_ready(struct bufpool_waiter *w)
+{
+	struct resource *res = container_of(w, struct resource, rx.read_buf_wait);
+
+	link_kick(res->link);
+}
+
 bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 {
 	struct resource *res = owner;
@@ -232,8 +241,18 @@ bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 		read_buf_put(res);
 	if (!res->rx.read_buf) {
 		res->rx.read_buf = bufpool_get(&res->pool, h->length);
-		if (!res->rx.read_buf)
-			return false;	/* a put kicks the link */
+		if (!res->rx.read_buf) {
+			/* Any put wakes the link, not only the receiver's own:
+			 * the buffers may be a resync's or the NBD clients'
+			 * (sim seed 1947 --stop --direct: a Diskless Primary's
+			 * reads waited for good behind a READ_REQ refused while
+			 * resync chunks held the pool, the link never kicked
+			 * when they let go). */
+			if (!res->rx.read_buf_wait.waiting)
+				bufpool_wait(&res->pool, res->loop,
+					     &res->rx.read_buf_wait, read_buf_ready);
+			return false;
+		}
 		res->rx.read_buf_len = (uint32_t)h->length;
 	}
 	return true;

@@ -67,6 +67,8 @@ struct receiver {
 	 * taken when the link offers it: see receiver_frame_ready. */
 	uint8_t *read_buf;
 	uint32_t read_buf_len;
+	/* No buffer for it: any put wakes the link (receiver_frame_ready). */
+	struct bufpool_waiter read_buf_wait;
 	bool kick_queued;
 	struct loop_op kick_op;
 	/* Writes done whose WRITE_ACK waits (peer_write_acks_held). */

@@ -695,6 +695,9 @@ static void sim_link_drop(struct link *b, const char *why)
 void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
 {
 	const struct sim_link *k = n->side[node];
+	const struct simframe *head;
+	char next[96] = "";
+	struct frame_hdr h;
 	unsigned q = 0;
 
 	if (!k) {
@@ -708,10 +711,17 @@ void simnet_describe(const struct simnet *n, int node, char *buf, size_t len)
 			 k->base.up ? "up" : "down", q);
 		return;
 	}
-	snprintf(buf, len, "link %s, %u frames queued, %s; in flight toward "
+	/* What a stalled side does not take: the frame its receiver
+	 * refused (ready() said no). */
+	head = k->conn->end[k->node].head;
+	if (k->stalled && head && !head->fin && frame_parse(head->raw, &h) == 0)
+		snprintf(next, sizeof(next), " (next: %s, %u bytes at %llu)",
+			 frame_type_name(h.type), h.length,
+			 (unsigned long long)h.offset);
+	snprintf(buf, len, "link %s, %u frames queued, %s%s; in flight toward "
 		 "it %llu bytes, toward the peer %llu bytes%s",
 		 k->base.up ? "up" : "down", q,
-		 k->stalled ? "not reading (stalled)" : "reading",
+		 k->stalled ? "not reading (stalled)" : "reading", next,
 		 (unsigned long long)k->conn->end[k->node].pipe_bytes,
 		 (unsigned long long)k->conn->end[k->peer].pipe_bytes,
 		 k->conn->dead ? ", connection dead" : "");
