@@ -212,11 +212,6 @@ static void read_buf_put(struct resource *res)
 	link_kick(res->link);
 }
 
-/* A frame that reads this disk takes its buffer before it is read off
- * the socket, so frames take the pool in the order they came: taken at
- * the FIFO's head instead, it waited for good while the frames behind
- * it held the pool, and those wait for it (sim seed 53 --strict: a
- * checksum resync request behind large replicated writes). */
 /* Buffers came back to the pool, from anyone: the link may read again. */
 static void read_buf_ready(struct bufpool_waiter *w)
 {
@@ -225,6 +220,11 @@ static void read_buf_ready(struct bufpool_waiter *w)
 	link_kick(res->link);
 }
 
+/* A frame that reads this disk takes its buffer before it is read off
+ * the socket, so frames take the pool in the order they came: taken at
+ * the FIFO's head instead, it waited for good while the frames behind
+ * it held the pool, and those wait for it (sim seed 53 --strict: a
+ * checksum resync request behind large replicated writes). */
 bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 {
 	struct resource *res = owner;
