@@ -65,12 +65,18 @@ struct lsock *sock_new(struct tcp_link *k, int fd, bool dialed)
 	return s;
 }
 
+/* The link lets go of an engine's frame: from here on it may be handed
+ * over again, by its sent() too. */
+static void tx_release(struct link_tx *tx, int err)
+{
+	tx->queued = false;
+	if (tx->sent)
+		tx->sent(tx, err);
+}
+
 static void tx_fail_run(struct loop_op *op, int res)
 {
-	struct link_tx *tx = container_of(op, struct link_tx, op);
-
-	if (tx->sent)
-		tx->sent(tx, res);
+	tx_release(container_of(op, struct link_tx, op), res);
 }
 
 static void tx_fail(struct tcp_link *k, struct link_tx *tx)
@@ -97,8 +103,8 @@ static void sock_teardown_run(struct loop_op *op, int res)
 			k->ping_queued = false;
 		else if (tx == &k->pong_tx)
 			k->pong_queued = false;
-		else if (tx->sent)
-			tx->sent(tx, -ENOTCONN);
+		else
+			tx_release(tx, -ENOTCONN);
 	}
 	if (s->cur_buf)
 		bufpool_put(k->pool, s->cur_buf, s->cur.length);
@@ -206,8 +212,8 @@ static void sock_send_done(struct loop_op *op, int res)
 			k->ping_queued = false;
 		else if (tx == &k->pong_tx)
 			k->pong_queued = false;
-		else if (tx->sent)
-			tx->sent(tx, 0);
+		else
+			tx_release(tx, 0);
 	}
 	s->send_armed = false;
 	if (s->close_when_sent && !s->tx_head) {
@@ -274,6 +280,17 @@ void tcp_link_send(struct link *b, struct link_tx *tx)
 {
 	struct tcp_link *k = tcp_of(b);
 
+	/* Queued twice, the frame's next would point at itself: the send
+	 * and teardown loops would spin for good, or drop every frame
+	 * queued after it. Better a crash the peer sees as a lost
+	 * connection (its bitmap covers what is missing) than either. */
+	if (tx->queued) {
+		log_err("peer %s: a %s frame was handed to the link again before "
+			"its sent() ran: an engine bug; aborting",
+			k->cfg.peer_name, frame_type_name(tx->h.type));
+		abort();
+	}
+	tx->queued = true;
 	if (!k->up) {
 		tx_fail(k, tx);
 		return;

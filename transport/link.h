@@ -51,11 +51,13 @@ struct link_tx {
 	uint8_t inline_payload[4 * FRAME_VERIFY_BLOCKS]; /* small control payloads */
 	/* Called once: 0 when handed to the socket, -errno when the
 	 * connection went down first. May be NULL. Until then the link owns
-	 * the frame: handing it over again corrupts the queue. */
+	 * the frame: handing it over again would corrupt the queue. */
 	void (*sent)(struct link_tx *tx, int err);
-	/* The simulator's link sets it from link_send to sent(), and fails
-	 * a run that hands a frame over twice. */
-	bool sim_queued;
+	/* Set by the link from link_send until just before sent() runs. A
+	 * frame handed over while it is set is an engine bug: the TCP link
+	 * logs it and aborts (its queue would loop on itself, and the
+	 * daemon spin for good), the simulator's link fails the run. */
+	bool queued;
 };
 
 struct link_ops {

@@ -182,7 +182,7 @@ static void tx_fail_run(struct loop_op *op, int res)
 	struct link_tx *tx = (struct link_tx *)((char *)op -
 						offsetof(struct link_tx, op));
 
-	tx->sim_queued = false;
+	tx->queued = false;
 	if (tx->sent)
 		tx->sent(tx, res);
 }
@@ -322,10 +322,10 @@ static void sim_link_send(struct link *b, struct link_tx *tx)
 	/* A frame handed over while the link still owns it (queued, or its
 	 * sent() not run yet): its queue would loop on itself (the
 	 * daemon's spins on it for good). */
-	if (tx->sim_queued)
+	if (tx->queued)
 		sim_fail("n%d link: a %s frame was handed over again before its "
 			 "sent() ran", k->node, frame_type_name(tx->h.type));
-	tx->sim_queued = true;
+	tx->queued = true;
 	if (!k->base.up) {
 		loop_defer(k->loop, &tx->op, tx_fail_run, -ENOTCONN);
 		return;
