@@ -161,21 +161,9 @@ static void loop_reap(struct loop *l)
 		if (!op)
 			continue;	/* untagged (e.g. cancel requests) */
 		l->inflight--;
-		loop_defer(l, op, op->done, cqe->res);
+		loop_op_completed(l, op, cqe->res);
 	}
 	io_uring_cq_advance(&l->ring, n);
-}
-
-static void loop_dispatch(struct loop *l)
-{
-	while (l->done_head) {
-		struct loop_op *op = l->done_head;
-
-		l->done_head = op->next;
-		if (!l->done_head)
-			l->done_tail = &l->done_head;
-		op->done(op, op->res);
-	}
 }
 
 /* poll-us: ask the kernel for completions (it runs the deferred task

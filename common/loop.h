@@ -20,6 +20,9 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "common/log.h"
 
 struct loop;
 struct loop_op;
@@ -49,6 +52,9 @@ struct loop_op {
 	loop_done_fn done;
 	int res;		/* CQE result: bytes or -errno */
 	struct loop_op *next;	/* on the loop's completed list */
+	/* The loop's, from loop_op_arm or loop_defer until just before its
+	 * callback runs: see loop_op_take. */
+	bool busy;
 };
 
 struct loop {
@@ -84,24 +90,65 @@ static inline struct io_uring_sqe *loop_sqe(struct loop *l)
 	return l->ops->sqe(l);
 }
 
+/* An op armed or deferred while its last arming's callback has not run
+ * yet is a bug of the caller's: the completed list would point at itself
+ * (the loop spins for good), or one callback would run twice, or not at
+ * all. It is logged with both callbacks (addr2line names them) and the
+ * process aborts: a crash, which the peer and the client see as one,
+ * rather than either. */
+static inline void loop_op_take(struct loop_op *op, loop_done_fn done)
+{
+	if (op->busy) {
+		log_err("loop: an operation was armed again before its "
+			"callback ran (callback %p, then %p): a bug; aborting",
+			(void *)(uintptr_t)op->done, (void *)(uintptr_t)done);
+		abort();
+	}
+	op->busy = true;
+	op->done = done;
+}
+
 /* Tag an SQE with its op; its callback runs once the CQE is reaped. */
 static inline void loop_op_arm(struct loop *l, struct io_uring_sqe *sqe,
 			       struct loop_op *op, loop_done_fn done)
 {
-	op->done = done;
+	loop_op_take(op, done);
 	io_uring_sqe_set_data(sqe, op);
 	l->inflight++;
+}
+
+/* For the loops' implementations: an armed op completed with res; its
+ * callback runs from the next dispatch pass. */
+static inline void loop_op_completed(struct loop *l, struct loop_op *op,
+				     int res)
+{
+	op->res = res;
+	op->next = NULL;
+	*l->done_tail = op;
+	l->done_tail = &op->next;
 }
 
 /* Run done(op, res) in this or the next dispatch pass, without I/O. */
 static inline void loop_defer(struct loop *l, struct loop_op *op,
 			      loop_done_fn done, int res)
 {
-	op->done = done;
-	op->res = res;
-	op->next = NULL;
-	*l->done_tail = op;
-	l->done_tail = &op->next;
+	loop_op_take(op, done);
+	loop_op_completed(l, op, res);
+}
+
+/* For the loops' implementations: run the callbacks of the completed
+ * list, including those queued meanwhile. */
+static inline void loop_dispatch(struct loop *l)
+{
+	while (l->done_head) {
+		struct loop_op *op = l->done_head;
+
+		l->done_head = op->next;
+		if (!l->done_head)
+			l->done_tail = &l->done_head;
+		op->busy = false;	/* from here it may be armed again */
+		op->done(op, op->res);
+	}
 }
 
 /* A write done at once on the loop's thread (a small page-cache write,

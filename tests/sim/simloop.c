@@ -86,7 +86,7 @@ static void req_done(struct simdisk_req *q, int err)
 
 	r->completed = true;
 	l->inflight--;
-	loop_defer(l, r->op, r->op->done, err < 0 ? err : r->res_ok);
+	loop_op_completed(l, r->op, err < 0 ? err : r->res_ok);
 }
 
 static void issue(struct simloop *sl, struct simdisk *d, struct loop_op *op,
@@ -123,7 +123,7 @@ static void exec_sqe(struct simloop *sl, const struct io_uring_sqe *sqe)
 	if (sqe->opcode == IORING_OP_NOP || sqe->opcode == IORING_OP_FADVISE) {
 		if (op) {
 			l->inflight--;
-			loop_defer(l, op, op->done, 0);
+			loop_op_completed(l, op, 0);
 		}
 		return;
 	}
@@ -159,17 +159,6 @@ static void exec_sqe(struct simloop *sl, const struct io_uring_sqe *sqe)
 	}
 }
 
-static void dispatch(struct loop *l)
-{
-	while (l->done_head) {
-		struct loop_op *op = l->done_head;
-
-		l->done_head = op->next;
-		if (!l->done_head)
-			l->done_tail = &l->done_head;
-		op->done(op, op->res);
-	}
-}
 
 /* Free the requests that completed (their events are no longer queued). */
 static void reqs_reap(struct simloop *sl)
@@ -204,7 +193,7 @@ void simloop_drain(struct simloop *sl)
 		sl->nsqe = 0;
 		for (unsigned i = 0; i < n; i++)
 			exec_sqe(sl, &batch[i]);
-		dispatch(l);
+		loop_dispatch(l);
 	}
 	reqs_reap(sl);
 	sim_run->current = prev;

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "abort_fixture.h"
 #include "common/loop.h"
 
 #define RING_ENTRIES 4
@@ -202,12 +203,88 @@ static void test_defer_chain(void **state)
 	assert_int_equal(chain_seen[2], 22);
 }
 
+/* An operation belongs to the loop from loop_op_arm or loop_defer until
+ * its callback starts: armed again meanwhile, the completed list would
+ * point at itself (the loop spins) or a callback would run twice. The
+ * loop aborts instead, naming both callbacks. From its own callback on,
+ * an operation may be armed again. */
+static struct loop_op again_op;
+static unsigned again_runs;
+
+static void again_done(struct loop_op *op, int res)
+{
+	(void)res;
+	if (++again_runs < 3)
+		loop_defer(&fx.loop, op, again_done, 0);
+	else
+		loop_stop(&fx.loop);
+}
+
+static void test_rearm_from_callback(void **state)
+{
+	(void)state;
+	busy_when_cq_full = false;
+	memset(&fx, 0, sizeof(fx));
+	again_runs = 0;
+	assert_int_equal(loop_init(&fx.loop, RING_ENTRIES), 0);
+	loop_defer(&fx.loop, &again_op, again_done, 0);
+	assert_int_equal(loop_run(&fx.loop), 0);
+	loop_fini(&fx.loop);
+	assert_int_equal(again_runs, 3);
+}
+
+static void defer_twice(void *arg)
+{
+	(void)arg;
+	loop_defer(&fx.loop, &again_op, again_done, 0);
+	loop_defer(&fx.loop, &again_op, again_done, 0);
+}
+
+static void arm_while_deferred(void *arg)
+{
+	struct io_uring_sqe *sqe;
+
+	(void)arg;
+	loop_defer(&fx.loop, &again_op, again_done, 0);
+	sqe = loop_sqe(&fx.loop);
+	io_uring_prep_nop(sqe);
+	loop_op_arm(&fx.loop, sqe, &again_op, again_done);
+}
+
+static void defer_while_armed(void *arg)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&fx.loop);
+
+	(void)arg;
+	io_uring_prep_nop(sqe);
+	loop_op_arm(&fx.loop, sqe, &again_op, again_done);
+	loop_defer(&fx.loop, &again_op, again_done, 0);
+}
+
+static void test_reuse_aborts(void **state)
+{
+	void (*cases[])(void *) = { defer_twice, arm_while_deferred,
+				    defer_while_armed };
+
+	(void)state;
+	busy_when_cq_full = false;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&fx, 0, sizeof(fx));
+		memset(&again_op, 0, sizeof(again_op));
+		assert_int_equal(loop_init(&fx.loop, RING_ENTRIES), 0);
+		assert_aborts(cases[i], NULL, false);
+		loop_fini(&fx.loop);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_ops_small_ring),
 		cmocka_unit_test(test_busy_while_cq_full),
 		cmocka_unit_test(test_defer_chain),
+		cmocka_unit_test(test_rearm_from_callback),
+		cmocka_unit_test(test_reuse_aborts),
 	};
 
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
