@@ -378,17 +378,24 @@ static void buf_ready(struct bufpool_waiter *w)
 	take_buffer(n, q, q->fua);
 }
 
+/* q waits for a buffer of node idx's pool, still before the engine:
+ * only the wait to undo. */
+static void drop_waiting(struct creq *q, int idx)
+{
+	bufpool_cancel_wait(&sim_run->node[idx]->res.pool, &cl.buf_wait);
+	q->busy = q->waiting = false;
+	cl.pend = NULL;
+}
+
 void client_node_draining(int idx)
 {
 	struct creq *q = cl.pend;
 
 	if (!q || q->node != idx || !q->waiting)
 		return;
-	bufpool_cancel_wait(&sim_run->node[idx]->res.pool, &cl.buf_wait);
 	sim_trace("n%d client: %s waiting for a buffer dropped: the server "
 		  "reads no new request", idx, kind_name_[q->kind]);
-	q->busy = q->waiting = false;
-	cl.pend = NULL;
+	drop_waiting(q, idx);
 }
 
 static void issue_one(struct sim_node *n)
@@ -470,15 +477,11 @@ void client_node_gone(int idx)
 
 		if (!q->busy || q->node != idx)
 			continue;
-		q->busy = false;
 		if (q->waiting) {
-			/* Still before the engine: only the wait to undo. */
-			bufpool_cancel_wait(&sim_run->node[idx]->res.pool,
-					    &cl.buf_wait);
-			q->waiting = false;
-			cl.pend = NULL;
+			drop_waiting(q, idx);
 			continue;
 		}
+		q->busy = false;
 		if (q->kind == CR_WRITE || q->kind == CR_TRIM || q->kind == CR_ZERO)
 			for (uint32_t b = 0; b < q->nblocks; b++)
 				oracle_failed(&sim_run->oracle, q->block + b,

@@ -159,7 +159,6 @@ static void exec_sqe(struct simloop *sl, const struct io_uring_sqe *sqe)
 	}
 }
 
-
 /* Free the requests that completed (their events are no longer queued). */
 static void reqs_reap(struct simloop *sl)
 {
