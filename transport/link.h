@@ -53,10 +53,12 @@ struct link_tx {
 	 * connection went down first. May be NULL. Until then the link owns
 	 * the frame: handing it over again would corrupt the queue. */
 	void (*sent)(struct link_tx *tx, int err);
-	/* Set by the link from link_send until just before sent() runs. A
-	 * frame handed over while it is set is an engine bug: the TCP link
-	 * logs it and aborts (its queue would loop on itself, and the
-	 * daemon spin for good), the simulator's link fails the run. */
+	/* Set by the link from link_send until just before sent() runs:
+	 * while set, the link owns the frame (its owner may read it, not
+	 * write it). A frame handed over while it is set is an engine bug:
+	 * the TCP link logs it and aborts (its queue would loop on itself,
+	 * and the daemon spin for good), the simulator's link fails the
+	 * run. */
 	bool queued;
 };
 

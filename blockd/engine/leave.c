@@ -21,7 +21,6 @@ static void flushed_sent(struct link_tx *tx, int err)
 {
 	struct resource *res = container_of(tx, struct resource, leave.tx);
 
-	res->leave.sending = false;
 	if (!err)
 		log_info("told the peer %s that every write acknowledged to it "
 			 "is flushed here", res->peer_name);
@@ -45,7 +44,6 @@ static void flush_done(struct disk_io *io, int err)
 	lv->tx.h.type = FRAME_FLUSHED;
 	lv->tx.payload = NULL;
 	lv->tx.sent = flushed_sent;
-	lv->sending = true;
 	link_send(res->link, &lv->tx);
 }
 
@@ -56,7 +54,7 @@ void leave_receiver_idle(struct resource *res)
 	/* Once: the receiver reports idle again while FLUSHED waits in a
 	 * full socket (a SyncSource's resync data ahead of it), and the
 	 * frame must not be queued a second time. */
-	if (!lv->active || lv->flushing || lv->sending)
+	if (!lv->active || lv->flushing || lv->tx.queued)
 		return;
 	if (!link_is_up(res->link)) {
 		finish(res);
@@ -78,7 +76,6 @@ bool resource_leave(struct resource *res, void (*done)(void *arg), void *arg)
 	    !res->peer.state_received || !resource_has_disk(res))
 		return false;
 	lv->active = true;
-	lv->sending = false;
 	lv->done = done;
 	lv->arg = arg;
 	res->rx.held_back = true;	/* no new frame: TCP holds the peer */

@@ -26,7 +26,6 @@ struct resource;
 struct leave {
 	bool active;		/* draining, flushing or sending */
 	bool flushing;
-	bool sending;		/* FLUSHED handed to the link, sent() to come */
 	void (*done)(void *arg);
 	void *arg;
 	struct disk_io flush;

@@ -32,7 +32,6 @@ struct peer {
 	bool diskless_gen;
 	/* RS_DONE waits for the superblock that ends the resync here. */
 	bool done_pending;
-	bool done_tx_queued;	/* handed to the link, its sent() to come */
 	uint64_t done_ticket, done_gen;
 };
 

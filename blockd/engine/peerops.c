@@ -84,7 +84,6 @@ static void done_sent(struct link_tx *tx, int err)
 {
 	struct resource *res = container_of(tx, struct resource, peer.done_tx);
 
-	res->peer.done_tx_queued = false;
 	if (!err)
 		done_send(res);	/* a later resync's RS_DONE, if due */
 }
@@ -105,7 +104,7 @@ static void done_send(struct resource *res)
 	 * handed over (sim seed 2565 --stop: the frame was queued twice,
 	 * and a send queue that holds a frame twice loops or drops what
 	 * follows it). */
-	if (!res->peer.done_pending || res->peer.done_tx_queued ||
+	if (!res->peer.done_pending || tx->queued ||
 	    (res->meta.enabled && !meta_sb_durable(&res->meta, res->peer.done_ticket)))
 		return;
 	res->peer.done_pending = false;
@@ -115,7 +114,6 @@ static void done_send(struct resource *res)
 	tx->h.type = FRAME_RS_DONE;
 	tx->payload = NULL;
 	tx->sent = done_sent;
-	res->peer.done_tx_queued = true;
 	link_send(res->link, tx);
 }
 

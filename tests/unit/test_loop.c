@@ -187,16 +187,22 @@ static void chain_done(struct loop_op *op, int res)
 	in_chain = false;
 }
 
+/* A fresh loop that runs done(op) first, until a callback stops it. */
+static void run_deferred(struct loop_op *op, loop_done_fn done)
+{
+	busy_when_cq_full = false;
+	memset(&fx, 0, sizeof(fx));
+	assert_int_equal(loop_init(&fx.loop, RING_ENTRIES), 0);
+	loop_defer(&fx.loop, op, done, 0);
+	assert_int_equal(loop_run(&fx.loop), 0);
+	loop_fini(&fx.loop);
+}
+
 static void test_defer_chain(void **state)
 {
 	(void)state;
-	busy_when_cq_full = false;
-	memset(&fx, 0, sizeof(fx));
 	chain_n = 0;
-	assert_int_equal(loop_init(&fx.loop, RING_ENTRIES), 0);
-	loop_defer(&fx.loop, &chain_ops[0], chain_done, 0);
-	assert_int_equal(loop_run(&fx.loop), 0);
-	loop_fini(&fx.loop);
+	run_deferred(&chain_ops[0], chain_done);
 	assert_int_equal(chain_n, 3);
 	assert_int_equal(chain_seen[0], 0);
 	assert_int_equal(chain_seen[1], 11);
@@ -223,13 +229,8 @@ static void again_done(struct loop_op *op, int res)
 static void test_rearm_from_callback(void **state)
 {
 	(void)state;
-	busy_when_cq_full = false;
-	memset(&fx, 0, sizeof(fx));
 	again_runs = 0;
-	assert_int_equal(loop_init(&fx.loop, RING_ENTRIES), 0);
-	loop_defer(&fx.loop, &again_op, again_done, 0);
-	assert_int_equal(loop_run(&fx.loop), 0);
-	loop_fini(&fx.loop);
+	run_deferred(&again_op, again_done);
 	assert_int_equal(again_runs, 3);
 }
 
