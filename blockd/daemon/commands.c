@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "blockd/core/state.h"
 #include "blockd/daemon/node.h"
@@ -173,33 +174,137 @@ static int cmd_outdate(struct node *n, struct json_object *req,
 	return fencing_outdate(&n->res, err, errlen);
 }
 
-static const struct {
+/* What each command takes: options are JSON booleans named as blockctl's
+ * --flags are (space-separated here), arg is the usage of its one
+ * argument, a string ("A|B|C": one of those words, in any case). */
+static const struct command {
 	const char *name;
 	control_cmd_fn fn;
+	const char *options;
+	const char *arg;
+	bool subscribe;		/* events: the status now, then every change */
 } commands[] = {
-	{ "resume-io", cmd_resume_io },
-	{ "verify", cmd_verify },
-	{ "resync", cmd_resync },
-	{ "invalidate", cmd_invalidate },
-	{ "invalidate-remote", cmd_invalidate_remote },
-	{ "outdate", cmd_outdate },
-	{ "detach", cmd_detach },
-	{ "attach", cmd_attach },
-	{ "new-current-uuid", cmd_new_current_uuid },
-	{ "pause-sync", cmd_pause_sync },
-	{ "resume-sync", cmd_resume_sync },
-	{ "status", cmd_status },
-	{ "primary", cmd_primary },
-	{ "secondary", cmd_secondary },
-	{ "connect", cmd_connect },
-	{ "disconnect", cmd_disconnect },
-	{ "protocol", cmd_protocol },
+	{ .name = "resume-io", .fn = cmd_resume_io },
+	{ .name = "verify", .fn = cmd_verify },
+	{ .name = "resync", .fn = cmd_resync },
+	{ .name = "invalidate", .fn = cmd_invalidate, .options = "bitmap" },
+	{ .name = "invalidate-remote", .fn = cmd_invalidate_remote, .options = "bitmap" },
+	{ .name = "outdate", .fn = cmd_outdate },
+	{ .name = "detach", .fn = cmd_detach },
+	{ .name = "attach", .fn = cmd_attach },
+	{ .name = "new-current-uuid", .fn = cmd_new_current_uuid, .options = "clear-bitmap" },
+	{ .name = "pause-sync", .fn = cmd_pause_sync },
+	{ .name = "resume-sync", .fn = cmd_resume_sync },
+	{ .name = "status", .fn = cmd_status },
+	{ .name = "events", .fn = cmd_status, .subscribe = true },
+	{ .name = "primary", .fn = cmd_primary, .options = "force" },
+	{ .name = "secondary", .fn = cmd_secondary },
+	{ .name = "connect", .fn = cmd_connect, .options = "discard-my-data" },
+	{ .name = "disconnect", .fn = cmd_disconnect },
+	{ .name = "protocol", .fn = cmd_protocol, .arg = "A|B|C" },
 };
 
-control_cmd_fn commands_find(const char *name)
+/* Is word one of the separated words of list (sep ' ' or '|')? */
+static bool word_in(const char *list, char sep, const char *word, bool nocase)
 {
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, sep);
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && (nocase ? !strncasecmp(p, word, n) : !strncmp(p, word, n)))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* The options a command takes, as blockctl spells them ("--a, --b"). */
+static void options_text(const struct command *c, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const char *p = c->options; p && *p && used < len;) {
+		const char *end = strchr(p, ' ');
+		int n = end ? (int)(end - p) : (int)strlen(p);
+
+		used += (size_t)snprintf(buf + used, len - used, "%s--%.*s",
+					 used ? ", " : "", n, p);
+		p = end ? end + 1 : NULL;
+	}
+}
+
+static const char *json_text(struct json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+/* Check one key of a request against what command c takes. */
+static int check_key(const struct command *c, const char *key,
+		     struct json_object *v, char *err, size_t errlen)
+{
+	char opts[128];
+
+	if (!strcmp(key, "cmd"))
+		return 0;
+	if (!strcmp(key, "arg")) {
+		if (!c->arg) {
+			snprintf(err, errlen, "takes no argument (got %.64s)",
+				 json_text(v));
+			return -EINVAL;
+		}
+		if (!json_object_is_type(v, json_type_string) ||
+		    !word_in(c->arg, '|', json_object_get_string(v), true)) {
+			snprintf(err, errlen, "usage: %s %s (got %.64s)", c->name,
+				 c->arg, json_text(v));
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!word_in(c->options, ' ', key, false)) {
+		options_text(c, opts, sizeof(opts));
+		snprintf(err, errlen, "unknown option --%.64s (%s takes %s)", key,
+			 c->name, opts[0] ? opts : "no options");
+		return -EINVAL;
+	}
+	if (!json_object_is_type(v, json_type_boolean)) {
+		snprintf(err, errlen, "option --%s is true or false, not %.64s", key,
+			 json_text(v));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+control_cmd_fn commands_check(struct json_object *req, bool *subscribe,
+			      char *err, size_t errlen)
+{
+	const struct command *c = NULL;
+	struct json_object *cmd;
+	const char *name;
+
+	if (!json_object_is_type(req, json_type_object) ||
+	    !json_object_object_get_ex(req, "cmd", &cmd) ||
+	    !json_object_is_type(cmd, json_type_string)) {
+		snprintf(err, errlen, "bad request: expected {\"cmd\": NAME, ...}");
+		return NULL;
+	}
+	name = json_object_get_string(cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(commands[i].name, name))
-			return commands[i].fn;
-	return NULL;
+			c = &commands[i];
+	if (!c || strlen(name) != (size_t)json_object_get_string_len(cmd)) {
+		snprintf(err, errlen, "unknown command %.64s", json_text(cmd));
+		return NULL;
+	}
+	json_object_object_foreach(req, key, v)
+		if (check_key(c, key, v, err, errlen) < 0)
+			return NULL;
+	if (c->arg && !json_object_object_get_ex(req, "arg", NULL)) {
+		snprintf(err, errlen, "usage: %s %s", c->name, c->arg);
+		return NULL;
+	}
+	*subscribe = c->subscribe;
+	return c->fn;
 }

@@ -158,12 +158,19 @@ static void client_kick_tx(struct ctl_client *cl)
 	cl->send_armed = true;
 }
 
-static void client_reply_error(struct ctl_client *cl, const char *msg)
+/* {"ok": false, "error": msg}; usage: the request itself was bad and no
+ * command ran ("usage": true, which blockctl reports as bad usage). */
+static void client_reply_error(struct ctl_client *cl, const char *msg,
+			       bool usage)
 {
 	struct json_object *o = json_object_new_object();
 
+	if (usage)
+		log_info("control: bad request: %s", msg);
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
+	if (usage)
+		json_object_object_add(o, "usage", json_object_new_boolean(1));
 	cl->close_after_send = true;
 	client_queue_json(cl, o);
 	json_object_put(o);
@@ -181,50 +188,63 @@ static void client_reply_ok(struct ctl_client *cl, struct json_object *result)
 	json_object_put(reply);
 }
 
-static void client_run(struct ctl_client *cl, const char *line, size_t len)
+/* One JSON object and nothing after it but blanks. */
+static struct json_object *parse_request(const char *line, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(8);
-	struct json_object *req = NULL, *cmd, *result = NULL;
+	struct json_object *req = NULL;
+	size_t end;
+
+	if (!tok)
+		return NULL;
+	req = json_tokener_parse_ex(tok, line, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	for (; req && end < len; end++) {
+		if (!strchr(" \t\r", line[end]) || !line[end]) {
+			json_object_put(req);
+			return NULL;
+		}
+	}
+	return req;
+}
+
+static void client_run(struct ctl_client *cl, const char *line, size_t len)
+{
+	struct json_object *req, *cmd, *result = NULL;
 	char err[256] = "";
 	control_cmd_fn fn;
+	bool subscribe = false;
 	const char *name;
 	int ret;
 
-	if (tok)
-		req = json_tokener_parse_ex(tok, line, (int)len);
-	if (tok)
-		json_tokener_free(tok);
-	if (!req || !json_object_is_type(req, json_type_object) ||
-	    !json_object_object_get_ex(req, "cmd", &cmd) ||
-	    !json_object_is_type(cmd, json_type_string)) {
-		client_reply_error(cl, "bad request: expected {\"cmd\": NAME, ...}");
+	req = parse_request(line, len);
+	if (!req) {
+		client_reply_error(cl, "bad request: expected one JSON object, "
+				   "{\"cmd\": NAME, ...}, on one line", true);
+		return;
+	}
+	fn = commands_check(req, &subscribe, err, sizeof(err));
+	if (!fn) {
+		client_reply_error(cl, err, true);
 		goto out;
 	}
+	json_object_object_get_ex(req, "cmd", &cmd);
 	name = json_object_get_string(cmd);
-	if (!strcmp(name, "events")) {
-		cl->subscriber = true;
-		result = node_status_json(cl->ctl->node);
-	} else {
-		fn = commands_find(name);
-		if (!fn) {
-			snprintf(err, sizeof(err), "unknown command '%.64s'", name);
-			client_reply_error(cl, err);
-			goto out;
-		}
-		ret = fn(cl->ctl->node, req, &result, err, sizeof(err));
-		if (ret == -EINPROGRESS) {
-			log_info("control: %s waits for its answer", name);
-			cl->waiting = true;
-			goto out;
-		}
-		if (ret < 0) {
-			if (!err[0])
-				snprintf(err, sizeof(err), "%s", strerror(-ret));
-			log_info("control: %s refused: %s", name, err);
-			client_reply_error(cl, err);
-			goto out;
-		}
+	ret = fn(cl->ctl->node, req, &result, err, sizeof(err));
+	if (ret == -EINPROGRESS) {
+		log_info("control: %s waits for its answer", name);
+		cl->waiting = true;
+		goto out;
 	}
+	if (ret < 0) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+		log_info("control: %s refused: %s", name, err);
+		client_reply_error(cl, err, false);
+		goto out;
+	}
+	cl->subscriber = subscribe;
 	client_reply_ok(cl, result);
 out:
 	json_object_put(req);
@@ -254,7 +274,11 @@ static void client_recv_done(struct loop_op *op, int res)
 		return;
 	}
 	if (cl->rx_len == sizeof(cl->rx)) {
-		client_reply_error(cl, "request line too long");
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "bad request: no end of line within "
+			 "%d bytes", CTL_RX_MAX);
+		client_reply_error(cl, msg, true);
 		return;
 	}
 	client_arm_recv(cl);
@@ -365,7 +389,8 @@ void control_answer_waiting(struct control *c, int ret, const char *err)
 			continue;
 		cl->waiting = false;
 		if (ret < 0)
-			client_reply_error(cl, err && err[0] ? err : strerror(-ret));
+			client_reply_error(cl, err && err[0] ? err : strerror(-ret),
+					   false);
 		else
 			client_reply_ok(cl, NULL);
 	}

@@ -3,7 +3,8 @@
  * Owns: the listening unix socket (mode 0600), its clients and the framing:
  * a client sends one JSON object on one line, {"cmd": NAME, ...}; the
  * daemon answers one JSON line, {"ok": true, ...} or {"ok": false,
- * "error": REASON}, and closes. A subscriber ("events") instead receives
+ * "error": REASON}, with "usage": true when the request itself was bad
+ * (commands_check: nothing ran), and closes. A subscriber ("events") instead receives
  * one JSON line per state change until it hangs up.
  *
  * Requests are untrusted input: bounded in size, parsed by json-c, and a

@@ -27,7 +27,13 @@ struct node {
 	char control_path[CONFIG_STR];
 };
 
-/* The command table for the control socket (commands.c). */
-control_cmd_fn commands_find(const char *name);
+/* The command a control request names (commands.c), once the request
+ * is checked against what that command takes: its options, JSON booleans
+ * (blockctl's --flags), and its one argument ("arg"). NULL, with the
+ * reason in err, for anything else: an unknown command or option, an
+ * option that is not true or false, an argument missing, not taken or
+ * not one the command knows. *subscribe: the client stays for events. */
+control_cmd_fn commands_check(struct json_object *req, bool *subscribe,
+			      char *err, size_t errlen);
 
 #endif

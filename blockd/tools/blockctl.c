@@ -282,6 +282,16 @@ static int create_md(const struct config *cfg, bool have_cfg, int nrest,
 	return 0;
 }
 
+/* Is arg one of blockctl's own flags for command cmd? */
+static bool local_flag(const char *cmd, const char *arg)
+{
+	if (!strcmp(cmd, "status"))
+		return !strcmp(arg, "--json") || !strcmp(arg, "--watch");
+	if (!strcmp(cmd, "events"))
+		return !strcmp(arg, "--json") || !strcmp(arg, "--now");
+	return false;
+}
+
 /* One request and its answer, printed. Returns the exit status. */
 static int run_command(const char *control, int nrest, char **rest,
 		       bool watching)
@@ -295,14 +305,22 @@ static int run_command(const char *control, int nrest, char **rest,
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(rest[0]));
 	for (i = 1; i < nrest; i++) {
-		if (!strcmp(rest[i], "--json"))
-			json = 1;
-		else if (!strcmp(rest[i], "--watch") || !strcmp(rest[i], "--now"))
-			continue;	/* handled here, not by the daemon */
-		else if (!strncmp(rest[i], "--", 2))
+		/* blockctl's own flags: status --json|--watch, events --json|--now
+		 * (events always starts with the current state). Any other --flag
+		 * and the argument go to the daemon, which knows what each
+		 * command takes. */
+		if (local_flag(rest[0], rest[i])) {
+			json |= !strcmp(rest[i], "--json");
+		} else if (!strncmp(rest[i], "--", 2)) {
 			json_object_object_add(req, rest[i] + 2, json_object_new_boolean(1));
-		else
+		} else if (json_object_object_get_ex(req, "arg", NULL)) {
+			fprintf(stderr, "blockctl: %s: one argument only (got %s after %s)\n",
+				rest[0], rest[i], jstr(req, "arg"));
+			rc = EXIT_USAGE;
+			goto out;
+		} else {
 			json_object_object_add(req, "arg", json_object_new_string(rest[i]));
+		}
 	}
 	fd = ctl_connect(control);
 	if (fd < 0) {
@@ -329,7 +347,10 @@ static int run_command(const char *control, int nrest, char **rest,
 	}
 	if (!json_object_get_boolean(ok)) {
 		fprintf(stderr, "blockctl: %s: %s\n", rest[0], jstr(reply, "error"));
-		rc = EXIT_REFUSED;
+		/* "usage": the daemon refused the request itself (an unknown
+		 * command or option), not what it asked for. */
+		rc = json_object_object_get_ex(reply, "usage", &res) &&
+		     json_object_get_boolean(res) ? EXIT_USAGE : EXIT_REFUSED;
 		goto out;
 	}
 	res = json_object_object_get(reply, "result");
