@@ -14,7 +14,6 @@
 #include "nbd/server.h"
 #include "nbd/server_priv.h"
 
-static void listener_arm(struct nbd_listener *li);
 
 /* ---- back-pressure ---------------------------------------------------- */
 
@@ -109,31 +108,19 @@ void req_release(struct nbd_req *r)
 
 /* ---- accepting -------------------------------------------------------- */
 
-static void listener_accept_done(struct loop_op *op, int res)
+static void listener_accepted(struct acceptor *a, int fd)
 {
-	struct nbd_listener *li = container_of(op, struct nbd_listener, op);
+	struct nbd_listener *li = container_of(a, struct nbd_listener, acceptor);
 
-	li->armed = false;
-	if (li->srv->draining) {
-		if (res >= 0)
-			close(res);
-		server_check_drained(li->srv);
-		return;
-	}
-	if (res >= 0)
-		conn_start(li->srv, li, res);
-	else if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN)
-		log_err("accept on %s: %s", li->spec, strerror(-res));
-	listener_arm(li);
+	conn_start(li->srv, li, fd);
 }
 
-static void listener_arm(struct nbd_listener *li)
+/* Shutting down: one more listener has nothing in flight. */
+static void listener_stopped(struct acceptor *a)
 {
-	struct io_uring_sqe *sqe = loop_sqe(li->srv->loop);
+	struct nbd_listener *li = container_of(a, struct nbd_listener, acceptor);
 
-	io_uring_prep_accept(sqe, li->fd, NULL, NULL, SOCK_CLOEXEC);
-	loop_op_arm(li->srv->loop, sqe, &li->op, listener_accept_done);
-	li->armed = true;
+	server_check_drained(li->srv);
 }
 
 /* ---- server ----------------------------------------------------------- */
@@ -229,8 +216,14 @@ int nbd_server_new(struct nbd_server **out, struct loop *l,
 		nbd_server_free(srv);
 		return ret;
 	}
-	for (unsigned i = 0; i < srv->n_listeners; i++)
-		listener_arm(&srv->listeners[i]);
+	for (unsigned i = 0; i < srv->n_listeners; i++) {
+		struct nbd_listener *li = &srv->listeners[i];
+
+		snprintf(li->what, sizeof(li->what), "NBD %s", li->spec);
+		li->acceptor.stopped = listener_stopped;
+		acceptor_start(&li->acceptor, l, li->fd, li->what,
+			       listener_accepted);
+	}
 	*out = srv;
 	return 0;
 }
@@ -251,7 +244,7 @@ void server_check_drained(struct nbd_server *srv)
 	if (!srv->draining || !srv->drained || srv->n_conns)
 		return;
 	for (unsigned i = 0; i < srv->n_listeners; i++)
-		if (srv->listeners[i].armed)
+		if (acceptor_busy(&srv->listeners[i].acceptor))
 			return;
 	if (srv->drain_timer_armed) {
 		struct io_uring_sqe *sqe = loop_sqe(srv->loop);
@@ -289,13 +282,8 @@ void nbd_server_shutdown(struct nbd_server *srv, void (*done)(void *arg),
 	srv->draining = true;
 	srv->drained = done;
 	srv->drained_arg = arg;
-	for (unsigned i = 0; i < srv->n_listeners; i++) {
-		if (!srv->listeners[i].armed)
-			continue;
-		sqe = loop_sqe(srv->loop);
-		io_uring_prep_cancel(sqe, &srv->listeners[i].op, 0);
-		io_uring_sqe_set_data(sqe, NULL);
-	}
+	for (unsigned i = 0; i < srv->n_listeners; i++)
+		acceptor_stop(&srv->listeners[i].acceptor);
 	for (struct nbd_conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->state != CONN_TRANSMIT) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/acceptor.h"
 #include "common/container_of.h"
 #include "common/loop.h"
 #include "nbd/codec.h"
@@ -80,12 +81,12 @@ struct nbd_conn {
 };
 
 struct nbd_listener {
-	struct loop_op op;
+	struct acceptor acceptor;
 	struct nbd_server *srv;
 	int fd;
 	bool is_unix;
-	bool armed;
 	char spec[128];
+	char what[136];		/* "NBD " spec, for the acceptor's log lines */
 };
 
 struct nbd_server {

@@ -18,46 +18,21 @@ static void link_dial(struct tcp_link *k);
 
 /* ---- accepting and dialing -------------------------------------------- */
 
-static void link_arm_accept(struct tcp_link *k);
-
-static void link_accept_done(struct loop_op *op, int res)
+static void link_accepted(struct acceptor *a, int fd)
 {
-	struct tcp_link *k = container_of(op, struct tcp_link, accept_op);
+	struct tcp_link *k = container_of(a, struct tcp_link, acceptor);
 	struct lsock *s;
 
-	k->accept_armed = false;
-	if (k->shutting_down) {
-		if (res >= 0)
-			close(res);
-		return;
+	if (k->shutting_down || !k->want_connected || k->dialer) {
+		/* StandAlone refuses the peer; and the node that dials
+		 * never needs an inbound connection from it. */
+		close(fd);
+	} else if (!(s = sock_new(k, fd, false))) {
+		log_warn("peer link: too many connection attempts; refusing one");
+		close(fd);
+	} else {
+		sock_start_hello(s);
 	}
-	if (res >= 0) {
-		if (!k->want_connected || k->dialer) {
-			/* StandAlone refuses the peer; and the node that dials
-			 * never needs an inbound connection from it. */
-			close(res);
-		} else if (!(s = sock_new(k, res, false))) {
-			log_warn("peer link: too many connection attempts; refusing one");
-			close(res);
-		} else {
-			sock_start_hello(s);
-		}
-	} else if (res != -EINTR && res != -ECONNABORTED) {
-		log_warn("peer link accept: %s", strerror(-res));
-	}
-	link_arm_accept(k);
-}
-
-static void link_arm_accept(struct tcp_link *k)
-{
-	struct io_uring_sqe *sqe;
-
-	if (k->accept_armed || k->shutting_down || k->listen_fd < 0)
-		return;
-	sqe = loop_sqe(k->loop);
-	io_uring_prep_accept(sqe, k->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	loop_op_arm(k->loop, sqe, &k->accept_op, link_accept_done);
-	k->accept_armed = true;
 }
 
 static int resolve(const char *hostport, struct sockaddr_storage *ss,
@@ -272,7 +247,8 @@ int link_tcp_new(struct link **out, struct loop *l, struct bufpool *pool,
 	log_info("peer link listening on %s; peer %s at %s (%s)",
 		 cfg->listen_addr, cfg->peer_name, cfg->peer_addr,
 		 k->dialer ? "we dial" : "it dials");
-	link_arm_accept(k);
+	acceptor_start(&k->acceptor, l, k->listen_fd, "peer link",
+		       link_accepted);
 	link_arm_keepalive(k);
 	*out = &k->base;
 	return 0;
@@ -344,8 +320,7 @@ static void tcp_link_shutdown(struct link *b)
 		return;
 	tcp_link_disconnect(&k->base, "shutting down");
 	k->shutting_down = true;
-	if (k->accept_armed)
-		link_cancel(k, &k->accept_op);
+	acceptor_stop(&k->acceptor);
 	if (k->dial_timer_armed)
 		link_cancel(k, &k->dial_timer_op);
 	if (k->ka_armed)

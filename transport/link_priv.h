@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/acceptor.h"
 #include "common/clock.h"
 #include "common/container_of.h"
 #include "transport/link.h"
@@ -72,8 +73,7 @@ struct tcp_link {
 	bool want_connected;
 	bool shutting_down;
 	int listen_fd;
-	bool accept_armed;
-	struct loop_op accept_op;
+	struct acceptor acceptor;
 	struct lsock *socks[LINK_SOCKS_MAX];
 	struct lsock *up;
 	uint32_t backoff_ms;

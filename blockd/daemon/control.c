@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "blockd/daemon/node.h"
+#include "common/acceptor.h"
 #include "common/container_of.h"
 #include "common/listen.h"
 #include "common/log.h"
@@ -40,8 +41,8 @@ struct control {
 	struct node *node;
 	int fd;
 	char path[256];
-	bool accept_armed, stopping;
-	struct loop_op accept_op;
+	bool stopping;
+	struct acceptor acceptor;
 	struct ctl_client *clients;
 };
 
@@ -302,48 +303,22 @@ static void client_arm_recv(struct ctl_client *cl)
 	cl->recv_armed = true;
 }
 
-static void control_arm_accept(struct control *c);
-
-static void control_accept_done(struct loop_op *op, int res)
+static void control_accepted(struct acceptor *a, int fd)
 {
-	struct control *c = container_of(op, struct control, accept_op);
-	struct ctl_client *cl;
+	struct control *c = container_of(a, struct control, acceptor);
+	struct ctl_client *cl = calloc(1, sizeof(*cl));
 
-	c->accept_armed = false;
-	if (c->stopping) {
-		if (res >= 0)
-			close(res);
-		return;
-	}
-	if (res < 0) {
-		if (res != -EINTR && res != -ECONNABORTED)
-			log_warn("control accept: %s", strerror(-res));
-		control_arm_accept(c);
-		return;
-	}
-	cl = calloc(1, sizeof(*cl));
 	if (!cl) {
-		close(res);
-		control_arm_accept(c);
+		close(fd);
 		return;
 	}
 	cl->ctl = c;
-	cl->fd = res;
+	cl->fd = fd;
 	cl->next = c->clients;
 	if (c->clients)
 		c->clients->prev = cl;
 	c->clients = cl;
 	client_arm_recv(cl);
-	control_arm_accept(c);
-}
-
-static void control_arm_accept(struct control *c)
-{
-	struct io_uring_sqe *sqe = loop_sqe(c->loop);
-
-	io_uring_prep_accept(sqe, c->fd, NULL, NULL, SOCK_CLOEXEC);
-	loop_op_arm(c->loop, sqe, &c->accept_op, control_accept_done);
-	c->accept_armed = true;
 }
 
 int control_new(struct control **out, struct loop *l, struct node *n,
@@ -366,7 +341,7 @@ int control_new(struct control **out, struct loop *l, struct node *n,
 		free(c);
 		return ret;
 	}
-	control_arm_accept(c);
+	acceptor_start(&c->acceptor, l, c->fd, "control socket", control_accepted);
 	*out = c;
 	return 0;
 }
@@ -398,16 +373,10 @@ void control_answer_waiting(struct control *c, int ret, const char *err)
 
 void control_shutdown(struct control *c)
 {
-	struct io_uring_sqe *sqe;
-
 	if (!c || c->stopping)
 		return;
 	c->stopping = true;
-	if (c->accept_armed) {
-		sqe = loop_sqe(c->loop);
-		io_uring_prep_cancel(sqe, &c->accept_op, 0);
-		io_uring_sqe_set_data(sqe, NULL);
-	}
+	acceptor_stop(&c->acceptor);
 	for (struct ctl_client *cl = c->clients; cl; cl = cl->next)
 		client_close(cl);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "blockd/daemon/node.h"
+#include "common/acceptor.h"
 #include "common/container_of.h"
 #include "common/listen.h"
 #include "common/log.h"
@@ -36,8 +37,8 @@ struct metrics {
 	struct loop *loop;
 	struct node *node;
 	int fd;
-	bool accept_armed, stopping;
-	struct loop_op accept_op;
+	bool stopping;
+	struct acceptor acceptor;
 	struct mclient *clients;
 	unsigned n_clients;
 };
@@ -422,44 +423,26 @@ static void client_recv_done(struct loop_op *op, int res)
 	client_answer(cl, "404 Not Found", "text/plain", nf, sizeof(nf) - 1);
 }
 
-static void metrics_arm_accept(struct metrics *m);
-
-static void metrics_accept_done(struct loop_op *op, int res)
+static void metrics_accepted(struct acceptor *a, int fd)
 {
-	struct metrics *m = container_of(op, struct metrics, accept_op);
+	struct metrics *m = container_of(a, struct metrics, acceptor);
 	struct mclient *cl;
 
-	m->accept_armed = false;
-	if (m->stopping) {
-		if (res >= 0)
-			close(res);
+	if (m->n_clients >= METRICS_CLIENTS_MAX) {
+		close(fd);	/* scrapers come one at a time */
 		return;
 	}
-	if (res >= 0 && m->n_clients >= METRICS_CLIENTS_MAX) {
-		close(res);	/* scrapers come one at a time */
-	} else if (res >= 0) {
-		cl = calloc(1, sizeof(*cl));
-		if (!cl) {
-			close(res);
-		} else {
-			cl->m = m;
-			cl->fd = res;
-			cl->next = m->clients;
-			m->clients = cl;
-			m->n_clients++;
-			client_arm_recv(cl);
-		}
+	cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		close(fd);
+		return;
 	}
-	metrics_arm_accept(m);
-}
-
-static void metrics_arm_accept(struct metrics *m)
-{
-	struct io_uring_sqe *sqe = loop_sqe(m->loop);
-
-	io_uring_prep_accept(sqe, m->fd, NULL, NULL, SOCK_CLOEXEC);
-	loop_op_arm(m->loop, sqe, &m->accept_op, metrics_accept_done);
-	m->accept_armed = true;
+	cl->m = m;
+	cl->fd = fd;
+	cl->next = m->clients;
+	m->clients = cl;
+	m->n_clients++;
+	client_arm_recv(cl);
 }
 
 int metrics_new(struct metrics **out, struct loop *l, struct node *n,
@@ -482,7 +465,7 @@ int metrics_new(struct metrics **out, struct loop *l, struct node *n,
 		return ret;
 	}
 	log_info("metrics on http://%s/metrics", hostport);
-	metrics_arm_accept(m);
+	acceptor_start(&m->acceptor, l, m->fd, "metrics endpoint", metrics_accepted);
 	*out = m;
 	return 0;
 }
@@ -500,8 +483,7 @@ void metrics_shutdown(struct metrics *m)
 	if (!m || m->stopping)
 		return;
 	m->stopping = true;
-	if (m->accept_armed)
-		cancel(m->loop, &m->accept_op);
+	acceptor_stop(&m->acceptor);
 	for (struct mclient *cl = m->clients; cl; cl = cl->next) {
 		shutdown(cl->fd, SHUT_RDWR);
 		if (cl->recv_armed)

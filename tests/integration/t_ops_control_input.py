@@ -31,74 +31,20 @@ stop with status 0.
 """
 
 import json
-import os
 import socket
 import struct
 import subprocess
-import time
 
 import bt
+import btpair
 from bt import MiB, check, check_eq
+from btpair import BLOCKCTL, NODES
 
-BLOCKCTL = os.path.join(os.path.dirname(bt.BLOCKD), "blockctl")
 SIZE = 16 * MiB
-NODES = ("alice", "bob")
 EXIT_USAGE = 2
 
 
-class Pair:
-    def __init__(self, t):
-        self.t = t
-        ports = set()
-        while len(ports) < 2:
-            ports.add(bt.free_port())
-        ports = sorted(ports)
-        self.conf = t.path("pair.conf")
-        lines = ["[resource]", "name = r0", "protocol = C", "secret = s3cret",
-                 "ping-interval-ms = 200", "ping-timeout-ms = 1000",
-                 "connect-retry-max-ms = 300"]
-        self.sock = {}
-        for n, port in zip(NODES, ports):
-            p = t.path(n)
-            self.sock[n] = p + ".ctl"
-            lines += [f"[node {n}]", f"address = 127.0.0.1:{port}",
-                      f"disk = {p}.img", f"nbd = unix:{p}.nbd", f"control = {p}.ctl"]
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.d = {}
-        for n in NODES:
-            t.image(n + ".img", SIZE)
-            r = self.ctl(n, "create-md")
-            check(r.returncode == 0, f"create-md for {n}: {r.stderr.strip()}")
-        for n in NODES:
-            self.d[n] = t.start_daemon(n, "-c", self.conf, "-n", n)
-
-    def ctl(self, node, *args):
-        return subprocess.run([BLOCKCTL, "-c", self.conf, "-n", node] + list(args),
-                              capture_output=True, text=True, timeout=10)
-
-    def status(self, node):
-        r = self.ctl(node, "status", "--json")
-        check(r.returncode == 0, f"status on {node} exited {r.returncode}: {r.stderr.strip()}")
-        return json.loads(r.stdout)
-
-    def wait(self, node, what, pred, deadline_s=20):
-        end = time.monotonic() + deadline_s
-        last = "no status"
-        while True:
-            self.d[node].check_alive()
-            r = self.ctl(node, "status", "--json")
-            if r.returncode == 0:
-                s = json.loads(r.stdout)
-                if pred(s, s.get("peer") or {}):
-                    return s
-                last = r.stdout[:600]
-            else:
-                last = r.stderr.strip()
-            if time.monotonic() > end:
-                raise bt.Failure(f"{node}: {what} not reached within {deadline_s}s: {last}")
-            time.sleep(0.05)
-
+class Pair(btpair.Pair):
     def unchanged(self, what):
         """Both still Secondary, Inconsistent, connected, protocol C, no resync."""
         for n in NODES:
@@ -153,7 +99,7 @@ def expect_error(path, data, what, usage=None, mention=None):
 
 
 def main(t):
-    pair = Pair(t)
+    pair = Pair(t, SIZE)
     for n in NODES:
         pair.wait(n, "connected, both Inconsistent", lambda s, p:
                   p.get("connection") == "Connected" and
@@ -201,7 +147,7 @@ def main(t):
         p.wait()
 
     # --- raw requests ------------------------------------------------------------
-    sock = pair.sock["alice"]
+    sock = pair.path["alice"] + ".ctl"
     for value in ('"no"', '"false"', "1", "0", "null", "[]", "{}"):
         expect_error(sock, b'{"cmd": "primary", "force": %s}\n' % value.encode(),
                      f"primary with force = {value}", usage=True, mention="force")

@@ -29,84 +29,24 @@ than 64 KiB, 64 idle connections at once, and clients that reset before
 reading their answer leave the daemon running and answering. Both daemons stop with status 0.
 """
 
-import json
-import os
 import re
 import socket
 import struct
-import subprocess
 import time
 
 import bt
+import btpair
 from bt import MiB, check, check_eq
+from btpair import NODES
 
-BLOCKCTL = os.path.join(os.path.dirname(bt.BLOCKD), "blockctl")
 SIZE = 32 * MiB
-NODES = ("alice", "bob")
 
 
-class Pair:
+class Pair(btpair.Pair):
     def __init__(self, t):
-        self.t = t
-        self.ports = {}
-        used = set()
-        for key in ("alice", "bob", "m-alice", "m-bob"):
-            p = bt.free_port()
-            while p in used:
-                p = bt.free_port()
-            used.add(p)
-            self.ports[key] = p
-        self.conf = t.path("pair.conf")
-        lines = ["[resource]", "name = r0", "protocol = C", "secret = s3cret",
-                 "ping-interval-ms = 200", "ping-timeout-ms = 1000",
-                 "connect-retry-max-ms = 300"]
-        for n in NODES:
-            p = t.path(n)
-            lines += [f"[node {n}]", f"address = 127.0.0.1:{self.ports[n]}",
-                      f"disk = {p}.img", f"nbd = unix:{p}.nbd", f"control = {p}.ctl",
-                      f"metrics = 127.0.0.1:{self.ports['m-' + n]}"]
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.d = {}
-        for n in NODES:
-            t.image(n + ".img", SIZE)
-            r = self.ctl(n, "create-md")
-            check(r.returncode == 0, f"create-md for {n}: {r.stderr.strip()}")
-        for n in NODES:
-            self.d[n] = t.start_daemon(n, "-c", self.conf, "-n", n)
-        for n in NODES:
-            self.wait(n, "control socket answering", lambda s, p: True)
-
-    def ctl(self, node, *args):
-        return subprocess.run([BLOCKCTL, "-c", self.conf, "-n", node] + list(args),
-                              capture_output=True, text=True, timeout=10)
-
-    def ok(self, node, *args):
-        r = self.ctl(node, *args)
-        check(r.returncode == 0, f"blockctl {' '.join(args)} on {node} exited "
-              f"{r.returncode}: {r.stderr.strip()}")
-
-    def status(self, node):
-        r = self.ctl(node, "status", "--json")
-        check(r.returncode == 0, f"status on {node} exited {r.returncode}: {r.stderr.strip()}")
-        return json.loads(r.stdout)
-
-    def wait(self, node, what, pred, deadline_s=20):
-        end = time.monotonic() + deadline_s
-        last = "no status"
-        while True:
-            self.d[node].check_alive()
-            r = self.ctl(node, "status", "--json")
-            if r.returncode == 0:
-                s = json.loads(r.stdout)
-                if pred(s, s.get("peer") or {}):
-                    return s
-                last = r.stdout[:600]
-            else:
-                last = r.stderr.strip()
-            if time.monotonic() > end:
-                raise bt.Failure(f"{node}: {what} not reached within {deadline_s}s: {last}")
-            time.sleep(0.05)
+        super().__init__(t, SIZE, ports=("m-alice", "m-bob"),
+                         node_lines=lambda n, pair: [
+                             f"metrics = 127.0.0.1:{pair.ports['m-' + n]}"])
 
     def wait_synced(self):
         self.wait("alice", "synced as Primary", lambda s, p:
