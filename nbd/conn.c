@@ -684,6 +684,7 @@ void conn_start(struct nbd_server *srv, struct nbd_listener *li, int fd)
 	}
 	c->srv = srv;
 	c->fd = fd;
+	c->started_ms = clock_mono_ms();
 	if (!li->is_unix)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_describe(c, li);

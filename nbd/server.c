@@ -305,6 +305,27 @@ void nbd_server_shutdown(struct nbd_server *srv, void (*done)(void *arg),
 	server_check_drained(srv);
 }
 
+void nbd_server_set_handshake_timeout(struct nbd_server *srv, uint32_t ms)
+{
+	srv->handshake_timeout_ms = ms;
+}
+
+void nbd_server_tick(struct nbd_server *srv, uint64_t now_ms)
+{
+	char why[64];
+
+	if (!srv || !srv->handshake_timeout_ms)
+		return;
+	snprintf(why, sizeof(why), "handshake not finished within %u ms",
+		 srv->handshake_timeout_ms);
+	for (struct nbd_conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if ((c->state == CONN_HS_FLAGS || c->state == CONN_HS_OPTIONS) &&
+		    now_ms - c->started_ms >= srv->handshake_timeout_ms)
+			conn_close(c, why);
+	}
+}
+
 void nbd_server_free(struct nbd_server *srv)
 {
 	if (!srv)

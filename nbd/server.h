@@ -109,6 +109,15 @@ struct nbd_stats {
 
 const struct nbd_stats *nbd_server_stats(const struct nbd_server *srv);
 
+/* A client that has not finished its handshake ms after it connected is
+ * closed (0: never): idle handshakes must not hold the connection slots
+ * (NBD_CONNS_MAX) or descriptors that other clients need. A client past
+ * its handshake may stay idle as long as it likes. */
+void nbd_server_set_handshake_timeout(struct nbd_server *srv, uint32_t ms);
+
+/* Time passes (now: clock_mono_ms); called about ten times a second. */
+void nbd_server_tick(struct nbd_server *srv, uint64_t now_ms);
+
 /* Connections open now (for status and for refusing a demotion). */
 unsigned nbd_server_connections(const struct nbd_server *srv);
 

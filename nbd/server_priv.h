@@ -54,6 +54,7 @@ struct nbd_conn {
 	struct nbd_conn *next_stalled;
 	int fd;
 	enum nbd_conn_state state;
+	uint64_t started_ms;	/* clock_mono_ms when accepted */
 	bool stalled;		/* on srv->stalled: waiting for a request slot */
 	/* Waiting for the buffer pool: a put by anyone (resync, receiver,
 	 * another connection) resumes parsing. */
@@ -100,6 +101,7 @@ struct nbd_server {
 	unsigned n_listeners;
 	struct nbd_conn *conns;
 	unsigned n_conns;
+	uint32_t handshake_timeout_ms;	/* 0: none */
 	struct nbd_conn *stalled;
 	struct loop_op unstall_op;
 	bool unstall_queued;

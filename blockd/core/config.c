@@ -176,6 +176,17 @@ static int set_retry_max(struct key_ctx *k, const char *v)
 	return set_ms(k, "connect-retry-max-ms", v, &k->cfg->connect_retry_max_ms);
 }
 
+/* 0 (no limit) or a time like the other timeouts. */
+static int set_handshake_timeout(struct key_ctx *k, const char *v)
+{
+	if (!strcmp(v, "0")) {
+		k->cfg->nbd_handshake_timeout_ms = 0;
+		return 0;
+	}
+	return set_ms(k, "nbd-handshake-timeout-ms", v,
+		      &k->cfg->nbd_handshake_timeout_ms);
+}
+
 static int set_al_extents(struct key_ctx *k, const char *v)
 {
 	char *end;
@@ -272,6 +283,7 @@ static const struct key_def keys[] = {
 	FN_RES("ping-interval-ms", set_ping_interval),
 	FN_RES("ping-timeout-ms", set_ping_timeout),
 	FN_RES("connect-retry-max-ms", set_retry_max),
+	FN_RES("nbd-handshake-timeout-ms", set_handshake_timeout),
 	FN_RES("al-extents", set_al_extents),
 	FN_RES("after-sb-0pri", set_sb0),
 	FN_RES("after-sb-1pri", set_sb1),
@@ -372,6 +384,7 @@ static void config_defaults(struct config *cfg)
 	cfg->ping_interval_ms = 1000;
 	cfg->ping_timeout_ms = 5000;
 	cfg->connect_retry_max_ms = 5000;
+	cfg->nbd_handshake_timeout_ms = 10000;
 	cfg->al_extents = META_AL_EXTENTS_DEFAULT;
 	cfg->hook_timeout_ms = 60000;
 	cfg->resync_rate_min_mib = 10;

@@ -56,6 +56,7 @@ struct config {
 	uint32_t ping_interval_ms;	/* peer keepalive */
 	uint32_t ping_timeout_ms;	/* peer silent this long: lost */
 	uint32_t connect_retry_max_ms;	/* cap of the redial back-off */
+	uint32_t nbd_handshake_timeout_ms;	/* 0: an NBD client may take forever */
 	uint32_t al_extents;		/* activity log size, 4 MiB each */
 	int after_sb[3];		/* split-brain policy by Primaries */
 	bool resync_checksum;		/* identical blocks cross as a CRC */

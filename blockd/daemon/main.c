@@ -199,6 +199,7 @@ static void tick_done(struct loop_op *op, int res)
 	if (d->stopping)
 		return;
 	resource_tick(&d->n.res, clock_mono_ms());
+	nbd_server_tick(d->n.nbd, clock_mono_ms());
 	tick_arm(d);
 }
 
@@ -305,6 +306,7 @@ static int resource_start(struct node *n)
 			     &n->nbd_backend, self->nbd);
 	if (ret < 0)
 		return ret;
+	nbd_server_set_handshake_timeout(n->nbd, n->cfg.nbd_handshake_timeout_ms);
 	ret = control_start(n);
 	if (ret == 0 && self->metrics[0])
 		ret = metrics_new(&n->metrics, &n->loop, n, self->metrics);
