@@ -4,7 +4,8 @@
  * the order in which subsystems start and stop:
  *
  *   config -> loop -> buffers -> disk -> NBD server -> run
- *   SIGTERM -> server drains (replies sent) -> disk flush -> exit 0
+ *   SIGTERM (SIGINT, SIGHUP) -> server drains (replies sent) -> disk flush
+ *   -> exit 0
  */
 #include <errno.h>
 #include <signal.h>
@@ -221,8 +222,22 @@ static int signals_init(struct daemon *d)
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
+	/* SIGTERM always stops the daemon cleanly, even if it was started
+	 * with SIGTERM ignored (an ignored signal never reaches the
+	 * signalfd). SIGINT and SIGHUP (its terminal went away) do the same
+	 * unless started ignored: a shell's background job ignores SIGINT,
+	 * and nohup ignores SIGHUP, on purpose. Left at their default, both
+	 * would kill the daemon without a flush. */
+	signal(SIGTERM, SIG_DFL);
 	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	if (signal(SIGINT, SIG_DFL) != SIG_IGN)
+		sigaddset(&set, SIGINT);
+	else
+		signal(SIGINT, SIG_IGN);
+	if (signal(SIGHUP, SIG_DFL) != SIG_IGN)
+		sigaddset(&set, SIGHUP);
+	else
+		signal(SIGHUP, SIG_IGN);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (d->sigfd < 0)

@@ -109,4 +109,35 @@ f.seek(int(sys.argv[2]))
 sys.exit(0 if f.read(2 << 20) == b"\xc1" * (2 << 20) else 1)
 EOF
 
+# --- 5. SIGHUP (the terminal went away) shuts down as cleanly as SIGTERM,
+# and SIGTERM works even if the daemon was started with it ignored ----------
+# buffered_stop ID SIGNAL ignored|"" N: a buffered-mode daemon (started
+# with SIGNAL ignored if asked) takes a write of bytes 0xdN and SIGNAL,
+# exits 0, and the write is in the file.
+buffered_stop() {
+	local id=$1 sig=$2 off=$((112 * M))
+	if [ "$3" = ignored ]; then
+		(trap '' "$sig"; exec "$BLOCKD" --name r0 --disk "$img" --nbd "unix:$sock" \
+			--io-mode buffered --control "$BT_TMP/$id.ctl") >>"$BT_TMP/$id.log" 2>&1 &
+		BT_PIDS[$id]=$!
+	else
+		bt_daemon_start "$id" --name r0 --disk "$img" --nbd "unix:$sock" --io-mode buffered
+	fi
+	bt_wait_ready "$id" "$uri"
+	qemu-io -f raw "$uri" -c "write -P 0xd$4 $off 1M" >"$BT_TMP/qio-$id.out" 2>&1 ||
+		bt_fail "$id: write failed"
+	kill "-$sig" "${BT_PIDS[$id]}"
+	bt_daemon_reap "$id" "$BT_STOP_S" 0
+	grep -q "signal .*: finishing in-flight I/O" "$BT_TMP/$id.log" ||
+		bt_fail "$id: SIG$sig did not start a clean shutdown (log: $(tail -1 "$BT_TMP/$id.log"))"
+	py "$img" "$off" "$4" <<'EOF' || bt_fail "$id: the write is not in the backing file after SIG$sig"
+import sys
+f = open(sys.argv[1], "rb")
+f.seek(int(sys.argv[2]))
+sys.exit(0 if f.read(1 << 20) == bytes([0xd0 + int(sys.argv[3])]) * (1 << 20) else 1)
+EOF
+}
+buffered_stop d5 HUP "" 1
+buffered_stop d6 TERM ignored 2
+
 bt_pass "$(wc -w <"$BT_TMP/acked") of 64 in-flight writes acknowledged"
