@@ -153,6 +153,7 @@ static int server_listen(struct nbd_server *srv, const char *list)
 		li->srv = srv;
 		li->fd = fd;
 		snprintf(li->spec, sizeof(li->spec), "%s", tok);
+		snprintf(li->what, sizeof(li->what), "NBD %s", tok);
 		srv->n_listeners++;
 		log_info("NBD export '%s' listening on %s", srv->export.name, tok);
 	}
@@ -219,7 +220,6 @@ int nbd_server_new(struct nbd_server **out, struct loop *l,
 	for (unsigned i = 0; i < srv->n_listeners; i++) {
 		struct nbd_listener *li = &srv->listeners[i];
 
-		snprintf(li->what, sizeof(li->what), "NBD %s", li->spec);
 		li->acceptor.stopped = listener_stopped;
 		acceptor_start(&li->acceptor, l, li->fd, li->what,
 			       listener_accepted);
