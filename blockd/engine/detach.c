@@ -227,6 +227,7 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 	const struct config *cfg = res->cfg;
 	const struct config_node *self = &cfg->nodes[cfg->self];
 	uint64_t export_bytes = res->disk.size_bytes;
+	const struct disk_watch *watch;
 	struct disk_inline inline_io;
 	int ret;
 
@@ -240,16 +241,19 @@ int resource_attach(struct resource *res, char *err, size_t errlen)
 			 "returned yet: try again");
 		return -EBUSY;
 	}
-	inline_io = res->disk.inline_io;	/* the owner's choice */
+	inline_io = res->disk.inline_io;	/* the owner's choices */
+	watch = res->disk.watch;
 	ret = disk_open(&res->disk, res->loop, self->disk,
 			cfg->io_mode == CONFIG_IO_DIRECT,
 			cfg->read_only);
+	/* disk_open cleared them, whether it opened the disk or not. */
+	res->disk.inline_io = inline_io;
+	res->disk.watch = watch;
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", self->disk,
 			 strerror(-ret));
 		return ret;
 	}
-	res->disk.inline_io = inline_io;
 	resource_disk_bind(res);
 	meta_close(&res->meta);
 	bitmap_fini(&res->oos);

@@ -300,6 +300,8 @@ static void disk_finish(struct disk_io *io, int err)
 	d->inflight--;
 	if (disk_error_is_fault(err) && d->failed)
 		d->failed(d->owner_arg, err);
+	if (d->watch)
+		d->watch->finished(d->watch->arg, io, err);
 	io->done(io, err);
 	disk_check_idle(d);
 }
@@ -392,6 +394,8 @@ void disk_submit(struct disk *d, struct disk_io *io)
 	io->disk = d;
 	io->done_bytes = 0;
 	d->inflight++;
+	if (d->watch)
+		d->watch->submitted(d->watch->arg, io);
 	switch (io->cmd) {
 	case DISK_READ:
 	case DISK_WRITE:

@@ -82,6 +82,17 @@ struct disk_inline {
 #define DISK_INLINE_DEFAULT \
 	((struct disk_inline){ .write_max = 64U * 1024, .flush_max_us = 250U })
 
+/* Told of every disk_io the store takes (before it issues anything) and
+ * finishes (before the owner's done runs). The simulator checks with it
+ * what the store promises, e.g. that a FLUSH it finished made durable
+ * every write it had finished before the FLUSH was submitted; the daemon
+ * sets none. */
+struct disk_watch {
+	void (*submitted)(void *arg, const struct disk_io *io);
+	void (*finished)(void *arg, const struct disk_io *io, int err);
+	void *arg;
+};
+
 struct disk {
 	struct loop *loop;
 	int fd;			/* O_DIRECT when direct */
@@ -118,6 +129,8 @@ struct disk {
 	void (*idle)(void *arg);
 	void *owner_arg;
 	bool want_idle;
+	/* The owner's, like inline_io: disk_open clears it. */
+	const struct disk_watch *watch;
 };
 
 /* direct: try O_DIRECT first (falls back to buffered, logged). */

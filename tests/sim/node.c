@@ -81,6 +81,59 @@ static void tick_fire(struct sim_event *ev)
 		    tick_fire, n, "tick");
 }
 
+/* The store's promise for a FLUSH, checked at the store's own boundary
+ * (the engine's checks see it only through both nodes, which can cover
+ * for one node's lie): when the store finishes a FLUSH without error,
+ * every write the disk had completed by the time the store took that
+ * FLUSH is durable. A store that shared one flush between requests, or
+ * skipped one, without that holding fails here at once. */
+static void watch_submitted(void *arg, const struct disk_io *io)
+{
+	struct sim_node *n = arg;
+
+	if (io->cmd != DISK_FLUSH)
+		return;
+	if (n->nflushes == n->capflushes) {
+		n->capflushes = n->capflushes ? 2 * n->capflushes : 16;
+		n->flushes = realloc(n->flushes,
+				     n->capflushes * sizeof(n->flushes[0]));
+		if (!n->flushes)
+			sim_fail("out of memory");
+	}
+	n->flushes[n->nflushes++] = (struct sim_flush_mark){
+		.io = io, .seq = sim_run->disk[n->idx].next_seq,
+	};
+}
+
+static void watch_finished(void *arg, const struct disk_io *io, int err)
+{
+	struct sim_node *n = arg;
+	const struct simdisk *d = &sim_run->disk[n->idx];
+	uint64_t seq;
+	size_t i;
+
+	if (io->cmd != DISK_FLUSH)
+		return;
+	for (i = 0; i < n->nflushes && n->flushes[i].io != io; i++)
+		;
+	if (i == n->nflushes)
+		sim_fail("n%d: the store finished a FLUSH it never took", n->idx);
+	seq = n->flushes[i].seq;
+	n->flushes[i] = n->flushes[--n->nflushes];
+	if (err)
+		return;
+	for (size_t v = 0; v < d->nvw; v++)
+		if (d->vw[v].seq < seq)
+			sim_fail("n%d: the store finished a FLUSH, but a write "
+				 "the disk completed before the FLUSH was taken "
+				 "is still volatile: %u bytes at %llu "
+				 "(completion %llu, FLUSH taken at %llu)",
+				 n->idx, d->vw[v].len,
+				 (unsigned long long)d->vw[v].off,
+				 (unsigned long long)d->vw[v].seq,
+				 (unsigned long long)seq);
+}
+
 /* The steps of resource_start() in blockd/daemon/main.c. */
 static int node_assemble(struct sim_node *n)
 {
@@ -119,6 +172,10 @@ static int node_assemble(struct sim_node *n)
 	 * once (loop_write_now), the path the daemon's buffered mode takes
 	 * (and direct mode's for what is not aligned). */
 	res->disk.inline_io = DISK_INLINE_DEFAULT;
+	n->watch = (struct disk_watch){
+		.submitted = watch_submitted, .finished = watch_finished, .arg = n,
+	};
+	res->disk.watch = &n->watch;
 	return resource_init(res, c, &lc);
 }
 
@@ -191,5 +248,6 @@ void node_crash(struct sim_node *n, bool power)
 	resource_fini(&n->res);
 	disk_close(&n->res.disk);
 	bufpool_fini(&n->res.pool);
+	free(n->flushes);
 	free(n);
 }

@@ -16,6 +16,12 @@
 #include "sched.h"
 #include "simloop.h"
 
+/* A FLUSH the store took, and the disk's completion count then. */
+struct sim_flush_mark {
+	const struct disk_io *io;
+	uint64_t seq;
+};
+
 struct sim_node {
 	struct simloop sl;	/* first: loop_*() find it from the loop */
 	struct config cfg;
@@ -23,6 +29,10 @@ struct sim_node {
 	int idx;
 	char disk_path[64];
 	struct sim_event tick_ev;
+	/* The store's FLUSHes in flight (its watch, see node.c). */
+	struct disk_watch watch;
+	struct sim_flush_mark *flushes;
+	size_t nflushes, capflushes;
 };
 
 /* What every node of a run shares (set by the simulator per seed). */

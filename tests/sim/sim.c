@@ -635,6 +635,7 @@ static void swarm(void)
 }
 
 static bool opt_strict, opt_direct, opt_relapse, opt_down_power, opt_stop;
+static bool opt_lying_disk;
 
 static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 {
@@ -656,6 +657,7 @@ static void run_init(struct sim_run *r, uint64_t seed, bool trace)
 	rng_seed(&r->rng_size, seed ^ 0x706f6f6c73697a65ULL);
 	rng_seed(&r->rng_stop, seed ^ 0x73746f7062617468ULL);
 	swarm();
+	S.dk.flush_lies = opt_lying_disk;
 	for (int i = 0; i < SIM_NODES; i++) {
 		static const char *const names[] = { "disk-alpha", "disk-bravo" };
 
@@ -790,7 +792,10 @@ static void usage(FILE *f)
 		   "daemon crashes take both\n"
 		   "--stop: half the node crashes are an operator's clean stop "
 		   "(SIGTERM) instead, a quarter of them on both nodes; each must\n"
-		   "  end within 20 s\n");
+		   "  end within 20 s\n"
+		   "--lying-disk: a self-test of the checks: the disks complete "
+		   "FLUSH without making\n  anything durable; every seed must "
+		   "fail\n");
 }
 
 /* The engine's own assertions (assert: every build) end a run like an
@@ -853,6 +858,8 @@ int main(int argc, char **argv)
 			opt_down_power = true;
 		} else if (!strcmp(argv[i], "--stop")) {
 			opt_stop = true;
+		} else if (!strcmp(argv[i], "--lying-disk")) {
+			opt_lying_disk = true;
 		} else if (!strcmp(argv[i], "--trace")) {
 			trace = true;
 		} else {

@@ -229,7 +229,8 @@ static void complete(struct sim_event *ev)
 			d->writes++;
 			break;
 		case SD_FLUSH:
-			vw_commit(d, q->issue_seq);
+			if (!d->k.flush_lies)
+				vw_commit(d, q->issue_seq);
 			d->flushes++;
 			break;
 		}
@@ -257,7 +258,8 @@ int simdisk_flush_now(struct simdisk *d)
 		d->errors++;
 		return -EIO;
 	}
-	vw_commit(d, d->next_seq);	/* every write completed so far */
+	if (!d->k.flush_lies)
+		vw_commit(d, d->next_seq);	/* every write completed so far */
 	d->flushes++;
 	d->flushes_now++;
 	return 0;

@@ -60,6 +60,9 @@ struct simdisk_knobs {
 	/* at a crash, per million: a volatile write survives; one of its
 	 * 4 KiB blocks survives (when the write does) */
 	uint32_t crash_keep, crash_block_keep;
+	/* A self-test of the simulator's checks (--lying-disk): a FLUSH
+	 * completes without making anything durable. */
+	bool flush_lies;
 };
 
 struct simdisk {
