@@ -23,12 +23,23 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 #define EXIT_NO_DAEMON 3
+#define EXIT_NO_ANSWER 4
+
+/* How long to wait for the daemon to take a request and answer it
+ * (--timeout; 0: for ever). A stream (events) waits only for its first
+ * line. By default a little longer than the longest a command waits in
+ * the daemon (a promotion runs the fence-peer hook, hook-timeout-ms). */
+static unsigned timeout_s;
+#define TIMEOUT_MARGIN_S 30
+#define TIMEOUT_DEFAULT_S 90	/* without a config to read it from */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: blockctl -c FILE [-n NODE] COMMAND [ARGS]\n"
-		"       blockctl --control SOCKET COMMAND [ARGS]\n"
+		"usage: blockctl -c FILE [-n NODE] [--timeout S] COMMAND [ARGS]\n"
+		"       blockctl --control SOCKET [--timeout S] COMMAND [ARGS]\n"
+		"--timeout S: give up (exit 4) if the daemon has not answered in\n"
+		"  S seconds (default: hook-timeout-ms + 30 s, or 90 s; 0: wait)\n"
 		"commands:\n"
 		"  create-md [--force] write fresh metadata (the daemon must be stopped)\n"
 		"  status [--json]     state of this node and its peer\n"
@@ -42,10 +53,28 @@ static void usage(FILE *f)
 		"  detach | attach     stop using the disk / take a (new) disk\n");
 }
 
+static void set_timeout(int fd, unsigned s)
+{
+	struct timeval tv = { .tv_sec = s };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void no_answer(const char *what)
+{
+	fprintf(stderr, "blockctl: no answer from blockd (%s) within %u s: it "
+		"is stopped, hung or overloaded; a command may still take "
+		"effect (--timeout S waits longer)\n", what, timeout_s);
+}
+
+/* A connected socket; -1: nothing there (or unreachable); -2: something
+ * listens but did not take the connection within timeout_s. Each says
+ * why on stderr. */
 static int ctl_connect(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, e;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "blockctl: control socket path too long: %s\n", path);
@@ -53,20 +82,28 @@ static int ctl_connect(const char *path)
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int e = errno;
-
-		if (e == ENOENT || e == ECONNREFUSED)
-			fprintf(stderr, "blockctl: no blockd is running for this node "
-				"(nothing listening on %s)\n", path);
-		else
-			fprintf(stderr, "blockctl: cannot reach blockd at %s: %s\n",
-				path, strerror(e));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
+		fprintf(stderr, "blockctl: socket: %s\n", strerror(errno));
 		return -1;
 	}
-	return fd;
+	/* Bounds the connect (a full queue), the send and each receive. */
+	if (timeout_s)
+		set_timeout(fd, timeout_s);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	if (e == EAGAIN || e == EWOULDBLOCK) {
+		no_answer(path);
+		return -2;
+	}
+	if (e == ENOENT || e == ECONNREFUSED)
+		fprintf(stderr, "blockctl: no blockd is running for this node "
+			"(nothing listening on %s)\n", path);
+	else
+		fprintf(stderr, "blockctl: cannot reach blockd at %s: %s\n",
+			path, strerror(e));
+	return -1;
 }
 
 static int send_all(int fd, const char *s, size_t n)
@@ -104,6 +141,8 @@ static char *recv_line(int fd, char **buf, size_t *cap, size_t *len)
 		r = recv(fd, *buf + *len, *cap - *len - 1, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r == 0)
+			errno = 0;	/* closed, not timed out */
 		if (r <= 0)
 			return NULL;
 		*len += (size_t)r;
@@ -265,8 +304,9 @@ static int create_md(const struct config *cfg, bool have_cfg, int nrest,
 		if (devnull)
 			fclose(devnull);
 		/* A running daemon that holds no disk (Diskless: it failed
-		 * or was detached) lets the replacement be prepared. */
-		if (fd >= 0 && !daemon_is_diskless(fd)) {
+		 * or was detached) lets the replacement be prepared; one that
+		 * does not answer may hold it. */
+		if (fd == -2 || (fd >= 0 && !daemon_is_diskless(fd))) {
 			fprintf(stderr, "blockctl: create-md: blockd is running for "
 				"%s on %s: stop it first (or, to replace its disk, "
 				"detach it)\n", cfg->name, self->name);
@@ -324,16 +364,25 @@ static int run_command(const char *control, int nrest, char **rest,
 	}
 	fd = ctl_connect(control);
 	if (fd < 0) {
-		rc = EXIT_NO_DAEMON;
+		rc = fd == -2 ? EXIT_NO_ANSWER : EXIT_NO_DAEMON;
 		goto out;
 	}
 	line = (char *)json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (send_all(fd, line, strlen(line)) < 0 || send_all(fd, "\n", 1) < 0) {
-		fprintf(stderr, "blockctl: lost the daemon while sending\n");
-		rc = EXIT_NO_DAEMON;
+		rc = errno == EAGAIN || errno == EWOULDBLOCK ? EXIT_NO_ANSWER
+							     : EXIT_NO_DAEMON;
+		if (rc == EXIT_NO_ANSWER)
+			no_answer(control);
+		else
+			fprintf(stderr, "blockctl: lost the daemon while sending\n");
 		goto out;
 	}
 	line = recv_line(fd, &buf, &cap, &len);
+	if (!line && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		no_answer(control);
+		rc = EXIT_NO_ANSWER;
+		goto out;
+	}
 	if (!line) {
 		fprintf(stderr, "blockctl: the daemon closed the connection without answering\n");
 		rc = EXIT_NO_DAEMON;
@@ -355,9 +404,11 @@ static int run_command(const char *control, int nrest, char **rest,
 	}
 	res = json_object_object_get(reply, "result");
 	if (!strcmp(rest[0], "events")) {
-		/* The first line is the current state; then one per change. */
+		/* The first line is the current state; then one per change,
+		 * for as long as the daemon runs: no deadline from here on. */
 		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
 		fflush(stdout);
+		set_timeout(fd, 0);
 		for (;;) {
 			size_t used = strlen(line) + 1;
 
@@ -394,27 +445,46 @@ int main(int argc, char **argv)
 	char path[CONFIG_STR + 64];
 	char **rest;
 	int nrest, i;
-	bool watch = false;
+	bool watch = false, have_timeout = false;
 
-	/* --control needs no config; otherwise the config names the socket. */
+	/* --control needs no config; otherwise the config names the socket.
+	 * --timeout is blockctl's own. Either may stand anywhere. */
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
 		}
-		if (!strcmp(argv[i], "--control") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--control") && i + 1 < argc && !control) {
 			control = argv[i + 1];
-			memmove(&argv[i], &argv[i + 2], sizeof(char *) * (size_t)(argc - i - 1));
-			argc -= 2;
-			break;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc &&
+			   !have_timeout) {
+			char *end;
+			unsigned long s = strtoul(argv[i + 1], &end, 10);
+
+			if (!argv[i + 1][0] || *end || s > 86400) {
+				fprintf(stderr, "blockctl: --timeout takes whole "
+					"seconds, 0..86400, not '%s'\n", argv[i + 1]);
+				return EXIT_USAGE;
+			}
+			timeout_s = (unsigned)s;
+			have_timeout = true;
+		} else {
+			continue;
 		}
+		memmove(&argv[i], &argv[i + 2], sizeof(char *) * (size_t)(argc - i - 1));
+		argc -= 2;
+		i--;
 	}
 	if (control) {
 		rest = argv + 1;
 		nrest = argc - 1;
+		if (!have_timeout)
+			timeout_s = TIMEOUT_DEFAULT_S;
 	} else {
 		if (config_load(&cfg, argc - 1, argv + 1, &nrest, &rest) < 0)
 			return EXIT_USAGE;
+		if (!have_timeout)
+			timeout_s = cfg.hook_timeout_ms / 1000 + TIMEOUT_MARGIN_S;
 		if (cfg.nodes[cfg.self].control[0])
 			snprintf(path, sizeof(path), "%s", cfg.nodes[cfg.self].control);
 		else
