@@ -122,7 +122,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # Only the fuzz targets: the rest of the tree under clang is not run here
 # (a minute of CPU saved).
-TARGETS="tests/fuzz/fuzz_nbd tests/fuzz/fuzz_frame" CC=clang \
+TARGETS="tests/fuzz/fuzz_nbd tests/fuzz/fuzz_frame tests/fuzz/fuzz_config" CC=clang \
 	step "build ($BUILD_FUZZ, libFuzzer)" setup "$BUILD_FUZZ" -Dfuzz=true
 suite_tests "$BUILD_FUZZ" fuzz --no-rebuild
 
