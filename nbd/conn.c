@@ -667,6 +667,7 @@ void conn_start(struct nbd_server *srv, struct nbd_listener *li, int fd)
 	int one = 1;
 
 	if (srv->n_conns >= NBD_CONNS_MAX || srv->draining) {
+		srv->stats.refused++;
 		log_warn("refusing NBD client: %s", srv->draining
 			 ? "shutting down" : "too many connections");
 		close(fd);

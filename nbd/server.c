@@ -321,8 +321,10 @@ void nbd_server_tick(struct nbd_server *srv, uint64_t now_ms)
 	for (struct nbd_conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if ((c->state == CONN_HS_FLAGS || c->state == CONN_HS_OPTIONS) &&
-		    now_ms - c->started_ms >= srv->handshake_timeout_ms)
+		    now_ms - c->started_ms >= srv->handshake_timeout_ms) {
+			srv->stats.handshake_timeouts++;
 			conn_close(c, why);
+		}
 	}
 }
 

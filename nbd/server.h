@@ -105,6 +105,10 @@ struct nbd_stats {
 	uint64_t bytes[NBD_STATS_CMDS];
 	uint64_t sum_us[NBD_STATS_CMDS];
 	uint64_t bucket[NBD_STATS_CMDS][NBD_STATS_BUCKETS];
+	/* Connections closed at once: NBD_CONNS_MAX open, or shutting down. */
+	uint64_t refused;
+	/* Connections closed for not finishing the handshake in time. */
+	uint64_t handshake_timeouts;
 };
 
 const struct nbd_stats *nbd_server_stats(const struct nbd_server *srv);

@@ -276,6 +276,12 @@ char *metrics_render(const struct node *n, size_t *len)
 	gauge(&b, lbl, "blockd_size_bytes", "Exported size", (double)st.size_bytes);
 	gauge(&b, lbl, "blockd_nbd_connections", "NBD clients connected",
 	      st.nbd_connections);
+	counter(&b, lbl, "blockd_nbd_connections_refused_total",
+		"NBD connections closed at once (at the connection limit, or "
+		"shutting down)", st.nbd ? st.nbd->refused : 0);
+	counter(&b, lbl, "blockd_nbd_handshake_timeouts_total",
+		"NBD connections closed for not finishing the handshake within "
+		"nbd-handshake-timeout-ms", st.nbd ? st.nbd->handshake_timeouts : 0);
 	counter(&b, lbl, "blockd_disk_read_bytes_total", "Bytes read from the disk",
 		st.read_bytes);
 	counter(&b, lbl, "blockd_disk_written_bytes_total",

@@ -182,6 +182,9 @@ struct json_object *status_json(const struct status *st)
 			       json_object_new_boolean(st->peer_outdated));
 	add_str(o, "fencing", st->fencing);
 	add_u64(o, "nbd_connections", st->nbd_connections);
+	add_u64(o, "nbd_connections_refused", st->nbd ? st->nbd->refused : 0);
+	add_u64(o, "nbd_handshake_timeouts",
+		st->nbd ? st->nbd->handshake_timeouts : 0);
 	add_u64(o, "instance", st->instance);
 	if (st->have_uuids) {
 		struct json_object *u = json_object_new_array();

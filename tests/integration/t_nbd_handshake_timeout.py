@@ -11,17 +11,25 @@ flags and nothing more; sent half an option), over unix and TCP. Then:
 * each stalled connection sees the server close it;
 * a client that finished its handshake before and then stayed idle for
   longer than the limit is still served;
-* the log names the reason; the daemon stops with status 0;
+* the log names the reason; status --json counts the closed handshakes
+  (nbd_handshake_timeouts = 255) and the refused connections
+  (nbd_connections_refused, at least the first client's), and the
+  metrics endpoint's counters say the same; the daemon stops with
+  status 0;
 * --check-config takes 0 (no limit) and refuses values outside
   10..3600000 ms, naming the key.
 """
 
+import json
+import os
+import socket
 import subprocess
 import time
 
 import bt
 from bt import MiB, check, pattern
 
+BLOCKCTL = os.path.join(os.path.dirname(bt.BLOCKD), "blockctl")
 SIZE = 16 * MiB
 SLOTS = 256
 LIMIT_MS = 1000
@@ -31,8 +39,12 @@ def main(t):
     img = t.image("disk.img", SIZE)
     sock = t.path("nbd.sock")
     port = bt.free_port()
+    mport = bt.free_port()
+    while mport == port:
+        mport = bt.free_port()
     d = t.start_daemon("d", "--name", "r0", "--disk", img,
                        "--nbd", f"unix:{sock},tcp:127.0.0.1:{port}",
+                       "--metrics", f"127.0.0.1:{mport}",
                        "--nbd-handshake-timeout-ms", str(LIMIT_MS))
     d.wait_ready(unix=sock)
     keeper = bt.connect(unix=sock)
@@ -86,6 +98,36 @@ def main(t):
         log = f.read()
     check(b"handshake not finished within 1000 ms" in log,
           "the log does not say why the stalled connections were closed")
+    r = subprocess.run([BLOCKCTL, "--control", t.path("d.ctl"), "status", "--json"],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0, f"status: {r.stderr.strip()}")
+    st = json.loads(r.stdout)
+    check(st.get("nbd_handshake_timeouts") == SLOTS - 1,
+          f"status nbd_handshake_timeouts = {st.get('nbd_handshake_timeouts')}, "
+          f"not {SLOTS - 1}")
+    refused_min = 1 if refused else 0
+    check(isinstance(st.get("nbd_connections_refused"), int) and
+          st["nbd_connections_refused"] >= refused_min,
+          f"status nbd_connections_refused = {st.get('nbd_connections_refused')}")
+    s = socket.create_connection(("127.0.0.1", mport), timeout=10)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    body = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    s.close()
+    metrics = {}
+    for line in body.decode().split("\n"):
+        if line.startswith("blockd_nbd_") and "{" in line:
+            metrics[line.split("{")[0]] = line.rsplit(" ", 1)[1]
+    check(metrics.get("blockd_nbd_handshake_timeouts_total") == str(SLOTS - 1),
+          f"metric handshake timeouts {metrics.get('blockd_nbd_handshake_timeouts_total')}")
+    check(metrics.get("blockd_nbd_connections_refused_total") ==
+          str(st["nbd_connections_refused"]),
+          f"metric refused {metrics.get('blockd_nbd_connections_refused_total')} "
+          f"against status {st['nbd_connections_refused']}")
     d.stop(0)
 
     # The key's values: 0 is no limit; anything else outside 10..3600000 is refused.
