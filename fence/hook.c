@@ -26,6 +26,12 @@ static int pidfd_open_(pid_t pid)
 
 static void hook_finish(struct hook_run *h);
 
+/* After the hook exits, its output is read until end of file for at most
+ * this long: a process it left behind (an ssh ControlPersist master, a
+ * `nohup ... &`) may hold the pipe open for as long as it lives, and the
+ * hook's answer must not wait for that. */
+#define HOOK_OUTPUT_GRACE_MS 1000
+
 static void hook_done_run(struct loop_op *op, int res)
 {
 	struct hook_run *h = container_of(op, struct hook_run, done_op);
@@ -55,6 +61,33 @@ static void hook_finish(struct hook_run *h)
 	loop_defer(h->loop, &h->done_op, hook_done_run, 0);
 }
 
+static void hook_timer_done(struct loop_op *op, int res);
+
+static void hook_timer_remove(struct hook_run *h)
+{
+	struct io_uring_sqe *sqe = loop_sqe(h->loop);
+
+	io_uring_prep_timeout_remove(sqe, (__u64)(uintptr_t)&h->timer_op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+/* The hook has exited (and timer_op is free): read what is left of its
+ * output for HOOK_OUTPUT_GRACE_MS at most. */
+static void hook_drain_output(struct hook_run *h)
+{
+	struct io_uring_sqe *sqe;
+
+	if (h->out_eof || h->draining)
+		return;
+	h->draining = true;
+	h->ts.tv_sec = HOOK_OUTPUT_GRACE_MS / 1000;
+	h->ts.tv_nsec = (long long)(HOOK_OUTPUT_GRACE_MS % 1000) * 1000000;
+	sqe = loop_sqe(h->loop);
+	io_uring_prep_timeout(sqe, &h->ts, 0, 0);
+	loop_op_arm(h->loop, sqe, &h->timer_op, hook_timer_done);
+	h->timer_armed = true;
+}
+
 static void hook_wait_done(struct loop_op *op, int res)
 {
 	struct hook_run *h = container_of(op, struct hook_run, wait_op);
@@ -71,12 +104,10 @@ static void hook_wait_done(struct loop_op *op, int res)
 	}
 	h->exited = true;
 	h->status = si.si_code == CLD_EXITED ? si.si_status : -EINTR;
-	if (h->timer_armed) {
-		struct io_uring_sqe *sqe = loop_sqe(h->loop);
-
-		io_uring_prep_timeout_remove(sqe, (__u64)(uintptr_t)&h->timer_op, 0);
-		io_uring_sqe_set_data(sqe, NULL);
-	}
+	if (h->timer_armed)
+		hook_timer_remove(h);	/* hook_timer_done goes on from there */
+	else
+		hook_drain_output(h);
 	hook_finish(h);
 }
 
@@ -90,6 +121,8 @@ static void hook_out_done(struct loop_op *op, int res)
 
 	if (res <= 0) {
 		h->out_eof = true;
+		if (h->draining && h->timer_armed)
+			hook_timer_remove(h);	/* no need to wait any more */
 		hook_finish(h);
 		return;
 	}
@@ -104,6 +137,13 @@ static void hook_out_done(struct loop_op *op, int res)
 	if (h->out_len == sizeof(h->out)) {
 		log_info("hook %s: %.*s", h->name, (int)h->out_len, h->out);
 		h->out_len = 0;
+	}
+	if (h->draining && !h->timer_armed) {
+		/* The grace ran out while this read completed: its cancel
+		 * found nothing, so stop here rather than read again. */
+		h->out_eof = true;
+		hook_finish(h);
+		return;
 	}
 	hook_arm_read(h);
 }
@@ -122,11 +162,23 @@ static void hook_timer_done(struct loop_op *op, int res)
 	struct hook_run *h = container_of(op, struct hook_run, timer_op);
 
 	h->timer_armed = false;
-	if (res == -ETIME && !h->exited) {
+	if (h->draining) {
+		if (!h->out_eof) {
+			struct io_uring_sqe *sqe = loop_sqe(h->loop);
+
+			log_warn("hook %s exited, but a process it started still "
+				 "holds its output open: no longer reading it",
+				 h->name);
+			io_uring_prep_cancel(sqe, &h->out_op, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+	} else if (res == -ETIME && !h->exited) {
 		log_warn("hook %s still running after its timeout: killing it",
 			 h->name);
 		h->timed_out = true;
 		kill(h->pid, SIGKILL);
+	} else if (h->exited) {
+		hook_drain_output(h);
 	}
 	hook_finish(h);
 }

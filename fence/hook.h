@@ -30,6 +30,7 @@ struct hook_run {
 	int pidfd;
 	int out_fd;		/* read end of the child's stdout+stderr */
 	bool running, exited, out_eof, timed_out, timer_armed;
+	bool draining;		/* timer_op: the output's grace after exit */
 	int status;		/* exit code, or -errno */
 	struct loop_op wait_op, out_op, timer_op, done_op;
 	struct __kernel_timespec ts;
