@@ -19,15 +19,7 @@
 #include <unistd.h>
 
 #include "blockd/core/config.h"
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", \
-				__FILE__, __LINE__, #cond);		\
-			abort();					\
-		}							\
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 static int devnull = -1, saved_stderr = -1;
 

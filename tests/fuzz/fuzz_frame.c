@@ -25,15 +25,7 @@
 #include <string.h>
 
 #include "transport/frame.h"
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", \
-				__FILE__, __LINE__, #cond);		\
-			abort();					\
-		}							\
-	} while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* The model below is written for this version of the format: if frame.h
  * moves on, this file has to be read again, not silently rebuilt. */

@@ -25,18 +25,10 @@
 #include <string.h>
 
 #include "nbd/handshake.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define EXPORT_NAME "r0"
 #define EXPORT_DESC "fuzzed export"
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", \
-				__FILE__, __LINE__, #cond);		\
-			abort();					\
-		}							\
-	} while (0)
 
 struct input {
 	const uint8_t *p;

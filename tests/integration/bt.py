@@ -78,6 +78,44 @@ def expect_errno(want, what, fn, *args, **kw):
     raise Failure(f"{what}: expected {names}, but the request succeeded")
 
 
+def recv_to_eof(s):
+    """Everything the peer of socket s sends until it closes (a reset after
+    its last bytes, as a server that closes with input unread causes,
+    counts as the close)."""
+    buf = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            return buf
+        if not chunk:
+            return buf
+        buf += chunk
+
+
+def http(port, raw, deadline_s=10):
+    """Send raw bytes to 127.0.0.1:port, read to EOF; (status code or None,
+    headers with lower-case names, body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=deadline_s)
+    try:
+        s.sendall(raw)
+        buf = recv_to_eof(s)
+    finally:
+        s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0] + " ")
+    headers = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return (int(m.group(1)) if m else None), headers, body
+
+
+def http_get(port, path="/metrics"):
+    return http(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

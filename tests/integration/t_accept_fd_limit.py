@@ -68,16 +68,6 @@ def queued(family, addr, first=b""):
     return s
 
 
-def recv_all(s, deadline_s=20):
-    s.settimeout(deadline_s)
-    buf = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return buf
-        buf += chunk
-
-
 def main(t):
     pair = btpair.Pair(t, SIZE, ports=("nbd", "metrics"), nofile={"bob": LIMIT},
                        node_lines=lambda n, pair: [] if n == "alice" else [
@@ -137,9 +127,11 @@ def main(t):
     # Descriptors free again: everything queued is taken.
     for s in raws:
         s.close()
-    reply = recv_all(ctl_q).split(b"\n")[0]
+    ctl_q.settimeout(20)
+    met_q.settimeout(20)
+    reply = bt.recv_to_eof(ctl_q).split(b"\n")[0]
     check(json.loads(reply).get("ok") is True, f"queued status request: {reply[:200]!r}")
-    head = recv_all(met_q)[:40]
+    head = bt.recv_to_eof(met_q)[:40]
     check(head.startswith(b"HTTP/1.1 200"), f"queued scrape: {head!r}")
     for n in NODES:
         pair.wait(n, "connected again", lambda s, p:

@@ -22,7 +22,6 @@ flags and nothing more; sent half an option), over unix and TCP. Then:
 
 import json
 import os
-import socket
 import subprocess
 import time
 
@@ -109,15 +108,8 @@ def main(t):
     check(isinstance(st.get("nbd_connections_refused"), int) and
           st["nbd_connections_refused"] >= refused_min,
           f"status nbd_connections_refused = {st.get('nbd_connections_refused')}")
-    s = socket.create_connection(("127.0.0.1", mport), timeout=10)
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-    body = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    s.close()
+    code, _, body = bt.http_get(mport)
+    check(code == 200, f"GET /metrics: {code}")
     metrics = {}
     for line in body.decode().split("\n"):
         if line.startswith("blockd_nbd_") and "{" in line:

@@ -65,17 +65,9 @@ def raw(path, data, deadline_s=10):
     s.connect(path)
     try:
         s.sendall(data)
-        buf = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                # The daemon closed with our surplus bytes unread (a line
-                # longer than it reads): its reply came before the reset.
-                break
-            if not chunk:
-                break
-            buf += chunk
+        # A line longer than the daemon reads is closed with our surplus
+        # bytes unread: its reply comes before the reset.
+        buf = bt.recv_to_eof(s)
     finally:
         s.close()
     return buf.split(b"\n")[:-1] if buf.endswith(b"\n") else buf.split(b"\n")

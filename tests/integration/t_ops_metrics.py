@@ -59,33 +59,6 @@ class Pair(btpair.Pair):
 
 # --- HTTP and the exposition format -----------------------------------------
 
-def http(port, raw, deadline_s=10):
-    """Send raw bytes, read to EOF; (status code or None, headers, body)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=deadline_s)
-    try:
-        s.sendall(raw)
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    finally:
-        s.close()
-    head, _, body = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    m = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0] + " ")
-    headers = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    return (int(m.group(1)) if m else None), headers, body
-
-
-def get(port, path="/metrics"):
-    return http(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-
-
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 SAMPLE_RE = re.compile(rf"^({NAME})(?:\{{(.*)\}})?\s+(\S+)(?:\s+(-?\d+))?$")
 LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,|$)')
@@ -181,7 +154,7 @@ class Exposition:
 
 
 def scrape(pair, node):
-    code, headers, body = get(pair.ports["m-" + node])
+    code, headers, body = bt.http_get(pair.ports["m-" + node])
     check_eq(code, 200, f"{node}: GET /metrics status")
     check(headers.get("content-type", "").startswith("text/plain"),
           f"{node}: content-type {headers.get('content-type')!r}")
@@ -318,9 +291,9 @@ def workload(pair):
 def http_abuse(pair):
     port = pair.ports["m-alice"]
     d = pair.d["alice"]
-    code, _, body = get(port, "/nothing-here")
+    code, _, body = bt.http_get(port, "/nothing-here")
     check_eq(code, 404, "GET /nothing-here")
-    code, _, _ = http(port, b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    code, _, _ = bt.http(port, b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
     check(code in (404, 405, 400), f"POST /metrics answered {code}")
     # An idle connection must not hold up others.
     idle = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -340,14 +313,14 @@ def http_abuse(pair):
     # Malformed requests that end their header get a 4xx answer.
     for raw in (b"BREW /coffee HTCPCP/1.0\r\n\r\n", b"GET\r\n\r\n",
                 bytes(range(1, 256)) * 4 + b"\r\n\r\n"):
-        code, _, _ = http(port, raw, deadline_s=5)
+        code, _, _ = bt.http(port, raw, deadline_s=5)
         check(code is not None and 400 <= code < 500,
               f"malformed request {raw[:20]!r}... answered {code}")
         d.check_alive()
     # NUL bytes, or no end of header: an answer is optional, a crash is not.
     for raw in (b"\x00" * 100 + b"\r\n\r\n", b"\xff\xfe" * 300):
         try:
-            http(port, raw, deadline_s=1)
+            bt.http(port, raw, deadline_s=1)
         except (socket.timeout, ConnectionError):
             pass
         d.check_alive()
@@ -372,7 +345,7 @@ def http_abuse(pair):
     d.check_alive()
     # Many idle connections, then a real scrape.
     many = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(64)]
-    code, _, _ = get(port)
+    code, _, _ = bt.http_get(port)
     check_eq(code, 200, "GET /metrics with 64 idle connections open")
     for c in many:
         c.close()
@@ -384,7 +357,7 @@ def http_abuse(pair):
         c.close()
     time.sleep(0.2)
     d.check_alive()
-    code, _, _ = get(port)
+    code, _, _ = bt.http_get(port)
     check_eq(code, 200, "GET /metrics after the abuse")
     pair.status("alice")
 
@@ -392,7 +365,7 @@ def http_abuse(pair):
 def main(t):
     pair = Pair(t)
     for n in NODES:
-        code, _, _ = get(pair.ports["m-" + n])
+        code, _, _ = bt.http_get(pair.ports["m-" + n])
         check_eq(code, 200, f"{n}: metrics answering before the pair connected")
     pair.wait("alice", "peer connected", lambda s, p: p.get("connection") == "Connected")
     pair.ok("alice", "primary", "--force")
