@@ -449,6 +449,20 @@ static void conn_buf_ready(struct bufpool_waiter *w)
 	conn_process(c);
 }
 
+/* The pool bytes one connection's requests may hold at once (one request
+ * may always go beyond): replies wait in their buffers until the client
+ * reads them, so a client that stops reading would otherwise take the
+ * whole pool, and every other client would wait for it. Each gets a part
+ * of what READ and WRITE may use, smaller as more clients connect, and
+ * the last part stays free for a newcomer. */
+static size_t conn_buf_share(const struct nbd_conn *c)
+{
+	const struct nbd_server *srv = c->srv;
+
+	return (srv->pool->size_bytes - srv->export.pool_reserve) /
+	       (srv->n_conns + 1);
+}
+
 /* Parse one request header. Returns true to go on parsing. */
 static bool conn_parse_request(struct nbd_conn *c)
 {
@@ -486,6 +500,12 @@ static bool conn_parse_request(struct nbd_conn *c)
 	r->io.rq = rq;
 	r->start_ns = clock_mono_ns();
 	if (check == 0 && (rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE)) {
+		if (c->buf_bytes && c->buf_bytes + rq.length > conn_buf_share(c)) {
+			/* Over its share: wait for its own replies to go. */
+			req_give_back(r);
+			conn_stall(c);
+			return false;
+		}
 		r->io.buf = bufpool_get_leaving(srv->pool, rq.length,
 						srv->export.pool_reserve);
 		if (!r->io.buf) {
@@ -497,6 +517,8 @@ static bool conn_parse_request(struct nbd_conn *c)
 			return false;
 		}
 	}
+	if (r->io.buf)
+		c->buf_bytes += rq.length;
 	c->rx_start += NBD_REQUEST_BYTES;
 	if (check > 0) {
 		c->discard = nbd_request_payload(&rq);

@@ -96,8 +96,10 @@ void req_release(struct nbd_req *r)
 	struct nbd_conn *c = r->conn;
 	struct nbd_server *srv = c->srv;
 
-	if (r->io.buf)
+	if (r->io.buf) {
 		bufpool_put(srv->pool, r->io.buf, r->io.rq.length);
+		c->buf_bytes -= r->io.rq.length;
+	}
 	r->io.buf = NULL;
 	r->next = srv->free_reqs;
 	srv->free_reqs = r;

@@ -71,6 +71,7 @@ struct nbd_conn {
 	struct nbd_req *rx_req;	/* WRITE waiting for its payload */
 	uint32_t discard;	/* payload bytes of a refused WRITE to drop */
 	unsigned inflight;	/* requests held, rx_req included */
+	size_t buf_bytes;	/* pool bytes its requests hold */
 	struct nbd_req *tx_head, *tx_tail;
 	size_t tx_head_sent;	/* bytes of tx_head's reply already sent */
 	size_t out_sent;
