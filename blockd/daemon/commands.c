@@ -67,16 +67,10 @@ static int cmd_disconnect(struct node *n, struct json_object *req,
 static int cmd_protocol(struct node *n, struct json_object *req,
 			struct json_object **result, char *err, size_t errlen)
 {
-	struct json_object *v;
-	const char *p;
+	/* commands_check saw that arg is one of A, B, C (any case). */
+	const char *p = json_object_get_string(json_object_object_get(req, "arg"));
 	int ret;
 
-	if (!json_object_object_get_ex(req, "arg", &v) ||
-	    !(p = json_object_get_string(v)) || strlen(p) != 1 ||
-	    !strchr("ABCabc", p[0])) {
-		snprintf(err, errlen, "usage: protocol A|B|C");
-		return -EINVAL;
-	}
 	ret = resource_set_protocol(&n->res, (char)(p[0] & ~0x20), err, errlen);
 	if (ret == 0)
 		n->cfg.protocol = n->res.protocol;
