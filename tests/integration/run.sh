@@ -11,6 +11,11 @@
 # A failed test's output is printed after its result line; every output is
 # kept in $BT_RESULTS (default: a fresh temp dir, removed when all passed).
 # BT_SKIP lists test names (without extension) not to run at all.
+# BT_RELEASE lists test names run against $BLOCKD_RELEASE instead (make
+# check: the sanitizer build for most tests, the release build for the
+# rest); their result lines say "[release]".
+# BT_FIRST lists test names started before the others, in that order
+# (the longest first, so that two slots finish together).
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,16 +23,24 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BLOCKD=${BLOCKD:-$ROOT/build/blockd}
 case "$BLOCKD" in /*) ;; *) BLOCKD=$ROOT/$BLOCKD ;; esac
 export BLOCKD
+case "${BLOCKD_RELEASE:-}" in "" | /*) ;; *) BLOCKD_RELEASE=$ROOT/$BLOCKD_RELEASE ;; esac
 JOBS=${BT_JOBS:-2}
 PER_TEST_S=${BT_PER_TEST_S:-300}
 RESULTS=${BT_RESULTS:-$(mktemp -d "${TMPDIR:-/tmp}/blockd-integration.XXXXXX")}
 mkdir -p "$RESULTS"
 
 tests=()
-for t in "$HERE"/t_*; do
+first=()
+for name in ${BT_FIRST:-}; do
+	for t in "$HERE/$name".*; do
+		[ -f "$t" ] && [ -x "$t" ] && first+=("$t")
+	done
+done
+for t in "${first[@]}" "$HERE"/t_*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
-	name=$(basename "$t")
+	name=${t##*/}
 	case " ${BT_SKIP:-} " in *" ${name%.*} "*) continue ;; esac
+	case " ${tests[*]} " in *" $t "*) continue ;; esac
 	if [ $# -gt 0 ]; then
 		keep=0
 		for p in "$@"; do
@@ -45,29 +58,42 @@ fi
 
 echo "integration: daemon $BLOCKD, ${#tests[@]} tests, $JOBS at a time, outputs in $RESULTS"
 [ -x "$BLOCKD" ] || echo "integration: warning: $BLOCKD is not an executable; tests will fail"
+if [ -n "${BLOCKD_RELEASE:-}" ] && [ -n "${BT_RELEASE:-}" ]; then
+	echo "integration: daemon $BLOCKD_RELEASE for$(printf ' %s' $BT_RELEASE)"
+	[ -x "$BLOCKD_RELEASE" ] || echo "integration: warning: $BLOCKD_RELEASE is not an executable; tests will fail"
+fi
 
 passed=0 failed=0 skipped=0
 declare -A pid_of=() start_of=()
 running=0
+
+# release_test NAME: NAME runs against $BLOCKD_RELEASE.
+release_test() {
+	[ -n "${BLOCKD_RELEASE:-}" ] || return 1
+	case " ${BT_RELEASE:-} " in *" ${1%.*} "*) return 0 ;; esac
+	return 1
+}
 
 # report NAME RC SECONDS: one result line (the test's own last line if it
 # printed one), plus the whole output of a failed test.
 report() {
 	local name=$1 rc=$2 secs=$3 out=$RESULTS/$1.out line
 	line=$(grep -E '^(PASS|FAIL|SKIP) ' "$out" | tail -n 1)
+	secs="${secs}s"
+	release_test "$name" && secs="$secs, release"
 	case "$rc" in
 	0)
 		passed=$((passed + 1))
-		echo "${line:-PASS $name} (${secs}s)"
+		echo "${line:-PASS $name} ($secs)"
 		;;
 	77)
 		skipped=$((skipped + 1))
-		echo "${line:-SKIP $name} (${secs}s)"
+		echo "${line:-SKIP $name} ($secs)"
 		;;
 	*)
 		failed=$((failed + 1))
 		[ "$rc" = 124 ] && line="FAIL $name: killed after ${PER_TEST_S}s"
-		echo "${line:-FAIL $name: exit status $rc} (${secs}s, exit $rc)"
+		echo "${line:-FAIL $name: exit status $rc} ($secs, exit $rc)"
 		sed 's/^/    | /' "$out"
 		;;
 	esac
@@ -89,10 +115,12 @@ reap() {
 
 for t in "${tests[@]}"; do
 	while [ "$running" -ge "$JOBS" ]; do reap; done
-	name=$(basename "$t")
+	name=${t##*/}
 	rm -f "$RESULTS/$name.rc"
+	daemon=$BLOCKD
+	release_test "$name" && daemon=$BLOCKD_RELEASE
 	(
-		timeout -k 10 "$PER_TEST_S" "$t" >"$RESULTS/$name.out" 2>&1 </dev/null
+		BLOCKD=$daemon timeout -k 10 "$PER_TEST_S" "$t" >"$RESULTS/$name.out" 2>&1 </dev/null
 		echo $? >"$RESULTS/$name.rc"
 	) &
 	pid_of[$name]=$!
