@@ -13,9 +13,9 @@
 # BT_SKIP lists test names (without extension) not to run at all.
 # BT_RELEASE lists test names run against $BLOCKD_RELEASE instead (make
 # check: the sanitizer build for most tests, the release build for the
-# rest); their result lines say "[release]".
+# rest); their result lines say "release" after the time.
 # BT_FIRST lists test names started before the others, in that order
-# (the longest first, so that two slots finish together).
+# (the longest first, so that the slots finish together).
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
