@@ -3,8 +3,7 @@
 #   0. the layer rule: every include points down a layer, no include
 #      cycle (tests/layers.py; DESIGN.md section 1)
 #   1. release build, cmocka unit tests, the simulator's seed range
-#   2. ASan+UBSan build, unit tests, the simulator's regression seeds (in
-#      the background, counted at the end),
+#   2. ASan+UBSan build, unit tests, the simulator's regression seeds,
 #      then the integration tests, each once: against the sanitizer
 #      build, the block-stack tests and the longest against the release
 #      build (BT_RELEASE below)
@@ -38,15 +37,10 @@ step() { # name, command...
 # Count each unit-test case (cmocka reports them as TAP subtests) and each
 # test without subtests (the fuzz runs) once.
 suite_tests() { # builddir, suite, [meson test options]
-	local out rc
+	local out rc ok fail
 	echo "=== $2 tests in $1 (at ${SECONDS}s)"
 	out=$(meson test -C "$1" --suite "$2" --print-errorlogs "${@:3}" 2>&1)
 	rc=$?
-	suite_count "$1" "$2" "$out" $rc
-}
-
-suite_count() { # builddir, suite, meson test's output, its exit status
-	local out=$3 rc=$4 ok fail
 	echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
 	ok=$(echo "$out" | awk '/^ *[0-9]+\/[0-9]+ / && / OK / {
 		if (match($0, /[0-9]+ subtests passed/)) n += substr($0, RSTART, RLENGTH) + 0;
@@ -59,25 +53,6 @@ suite_count() { # builddir, suite, meson test's output, its exit status
 		failures+=("$2 tests in $1")
 		[ "$fail" -gt 0 ] || failed=$((failed + 1))
 	fi
-}
-
-# suite_start builddir suite: run the suite in the background at the
-# lowest priority, so that it takes only the CPU the steps running
-# meanwhile leave idle; suite_finish waits for it and counts it.
-suite_start() {
-	echo "=== $2 tests in $1, in the background (at ${SECONDS}s)"
-	BG_OUT=$(mktemp)
-	(nice -n 19 meson test -C "$1" --suite "$2" --print-errorlogs --no-rebuild \
-		>"$BG_OUT" 2>&1
-	 echo $? >"$BG_OUT.rc") &
-	BG_PID=$!
-}
-
-suite_finish() { # builddir, suite
-	echo "=== $2 tests in $1, waiting for the background run (at ${SECONDS}s)"
-	wait "$BG_PID"
-	suite_count "$1" "$2" "$(cat "$BG_OUT")" "$(cat "$BG_OUT.rc" 2>/dev/null || echo 1)"
-	rm -f "$BG_OUT" "$BG_OUT.rc"
 }
 
 integration() { # blockd binary, label
@@ -120,10 +95,8 @@ step "build ($BUILD_SAN, ASan+UBSan)" setup "$BUILD_SAN" \
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite_tests "$BUILD_SAN" unit
-# The simulator's regression seeds under the sanitizers, in the
-# background: the integration tests below leave about a tenth of the CPU
-# idle (they wait on the disk and on timers), which this takes.
-suite_start "$BUILD_SAN" sim-san
+# The simulator's regression seeds under the sanitizers.
+suite_tests "$BUILD_SAN" sim-san
 # The integration tests, each once, three at a time (they wait on the
 # disk and on timers between bursts of CPU): against the sanitizer build,
 # so that every daemon path they take is checked for memory errors and
@@ -146,7 +119,6 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 TARGETS="tests/fuzz/fuzz_nbd tests/fuzz/fuzz_frame tests/fuzz/fuzz_config" CC=clang \
 	step "build ($BUILD_FUZZ, libFuzzer)" setup "$BUILD_FUZZ" -Dfuzz=true
 suite_tests "$BUILD_FUZZ" fuzz --no-rebuild
-suite_finish "$BUILD_SAN" sim-san
 
 echo
 echo "make check took ${SECONDS}s"
