@@ -76,9 +76,6 @@ setup() { # builddir, meson args...
 	shift
 	if [ ! -f "$dir/build.ninja" ]; then
 		meson setup "$dir" "$@" >/dev/null || return 1
-	elif [ $# -gt 0 ]; then
-		# A build directory set up before keeps up with these options.
-		meson configure "$dir" "$@" >/dev/null || return 1
 	fi
 	ninja -C "$dir" $TARGETS >/dev/null || ninja -C "$dir" $TARGETS
 }
