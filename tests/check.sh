@@ -107,7 +107,9 @@ suite_tests "$BUILD_SAN" sim-san
 # first, so that the slots finish together.
 RELEASE_TESTS="t_db_pgbench_failover t_nbdfuse_ext4 t_repl_ext4_protocol_a t_qemu_img t_qemu_io t_stack_loop_reuse t_stack_netns_teardown t_repl_switchover t_resync_checksum t_partition_primary_synctarget t_splitbrain_policies t_resync_target_pool t_resync_pause t_power_loss_both t_resync_target_race t_fence_unfence_durable t_power_loss_primary_verify"
 LONGEST="t_power_loss_primary t_db_pgbench_failover t_partition_primary_synctarget t_power_loss_both t_ops_verify t_torture_partition t_repl_kill_primary_c t_splitbrain_policies t_repl_switchover t_resync_target_race t_resync_target_pool t_fence_no_split_brain t_resync_pause t_power_loss_primary_verify t_resync_checksum t_fence_hook_fail t_disk_fail_primary t_ops_invalidate"
+# Status polls use the release build's blockctl (run.sh: BLOCKCTL_POLL).
 BT_JOBS=${BT_JOBS:-3} BLOCKD_RELEASE=$BUILD/blockd BT_RELEASE=$RELEASE_TESTS BT_FIRST=$LONGEST \
+	BLOCKCTL_POLL=$BUILD/blockctl \
 	integration "$BUILD_SAN/blockd" "sanitizer and release"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 

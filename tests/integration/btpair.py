@@ -22,6 +22,9 @@ import bt
 from bt import check
 
 BLOCKCTL = os.path.join(os.path.dirname(bt.BLOCKD), "blockctl")
+# Status polls may use another blockctl (pairlib.sh's BLOCKCTL_POLL: the
+# release build's while the daemons are the sanitizer build's).
+BLOCKCTL_POLL = os.environ.get("BLOCKCTL_POLL") or BLOCKCTL
 NODES = ("alice", "bob")
 
 
@@ -71,8 +74,9 @@ class Pair:
         finally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
-    def ctl(self, node, *args):
-        return subprocess.run([BLOCKCTL, "-c", self.conf, "-n", node] + list(args),
+    def ctl(self, node, *args, poll=False):
+        return subprocess.run([BLOCKCTL_POLL if poll else BLOCKCTL, "-c", self.conf,
+                               "-n", node] + list(args),
                               capture_output=True, text=True, timeout=10)
 
     def ok(self, node, *args):
@@ -81,7 +85,7 @@ class Pair:
               f"{r.returncode}: {r.stderr.strip()}")
 
     def status(self, node):
-        r = self.ctl(node, "status", "--json")
+        r = self.ctl(node, "status", "--json", poll=True)
         check(r.returncode == 0, f"status on {node} exited {r.returncode}: {r.stderr.strip()}")
         return json.loads(r.stdout)
 
@@ -91,7 +95,7 @@ class Pair:
         last = "no status"
         while True:
             self.d[node].check_alive()
-            r = self.ctl(node, "status", "--json")
+            r = self.ctl(node, "status", "--json", poll=True)
             if r.returncode == 0:
                 s = json.loads(r.stdout)
                 if pred(s, s.get("peer") or {}):

@@ -421,7 +421,7 @@ net_hook_line() { grep -E "^$1 $2 " "$NET_HOOK_LOG" | sed -n "${3}p"; }
 # net_wait_written NODE BYTES PID DEADLINE_S: poll NODE's written_bytes
 # until it reaches BYTES; fails if process PID (the writer) ends first.
 net_wait_written() {
-	/usr/bin/python3 - "$BLOCKCTL" "$(pair_conf_of "$1")" "$1" "$2" "$3" "$4" <<'EOF' ||
+	/usr/bin/python3 - "$BLOCKCTL_POLL" "$(pair_conf_of "$1")" "$1" "$2" "$3" "$4" <<'EOF' ||
 import json, subprocess, sys, time
 ctl, conf, node, want, pid, deadline = sys.argv[1:]
 end = time.monotonic() + float(deadline)

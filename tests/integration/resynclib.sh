@@ -218,7 +218,7 @@ rl_restart_mid_sync() {
 # the last status seen) instead of failing the test, for checks that are
 # collected and reported together.
 rl_poll() {
-	/usr/bin/python3 - "$BLOCKCTL" "$(pair_conf_of "$1")" "$1" "$2" "$3" <<'EOF'
+	/usr/bin/python3 - "$BLOCKCTL_POLL" "$(pair_conf_of "$1")" "$1" "$2" "$3" <<'EOF'
 import json, subprocess, sys, time
 ctl, conf, node, deadline, expr = sys.argv[1:]
 end = time.monotonic() + float(deadline)

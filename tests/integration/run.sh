@@ -16,6 +16,10 @@
 # rest); their result lines say "release" after the time.
 # BT_FIRST lists test names started before the others, in that order
 # (the longest first, so that the slots finish together).
+# BLOCKCTL_POLL is the blockctl the tests' status polls use (default: the
+# one beside the test's daemon); make check gives the release build's, so
+# that polling a sanitizer build's daemon does not pay a sanitizer build's
+# process start and exit every 50 ms. Relative paths are from the tree.
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +28,8 @@ BLOCKD=${BLOCKD:-$ROOT/build/blockd}
 case "$BLOCKD" in /*) ;; *) BLOCKD=$ROOT/$BLOCKD ;; esac
 export BLOCKD
 case "${BLOCKD_RELEASE:-}" in "" | /*) ;; *) BLOCKD_RELEASE=$ROOT/$BLOCKD_RELEASE ;; esac
+case "${BLOCKCTL_POLL:-}" in "" | /*) ;; *) BLOCKCTL_POLL=$ROOT/$BLOCKCTL_POLL ;; esac
+[ -z "${BLOCKCTL_POLL:-}" ] || export BLOCKCTL_POLL
 JOBS=${BT_JOBS:-2}
 PER_TEST_S=${BT_PER_TEST_S:-300}
 RESULTS=${BT_RESULTS:-$(mktemp -d "${TMPDIR:-/tmp}/blockd-integration.XXXXXX")}
