@@ -60,11 +60,19 @@ int receiver_init(struct resource *res)
 	res->rx.preqs = calloc(PEER_REQS_MAX, sizeof(*res->rx.preqs));
 	if (!res->rx.preqs)
 		return -ENOMEM;
-	for (unsigned i = 0; i < PEER_REQS_MAX; i++) {
-		res->rx.preqs[i].next = res->rx.preq_free;
-		res->rx.preq_free = &res->rx.preqs[i];
-	}
+	res->rx.preq_fresh = 0;
 	return 0;
+}
+
+/* The first free slot, or NULL. Slots never used join the free list one
+ * at a time, as they are needed: most of the array is never touched. */
+static struct peer_req *preq_head(struct receiver *rx)
+{
+	if (!rx->preq_free && rx->preq_fresh < PEER_REQS_MAX) {
+		rx->preq_free = &rx->preqs[rx->preq_fresh++];
+		rx->preq_free->next = NULL;
+	}
+	return rx->preq_free;
 }
 
 void receiver_fini(struct resource *res)
@@ -78,7 +86,7 @@ void receiver_fini(struct resource *res)
  * lives in it is still queued on the link. */
 static void preq_maybe_free(struct resource *res, struct peer_req *p)
 {
-	bool was_empty = !res->rx.preq_free;
+	bool was_empty = !preq_head(&res->rx);
 
 	if (!p->finished || p->recv_ack_pending || p->ack_pending ||
 	    p->ack_parked)
@@ -233,7 +241,7 @@ bool receiver_frame_ready(void *owner, const struct frame_hdr *h)
 		return false;
 	if (!is_stream_frame(h->type))
 		return true;
-	if (!res->rx.preq_free)
+	if (!preq_head(&res->rx))
 		return false;
 	if (!is_read_frame(h->type) || frame_problem(res, h))
 		return true;	/* receiver_frame refuses what it must */
@@ -758,7 +766,7 @@ static const char *frame_problem(const struct resource *res,
 void receiver_frame(struct resource *res, const struct frame_hdr *h,
 		    const uint8_t *payload, uint8_t *buf)
 {
-	struct peer_req *p = res->rx.preq_free;
+	struct peer_req *p = preq_head(&res->rx);
 	const char *why;
 
 	if ((why = frame_problem(res, h))) {

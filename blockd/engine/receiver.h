@@ -59,6 +59,7 @@ struct peer_req {
 struct receiver {
 	struct peer_req *preqs;		/* PEER_REQS_MAX slots */
 	struct peer_req *preq_free;
+	unsigned preq_fresh;		/* slots [preq_fresh, MAX) never used */
 	struct peer_req *fifo, *fifo_tail;	/* received, not started */
 	struct peer_req *inflight;	/* started, on the disk */
 	unsigned inflight_count;

@@ -53,6 +53,7 @@
 #include "orderwatch.h"
 #include "report.h"
 #include "sim.h"
+#include "simbuf.h"
 #include "simhook.h"
 #include "simnet.h"
 #include "simstate.h"
@@ -695,6 +696,7 @@ static void run_fini(struct sim_run *r)
 	order_fini(&r->order);
 	orderwatch_fini();
 	sched_fini(&r->sched);
+	simbuf_release();
 }
 
 struct run_stats {

@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "simbuf.h"
+
 #define SD_BLOCK 4096U
 
 int simdisk_init(struct simdisk *d, const char *name, struct sched *s,
@@ -24,7 +26,10 @@ int simdisk_init(struct simdisk *d, const char *name, struct sched *s,
 		return -errno;
 	if (ftruncate(d->fd, (off_t)size) < 0)
 		return -errno;
-	d->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, 0);
+	/* Every seed writes most of the disk (a full resync at least):
+	 * mapping all of it at once costs far less than a fault per page. */
+	d->map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_POPULATE, d->fd, 0);
 	if (d->map == MAP_FAILED) {
 		d->map = NULL;
 		return -errno;
@@ -35,7 +40,7 @@ int simdisk_init(struct simdisk *d, const char *name, struct sched *s,
 static void vw_free(struct simdisk *d)
 {
 	for (size_t i = 0; i < d->nvw; i++)
-		free(d->vw[i].data);
+		simbuf_free(d->vw[i].data);
 	d->nvw = 0;
 }
 
@@ -74,7 +79,7 @@ static void vw_commit(struct simdisk *d, uint64_t upto)
 
 		if (w->seq < upto) {
 			durable_write(d, w->off, w->len, w->data);
-			free(w->data);
+			simbuf_free(w->data);
 		} else {
 			d->vw[keep++] = *w;
 		}
@@ -114,8 +119,7 @@ static void vw_commit_fua(struct simdisk *d)
 			r.len = (uint32_t)(end - fend);
 			r.data = NULL;
 			if (data) {
-				r.data = malloc(r.len);
-				assert(r.data);
+				r.data = simbuf_alloc(r.len);
 				memcpy(r.data, data + (fend - w->off), r.len);
 			}
 			vw_grow(d);
@@ -128,7 +132,7 @@ static void vw_commit_fua(struct simdisk *d)
 		if (w->off < f.off) {	/* the part before it */
 			w->len = (uint32_t)(f.off - w->off);
 		} else {		/* nothing before it: gone */
-			free(w->data);
+			simbuf_free(w->data);
 			memmove(&d->vw[i], &d->vw[i + 1],
 				(d->nvw - i - 1) * sizeof(*d->vw));
 			d->nvw--;
@@ -136,7 +140,7 @@ static void vw_commit_fua(struct simdisk *d)
 		}
 	}
 	durable_write(d, f.off, f.len, f.data);
-	free(f.data);
+	simbuf_free(f.data);
 }
 
 static void vw_add(struct simdisk *d, uint64_t off, uint32_t len,
@@ -151,8 +155,7 @@ static void vw_add(struct simdisk *d, uint64_t off, uint32_t len,
 	w->seq = d->next_seq++;
 	w->data = NULL;
 	if (data) {
-		w->data = malloc(len);
-		assert(w->data);
+		w->data = simbuf_alloc(len);
 		memcpy(w->data, data, len);
 	}
 	if (d->landed)

@@ -18,6 +18,7 @@
 
 #include "common/container_of.h"
 #include "sim.h"
+#include "simbuf.h"
 #include "simnet.h"
 
 #define LINK_RETRY_MIN_MS 100
@@ -119,7 +120,7 @@ struct simnet *simnet_new(const struct simnet_knobs *k)
 
 static void frame_free(struct simframe *f)
 {
-	free(f->payload);
+	simbuf_free(f->payload);
 	free(f);
 }
 
@@ -302,9 +303,7 @@ static void pump(struct sim_link *k)
 			f->bytes = bytes;
 			memcpy(f->raw, tx->raw, FRAME_HDR_BYTES);
 			if (tx->h.payload_len) {
-				f->payload = malloc(tx->h.payload_len);
-				if (!f->payload)
-					sim_fail("out of memory");
+				f->payload = simbuf_alloc(tx->h.payload_len);
 				memcpy(f->payload, tx->payload, tx->h.payload_len);
 			}
 			wire_push(k->net, to, f);
