@@ -273,7 +273,8 @@ static void sock_queue(struct lsock *s, struct link_tx *tx)
 	else
 		s->tx_head = tx;
 	s->tx_tail = tx;
-	sock_kick_tx(s);
+	if (!tx->more)
+		sock_kick_tx(s);
 }
 
 void tcp_link_send(struct link *b, struct link_tx *tx)
