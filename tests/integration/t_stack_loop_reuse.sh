@@ -23,36 +23,60 @@ cleanup_reuse() {
 # Registered after stack_require: runs first, the neighbour is ours to end.
 bt_on_exit cleanup_reuse
 
-stack_loop_attach "$BT_TMP/ours.img" || bt_fail "$STACK_ERR"
-dev=$STACK_DEV
-bt_log "ours: $dev"
+# reuse_round: attach ours, hold it open, detach (only marked for
+# autoclear), close it, and attach the neighbour on the number it left.
+# 1 if another test's file took that number first (tests run side by
+# side and losetup -f picks the lowest free one): the round is played
+# again on a fresh number.
+reuse_round() {
+	local end
+	stack_loop_attach "$BT_TMP/ours.img" || bt_fail "$STACK_ERR"
+	dev=$STACK_DEV
+	bt_log "ours: $dev"
 
-# Someone keeps it open: losetup -d only marks it for autoclear.
-sleep 600 <"$dev" &
-OPENER=$!
-end=$((SECONDS + 10))
-until [ -n "$(find "/proc/$OPENER/fd" -maxdepth 1 -lname "$dev" 2>/dev/null)" ]; do
-	[ "$SECONDS" -ge "$end" ] && bt_fail "the opener has no descriptor on $dev within 10s"
-	sleep 0.05
-done
-stack_loop_detach "$dev" 1 && bt_fail "$dev let go of our file while still open"
-case "$STACK_ERR" in
-*"autoclear=1"*"pid $OPENER (sleep) has it open"*) ;;
-*) bt_fail "the diagnostic does not name the opener (pid $OPENER): $STACK_ERR" ;;
-esac
-bt_log "diagnostic: $STACK_ERR"
+	# Someone keeps it open: losetup -d only marks it for autoclear.
+	sleep 600 <"$dev" &
+	OPENER=$!
+	end=$((SECONDS + 10))
+	until [ -n "$(find "/proc/$OPENER/fd" -maxdepth 1 -lname "$dev" 2>/dev/null)" ]; do
+		[ "$SECONDS" -ge "$end" ] && bt_fail "the opener has no descriptor on $dev within 10s"
+		sleep 0.05
+	done
+	stack_loop_detach "$dev" 1 && bt_fail "$dev let go of our file while still open"
+	case "$STACK_ERR" in
+	*"autoclear=1"*"pid $OPENER (sleep) has it open"*) ;;
+	*) bt_fail "the diagnostic does not name the opener (pid $OPENER): $STACK_ERR" ;;
+	esac
+	bt_log "diagnostic: $STACK_ERR"
 
-# The opener goes, the device is released, and a neighbour takes the
-# same number before we look again.
-bt_kill_pid "$OPENER"
-OPENER=
-end=$((SECONDS + 10))
-while [ -n "$(stack_loop_backing "$dev")" ]; do
-	[ "$SECONDS" -ge "$end" ] && bt_fail "$dev not released within 10s of its last close"
-	sleep 0.05
+	# The opener goes, the device is released, and a neighbour takes the
+	# same number before we look again. The kernel may still be tearing
+	# the old attachment down when its backing file is gone (EBUSY):
+	# retried until a deadline.
+	bt_kill_pid "$OPENER"
+	OPENER=
+	end=$((SECONDS + 10))
+	while [ -n "$(stack_loop_backing "$dev")" ]; do
+		[ "$SECONDS" -ge "$end" ] && bt_fail "$dev not released within 10s of its last close"
+		sleep 0.05
+	done
+	end=$((SECONDS + 10))
+	until losetup "$dev" "$BT_TMP/theirs.img" 2>"$BT_TMP/neighbour.err"; do
+		if [ -n "$(stack_loop_backing "$dev")" ]; then
+			bt_log "$dev was taken by $(stack_loop_backing "$dev") first"
+			return 1
+		fi
+		[ "$SECONDS" -ge "$end" ] &&
+			bt_fail "the neighbour could not attach $dev within 10s: $(cat "$BT_TMP/neighbour.err")"
+		sleep 0.05
+	done
+	NEIGHBOUR=$dev
+}
+round=1
+until reuse_round; do
+	round=$((round + 1))
+	[ "$round" -le 5 ] || bt_fail "another test took the released number first, 5 rounds in a row"
 done
-losetup "$dev" "$BT_TMP/theirs.img" || bt_fail "the neighbour could not attach $dev"
-NEIGHBOUR=$dev
 
 t0=$SECONDS
 stack_loop_detach "$dev" 20 || bt_fail "waiting for our file to leave $dev: $STACK_ERR"
