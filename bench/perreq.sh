@@ -97,18 +97,9 @@ DISK_INFLIGHT=/sys/dev/block/$(stat -c '%Hd:%Ld' -- "$ALICE_IMG")/inflight
 # sample_queues SOCK OUT — until killed, every 50 ms one line to OUT: the
 # server's receive queue on its NBD socket SOCK, the client's receive queue
 # on the other end (bytes; 0 0 when not connected), the device's reads and
-# writes in flight.
+# writes in flight (bench/qsample.py: one process, no ss per sample).
 sample_queues() {
-	local sock=$1 out=$2 q r w
-	while :; do
-		q=$(ss -xn | awk -v s="$sock" '
-			{ recvq[$6] = $3 }
-			$5 == s { srv = $3; peer = $8 }
-			END { print (srv == "" ? 0 : srv), (peer in recvq ? recvq[peer] : 0) }')
-		read -r r w <"$DISK_INFLIGHT" 2>/dev/null || r=0 w=0
-		echo "$q ${r:-0} ${w:-0}"
-		sleep 0.05
-	done >"$out"
+	exec "$BENCH_PYTHON" "$BENCH_DIR/qsample.py" "$1" "$2" "$DISK_INFLIGHT" 0.05
 }
 status_wait() {
 	"$BENCH_PYTHON" "$BENCH_DIR/status.py" wait "$BC" "$CONF" "$1" \
