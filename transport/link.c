@@ -31,7 +31,7 @@
 #include "common/log.h"
 
 static void sock_process(struct lsock *s);
-static void sock_kick_tx(struct lsock *s);
+static void sock_kick_soon(struct lsock *s);
 static void sock_arm_recv(struct lsock *s);
 static void link_start_waiting(struct tcp_link *k);
 
@@ -91,7 +91,7 @@ static void sock_teardown_run(struct loop_op *op, int res)
 
 	(void)res;
 	s->teardown_queued = false;
-	if (s->recv_armed || s->send_armed || s->conn_armed)
+	if (s->recv_armed || s->send_armed || s->conn_armed || s->kick_queued)
 		return;	/* the last completion queues us again */
 	while (s->tx_head) {
 		struct link_tx *tx = s->tx_head;
@@ -133,7 +133,7 @@ static void sock_teardown_run(struct loop_op *op, int res)
 void sock_maybe_teardown(struct lsock *s)
 {
 	if (s->state != LS_CLOSING || s->teardown_queued ||
-	    s->recv_armed || s->send_armed || s->conn_armed)
+	    s->recv_armed || s->send_armed || s->conn_armed || s->kick_queued)
 		return;
 	s->teardown_queued = true;
 	loop_defer(s->k->loop, &s->teardown_op, sock_teardown_run, 0);
@@ -220,10 +220,11 @@ static void sock_send_done(struct loop_op *op, int res)
 		sock_close(s, "%s", s->why);
 		return;
 	}
-	sock_kick_tx(s);
+	sock_kick_soon(s);
 	sock_maybe_teardown(s);
 }
 
+/* One sendmsg of every frame queued (up to LINK_IOV_MAX vectors). */
 static void sock_kick_tx(struct lsock *s)
 {
 	struct io_uring_sqe *sqe;
@@ -262,6 +263,32 @@ static void sock_kick_tx(struct lsock *s)
 	s->send_armed = true;
 }
 
+static void sock_kick_run(struct loop_op *op, int res)
+{
+	struct lsock *s = container_of(op, struct lsock, kick_op);
+
+	(void)res;
+	s->kick_queued = false;
+	sock_kick_tx(s);
+	sock_maybe_teardown(s);
+}
+
+/* The send starts once the callbacks of this loop pass have run (the
+ * kick is deferred behind them): every frame they queue leaves in one
+ * sendmsg, read by the peer in one receive. Handing each its own send
+ * as it was queued sent a barrier and the DATA frame behind it apart
+ * (the DATA frame waiting a pass for the barrier's send), and at depth
+ * made two sends where one would do: the first frame of a pass left
+ * alone, the others waited for its completion. */
+static void sock_kick_soon(struct lsock *s)
+{
+	if (s->kick_queued || s->send_armed || !s->tx_head ||
+	    s->state == LS_CLOSING)
+		return;
+	s->kick_queued = true;
+	loop_defer(s->k->loop, &s->kick_op, sock_kick_run, 0);
+}
+
 static void sock_queue(struct lsock *s, struct link_tx *tx)
 {
 	if (tx->h.payload_len && !tx->payload)
@@ -273,8 +300,7 @@ static void sock_queue(struct lsock *s, struct link_tx *tx)
 	else
 		s->tx_head = tx;
 	s->tx_tail = tx;
-	if (!tx->more)
-		sock_kick_tx(s);
+	sock_kick_soon(s);
 }
 
 void tcp_link_send(struct link *b, struct link_tx *tx)

@@ -60,13 +60,6 @@ struct link_tx {
 	 * and the daemon spin for good), the simulator's link fails the
 	 * run. */
 	bool queued;
-	/* Set by the sender when it hands over another frame at once, in
-	 * the same callback: the TCP link starts no send for this one alone,
-	 * and both leave in one sendmsg (a barrier and the DATA frame behind
-	 * it: one send and one receive instead of two, and the DATA frame
-	 * does not wait a loop pass for the barrier's send to complete). The
-	 * next frame handed over without it starts the send. */
-	bool more;
 };
 
 struct link_ops {

@@ -32,13 +32,14 @@ struct lsock {
 	bool have_peer_hello;
 	bool was_up;
 	bool recv_armed, send_armed, conn_armed, teardown_queued;
+	bool kick_queued;	/* sock_kick_run deferred: sends what is queued */
 	bool recv_direct;
 	bool stalled;		/* not reading: no buffer, or the owner not ready */
 	bool up_waiting;	/* authenticated; up once the old one is down */
 	bool cur_checked;	/* the data frame in cur_buf passed its CRC */
 	struct bufpool_waiter buf_wait;	/* stalled: a bufpool put resumes */
 	bool close_when_sent;	/* disconnect once the queued frames are out */
-	struct loop_op conn_op, recv_op, send_op, teardown_op;
+	struct loop_op conn_op, recv_op, send_op, teardown_op, kick_op;
 	char why[160];		/* reason it is closing, for the log */
 	uint8_t my_challenge[FRAME_CHALLENGE_BYTES];
 	struct frame_hello peer_hello;

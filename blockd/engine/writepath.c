@@ -513,7 +513,6 @@ static void start_write(struct resource *res, struct blk_req *r)
 		struct tl_entry *e;
 
 		if (res->wp.epoch_close_pending) {
-			r->barrier_tx.more = true;	/* the DATA frame below */
 			send_barrier(res, &r->barrier_tx, false);
 		}
 		r->seq = res->wp.tl_next_seq++;
