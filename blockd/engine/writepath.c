@@ -512,9 +512,8 @@ static void start_write(struct resource *res, struct blk_req *r)
 	} else if (wp_peer_live(res)) {
 		struct tl_entry *e;
 
-		if (res->wp.epoch_close_pending) {
+		if (res->wp.epoch_close_pending)
 			send_barrier(res, &r->barrier_tx, false);
-		}
 		r->seq = res->wp.tl_next_seq++;
 		e = &res->wp.tl[r->seq % TL_SIZE];
 		/* must_wait keeps the log from wrapping onto a live entry. */
