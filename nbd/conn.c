@@ -6,9 +6,7 @@
  * Receiving: at most one recv in flight, into the rx buffer, so one
  * syscall brings many small requests; a large WRITE payload is received
  * straight into its request buffer. Sending: at most one sendmsg in
- * flight, gathering every queued reply, started once the loop pass's
- * callbacks have run (so a batch of completions is one send). A request
- * holds a slot and (READ,
+ * flight, gathering every queued reply. A request holds a slot and (READ,
  * WRITE) a bufpool buffer from parsing until its reply is sent; when
  * either runs out the connection stops parsing and reading: out of slots
  * until a request of this server is released, out of buffers until a
@@ -16,9 +14,8 @@
  * Every other request goes to the backend's ops (server.h), which answers
  * through nbd_io_done(); BLOCK_STATUS may take long there (an allocation
  * lookup off the loop thread), so replies may leave in any order.
- * A connection is freed only from a deferred callback once no recv, send,
- * deferred send or request is in flight, so no completion ever sees a
- * freed object.
+ * A connection is freed only from a deferred callback once no recv, send
+ * or request is in flight, so no completion ever sees a freed object.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +31,6 @@
 #include "nbd/server_priv.h"
 
 static void conn_kick_tx(struct nbd_conn *c);
-static void conn_kick_soon(struct nbd_conn *c);
 
 /* Parsing waits for a request slot or for a buffer. */
 static bool conn_blocked(const struct nbd_conn *c)
@@ -126,7 +122,7 @@ static void req_reply(struct nbd_req *r)
 	else
 		c->tx_head = r;
 	c->tx_tail = r;
-	conn_kick_soon(c);
+	conn_kick_tx(c);
 }
 
 static void req_reply_error(struct nbd_req *r, uint32_t error)
@@ -221,29 +217,6 @@ static void conn_kick_tx(struct nbd_conn *c)
 	conn_send_iov(c, n);
 }
 
-static void conn_kick_run(struct loop_op *op, int res)
-{
-	struct nbd_conn *c = container_of(op, struct nbd_conn, kick_op);
-
-	(void)res;
-	c->kick_queued = false;
-	conn_kick_tx(c);
-	conn_maybe_finish(c);
-}
-
-/* The replies of one loop pass leave in one sendmsg: the send starts
- * from a callback deferred behind the pass's callbacks (disk completions
- * come in batches), not at the first reply, whose send the others would
- * otherwise wait for and then take a second one. */
-static void conn_kick_soon(struct nbd_conn *c)
-{
-	if (c->kick_queued || c->send_armed || !c->tx_head ||
-	    c->state == CONN_CLOSING)
-		return;
-	c->kick_queued = true;
-	loop_defer(c->srv->loop, &c->kick_op, conn_kick_run, 0);
-}
-
 static void conn_hs_send(struct nbd_conn *c)
 {
 	c->iov[0] = (struct iovec){ c->out.buf + c->out_sent,
@@ -309,7 +282,7 @@ static void conn_send_done(struct loop_op *op, int res)
 		req_release(r);
 	}
 	c->send_armed = false;
-	conn_kick_soon(c);
+	conn_kick_tx(c);
 	conn_maybe_finish(c);
 }
 
@@ -662,7 +635,7 @@ void conn_maybe_finish(struct nbd_conn *c)
 			c->rx_req = NULL;
 			req_release(r);
 		}
-		if (c->inflight || c->send_armed || c->kick_queued)
+		if (c->inflight || c->send_armed)
 			return;
 		conn_close(c, NULL);
 		return;
@@ -673,7 +646,7 @@ void conn_maybe_finish(struct nbd_conn *c)
 		c->rx_req = NULL;
 		req_release(r);
 	}
-	if (!c->send_armed && !c->kick_queued) {
+	if (!c->send_armed) {
 		while (c->tx_head) {
 			struct nbd_req *r = c->tx_head;
 
@@ -682,8 +655,8 @@ void conn_maybe_finish(struct nbd_conn *c)
 		}
 		c->tx_tail = NULL;
 	}
-	if (!c->recv_armed && !c->send_armed && !c->kick_queued &&
-	    c->inflight == 0 && !c->free_queued) {
+	if (!c->recv_armed && !c->send_armed && c->inflight == 0 &&
+	    !c->free_queued) {
 		c->free_queued = true;
 		loop_defer(c->srv->loop, &c->free_op, conn_free_run, 0);
 	}

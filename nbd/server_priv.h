@@ -63,10 +63,9 @@ struct nbd_conn {
 	bool recv_armed, send_armed;
 	bool recv_direct;	/* the armed recv fills rx_req's buffer */
 	bool free_queued;	/* conn_free_run is scheduled */
-	bool kick_queued;	/* conn_kick_run deferred: sends the replies queued */
 	bool hs_sending;	/* tx carries handshake output, not replies */
 	enum nbd_hs_result hs_result;
-	struct loop_op recv_op, send_op, free_op, kick_op;
+	struct loop_op recv_op, send_op, free_op;
 	uint8_t *rx;
 	uint32_t rx_start, rx_end;
 	struct nbd_req *rx_req;	/* WRITE waiting for its payload */
