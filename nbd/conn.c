@@ -47,7 +47,13 @@ static void req_build_reply(struct nbd_req *r)
 	uint32_t extra_len = 0;
 
 	r->niov = 1;
-	if (!structured) {
+	/* Under structured replies a READ's data and a BLOCK_STATUS's
+	 * extents need chunks, and so does an error (its chunk has room for
+	 * a message); any other success is a simple reply, as the protocol
+	 * allows: 16 bytes a client takes in one read, where a NONE chunk
+	 * costs libnbd a second one for its last 4 header bytes. */
+	if (!structured || (!r->error && rq->type != NBD_CMD_READ &&
+			    rq->type != NBD_CMD_BLOCK_STATUS)) {
 		nbd_encode_simple_reply(r->hdr, r->error, rq->cookie);
 		r->iov[0] = (struct iovec){ r->hdr, NBD_SIMPLE_REPLY_BYTES };
 		if (rq->type == NBD_CMD_READ && !r->error) {
@@ -78,10 +84,6 @@ static void req_build_reply(struct nbd_req *r)
 		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES };
 		r->iov[1] = (struct iovec){ r->extra, extra_len };
 		r->niov = 2;
-	} else {
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_NONE, rq->cookie, 0);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES };
 	}
 	r->reply_bytes = r->iov[0].iov_len + (r->niov > 1 ? r->iov[1].iov_len : 0);
 }

@@ -6,7 +6,8 @@ may cost only its own connection: a libnbd client connected before all of
 it keeps reading and writing, a new client can connect afterwards, the
 daemon stays up and finally exits 0 on SIGTERM.  Also checks the raw wire
 format of replies libnbd would hide: no payload after a failed simple read,
-structured error chunks, the old EXPORT_NAME reply, replies to requests
+structured error chunks and simple replies to successful writes and
+flushes under structured replies, the old EXPORT_NAME reply, replies to requests
 sent before DISC, EINVAL for a FLUSH with an offset or length, no reply to
 a DISC whatever its fields."""
 
@@ -24,7 +25,9 @@ KEEP = 16 * MiB       # the long-lived client's scratch region
 GARBAGE = 8 * MiB     # target of refused writes: must stay zero
 DISC = 24 * MiB       # writes sent just before DISC
 PARTIAL = 28 * MiB    # a write whose payload never fully arrives
+SR_WRITE = 32 * MiB   # written under structured replies
 EINVAL = 22
+ENOSPC = 28
 rng = random.Random(4242)
 
 
@@ -335,6 +338,25 @@ def structured_replies(e):
             break
     check_eq(covered, 8192, "bytes covered by structured read chunks")
     check(bytes(got[2048:6144]) == pattern(99, 4096), "structured read data")
+
+    # Replies without a payload that succeeded are simple even here (the
+    # protocol allows either for every command but READ): a 16-byte
+    # header a client reads at once, as nbdkit and qemu-nbd send them,
+    # where a structured NONE chunk costs it a second read. A failure
+    # stays a structured ERROR chunk.
+    r.request(bt.CMD_WRITE, SR_WRITE, 4096, cookie=14, payload=pattern(7, 4096))
+    check_eq(r.simple_reply(), (0, 14), "write under structured replies: simple reply")
+    r.request(bt.CMD_FLUSH, cookie=15)
+    check_eq(r.simple_reply(), (0, 15), "flush under structured replies: simple reply")
+    r.request(bt.CMD_WRITE, SIZE - 512, 4096, cookie=16, payload=pattern(7, 4096))
+    flags, rtype, cookie, payload = r.struct_chunk()
+    check_eq((cookie, rtype), (16, bt.REPLY_TYPE_ERROR), "write past end: structured error")
+    check_eq(struct.unpack(">I", payload[:4])[0], ENOSPC, "write past end: errno")
+    check(flags & bt.REPLY_FLAG_DONE, "write error chunk lacks DONE")
+    r.request(bt.CMD_READ, SR_WRITE, 4096, cookie=17)
+    flags, rtype, cookie, payload = r.struct_chunk()
+    check_eq((cookie, rtype), (17, bt.REPLY_TYPE_OFFSET_DATA), "read back: data chunk")
+    check(payload[8:] == pattern(7, 4096), "read back under structured replies: data")
 
 
 def garbage_midstream(e):
