@@ -16,7 +16,10 @@
 #   QUICK=1  smoke test: short runs, results file *-standalone-quick.md
 #   SERVERS  subset/order of: blockd-buffered blockd-direct nbdkit-file
 #            qemu-nbd nbdkit-null raw-io_uring, and blockd-buffered-poll,
-#            blockd-direct-poll (the same with poll-us = POLL_US)
+#            blockd-direct-poll (the same with poll-us = POLL_US), and
+#            nbd-floor, nbd-floor-simple (bench/nbd-floor.c, built beside
+#            blockd: the least an NBD server does for direct I/O, with and
+#            without structured replies)
 #   POLL_US  poll-us of the -poll targets (default 50)
 #   JOBS     subset/order of the job names in bench/jobs
 #   RESULTS  markdown output path (default bench/results/DATE-standalone.md)
@@ -70,6 +73,16 @@ server_cmd() {
 		cmd=("$BLOCKD" --name "$EXPORT" --disk "$img" --nbd "unix:$sock"
 			--io-mode "${mode%-poll}")
 		[[ $name != *-poll ]] || cmd+=(--poll-us "${POLL_US:-50}")
+		;;
+	nbd-floor | nbd-floor-simple)
+		local floor=${BLOCKD%/*}/nbd-floor
+		if [[ ! -x $floor ]]; then
+			notes+=("$name skipped: $(cmd_display "$floor") not built (it is built beside blockd)")
+			return 1
+		fi
+		cmd=("$floor")
+		[[ $name == nbd-floor ]] || cmd+=(--simple)
+		cmd+=("$sock" "$img")
 		;;
 	nbdkit-file)
 		# Default cache mode: the page cache, like blockd buffered.
