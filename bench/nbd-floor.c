@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "common/endian.h"
-#include "nbd/proto.h"
+#include "nbd/codec.h"
 
 #define FLOOR_REQS 128			/* requests in flight at most */
 #define FLOOR_REQ_BYTES (1U << 20)	/* largest READ or WRITE */
@@ -104,10 +104,7 @@ static int opt_reply(uint32_t opt, uint32_t type, const void *data,
 {
 	uint8_t h[NBD_OPT_REPLY_BYTES];
 
-	be_put64(h, NBD_MAGIC_OPT_REPLY);
-	be_put32(h + 8, opt);
-	be_put32(h + 12, type);
-	be_put32(h + 16, len);
+	nbd_encode_opt_reply(h, opt, type, len);
 	if (write_full(f.fd, h, sizeof(h)) < 0)
 		return -1;
 	return len ? write_full(f.fd, data, len) : 0;
@@ -120,21 +117,19 @@ static int handshake(void)
 	uint8_t g[NBD_GREETING_BYTES], h[NBD_OPT_HDR_BYTES], info[12];
 	uint8_t data[FLOOR_OPT_MAX], cflags[4];
 
-	be_put64(g, NBD_MAGIC_INIT);
-	be_put64(g + 8, NBD_MAGIC_OPTS);
-	be_put16(g + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+	nbd_encode_greeting(g);
 	f.structured = false;
 	if (write_full(f.fd, g, sizeof(g)) < 0 || read_full(f.fd, cflags, 4) < 0)
 		return -1;
 	for (;;) {
-		uint32_t opt, len;
+		struct nbd_option o;
+		uint32_t opt;
 
-		if (read_full(f.fd, h, sizeof(h)) < 0 || be_get64(h) != NBD_MAGIC_OPTS)
+		if (read_full(f.fd, h, sizeof(h)) < 0 ||
+		    nbd_parse_option_header(h, &o) < 0 || o.len > sizeof(data) ||
+		    read_full(f.fd, data, o.len) < 0)
 			return -1;
-		opt = be_get32(h + 8);
-		len = be_get32(h + 12);
-		if (len > sizeof(data) || read_full(f.fd, data, len) < 0)
-			return -1;
+		opt = o.opt;
 		switch (opt) {
 		case NBD_OPT_EXPORT_NAME:
 			be_put64(info, f.size_bytes);
@@ -198,26 +193,20 @@ static void build_reply(struct floor_req *r)
 	uint32_t err = r->res < 0 ? NBD_EIO : 0;
 
 	if (f.structured && r->type == NBD_CMD_READ && !err) {
-		be_put32(r->hdr, NBD_MAGIC_STRUCT_REPLY);
-		be_put16(r->hdr + 4, NBD_REPLY_FLAG_DONE);
-		be_put16(r->hdr + 6, NBD_REPLY_TYPE_OFFSET_DATA);
-		be_put64(r->hdr + 8, r->cookie);
-		be_put32(r->hdr + 16, 8 + r->len);
-		be_put64(r->hdr + 20, r->off);
+		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
+					NBD_REPLY_TYPE_OFFSET_DATA, r->cookie,
+					8 + r->len);
+		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, r->off);
 		r->hdr_len = NBD_STRUCT_REPLY_BYTES + 8;
 	} else if (f.structured && r->type == NBD_CMD_READ) {
-		be_put32(r->hdr, NBD_MAGIC_STRUCT_REPLY);
-		be_put16(r->hdr + 4, NBD_REPLY_FLAG_DONE);
-		be_put16(r->hdr + 6, NBD_REPLY_TYPE_ERROR);
-		be_put64(r->hdr + 8, r->cookie);
-		be_put32(r->hdr + 16, 6);
-		be_put32(r->hdr + 20, err);
-		be_put16(r->hdr + 24, 0);
+		/* error, message length 0 */
+		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
+					NBD_REPLY_TYPE_ERROR, r->cookie, 6);
+		be_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, err);
+		be_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
 		r->hdr_len = NBD_STRUCT_REPLY_BYTES + 6;
 	} else {
-		be_put32(r->hdr, NBD_MAGIC_SIMPLE_REPLY);
-		be_put32(r->hdr + 4, err);
-		be_put64(r->hdr + 8, r->cookie);
+		nbd_encode_simple_reply(r->hdr, err, r->cookie);
 		r->hdr_len = NBD_SIMPLE_REPLY_BYTES;
 	}
 	r->next = NULL;
@@ -271,6 +260,7 @@ static void parse(void)
 	while (!f.eof && (f.free_list || f.payload_req)) {
 		uint32_t avail = (uint32_t)(f.rx_end - f.rx_start);
 		uint8_t *p = f.rx + f.rx_start;
+		struct nbd_request rq;
 		struct floor_req *r;
 
 		if (f.payload_req) {
@@ -288,16 +278,16 @@ static void parse(void)
 		}
 		if (avail < NBD_REQUEST_BYTES)
 			return;
-		if (be_get32(p) != NBD_MAGIC_REQUEST) {
+		if (nbd_parse_request(p, &rq) < 0) {
 			f.eof = true;
 			return;
 		}
 		f.rx_start += NBD_REQUEST_BYTES;
 		r = f.free_list;
-		r->type = be_get16(p + 6);
-		r->cookie = be_get64(p + 8);
-		r->off = be_get64(p + 16);
-		r->len = be_get32(p + 24);
+		r->type = rq.type;
+		r->cookie = rq.cookie;
+		r->off = rq.offset;
+		r->len = rq.length;
 		if (r->type == NBD_CMD_DISC || r->len > FLOOR_REQ_BYTES ||
 		    (r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE &&
 		     r->type != NBD_CMD_FLUSH)) {
