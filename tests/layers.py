@@ -9,7 +9,7 @@ Dependencies point down only:
 blockd/tools (blockctl) sits on blockd/store beside the engine: it talks
 to the daemon over the control socket and uses core and store only for
 create-md. nbd/, transport/ and fence/ know nothing of each other. tests/
-may include anything. A header named *_priv.h belongs to its folder.
+and bench/ (the benchmarks' own programs) may include anything. A header named *_priv.h belongs to its folder.
 
 Fails, naming file and line, on an include that points up a layer or
 sideways, one that does not name its layer ("nbd/server.h", not
@@ -42,6 +42,7 @@ LAYERS = {
     "blockd/daemon/": ("blockd/daemon", 5),
     "blockd/tools/": ("blockd/tools", 6),
     "tests/": ("tests", 99),
+    "bench/": ("bench", 99),
 }
 # Layers a tool may not use although they rank lower or equal.
 TOOLS_MAY_NOT = {"blockd/engine", "blockd/daemon"}
@@ -66,7 +67,7 @@ def layer_of(path):
 def allowed(src, dst):
     """May a file of layer src include a header of layer dst?"""
     (sname, srank), (dname, drank) = src, dst
-    if sname == "tests" or sname == dname:
+    if sname in ("tests", "bench") or sname == dname:
         return True
     if sname == "blockd/tools" and dname in TOOLS_MAY_NOT:
         return False
