@@ -9,7 +9,8 @@ Dependencies point down only:
 blockd/tools (blockctl) sits on blockd/store beside the engine: it talks
 to the daemon over the control socket and uses core and store only for
 create-md. nbd/, transport/ and fence/ know nothing of each other. tests/
-and bench/ (the benchmarks' own programs) may include anything. A header named *_priv.h belongs to its folder.
+and bench/ (the benchmarks' own programs) may include anything. A header
+named *_priv.h belongs to its folder.
 
 Fails, naming file and line, on an include that points up a layer or
 sideways, one that does not name its layer ("nbd/server.h", not

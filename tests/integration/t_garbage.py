@@ -7,9 +7,9 @@ it keeps reading and writing, a new client can connect afterwards, the
 daemon stays up and finally exits 0 on SIGTERM.  Also checks the raw wire
 format of replies libnbd would hide: no payload after a failed simple read,
 structured error chunks and simple replies to successful writes and
-flushes under structured replies, the old EXPORT_NAME reply, replies to requests
-sent before DISC, EINVAL for a FLUSH with an offset or length, no reply to
-a DISC whatever its fields."""
+flushes under structured replies, the old EXPORT_NAME reply, replies to
+requests sent before DISC, EINVAL for a FLUSH with an offset or length, no
+reply to a DISC whatever its fields."""
 
 import random
 import socket
