@@ -46,9 +46,7 @@
 enum floor_op { OP_RECV = 1, OP_SEND, OP_DISK };
 
 struct floor_req {
-	uint16_t type;
-	uint64_t cookie, off;
-	uint32_t len;
+	struct nbd_request rq;
 	int res;			/* the disk's: bytes or -errno */
 	uint8_t *buf;			/* FLOOR_REQ_BYTES, 4 KiB aligned */
 	uint8_t hdr[NBD_STRUCT_REPLY_BYTES + 8];
@@ -190,23 +188,23 @@ static void arm_recv(void)
 
 static void build_reply(struct floor_req *r)
 {
-	uint32_t err = r->res < 0 ? NBD_EIO : 0;
+	uint32_t err = r->res < 0 ? nbd_errno_to_wire(-r->res) : 0;
 
-	if (f.structured && r->type == NBD_CMD_READ && !err) {
+	if (f.structured && r->rq.type == NBD_CMD_READ && !err) {
 		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_OFFSET_DATA, r->cookie,
-					8 + r->len);
-		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, r->off);
+					NBD_REPLY_TYPE_OFFSET_DATA, r->rq.cookie,
+					8 + r->rq.length);
+		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, r->rq.offset);
 		r->hdr_len = NBD_STRUCT_REPLY_BYTES + 8;
-	} else if (f.structured && r->type == NBD_CMD_READ) {
+	} else if (f.structured && r->rq.type == NBD_CMD_READ) {
 		/* error, message length 0 */
 		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_ERROR, r->cookie, 6);
+					NBD_REPLY_TYPE_ERROR, r->rq.cookie, 6);
 		be_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, err);
 		be_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
 		r->hdr_len = NBD_STRUCT_REPLY_BYTES + 6;
 	} else {
-		nbd_encode_simple_reply(r->hdr, err, r->cookie);
+		nbd_encode_simple_reply(r->hdr, err, r->rq.cookie);
 		r->hdr_len = NBD_SIMPLE_REPLY_BYTES;
 	}
 	r->next = NULL;
@@ -228,8 +226,8 @@ static void kick_tx(void)
 	f.sending = f.tx_head;
 	for (struct floor_req *r = f.tx_head; r; r = r->next) {
 		f.iov[n++] = (struct iovec){ r->hdr, r->hdr_len };
-		if (r->type == NBD_CMD_READ && r->res >= 0)
-			f.iov[n++] = (struct iovec){ r->buf, r->len };
+		if (r->rq.type == NBD_CMD_READ && r->res >= 0)
+			f.iov[n++] = (struct iovec){ r->buf, r->rq.length };
 	}
 	f.tx_head = f.tx_tail = NULL;
 	memset(&f.msg, 0, sizeof(f.msg));
@@ -245,10 +243,10 @@ static void submit_disk(struct floor_req *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&f.ring);
 
-	if (r->type == NBD_CMD_READ)
-		io_uring_prep_read(sqe, f.disk_fd, r->buf, r->len, r->off);
-	else if (r->type == NBD_CMD_WRITE)
-		io_uring_prep_write(sqe, f.disk_fd, r->buf, r->len, r->off);
+	if (r->rq.type == NBD_CMD_READ)
+		io_uring_prep_read(sqe, f.disk_fd, r->buf, r->rq.length, r->rq.offset);
+	else if (r->rq.type == NBD_CMD_WRITE)
+		io_uring_prep_write(sqe, f.disk_fd, r->buf, r->rq.length, r->rq.offset);
 	else
 		io_uring_prep_fsync(sqe, f.disk_fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data64(sqe, floor_data(OP_DISK, (unsigned)(r - f.reqs)));
@@ -260,17 +258,16 @@ static void parse(void)
 	while (!f.eof && (f.free_list || f.payload_req)) {
 		uint32_t avail = (uint32_t)(f.rx_end - f.rx_start);
 		uint8_t *p = f.rx + f.rx_start;
-		struct nbd_request rq;
 		struct floor_req *r;
 
 		if (f.payload_req) {
 			r = f.payload_req;
-			if (avail > r->len - f.payload_have)
-				avail = r->len - f.payload_have;
+			if (avail > r->rq.length - f.payload_have)
+				avail = r->rq.length - f.payload_have;
 			memcpy(r->buf + f.payload_have, p, avail);
 			f.rx_start += avail;
 			f.payload_have += avail;
-			if (f.payload_have < r->len)
+			if (f.payload_have < r->rq.length)
 				return;
 			f.payload_req = NULL;
 			submit_disk(r);
@@ -278,25 +275,21 @@ static void parse(void)
 		}
 		if (avail < NBD_REQUEST_BYTES)
 			return;
-		if (nbd_parse_request(p, &rq) < 0) {
+		r = f.free_list;
+		if (nbd_parse_request(p, &r->rq) < 0) {
 			f.eof = true;
 			return;
 		}
 		f.rx_start += NBD_REQUEST_BYTES;
-		r = f.free_list;
-		r->type = rq.type;
-		r->cookie = rq.cookie;
-		r->off = rq.offset;
-		r->len = rq.length;
-		if (r->type == NBD_CMD_DISC || r->len > FLOOR_REQ_BYTES ||
-		    (r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE &&
-		     r->type != NBD_CMD_FLUSH)) {
+		if (r->rq.type == NBD_CMD_DISC || r->rq.length > FLOOR_REQ_BYTES ||
+		    (r->rq.type != NBD_CMD_READ && r->rq.type != NBD_CMD_WRITE &&
+		     r->rq.type != NBD_CMD_FLUSH)) {
 			f.eof = true;
 			return;
 		}
 		f.free_list = r->next;
 		f.busy++;
-		if (r->type == NBD_CMD_WRITE) {
+		if (r->rq.type == NBD_CMD_WRITE) {
 			f.payload_req = r;
 			f.payload_have = 0;
 			continue;
