@@ -153,3 +153,42 @@ pd_pair_blank_synced() {
 	pair_ok "$1" primary
 	pair_wait_synced "$1" 20
 }
+
+# pd_promote_bob_while_applying X: a protocol A pair on blank synced
+# disks, alice Primary; bob's disk paused, alice writes "1" then "2" over
+# the 4 KiB block at X (both acknowledged: protocol A), bob receives both
+# but writes neither, alice demotes and bob is promoted with alice's two
+# writes still to apply. bob's disk stays paused (pd_resume bob).
+pd_promote_bob_while_applying() {
+	pair_setup A "$((64 * M))"
+	pd_meta_external
+	pd_attach bob
+	pair_start alice
+	pair_start bob
+	pd_pair_blank_synced alice
+	pd_pause bob
+	timeout 20 /usr/bin/python3 - "$(pair_uri alice)" "$1" <<'PY' || bt_fail "writes through alice failed"
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+h.pwrite(b"1" * 4096, int(sys.argv[2]))
+h.pwrite(b"2" * 4096, int(sys.argv[2]))
+h.shutdown()
+PY
+	pair_wait bob 10 "both of alice's writes received" 'p["data_received_bytes"] >= 2 * 4096'
+	pair_ok alice secondary
+	pair_wait bob 10 "alice Secondary" 'p["role"] == "Secondary"'
+	pair_ok bob primary
+}
+
+# pd_wait_file PID FILE WHAT OUT: wait up to 10 s for FILE, which the
+# client PID (its output in OUT) creates once WHAT reached the daemon;
+# fail if PID ends first.
+pd_wait_file() {
+	local end=$((SECONDS + 10))
+	until [ -e "$2" ]; do
+		bt_pid_running "$1" || bt_fail "the client ended early: $(cat "$4")"
+		[ "$SECONDS" -ge "$end" ] && bt_fail "$3 did not reach the daemon within 10s"
+		sleep 0.05
+	done
+}

@@ -12,28 +12,8 @@
 . "$(dirname "$0")/pauselib.sh"
 bt_init 60
 
-SIZE=$((64 * M))
 X=$((5 * M))
-pair_setup A "$SIZE"
-pd_meta_external
-pd_attach bob
-pair_start alice
-pair_start bob
-pd_pair_blank_synced alice
-
-pd_pause bob
-timeout 20 /usr/bin/python3 - "$(pair_uri alice)" "$X" <<'PY' || bt_fail "writes through alice failed"
-import nbd, sys
-h = nbd.NBD()
-h.connect_uri(sys.argv[1])
-h.pwrite(b"1" * 4096, int(sys.argv[2]))
-h.pwrite(b"2" * 4096, int(sys.argv[2]))
-h.shutdown()
-PY
-pair_wait bob 10 "both of alice's writes received" 'p["data_received_bytes"] >= 2 * 4096'
-pair_ok alice secondary
-pair_wait bob 10 "alice Secondary" 'p["role"] == "Secondary"'
-pair_ok bob primary
+pd_promote_bob_while_applying "$X"
 
 # bob's read, then a request the server refuses at once: its reply
 # proves the read reached the resource (one connection's requests are
@@ -58,12 +38,7 @@ h.shutdown()
 PY
 client=$!
 bt_on_exit "bt_kill_pid $client"
-end=$((SECONDS + 10))
-until [ -e "$BT_TMP/client.submitted" ]; do
-	bt_pid_running "$client" || bt_fail "the client on bob ended early: $(cat "$BT_TMP/client.out")"
-	[ "$SECONDS" -ge "$end" ] && bt_fail "bob's read did not reach him within 10s"
-	sleep 0.05
-done
+pd_wait_file "$client" "$BT_TMP/client.submitted" "bob's read" "$BT_TMP/client.out"
 pd_resume bob
 wait "$client" || bt_fail "the read on bob failed: $(cat "$BT_TMP/client.out")"
 got=$(cat "$BT_TMP/client.out")
