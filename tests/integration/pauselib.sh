@@ -154,18 +154,25 @@ pd_pair_blank_synced() {
 	pair_wait_synced "$1" 20
 }
 
+# pd_pair_bob_pausable PROTOCOL SIZE: a pair on blank images of SIZE with
+# external metadata, bob's disk pausable (pd_attach), both running, one
+# new generation on both (pd_pair_blank_synced), alice Primary.
+pd_pair_bob_pausable() {
+	pair_setup "$1" "$2"
+	pd_meta_external
+	pd_attach bob
+	pair_start alice
+	pair_start bob
+	pd_pair_blank_synced alice
+}
+
 # pd_promote_bob_while_applying X: a protocol A pair on blank synced
 # disks, alice Primary; bob's disk paused, alice writes "1" then "2" over
 # the 4 KiB block at X (both acknowledged: protocol A), bob receives both
 # but writes neither, alice demotes and bob is promoted with alice's two
 # writes still to apply. bob's disk stays paused (pd_resume bob).
 pd_promote_bob_while_applying() {
-	pair_setup A "$((64 * M))"
-	pd_meta_external
-	pd_attach bob
-	pair_start alice
-	pair_start bob
-	pd_pair_blank_synced alice
+	pd_pair_bob_pausable A "$((64 * M))"
 	pd_pause bob
 	timeout 20 /usr/bin/python3 - "$(pair_uri alice)" "$1" <<'PY' || bt_fail "writes through alice failed"
 import nbd, sys

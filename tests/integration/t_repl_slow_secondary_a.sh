@@ -16,12 +16,7 @@
 bt_init 90
 
 SIZE=$((64 * M))
-pair_setup A "$SIZE"
-pd_meta_external
-pd_attach bob
-pair_start alice
-pair_start bob
-pd_pair_blank_synced alice
+pd_pair_bob_pausable A "$SIZE"
 rl_log_mark alice
 rl_log_mark bob
 

@@ -15,12 +15,7 @@
 bt_init 60
 
 SIZE=$((64 * M))
-pair_setup C "$SIZE"
-pd_meta_external
-pd_attach bob
-pair_start alice
-pair_start bob
-pd_pair_blank_synced alice
+pd_pair_bob_pausable C "$SIZE"
 
 pd_pause bob
 /usr/bin/python3 - "$(pair_uri alice)" >"$BT_TMP/client.out" 2>&1 <<'PY' &

@@ -24,12 +24,7 @@ bt_init 60
 SIZE=$((128 * M))
 RD=$((104 * M + 512 * 1024))
 WR=$((104 * M + 600 * 1024))	# and 15 more blocks, 16 KiB apart
-pair_setup C "$SIZE"
-pd_meta_external
-pd_attach bob
-pair_start alice
-pair_start bob
-pd_pair_blank_synced alice
+pd_pair_bob_pausable C "$SIZE"
 
 pair_ok alice disconnect
 pair_wait alice 10 "StandAlone" 'p["connection"] == "StandAlone"'

@@ -20,12 +20,7 @@
 bt_init 90
 
 SIZE=$((32 * M))
-pair_setup C "$SIZE"
-pd_meta_external
-pd_attach bob
-pair_start alice
-pair_start bob
-pd_pair_blank_synced alice
+pd_pair_bob_pausable C "$SIZE"
 rl_write_blocks "$(pair_uri alice)" 8192 5 0 "$SIZE"
 pair_wait alice 10 "writes drained" 'p["pending_writes"] == 0'
 pair_ok alice secondary
