@@ -95,6 +95,8 @@ void writepath_peer_lost(struct resource *res)
 	res->wp.tl_tail_seq = res->wp.tl_next_seq;
 	wp_unflushed_mark(res);
 	res->wp.sync_pending = false;
+	res->wp.flush_timed = false;
+	res->wp.flush_took_ms = 0;	/* the next peer's disk is measured anew */
 	res->wp.flushes = NULL;
 	while (flushes) {
 		struct blk_req *r = flushes;

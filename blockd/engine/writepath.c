@@ -24,7 +24,8 @@
  *   a barrier's ack, so that ack covers every write acknowledged before
  *   it: the whole set is cleared. A client that never flushes would keep
  *   the set growing: writepath_tick sends a flushing barrier of its own
- *   once a second while the set is not empty.
+ *   once a second while the set is not empty, or less often where the
+ *   peer is slow to complete one (wp_sync_interval_ms).
  * - Requests complete from callbacks only, never inside submit.
  */
 #include "blockd/engine/writepath.h"
@@ -418,6 +419,11 @@ static void send_barrier(struct resource *res, struct link_tx *tx, bool flush)
 	tx->payload = NULL;
 	if (!flush)
 		tx->sent = NULL;
+	else if (!res->wp.flush_timed) {
+		res->wp.flush_epoch = res->wp.epoch;
+		res->wp.flush_sent_ms = clock_mono_ms();
+		res->wp.flush_timed = true;
+	}
 	link_send(res->link, tx);
 	res->wp.epoch++;
 	res->wp.epoch_close_pending = false;
@@ -453,7 +459,7 @@ void writepath_tick(struct resource *res, uint64_t now_ms)
 
 	if (res->st.role != ROLE_PRIMARY || !wp->unflushed_any || !wp_peer_live(res) ||
 	    wp->sync_queued || wp->sync_pending ||
-	    now_ms - wp->sync_last_ms < WP_SYNC_INTERVAL_MS)
+	    now_ms - wp->sync_last_ms < wp_sync_interval_ms(wp->flush_took_ms))
 		return;
 	wp->sync_last_ms = now_ms;
 	wp->sync_queued = wp->sync_pending = true;
@@ -699,6 +705,13 @@ void writepath_ack(struct resource *res, uint16_t type, uint64_t id, int64_t err
 		}
 		res->wp.pos_flushed_bytes = res->wp.pos_written_bytes;
 		res->wp.pos_flushed_ms = clock_coarse_ms();
+		if (res->wp.flush_timed && id >= res->wp.flush_epoch) {
+			uint64_t now = clock_mono_ms();
+
+			res->wp.flush_took_ms = now > res->wp.flush_sent_ms
+						? now - res->wp.flush_sent_ms : 0;
+			res->wp.flush_timed = false;
+		}
 		res->wp.sync_pending = false;
 		if (!err)
 			unflushed_clear(res);

@@ -75,11 +75,37 @@ struct writepath {
 	bool sync_queued;		/* sync_tx on the link's queue */
 	bool sync_pending;		/* sent, its BARRIER_ACK not back */
 	uint64_t sync_last_ms;		/* when the last flushing barrier went */
+	/* One flushing barrier at a time (the client's or this path's own)
+	 * is timed: the one sent in epoch flush_epoch at flush_sent_ms
+	 * (clock_mono_ms), while flush_timed, until its ack or a later
+	 * one's; flush_took_ms is the last round trip so measured. */
+	uint64_t flush_epoch;
+	uint64_t flush_sent_ms;
+	bool flush_timed;
+	uint64_t flush_took_ms;		/* 0: none measured yet */
 };
 
 /* A flushing barrier goes to the peer at least this often while some
- * acknowledged write is unflushed there. */
+ * acknowledged write is unflushed there, or, where the last flushing
+ * barrier timed took long, WP_SYNC_COST_SHARE times as long as that one
+ * took: the peer holds every later write back until the barrier is
+ * done (receiver.c), so a disk whose flush takes half a second under
+ * load would otherwise stall a client that never flushes for half of
+ * every second. Never more than WP_SYNC_INTERVAL_MAX_MS apart. */
 #define WP_SYNC_INTERVAL_MS 1000U
+#define WP_SYNC_COST_SHARE 10U
+#define WP_SYNC_INTERVAL_MAX_MS 30000U
+
+/* The interval writepath_tick keeps, given the round trip of the last
+ * flushing barrier timed. */
+static inline uint64_t wp_sync_interval_ms(uint64_t took_ms)
+{
+	uint64_t ms = took_ms * WP_SYNC_COST_SHARE;
+
+	if (ms < WP_SYNC_INTERVAL_MS)
+		return WP_SYNC_INTERVAL_MS;
+	return ms > WP_SYNC_INTERVAL_MAX_MS ? WP_SYNC_INTERVAL_MAX_MS : ms;
+}
 
 #define UNFLUSHED_EXTENT_BYTES (4ULL << 20)
 

@@ -56,15 +56,18 @@ pd_attach_meta() {
 
 # pd_serve ID NODE KEY FILE [WRITE_DELAY]: serve FILE as $BT_TMP/pd-ID/KEY
 # through the pause filter and point NODE's KEY line (disk, meta) at it.
+# With PD_LOG=1 every request is also logged, as it arrives (before the
+# pause filter holds it), to $BT_TMP/pd-ID.requests (pd_count).
 pd_serve() {
-	local id=$1 n=$2 key=$3 img=$4 dir=$BT_TMP/pd-$1 f end filt=() arg=()
+	local id=$1 n=$2 key=$3 img=$4 dir=$BT_TMP/pd-$1 f end log=() filt=() arg=()
 	command -v nbdkit >/dev/null || bt_skip "nbdkit not installed"
 	stack_require_fuse
-	[ -n "${5:-}" ] && filt=(--filter=delay) && arg=(delay-write="$5")
+	[ "${PD_LOG:-0}" = 1 ] && log=(--filter=log) && arg=(logfile="$BT_TMP/pd-$id.requests")
+	[ -n "${5:-}" ] && filt=(--filter=delay) && arg+=(delay-write="$5")
 	PD_NODE[$id]=$n
 	bt_on_exit "pd_detach $id"
 	if ! stack_fuse_start "$dir" "$key" "$BT_TMP/pd-$id.log" --socket-activation \
-		nbdkit --filter=pause "${filt[@]}" file "$img" \
+		nbdkit "${log[@]}" --filter=pause "${filt[@]}" file "$img" \
 		pause-control="$BT_TMP/pd-$id.sock" "${arg[@]}"; then
 		# nbdkit refusing the filter ends nbdfuse: this machine cannot.
 		bt_pid_running "$STACK_PID" || bt_skip "$id's $key: $STACK_ERR"
@@ -98,6 +101,14 @@ pd_unthrottle() {
 	[ -d "$c" ] || bt_fail "no FUSE control directory $c for $1"
 	echo 65535 >"$c/max_background" && echo 65535 >"$c/congestion_threshold" ||
 		bt_fail "could not raise the FUSE request limits in $c"
+}
+
+# pd_count ID REQUEST: how many REQUESTs (Flush, Write, ...) ID's disk has
+# received so far (PD_LOG=1).
+pd_count() {
+	local n
+	n=$(grep -c " $2 id=" "$BT_TMP/pd-$1.requests" 2>/dev/null) || true
+	echo "${n:-0}"
 }
 
 # pd_send ID CHAR: send a command to the pause filter and wait for its
