@@ -116,7 +116,19 @@ bench_before_job_hook() {
 			return 1
 	fi
 	[[ $2 != "$QD1_JOB" ]] || rtt_measure "before $1 $2"
+	[[ $1 != protocol-* ]] || TCP_SNAP=$(tcp_counts)
 	COST_SNAP=$(cost_snapshot "$1") || COST_SNAP=
+}
+
+# tcp_counts — "RETRANS OUT": TCP segments retransmitted and sent on the
+# whole machine (/proc/net/snmp). The peer link is the only TCP traffic
+# the bench makes; a loopback that reorders segments (seen on one virtual
+# machine: even a plain TCP stream between two processes had fast
+# retransmits) costs the pair's large writes retransmissions and stalls,
+# and the results file says so for each job of the pair.
+TCP_SNAP=
+tcp_counts() {
+	awk '$1 == "Tcp:" { if (!n++) { for (i = 2; i <= NF; i++) col[$i] = i } else print $col["RetransSegs"], $col["OutSegs"] }' /proc/net/snmp
 }
 
 # rtt_measure WHEN — one bench/rtt.py run (64 bytes each way); its median
@@ -172,6 +184,13 @@ cost_snapshot() {
 
 bench_after_job_hook() {
 	local target=$1 job=$2 out=$3 after node t0 w0 a0 b0 s0 t1 w1 a1 b1 s1 written=
+	local r0 o0 r1 o1
+	if [[ -n $TCP_SNAP ]]; then
+		read -r r0 o0 <<<"$TCP_SNAP"
+		read -r r1 o1 < <(tcp_counts)
+		notes+=("$target $job: $((r1 - r0)) of $((o1 - o0)) TCP segments retransmitted on this machine during the job (/proc/net/snmp)")
+		TCP_SNAP=
+	fi
 	[[ -n $COST_SNAP ]] || return 0
 	if [[ $target == protocol-* ]]; then
 		status_wait alice 60 "$SYNCED_PRIMARY and p[\"pending_writes\"] == 0" >/dev/null ||
