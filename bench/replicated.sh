@@ -122,10 +122,10 @@ bench_before_job_hook() {
 
 # tcp_counts — "RETRANS OUT": TCP segments retransmitted and sent on the
 # whole machine (/proc/net/snmp). The peer link is the only TCP traffic
-# the bench makes; a loopback that reorders segments (seen on one virtual
+# the bench makes. A loopback that reorders segments (seen on one virtual
 # machine: even a plain TCP stream between two processes had fast
-# retransmits) costs the pair's large writes retransmissions and stalls,
-# and the results file says so for each job of the pair.
+# retransmits) shows here, in the results' notes, for each job of the
+# pair.
 TCP_SNAP=
 tcp_counts() {
 	awk '$1 == "Tcp:" { if (!n++) { for (i = 2; i <= NF; i++) col[$i] = i } else print $col["RetransSegs"], $col["OutSegs"] }' /proc/net/snmp
