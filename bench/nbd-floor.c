@@ -49,7 +49,7 @@ struct floor_req {
 	struct nbd_request rq;
 	int res;			/* the disk's: bytes or -errno */
 	uint8_t *buf;			/* FLOOR_REQ_BYTES, 4 KiB aligned */
-	uint8_t hdr[NBD_STRUCT_REPLY_BYTES + 8];
+	uint8_t hdr[NBD_READ_CHUNK_BYTES];
 	unsigned hdr_len;
 	struct floor_req *next;
 };
@@ -191,18 +191,10 @@ static void build_reply(struct floor_req *r)
 	uint32_t err = r->res < 0 ? nbd_errno_to_wire(-r->res) : 0;
 
 	if (f.structured && r->rq.type == NBD_CMD_READ && !err) {
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_OFFSET_DATA, r->rq.cookie,
-					8 + r->rq.length);
-		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, r->rq.offset);
-		r->hdr_len = NBD_STRUCT_REPLY_BYTES + 8;
+		r->hdr_len = nbd_encode_read_chunk(r->hdr, r->rq.cookie,
+						   r->rq.offset, r->rq.length);
 	} else if (f.structured && r->rq.type == NBD_CMD_READ) {
-		/* error, message length 0 */
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_ERROR, r->rq.cookie, 6);
-		be_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, err);
-		be_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
-		r->hdr_len = NBD_STRUCT_REPLY_BYTES + 6;
+		r->hdr_len = nbd_encode_error_chunk(r->hdr, err, r->rq.cookie);
 	} else {
 		nbd_encode_simple_reply(r->hdr, err, r->rq.cookie);
 		r->hdr_len = NBD_SIMPLE_REPLY_BYTES;

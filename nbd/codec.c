@@ -159,6 +159,25 @@ void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
 	be_put32(out + 16, len);
 }
 
+size_t nbd_encode_error_chunk(uint8_t out[NBD_ERROR_CHUNK_BYTES],
+			      uint32_t error, uint64_t cookie)
+{
+	nbd_encode_struct_reply(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
+				cookie, 6);
+	be_put32(out + NBD_STRUCT_REPLY_BYTES, error);
+	be_put16(out + NBD_STRUCT_REPLY_BYTES + 4, 0);	/* no message */
+	return NBD_ERROR_CHUNK_BYTES;
+}
+
+size_t nbd_encode_read_chunk(uint8_t out[NBD_READ_CHUNK_BYTES],
+			     uint64_t cookie, uint64_t offset, uint32_t length)
+{
+	nbd_encode_struct_reply(out, NBD_REPLY_FLAG_DONE,
+				NBD_REPLY_TYPE_OFFSET_DATA, cookie, 8 + length);
+	be_put64(out + NBD_STRUCT_REPLY_BYTES, offset);
+	return NBD_READ_CHUNK_BYTES;
+}
+
 uint32_t nbd_errno_for_request(const struct nbd_request *rq, int err)
 {
 	uint32_t wire = nbd_errno_to_wire(err);

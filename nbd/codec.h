@@ -82,6 +82,17 @@ void nbd_encode_struct_reply(uint8_t out[NBD_STRUCT_REPLY_BYTES],
 			     uint16_t flags, uint16_t type, uint64_t cookie,
 			     uint32_t len);
 
+/* The last chunk of a reply, header and payload but a READ's data: an
+ * ERROR chunk without a message, or the OFFSET_DATA chunk of a read of
+ * length bytes at offset (its data follows). Both return the bytes
+ * written to out. */
+#define NBD_ERROR_CHUNK_BYTES (NBD_STRUCT_REPLY_BYTES + 6)
+#define NBD_READ_CHUNK_BYTES (NBD_STRUCT_REPLY_BYTES + 8)
+size_t nbd_encode_error_chunk(uint8_t out[NBD_ERROR_CHUNK_BYTES],
+			      uint32_t error, uint64_t cookie);
+size_t nbd_encode_read_chunk(uint8_t out[NBD_READ_CHUNK_BYTES],
+			     uint64_t cookie, uint64_t offset, uint32_t length);
+
 /* Map a host errno (positive) to the NBD error sent on the wire. */
 uint32_t nbd_errno_to_wire(int err);
 

@@ -61,19 +61,15 @@ static void req_build_reply(struct nbd_req *r)
 			r->niov = 2;
 		}
 	} else if (r->error) {
-		/* ERROR chunk: error, message length 0. */
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
-		be_put32(r->hdr + NBD_STRUCT_REPLY_BYTES, r->error);
-		be_put16(r->hdr + NBD_STRUCT_REPLY_BYTES + 4, 0);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 6 };
+		r->iov[0] = (struct iovec){
+			r->hdr, nbd_encode_error_chunk(r->hdr, r->error, rq->cookie)
+		};
 	} else if (rq->type == NBD_CMD_READ) {
 		/* One OFFSET_DATA chunk, so DF is always honoured. */
-		nbd_encode_struct_reply(r->hdr, NBD_REPLY_FLAG_DONE,
-					NBD_REPLY_TYPE_OFFSET_DATA, rq->cookie,
-					8 + rq->length);
-		be_put64(r->hdr + NBD_STRUCT_REPLY_BYTES, rq->offset);
-		r->iov[0] = (struct iovec){ r->hdr, NBD_STRUCT_REPLY_BYTES + 8 };
+		r->iov[0] = (struct iovec){
+			r->hdr, nbd_encode_read_chunk(r->hdr, rq->cookie,
+						      rq->offset, rq->length)
+		};
 		r->iov[1] = (struct iovec){ r->io.buf, rq->length };
 		r->niov = 2;
 	} else if (rq->type == NBD_CMD_BLOCK_STATUS) {

@@ -42,7 +42,7 @@ struct nbd_req {
 	size_t reply_bytes;
 	struct iovec iov[2];
 	/* Reply header: structured header, then an offset or error body. */
-	uint8_t hdr[NBD_STRUCT_REPLY_BYTES + 8];
+	uint8_t hdr[NBD_READ_CHUNK_BYTES];
 	uint8_t extra[4 + 8 * NBD_EXTENTS_MAX];	/* BLOCK_STATUS reply */
 };
 
